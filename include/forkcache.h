@@ -1,0 +1,140 @@
+/*
+ * forkcache.h - the one public header of forkcache.
+ *
+ * forkcache is a shared-memory, multi-process key-value cache. A parent
+ * process opens a store (a directory in LevelDB's on-disk format) together
+ * with a MAP_SHARED arena, forks its workers, and every worker reads values
+ * zero-copy: a get returns a pointer into an mmap'd table or into the arena.
+ *
+ * Conventions (LMDB style):
+ *  - Handles are opaque; create them with the library's functions only.
+ *  - Every function that can fail returns 0 on success or a negative FC_E*
+ *    code; fc_strerror() names a code, and a handle keeps a message with the
+ *    detail of its last failure (file, offset, expected versus found).
+ *  - Every exported name starts with fc_ (types, functions) or FC_ (macros).
+ */
+#ifndef FORKCACHE_H
+#define FORKCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Version ------------------------------------------------------------ */
+
+#define FC_VERSION_MAJOR 0
+#define FC_VERSION_MINOR 1
+#define FC_VERSION_PATCH 0
+
+/*
+ * Returns the library's version as "MAJOR.MINOR.PATCH" and, for each non-NULL
+ * pointer, stores the matching number. Compare with FC_VERSION_* to detect a
+ * program built against another release than the one it runs with.
+ */
+const char *fc_version(int *major, int *minor, int *patch);
+
+/* ---- Error codes -------------------------------------------------------- */
+
+/*
+ * 0 is success; every failure is one of these negative values. Codes are
+ * stable across releases: new ones are only ever appended.
+ */
+#define FC_OK           0
+#define FC_EINVAL      -1   /* invalid argument (NULL handle, bad length, ...) */
+#define FC_ENOMEM      -2   /* out of memory, in the process or the arena */
+#define FC_EIO         -3   /* a system call on a file failed */
+#define FC_ECORRUPT    -4   /* data on disk or in the arena failed a check */
+#define FC_ENOTFOUND   -5   /* key (or file) not found */
+#define FC_EBUSY       -6   /* another process holds the writer role */
+#define FC_EEXIST      -7   /* already exists */
+#define FC_ENOSPC      -8   /* no space left on the device */
+#define FC_EUNSUPPORTED -9  /* a feature this build or format lacks */
+#define FC_EVERSION   -10   /* arena or file of another layout version */
+#define FC_ELIMIT     -11   /* a configured limit was reached */
+#define FC_ETOOBIG    -12   /* key or value over the documented size limit */
+#define FC_ECLOSED    -13   /* handle already closed or transaction ended */
+#define FC_EAGAIN     -14   /* temporarily unavailable; try again */
+#define FC_ETIMEDOUT  -15   /* a wait ran past its timeout */
+#define FC_EMISMATCH  -16   /* compare-and-swap found another value */
+#define FC_ENAN       -17   /* value is not a 64-bit integer */
+#define FC_EPERM      -18   /* permission or ownership refused */
+#define FC_EREADONLY  -19   /* write attempted on a read-only handle */
+#define FC_EINTERNAL  -20   /* an internal invariant failed: a bug, please report */
+
+#define FC_ERRNO_LAST  -20  /* the most negative code in this release */
+
+/*
+ * Returns a static, human-readable name for an FC_E* code (never NULL).
+ * Unknown codes yield "unknown forkcache error".
+ */
+const char *fc_strerror(int code);
+
+/* ---- Options ------------------------------------------------------------ */
+
+/* Compression of table blocks written by forkcache. */
+#define FC_COMPRESSION_NONE   0   /* default: blocks stay zero-copy readable */
+#define FC_COMPRESSION_SNAPPY 1
+#define FC_COMPRESSION_ZSTD   2
+
+/* Flags for fc_options.flags. */
+#define FC_CREATE      0x01u  /* create the store if it does not exist */
+#define FC_READONLY    0x02u  /* open without LOCK; write nothing */
+#define FC_SYNC        0x04u  /* fdatasync the WAL on every write */
+#define FC_PARANOID    0x08u  /* verify every checksum on read */
+#define FC_BEST_EFFORT 0x10u  /* recovery skips corrupt regions, reporting them */
+
+/*
+ * Options for opening a store. Always start from fc_options_init(), which
+ * writes every documented default, then change the fields you care about:
+ * fields may be added at the end in later releases.
+ */
+typedef struct fc_options {
+    unsigned flags;              /* FC_CREATE | ...; default FC_CREATE */
+    size_t write_buffer_size;    /* memtable size before flush; 4 MiB */
+    size_t block_size;           /* target data block size; 4 KiB */
+    int block_restart_interval;  /* keys between restart points; 16 */
+    size_t max_file_size;        /* target table size; 2 MiB */
+    int bloom_bits_per_key;      /* bloom filter bits per key; 10 (0 = none) */
+    int compression;             /* FC_COMPRESSION_*; FC_COMPRESSION_NONE */
+    int max_mappings;            /* Limiter capacity, all processes; 1000 */
+    int reader_slots;            /* reader slots in the arena; 1024 */
+    size_t arena_size;           /* arena bytes reserved (not touched); 1 GiB */
+    size_t block_cache_size;     /* shared block cache bytes; 8 MiB */
+    const char *arena_path;      /* file-backed arena; NULL = anonymous */
+    unsigned file_mode;          /* mode of files the store creates; 0600 */
+} fc_options;
+
+/* Documented defaults, also usable on their own. */
+#define FC_DEFAULT_WRITE_BUFFER_SIZE   (4u << 20)
+#define FC_DEFAULT_BLOCK_SIZE          4096u
+#define FC_DEFAULT_RESTART_INTERVAL    16
+#define FC_DEFAULT_MAX_FILE_SIZE       (2u << 20)
+#define FC_DEFAULT_BLOOM_BITS_PER_KEY  10
+#define FC_DEFAULT_MAX_MAPPINGS        1000
+#define FC_DEFAULT_READER_SLOTS        1024
+#define FC_DEFAULT_ARENA_SIZE          ((size_t)1 << 30)
+#define FC_DEFAULT_BLOCK_CACHE_SIZE    ((size_t)8 << 20)
+#define FC_DEFAULT_FILE_MODE           0600u
+
+/* Size limits enforced by every write: longer keys or values get FC_ETOOBIG. */
+#define FC_MAX_KEY_SIZE   (64u * 1024u)          /* 64 KiB */
+#define FC_MAX_VALUE_SIZE (64u * 1024u * 1024u)  /* 64 MiB */
+
+/* Fills *opts with the documented defaults above. */
+void fc_options_init(fc_options *opts);
+
+/*
+ * Checks every field of *opts against its allowed range. Returns 0, or
+ * FC_EINVAL naming the first bad field in *why (a static string) when why is
+ * not NULL.
+ */
+int fc_options_validate(const fc_options *opts, const char **why);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FORKCACHE_H */

@@ -1,0 +1,84 @@
+/*
+ * options.c - version string and option defaults: the first things a caller
+ * touches, and the place every default is written down once.
+ */
+#include "config.h"
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "forkcache.h"
+
+_Static_assert(FC_VERSION_MAJOR == 0 && FC_VERSION_MINOR == 1 && FC_VERSION_PATCH == 0,
+               "keep FC_VERSION_* in forkcache.h in step with configure.ac");
+
+const char *fc_version(int *major, int *minor, int *patch)
+{
+    if (major)
+        *major = FC_VERSION_MAJOR;
+    if (minor)
+        *minor = FC_VERSION_MINOR;
+    if (patch)
+        *patch = FC_VERSION_PATCH;
+    return FC_VERSION_STRING;
+}
+
+void fc_options_init(fc_options *opts)
+{
+    if (opts == NULL)
+        return;
+    opts->flags = FC_CREATE;
+    opts->write_buffer_size = FC_DEFAULT_WRITE_BUFFER_SIZE;
+    opts->block_size = FC_DEFAULT_BLOCK_SIZE;
+    opts->block_restart_interval = FC_DEFAULT_RESTART_INTERVAL;
+    opts->max_file_size = FC_DEFAULT_MAX_FILE_SIZE;
+    opts->bloom_bits_per_key = FC_DEFAULT_BLOOM_BITS_PER_KEY;
+    opts->compression = FC_COMPRESSION_NONE;
+    opts->max_mappings = FC_DEFAULT_MAX_MAPPINGS;
+    opts->reader_slots = FC_DEFAULT_READER_SLOTS;
+    opts->arena_size = FC_DEFAULT_ARENA_SIZE;
+    opts->block_cache_size = FC_DEFAULT_BLOCK_CACHE_SIZE;
+    opts->arena_path = NULL;
+    opts->file_mode = FC_DEFAULT_FILE_MODE;
+}
+
+/* One rule per line so the first failing field is easy to name. */
+#define FC_REQUIRE(cond, what)      \
+    do {                            \
+        if (!(cond)) {              \
+            if (why)                \
+                *why = (what);      \
+            return FC_EINVAL;       \
+        }                           \
+    } while (0)
+
+int fc_options_validate(const fc_options *o, const char **why)
+{
+    const unsigned known = FC_CREATE | FC_READONLY | FC_SYNC | FC_PARANOID | FC_BEST_EFFORT;
+    FC_REQUIRE(o != NULL, "options: NULL pointer");
+    FC_REQUIRE((o->flags & ~known) == 0, "flags: unknown bit set");
+    FC_REQUIRE(!((o->flags & FC_READONLY) && (o->flags & FC_SYNC)),
+               "flags: FC_READONLY and FC_SYNC exclude each other");
+    FC_REQUIRE(o->write_buffer_size >= 64 * 1024 && o->write_buffer_size <= (size_t)1 << 30,
+               "write_buffer_size: must be 64 KiB .. 1 GiB");
+    FC_REQUIRE(o->block_size >= 256 && o->block_size <= 4u << 20,
+               "block_size: must be 256 B .. 4 MiB");
+    FC_REQUIRE(o->block_restart_interval >= 1 && o->block_restart_interval <= 1024,
+               "block_restart_interval: must be 1 .. 1024");
+    FC_REQUIRE(o->max_file_size >= 64 * 1024 && o->max_file_size <= (size_t)1 << 30,
+               "max_file_size: must be 64 KiB .. 1 GiB");
+    FC_REQUIRE(o->bloom_bits_per_key >= 0 && o->bloom_bits_per_key <= 64,
+               "bloom_bits_per_key: must be 0 .. 64");
+    FC_REQUIRE(o->compression >= FC_COMPRESSION_NONE && o->compression <= FC_COMPRESSION_ZSTD,
+               "compression: unknown FC_COMPRESSION_* value");
+    FC_REQUIRE(o->max_mappings >= 0 && o->max_mappings <= 1 << 20,
+               "max_mappings: must be 0 .. 1048576");
+    FC_REQUIRE(o->reader_slots >= 1 && o->reader_slots <= 1 << 16,
+               "reader_slots: must be 1 .. 65536");
+    FC_REQUIRE(o->arena_size >= (size_t)1 << 20, "arena_size: must be at least 1 MiB");
+    FC_REQUIRE(o->block_cache_size < o->arena_size,
+               "block_cache_size: must be smaller than arena_size");
+    FC_REQUIRE((o->file_mode & ~(mode_t)0666) == 0 && (o->file_mode & 0600) == 0600,
+               "file_mode: must include 0600 and only read/write bits");
+    return 0;
+}
