@@ -1,0 +1,270 @@
+/*
+ * skiplist.c - the shared-memory skiplist behind the memtable.
+ *
+ * Memory orders, and why they suffice:
+ *  - A link (next[i]) is published with a release store after the node's
+ *    height, length, entry bytes and its own links are written; readers load
+ *    links with acquire, so a reader that sees a node sees all of it.
+ *  - The list's height is read relaxed: a reader that sees a new height
+ *    before the links at that level finds the head's link there still 0 and
+ *    simply drops a level; one that sees an old height misses a shortcut.
+ *  - count and bytes are statistics and the writer's own flush trigger:
+ *    relaxed, because nothing is inferred from them about other memory.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "forkcache.h"
+#include "db/skiplist.h"
+
+static size_t node_size(uint32_t height, uint32_t entry_len)
+{
+    return sizeof(fci_skiplist_node) + (size_t)height * sizeof(uint64_t) + entry_len;
+}
+
+/* The one gate through which every offset becomes a pointer: NULL unless the
+ * whole node lies inside the region. */
+static fci_skiplist_node *node_at(const fci_skiplist *list, uint64_t off)
+{
+    if (off == 0 || (off & 7) != 0 || off > list->size - sizeof(fci_skiplist_node))
+        return NULL;
+    fci_skiplist_node *n = (fci_skiplist_node *)(list->base + off);
+    if (n->height == 0 || n->height > FCI_SKIPLIST_MAX_HEIGHT)
+        return NULL;
+    if (node_size(n->height, n->entry_len) > list->size - off)
+        return NULL;
+    return n;
+}
+
+static fci_skiplist_root *root_of(const fci_skiplist *list)
+{
+    return (fci_skiplist_root *)(list->base + list->root);
+}
+
+static fci_slice node_entry(const fci_skiplist_node *n)
+{
+    return fci_slice_make((const char *)&n->next[n->height], n->entry_len);
+}
+
+/* Acquire pairs with the writer's release in link_node(). A link out of a
+ * node's height, or to a node outside the region, reads as end of level. */
+static uint64_t load_next(const fci_skiplist *list, const fci_skiplist_node *n, int level)
+{
+    if ((uint32_t)level >= n->height)
+        return 0;
+    uint64_t off = atomic_load_explicit(&n->next[level], memory_order_acquire);
+    return node_at(list, off) ? off : 0;
+}
+
+static int list_height(const fci_skiplist *list)
+{
+    uint64_t h = atomic_load_explicit(&root_of(list)->height, memory_order_relaxed);
+    return h < 1 ? 1 : h > FCI_SKIPLIST_MAX_HEIGHT ? FCI_SKIPLIST_MAX_HEIGHT : (int)h;
+}
+
+int fci_skiplist_create(fci_skiplist *list, char *base, size_t size, fci_skiplist_cmp cmp,
+                        fci_skiplist_alloc alloc, void *alloc_ctx)
+{
+    memset(list, 0, sizeof *list);
+    list->base = base;
+    list->size = size;
+    list->cmp = cmp;
+    list->alloc = alloc;
+    list->alloc_ctx = alloc_ctx;
+    list->rng = UINT64_C(0x9e3779b97f4a7c15);
+    uint64_t root = alloc(alloc_ctx, sizeof(fci_skiplist_root));
+    uint64_t head = alloc(alloc_ctx, node_size(FCI_SKIPLIST_MAX_HEIGHT, 0));
+    if (root == 0 || head == 0)
+        return FC_ENOMEM;
+    fci_skiplist_node *h = (fci_skiplist_node *)(base + head);
+    h->height = FCI_SKIPLIST_MAX_HEIGHT;
+    h->entry_len = 0;
+    for (int i = 0; i < FCI_SKIPLIST_MAX_HEIGHT; i++)
+        atomic_init(&h->next[i], 0);
+    fci_skiplist_root *r = (fci_skiplist_root *)(base + root);
+    atomic_init(&r->height, 1);
+    atomic_init(&r->count, 0);
+    atomic_init(&r->bytes, 0);
+    r->head = head;
+    list->root = root;
+    return 0;
+}
+
+int fci_skiplist_attach(fci_skiplist *list, char *base, size_t size, uint64_t root,
+                        fci_skiplist_cmp cmp)
+{
+    memset(list, 0, sizeof *list);
+    list->base = base;
+    list->size = size;
+    list->cmp = cmp;
+    if (root == 0 || (root & 7) != 0 || size < sizeof(fci_skiplist_root) ||
+        root > size - sizeof(fci_skiplist_root))
+        return FC_ECORRUPT;
+    list->root = root;
+    fci_skiplist_node *head = node_at(list, root_of(list)->head);
+    if (head == NULL || head->height != FCI_SKIPLIST_MAX_HEIGHT)
+        return FC_ECORRUPT;
+    return 0;
+}
+
+static fci_skiplist_node *head_node(const fci_skiplist *list)
+{
+    return node_at(list, root_of(list)->head);
+}
+
+/* Height with probability 1/4 per extra level, as LevelDB: short lists at
+ * the top keep a search at O(log n) comparisons. xorshift64 is enough. */
+static uint32_t random_height(fci_skiplist *list)
+{
+    uint32_t h = 1;
+    while (h < FCI_SKIPLIST_MAX_HEIGHT) {
+        list->rng ^= list->rng << 13;
+        list->rng ^= list->rng >> 7;
+        list->rng ^= list->rng << 17;
+        if ((list->rng & 3) != 0)
+            break;
+        h++;
+    }
+    return h;
+}
+
+/* Fills prev[level] with the last node before target at each level and
+ * returns the first node >= target at level 0 (0 if none). */
+static uint64_t find_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[])
+{
+    uint64_t x = root_of(list)->head;
+    uint64_t next = 0;
+    for (int level = FCI_SKIPLIST_MAX_HEIGHT - 1; level >= 0; level--) {
+        fci_skiplist_node *xn = node_at(list, x);
+        for (;;) {
+            next = load_next(list, xn, level);
+            fci_skiplist_node *nn = node_at(list, next);
+            if (nn == NULL || list->cmp(node_entry(nn), target) >= 0)
+                break;
+            x = next;
+            xn = nn;
+        }
+        prev[level] = x;
+    }
+    return next;
+}
+
+int fci_skiplist_insert(fci_skiplist *list, fci_slice entry)
+{
+    if (entry.size > UINT32_MAX)
+        return FC_ETOOBIG;
+    uint64_t prev[FCI_SKIPLIST_MAX_HEIGHT];
+    uint64_t at = find_prevs(list, entry, prev);
+    fci_skiplist_node *atn = node_at(list, at);
+    if (atn != NULL && list->cmp(node_entry(atn), entry) == 0)
+        return FC_EEXIST;
+    uint32_t height = random_height(list);
+    size_t bytes = node_size(height, (uint32_t)entry.size);
+    uint64_t off = list->alloc(list->alloc_ctx, bytes);
+    if (off == 0)
+        return FC_ENOMEM;
+    fci_skiplist_node *n = (fci_skiplist_node *)(list->base + off);
+    n->height = height;
+    n->entry_len = (uint32_t)entry.size;
+    memcpy((char *)&n->next[height], entry.data, entry.size);
+    for (uint32_t i = 0; i < height; i++) {
+        fci_skiplist_node *p = node_at(list, prev[i]);
+        /* Relaxed: n is not reachable yet; the release below publishes it. */
+        atomic_store_explicit(&n->next[i], atomic_load_explicit(&p->next[i], memory_order_relaxed),
+                              memory_order_relaxed);
+    }
+    for (uint32_t i = 0; i < height; i++) {
+        fci_skiplist_node *p = node_at(list, prev[i]);
+        /* Release: a reader's acquire of this link sees the node complete. */
+        atomic_store_explicit(&p->next[i], off, memory_order_release);
+    }
+    fci_skiplist_root *r = root_of(list);
+    if (height > atomic_load_explicit(&r->height, memory_order_relaxed))
+        atomic_store_explicit(&r->height, height, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->bytes, bytes, memory_order_relaxed);
+    return 0;
+}
+
+uint64_t fci_skiplist_first(const fci_skiplist *list)
+{
+    fci_skiplist_node *h = head_node(list);
+    return h ? load_next(list, h, 0) : 0;
+}
+
+uint64_t fci_skiplist_next(const fci_skiplist *list, uint64_t node)
+{
+    fci_skiplist_node *n = node_at(list, node);
+    return n ? load_next(list, n, 0) : 0;
+}
+
+uint64_t fci_skiplist_seek(const fci_skiplist *list, fci_slice target)
+{
+    uint64_t x = root_of(list)->head;
+    fci_skiplist_node *xn = node_at(list, x);
+    if (xn == NULL)
+        return 0;
+    int level = list_height(list) - 1;
+    for (;;) {
+        uint64_t next = load_next(list, xn, level);
+        fci_skiplist_node *nn = node_at(list, next);
+        if (nn != NULL && list->cmp(node_entry(nn), target) < 0) {
+            xn = nn;
+            continue;
+        }
+        if (level == 0)
+            return next;
+        level--;
+    }
+}
+
+/* Walks right while the next entry is below target (or, with target NULL,
+ * while there is a next entry), dropping a level at each stop. */
+static uint64_t walk_last_below(const fci_skiplist *list, const fci_slice *target)
+{
+    uint64_t head = root_of(list)->head;
+    uint64_t x = head;
+    fci_skiplist_node *xn = node_at(list, x);
+    if (xn == NULL)
+        return 0;
+    int level = list_height(list) - 1;
+    for (;;) {
+        uint64_t next = load_next(list, xn, level);
+        fci_skiplist_node *nn = node_at(list, next);
+        if (nn != NULL && (target == NULL || list->cmp(node_entry(nn), *target) < 0)) {
+            x = next;
+            xn = nn;
+            continue;
+        }
+        if (level == 0)
+            return x == head ? 0 : x;
+        level--;
+    }
+}
+
+uint64_t fci_skiplist_seek_before(const fci_skiplist *list, fci_slice target)
+{
+    return walk_last_below(list, &target);
+}
+
+uint64_t fci_skiplist_last(const fci_skiplist *list)
+{
+    return walk_last_below(list, NULL);
+}
+
+fci_slice fci_skiplist_entry(const fci_skiplist *list, uint64_t node)
+{
+    fci_skiplist_node *n = node_at(list, node);
+    return n ? node_entry(n) : fci_slice_make(NULL, 0);
+}
+
+uint64_t fci_skiplist_count(const fci_skiplist *list)
+{
+    return atomic_load_explicit(&root_of(list)->count, memory_order_relaxed);
+}
+
+uint64_t fci_skiplist_bytes(const fci_skiplist *list)
+{
+    return atomic_load_explicit(&root_of(list)->bytes, memory_order_relaxed);
+}

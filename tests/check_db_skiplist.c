@@ -1,0 +1,296 @@
+/*
+ * check_db_skiplist.c - the shared-memory skiplist: order, seeks, limits,
+ * damaged offsets, and a writer process inserting while reader processes
+ * walk the same MAP_SHARED region (the publication-order claim).
+ */
+#include "config.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fc_test.h"
+#include "forkcache.h"
+#include "db/skiplist.h"
+#include "util/coding.h"
+
+/* A region with a bump allocator at its start, as a stand-in for the arena. */
+typedef struct region {
+    char *base;
+    size_t size;
+    uint64_t used;
+} region;
+
+static uint64_t region_alloc(void *ctx, size_t n)
+{
+    region *r = ctx;
+    uint64_t off = (r->used + 7) & ~(uint64_t)7;
+    if (off + n > r->size)
+        return 0;
+    r->used = off + n;
+    return off;
+}
+
+static region *region_new(size_t size)
+{
+    char *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(base, MAP_FAILED);
+    region *r = (region *)base;
+    r->base = base;
+    r->size = size;
+    r->used = 64; /* offset 0 means "none": never hand it out */
+    return r;
+}
+
+static int cmp_bytes(fci_slice a, fci_slice b)
+{
+    return fci_bytewise_compare(a, b);
+}
+
+/* Entry i: 8-byte big-endian i (so bytewise order = numeric order), then a
+ * payload derived from i, so a reader can tell a whole entry from a torn one. */
+static size_t make_entry(char *buf, uint64_t i)
+{
+    for (int b = 0; b < 8; b++)
+        buf[b] = (char)(i >> (56 - 8 * b));
+    size_t len = 8 + (size_t)(i % 57);
+    for (size_t k = 8; k < len; k++)
+        buf[k] = (char)(i * 31 + k);
+    return len;
+}
+
+static int entry_whole(fci_slice e, uint64_t *id)
+{
+    if (e.size < 8)
+        return 0;
+    uint64_t i = 0;
+    for (int b = 0; b < 8; b++)
+        i = (i << 8) | (unsigned char)e.data[b];
+    char want[128];
+    size_t len = make_entry(want, i);
+    *id = i;
+    return e.size == len && memcmp(e.data, want, len) == 0;
+}
+
+static void insert_id(fci_skiplist *l, uint64_t i)
+{
+    char buf[128];
+    size_t n = make_entry(buf, i);
+    ck_assert_int_eq(fci_skiplist_insert(l, fci_slice_make(buf, n)), 0);
+}
+
+START_TEST(empty_list)
+{
+    region *r = region_new(1 << 20);
+    fci_skiplist l;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    ck_assert_uint_eq(fci_skiplist_first(&l), 0);
+    ck_assert_uint_eq(fci_skiplist_last(&l), 0);
+    ck_assert_uint_eq(fci_skiplist_seek(&l, fci_slice_str("a")), 0);
+    ck_assert_uint_eq(fci_skiplist_seek_before(&l, fci_slice_str("a")), 0);
+    ck_assert_uint_eq(fci_skiplist_count(&l), 0);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+START_TEST(ordered_iteration_and_seeks)
+{
+    region *r = region_new(16 << 20);
+    fci_skiplist l;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    const uint64_t n = 20000;
+    /* Insert the even ids in a scrambled order (multiplicative permutation). */
+    for (uint64_t k = 0; k < n; k++)
+        insert_id(&l, 2 * ((k * 7919) % n));
+    ck_assert_uint_eq(fci_skiplist_count(&l), n);
+    uint64_t expect = 0, id;
+    for (uint64_t x = fci_skiplist_first(&l); x; x = fci_skiplist_next(&l, x)) {
+        ck_assert(entry_whole(fci_skiplist_entry(&l, x), &id));
+        ck_assert_uint_eq(id, expect);
+        expect += 2;
+    }
+    ck_assert_uint_eq(expect, 2 * n);
+    char buf[128];
+    for (uint64_t i = 0; i < 2 * n; i += 37) {
+        /* seek(i) finds i when even, i+1 when odd; seek_before finds the one below. */
+        size_t len = make_entry(buf, i);
+        uint64_t x = fci_skiplist_seek(&l, fci_slice_make(buf, len));
+        uint64_t want = (i + 1) & ~(uint64_t)1;
+        if (want < 2 * n) {
+            ck_assert(entry_whole(fci_skiplist_entry(&l, x), &id));
+            ck_assert_uint_eq(id, want);
+        } else {
+            ck_assert_uint_eq(x, 0);
+        }
+        x = fci_skiplist_seek_before(&l, fci_slice_make(buf, len));
+        if (i == 0) {
+            ck_assert_uint_eq(x, 0);
+        } else {
+            ck_assert(entry_whole(fci_skiplist_entry(&l, x), &id));
+            ck_assert_uint_eq(id, (i - 1) & ~(uint64_t)1);
+        }
+    }
+    ck_assert(entry_whole(fci_skiplist_entry(&l, fci_skiplist_last(&l)), &id));
+    ck_assert_uint_eq(id, 2 * n - 2);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+START_TEST(duplicate_refused)
+{
+    region *r = region_new(1 << 20);
+    fci_skiplist l;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), 0);
+    ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), FC_EEXIST);
+    ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("")), 0); /* empty entry is fine */
+    ck_assert_uint_eq(fci_skiplist_count(&l), 2);
+    ck_assert_uint_eq(fci_skiplist_entry(&l, fci_skiplist_first(&l)).size, 0);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+START_TEST(out_of_memory_leaves_list_intact)
+{
+    region *r = region_new(64 << 10);
+    fci_skiplist l;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    uint64_t i = 0;
+    int rc;
+    char buf[128];
+    while ((rc = fci_skiplist_insert(&l, fci_slice_make(buf, make_entry(buf, i)))) == 0)
+        i++;
+    ck_assert_int_eq(rc, FC_ENOMEM);
+    ck_assert_uint_gt(i, 100);
+    ck_assert_uint_eq(fci_skiplist_count(&l), i);
+    uint64_t seen = 0, id;
+    for (uint64_t x = fci_skiplist_first(&l); x; x = fci_skiplist_next(&l, x)) {
+        ck_assert(entry_whole(fci_skiplist_entry(&l, x), &id));
+        ck_assert_uint_eq(id, seen++);
+    }
+    ck_assert_uint_eq(seen, i);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+START_TEST(attach_checks_root)
+{
+    region *r = region_new(1 << 20);
+    fci_skiplist l, m;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    insert_id(&l, 5);
+    ck_assert_int_eq(fci_skiplist_attach(&m, r->base, r->size, l.root, cmp_bytes), 0);
+    uint64_t id;
+    ck_assert(entry_whole(fci_skiplist_entry(&m, fci_skiplist_first(&m)), &id));
+    ck_assert_uint_eq(id, 5);
+    ck_assert_int_eq(fci_skiplist_attach(&m, r->base, r->size, 0, cmp_bytes), FC_ECORRUPT);
+    ck_assert_int_eq(fci_skiplist_attach(&m, r->base, r->size, 3, cmp_bytes), FC_ECORRUPT);
+    ck_assert_int_eq(fci_skiplist_attach(&m, r->base, r->size, r->size, cmp_bytes), FC_ECORRUPT);
+    ck_assert_int_eq(fci_skiplist_attach(&m, r->base, r->size, 64 * 1024 - 8, cmp_bytes), FC_ECORRUPT);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+/* Links that point outside the region, or at garbage, end the walk instead
+ * of faulting: the reader trusts no offset it did not check. */
+START_TEST(damaged_links_read_as_end)
+{
+    region *r = region_new(1 << 20);
+    fci_skiplist l;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    for (uint64_t i = 0; i < 10; i++)
+        insert_id(&l, i);
+    uint64_t first = fci_skiplist_first(&l);
+    fci_skiplist_node *n = (fci_skiplist_node *)(r->base + first);
+    atomic_store(&n->next[0], (uint64_t)r->size + 4096); /* past the region */
+    ck_assert_uint_eq(fci_skiplist_next(&l, first), 0);
+    atomic_store(&n->next[0], 12345); /* unaligned */
+    ck_assert_uint_eq(fci_skiplist_next(&l, first), 0);
+    n->height = 200; /* impossible height: the node itself is refused */
+    ck_assert_uint_eq(fci_skiplist_entry(&l, first).size, 0);
+    ck_assert_ptr_null(fci_skiplist_entry(&l, first).data);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+/* One writer inserts 150k entries in scrambled order while two reader
+ * processes walk and seek continuously. Each reader checks that every entry
+ * it reaches is whole and in order: a link published before its node was
+ * written would show up as a torn entry or a broken order. */
+static int reader_loop(fci_skiplist *l, volatile uint64_t *done)
+{
+    uint64_t walks = 0;
+    while (!*done || walks < 3) {
+        uint64_t prev = 0, id, count = 0;
+        int have_prev = 0;
+        for (uint64_t x = fci_skiplist_first(l); x; x = fci_skiplist_next(l, x)) {
+            if (!entry_whole(fci_skiplist_entry(l, x), &id))
+                return 1;
+            if (have_prev && id <= prev)
+                return 2;
+            prev = id;
+            have_prev = 1;
+            count++;
+        }
+        char buf[128];
+        uint64_t probe = (walks * 104729) % 300000;
+        uint64_t x = fci_skiplist_seek(l, fci_slice_make(buf, make_entry(buf, probe)));
+        if (x && (!entry_whole(fci_skiplist_entry(l, x), &id) || id < probe))
+            return 3;
+        walks++;
+    }
+    return walks > 0 ? 0 : 4;
+}
+
+START_TEST(concurrent_readers_in_other_processes)
+{
+    region *r = region_new(64 << 20);
+    fci_skiplist l;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    volatile uint64_t *done = (volatile uint64_t *)(r->base + 32); /* after the region header */
+    *done = 0;
+    pid_t kids[2];
+    for (int k = 0; k < 2; k++) {
+        kids[k] = fork();
+        ck_assert_int_ge(kids[k], 0);
+        if (kids[k] == 0) {
+            fci_skiplist mine;
+            if (fci_skiplist_attach(&mine, r->base, r->size, l.root, cmp_bytes) != 0)
+                _exit(9);
+            _exit(reader_loop(&mine, done));
+        }
+    }
+    const uint64_t n = 150000;
+    for (uint64_t k = 0; k < n; k++)
+        insert_id(&l, 2 * ((k * 7919) % n));
+    __atomic_store_n(done, 1, __ATOMIC_RELEASE);
+    for (int k = 0; k < 2; k++) {
+        int status;
+        ck_assert_int_eq(waitpid(kids[k], &status, 0), kids[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "reader %d failed with status %d", k, status);
+    }
+    munmap(r->base, r->size);
+}
+END_TEST
+
+static Suite *skiplist_suite(void)
+{
+    Suite *s = suite_create("db_skiplist");
+    TCase *tc = tcase_create("single");
+    tcase_add_test(tc, empty_list);
+    tcase_add_test(tc, ordered_iteration_and_seeks);
+    tcase_add_test(tc, duplicate_refused);
+    tcase_add_test(tc, out_of_memory_leaves_list_intact);
+    tcase_add_test(tc, attach_checks_root);
+    tcase_add_test(tc, damaged_links_read_as_end);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("processes");
+    tcase_add_test(tc, concurrent_readers_in_other_processes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_TEST_MAIN(skiplist_suite)
