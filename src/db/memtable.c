@@ -1,0 +1,127 @@
+/*
+ * memtable.c - LevelDB memtable entries on the shared skiplist.
+ */
+#include "config.h"
+
+#include "forkcache.h"
+#include "db/memtable.h"
+#include "format/dbformat.h"
+#include "util/buf.h"
+#include "util/coding.h"
+
+/* An entry starts with its length-prefixed internal key; anything that does
+ * not decode compares as its raw bytes, so ordering stays total. */
+static fci_slice entry_ikey(fci_slice entry)
+{
+    const char *p = entry.data;
+    fci_slice ikey;
+    if (fci_get_length_prefixed(&p, entry.data + entry.size, &ikey) != 0)
+        return entry;
+    return ikey;
+}
+
+static int entry_compare(fci_slice a, fci_slice b)
+{
+    return fci_ikey_compare(entry_ikey(a), entry_ikey(b));
+}
+
+int fci_memtable_create(fci_memtable *mt, char *base, size_t size, fci_skiplist_alloc alloc,
+                        void *alloc_ctx)
+{
+    return fci_skiplist_create(&mt->list, base, size, entry_compare, alloc, alloc_ctx);
+}
+
+int fci_memtable_attach(fci_memtable *mt, char *base, size_t size, uint64_t root)
+{
+    return fci_skiplist_attach(&mt->list, base, size, root, entry_compare);
+}
+
+/* Encodes a lookup target: the internal key (key, seq, type) with its
+ * length prefix, the form entry_compare reads. */
+static int encode_target(fci_buf *b, fci_slice key, uint64_t seq, int type)
+{
+    int rc = fci_buf_put_varint32(b, (uint32_t)(key.size + FCI_IKEY_TAG_SIZE));
+    return rc ? rc : fci_ikey_append(b, key, seq, type);
+}
+
+int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fci_slice value)
+{
+    if (key.size > FC_MAX_KEY_SIZE || value.size > FC_MAX_VALUE_SIZE)
+        return FC_ETOOBIG;
+    fci_buf b = FCI_BUF_INIT;
+    int rc = encode_target(&b, key, seq, type);
+    if (rc == 0)
+        rc = fci_buf_put_length_prefixed(&b, value);
+    if (rc == 0)
+        rc = fci_skiplist_insert(&mt->list, fci_buf_slice(&b));
+    fci_buf_free(&b);
+    return rc;
+}
+
+int fci_memtable_entry(const fci_memtable *mt, uint64_t node, fci_slice *ikey, fci_slice *value)
+{
+    fci_slice e = fci_skiplist_entry(&mt->list, node);
+    const char *p = e.data, *end = e.data + e.size;
+    if (e.data == NULL || fci_get_length_prefixed(&p, end, ikey) != 0 ||
+        fci_get_length_prefixed(&p, end, value) != 0 || ikey->size < FCI_IKEY_TAG_SIZE)
+        return FC_ECORRUPT;
+    return 0;
+}
+
+/* A small stack buffer covers ordinary keys without a malloc per get. */
+static uint64_t seek_key(const fci_memtable *mt, fci_slice ikey, int before)
+{
+    char stack[256];
+    fci_buf b = FCI_BUF_INIT;
+    fci_slice target;
+    if (ikey.size + FCI_MAX_VARINT32_LEN <= sizeof stack) {
+        char *end = fci_put_varint32(stack, (uint32_t)ikey.size);
+        memcpy(end, ikey.data, ikey.size);
+        target = fci_slice_make(stack, (size_t)(end - stack) + ikey.size);
+    } else {
+        if (fci_buf_put_length_prefixed(&b, ikey) != 0)
+            return 0;
+        target = fci_buf_slice(&b);
+    }
+    uint64_t node = before ? fci_skiplist_seek_before(&mt->list, target)
+                           : fci_skiplist_seek(&mt->list, target);
+    fci_buf_free(&b);
+    return node;
+}
+
+uint64_t fci_memtable_seek(const fci_memtable *mt, fci_slice ikey)
+{
+    return seek_key(mt, ikey, 0);
+}
+
+uint64_t fci_memtable_seek_before(const fci_memtable *mt, fci_slice ikey)
+{
+    return seek_key(mt, ikey, 1);
+}
+
+int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, fci_slice *value)
+{
+    char stack[256];
+    fci_buf b = FCI_BUF_INIT;
+    fci_slice ikey;
+    if (key.size + FCI_IKEY_TAG_SIZE <= sizeof stack) {
+        memcpy(stack, key.data, key.size);
+        fci_put_fixed64(stack + key.size, fci_pack_tag(snapshot, FCI_TYPE_FOR_SEEK));
+        ikey = fci_slice_make(stack, key.size + FCI_IKEY_TAG_SIZE);
+    } else {
+        if (fci_ikey_append(&b, key, snapshot, FCI_TYPE_FOR_SEEK) != 0)
+            return FC_ENOMEM;
+        ikey = fci_buf_slice(&b);
+    }
+    uint64_t node = fci_memtable_seek(mt, ikey);
+    fci_buf_free(&b);
+    fci_slice found, val;
+    fci_parsed_ikey parsed;
+    if (node == 0 || fci_memtable_entry(mt, node, &found, &val) != 0 ||
+        fci_ikey_parse(found, &parsed) != 0 || fci_bytewise_compare(parsed.user_key, key) != 0)
+        return FC_ENOTFOUND;
+    if (parsed.type == FCI_TYPE_DELETION)
+        return FCI_MEMTABLE_DELETED;
+    *value = val;
+    return 0;
+}

@@ -1,0 +1,168 @@
+/*
+ * check_db_memtable.c - memtable entries: visibility by snapshot, tombstones,
+ * size limits, zero-copy values, internal-key order.
+ */
+#include "config.h"
+
+#include <sys/mman.h>
+
+#include "fc_test.h"
+#include "forkcache.h"
+#include "db/memtable.h"
+#include "format/dbformat.h"
+
+typedef struct region {
+    char *base;
+    size_t size;
+    uint64_t used;
+} region;
+
+static uint64_t region_alloc(void *ctx, size_t n)
+{
+    region *r = ctx;
+    uint64_t off = (r->used + 7) & ~(uint64_t)7;
+    if (off + n > r->size)
+        return 0;
+    r->used = off + n;
+    return off;
+}
+
+static region R;
+static fci_memtable MT;
+
+static void setup(void)
+{
+    R.size = 64 << 20;
+    R.base = mmap(NULL, R.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(R.base, MAP_FAILED);
+    R.used = 64;
+    ck_assert_int_eq(fci_memtable_create(&MT, R.base, R.size, region_alloc, &R), 0);
+}
+
+static void teardown(void)
+{
+    munmap(R.base, R.size);
+}
+
+static int get(const char *key, uint64_t snap, fci_slice *v)
+{
+    return fci_memtable_get(&MT, fci_slice_str(key), snap, v);
+}
+
+static void add(uint64_t seq, int type, const char *k, const char *v)
+{
+    ck_assert_int_eq(fci_memtable_add(&MT, seq, type, fci_slice_str(k), fci_slice_str(v)), 0);
+}
+
+START_TEST(put_get)
+{
+    fci_slice v;
+    ck_assert_int_eq(get("a", 100, &v), FC_ENOTFOUND);
+    add(1, FCI_TYPE_VALUE, "a", "one");
+    ck_assert_int_eq(get("a", 100, &v), 0);
+    ck_assert_uint_eq(v.size, 3);
+    ck_assert_mem_eq(v.data, "one", 3);
+    ck_assert_int_eq(get("b", 100, &v), FC_ENOTFOUND);
+    ck_assert_int_eq(get("", 100, &v), FC_ENOTFOUND);
+    ck_assert_int_eq(get("aa", 100, &v), FC_ENOTFOUND);
+}
+END_TEST
+
+START_TEST(snapshots_and_tombstones)
+{
+    fci_slice v;
+    add(1, FCI_TYPE_VALUE, "k", "v1");
+    add(5, FCI_TYPE_VALUE, "k", "v5");
+    add(9, FCI_TYPE_DELETION, "k", "");
+    ck_assert_int_eq(get("k", 0, &v), FC_ENOTFOUND);
+    ck_assert_int_eq(get("k", 1, &v), 0);
+    ck_assert_mem_eq(v.data, "v1", 2);
+    ck_assert_int_eq(get("k", 4, &v), 0);
+    ck_assert_mem_eq(v.data, "v1", 2);
+    ck_assert_int_eq(get("k", 5, &v), 0);
+    ck_assert_mem_eq(v.data, "v5", 2);
+    ck_assert_int_eq(get("k", 9, &v), FCI_MEMTABLE_DELETED);
+    ck_assert_int_eq(get("k", FCI_MAX_SEQUENCE, &v), FCI_MEMTABLE_DELETED);
+}
+END_TEST
+
+START_TEST(values_are_zero_copy)
+{
+    fci_slice v;
+    add(1, FCI_TYPE_VALUE, "key", "value");
+    ck_assert_int_eq(get("key", 1, &v), 0);
+    ck_assert(v.data >= R.base && v.data + v.size <= R.base + R.size);
+}
+END_TEST
+
+START_TEST(empty_and_large_keys_values)
+{
+    fci_slice v;
+    add(1, FCI_TYPE_VALUE, "", "");
+    ck_assert_int_eq(get("", 1, &v), 0);
+    ck_assert_uint_eq(v.size, 0);
+    static char big[FC_MAX_KEY_SIZE + 1];
+    memset(big, 'k', sizeof big);
+    ck_assert_int_eq(fci_memtable_add(&MT, 2, FCI_TYPE_VALUE, fci_slice_make(big, FC_MAX_KEY_SIZE),
+                                      fci_slice_str("bigkey")), 0);
+    ck_assert_int_eq(fci_memtable_get(&MT, fci_slice_make(big, FC_MAX_KEY_SIZE), 2, &v), 0);
+    ck_assert_mem_eq(v.data, "bigkey", 6);
+    ck_assert_int_eq(fci_memtable_add(&MT, 3, FCI_TYPE_VALUE, fci_slice_make(big, sizeof big),
+                                      fci_slice_str("x")), FC_ETOOBIG);
+}
+END_TEST
+
+START_TEST(internal_key_order)
+{
+    add(3, FCI_TYPE_VALUE, "b", "b3");
+    add(1, FCI_TYPE_VALUE, "a", "a1");
+    add(7, FCI_TYPE_VALUE, "b", "b7");
+    add(2, FCI_TYPE_DELETION, "c", "");
+    const char *want[] = { "a1", "b7", "b3", "" };
+    uint64_t seqs[] = { 1, 7, 3, 2 };
+    fci_buf target = FCI_BUF_INIT;
+    ck_assert_int_eq(fci_ikey_append(&target, fci_slice_str(""), FCI_MAX_SEQUENCE, FCI_TYPE_FOR_SEEK), 0);
+    uint64_t node = fci_memtable_seek(&MT, fci_buf_slice(&target));
+    for (int i = 0; i < 4; i++) {
+        fci_slice ikey, val;
+        fci_parsed_ikey p;
+        ck_assert_uint_ne(node, 0);
+        ck_assert_int_eq(fci_memtable_entry(&MT, node, &ikey, &val), 0);
+        ck_assert_int_eq(fci_ikey_parse(ikey, &p), 0);
+        ck_assert_uint_eq(p.sequence, seqs[i]);
+        ck_assert_uint_eq(val.size, strlen(want[i]));
+        node = fci_skiplist_next(&MT.list, node);
+    }
+    ck_assert_uint_eq(node, 0);
+    fci_buf_free(&target);
+    ck_assert_uint_gt(fci_memtable_bytes(&MT), 0);
+}
+END_TEST
+
+START_TEST(attach_sees_same_data)
+{
+    add(1, FCI_TYPE_VALUE, "x", "y");
+    fci_memtable other;
+    ck_assert_int_eq(fci_memtable_attach(&other, R.base, R.size, fci_memtable_root(&MT)), 0);
+    fci_slice v;
+    ck_assert_int_eq(fci_memtable_get(&other, fci_slice_str("x"), 1, &v), 0);
+    ck_assert_mem_eq(v.data, "y", 1);
+}
+END_TEST
+
+static Suite *memtable_suite(void)
+{
+    Suite *s = suite_create("db_memtable");
+    TCase *tc = tcase_create("memtable");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, put_get);
+    tcase_add_test(tc, snapshots_and_tombstones);
+    tcase_add_test(tc, values_are_zero_copy);
+    tcase_add_test(tc, empty_and_large_keys_values);
+    tcase_add_test(tc, internal_key_order);
+    tcase_add_test(tc, attach_sees_same_data);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_TEST_MAIN(memtable_suite)
