@@ -60,7 +60,8 @@ static int config_check(const fci_arena_config *cfg, fci_err *err)
         return fci_err_set(err, FC_EINVAL,
                            "arena: size %zu must be a multiple of 4096 and at least %llu",
                            cfg->size, (unsigned long long)min);
-    if (cfg->file_mode & ~0777u || cfg->file_mode & 022u || !(cfg->file_mode & 0600u))
+    if (cfg->file_mode & ~0777u || cfg->file_mode & 022u ||
+        (cfg->file_mode & 0600u) != 0600u)
         return fci_err_set(err, FC_EINVAL,
                            "arena: file mode %04o must be rw for its owner and not "
                            "writable by group or others", cfg->file_mode);
@@ -172,6 +173,8 @@ static int open_arena_file(const char *path, int *fd, fci_err *err)
     int e = errno;
     if (e == ELOOP)
         return fci_err_set(err, FC_EPERM, "arena %s: is a symbolic link, refused", path);
+    if (e == EISDIR)
+        return fci_err_set(err, FC_EPERM, "arena %s: not a regular file", path);
     return fci_err_errno(err, fci_errno_code(e), e, "arena %s: open", path);
 }
 
