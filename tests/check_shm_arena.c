@@ -244,6 +244,10 @@ START_TEST(attach_bad_geometry)
     uint64_t heap = 1 << 20;
     poke(g_path, offsetof(fci_arena_header, heap_off), &heap, 8);
     expect_attach_fails(FC_ECORRUPT, "geometry");
+    make_closed_arena();
+    uint32_t dlen = 5;       /* "/srv/store" is 10 bytes: unterminated claim */
+    poke(g_path, offsetof(fci_arena_header, dir_len), &dlen, 4);
+    expect_attach_fails(FC_ECORRUPT, "geometry");
 }
 END_TEST
 

@@ -181,9 +181,11 @@ START_TEST(random_sigkills_leave_count_exact)
             hammer_child(a, f, (unsigned)i * 7919u + 1);
     }
     int kills = 0, swept = 0;
-    double end = shm_test_now() + 1.0;
-    while (shm_test_now() < end) {
-        usleep(1000 + (unsigned)rand_r(&seed) % 4000);
+    /* about one second and at least 40 kills, but never past 3 s on a
+     * loaded machine */
+    double start = shm_test_now(), now;
+    while ((now = shm_test_now()) < start + 3.0 && (now < start + 1.0 || kills < 40)) {
+        usleep(500 + (unsigned)rand_r(&seed) % 2500);
         int i = rand_r(&seed) % NPROC;
         shm_test_kill(kids[i]);
         kills++;
@@ -204,11 +206,13 @@ START_TEST(random_sigkills_leave_count_exact)
         }
     }
     swept += fci_readers_sweep(a);
+    int violations = atomic_load(&f->violations);
+    uint64_t ops = atomic_load(&f->ops);
     fprintf(stderr, "limiter stress: %d SIGKILLs, %d slots swept, ~%llu ops, %d violations\n",
-            kills, swept, (unsigned long long)atomic_load(&f->ops), atomic_load(&f->violations));
-    ck_assert_int_eq(atomic_load(&f->violations), 0);
-    ck_assert_uint_gt(atomic_load(&f->ops), 10000);
-    ck_assert_int_ge(kills, 50);
+            kills, swept, (unsigned long long)ops, violations);
+    ck_assert_int_eq(violations, 0);
+    ck_assert_uint_gt(ops, 10000);
+    ck_assert_int_ge(kills, 20);
     ck_assert_uint_eq(fci_limiter_available(a), CAP);
     fci_arena_stats st;
     fci_arena_stats_get(a, &st, NULL, 0);

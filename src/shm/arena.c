@@ -219,7 +219,8 @@ static int validate_header(int fd, const char *path, uint64_t file_size, fci_are
     if (h->slot_count == 0 || h->slot_count > FCI_MAX_READER_SLOTS ||
         h->slot_off != slots_offset() || h->heap_off != heap_offset(h->slot_count) ||
         h->heap_off >= h->arena_size || h->arena_size > (uint64_t)SIZE_MAX ||
-        h->max_mappings > FCI_MAX_MAPPINGS || h->dir_len >= FCI_ARENA_DIR_MAX)
+        h->max_mappings > FCI_MAX_MAPPINGS || h->dir_len >= FCI_ARENA_DIR_MAX ||
+        strnlen(h->dir, FCI_ARENA_DIR_MAX) != h->dir_len)
         return fci_err_set(err, FC_ECORRUPT,
                            "arena %s: geometry: %u slots at %llu, heap at %llu, size %llu, "
                            "%u mappings do not fit together", path, h->slot_count,

@@ -252,6 +252,11 @@ static void slot_free(fci_reader_slot *sl, uint64_t owner)
     atomic_store_explicit(&sl->n_refused, 0, memory_order_relaxed);
     uint64_t in = atomic_load_explicit(&sl->intent, memory_order_relaxed);
     atomic_store_explicit(&sl->intent, in & ~FCI_INTENT_BUSY, memory_order_relaxed);
+    /* no transfer of this slot is in flight now; holdings that could not be
+     * returned (a corrupt count) are dropped rather than inherited; the tag
+     * carries on so stale descriptors still never match */
+    uint64_t h = atomic_load_explicit(&sl->held, memory_order_relaxed);
+    atomic_store_explicit(&sl->held, FCI_HELD_MAKE(0, FCI_HELD_TAG(h)), memory_order_relaxed);
     atomic_store_explicit(&sl->start_time, 0, memory_order_relaxed);
     atomic_store_explicit(&sl->owner, FCI_OWNER_MAKE(0, FCI_OWNER_GEN(owner)),
                           memory_order_release);
