@@ -69,6 +69,8 @@ static int bump(fci_arena *a, int c, uint64_t *boff)
     return 0;
 }
 
+/* A free block of the class first, so steady-state churn (memtables,
+ * versions) does not grow the carved part of the heap. */
 int fci_arena_alloc(fci_arena *a, uint64_t len, uint64_t *off, fci_err *err)
 {
     fci_arena_header *h = a->hdr;
@@ -107,6 +109,8 @@ int fci_arena_alloc(fci_arena *a, uint64_t len, uint64_t *off, fci_err *err)
     return 0;
 }
 
+/* Validates the offset and the block header first: a bad free must be an
+ * error, never a corrupted free list. */
 int fci_arena_free(fci_arena *a, uint64_t off, fci_err *err)
 {
     fci_block_header *b = block_at(a, off);
@@ -131,6 +135,7 @@ int fci_arena_free(fci_arena *a, uint64_t off, fci_err *err)
     return 0;
 }
 
+/* Callers may use the whole block (a memtable chunk grows into it). */
 uint64_t fci_arena_block_size(const fci_arena *a, uint64_t off)
 {
     fci_block_header *b = block_at(a, off);

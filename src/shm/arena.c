@@ -26,6 +26,8 @@
 
 #define ROUND_UP(x, n) (((x) + (n) - 1) / (n) * (n))
 
+/* The same defaults as fc_options_init, so a store can pass its options
+ * straight through. */
 void fci_arena_config_init(fci_arena_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -133,6 +135,9 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
     return 0;
 }
 
+/* MAP_SHARED|MAP_ANONYMOUS is inherited by fork: the parent-and-workers
+ * case needs no file. MAP_NORESERVE: a large arena costs only what is
+ * written. */
 static int create_anonymous(const fci_arena_config *cfg, fci_arena **out, fci_err *err)
 {
     uint64_t start = fci_proc_start_time(getpid());
@@ -229,6 +234,7 @@ static int validate_header(int fd, const char *path, uint64_t file_size, fci_are
     return 0;
 }
 
+/* MAP_NORESERVE as for anonymous arenas; the file itself is sparse. */
 static int map_file(int fd, const char *path, size_t size, char **base, fci_err *err)
 {
     void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
@@ -239,6 +245,8 @@ static int map_file(int fd, const char *path, size_t size, char **base, fci_err 
     return 0;
 }
 
+/* Everything is checked before the first mapped byte is touched: the file
+ * (ours, regular, not writable by others) and then its header. */
 int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
 {
     if (path == NULL || out == NULL)
@@ -357,6 +365,8 @@ static int install_temp(const char *path, const char *tmp, ino_t old_ino, fci_er
     return 0;
 }
 
+/* Looks, builds, installs; when a rival creator changed the path in the
+ * meantime, looks again (a few times, then gives up). */
 static int create_file(const fci_arena_config *cfg, fci_arena **out, fci_err *err)
 {
     char tmp[PATH_MAX];
@@ -381,6 +391,8 @@ static int create_file(const fci_arena_config *cfg, fci_arena **out, fci_err *er
                        cfg->path);
 }
 
+/* Options are checked once here, so both kinds of arena get the same
+ * rules. */
 int fci_arena_create(const fci_arena_config *cfg, fci_arena **out, fci_err *err)
 {
     if (cfg == NULL || out == NULL)
@@ -410,6 +422,8 @@ int fci_arena_after_fork(fci_arena *a, fci_err *err)
     return fci_slot_claim(a, err);
 }
 
+/* Gives back what this process holds in the arena before unmapping, so a
+ * normal exit leaves nothing pinned or counted. */
 void fci_arena_detach(fci_arena *a)
 {
     if (a == NULL)
@@ -428,6 +442,8 @@ void fci_arena_detach(fci_arena *a)
     free(a);
 }
 
+/* Offsets come from shared memory another process wrote: the check is
+ * written so that no off/len pair can overflow past it. */
 void *fci_arena_ptr(const fci_arena *a, uint64_t off, uint64_t len)
 {
     if (a == NULL || off == 0 || off > a->size || len > a->size - off)
@@ -435,11 +451,14 @@ void *fci_arena_ptr(const fci_arena *a, uint64_t off, uint64_t len)
     return a->base + off;
 }
 
+/* Lets an attaching process find the store the arena belongs to. */
 const char *fci_arena_store_dir(const fci_arena *a)
 {
     return a->hdr->dir;   /* dir_len < FCI_ARENA_DIR_MAX and the rest is zero */
 }
 
+/* Offset first, sequence second: a reader that loads them in the other
+ * order never gets an offset older than its sequence (SHM_PROTOCOL.md 3). */
 void fci_arena_publish(fci_arena *a, uint64_t off, uint64_t seq)
 {
     /* release: the record at off is complete before anyone reads off */
@@ -449,6 +468,8 @@ void fci_arena_publish(fci_arena *a, uint64_t off, uint64_t seq)
     atomic_store_explicit(&a->hdr->published_seq, seq, memory_order_seq_cst);
 }
 
+/* The reader's half of the pin handshake (SHM_PROTOCOL.md 4): a pin the
+ * writer might have missed is retried, never trusted. */
 int fci_arena_pin_current(fci_arena *a, uint64_t *seq, uint64_t *off)
 {
     if (a == NULL || a->slot < 0 || a->pid != getpid())
@@ -472,6 +493,7 @@ int fci_arena_pin_current(fci_arena *a, uint64_t *seq, uint64_t *off)
     }
 }
 
+/* Clearing the pin lets the writer reuse what it protected. */
 void fci_arena_unpin(fci_arena *a)
 {
     if (a == NULL || a->slot < 0 || a->pid != getpid())
@@ -481,6 +503,8 @@ void fci_arena_unpin(fci_arena *a)
     atomic_store_explicit(&a->slots[a->slot].pinned_seq, 0, memory_order_release);
 }
 
+/* A snapshot for people and tools; nothing in it is used for decisions,
+ * so every load is relaxed. */
 void fci_arena_stats_get(const fci_arena *a, fci_arena_stats *st, fci_reader_info *readers,
                          uint32_t max_readers)
 {

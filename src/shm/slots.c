@@ -185,6 +185,8 @@ static int own_slot(const fci_arena *a, fci_err *err)
     return 0;
 }
 
+/* One unit per table mapping; the unit is recorded in this process's slot
+ * in the same step, so it comes back even if the process dies. */
 int fci_limiter_acquire(fci_arena *a, fci_err *err)
 {
     int rc = own_slot(a, err);
@@ -205,6 +207,8 @@ int fci_limiter_acquire(fci_arena *a, fci_err *err)
     return 0;
 }
 
+/* The inverse of acquire; refusing to release what is not held keeps a
+ * buggy caller from inflating the count above its capacity. */
 int fci_limiter_release(fci_arena *a, fci_err *err)
 {
     int rc = own_slot(a, err);
@@ -226,12 +230,14 @@ int fci_limiter_release(fci_arena *a, fci_err *err)
     return 0;
 }
 
+/* For deciding whether to map at all, and for statistics. */
 uint32_t fci_limiter_available(const fci_arena *a)
 {
     /* relaxed: a snapshot for decisions and stats, nothing is read through it */
     return FCI_LIM_COUNT(atomic_load_explicit(&a->hdr->limiter, memory_order_relaxed));
 }
 
+/* What this process holds: lets a forked child or a test check its share. */
 uint32_t fci_limiter_held(const fci_arena *a)
 {
     if (a->slot < 0)
@@ -297,6 +303,8 @@ static int slot_stale(const fci_arena *a, uint32_t s, uint64_t owner)
     return !fci_proc_alive(pid, st);
 }
 
+/* Dead readers must not pin versions or hold mapping units forever; the
+ * writer calls this periodically, a claimer when the table is full. */
 int fci_readers_sweep(fci_arena *a)
 {
     int me = getpid(), n = 0;
@@ -319,6 +327,8 @@ int fci_readers_sweep(fci_arena *a)
     return n;
 }
 
+/* The writer may reuse version v only if v < this (and v is not current);
+ * FCI_NO_PIN when nothing is pinned makes min() work unchanged. */
 uint64_t fci_readers_oldest(const fci_arena *a)
 {
     uint64_t oldest = FCI_NO_PIN;
@@ -368,6 +378,7 @@ int fci_slot_claim(fci_arena *a, fci_err *err)
                        a->slot_count);
 }
 
+/* Normal exit path: leave the slot free and clean for the next process. */
 void fci_slot_release(fci_arena *a)
 {
     if (a->slot < 0 || a->pid != getpid())
