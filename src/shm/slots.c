@@ -1,0 +1,399 @@
+/*
+ * slots.c - reader slots and the cross-process Limiter.
+ *
+ * Each process holds one slot of the arena's table: it records the version
+ * sequence the process pins and the Limiter units (table mappings) it
+ * holds. A slot whose holder died, or whose pid now belongs to another
+ * process (start time differs), is reclaimed by a sweep, which gives its
+ * units back. The Limiter transfer protocol that makes "count changed" and
+ * "slot holdings changed" a single step even across a crash is explained in
+ * docs/SHM_PROTOCOL.md; the comments here point at its steps.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "shm/arena.h"
+
+/* Field 22 of /proc/<pid>/stat. The command name (field 2) may hold spaces
+ * and parentheses, so parsing starts after the last ')'. */
+uint64_t fci_proc_start_time(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (p == NULL)
+        return 0;
+    p++;
+    /* after ')' come fields 3, 4, ...: skip 19 of them to reach field 22 */
+    for (int field = 3; field < 22; field++) {
+        p = strchr(p + 1, ' ');
+        if (p == NULL)
+            return 0;
+    }
+    unsigned long long v = 0;
+    if (sscanf(p, " %llu", &v) != 1)
+        return 0;
+    return (uint64_t)v;
+}
+
+/* kill(pid, 0) says whether a pid exists (EPERM means it does, owned by
+ * someone else); the start time says whether it is still the same process. */
+int fci_proc_alive(int pid, uint64_t start)
+{
+    if (pid <= 0)
+        return 0;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    if (start == 0)
+        return 1;
+    uint64_t now = fci_proc_start_time(pid);
+    if (now == 0)
+        return 0;   /* vanished between the two checks */
+    return now == start;
+}
+
+/* ---- the Limiter --------------------------------------------------------- */
+
+/*
+ * Finishes the transfer described by the Limiter word g (step 3 of the
+ * protocol): applies the slot's intent to its holdings if not done yet, then
+ * clears the descriptor. Any process may call it, any number of times: the
+ * tags make every step happen once.
+ */
+static void limiter_help(fci_arena *a, uint64_t g)
+{
+    uint32_t s1 = FCI_LIM_SLOT(g), tag = FCI_LIM_TAG(g);
+    if (s1 >= 1 && s1 <= a->slot_count) {
+        fci_reader_slot *sl = &a->slots[s1 - 1];
+        /* acquire: pairs with the release CAS that published g, after the
+         * intent was written */
+        uint64_t in = atomic_load_explicit(&sl->intent, memory_order_acquire);
+        if (FCI_INTENT_TAG(in) == tag) {
+            uint64_t h = atomic_load_explicit(&sl->held, memory_order_acquire);
+            if (FCI_HELD_TAG(h) == ((tag - 1) & FCI_TAG_MASK)) {
+                uint64_t nh = FCI_HELD_MAKE(FCI_HELD_COUNT(h) + (uint32_t)FCI_INTENT_DELTA(in),
+                                            tag);
+                /* acq_rel: holdings and descriptor change in this order for
+                 * every observer */
+                atomic_compare_exchange_strong_explicit(&sl->held, &h, nh,
+                                                        memory_order_acq_rel,
+                                                        memory_order_acquire);
+            }
+        }
+    }
+    /* a descriptor naming no valid slot is corrupt: clearing it keeps the
+     * Limiter usable rather than frozen */
+    uint64_t clear = FCI_LIM_MAKE(FCI_LIM_COUNT(g), 0, 0);
+    atomic_compare_exchange_strong_explicit(&a->hdr->limiter, &g, clear,
+                                            memory_order_acq_rel, memory_order_acquire);
+}
+
+/*
+ * Moves units between the Limiter count and slot s: delta > 0 takes delta
+ * units (count goes down), delta < 0 gives -delta back. The caller owns the
+ * slot's transfer channel (its holder with the busy bit, or its
+ * reclaimer). Returns FC_ELIMIT when the count cannot cover delta.
+ */
+static int limiter_transfer(fci_arena *a, uint32_t s, int32_t delta, uint64_t busy)
+{
+    fci_reader_slot *sl = &a->slots[s];
+    uint64_t h = atomic_load_explicit(&sl->held, memory_order_acquire);
+    uint32_t tag = (FCI_HELD_TAG(h) + 1) & FCI_TAG_MASK;
+    /* step 1: the intent; relaxed is enough because the release CAS below
+     * publishes it together with the descriptor */
+    atomic_store_explicit(&sl->intent, FCI_INTENT_MAKE(delta, tag) | busy,
+                          memory_order_relaxed);
+    uint64_t g = atomic_load_explicit(&a->hdr->limiter, memory_order_acquire);
+    uint64_t ng;
+    for (;;) {
+        if (FCI_LIM_SLOT(g) != 0) {
+            limiter_help(a, g);
+            g = atomic_load_explicit(&a->hdr->limiter, memory_order_acquire);
+            continue;
+        }
+        int64_t count = (int64_t)FCI_LIM_COUNT(g) - delta;
+        if (count < 0)
+            return FC_ELIMIT;
+        if (count > (int64_t)a->hdr->max_mappings)
+            return FC_EINTERNAL;   /* more given back than ever taken */
+        ng = FCI_LIM_MAKE((uint64_t)count, s + 1, tag);
+        /* step 2: count and descriptor in one CAS; release publishes the
+         * intent, acquire sees the previous transfer's completion */
+        if (atomic_compare_exchange_weak_explicit(&a->hdr->limiter, &g, ng,
+                                                  memory_order_acq_rel,
+                                                  memory_order_acquire))
+            break;
+    }
+    limiter_help(a, ng);   /* step 3 */
+    return 0;
+}
+
+/* Threads of one process share its slot: the busy bit in the intent word
+ * gives one of them the transfer channel at a time. */
+static void channel_lock(fci_reader_slot *sl)
+{
+    uint64_t in = atomic_load_explicit(&sl->intent, memory_order_relaxed);
+    for (;;) {
+        if (in & FCI_INTENT_BUSY) {
+            sched_yield();
+            in = atomic_load_explicit(&sl->intent, memory_order_relaxed);
+            continue;
+        }
+        /* acquire: see the holdings the previous thread left */
+        if (atomic_compare_exchange_weak_explicit(&sl->intent, &in, in | FCI_INTENT_BUSY,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed))
+            return;
+    }
+}
+
+static void channel_unlock(fci_reader_slot *sl)
+{
+    uint64_t in = atomic_load_explicit(&sl->intent, memory_order_relaxed);
+    /* release: the next thread sees our completed transfer */
+    atomic_store_explicit(&sl->intent, in & ~FCI_INTENT_BUSY, memory_order_release);
+}
+
+/* Refuses calls from a process that does not hold the handle's slot (a
+ * child that has not called fci_arena_after_fork). */
+static int own_slot(const fci_arena *a, fci_err *err)
+{
+    if (a == NULL || a->slot < 0)
+        return fci_err_set(err, FC_EINVAL, "arena: this process holds no reader slot");
+    if (a->pid != getpid())
+        return fci_err_set(err, FC_EINVAL,
+                           "arena: slot %d belongs to pid %d, caller is %d "
+                           "(call fci_arena_after_fork in a child)",
+                           a->slot, a->pid, (int)getpid());
+    return 0;
+}
+
+/* One unit per table mapping; the unit is recorded in this process's slot
+ * in the same step, so it comes back even if the process dies. */
+int fci_limiter_acquire(fci_arena *a, fci_err *err)
+{
+    int rc = own_slot(a, err);
+    if (rc != 0)
+        return rc;
+    fci_reader_slot *sl = &a->slots[a->slot];
+    channel_lock(sl);
+    rc = limiter_transfer(a, (uint32_t)a->slot, 1, FCI_INTENT_BUSY);
+    channel_unlock(sl);
+    if (rc == FC_ELIMIT) {
+        atomic_fetch_add_explicit(&sl->n_refused, 1, memory_order_relaxed); /* stat only */
+        return fci_err_set(err, FC_ELIMIT, "arena: all %u table mappings are in use",
+                           a->hdr->max_mappings);
+    }
+    if (rc != 0)
+        return fci_err_set(err, rc, "arena: Limiter count is corrupt");
+    atomic_fetch_add_explicit(&sl->n_acquired, 1, memory_order_relaxed); /* stat only */
+    return 0;
+}
+
+/* The inverse of acquire; refusing to release what is not held keeps a
+ * buggy caller from inflating the count above its capacity. */
+int fci_limiter_release(fci_arena *a, fci_err *err)
+{
+    int rc = own_slot(a, err);
+    if (rc != 0)
+        return rc;
+    fci_reader_slot *sl = &a->slots[a->slot];
+    channel_lock(sl);
+    /* only our own transfers change our holdings, and we hold the channel */
+    uint64_t h = atomic_load_explicit(&sl->held, memory_order_acquire);
+    if (FCI_HELD_COUNT(h) == 0)
+        rc = FC_EINVAL;
+    else
+        rc = limiter_transfer(a, (uint32_t)a->slot, -1, FCI_INTENT_BUSY);
+    channel_unlock(sl);
+    if (rc == FC_EINVAL)
+        return fci_err_set(err, FC_EINVAL, "arena: release of a mapping unit not held");
+    if (rc != 0)
+        return fci_err_set(err, rc, "arena: Limiter count is corrupt");
+    return 0;
+}
+
+/* For deciding whether to map at all, and for statistics. */
+uint32_t fci_limiter_available(const fci_arena *a)
+{
+    /* relaxed: a snapshot for decisions and stats, nothing is read through it */
+    return FCI_LIM_COUNT(atomic_load_explicit(&a->hdr->limiter, memory_order_relaxed));
+}
+
+/* What this process holds: lets a forked child or a test check its share. */
+uint32_t fci_limiter_held(const fci_arena *a)
+{
+    if (a->slot < 0)
+        return 0;
+    /* relaxed: informational */
+    return FCI_HELD_COUNT(atomic_load_explicit(&a->slots[a->slot].held, memory_order_relaxed));
+}
+
+/* ---- slots --------------------------------------------------------------- */
+
+/* Resets a slot we own exclusively and frees it. The release store on the
+ * owner word publishes the zeroed fields to the next claimer. */
+static void slot_free(fci_reader_slot *sl, uint64_t owner)
+{
+    atomic_store_explicit(&sl->pinned_seq, 0, memory_order_release);
+    atomic_store_explicit(&sl->n_pins, 0, memory_order_relaxed);
+    atomic_store_explicit(&sl->n_acquired, 0, memory_order_relaxed);
+    atomic_store_explicit(&sl->n_refused, 0, memory_order_relaxed);
+    uint64_t in = atomic_load_explicit(&sl->intent, memory_order_relaxed);
+    atomic_store_explicit(&sl->intent, in & ~FCI_INTENT_BUSY, memory_order_relaxed);
+    /* no transfer of this slot is in flight now; holdings that could not be
+     * returned (a corrupt count) are dropped rather than inherited; the tag
+     * carries on so stale descriptors still never match */
+    uint64_t h = atomic_load_explicit(&sl->held, memory_order_relaxed);
+    atomic_store_explicit(&sl->held, FCI_HELD_MAKE(0, FCI_HELD_TAG(h)), memory_order_relaxed);
+    atomic_store_explicit(&sl->start_time, 0, memory_order_relaxed);
+    atomic_store_explicit(&sl->owner, FCI_OWNER_MAKE(0, FCI_OWNER_GEN(owner)),
+                          memory_order_release);
+}
+
+/* Gives a dead holder's units back, once. We own the slot as its
+ * reclaimer; an earlier reclaimer may have died half-way, so first finish
+ * any transfer of this slot still in flight, then return what is held. */
+static void slot_reclaim(fci_arena *a, uint32_t s, uint64_t owner)
+{
+    fci_reader_slot *sl = &a->slots[s];
+    for (;;) {
+        uint64_t g = atomic_load_explicit(&a->hdr->limiter, memory_order_acquire);
+        if (FCI_LIM_SLOT(g) != s + 1)
+            break;
+        limiter_help(a, g);
+    }
+    uint64_t h = atomic_load_explicit(&sl->held, memory_order_acquire);
+    uint32_t n = FCI_HELD_COUNT(h);
+    if (n > 0 && n <= a->hdr->max_mappings)
+        limiter_transfer(a, s, -(int32_t)n, 0);
+    slot_free(sl, owner);
+}
+
+/* A held slot is stale when its holder is gone: dead (kill says ESRCH), or
+ * its pid now names a process with another start time. A start time of 0
+ * means the holder is still between its claim and its start store. A dead
+ * reclaimer (negative pid) leaves the slot to be taken over. */
+static int slot_stale(const fci_arena *a, uint32_t s, uint64_t owner)
+{
+    int32_t pid = FCI_OWNER_PID(owner);
+    if (pid < 0)
+        return !fci_proc_alive(-pid, 0);
+    if ((int)s == a->slot && pid == a->pid)
+        return 0;
+    /* acquire: pairs with the claimer's release store of its start time */
+    uint64_t st = atomic_load_explicit(&a->slots[s].start_time, memory_order_acquire);
+    return !fci_proc_alive(pid, st);
+}
+
+/* Dead readers must not pin versions or hold mapping units forever; the
+ * writer calls this periodically, a claimer when the table is full. */
+int fci_readers_sweep(fci_arena *a)
+{
+    int me = getpid(), n = 0;
+    for (uint32_t s = 0; s < a->slot_count; s++) {
+        fci_reader_slot *sl = &a->slots[s];
+        /* acquire: we read the slot's other fields after this */
+        uint64_t o = atomic_load_explicit(&sl->owner, memory_order_acquire);
+        if (FCI_OWNER_PID(o) == 0 || !slot_stale(a, s, o))
+            continue;
+        /* the whole word, generation included, so a slot freed and claimed
+         * again since we looked is never taken */
+        uint64_t mine = FCI_OWNER_MAKE(-me, FCI_OWNER_GEN(o));
+        if (!atomic_compare_exchange_strong_explicit(&sl->owner, &o, mine,
+                                                     memory_order_acq_rel,
+                                                     memory_order_relaxed))
+            continue;
+        slot_reclaim(a, s, mine);
+        n++;
+    }
+    return n;
+}
+
+/* The writer may reuse version v only if v < this (and v is not current);
+ * FCI_NO_PIN when nothing is pinned makes min() work unchanged. */
+uint64_t fci_readers_oldest(const fci_arena *a)
+{
+    uint64_t oldest = FCI_NO_PIN;
+    for (uint32_t s = 0; s < a->slot_count; s++) {
+        /* seq_cst: the writer's side of the pin handshake (SHM_PROTOCOL.md,
+         * "Pins"): after its seq_cst publish it must see every pin made
+         * before a reader's recheck */
+        uint64_t p = atomic_load_explicit(&a->slots[s].pinned_seq, memory_order_seq_cst);
+        if (p != 0 && p < oldest)
+            oldest = p;
+    }
+    return oldest;
+}
+
+/* Tries each free slot; a full table is swept once before giving up. */
+int fci_slot_claim(fci_arena *a, fci_err *err)
+{
+    int me = getpid();
+    uint64_t start = fci_proc_start_time(me);
+    if (start == 0)
+        return fci_err_set(err, FC_EIO, "arena: cannot read /proc/%d/stat for the start time",
+                           me);
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t s = 0; s < a->slot_count; s++) {
+            fci_reader_slot *sl = &a->slots[s];
+            uint64_t o = atomic_load_explicit(&sl->owner, memory_order_relaxed);
+            if (FCI_OWNER_PID(o) != 0)
+                continue;
+            uint64_t mine = FCI_OWNER_MAKE(me, FCI_OWNER_GEN(o) + 1);
+            /* acquire: see the zeroed fields the previous holder released */
+            if (!atomic_compare_exchange_strong_explicit(&sl->owner, &o, mine,
+                                                         memory_order_acq_rel,
+                                                         memory_order_relaxed))
+                continue;
+            /* release: a sweeper that reads this start time sees our claim */
+            atomic_store_explicit(&sl->start_time, start, memory_order_release);
+            a->slot = (int)s;
+            a->pid = me;
+            a->start_time = start;
+            return 0;
+        }
+        if (pass == 0)
+            fci_readers_sweep(a);
+    }
+    return fci_err_set(err, FC_ELIMIT,
+                       "arena: all %u reader slots are held by live processes",
+                       a->slot_count);
+}
+
+/* Normal exit path: leave the slot free and clean for the next process. */
+void fci_slot_release(fci_arena *a)
+{
+    if (a->slot < 0 || a->pid != getpid())
+        return;   /* not ours: a child that skipped after_fork keeps its hands off */
+    fci_reader_slot *sl = &a->slots[a->slot];
+    uint64_t o = atomic_load_explicit(&sl->owner, memory_order_acquire);
+    if (FCI_OWNER_PID(o) != a->pid) {
+        a->slot = -1;   /* swept from under us (should not happen while alive) */
+        return;
+    }
+    atomic_store_explicit(&sl->pinned_seq, 0, memory_order_release);
+    channel_lock(sl);
+    uint64_t h = atomic_load_explicit(&sl->held, memory_order_acquire);
+    if (FCI_HELD_COUNT(h) > 0)
+        limiter_transfer(a, (uint32_t)a->slot, -(int32_t)FCI_HELD_COUNT(h), FCI_INTENT_BUSY);
+    slot_free(sl, o);   /* also clears the busy bit */
+    a->slot = -1;
+}
