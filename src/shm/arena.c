@@ -468,6 +468,25 @@ void fci_arena_publish(fci_arena *a, uint64_t off, uint64_t seq)
     atomic_store_explicit(&a->hdr->published_seq, seq, memory_order_seq_cst);
 }
 
+uint64_t fci_arena_current_off(const fci_arena *a)
+{
+    /* acquire: pairs with fci_arena_publish's release of the offset */
+    return atomic_load_explicit(&a->hdr->current_version_off, memory_order_acquire);
+}
+
+void fci_arena_publish_last_seq(fci_arena *a, uint64_t seq)
+{
+    /* release: the memtable entries up to seq, and any version published
+     * before them, are visible to whoever acquires seq */
+    atomic_store_explicit(&a->hdr->last_sequence, seq, memory_order_release);
+}
+
+uint64_t fci_arena_last_seq(const fci_arena *a)
+{
+    /* acquire: pairs with fci_arena_publish_last_seq */
+    return atomic_load_explicit(&a->hdr->last_sequence, memory_order_acquire);
+}
+
 /* The reader's half of the pin handshake (SHM_PROTOCOL.md 4): a pin the
  * writer might have missed is retried, never trusted. */
 int fci_arena_pin_current(fci_arena *a, uint64_t *seq, uint64_t *off)

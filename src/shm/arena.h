@@ -116,6 +116,27 @@ void fci_arena_publish(fci_arena *a, uint64_t off, uint64_t seq);
  * with the current offset; the writer will not reuse anything that
  * sequence can see until fci_arena_unpin. */
 int fci_arena_pin_current(fci_arena *a, uint64_t *seq, uint64_t *off);
+
+/* Reader: the current version's offset (acquire: its record is complete).
+ * Under a pin, an offset is never reused for another record. */
+uint64_t fci_arena_current_off(const fci_arena *a);
+
+/* Writer: publishes the newest write sequence after its entries are in the
+ * memtable; reader: loads it. A reader loads the current offset, then this,
+ * then the offset again (see src/db/read.c for why). */
+void fci_arena_publish_last_seq(fci_arena *a, uint64_t seq);
+uint64_t fci_arena_last_seq(const fci_arena *a);
+
+/* Where the arena is mapped in this process, and its size. */
+static inline char *fci_arena_base(const fci_arena *a)
+{
+    return a->base;
+}
+
+static inline size_t fci_arena_size(const fci_arena *a)
+{
+    return a->size;
+}
 void fci_arena_unpin(fci_arena *a);
 
 /* ---- allocator (alloc.c): ONLY THE WRITER ALLOCATES OR FREES ---- */
