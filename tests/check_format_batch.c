@@ -154,6 +154,11 @@ START_TEST(append_batches)
     ck_assert_uint_eq(fci_batch_count(&a), 3);
     ck_assert_uint_eq(fci_batch_sequence(&a), 200);
     expect_text(fci_batch_contents(&a), "200:P(a,va)201:D(b)202:D(b)");
+    ck_assert_int_eq(fci_batch_append(&a, &a), 0);   /* doubling itself */
+    expect_text(fci_batch_contents(&a),
+                "200:P(a,va)201:D(b)202:D(b)203:P(a,va)204:D(b)205:D(b)");
+    fci_batch_set_count(&a, 3);
+    fci_buf_truncate(&a.rep, a.rep.size / 2 + 6);
 
     fci_write_batch c;
     ck_assert_int_eq(fci_batch_init(&c), 0);

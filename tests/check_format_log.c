@@ -686,6 +686,18 @@ START_TEST(zero_fill_tail_and_hole)
     expect_record(&r, 2, 30, 2 * B);
     expect_end(&r, 0, log.size, 0);
     fci_log_reader_free(&r);
+
+    /* A zeroed header with data after it in its block is damage even at
+     * the end of the file. */
+    fci_buf_truncate(&log, lay.end[1]);
+    ck_assert_int_eq(fci_buf_append(&log, zeros, 20), 0);
+    ck_assert_int_eq(fci_buf_push(&log, 'x'), 0);
+    fci_log_reader_init_mem(&r, "z", log.data, log.size, 0);
+    expect_record(&r, 0, 10, lay.hdr[0]);
+    expect_record(&r, 1, 20, lay.hdr[1]);
+    expect_corrupt(&r, "zero header followed by data", end, 21);
+    expect_end(&r, 0, log.size, 0);
+    fci_log_reader_free(&r);
     fci_buf_free(&rec);
     fci_buf_free(&log);
 }

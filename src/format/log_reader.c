@@ -184,7 +184,15 @@ static int read_physical(fci_log_reader *r, int *type, fci_slice *frag, uint64_t
         const char *h = r->block + r->pos;
         uint64_t hoff = r->block_off + r->pos;
         if (all_zero(h, FCI_LOG_HEADER_SIZE)) {
-            /* Zeroed space: harmless if it runs to the end of the file. */
+            /* Zeroed space: harmless if it runs to the end of the file.
+             * A zero header with data after it in the block is damage. */
+            if (!all_zero(h, left)) {
+                uint64_t from = r->zero_pending ? r->zero_off : hoff;
+                r->zero_pending = 0;
+                r->pos = r->block_len;
+                return phys_bad(r, from, r->block_off + r->block_len - from,
+                                "zero header followed by data");
+            }
             if (!r->zero_pending) {
                 r->zero_pending = 1;
                 r->zero_off = hoff;

@@ -67,7 +67,8 @@ int fci_log_encode(fci_buf *out, uint64_t *offset, fci_slice record)
         if (rc != 0)
             break;
         off += FCI_LOG_HEADER_SIZE + n;
-        p += n;
+        if (n > 0)   /* an empty record may come with a NULL pointer */
+            p += n;
         left -= n;
         begin = 0;
     } while (left > 0);

@@ -337,8 +337,10 @@ static int decode_field(fci_version_edit *e, cursor *c, uint32_t tag)
 
 int fci_edit_decode(fci_version_edit *e, fci_slice src, fci_err *err)
 {
-    cursor c = { src.data, src.data, src.data + src.size, 0, NULL };
     fci_edit_clear(e);
+    if (src.size == 0)
+        return 0;   /* (an empty slice may carry a NULL pointer) */
+    cursor c = { src.data, src.data, src.data + src.size, 0, NULL };
     while (c.p < c.end) {
         uint32_t tag = 0;
         c.field = (unsigned long long)(c.p - c.start);

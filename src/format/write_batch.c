@@ -82,11 +82,16 @@ int fci_batch_append(fci_write_batch *dst, const fci_write_batch *src)
 {
     if (src->rep.size < FCI_BATCH_HEADER_SIZE)
         return FC_EINVAL;
-    int rc = fci_buf_append(&dst->rep, src->rep.data + FCI_BATCH_HEADER_SIZE,
-                            src->rep.size - FCI_BATCH_HEADER_SIZE);
+    size_t n = src->rep.size - FCI_BATCH_HEADER_SIZE;
+    uint32_t count = fci_batch_count(src);
+    /* Reserve first: when dst is src, growing moves the bytes we copy. */
+    int rc = fci_buf_reserve(&dst->rep, n);
     if (rc != 0)
         return rc;
-    fci_batch_set_count(dst, fci_batch_count(dst) + fci_batch_count(src));
+    if (n > 0)
+        memcpy(dst->rep.data + dst->rep.size, src->rep.data + FCI_BATCH_HEADER_SIZE, n);
+    dst->rep.size += n;
+    fci_batch_set_count(dst, fci_batch_count(dst) + count);
     return 0;
 }
 
