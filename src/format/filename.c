@@ -15,6 +15,8 @@
 /* CURRENT holds one short name; anything longer is not ours. */
 #define CURRENT_MAX 1024
 
+/* snprintf into the caller's buffer: names are built on hot paths
+ * (table opens) where an allocation per name would be waste. */
 int fci_filename(char *dst, size_t cap, const char *dir, fci_file_kind kind,
                  uint64_t number)
 {
@@ -58,6 +60,8 @@ static int parse_number(const char **p, uint64_t *out)
     return 0;
 }
 
+/* Strict on purpose: garbage collection deletes what parses, so a name
+ * that only looks like ours must not. */
 int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number)
 {
     static const struct { const char *name; fci_file_kind kind; } fixed[] = {
@@ -98,6 +102,7 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number)
     return FC_EINVAL;
 }
 
+/* write() may be short or interrupted; CURRENT must be whole. */
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
@@ -126,6 +131,8 @@ static int sync_dir(const char *dir, fci_err *err)
     return rc;
 }
 
+/* LevelDB's order: a crash at any point leaves either the old CURRENT
+ * or the new one (rename is atomic), plus at most a stray .dbtmp. */
 int fci_current_write(const char *dir, uint64_t manifest_number, fci_err *err)
 {
     char tmp[4096], cur[4096], content[64];
@@ -157,6 +164,8 @@ int fci_current_write(const char *dir, uint64_t manifest_number, fci_err *err)
     return sync_dir(dir, err);
 }
 
+/* The name is returned as written, since a MANIFEST with more than six
+ * digits (or leading zeros) must be opened by that exact name. */
 int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
                      fci_err *err)
 {

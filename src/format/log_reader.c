@@ -22,6 +22,7 @@
 
 enum { PHYS_EOF = 0, PHYS_REC = 1, PHYS_BAD = 2 };
 
+/* The name is copied so a caller's temporary path buffer can go away. */
 static void init_common(fci_log_reader *r, const char *name, unsigned flags)
 {
     memset(r, 0, sizeof *r);
@@ -31,6 +32,7 @@ static void init_common(fci_log_reader *r, const char *name, unsigned flags)
     fci_buf_init(&r->record);
 }
 
+/* A NULL region reads as an empty log, so callers need no special case. */
 void fci_log_reader_init_mem(fci_log_reader *r, const char *name, const void *data,
                              size_t size, unsigned flags)
 {
@@ -39,6 +41,8 @@ void fci_log_reader_init_mem(fci_log_reader *r, const char *name, const void *da
     r->mem_size = data ? size : 0;
 }
 
+/* One block buffer is all an fd reader holds besides the record being
+ * reassembled, whatever the size of the file. */
 int fci_log_reader_init_fd(fci_log_reader *r, const char *name, int fd, unsigned flags,
                            fci_err *err)
 {
@@ -50,6 +54,7 @@ int fci_log_reader_init_fd(fci_log_reader *r, const char *name, int fd, unsigned
     return 0;
 }
 
+/* On failure the reader is still initialised, so free() is always safe. */
 int fci_log_reader_open(fci_log_reader *r, const char *path, unsigned flags, fci_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -64,6 +69,7 @@ int fci_log_reader_open(fci_log_reader *r, const char *path, unsigned flags, fci
     return rc;
 }
 
+/* Safe on a reader whose init failed, and safe twice. */
 void fci_log_reader_free(fci_log_reader *r)
 {
     fci_buf_free(&r->record);
@@ -138,6 +144,8 @@ static int phys_bad(fci_log_reader *r, uint64_t off, uint64_t len, const char *f
     return PHYS_BAD;
 }
 
+/* Zeroed space is what preallocation or a crash before the data reached
+ * disk leaves behind; it is told apart from real headers by this. */
 static int all_zero(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -276,6 +284,9 @@ static int at_end(fci_log_reader *r, int in_frag, uint64_t frag_off)
     return 0;
 }
 
+/* Glues fragments into records. Damage is always reported from the start
+ * of the record it broke (a FIRST read before it counts as lost too), so
+ * one report covers one lost region. */
 int fci_log_reader_read(fci_log_reader *r, fci_slice *record, fci_err *err)
 {
     int in_frag = 0;

@@ -81,6 +81,7 @@ int fci_log_encode(fci_buf *out, uint64_t *offset, fci_slice record)
     return 0;
 }
 
+/* The caller keeps the fd: the WAL may share it with other code. */
 void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset)
 {
     w->fd = fd;
@@ -155,6 +156,8 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
     return 0;
 }
 
+/* fdatasync, not fsync: the size change is what matters and it is
+ * covered; timestamps are not worth a second journal write. */
 int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
 {
     if (w->failed)
@@ -169,6 +172,8 @@ int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
     return 0;
 }
 
+/* No sync here: callers decide durability (the WAL syncs per write
+ * option, the MANIFEST before CURRENT points at it). */
 int fci_log_writer_close(fci_log_writer *w, fci_err *err)
 {
     int rc = 0;

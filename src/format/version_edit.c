@@ -11,12 +11,14 @@
 #include "format/version_edit.h"
 #include "util/coding.h"
 
+/* All zero is the empty edit: no fields set, no arrays allocated. */
 void fci_edit_init(fci_version_edit *e)
 {
     memset(e, 0, sizeof *e);
     fci_buf_init(&e->comparator);
 }
 
+/* Leaves the edit initialised, so it can be reused or freed again. */
 void fci_edit_free(fci_version_edit *e)
 {
     fci_buf_free(&e->comparator);
@@ -32,11 +34,13 @@ void fci_edit_free(fci_version_edit *e)
     fci_edit_init(e);
 }
 
+/* Clearing frees: edits are short-lived and rarely reused. */
 void fci_edit_clear(fci_version_edit *e)
 {
     fci_edit_free(e);
 }
 
+/* The name is copied: the caller's string may be temporary. */
 int fci_edit_set_comparator(fci_version_edit *e, fci_slice name)
 {
     fci_buf_clear(&e->comparator);
@@ -46,6 +50,8 @@ int fci_edit_set_comparator(fci_version_edit *e, fci_slice name)
     return rc;
 }
 
+/* Scalar setters: each one also marks its field present, which is what
+ * decides whether it is encoded. */
 void fci_edit_set_log_number(fci_version_edit *e, uint64_t n)
 {
     e->has_log_number = 1;
@@ -87,6 +93,7 @@ static int grow(void **arr, size_t *cap, size_t n, size_t elem)
     return 0;
 }
 
+/* LevelDB has seven levels and refuses anything else. */
 static int level_ok(int level)
 {
     return level >= 0 && level < FCI_NUM_LEVELS;
@@ -111,6 +118,7 @@ int fci_edit_add_compact_pointer(fci_version_edit *e, int level, fci_slice ikey)
     return 0;
 }
 
+/* Duplicates are allowed here and dropped at encode time. */
 int fci_edit_delete_file(fci_version_edit *e, int level, uint64_t number)
 {
     if (!level_ok(level))
@@ -149,6 +157,7 @@ int fci_edit_add_file(fci_version_edit *e, int level, uint64_t number, uint64_t 
     return 0;
 }
 
+/* Orders as LevelDB's std::set<pair<level, number>> does. */
 static int cmp_deleted(const void *a, const void *b)
 {
     const fci_edit_deleted *x = a, *y = b;
@@ -184,6 +193,7 @@ static int encode_deleted(const fci_version_edit *e, fci_buf *out)
     return rc;
 }
 
+/* Absent fields are not written at all, as in LevelDB. */
 static int put_u64_field(fci_buf *out, int has, uint32_t tag, uint64_t v)
 {
     if (!has)
@@ -249,6 +259,7 @@ typedef struct cursor {
     const char *what;           /* what was being read when it failed */
 } cursor;
 
+/* Field readers record what they read, for the error message. */
 static int get_u32(cursor *c, uint32_t *v, const char *what)
 {
     c->what = what;
@@ -261,6 +272,7 @@ static int get_u64(cursor *c, uint64_t *v, const char *what)
     return fci_get_varint64(&c->p, c->end, v);
 }
 
+/* Levels index arrays of seven later: refuse anything larger here. */
 static int get_level(cursor *c, int *level)
 {
     uint32_t v;
@@ -283,6 +295,8 @@ static int get_ikey(cursor *c, fci_slice *key, const char *what)
     return fci_ikey_parse(*key, &parsed) == 0 ? 0 : FC_ECORRUPT;
 }
 
+/* One tag and its fields; an unknown tag leaves what == NULL so the
+ * message names the tag instead of a field. */
 static int decode_field(fci_version_edit *e, cursor *c, uint32_t tag)
 {
     fci_slice s, small, large;
@@ -335,6 +349,8 @@ static int decode_field(fci_version_edit *e, cursor *c, uint32_t tag)
     }
 }
 
+/* All or nothing: on any error the edit is left empty, so a caller can
+ * never apply half of a damaged edit. */
 int fci_edit_decode(fci_version_edit *e, fci_slice src, fci_err *err)
 {
     fci_edit_clear(e);

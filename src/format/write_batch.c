@@ -10,6 +10,7 @@
 #include "format/write_batch.h"
 #include "util/coding.h"
 
+/* The header exists from the start, so the accessors never check size. */
 int fci_batch_init(fci_write_batch *b)
 {
     fci_buf_init(&b->rep);
@@ -22,12 +23,14 @@ void fci_batch_free(fci_write_batch *b)
     fci_buf_free(&b->rep);
 }
 
+/* Keeps the memory: the writer reuses one batch for every group commit. */
 void fci_batch_clear(fci_write_batch *b)
 {
     fci_buf_truncate(&b->rep, FCI_BATCH_HEADER_SIZE);
     memset(b->rep.data, 0, FCI_BATCH_HEADER_SIZE);
 }
 
+/* Header accessors: the header is always there (see fci_batch_init). */
 uint64_t fci_batch_sequence(const fci_write_batch *b)
 {
     return fci_get_fixed64(b->rep.data);
@@ -68,6 +71,7 @@ static int add_record(fci_write_batch *b, int type, fci_slice key, const fci_sli
     return 0;
 }
 
+/* put and delete differ only in the value part LevelDB omits. */
 int fci_batch_put(fci_write_batch *b, fci_slice key, fci_slice value)
 {
     return add_record(b, FCI_TYPE_VALUE, key, &value);
@@ -95,6 +99,8 @@ int fci_batch_append(fci_write_batch *dst, const fci_write_batch *src)
     return 0;
 }
 
+/* Only the header is checked: the records are checked when walked,
+ * once, rather than on every copy. */
 int fci_batch_set_contents(fci_write_batch *b, fci_slice rep, fci_err *err)
 {
     if (rep.size < FCI_BATCH_HEADER_SIZE)
@@ -104,6 +110,7 @@ int fci_batch_set_contents(fci_write_batch *b, fci_slice rep, fci_err *err)
     return fci_buf_append(&b->rep, rep.data, rep.size);
 }
 
+/* Recovery needs the sequence of a WAL record before walking it. */
 int fci_batch_header(fci_slice rep, uint64_t *sequence, uint32_t *count, fci_err *err)
 {
     if (rep.size < FCI_BATCH_HEADER_SIZE)
@@ -116,6 +123,7 @@ int fci_batch_header(fci_slice rep, uint64_t *sequence, uint32_t *count, fci_err
     return 0;
 }
 
+/* The iterator keeps only pointers into rep: no allocation at all. */
 int fci_batch_iter_init(fci_batch_iter *it, fci_slice rep, fci_err *err)
 {
     int rc = fci_batch_header(rep, NULL, &it->count, err);
@@ -160,6 +168,7 @@ int fci_batch_iter_next(fci_batch_iter *it, int *type, fci_slice *key, fci_slice
     return 1;
 }
 
+/* A callback walk for code that does not need to pause between records. */
 int fci_batch_iterate(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
 {
     fci_batch_iter it;
@@ -178,6 +187,7 @@ int fci_batch_iterate(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
     return rc;
 }
 
+/* A dry walk, so damage is found before anything is applied. */
 int fci_batch_validate(fci_slice rep, fci_err *err)
 {
     fci_batch_iter it;
@@ -191,6 +201,8 @@ int fci_batch_validate(fci_slice rep, fci_err *err)
     return rc;
 }
 
+/* Validate first, then apply: a memtable must never hold half a batch,
+ * and no sequence may wrap past what an internal key can carry. */
 int fci_batch_insert(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
 {
     int rc = fci_batch_validate(rep, err);
