@@ -1,0 +1,70 @@
+/*
+ * filename.h - the names of a store's files, as LevelDB spells them, and
+ * the CURRENT file that names the live MANIFEST.
+ *
+ *   CURRENT  LOCK  LOG  LOG.old  MANIFEST-NNNNNN  NNNNNN.log  NNNNNN.ldb
+ *   NNNNNN.sst  NNNNNN.dbtmp
+ *
+ * Numbers are printed with at least six digits (%06llu) and parsed with
+ * any number of digits, as LevelDB does.
+ */
+#ifndef FC_FORMAT_FILENAME_H
+#define FC_FORMAT_FILENAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/error.h"
+
+typedef enum fci_file_kind {
+    FCI_FILE_CURRENT,
+    FCI_FILE_LOCK,
+    FCI_FILE_INFO_LOG,      /* LOG: the human-readable info log */
+    FCI_FILE_OLD_INFO_LOG,  /* LOG.old */
+    FCI_FILE_MANIFEST,      /* MANIFEST-NNNNNN */
+    FCI_FILE_WAL,           /* NNNNNN.log */
+    FCI_FILE_TABLE,         /* NNNNNN.ldb */
+    FCI_FILE_TABLE_SST,     /* NNNNNN.sst: LevelDB's older table name */
+    FCI_FILE_TEMP           /* NNNNNN.dbtmp */
+} fci_file_kind;
+
+/* Both spellings of a table file. */
+static inline int fci_file_is_table(fci_file_kind kind)
+{
+    return kind == FCI_FILE_TABLE || kind == FCI_FILE_TABLE_SST;
+}
+
+/*
+ * Writes "dir/name" (or just the name when dir is NULL) into dst, NUL
+ * terminated. number is ignored for the kinds without one. Returns the
+ * length, or FC_EINVAL when dst is too small or kind is unknown.
+ */
+int fci_filename(char *dst, size_t cap, const char *dir, fci_file_kind kind,
+                 uint64_t number);
+
+/*
+ * Recognises a file name (no directory part). 0 with kind and number
+ * (0 for kinds without one), or FC_EINVAL for anything that is not exactly
+ * one of the names above: empty or non-digit numbers, numbers past
+ * UINT64_MAX, extra characters.
+ */
+int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number);
+
+/*
+ * Points CURRENT at MANIFEST-<manifest_number> the crash-safe way: write
+ * "MANIFEST-NNNNNN\n" to NNNNNN.dbtmp, fsync it, rename it over CURRENT,
+ * fsync the directory. On failure the temp file is removed and CURRENT is
+ * either the old one or the new one, never a mix.
+ */
+int fci_current_write(const char *dir, uint64_t manifest_number, fci_err *err);
+
+/*
+ * Reads CURRENT: 0 with the manifest's number (and its file name, as
+ * written, into name when name is not NULL; namecap bytes), FC_ENOTFOUND
+ * when there is no CURRENT, FC_ECORRUPT when it is empty, lacks the final
+ * newline or names anything but a MANIFEST, FC_EIO on read errors.
+ */
+int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
+                     fci_err *err);
+
+#endif

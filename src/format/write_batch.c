@@ -1,0 +1,218 @@
+/*
+ * write_batch.c - LevelDB's WriteBatch encoding (see write_batch.h).
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "forkcache.h"
+#include "format/dbformat.h"
+#include "format/write_batch.h"
+#include "util/coding.h"
+
+/* The header exists from the start, so the accessors never check size. */
+int fci_batch_init(fci_write_batch *b)
+{
+    fci_buf_init(&b->rep);
+    static const char zero[FCI_BATCH_HEADER_SIZE] = { 0 };
+    return fci_buf_append(&b->rep, zero, sizeof zero);
+}
+
+void fci_batch_free(fci_write_batch *b)
+{
+    fci_buf_free(&b->rep);
+}
+
+/* Keeps the memory: the writer reuses one batch for every group commit. */
+void fci_batch_clear(fci_write_batch *b)
+{
+    fci_buf_truncate(&b->rep, FCI_BATCH_HEADER_SIZE);
+    memset(b->rep.data, 0, FCI_BATCH_HEADER_SIZE);
+}
+
+/* Header accessors: the header is always there (see fci_batch_init). */
+uint64_t fci_batch_sequence(const fci_write_batch *b)
+{
+    return fci_get_fixed64(b->rep.data);
+}
+
+void fci_batch_set_sequence(fci_write_batch *b, uint64_t seq)
+{
+    fci_put_fixed64(b->rep.data, seq);
+}
+
+uint32_t fci_batch_count(const fci_write_batch *b)
+{
+    return fci_get_fixed32(b->rep.data + 8);
+}
+
+void fci_batch_set_count(fci_write_batch *b, uint32_t count)
+{
+    fci_put_fixed32(b->rep.data + 8, count);
+}
+
+/* Appends one record; on failure the batch is left exactly as it was, so a
+ * caller can keep using it after FC_ENOMEM. */
+static int add_record(fci_write_batch *b, int type, fci_slice key, const fci_slice *value)
+{
+    size_t old = b->rep.size;
+    if (key.size > UINT32_MAX || (value && value->size > UINT32_MAX))
+        return FC_ETOOBIG;
+    int rc = fci_buf_push(&b->rep, (char)type);
+    if (rc == 0)
+        rc = fci_buf_put_length_prefixed(&b->rep, key);
+    if (rc == 0 && value)
+        rc = fci_buf_put_length_prefixed(&b->rep, *value);
+    if (rc != 0) {
+        fci_buf_truncate(&b->rep, old);
+        return rc;
+    }
+    fci_batch_set_count(b, fci_batch_count(b) + 1);
+    return 0;
+}
+
+/* put and delete differ only in the value part LevelDB omits. */
+int fci_batch_put(fci_write_batch *b, fci_slice key, fci_slice value)
+{
+    return add_record(b, FCI_TYPE_VALUE, key, &value);
+}
+
+int fci_batch_delete(fci_write_batch *b, fci_slice key)
+{
+    return add_record(b, FCI_TYPE_DELETION, key, NULL);
+}
+
+int fci_batch_append(fci_write_batch *dst, const fci_write_batch *src)
+{
+    if (src->rep.size < FCI_BATCH_HEADER_SIZE)
+        return FC_EINVAL;
+    size_t n = src->rep.size - FCI_BATCH_HEADER_SIZE;
+    uint32_t count = fci_batch_count(src);
+    /* Reserve first: when dst is src, growing moves the bytes we copy. */
+    int rc = fci_buf_reserve(&dst->rep, n);
+    if (rc != 0)
+        return rc;
+    if (n > 0)
+        memcpy(dst->rep.data + dst->rep.size, src->rep.data + FCI_BATCH_HEADER_SIZE, n);
+    dst->rep.size += n;
+    fci_batch_set_count(dst, fci_batch_count(dst) + count);
+    return 0;
+}
+
+/* Only the header is checked: the records are checked when walked,
+ * once, rather than on every copy. */
+int fci_batch_set_contents(fci_write_batch *b, fci_slice rep, fci_err *err)
+{
+    if (rep.size < FCI_BATCH_HEADER_SIZE)
+        return fci_err_set(err, FC_ECORRUPT, "write batch: %zu bytes, shorter than its header",
+                           rep.size);
+    fci_buf_clear(&b->rep);
+    return fci_buf_append(&b->rep, rep.data, rep.size);
+}
+
+/* Recovery needs the sequence of a WAL record before walking it. */
+int fci_batch_header(fci_slice rep, uint64_t *sequence, uint32_t *count, fci_err *err)
+{
+    if (rep.size < FCI_BATCH_HEADER_SIZE)
+        return fci_err_set(err, FC_ECORRUPT, "write batch: %zu bytes, shorter than its header",
+                           rep.size);
+    if (sequence)
+        *sequence = fci_get_fixed64(rep.data);
+    if (count)
+        *count = fci_get_fixed32(rep.data + 8);
+    return 0;
+}
+
+/* The iterator keeps only pointers into rep: no allocation at all. */
+int fci_batch_iter_init(fci_batch_iter *it, fci_slice rep, fci_err *err)
+{
+    int rc = fci_batch_header(rep, NULL, &it->count, err);
+    if (rc != 0)
+        return rc;
+    it->start = rep.data;
+    it->p = rep.data + FCI_BATCH_HEADER_SIZE;
+    it->end = rep.data + rep.size;
+    it->seen = 0;
+    return 0;
+}
+
+/* Nothing is trusted: each length is checked against the end before use,
+ * and the count is compared with what is really there at the end, so a
+ * header claiming billions of records costs nothing. */
+int fci_batch_iter_next(fci_batch_iter *it, int *type, fci_slice *key, fci_slice *value,
+                        fci_err *err)
+{
+    if (it->p >= it->end) {
+        if (it->seen != it->count)
+            return fci_err_set(err, FC_ECORRUPT,
+                               "write batch: header counts %lu records, found %lu",
+                               (unsigned long)it->count, (unsigned long)it->seen);
+        return 0;
+    }
+    unsigned long long at = (unsigned long long)(it->p - it->start);
+    int t = (unsigned char)*it->p++;
+    if (t != FCI_TYPE_VALUE && t != FCI_TYPE_DELETION)
+        return fci_err_set(err, FC_ECORRUPT, "write batch: offset %llu: unknown record tag %d",
+                           at, t);
+    if (fci_get_length_prefixed(&it->p, it->end, key) != 0)
+        return fci_err_set(err, FC_ECORRUPT, "write batch: offset %llu: bad key", at);
+    *value = fci_slice_make(key->data + key->size, 0);
+    if (t == FCI_TYPE_VALUE && fci_get_length_prefixed(&it->p, it->end, value) != 0)
+        return fci_err_set(err, FC_ECORRUPT, "write batch: offset %llu: bad value", at);
+    if (it->seen == UINT32_MAX || it->seen >= it->count)
+        return fci_err_set(err, FC_ECORRUPT,
+                           "write batch: offset %llu: more records than the count %lu", at,
+                           (unsigned long)it->count);
+    it->seen++;
+    *type = t;
+    return 1;
+}
+
+/* A callback walk for code that does not need to pause between records. */
+int fci_batch_iterate(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
+{
+    fci_batch_iter it;
+    int rc = fci_batch_iter_init(&it, rep, err);
+    if (rc != 0)
+        return rc;
+    uint64_t seq = fci_get_fixed64(rep.data);
+    int type;
+    fci_slice key, value;
+    while ((rc = fci_batch_iter_next(&it, &type, &key, &value, err)) == 1) {
+        rc = fn(arg, seq, type, key, value);
+        if (rc != 0)
+            return rc;
+        seq++;
+    }
+    return rc;
+}
+
+/* A dry walk, so damage is found before anything is applied. */
+int fci_batch_validate(fci_slice rep, fci_err *err)
+{
+    fci_batch_iter it;
+    int rc = fci_batch_iter_init(&it, rep, err);
+    if (rc != 0)
+        return rc;
+    int type;
+    fci_slice key, value;
+    while ((rc = fci_batch_iter_next(&it, &type, &key, &value, err)) == 1)
+        ;
+    return rc;
+}
+
+/* Validate first, then apply: a memtable must never hold half a batch,
+ * and no sequence may wrap past what an internal key can carry. */
+int fci_batch_insert(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
+{
+    int rc = fci_batch_validate(rep, err);
+    if (rc != 0)
+        return rc;
+    uint64_t seq = fci_get_fixed64(rep.data);
+    uint32_t count = fci_get_fixed32(rep.data + 8);
+    if (count > 0 && (seq > FCI_MAX_SEQUENCE || count - 1 > FCI_MAX_SEQUENCE - seq))
+        return fci_err_set(err, FC_ECORRUPT,
+                           "write batch: sequences %llu + %lu records pass the maximum",
+                           (unsigned long long)seq, (unsigned long)count);
+    return fci_batch_iterate(rep, fn, arg, err);
+}
