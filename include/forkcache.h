@@ -133,6 +133,109 @@ void fc_options_init(fc_options *opts);
  */
 int fc_options_validate(const fc_options *opts, const char **why);
 
+/* ---- Stores ------------------------------------------------------------- */
+
+/*
+ * Handles. A store is opened once per process tree, by the parent, before it
+ * forks; a child uses the inherited handle after fc_after_fork(). A
+ * transaction belongs to one thread; a store may be shared by the threads of
+ * a process.
+ */
+typedef struct fc_store fc_store;
+typedef struct fc_txn fc_txn;
+typedef struct fc_batch fc_batch;
+
+/* A borrowed run of bytes: a key or a value returned by a read. */
+typedef struct fc_val {
+    const void *data;
+    size_t size;
+} fc_val;
+
+/*
+ * Opens (and with FC_CREATE creates) the store in directory dir. Without
+ * FC_READONLY the calling process becomes the store's writer: it holds the
+ * fcntl lock on dir/LOCK, recovers the MANIFEST and WALs, and runs a
+ * background thread that flushes and compacts. A second writer gets
+ * FC_EBUSY (fc_errmsg names the holder's pid). With FC_READONLY nothing in
+ * dir is created, locked, renamed or written. opts may be NULL (defaults).
+ */
+int fc_open(const char *dir, const fc_options *opts, fc_store **out);
+
+/*
+ * Closes a store: the writer finishes its flush, syncs and releases LOCK; a
+ * reader just detaches. In a forked child, closes only the child's share.
+ * Returns the first error met while closing; the handle is freed anyway.
+ */
+int fc_close(fc_store *store);
+
+/* Detail of the last failure on this handle in this process (never NULL).
+ * fc_errmsg(NULL) gives the detail of this thread's last failed fc_open. */
+const char *fc_errmsg(const fc_store *store);
+
+/*
+ * Must be called in the child after fork() before it uses the store: the
+ * child takes a reader slot of its own and gives up the writer's role (the
+ * parent stays the writer). Returns 0 or an FC_E* code.
+ */
+int fc_after_fork(fc_store *store);
+
+/* ---- Writes ------------------------------------------------------------- */
+
+/* Per-write flag: fdatasync the WAL before returning (also FC_SYNC on open). */
+#define FC_WRITE_SYNC 0x1u
+
+/*
+ * Store key -> value, or delete key. Return once the write is in the WAL
+ * and visible to every reader in every process. Keys up to FC_MAX_KEY_SIZE
+ * and values up to FC_MAX_VALUE_SIZE bytes; longer ones get FC_ETOOBIG.
+ */
+int fc_put(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen);
+int fc_del(fc_store *store, const void *key, size_t klen);
+
+/* Atomic batches: every operation of a batch becomes visible at once. */
+int fc_batch_new(fc_batch **out);
+int fc_batch_put(fc_batch *b, const void *key, size_t klen, const void *val, size_t vlen);
+int fc_batch_del(fc_batch *b, const void *key, size_t klen);
+void fc_batch_clear(fc_batch *b);
+size_t fc_batch_count(const fc_batch *b);
+void fc_batch_free(fc_batch *b);
+int fc_write(fc_store *store, const fc_batch *b, unsigned flags);
+
+/* Writes the memtable to a level-0 table and waits for it. */
+int fc_flush(fc_store *store);
+
+/*
+ * Compacts every level over the user-key range [begin, end] (NULL = open
+ * end) and waits: afterwards the range lives in one level. fc_compact_range
+ * (store, NULL, 0, NULL, 0) compacts the whole store.
+ */
+int fc_compact_range(fc_store *store, const void *begin, size_t blen, const void *end,
+                     size_t elen);
+
+/* ---- Reads -------------------------------------------------------------- */
+
+/*
+ * A read transaction pins the current version of the store for this
+ * process: every pointer a read returns stays valid until fc_txn_end, and
+ * not longer. Cheap enough to open per request.
+ */
+int fc_txn_begin(fc_store *store, fc_txn **out);
+int fc_txn_end(fc_txn *txn);
+
+/*
+ * Looks key up in the transaction's snapshot. On 0, *value points into a
+ * mapped table or the shared arena: zero-copy, valid until fc_txn_end.
+ * FC_ENOTFOUND when the key is absent or deleted.
+ */
+int fc_get(fc_txn *txn, const void *key, size_t klen, fc_val *value);
+
+/*
+ * Like fc_get, but copies the value into buf (cap bytes) and sets *vlen to
+ * its full length; FC_ELIMIT when cap is too small (nothing is copied).
+ */
+int fc_get_copy(fc_txn *txn, const void *key, size_t klen, void *buf, size_t cap,
+                size_t *vlen);
+
 #ifdef __cplusplus
 }
 #endif

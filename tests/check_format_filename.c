@@ -105,7 +105,7 @@ START_TEST(current_write_and_read)
     uint64_t num = 0;
 
     ck_assert_int_eq(fci_current_read(dir, &num, NULL, 0, &err), FC_ENOTFOUND);
-    ck_assert_int_eq(fci_current_write(dir, 1, &err), 0);
+    ck_assert_int_eq(fci_current_write(dir, 1, 0600, &err), 0);
     snprintf(path, sizeof path, "%s/CURRENT", dir);
     char buf[64] = { 0 };
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -119,7 +119,7 @@ START_TEST(current_write_and_read)
     ck_assert_uint_eq(num, 1);
     ck_assert_str_eq(name, "MANIFEST-000001");
 
-    ck_assert_int_eq(fci_current_write(dir, 1234567, &err), 0);
+    ck_assert_int_eq(fci_current_write(dir, 1234567, 0600, &err), 0);
     ck_assert_int_eq(fci_current_read(dir, &num, name, sizeof name, &err), 0);
     ck_assert_uint_eq(num, 1234567);
     ck_assert_str_eq(name, "MANIFEST-1234567");
@@ -133,7 +133,7 @@ START_TEST(current_write_and_read)
 
     /* Writing into a directory that does not exist fails cleanly. */
     snprintf(path, sizeof path, "%s/nope", dir);
-    ck_assert_int_lt(fci_current_write(path, 1, &err), 0);
+    ck_assert_int_lt(fci_current_write(path, 1, 0600, &err), 0);
     fc_test_rmtree(dir);
 }
 END_TEST

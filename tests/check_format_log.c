@@ -192,7 +192,7 @@ START_TEST(writer_fd_round_trip)
 
     ck_assert_ptr_nonnull(dir);
     scratch_file(path, sizeof path, dir, "000003.log");
-    ck_assert_int_eq(fci_log_writer_open(&w, path, 1, &err), 0);
+    ck_assert_int_eq(fci_log_writer_open(&w, path, 1, 0600, &err), 0);
     for (size_t i = 0; i < n; i++) {
         fill_record(&rec, i, sizes[i]);
         ck_assert_int_eq(fci_log_writer_add(&w, fci_buf_slice(&rec), &err), 0);
@@ -242,7 +242,7 @@ START_TEST(writer_continues_existing_log)
 
     scratch_file(path, sizeof path, dir, "000004.log");
     for (size_t i = 0; i < 5; i++) {
-        ck_assert_int_eq(fci_log_writer_open(&w, path, i == 0, &err), 0);
+        ck_assert_int_eq(fci_log_writer_open(&w, path, i == 0, 0600, &err), 0);
         fill_record(&rec, i, sizes[i]);
         ck_assert_int_eq(fci_log_writer_add(&w, fci_buf_slice(&rec), &err), 0);
         ck_assert_int_eq(fci_log_writer_close(&w, &err), 0);
@@ -282,7 +282,7 @@ START_TEST(record_of_8_mib)
     layout lay;
 
     scratch_file(path, sizeof path, dir, "000005.log");
-    ck_assert_int_eq(fci_log_writer_open(&w, path, 1, &err), 0);
+    ck_assert_int_eq(fci_log_writer_open(&w, path, 1, 0600, &err), 0);
     for (size_t i = 0; i < 3; i++) {
         fill_record(&rec, i, sizes[i]);
         ck_assert_int_eq(fci_log_writer_add(&w, fci_buf_slice(&rec), &err), 0);
@@ -710,7 +710,7 @@ START_TEST(io_errors)
     fci_err err = { 0, "" };
     scratch_file(path, sizeof path, dir, "missing/000001.log");
     fci_log_writer w;
-    ck_assert_int_lt(fci_log_writer_open(&w, path, 1, &err), 0);
+    ck_assert_int_lt(fci_log_writer_open(&w, path, 1, 0600, &err), 0);
     fci_log_reader r;
     ck_assert_int_lt(fci_log_reader_open(&r, path, 0, &err), 0);
     fci_log_reader_free(&r);

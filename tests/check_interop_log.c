@@ -333,7 +333,7 @@ static void write_log(const char *path, const fci_slice *recs, size_t n)
 {
     fci_log_writer w;
     fci_err err = { 0, "" };
-    ck_assert_msg(fci_log_writer_open(&w, path, 1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fci_log_writer_open(&w, path, 1, 0600, &err) == 0, "%s", err.msg);
     for (size_t i = 0; i < n; i++)
         ck_assert_int_eq(fci_log_writer_add(&w, recs[i], &err), 0);
     ck_assert_int_eq(fci_log_writer_sync(&w, &err), 0);
@@ -404,7 +404,7 @@ START_TEST(leveldb_opens_our_store)
     fci_slice mrec = fci_buf_slice(&enc);
     ck_assert_int_ge(fci_filename(path, sizeof path, dir, FCI_FILE_MANIFEST, 1), 0);
     write_log(path, &mrec, 1);
-    ck_assert_msg(fci_current_write(dir, 1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fci_current_write(dir, 1, 0600, &err) == 0, "%s", err.msg);
 
     /* LevelDB replays our WAL and serves exactly our data. */
     for (int round = 0; round < 2; round++) {

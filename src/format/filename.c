@@ -133,7 +133,7 @@ static int sync_dir(const char *dir, fci_err *err)
 
 /* LevelDB's order: a crash at any point leaves either the old CURRENT
  * or the new one (rename is atomic), plus at most a stray .dbtmp. */
-int fci_current_write(const char *dir, uint64_t manifest_number, fci_err *err)
+int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, fci_err *err)
 {
     char tmp[4096], cur[4096], content[64];
     int n = fci_filename(content, sizeof content - 1, NULL, FCI_FILE_MANIFEST, manifest_number);
@@ -142,7 +142,7 @@ int fci_current_write(const char *dir, uint64_t manifest_number, fci_err *err)
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
     content[n++] = '\n';
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: create", tmp);
     if (write_all(fd, content, (size_t)n) != 0 || fsync(fd) != 0) {

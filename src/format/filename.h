@@ -56,7 +56,7 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number);
  * fsync the directory. On failure the temp file is removed and CURRENT is
  * either the old one or the new one, never a mix.
  */
-int fci_current_write(const char *dir, uint64_t manifest_number, fci_err *err);
+int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, fci_err *err);
 
 /*
  * Reads CURRENT: 0 with the manifest's number (and its file name, as

@@ -93,10 +93,11 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset)
 
 /* Appending to an existing log continues at its size: LevelDB's recovery
  * reuses a log only after reading it to the end cleanly. */
-int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, fci_err *err)
+int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsigned mode,
+                        fci_err *err)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = open(path, flags, 0644);
+    int fd = open(path, flags, (mode_t)mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
     struct stat st;

@@ -1,0 +1,264 @@
+/*
+ * bg.c - the writer's background thread, and the calls that wait for it.
+ *
+ * The thread flushes the immutable memtable as soon as there is one, and
+ * otherwise runs the compaction LevelDB's scores call for. Compactions are
+ * serialised by w->compacting, so a manual fc_compact_range in a caller's
+ * thread and the background thread never compact at once; flushes only
+ * ever happen on the background thread.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "db/store.h"
+
+/* mu held on entry and exit. */
+static int flush_imm(fc_store *s)
+{
+    fci_writer *w = s->w;
+    fci_version_edit edit;
+    fci_edit_init(&edit);
+    int rc = fci_flush_memtable(s, &w->imm, &edit, 1);
+    fci_err err;
+    fci_err_clear(&err);
+    if (rc == 0) {
+        /* The WAL that held imm's entries is obsolete once the table is
+         * in the MANIFEST: the live WAL is the one mem is writing to. */
+        fci_edit_set_log_number(&edit, w->wal_number);
+        rc = fci_vset_log_and_apply(&w->vs, &edit, &err);
+        if (rc != 0)
+            fci_store_fail(s, rc, &err);
+    }
+    w->pending_min = 0;
+    fci_edit_free(&edit);
+    if (rc != 0)
+        return rc;
+    fci_memchunks *old = w->imm_chunks;
+    w->has_imm = 0;
+    w->imm_chunks = NULL;
+    rc = fci_store_publish(s);
+    fci_store_retire(s, 0, old, 0);
+    w->flushes++;
+    fci_delete_obsolete_files(s);
+    return rc;
+}
+
+/* mu held. A single input with nothing below it moves down a level
+ * without being rewritten. */
+static int apply_move(fc_store *s, fci_compaction *c, fci_err *err)
+{
+    fci_file_meta *f = c->inputs[0][0];
+    fci_version_edit edit;
+    fci_edit_init(&edit);
+    int rc = fci_edit_delete_file(&edit, c->level, f->number);
+    if (rc == 0)
+        rc = fci_edit_add_file(&edit, c->level + 1, f->number, f->size,
+                               fci_buf_slice(&f->smallest), fci_buf_slice(&f->largest));
+    if (rc == 0)
+        rc = fci_vset_log_and_apply(&s->w->vs, &edit, err);
+    fci_edit_free(&edit);
+    return rc;
+}
+
+/* mu held on entry and exit; released while tables are merged. */
+static int run_compaction(fc_store *s, fci_compaction *c)
+{
+    fci_writer *w = s->w;
+    fci_err err;
+    fci_err_clear(&err);
+    if (fci_compaction_is_move(c)) {
+        int rc = apply_move(s, c, &err);
+        return rc ? fci_store_fail(s, rc, &err) : fci_store_publish(s);
+    }
+    fci_version_edit edit;
+    fci_edit_init(&edit);
+    fci_file_meta *last = c->inputs[0][c->ninputs[0] - 1];
+    int rc = fci_edit_add_compact_pointer(&edit, c->level, fci_buf_slice(&last->largest));
+    uint64_t snapshot = w->vs.last_sequence, bytes = 0;
+    pthread_mutex_unlock(&w->mu);
+    if (rc == 0)
+        rc = fci_compaction_run(s, c, &edit, snapshot, &bytes, &err);
+    pthread_mutex_lock(&w->mu);
+    if (rc == 0)
+        rc = fci_vset_log_and_apply(&w->vs, &edit, &err);
+    w->pending_min = 0;
+    fci_edit_free(&edit);
+    if (rc != 0)
+        return fci_store_fail(s, rc, &err);
+    w->compactions++;
+    w->bytes_compacted += bytes;
+    rc = fci_store_publish(s);
+    for (int which = 0; which < 2; which++)
+        for (size_t i = 0; i < c->ninputs[which]; i++)
+            fci_store_retire(s, 0, NULL, c->inputs[which][i]->number);
+    fci_delete_obsolete_files(s);
+    return rc;
+}
+
+/* mu held. Waits for the compaction slot, runs c, frees it. */
+static int compact_serialised(fc_store *s, fci_compaction *c)
+{
+    fci_writer *w = s->w;
+    w->compacting = 1;
+    int rc = run_compaction(s, c);
+    fci_compaction_free(c);
+    w->compacting = 0;
+    pthread_cond_broadcast(&w->done_cv);
+    return rc;
+}
+
+/* mu held. One unit of background work; returns 1 if it did something. */
+static int background_step(fc_store *s, int *rc)
+{
+    fci_writer *w = s->w;
+    if (w->has_imm) {
+        *rc = flush_imm(s);
+        return 1;
+    }
+    if (w->compacting || w->shutting_down)
+        return 0;
+    fci_compaction *c = NULL;
+    *rc = fci_compaction_pick(w->vs.current, w->vs.compact_pointer, &c);
+    if (*rc != 0 || c == NULL)
+        return *rc != 0;
+    *rc = compact_serialised(s, c);
+    return 1;
+}
+
+static void *background_main(void *arg)
+{
+    fc_store *s = arg;
+    fci_writer *w = s->w;
+    pthread_mutex_lock(&w->mu);
+    while (!(w->shutting_down && !w->has_imm)) {
+        int rc = 0;
+        if (w->bg_error == 0 && background_step(s, &rc)) {
+            if (rc != 0)
+                w->bg_error = rc;
+            fci_store_reclaim(s);
+            pthread_cond_broadcast(&w->done_cv);
+            continue;
+        }
+        if (w->bg_error != 0 && w->shutting_down)
+            break;
+        pthread_cond_broadcast(&w->done_cv);
+        pthread_cond_wait(&w->work_cv, &w->mu);
+    }
+    pthread_cond_broadcast(&w->done_cv);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int fci_bg_start(fc_store *s)
+{
+    int rc = pthread_create(&s->w->bg, NULL, background_main, s);
+    if (rc != 0)
+        return fci_store_fail(s, FC_EIO, NULL);
+    s->w->bg_started = 1;
+    return 0;
+}
+
+void fci_bg_stop(fc_store *s)
+{
+    fci_writer *w = s->w;
+    if (!w->bg_started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->shutting_down = 1;
+    pthread_cond_broadcast(&w->work_cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->bg, NULL);
+    w->bg_started = 0;
+}
+
+/* mu held. Turns a non-empty memtable into the immutable one and waits
+ * until the background thread has written it. */
+static int flush_locked(fc_store *s)
+{
+    fci_writer *w = s->w;
+    while (w->has_imm && !w->bg_error)
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    if (w->bg_error)
+        return w->bg_error;
+    if (fci_skiplist_count(&w->mem.list) == 0)
+        return 0;
+    fci_err err;
+    fci_err_clear(&err);
+    fci_memtable fresh;
+    fci_memchunks *chunks = NULL;
+    int rc = fci_store_new_wal(s, &err);
+    if (rc == 0)
+        rc = fci_store_new_memtable(s, &fresh, &chunks);
+    if (rc != 0)
+        return fci_store_fail(s, rc, &err);
+    w->imm = w->mem;
+    w->imm_chunks = w->mem_chunks;
+    w->has_imm = 1;
+    w->mem = fresh;
+    w->mem_chunks = chunks;
+    rc = fci_store_publish(s);
+    pthread_cond_signal(&w->work_cv);
+    while (rc == 0 && w->has_imm && !w->bg_error)
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    return rc ? rc : w->bg_error;
+}
+
+static int writer_only(fc_store *s)
+{
+    if (s == NULL)
+        return FC_EINVAL;
+    if (s->w == NULL || s->pid != getpid())
+        return fci_store_fail(s, FC_EREADONLY, NULL);
+    return 0;
+}
+
+int fc_flush(fc_store *s)
+{
+    int rc = writer_only(s);
+    if (rc != 0)
+        return rc;
+    pthread_mutex_lock(&s->w->mu);
+    rc = flush_locked(s);
+    pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}
+
+/* mu held. Compacts [begin, end] at one level until nothing there overlaps
+ * it (a compaction may leave the range in pieces at the next level). */
+static int compact_level(fc_store *s, int level, const fci_slice *begin, const fci_slice *end)
+{
+    fci_writer *w = s->w;
+    for (;;) {
+        while (w->compacting && !w->bg_error)
+            pthread_cond_wait(&w->done_cv, &w->mu);
+        if (w->bg_error)
+            return w->bg_error;
+        fci_compaction *c = NULL;
+        int rc = fci_compaction_range(w->vs.current, level, begin, end, &c);
+        if (rc != 0 || c == NULL)
+            return rc;
+        rc = compact_serialised(s, c);
+        if (rc != 0)
+            return rc;
+        if (level > 0)
+            return 0; /* L1+ inputs are disjoint: one pass moved them all */
+    }
+}
+
+int fc_compact_range(fc_store *s, const void *begin, size_t blen, const void *end, size_t elen)
+{
+    int rc = writer_only(s);
+    if (rc != 0)
+        return rc;
+    fci_slice b = fci_slice_make(begin, blen), e = fci_slice_make(end, elen);
+    pthread_mutex_lock(&s->w->mu);
+    rc = flush_locked(s);
+    for (int level = 0; level < FCI_NUM_LEVELS - 1 && rc == 0; level++)
+        rc = compact_level(s, level, begin ? &b : NULL, end ? &e : NULL);
+    pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}

@@ -1,0 +1,226 @@
+/*
+ * compact.c - running one compaction: merge the input tables in internal-key
+ * order, drop what no reader can see any more, and write the survivors as
+ * tables of about max_file_size at the next level.
+ *
+ * Entries are dropped against the last sequence at the start of the
+ * compaction. That is safe for readers because a transaction fixes its
+ * snapshot only after pinning a version (see read.c): whoever pins the
+ * version this compaction produces has a snapshot at least that new, and
+ * whoever pinned an older version keeps reading the old input tables, which
+ * are not unlinked until that pin is gone.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "db/flush.h"
+#include "db/store.h"
+#include "format/dbformat.h"
+#include "format/filename.h"
+
+/* One input table, mapped privately for the length of the compaction. */
+typedef struct input {
+    void *map;
+    size_t size;
+    fci_table table;
+    fci_table_iter it;
+    int open;
+} input;
+
+static int input_open(fc_store *s, const fci_file_meta *f, input *in, fci_err *err)
+{
+    char path[PATH_MAX];
+    memset(in, 0, sizeof *in);
+    fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE, f->number);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE_SST, f->number);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "stat %s", path);
+    if (rc == 0 && st.st_size > 0) {
+        in->size = (size_t)st.st_size;
+        in->map = mmap(NULL, in->size, PROT_READ, MAP_SHARED, fd, 0);
+        if (in->map == MAP_FAILED) {
+            in->map = NULL;
+            rc = fci_err_errno(err, FC_EIO, errno, "mmap %s", path);
+        }
+    }
+    close(fd);
+    if (rc == 0)
+        rc = fci_table_open(&in->table, in->map, in->size, FCI_TABLE_VERIFY_CHECKSUMS, err);
+    if (rc != 0) {
+        if (in->map)
+            munmap(in->map, in->size);
+        return rc;
+    }
+    fci_table_iter_init(&in->it, &in->table);
+    fci_table_iter_first(&in->it);
+    in->open = 1;
+    return 0;
+}
+
+static void input_close(input *in)
+{
+    if (!in->open)
+        return;
+    fci_table_iter_free(&in->it);
+    fci_table_close(&in->table);
+    if (in->map)
+        munmap(in->map, in->size);
+    in->open = 0;
+}
+
+/* The input whose current key is smallest; -1 when all are exhausted.
+ * A linear scan: compactions merge a handful of tables. */
+static int smallest_input(input *ins, size_t n)
+{
+    int best = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!fci_table_iter_valid(&ins[i].it))
+            continue;
+        if (best < 0 || fci_ikey_compare(fci_table_iter_key(&ins[i].it),
+                                         fci_table_iter_key(&ins[best].it)) < 0)
+            best = (int)i;
+    }
+    return best;
+}
+
+typedef struct merge_state {
+    fc_store *s;
+    fci_compaction *c;
+    fci_version_edit *edit;
+    fci_output out;
+    fci_buf last_user;      /* user key of the previous entry */
+    int has_last;
+    uint64_t last_seq_for_key;
+    uint64_t smallest_snapshot;
+    uint64_t bytes_out;
+} merge_state;
+
+/* LevelDB's rules: an entry hidden by a newer entry of the same key that
+ * every snapshot sees is dropped; so is a tombstone every snapshot sees
+ * when no deeper level can hold the key. */
+static int should_drop(merge_state *m, const fci_parsed_ikey *k)
+{
+    int new_key = !m->has_last || fci_bytewise_compare(k->user_key, fci_buf_slice(&m->last_user)) != 0;
+    if (new_key) {
+        fci_buf_clear(&m->last_user);
+        fci_buf_append(&m->last_user, k->user_key.data, k->user_key.size);
+        m->has_last = 1;
+        m->last_seq_for_key = UINT64_MAX;
+    }
+    int drop = 0;
+    if (m->last_seq_for_key <= m->smallest_snapshot)
+        drop = 1;
+    else if (k->type == FCI_TYPE_DELETION && k->sequence <= m->smallest_snapshot &&
+             !fci_version_key_beyond(m->c->version, m->c->level, k->user_key))
+        drop = 1;
+    m->last_seq_for_key = k->sequence;
+    return drop;
+}
+
+static int finish_output(merge_state *m, fci_err *err)
+{
+    if (!m->out.started)
+        return 0;
+    m->bytes_out += fci_table_builder_file_size(&m->out.tb);
+    return fci_output_finish(&m->out, m->edit, m->c->level + 1, err);
+}
+
+/* Adds one surviving entry, starting a new output table when the current
+ * one is full - but never between two entries of one user key, so the
+ * output level stays disjoint by user key. */
+static int emit(merge_state *m, fci_slice ikey, fci_slice value, int new_key, fci_err *err)
+{
+    int rc = 0;
+    if (m->out.started && new_key &&
+        fci_table_builder_file_size(&m->out.tb) >= m->s->opts.max_file_size)
+        rc = finish_output(m, err);
+    if (rc == 0 && !m->out.started) {
+        pthread_mutex_lock(&m->s->w->mu);
+        uint64_t number = fci_vset_new_file_number(&m->s->w->vs);
+        if (m->s->w->pending_min == 0)
+            m->s->w->pending_min = number;
+        pthread_mutex_unlock(&m->s->w->mu);
+        rc = fci_output_open(m->s, &m->out, number, err);
+    }
+    return rc ? rc : fci_table_builder_add(&m->out.tb, ikey, value, err);
+}
+
+static int merge_inputs(merge_state *m, input *ins, size_t n, fci_err *err)
+{
+    int rc = 0, i;
+    while (rc == 0 && (i = smallest_input(ins, n)) >= 0) {
+        fci_slice ikey = fci_table_iter_key(&ins[i].it);
+        fci_parsed_ikey k;
+        if (fci_ikey_parse(ikey, &k) != 0) {
+            rc = fci_err_set(err, FC_ECORRUPT, "compaction: malformed internal key in table %d", i);
+            break;
+        }
+        int new_key = !m->has_last || fci_bytewise_compare(k.user_key, fci_buf_slice(&m->last_user)) != 0;
+        if (!should_drop(m, &k))
+            rc = emit(m, ikey, fci_table_iter_value(&ins[i].it), new_key, err);
+        fci_table_iter_next(&ins[i].it);
+    }
+    for (size_t k = 0; k < n && rc == 0; k++)
+        rc = fci_table_iter_status(&ins[k].it, err);
+    if (rc == 0)
+        rc = finish_output(m, err);
+    else
+        fci_output_abandon(&m->out);
+    return rc;
+}
+
+static int record_inputs(fci_compaction *c, fci_version_edit *edit)
+{
+    int rc = 0;
+    for (int which = 0; which < 2 && rc == 0; which++)
+        for (size_t i = 0; i < c->ninputs[which] && rc == 0; i++)
+            rc = fci_edit_delete_file(edit, c->level + which, c->inputs[which][i]->number);
+    return rc;
+}
+
+/* Runs the compaction's I/O without the mutex; fills edit. */
+int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
+                       uint64_t smallest_snapshot, uint64_t *bytes_out, fci_err *err)
+{
+    size_t n = c->ninputs[0] + c->ninputs[1];
+    input *ins = calloc(n ? n : 1, sizeof *ins);
+    if (ins == NULL)
+        return fci_err_set(err, FC_ENOMEM, "compaction: out of memory");
+    merge_state m;
+    memset(&m, 0, sizeof m);
+    m.s = s;
+    m.c = c;
+    m.edit = edit;
+    m.smallest_snapshot = smallest_snapshot;
+    int rc = 0;
+    size_t k = 0;
+    for (int which = 0; which < 2 && rc == 0; which++)
+        for (size_t i = 0; i < c->ninputs[which] && rc == 0; i++)
+            rc = input_open(s, c->inputs[which][i], &ins[k++], err);
+    if (rc == 0)
+        rc = merge_inputs(&m, ins, n, err);
+    if (rc == 0)
+        rc = record_inputs(c, edit);
+    for (size_t i = 0; i < n; i++)
+        input_close(&ins[i]);
+    free(ins);
+    fci_buf_free(&m.last_user);
+    *bytes_out = m.bytes_out;
+    return rc;
+}

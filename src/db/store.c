@@ -1,0 +1,323 @@
+/*
+ * store.c - opening and closing a store: options, the LOCK file, the arena,
+ * recovery, and what a forked child must do before it reads.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "db/store.h"
+#include "format/filename.h"
+
+int fci_store_fail(fc_store *s, int code, const fci_err *detail)
+{
+    if (s == NULL)
+        return code;
+    pthread_mutex_lock(&s->err_mu);
+    if (detail != NULL && detail->msg[0] != '\0')
+        fci_err_set(&s->err, code, "%s", detail->msg);
+    else
+        fci_err_set(&s->err, code, "%s", fc_strerror(code));
+    pthread_mutex_unlock(&s->err_mu);
+    return code;
+}
+
+/* The detail of this thread's last failed fc_open, whose handle is gone.
+ * Thread-local, so threads opening stores at once do not mix messages; a
+ * forked child starts with a copy of its parent thread's message. */
+static _Thread_local char open_failure[FCI_ERR_MSG_MAX];
+
+static void fci_open_failed(const fci_err *err)
+{
+    snprintf(open_failure, sizeof open_failure, "%s", err->msg[0] ? err->msg : fc_strerror(err->code));
+}
+
+const char *fc_errmsg(const fc_store *store)
+{
+    if (store == NULL)
+        return open_failure[0] ? open_failure : "no error";
+    return store->err.msg[0] ? store->err.msg : "no error";
+}
+
+/* The writer's exclusive claim on the directory. An fcntl lock, as LevelDB
+ * takes it, so real LevelDB refuses to open the store while we write it. It
+ * belongs to this process and is not inherited by children. */
+static int take_lock(fc_store *s, fci_writer *w, fci_err *err)
+{
+    char path[PATH_MAX];
+    fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
+    w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, s->opts.file_mode);
+    if (w->lock_fd < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
+    struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    if (fcntl(w->lock_fd, F_SETLK, &fl) == 0)
+        return 0;
+    int saved = errno;
+    struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    long holder = fcntl(w->lock_fd, F_GETLK, &who) == 0 ? (long)who.l_pid : -1;
+    close(w->lock_fd);
+    w->lock_fd = -1;
+    if (saved == EAGAIN || saved == EACCES)
+        return fci_err_set(err, FC_EBUSY, "%s is locked by process %ld (another writer)",
+                           path, holder);
+    return fci_err_errno(err, FC_EIO, saved, "lock %s", path);
+}
+
+static int make_dir(const fc_store *s, fci_err *err)
+{
+    /* Directories need x where files have r: widen like file_mode does. */
+    mode_t mode = 0700 | ((s->opts.file_mode & 0040) ? 0050 : 0) |
+                  ((s->opts.file_mode & 0004) ? 0005 : 0);
+    if (mkdir(s->dir, mode) == 0 || errno == EEXIST)
+        return 0;
+    return fci_err_errno(err, fci_errno_code(errno), errno, "mkdir %s", s->dir);
+}
+
+static int open_arena(fc_store *s, fci_err *err)
+{
+    fci_arena_config cfg;
+    fci_arena_config_init(&cfg);
+    cfg.size = s->opts.arena_size;
+    cfg.reader_slots = (uint32_t)s->opts.reader_slots;
+    cfg.max_mappings = (uint32_t)s->opts.max_mappings;
+    cfg.path = s->opts.arena_path;
+    cfg.file_mode = s->opts.file_mode;
+    cfg.store_dir = s->dir;
+    return fci_arena_create(&cfg, &s->arena, err);
+}
+
+static fci_writer *writer_new(void)
+{
+    fci_writer *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    w->lock_fd = -1;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->work_cv, NULL);
+    pthread_cond_init(&w->done_cv, NULL);
+    fci_batch_init(&w->scratch);
+    return w;
+}
+
+/* Opens a fresh WAL under a new number; the old one (if any) stays until a
+ * flush makes it obsolete. */
+int fci_store_new_wal(fc_store *s, fci_err *err)
+{
+    fci_writer *w = s->w;
+    char path[PATH_MAX];
+    uint64_t number = fci_vset_new_file_number(&w->vs);
+    fci_filename(path, sizeof path, s->dir, FCI_FILE_WAL, number);
+    fci_log_writer fresh;
+    int rc = fci_log_writer_open(&fresh, path, 1, s->opts.file_mode, err);
+    if (rc != 0)
+        return rc;
+    if (w->wal_number != 0)
+        fci_log_writer_close(&w->wal, NULL);
+    w->wal = fresh;
+    w->wal_number = number;
+    return 0;
+}
+
+/* Recovery: MANIFEST, then every live WAL into memtables (flushed to L0
+ * tables as they fill), then one edit that records the tables and the new
+ * WAL in a new MANIFEST. */
+static int recover(fc_store *s, fci_err *err)
+{
+    fci_writer *w = s->w;
+    int rc = fci_vset_init(&w->vs, s->dir, s->opts.file_mode);
+    if (rc != 0)
+        return fci_err_set(err, rc, "out of memory");
+    if (fci_vset_exists(s->dir)) {
+        rc = fci_vset_recover(&w->vs, (s->opts.flags & FC_BEST_EFFORT) != 0, err);
+    } else if (s->opts.flags & FC_CREATE) {
+        rc = fci_vset_create(&w->vs, err);
+    } else {
+        return fci_err_set(err, FC_ENOTFOUND, "%s: no store (no CURRENT) and FC_CREATE not set",
+                           s->dir);
+    }
+    if (rc != 0)
+        return rc;
+    rc = fci_store_new_memtable(s, &w->mem, &w->mem_chunks);
+    if (rc != 0)
+        return fci_err_set(err, rc, "arena: no room for a memtable");
+    fci_version_edit edit;
+    fci_edit_init(&edit);
+    rc = fci_store_recover_wals(s, &edit);
+    if (rc != 0)
+        fci_err_set(err, rc, "%s", fc_errmsg(s));
+    if (rc == 0)
+        rc = fci_store_new_wal(s, err);
+    if (rc == 0) {
+        fci_edit_set_log_number(&edit, w->wal_number);
+        rc = fci_vset_log_and_apply(&w->vs, &edit, err);
+    }
+    fci_edit_free(&edit);
+    return rc;
+}
+
+static int open_writer(fc_store *s, fci_err *err)
+{
+    s->w = writer_new();
+    if (s->w == NULL)
+        return fci_err_set(err, FC_ENOMEM, "out of memory");
+    int rc = (s->opts.flags & FC_CREATE) ? make_dir(s, err) : 0;
+    if (rc == 0)
+        rc = take_lock(s, s->w, err);
+    if (rc == 0)
+        rc = open_arena(s, err);
+    if (rc == 0)
+        rc = recover(s, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&s->w->mu);
+        rc = fci_store_publish(s);
+        /* Recovered entries are visible from the first transaction on. */
+        fci_arena_publish_last_seq(s->arena, s->w->vs.last_sequence);
+        fci_delete_obsolete_files(s);
+        pthread_mutex_unlock(&s->w->mu);
+    }
+    if (rc == 0)
+        rc = fci_bg_start(s);
+    return rc;
+}
+
+static fc_store *store_new(const char *dir, const fc_options *opts)
+{
+    fc_store *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return NULL;
+    pthread_mutex_init(&s->err_mu, NULL);
+    if (opts != NULL)
+        s->opts = *opts;
+    else
+        fc_options_init(&s->opts);
+    snprintf(s->dir, sizeof s->dir, "%s", dir);
+    s->pid = getpid();
+    fci_tcache_init(&s->tcache);
+    pthread_mutex_init(&s->rd.mu, NULL);
+    return s;
+}
+
+static void writer_free(fc_store *s);
+
+int fc_open(const char *dir, const fc_options *opts, fc_store **out)
+{
+    if (out == NULL)
+        return FC_EINVAL;
+    *out = NULL;
+    if (dir == NULL || *dir == '\0' || strlen(dir) >= PATH_MAX - 32)
+        return FC_EINVAL;
+    const char *why = NULL;
+    if (opts != NULL && fc_options_validate(opts, &why) != 0)
+        return FC_EINVAL;
+    fc_store *s = store_new(dir, opts);
+    if (s == NULL)
+        return FC_ENOMEM;
+    fci_err err;
+    fci_err_clear(&err);
+    int rc;
+    if (s->opts.flags & FC_READONLY) {
+        s->role = FCI_ROLE_READONLY;
+        rc = fci_err_set(&err, FC_EUNSUPPORTED, "read-only open is not built yet");
+    } else {
+        s->role = FCI_ROLE_WRITER;
+        rc = open_writer(s, &err);
+    }
+    if (rc != 0) {
+        fci_open_failed(&err);
+        fc_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static void writer_free(fc_store *s)
+{
+    fci_writer *w = s->w;
+    if (w == NULL)
+        return;
+    if (w->wal_number != 0)
+        fci_log_writer_close(&w->wal, NULL);
+    fci_vset_free(&w->vs);
+    fci_memchunks_free(w->mem_chunks);
+    fci_memchunks_free(w->imm_chunks);
+    while (w->retired) {
+        fci_retired *r = w->retired;
+        w->retired = r->next;
+        fci_memchunks_free(r->mem);
+        free(r);
+    }
+    fci_batch_free(&w->scratch);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd); /* releases the fcntl lock */
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->work_cv);
+    pthread_cond_destroy(&w->done_cv);
+    free(w);
+    s->w = NULL;
+}
+
+int fc_close(fc_store *s)
+{
+    if (s == NULL)
+        return FC_EINVAL;
+    int rc = 0;
+    if (s->w != NULL && s->pid == getpid()) {
+        fci_bg_stop(s);
+        rc = s->w->bg_error;
+        if (s->w->wal_number != 0 && fci_log_writer_sync(&s->w->wal, NULL) != 0 && rc == 0)
+            rc = FC_EIO;
+    }
+    fci_tcache_free(&s->tcache, s->arena);
+    if (s->pid == getpid())
+        writer_free(s);
+    else
+        free(s->w); /* a child's copy: the parent owns the files and the lock */
+    if (s->arena != NULL)
+        fci_arena_detach(s->arena);
+    pthread_mutex_destroy(&s->err_mu);
+    free(s);
+    return rc;
+}
+
+/* In the child the writer's descriptors, lock and thread do not carry over
+ * (the fcntl lock and the thread stay with the parent), so the child is a
+ * reader with a slot of its own. Its inherited table mappings are dropped:
+ * their Limiter units belong to the parent's slot. */
+int fc_after_fork(fc_store *s)
+{
+    if (s == NULL)
+        return FC_EINVAL;
+    if (s->pid == getpid())
+        return 0;
+    fci_err err;
+    fci_err_clear(&err);
+    pthread_mutex_init(&s->err_mu, NULL);
+    if (s->w != NULL) {
+        /* The parent's WAL fd and LOCK fd are close-on-exec but open here:
+         * close our copies without touching the parent's lock (closing a
+         * duplicated fcntl-locked fd in the child does not release it,
+         * since the child holds no lock). */
+        if (s->w->wal_number != 0)
+            close(s->w->wal.fd);
+        if (s->w->vs.manifest_open)
+            close(s->w->vs.manifest.fd);
+        if (s->w->lock_fd >= 0)
+            close(s->w->lock_fd);
+        s->w = NULL; /* the memory is the parent's copy; leaked on purpose in the child */
+    }
+    fci_tcache_forget(&s->tcache);
+    pthread_mutex_init(&s->rd.mu, NULL); /* a parent thread may have held it */
+    s->rd.active = 0;                     /* the parent's transactions stay the parent's */
+    s->pid = getpid();
+    s->role = FCI_ROLE_READER;
+    int rc = fci_arena_after_fork(s->arena, &err);
+    return rc ? fci_store_fail(s, rc, &err) : 0;
+}

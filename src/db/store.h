@@ -1,0 +1,120 @@
+/*
+ * store.h - the fc_store handle and what the db files share about it.
+ *
+ * One process is the writer (role FCI_ROLE_WRITER): it holds LOCK, owns the
+ * WAL, the version set and the background thread. Every process, the writer
+ * included, reads through the arena: the published version record, the
+ * memtables in the arena, and tables it maps itself.
+ */
+#ifndef FC_DB_STORE_H
+#define FC_DB_STORE_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "forkcache.h"
+#include "db/memtable.h"
+#include "db/read.h"
+#include "db/tcache.h"
+#include "db/vset.h"
+#include "format/log_writer.h"
+#include "format/write_batch.h"
+#include "shm/arena.h"
+#include "util/error.h"
+
+enum { FCI_ROLE_WRITER = 1, FCI_ROLE_READER = 2, FCI_ROLE_READONLY = 3 };
+
+/* Arena memory handed to one memtable: chunks carved by bump allocation,
+ * all freed together when the memtable retires. */
+typedef struct fci_memchunks {
+    fci_arena *arena;
+    uint64_t *chunks;
+    size_t n, cap;
+    uint64_t cur, end;
+    int failed;
+} fci_memchunks;
+
+/* Something the writer may free only once no reader can still see it:
+ * the version record, memtable memory or a file of versions < vseq. */
+typedef struct fci_retired {
+    uint64_t vseq;            /* first version that no longer needs it */
+    uint64_t vrec_off;        /* a version record, or 0 */
+    fci_memchunks *mem;       /* a memtable's chunks, or NULL */
+    uint64_t file_number;     /* a table to unlink, or 0 */
+    struct fci_retired *next;
+} fci_retired;
+
+/* Why writes are waiting, for stats. */
+enum { FCI_STALL_NONE, FCI_STALL_IMM, FCI_STALL_L0, FCI_STALL_ERROR };
+
+typedef struct fci_writer {
+    int lock_fd;
+    fci_vset vs;
+    fci_log_writer wal;
+    uint64_t wal_number;
+    fci_memtable mem, imm;
+    fci_memchunks *mem_chunks, *imm_chunks;
+    int has_imm;
+    uint64_t vseq;              /* last version published */
+    uint64_t vrec_off;          /* its record */
+    fci_retired *retired;
+    pthread_mutex_t mu;         /* guards everything above and below */
+    pthread_cond_t work_cv;     /* background thread waits here */
+    pthread_cond_t done_cv;     /* writers and fc_flush/compact wait here */
+    pthread_t bg;
+    int bg_started;
+    int shutting_down;
+    int bg_error;               /* sticky: the background hit an I/O error */
+    int compacting;             /* a compaction runs (bg or manual) */
+    uint64_t pending_min;       /* tables >= this are being written (0 = none) */
+    int stall;
+    uint64_t stall_count;
+    uint64_t flushes, compactions, bytes_compacted;
+    fci_write_batch scratch;    /* a single put/del */
+} fci_writer;
+
+struct fc_store {
+    fci_err err;
+    fc_options opts;
+    char dir[PATH_MAX];
+    int role;
+    pid_t pid;                  /* process that owns this handle's role */
+    fci_arena *arena;
+    fci_tcache tcache;          /* this process's mapped tables */
+    fci_reader_state rd;        /* this process's transactions */
+    fci_writer *w;              /* writer role only */
+    pthread_mutex_t err_mu;
+};
+
+/* Store-wide helpers shared by the db files. */
+int fci_store_publish(fc_store *s);                       /* writer, mu held */
+void fci_store_retire(fc_store *s, uint64_t vrec_off, fci_memchunks *mem, uint64_t file);
+void fci_store_reclaim(fc_store *s);                      /* writer, mu held */
+int fci_store_new_memtable(fc_store *s, fci_memtable *mt, fci_memchunks **chunks);
+void fci_memchunks_free(fci_memchunks *mc);
+
+/* recover.c: replays live WALs into the memtable, flushing when full. */
+int fci_store_recover_wals(fc_store *s, fci_version_edit *edit);
+
+/* bg.c */
+int fci_bg_start(fc_store *s);
+void fci_bg_stop(fc_store *s);
+int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, int unlock);
+void fci_delete_obsolete_files(fc_store *s);
+
+/* compact.c: the compaction's I/O, run without the mutex; fills edit. */
+int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
+                       uint64_t smallest_snapshot, uint64_t *bytes_out, fci_err *err);
+
+/* store.c */
+int fci_store_new_wal(fc_store *s, fci_err *err);
+
+/* write.c */
+int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync);
+
+/* Records a failure in the handle's message and returns code. */
+int fci_store_fail(fc_store *s, int code, const fci_err *detail);
+
+#endif

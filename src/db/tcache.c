@@ -1,0 +1,169 @@
+/*
+ * tcache.c - this process's open tables.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "db/tcache.h"
+#include "format/filename.h"
+#include "shm/arena.h"
+
+void fci_tcache_init(fci_tcache *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+}
+
+static fci_tcache_entry **slot_for(fci_tcache *c, uint64_t number)
+{
+    fci_tcache_entry **p = &c->buckets[(number * 0x9e3779b97f4a7c15ull) >> 56];
+    while (*p && (*p)->number != number)
+        p = &(*p)->next;
+    return p;
+}
+
+/* Tables are named .ldb by LevelDB today and .sst by older versions. */
+static int open_table_file(const char *dir, uint64_t number, fci_err *err)
+{
+    char path[PATH_MAX];
+    fci_filename(path, sizeof path, dir, FCI_FILE_TABLE, number);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        fci_filename(path, sizeof path, dir, FCI_FILE_TABLE_SST, number);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+    }
+    if (fd < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "open table %s", path);
+    return fd;
+}
+
+/* Maps when the Limiter allows, else keeps the fd for pread. */
+static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return fci_err_errno(err, FC_EIO, errno, "stat table %llu", (unsigned long long)e->number);
+    e->size = (size_t)st.st_size;
+    e->fd = -1;
+    if (st.st_size > 0 && fci_limiter_acquire(a, NULL) == 0) {
+        e->map = mmap(NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
+        if (e->map != MAP_FAILED) {
+            e->limiter_unit = 1;
+            close(fd);
+            return fci_table_open(&e->table, e->map, e->size, 0, err);
+        }
+        e->map = NULL;
+        fci_limiter_release(a, NULL);
+    }
+    e->fd = fd;
+    return fci_table_open_fd(&e->table, fd, e->size, 0, err);
+}
+
+static void entry_free(fci_tcache_entry *e, struct fci_arena *a, int release_unit)
+{
+    fci_table_close(&e->table);
+    if (e->map)
+        munmap(e->map, e->size);
+    if (e->fd >= 0)
+        close(e->fd);
+    if (e->limiter_unit && release_unit && a != NULL)
+        fci_limiter_release(a, NULL);
+    free(e);
+}
+
+int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
+                   const fci_table **out, fci_err *err)
+{
+    pthread_mutex_lock(&c->mu);
+    fci_tcache_entry **p = slot_for(c, number);
+    if (*p != NULL) {
+        *out = &(*p)->table;
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    int rc = 0;
+    fci_tcache_entry *e = calloc(1, sizeof *e);
+    int fd = e ? open_table_file(dir, number, err) : fci_err_set(err, FC_ENOMEM, "out of memory");
+    if (fd >= 0) {
+        e->number = number;
+        rc = entry_open(e, a, fd, err);
+        if (rc == 0) {
+            *p = e;
+            c->count++;
+            if (e->map) c->mapped++; else c->preads++;
+            *out = &e->table;
+        } else {
+            entry_free(e, a, 1);
+        }
+    } else {
+        free(e);
+        rc = fd;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void fci_tcache_evict(fci_tcache *c, struct fci_arena *a, uint64_t number)
+{
+    pthread_mutex_lock(&c->mu);
+    fci_tcache_entry **p = slot_for(c, number);
+    fci_tcache_entry *e = *p;
+    if (e != NULL) {
+        *p = e->next;
+        c->count--;
+        entry_free(e, a, 1);
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+void fci_tcache_retain(fci_tcache *c, struct fci_arena *a, int (*keep)(void *, uint64_t), void *arg)
+{
+    pthread_mutex_lock(&c->mu);
+    for (int b = 0; b < FCI_TCACHE_BUCKETS; b++) {
+        fci_tcache_entry **p = &c->buckets[b];
+        while (*p) {
+            fci_tcache_entry *e = *p;
+            if (keep(arg, e->number)) {
+                p = &e->next;
+                continue;
+            }
+            *p = e->next;
+            c->count--;
+            entry_free(e, a, 1);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void drop_all(fci_tcache *c, struct fci_arena *a, int release_units)
+{
+    for (int b = 0; b < FCI_TCACHE_BUCKETS; b++) {
+        while (c->buckets[b]) {
+            fci_tcache_entry *e = c->buckets[b];
+            c->buckets[b] = e->next;
+            entry_free(e, a, release_units);
+        }
+    }
+    c->count = 0;
+}
+
+void fci_tcache_free(fci_tcache *c, struct fci_arena *a)
+{
+    drop_all(c, a, 1);
+    pthread_mutex_destroy(&c->mu);
+}
+
+void fci_tcache_forget(fci_tcache *c)
+{
+    pthread_mutex_init(&c->mu, NULL); /* the parent may have held it at fork */
+    drop_all(c, NULL, 0);
+}

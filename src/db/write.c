@@ -1,0 +1,234 @@
+/*
+ * write.c - the write path: batches, the WAL, the memtable, and making room.
+ *
+ * A write holds the writer's mutex from sequence assignment to publication,
+ * so batches are applied in sequence order, and publishes the store's last
+ * sequence only after every entry is in the memtable: a reader in any
+ * process sees a batch whole or not at all.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "db/store.h"
+#include "format/dbformat.h"
+
+struct fc_batch {
+    fci_write_batch wb;
+};
+
+int fc_batch_new(fc_batch **out)
+{
+    if (out == NULL)
+        return FC_EINVAL;
+    fc_batch *b = calloc(1, sizeof *b);
+    if (b == NULL || fci_batch_init(&b->wb) != 0) {
+        free(b);
+        return FC_ENOMEM;
+    }
+    *out = b;
+    return 0;
+}
+
+static int check_sizes(const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if ((key == NULL && klen > 0) || (val == NULL && vlen > 0))
+        return FC_EINVAL;
+    if (klen > FC_MAX_KEY_SIZE || vlen > FC_MAX_VALUE_SIZE)
+        return FC_ETOOBIG;
+    return 0;
+}
+
+int fc_batch_put(fc_batch *b, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (b == NULL)
+        return FC_EINVAL;
+    int rc = check_sizes(key, klen, val, vlen);
+    return rc ? rc : fci_batch_put(&b->wb, fci_slice_make(key, klen), fci_slice_make(val, vlen));
+}
+
+int fc_batch_del(fc_batch *b, const void *key, size_t klen)
+{
+    if (b == NULL)
+        return FC_EINVAL;
+    int rc = check_sizes(key, klen, NULL, 0);
+    return rc ? rc : fci_batch_delete(&b->wb, fci_slice_make(key, klen));
+}
+
+void fc_batch_clear(fc_batch *b)
+{
+    if (b != NULL)
+        fci_batch_clear(&b->wb);
+}
+
+size_t fc_batch_count(const fc_batch *b)
+{
+    return b ? fci_batch_count(&b->wb) : 0;
+}
+
+void fc_batch_free(fc_batch *b)
+{
+    if (b != NULL) {
+        fci_batch_free(&b->wb);
+        free(b);
+    }
+}
+
+/* Which writes this handle may do: only the writer process, for now (other
+ * processes will hand writes to it through the arena). */
+static int writable(fc_store *s)
+{
+    if (s == NULL)
+        return FC_EINVAL;
+    if (s->role == FCI_ROLE_READONLY)
+        return fci_store_fail(s, FC_EREADONLY, NULL);
+    if (s->w == NULL || s->pid != getpid()) {
+        fci_err e;
+        fci_err_set(&e, FC_EREADONLY, "this process is not the store's writer "
+                                      "(writes from forked workers are not supported yet)");
+        return fci_store_fail(s, FC_EREADONLY, &e);
+    }
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* mu held. Swaps a full memtable for a fresh one and a new WAL, waiting
+ * while the previous one is still being flushed or L0 is at its stop
+ * count. Like LevelDB, a write past the slowdown count sleeps 1 ms once. */
+static int make_room(fc_store *s)
+{
+    fci_writer *w = s->w;
+    int slowed = 0;
+    fci_err err;
+    fci_err_clear(&err);
+    for (;;) {
+        if (w->bg_error)
+            return fci_store_fail(s, w->bg_error, NULL);
+        size_t l0 = w->vs.current->nfiles[0];
+        if (!slowed && l0 >= FCI_L0_SLOWDOWN_TRIGGER) {
+            slowed = 1;
+            pthread_mutex_unlock(&w->mu);
+            sleep_ms(1);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (fci_memtable_bytes(&w->mem) < s->opts.write_buffer_size)
+            break;
+        if (w->has_imm || l0 >= FCI_L0_STOP_TRIGGER) {
+            w->stall = w->has_imm ? FCI_STALL_IMM : FCI_STALL_L0;
+            w->stall_count++;
+            pthread_cond_signal(&w->work_cv);
+            pthread_cond_wait(&w->done_cv, &w->mu);
+            continue;
+        }
+        int rc = fci_store_new_wal(s, &err);
+        fci_memtable fresh;
+        fci_memchunks *chunks = NULL;
+        if (rc == 0)
+            rc = fci_store_new_memtable(s, &fresh, &chunks);
+        if (rc != 0)
+            return fci_store_fail(s, rc, &err);
+        w->imm = w->mem;
+        w->imm_chunks = w->mem_chunks;
+        w->has_imm = 1;
+        w->mem = fresh;
+        w->mem_chunks = chunks;
+        rc = fci_store_publish(s);
+        if (rc != 0)
+            return rc;
+        pthread_cond_signal(&w->work_cv);
+    }
+    w->stall = FCI_STALL_NONE;
+    return 0;
+}
+
+static int insert_entry(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
+{
+    return fci_memtable_add(arg, seq, type, key, value);
+}
+
+/* mu held. */
+int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
+{
+    fci_writer *w = s->w;
+    uint32_t count = fci_batch_count(b);
+    if (count == 0)
+        return 0;
+    int rc = make_room(s);
+    if (rc != 0)
+        return rc;
+    uint64_t first = w->vs.last_sequence + 1;
+    fci_batch_set_sequence(b, first);
+    fci_err err;
+    fci_err_clear(&err);
+    rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
+    if (rc == 0 && sync)
+        rc = fci_log_writer_sync(&w->wal, &err);
+    if (rc == 0)
+        rc = fci_batch_insert(fci_batch_contents(b), insert_entry, &w->mem, &err);
+    if (rc != 0)
+        return fci_store_fail(s, rc, &err);
+    w->vs.last_sequence = first + count - 1;
+    fci_arena_publish_last_seq(s->arena, w->vs.last_sequence);
+    return 0;
+}
+
+int fc_write(fc_store *s, const fc_batch *b, unsigned flags)
+{
+    int rc = writable(s);
+    if (rc != 0)
+        return rc;
+    if (b == NULL || (flags & ~FC_WRITE_SYNC) != 0)
+        return fci_store_fail(s, FC_EINVAL, NULL);
+    int sync = (flags & FC_WRITE_SYNC) || (s->opts.flags & FC_SYNC);
+    pthread_mutex_lock(&s->w->mu);
+    /* The sequence is stamped into the batch's header: work on a copy so
+     * the caller's batch stays const and reusable. */
+    fci_write_batch *wb = &s->w->scratch;
+    fci_batch_clear(wb);
+    rc = fci_batch_append(wb, &b->wb);
+    if (rc == 0)
+        rc = fci_write_batch_locked(s, wb, sync);
+    else
+        fci_store_fail(s, rc, NULL);
+    pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}
+
+static int write_one(fc_store *s, int type, const void *key, size_t klen, const void *val,
+                     size_t vlen)
+{
+    int rc = writable(s);
+    if (rc == 0)
+        rc = check_sizes(key, klen, val, vlen);
+    if (rc != 0)
+        return rc == FC_EREADONLY ? rc : fci_store_fail(s, rc, NULL);
+    pthread_mutex_lock(&s->w->mu);
+    fci_write_batch *wb = &s->w->scratch;
+    fci_batch_clear(wb);
+    rc = type == FCI_TYPE_VALUE
+             ? fci_batch_put(wb, fci_slice_make(key, klen), fci_slice_make(val, vlen))
+             : fci_batch_delete(wb, fci_slice_make(key, klen));
+    if (rc == 0)
+        rc = fci_write_batch_locked(s, wb, (s->opts.flags & FC_SYNC) != 0);
+    pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}
+
+int fc_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return write_one(s, FCI_TYPE_VALUE, key, klen, val, vlen);
+}
+
+int fc_del(fc_store *s, const void *key, size_t klen)
+{
+    return write_one(s, FCI_TYPE_DELETION, key, klen, NULL, 0);
+}

@@ -1,0 +1,312 @@
+/*
+ * check_db_store.c - the store end to end in one writer process and its
+ * forked readers: writes, recovery from the WAL, flushes, compactions,
+ * the LOCK, and reads from children while the parent writes.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fc_test.h"
+#include "forkcache.h"
+
+static const char *DIR_;
+
+static void setup(void)
+{
+    DIR_ = strdup(fc_test_tmpdir());
+}
+
+static void teardown(void)
+{
+    fc_test_rmtree(DIR_);
+    free((void *)DIR_);
+}
+
+static fc_options small_opts(void)
+{
+    fc_options o;
+    fc_options_init(&o);
+    o.write_buffer_size = 64 * 1024;
+    o.max_file_size = 64 * 1024;
+    o.arena_size = 64u << 20;
+    o.block_cache_size = 1u << 20;
+    return o;
+}
+
+static fc_store *open_store(const fc_options *o)
+{
+    fc_store *s = NULL;
+    int rc = fc_open(DIR_, o, &s);
+    ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
+    return s;
+}
+
+static void put_str(fc_store *s, const char *k, const char *v)
+{
+    int rc = fc_put(s, k, strlen(k), v, strlen(v));
+    ck_assert_msg(rc == 0, "put %s: %s", k, fc_errmsg(s));
+}
+
+/* Returns 1 and checks the value when want != NULL, else checks absence. */
+static void expect(fc_store *s, const char *k, const char *want)
+{
+    fc_txn *t;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    fc_val v;
+    int rc = fc_get(t, k, strlen(k), &v);
+    if (want == NULL) {
+        ck_assert_msg(rc == FC_ENOTFOUND, "%s: expected absent, got %d", k, rc);
+    } else {
+        ck_assert_msg(rc == 0, "%s: %s (%s)", k, fc_strerror(rc), fc_errmsg(s));
+        ck_assert_uint_eq(v.size, strlen(want));
+        ck_assert_int_eq(memcmp(v.data, want, v.size), 0);
+    }
+    fc_txn_end(t);
+}
+
+static void key_of(char *buf, int i)
+{
+    sprintf(buf, "key%06d", i);
+}
+
+static void val_of(char *buf, int i, int gen)
+{
+    sprintf(buf, "value-%d-%d-%0*d", i, gen, 40 + i % 50, i);
+}
+
+START_TEST(put_get_delete)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    expect(s, "a", NULL);
+    put_str(s, "a", "1");
+    put_str(s, "b", "2");
+    expect(s, "a", "1");
+    put_str(s, "a", "3");
+    expect(s, "a", "3");
+    ck_assert_int_eq(fc_del(s, "b", 1), 0);
+    expect(s, "b", NULL);
+    put_str(s, "", "empty key");
+    expect(s, "", "empty key");
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+START_TEST(batch_is_atomic_and_ordered)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    ck_assert_int_eq(fc_batch_put(b, "x", 1, "1", 1), 0);
+    ck_assert_int_eq(fc_batch_put(b, "x", 1, "2", 1), 0);
+    ck_assert_int_eq(fc_batch_put(b, "y", 1, "3", 1), 0);
+    ck_assert_int_eq(fc_batch_del(b, "y", 1), 0);
+    ck_assert_uint_eq(fc_batch_count(b), 4);
+    ck_assert_int_eq(fc_write(s, b, FC_WRITE_SYNC), 0);
+    expect(s, "x", "2");
+    expect(s, "y", NULL);
+    ck_assert_int_eq(fc_write(s, b, 0x80), FC_EINVAL);
+    fc_batch_free(b);
+    fc_close(s);
+}
+END_TEST
+
+START_TEST(limits_and_bad_arguments)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    static char big[FC_MAX_KEY_SIZE + 1];
+    ck_assert_int_eq(fc_put(s, big, sizeof big, "v", 1), FC_ETOOBIG);
+    ck_assert_int_eq(fc_put(s, big, FC_MAX_KEY_SIZE, "v", 1), 0);
+    ck_assert_int_eq(fc_put(s, NULL, 3, "v", 1), FC_EINVAL);
+    ck_assert_int_eq(fc_put(NULL, "k", 1, "v", 1), FC_EINVAL);
+    fc_txn *t;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    fc_val v;
+    ck_assert_int_eq(fc_get(t, big, sizeof big, &v), FC_ETOOBIG);
+    ck_assert_int_eq(fc_get(t, NULL, 1, &v), FC_EINVAL);
+    ck_assert_int_eq(fc_get(t, "k", 1, NULL), FC_EINVAL);
+    fc_txn_end(t);
+    ck_assert_int_eq(fc_txn_begin(NULL, &t), FC_EINVAL);
+    fc_close(s);
+    ck_assert_int_eq(fc_open(NULL, &o, &s), FC_EINVAL);
+    o.block_size = 1;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_EINVAL);
+}
+END_TEST
+
+START_TEST(reopen_recovers_from_wal)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    put_str(s, "k1", "v1");
+    put_str(s, "k2", "v2");
+    ck_assert_int_eq(fc_del(s, "k1", 2), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+    s = open_store(&o);
+    expect(s, "k1", NULL);
+    expect(s, "k2", "v2");
+    put_str(s, "k3", "v3");
+    fc_close(s);
+    s = open_store(&o);
+    expect(s, "k2", "v2");
+    expect(s, "k3", "v3");
+    fc_close(s);
+}
+END_TEST
+
+START_TEST(flush_and_compaction_keep_every_key)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    char k[32], v[128];
+    const int n = 6000;
+    for (int gen = 0; gen < 2; gen++)
+        for (int i = 0; i < n; i++) {
+            key_of(k, i);
+            val_of(v, i, gen);
+            ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+        }
+    for (int i = 0; i < n; i += 3) {
+        key_of(k, i);
+        ck_assert_int_eq(fc_del(s, k, strlen(k)), 0);
+    }
+    ck_assert_int_eq(fc_flush(s), 0);
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < n; i++) {
+            key_of(k, i);
+            val_of(v, i, 1);
+            expect(s, k, i % 3 == 0 ? NULL : v);
+        }
+        ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    }
+    ck_assert_int_eq(fc_close(s), 0);
+    s = open_store(&o);
+    for (int i = 1; i < n; i += 7) {
+        key_of(k, i);
+        val_of(v, i, 1);
+        expect(s, k, i % 3 == 0 ? NULL : v);
+    }
+    fc_close(s);
+}
+END_TEST
+
+START_TEST(second_writer_is_busy)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* A different process, so the fcntl lock really conflicts. */
+        fc_store *other = NULL;
+        int rc = fc_open(DIR_, &o, &other);
+        _exit(rc == FC_EBUSY && strstr(fc_errmsg(NULL), "locked by process") ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fc_close(s);
+}
+END_TEST
+
+START_TEST(missing_store_without_create)
+{
+    fc_options o = small_opts();
+    o.flags = 0;
+    fc_store *s = NULL;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_ENOTFOUND);
+    ck_assert_ptr_null(s);
+    ck_assert_ptr_nonnull(strstr(fc_errmsg(NULL), "CURRENT"));
+}
+END_TEST
+
+START_TEST(files_are_private_by_default)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    put_str(s, "k", "v");
+    ck_assert_int_eq(fc_flush(s), 0);
+    fc_close(s);
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "find '%s' -type f ! -perm 600 | grep -q .", DIR_);
+    ck_assert_msg(system(cmd) != 0, "a store file is not mode 0600");
+}
+END_TEST
+
+/* Forked children read what the parent wrote, zero-copy through the arena
+ * and the tables, while the parent keeps writing and flushing. */
+START_TEST(forked_readers_see_writes)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    char k[32], v[128];
+    for (int i = 0; i < 3000; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+    pid_t kids[4];
+    for (int c = 0; c < 4; c++) {
+        kids[c] = fork();
+        ck_assert_int_ge(kids[c], 0);
+        if (kids[c] == 0) {
+            if (fc_after_fork(s) != 0)
+                _exit(3);
+            for (int round = 0; round < 3; round++)
+                for (int i = c; i < 3000; i += 4) {
+                    fc_txn *t;
+                    fc_val got;
+                    key_of(k, i);
+                    if (fc_txn_begin(s, &t) != 0)
+                        _exit(4);
+                    int rc = fc_get(t, k, strlen(k), &got);
+                    int bad = rc != 0 || got.size < 8 || memcmp(got.data, "value-", 6) != 0;
+                    fc_txn_end(t);
+                    if (bad)
+                        _exit(5);
+                }
+            fc_close(s);
+            _exit(0);
+        }
+    }
+    for (int i = 0; i < 3000; i++) {
+        key_of(k, i);
+        val_of(v, i, 1);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+    for (int c = 0; c < 4; c++) {
+        int status;
+        waitpid(kids[c], &status, 0);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader %d: status %d", c, status);
+    }
+    fc_close(s);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("db_store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, put_get_delete);
+    tcase_add_test(tc, batch_is_atomic_and_ordered);
+    tcase_add_test(tc, limits_and_bad_arguments);
+    tcase_add_test(tc, reopen_recovers_from_wal);
+    tcase_add_test(tc, flush_and_compaction_keep_every_key);
+    tcase_add_test(tc, second_writer_is_busy);
+    tcase_add_test(tc, missing_store_without_create);
+    tcase_add_test(tc, files_are_private_by_default);
+    tcase_add_test(tc, forked_readers_see_writes);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_TEST_MAIN(store_suite)
