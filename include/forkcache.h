@@ -236,6 +236,12 @@ int fc_get(fc_txn *txn, const void *key, size_t klen, fc_val *value);
 int fc_get_copy(fc_txn *txn, const void *key, size_t klen, void *buf, size_t cap,
                 size_t *vlen);
 
+/* ---- Iterators ---------------------------------------------------------- */
+
+/* ---- Statistics ----------------------------------------------------------- */
+
+/* ---- Checking a store ------------------------------------------------------ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,28 +22,6 @@
 #include "format/dbformat.h"
 #include "util/coding.h"
 
-/* A block kept alive until the transaction ends, because a value returned
- * earlier points into it (compressed or pread blocks live on the heap). */
-typedef struct fci_held {
-    const fci_table *table;
-    fci_block_ref ref;
-} fci_held;
-
-struct fc_txn {
-    fc_store *store;
-    uint64_t vseq;
-    uint64_t snapshot;
-    fci_vrec_view view;
-    fci_memtable mem, imm;
-    int has_mem, has_imm;
-    fci_table_get_result res;   /* the last table hit; released at end */
-    const fci_table *res_table;
-    fci_held *held;             /* blocks earlier values point into */
-    size_t nheld, capheld;
-    int res_live;
-    int ended;
-};
-
 /* Loads (V, S) in the order the header comment explains. The version is
  * named by its record's offset: under our pin no record we could load is
  * freed, so an offset cannot be reused between the two loads. */

@@ -8,12 +8,39 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "db/memtable.h"
 #include "db/vrec.h"
+#include "format/table.h"
 
 typedef struct fci_reader_state {
     pthread_mutex_t mu;
     int active;          /* open transactions in this process */
     uint64_t pinned;     /* version the slot pins while active > 0 */
 } fci_reader_state;
+
+/* A block kept alive until the transaction ends, because a value returned
+ * earlier points into it (compressed or pread blocks live on the heap). */
+typedef struct fci_held {
+    const fci_table *table;
+    fci_block_ref ref;
+} fci_held;
+
+struct fc_store;
+
+/* A read transaction: its pinned version, snapshot and attached memtables. */
+struct fc_txn {
+    struct fc_store *store;
+    uint64_t vseq;
+    uint64_t snapshot;
+    fci_vrec_view view;
+    fci_memtable mem, imm;
+    int has_mem, has_imm;
+    fci_table_get_result res;   /* the last table hit; released at end */
+    const fci_table *res_table;
+    fci_held *held;             /* blocks earlier values point into */
+    size_t nheld, capheld;
+    int res_live;
+    int ended;
+};
 
 #endif
