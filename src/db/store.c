@@ -224,7 +224,7 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
     int rc;
     if (s->opts.flags & FC_READONLY) {
         s->role = FCI_ROLE_READONLY;
-        rc = fci_err_set(&err, FC_EUNSUPPORTED, "read-only open is not built yet");
+        rc = fci_open_readonly(s, &err);
     } else {
         s->role = FCI_ROLE_WRITER;
         rc = open_writer(s, &err);

@@ -108,6 +108,9 @@ void fci_delete_obsolete_files(fc_store *s);
 int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
                        uint64_t smallest_snapshot, uint64_t *bytes_out, fci_err *err);
 
+/* readonly.c: FC_READONLY - recover into a private arena, write nothing. */
+int fci_open_readonly(fc_store *s, fci_err *err);
+
 /* store.c */
 int fci_store_new_wal(fc_store *s, fci_err *err);
 
