@@ -28,7 +28,8 @@ C
 export PKG_CONFIG_PATH="$(dirname "$pcfile")"
 export PKG_CONFIG_SYSROOT_DIR="$tmp"
 flags=$(pkg-config --cflags --libs forkcache)
-${CC:-cc} -o "$tmp/hello" "$tmp/hello.c" $flags
+# A sanitizer build needs its runtime linked into the program too.
+${CC:-cc} -o "$tmp/hello" "$tmp/hello.c" $flags ${FC_LDFLAGS:-}
 libpath=$(dirname "$(find "$tmp" -name 'libforkcache.so' | head -n 1)")
 out=$(LD_LIBRARY_PATH="$libpath" "$tmp/hello")
 echo "$out"

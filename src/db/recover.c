@@ -119,7 +119,8 @@ int fci_store_recover_wals(fc_store *s, fci_version_edit *edit)
     int rc = live_wals(s, &wals, &n);
     if (rc != 0)
         return fci_store_fail(s, rc, NULL);
-    qsort(wals, n, sizeof *wals, cmp_u64);
+    if (n > 1)
+        qsort(wals, n, sizeof *wals, cmp_u64);
     replay r = { s, edit, s->w->vs.last_sequence };
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = replay_wal(&r, wals[i], &err);
