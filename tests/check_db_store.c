@@ -290,6 +290,126 @@ START_TEST(forked_readers_see_writes)
 }
 END_TEST
 
+/* A child holds a transaction open across a compaction in the parent: the
+ * tables its version uses must stay on disk (the parent waits for its pin)
+ * and every read through the old version must still work. Once the child
+ * ends the transaction, the next reclamation unlinks them. */
+START_TEST(pinned_version_keeps_its_tables)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    char k[32], v[128];
+    for (int i = 0; i < 4000; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+    ck_assert_int_eq(fc_flush(s), 0);
+    int to_child[2], to_parent[2];
+    ck_assert_int_eq(pipe2(to_child, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(to_parent, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char c = 0;
+        fc_txn *t;
+        if (fc_after_fork(s) != 0 || fc_txn_begin(s, &t) != 0)
+            _exit(2);
+        if (write(to_parent[1], "p", 1) != 1 || read(to_child[0], &c, 1) != 1)
+            _exit(3);
+        for (int i = 0; i < 4000; i++) { /* the old version, after the compaction */
+            fc_val got;
+            key_of(k, i);
+            val_of(v, i, 0);
+            if (fc_get(t, k, strlen(k), &got) != 0 || got.size != strlen(v) ||
+                memcmp(got.data, v, got.size) != 0)
+                _exit(4);
+        }
+        fc_txn_end(t);
+        if (write(to_parent[1], "d", 1) != 1)
+            _exit(5);
+        _exit(0);
+    }
+    close(to_parent[1]); /* so a child that dies shows as end of file */
+    close(to_child[0]);
+    char c;
+    ck_assert_int_eq(read(to_parent[0], &c, 1), 1);
+    /* Rewrite everything and compact: the child's tables leave the version. */
+    for (int i = 0; i < 4000; i++) {
+        key_of(k, i);
+        val_of(v, i, 1);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    char cmd[4300];
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | grep -c 'ldb$') -gt 1", DIR_);
+    ck_assert_msg(system(cmd) == 0, "old tables were unlinked while pinned");
+    ck_assert_int_eq(write(to_child[1], "g", 1), 1);
+    int done = (int)read(to_parent[0], &c, 1);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_int_eq(done, 1);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    /* The pin is gone: the next change reclaims the old tables. */
+    put_str(s, "after", "x");
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    for (int i = 0; i < 4000; i += 97) {
+        key_of(k, i);
+        val_of(v, i, 1);
+        expect(s, k, v);
+    }
+    fc_close(s);
+}
+END_TEST
+
+/* Flips a byte in the middle of the WAL: the open fails naming the file
+ * and the offset; FC_BEST_EFFORT opens and keeps the records around it. */
+START_TEST(wal_damage_fails_open_unless_best_effort)
+{
+    fc_options o = small_opts();
+    o.write_buffer_size = 4u << 20; /* everything stays in the WAL */
+    fc_store *s = open_store(&o);
+    char k[32], v[2048];
+    for (int i = 0; i < 100; i++) {
+        key_of(k, i);
+        memset(v, 'a' + i % 26, sizeof v - 1);
+        v[sizeof v - 1] = '\0';
+        put_str(s, k, v);
+    }
+    /* Find the WAL before closing: close keeps it (nothing was flushed). */
+    fc_close(s);
+    char cmd[4300], wal[4200];
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep 'log$' | head -n 1", DIR_);
+    FILE *p = popen(cmd, "re");
+    ck_assert_ptr_nonnull(p);
+    char name[64] = "";
+    ck_assert_ptr_nonnull(fgets(name, sizeof name, p));
+    pclose(p);
+    name[strcspn(name, "\n")] = '\0';
+    snprintf(wal, sizeof wal, "%s/%s", DIR_, name);
+    int fd = open(wal, O_RDWR | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    char byte;
+    ck_assert_int_eq(pread(fd, &byte, 1, 50000), 1);
+    byte ^= 0x40;
+    ck_assert_int_eq(pwrite(fd, &byte, 1, 50000), 1);
+    close(fd);
+    fc_store *bad = NULL;
+    ck_assert_int_eq(fc_open(DIR_, &o, &bad), FC_ECORRUPT);
+    ck_assert_msg(strstr(fc_errmsg(NULL), name) != NULL, "message names no file: %s", fc_errmsg(NULL));
+    ck_assert_msg(strstr(fc_errmsg(NULL), "offset") != NULL, "message names no offset: %s", fc_errmsg(NULL));
+    o.flags |= FC_BEST_EFFORT;
+    s = open_store(&o);
+    key_of(k, 0);
+    memset(v, 'a', sizeof v - 1);
+    expect(s, k, v); /* the first block's records survive */
+    key_of(k, 99);
+    memset(v, 'a' + 99 % 26, sizeof v - 1);
+    expect(s, k, v); /* and so do those after the damaged block */
+    fc_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("db_store");
@@ -305,6 +425,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, missing_store_without_create);
     tcase_add_test(tc, files_are_private_by_default);
     tcase_add_test(tc, forked_readers_see_writes);
+    tcase_add_test(tc, pinned_version_keeps_its_tables);
+    tcase_add_test(tc, wal_damage_fails_open_unless_best_effort);
     suite_add_tcase(s, tc);
     return s;
 }
