@@ -240,6 +240,48 @@ int fc_get_copy(fc_txn *txn, const void *key, size_t klen, void *buf, size_t cap
 
 /* ---- Statistics ----------------------------------------------------------- */
 
+#define FC_NUM_LEVELS 7
+
+/* Why writes are waiting, if they are (fc_stats.stall). */
+#define FC_STALL_NONE      0  /* not stalled */
+#define FC_STALL_MEMTABLE  1  /* the previous memtable is still being flushed */
+#define FC_STALL_L0        2  /* level 0 has too many files (12) */
+#define FC_STALL_ERROR     3  /* the background thread hit an error */
+
+/* A snapshot of a store, as any process attached to it sees it. */
+typedef struct fc_stats {
+    uint64_t version;                    /* number of the current version */
+    uint64_t last_sequence;              /* newest write visible to readers */
+    int writer_pid;                      /* 0 when no writer runs */
+    uint32_t files[FC_NUM_LEVELS];       /* tables per level */
+    uint64_t level_bytes[FC_NUM_LEVELS]; /* their total size */
+    uint64_t mem_bytes, mem_entries;     /* the active memtable */
+    uint64_t imm_bytes;                  /* the one being flushed (0 if none) */
+    uint64_t arena_size, arena_in_use;   /* bytes reserved, bytes allocated */
+    uint32_t reader_slots;               /* capacity of the slot table */
+    uint32_t readers;                    /* slots held by processes */
+    uint32_t mappings_capacity;          /* the Limiter's capacity */
+    uint32_t mappings_in_use;            /* table mappings held, all processes */
+    uint64_t flushes, compactions, bytes_compacted;  /* writer's totals */
+    uint64_t stalls;                     /* writes that had to wait */
+    int stall;                           /* FC_STALL_* now */
+    uint64_t tables_mapped;              /* this process: tables it mapped */
+    uint64_t tables_pread;               /* this process: tables read by pread */
+} fc_stats;
+
+/* One reader slot, for fc_stats_readers. */
+typedef struct fc_reader_stat {
+    int pid;
+    uint64_t pinned_version;             /* 0 = pins nothing now */
+    uint32_t mappings;                   /* Limiter units it holds */
+} fc_reader_stat;
+
+/* Fills *st. Works in every process attached to the store. */
+int fc_stats_get(fc_store *store, fc_stats *st);
+
+/* Copies up to max live reader slots into out; *n is how many were copied. */
+int fc_stats_readers(fc_store *store, fc_reader_stat *out, size_t max, size_t *n);
+
 /* ---- Checking a store ------------------------------------------------------ */
 
 #ifdef __cplusplus

@@ -410,6 +410,61 @@ START_TEST(wal_damage_fails_open_unless_best_effort)
 }
 END_TEST
 
+/* Figures agree with what was done, and a forked reader sees the same
+ * store-wide ones (they live in the arena) plus its own slot. */
+START_TEST(stats_in_writer_and_reader)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_store(&o);
+    char k[32], v[128];
+    for (int i = 0; i < 3000; i++) {
+        key_of(k, i);
+        val_of(v, i, 0);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    key_of(k, 5);
+    val_of(v, 5, 0);
+    expect(s, k, v); /* maps a table */
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_int_eq(st.writer_pid, getpid());
+    ck_assert_uint_eq(st.last_sequence, 3000);
+    ck_assert_uint_ge(st.flushes, 1);
+    ck_assert_uint_ge(st.compactions + st.files[1] + st.files[2], 1);
+    uint32_t files = 0;
+    for (int l = 0; l < FC_NUM_LEVELS; l++)
+        files += st.files[l];
+    ck_assert_uint_ge(files, 2);
+    ck_assert_uint_eq(st.files[0], 0); /* a full compaction empties L0 */
+    ck_assert_uint_ge(st.tables_mapped, 1);
+    ck_assert_uint_ge(st.mappings_in_use, 1);
+    ck_assert_uint_eq(st.mappings_capacity, 1000);
+    ck_assert_uint_ge(st.readers, 1);
+    ck_assert_int_eq(st.stall, FC_STALL_NONE);
+    ck_assert_uint_gt(st.arena_in_use, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fc_stats cs;
+        fc_reader_stat rs[16];
+        size_t n = 0;
+        int mine = 0;
+        if (fc_after_fork(s) != 0 || fc_stats_get(s, &cs) != 0 ||
+            fc_stats_readers(s, rs, 16, &n) != 0)
+            _exit(2);
+        for (size_t i = 0; i < n; i++)
+            mine |= rs[i].pid == getpid();
+        _exit(cs.writer_pid == getppid() && cs.last_sequence == 3000 && cs.flushes == st.flushes &&
+              cs.tables_mapped == 0 && n >= 2 && mine ? 0 : 3);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    ck_assert_int_eq(fc_stats_get(NULL, &st), FC_EINVAL);
+    fc_close(s);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("db_store");
@@ -427,6 +482,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, forked_readers_see_writes);
     tcase_add_test(tc, pinned_version_keeps_its_tables);
     tcase_add_test(tc, wal_damage_fails_open_unless_best_effort);
+    tcase_add_test(tc, stats_in_writer_and_reader);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -137,8 +137,11 @@ static void *background_main(void *arg)
     while (!(w->shutting_down && !w->has_imm)) {
         int rc = 0;
         if (w->bg_error == 0 && background_step(s, &rc)) {
-            if (rc != 0)
+            if (rc != 0) {
                 w->bg_error = rc;
+                w->stall = FC_STALL_ERROR;
+            }
+            fci_store_count(s);
             fci_store_reclaim(s);
             pthread_cond_broadcast(&w->done_cv);
             continue;
@@ -249,16 +252,36 @@ static int compact_level(fc_store *s, int level, const fci_slice *begin, const f
     }
 }
 
+/* mu held. The deepest level (at least 1) holding files in the range:
+ * compacting stops there, as LevelDB's does, instead of pushing the data
+ * to the last level by a cascade of moves. */
+static int deepest_level(fc_store *s, const fci_slice *begin, const fci_slice *end)
+{
+    int deepest = 1;
+    for (int level = 1; level < FCI_NUM_LEVELS; level++) {
+        fci_file_meta **files;
+        size_t n = 0;
+        if (fci_version_overlaps(s->w->vs.current, level, begin, end, &files, &n) != 0)
+            return FCI_NUM_LEVELS - 1;
+        free(files);
+        if (n > 0)
+            deepest = level;
+    }
+    return deepest;
+}
+
 int fc_compact_range(fc_store *s, const void *begin, size_t blen, const void *end, size_t elen)
 {
     int rc = writer_only(s);
     if (rc != 0)
         return rc;
     fci_slice b = fci_slice_make(begin, blen), e = fci_slice_make(end, elen);
+    const fci_slice *bp = begin ? &b : NULL, *ep = end ? &e : NULL;
     pthread_mutex_lock(&s->w->mu);
     rc = flush_locked(s);
-    for (int level = 0; level < FCI_NUM_LEVELS - 1 && rc == 0; level++)
-        rc = compact_level(s, level, begin ? &b : NULL, end ? &e : NULL);
+    int deepest = rc == 0 ? deepest_level(s, bp, ep) : 0;
+    for (int level = 0; level < deepest && rc == 0; level++)
+        rc = compact_level(s, level, bp, ep);
     pthread_mutex_unlock(&s->w->mu);
     return rc;
 }

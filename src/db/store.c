@@ -15,6 +15,7 @@
 #include "forkcache.h"
 #include "db/store.h"
 #include "format/filename.h"
+#include "shm/layout.h"
 
 int fci_store_fail(fc_store *s, int code, const fci_err *detail)
 {
@@ -172,8 +173,12 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = take_lock(s, s->w, err);
     if (rc == 0)
         rc = open_arena(s, err);
-    if (rc == 0)
+    if (rc == 0) {
+        /* Stats in every process name the writer; relaxed, it is a figure. */
+        atomic_store_explicit(&s->arena->hdr->writer_owner, FCI_OWNER_MAKE(getpid(), 0),
+                              memory_order_relaxed);
         rc = recover(s, err);
+    }
     if (rc == 0) {
         pthread_mutex_lock(&s->w->mu);
         rc = fci_store_publish(s);
@@ -271,6 +276,8 @@ int fc_close(fc_store *s)
     int rc = 0;
     if (s->w != NULL && s->pid == getpid()) {
         fci_bg_stop(s);
+        if (s->arena != NULL)
+            atomic_store_explicit(&s->arena->hdr->writer_owner, 0, memory_order_relaxed);
         rc = s->w->bg_error;
         if (s->w->wal_number != 0 && fci_log_writer_sync(&s->w->wal, NULL) != 0 && rc == 0)
             rc = FC_EIO;

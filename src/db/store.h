@@ -46,8 +46,6 @@ typedef struct fci_retired {
     struct fci_retired *next;
 } fci_retired;
 
-/* Why writes are waiting, for stats. */
-enum { FCI_STALL_NONE, FCI_STALL_IMM, FCI_STALL_L0, FCI_STALL_ERROR };
 
 typedef struct fci_writer {
     int lock_fd;
@@ -110,6 +108,9 @@ int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
 
 /* readonly.c: FC_READONLY - recover into a private arena, write nothing. */
 int fci_open_readonly(fc_store *s, fci_err *err);
+
+/* stats.c: mirrors the writer's counters into the arena (mu held). */
+void fci_store_count(fc_store *s);
 
 /* store.c */
 int fci_store_new_wal(fc_store *s, fci_err *err);

@@ -166,4 +166,5 @@ void fci_tcache_forget(fci_tcache *c)
 {
     pthread_mutex_init(&c->mu, NULL); /* the parent may have held it at fork */
     drop_all(c, NULL, 0);
+    c->mapped = c->preads = 0;         /* figures are per process */
 }

@@ -123,8 +123,9 @@ static int make_room(fc_store *s)
         if (fci_memtable_bytes(&w->mem) < s->opts.write_buffer_size)
             break;
         if (w->has_imm || l0 >= FCI_L0_STOP_TRIGGER) {
-            w->stall = w->has_imm ? FCI_STALL_IMM : FCI_STALL_L0;
+            w->stall = w->has_imm ? FC_STALL_MEMTABLE : FC_STALL_L0;
             w->stall_count++;
+            fci_store_count(s);
             pthread_cond_signal(&w->work_cv);
             pthread_cond_wait(&w->done_cv, &w->mu);
             continue;
@@ -146,7 +147,10 @@ static int make_room(fc_store *s)
             return rc;
         pthread_cond_signal(&w->work_cv);
     }
-    w->stall = FCI_STALL_NONE;
+    if (w->stall != FC_STALL_NONE) {
+        w->stall = FC_STALL_NONE;
+        fci_store_count(s);
+    }
     return 0;
 }
 

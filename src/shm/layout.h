@@ -70,7 +70,11 @@ typedef struct fci_arena_header {
     _Atomic uint64_t owner_start;    /* creator's start time (/proc stat field 22) */
     _Atomic uint64_t writer_owner;   /* reserved for the writer module: pid | gen<<32 */
     _Atomic uint64_t writer_start;   /* the writer's start time */
-    uint64_t pad1b[4];
+    /* the writer's counters, for fc_stats in any process (relaxed: figures) */
+    _Atomic uint64_t writer_flushes;
+    _Atomic uint64_t writer_compactions;
+    _Atomic uint64_t writer_bytes_compacted;
+    _Atomic uint64_t writer_stalls;  /* stall count << 8 | current FCI_STALL_* */
 
     /* line 2: publication, written by the writer, read by every reader */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t current_version_off; /* 0 = none yet */

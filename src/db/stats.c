@@ -1,0 +1,100 @@
+/*
+ * stats.c - a store's figures, read from the arena so that every process
+ * (not only the writer) sees the same ones.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "db/store.h"
+#include "db/vrec.h"
+#include "shm/layout.h"
+
+/* The writer mirrors its counters into the arena header; relaxed stores,
+ * since they are figures and nothing is inferred from them. */
+void fci_store_count(fc_store *s)
+{
+    fci_arena_header *h = s->arena->hdr;
+    fci_writer *w = s->w;
+    atomic_store_explicit(&h->writer_flushes, w->flushes, memory_order_relaxed);
+    atomic_store_explicit(&h->writer_compactions, w->compactions, memory_order_relaxed);
+    atomic_store_explicit(&h->writer_bytes_compacted, w->bytes_compacted, memory_order_relaxed);
+    atomic_store_explicit(&h->writer_stalls, w->stall_count << 8 | (uint64_t)w->stall,
+                          memory_order_relaxed);
+}
+
+static void version_figures(fc_store *s, fc_stats *st)
+{
+    fc_txn *t;
+    if (fc_txn_begin(s, &t) != 0)
+        return;
+    st->version = t->vseq;
+    st->last_sequence = t->snapshot;
+    for (int l = 0; l < FC_NUM_LEVELS; l++) {
+        st->files[l] = t->view.nfiles[l];
+        for (uint32_t i = 0; i < t->view.nfiles[l]; i++)
+            st->level_bytes[l] += t->view.level[l][i].size;
+    }
+    if (t->has_mem) {
+        st->mem_bytes = fci_memtable_bytes(&t->mem);
+        st->mem_entries = fci_skiplist_count(&t->mem.list);
+    }
+    if (t->has_imm)
+        st->imm_bytes = fci_memtable_bytes(&t->imm);
+    fc_txn_end(t);
+}
+
+int fc_stats_get(fc_store *s, fc_stats *st)
+{
+    if (s == NULL || st == NULL)
+        return FC_EINVAL;
+    memset(st, 0, sizeof *st);
+    version_figures(s, st);
+    fci_arena_stats as;
+    fci_arena_stats_get(s->arena, &as, NULL, 0);
+    st->arena_size = as.arena_size;
+    st->arena_in_use = as.bytes_in_use;
+    st->reader_slots = as.slots_total;
+    st->readers = as.slots_live;
+    st->mappings_capacity = as.limiter_capacity;
+    st->mappings_in_use = as.limiter_in_use;
+    fci_arena_header *h = s->arena->hdr;
+    st->writer_pid = (int)FCI_OWNER_PID(atomic_load_explicit(&h->writer_owner, memory_order_relaxed));
+    st->flushes = atomic_load_explicit(&h->writer_flushes, memory_order_relaxed);
+    st->compactions = atomic_load_explicit(&h->writer_compactions, memory_order_relaxed);
+    st->bytes_compacted = atomic_load_explicit(&h->writer_bytes_compacted, memory_order_relaxed);
+    uint64_t stalls = atomic_load_explicit(&h->writer_stalls, memory_order_relaxed);
+    st->stalls = stalls >> 8;
+    st->stall = (int)(stalls & 0xff);
+    pthread_mutex_lock(&s->tcache.mu);
+    st->tables_mapped = s->tcache.mapped;
+    st->tables_pread = s->tcache.preads;
+    pthread_mutex_unlock(&s->tcache.mu);
+    return 0;
+}
+
+int fc_stats_readers(fc_store *s, fc_reader_stat *out, size_t max, size_t *n)
+{
+    if (s == NULL || n == NULL || (out == NULL && max > 0))
+        return FC_EINVAL;
+    *n = 0;
+    if (max == 0)
+        return 0;
+    uint32_t cap = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
+    fci_reader_info *info = calloc(cap, sizeof *info);
+    if (info == NULL)
+        return FC_ENOMEM;
+    fci_arena_stats as;
+    fci_arena_stats_get(s->arena, &as, info, cap);
+    for (uint32_t i = 0; i < as.readers_reported; i++) {
+        out[i].pid = info[i].pid;
+        out[i].pinned_version = info[i].pinned_seq == FCI_NO_PIN ? 0 : info[i].pinned_seq; /* 0 = none */
+        out[i].mappings = info[i].held;
+    }
+    *n = as.readers_reported;
+    free(info);
+    return 0;
+}
