@@ -7,25 +7,10 @@
 #include <sys/mman.h>
 
 #include "fc_test.h"
+#include "region_test.h"
 #include "forkcache.h"
 #include "db/memtable.h"
 #include "format/dbformat.h"
-
-typedef struct region {
-    char *base;
-    size_t size;
-    uint64_t used;
-} region;
-
-static uint64_t region_alloc(void *ctx, size_t n)
-{
-    region *r = ctx;
-    uint64_t off = (r->used + 7) & ~(uint64_t)7;
-    if (off + n > r->size)
-        return 0;
-    r->used = off + n;
-    return off;
-}
 
 static region R;
 static fci_memtable MT;

@@ -12,26 +12,10 @@
 #include <unistd.h>
 
 #include "fc_test.h"
+#include "region_test.h"
 #include "forkcache.h"
 #include "db/skiplist.h"
 #include "util/coding.h"
-
-/* A region with a bump allocator at its start, as a stand-in for the arena. */
-typedef struct region {
-    char *base;
-    size_t size;
-    uint64_t used;
-} region;
-
-static uint64_t region_alloc(void *ctx, size_t n)
-{
-    region *r = ctx;
-    uint64_t off = (r->used + 7) & ~(uint64_t)7;
-    if (off + n > r->size)
-        return 0;
-    r->used = off + n;
-    return off;
-}
 
 static region *region_new(size_t size)
 {

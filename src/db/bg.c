@@ -189,22 +189,7 @@ static int flush_locked(fc_store *s)
         return w->bg_error;
     if (fci_skiplist_count(&w->mem.list) == 0)
         return 0;
-    fci_err err;
-    fci_err_clear(&err);
-    fci_memtable fresh;
-    fci_memchunks *chunks = NULL;
-    int rc = fci_store_new_wal(s, &err);
-    if (rc == 0)
-        rc = fci_store_new_memtable(s, &fresh, &chunks);
-    if (rc != 0)
-        return fci_store_fail(s, rc, &err);
-    w->imm = w->mem;
-    w->imm_chunks = w->mem_chunks;
-    w->has_imm = 1;
-    w->mem = fresh;
-    w->mem_chunks = chunks;
-    rc = fci_store_publish(s);
-    pthread_cond_signal(&w->work_cv);
+    int rc = fci_switch_memtable(s);
     while (rc == 0 && w->has_imm && !w->bg_error)
         pthread_cond_wait(&w->done_cv, &w->mu);
     return rc ? rc : w->bg_error;

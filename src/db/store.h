@@ -116,6 +116,7 @@ void fci_store_count(fc_store *s);
 int fci_store_new_wal(fc_store *s, fci_err *err);
 
 /* write.c */
+int fci_switch_memtable(fc_store *s);                   /* mu held */
 int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync);
 
 /* Records a failure in the handle's message and returns code. */

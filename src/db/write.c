@@ -100,6 +100,32 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
+/* mu held, no immutable memtable. The active memtable becomes the
+ * immutable one, and a fresh memtable and WAL take new writes. The new
+ * memtable is published in a new version before anything is inserted into
+ * it: readers depend on that order (read.c). */
+int fci_switch_memtable(fc_store *s)
+{
+    fci_writer *w = s->w;
+    fci_err err;
+    fci_err_clear(&err);
+    fci_memtable fresh;
+    fci_memchunks *chunks = NULL;
+    int rc = fci_store_new_wal(s, &err);
+    if (rc == 0)
+        rc = fci_store_new_memtable(s, &fresh, &chunks);
+    if (rc != 0)
+        return fci_store_fail(s, rc, &err);
+    w->imm = w->mem;
+    w->imm_chunks = w->mem_chunks;
+    w->has_imm = 1;
+    w->mem = fresh;
+    w->mem_chunks = chunks;
+    rc = fci_store_publish(s);
+    pthread_cond_signal(&w->work_cv);
+    return rc;
+}
+
 /* mu held. Swaps a full memtable for a fresh one and a new WAL, waiting
  * while the previous one is still being flushed or L0 is at its stop
  * count. Like LevelDB, a write past the slowdown count sleeps 1 ms once. */
@@ -107,8 +133,6 @@ static int make_room(fc_store *s)
 {
     fci_writer *w = s->w;
     int slowed = 0;
-    fci_err err;
-    fci_err_clear(&err);
     for (;;) {
         if (w->bg_error)
             return fci_store_fail(s, w->bg_error, NULL);
@@ -130,22 +154,9 @@ static int make_room(fc_store *s)
             pthread_cond_wait(&w->done_cv, &w->mu);
             continue;
         }
-        int rc = fci_store_new_wal(s, &err);
-        fci_memtable fresh;
-        fci_memchunks *chunks = NULL;
-        if (rc == 0)
-            rc = fci_store_new_memtable(s, &fresh, &chunks);
-        if (rc != 0)
-            return fci_store_fail(s, rc, &err);
-        w->imm = w->mem;
-        w->imm_chunks = w->mem_chunks;
-        w->has_imm = 1;
-        w->mem = fresh;
-        w->mem_chunks = chunks;
-        rc = fci_store_publish(s);
+        int rc = fci_switch_memtable(s);
         if (rc != 0)
             return rc;
-        pthread_cond_signal(&w->work_cv);
     }
     if (w->stall != FC_STALL_NONE) {
         w->stall = FC_STALL_NONE;
