@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "util/proc.h"
 #include "db/store.h"
 
 /* mu held on entry and exit. */
@@ -199,7 +200,7 @@ static int writer_only(fc_store *s)
 {
     if (s == NULL)
         return FC_EINVAL;
-    if (s->w == NULL || s->pid != getpid())
+    if (s->w == NULL || s->pid != fci_getpid())
         return fci_store_fail(s, FC_EREADONLY, NULL);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "util/proc.h"
 #include "db/read.h"
 #include "db/store.h"
 #include "format/dbformat.h"
@@ -90,7 +91,7 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
     if (s == NULL || out == NULL)
         return FC_EINVAL;
     *out = NULL;
-    if (s->pid != getpid())
+    if (s->pid != fci_getpid())
         return fci_store_fail(s, FC_EINVAL, NULL); /* fc_after_fork not called */
     fc_txn *t = calloc(1, sizeof *t);
     if (t == NULL)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "util/proc.h"
 #include "db/store.h"
 #include "format/filename.h"
 #include "shm/layout.h"
@@ -175,7 +176,7 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = open_arena(s, err);
     if (rc == 0) {
         /* Stats in every process name the writer; relaxed, it is a figure. */
-        atomic_store_explicit(&s->arena->hdr->writer_owner, FCI_OWNER_MAKE(getpid(), 0),
+        atomic_store_explicit(&s->arena->hdr->writer_owner, FCI_OWNER_MAKE(fci_getpid(), 0),
                               memory_order_relaxed);
         rc = recover(s, err);
     }
@@ -203,7 +204,7 @@ static fc_store *store_new(const char *dir, const fc_options *opts)
     else
         fc_options_init(&s->opts);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
-    s->pid = getpid();
+    s->pid = fci_getpid();
     fci_tcache_init(&s->tcache);
     pthread_mutex_init(&s->rd.mu, NULL);
     return s;
@@ -274,7 +275,7 @@ int fc_close(fc_store *s)
     if (s == NULL)
         return FC_EINVAL;
     int rc = 0;
-    if (s->w != NULL && s->pid == getpid()) {
+    if (s->w != NULL && s->pid == fci_getpid()) {
         fci_bg_stop(s);
         if (s->arena != NULL)
             atomic_store_explicit(&s->arena->hdr->writer_owner, 0, memory_order_relaxed);
@@ -283,7 +284,7 @@ int fc_close(fc_store *s)
             rc = FC_EIO;
     }
     fci_tcache_free(&s->tcache, s->arena);
-    if (s->pid == getpid())
+    if (s->pid == fci_getpid())
         writer_free(s);
     else
         free(s->w); /* a child's copy: the parent owns the files and the lock */
@@ -302,7 +303,7 @@ int fc_after_fork(fc_store *s)
 {
     if (s == NULL)
         return FC_EINVAL;
-    if (s->pid == getpid())
+    if (s->pid == fci_getpid())
         return 0;
     fci_err err;
     fci_err_clear(&err);
@@ -323,7 +324,7 @@ int fc_after_fork(fc_store *s)
     fci_tcache_forget(&s->tcache);
     pthread_mutex_init(&s->rd.mu, NULL); /* a parent thread may have held it */
     s->rd.active = 0;                     /* the parent's transactions stay the parent's */
-    s->pid = getpid();
+    s->pid = fci_getpid();
     s->role = FCI_ROLE_READER;
     int rc = fci_arena_after_fork(s->arena, &err);
     return rc ? fci_store_fail(s, rc, &err) : 0;

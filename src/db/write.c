@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "util/proc.h"
 #include "db/store.h"
 #include "format/dbformat.h"
 
@@ -85,7 +86,7 @@ static int writable(fc_store *s)
         return FC_EINVAL;
     if (s->role == FCI_ROLE_READONLY)
         return fci_store_fail(s, FC_EREADONLY, NULL);
-    if (s->w == NULL || s->pid != getpid()) {
+    if (s->w == NULL || s->pid != fci_getpid()) {
         fci_err e;
         fci_err_set(&e, FC_EREADONLY, "this process is not the store's writer "
                                       "(writes from forked workers are not supported yet)");

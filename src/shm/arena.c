@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "util/proc.h"
 #include "shm/arena.h"
 
 #define ROUND_UP(x, n) (((x) + (n) - 1) / (n) * (n))
@@ -90,7 +91,7 @@ static void header_init(char *base, const fci_arena_config *cfg, uint64_t owner_
     h->max_mappings = cfg->max_mappings;
     h->create_time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
     /* relaxed: all of these are published by the magic's release store */
-    atomic_store_explicit(&h->owner_pid, (int32_t)getpid(), memory_order_relaxed);
+    atomic_store_explicit(&h->owner_pid, (int32_t)fci_getpid(), memory_order_relaxed);
     atomic_store_explicit(&h->owner_start, owner_start, memory_order_relaxed);
     atomic_store_explicit(&h->limiter, FCI_LIM_MAKE(cfg->max_mappings, 0, 0),
                           memory_order_relaxed);
@@ -140,7 +141,7 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
  * written. */
 static int create_anonymous(const fci_arena_config *cfg, fci_arena **out, fci_err *err)
 {
-    uint64_t start = fci_proc_start_time(getpid());
+    uint64_t start = fci_proc_start_time(fci_getpid());
     void *m = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
@@ -334,7 +335,7 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
         unlink(tmp);
         return rc;
     }
-    header_init(base, cfg, fci_proc_start_time(getpid()));
+    header_init(base, cfg, fci_proc_start_time(fci_getpid()));
     *fdp = fd;
     *basep = base;
     return 0;
@@ -415,7 +416,7 @@ int fci_arena_after_fork(fci_arena *a, fci_err *err)
 {
     if (a == NULL)
         return fci_err_set(err, FC_EINVAL, "arena: after_fork on NULL");
-    if (a->pid == getpid() && a->slot >= 0)
+    if (a->pid == fci_getpid() && a->slot >= 0)
         return 0;   /* not a child, or already done */
     a->slot = -1;
     a->is_owner = 0;
@@ -429,7 +430,7 @@ void fci_arena_detach(fci_arena *a)
     if (a == NULL)
         return;
     fci_slot_release(a);
-    if (a->is_owner && a->pid == getpid()) {
+    if (a->is_owner && a->pid == fci_getpid()) {
         /* release: a creator that sees 0 also sees our slot freed */
         int32_t expect = (int32_t)a->pid;
         atomic_compare_exchange_strong_explicit(&a->hdr->owner_pid, &expect, 0,
@@ -491,7 +492,7 @@ uint64_t fci_arena_last_seq(const fci_arena *a)
  * writer might have missed is retried, never trusted. */
 int fci_arena_pin_current(fci_arena *a, uint64_t *seq, uint64_t *off)
 {
-    if (a == NULL || a->slot < 0 || a->pid != getpid())
+    if (a == NULL || a->slot < 0 || a->pid != fci_getpid())
         return FC_EINVAL;
     fci_reader_slot *sl = &a->slots[a->slot];
     for (;;) {
@@ -515,7 +516,7 @@ int fci_arena_pin_current(fci_arena *a, uint64_t *seq, uint64_t *off)
 /* Clearing the pin lets the writer reuse what it protected. */
 void fci_arena_unpin(fci_arena *a)
 {
-    if (a == NULL || a->slot < 0 || a->pid != getpid())
+    if (a == NULL || a->slot < 0 || a->pid != fci_getpid())
         return;
     /* release: our reads of pinned records are done before the writer may
      * see the pin gone and reuse them */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "util/proc.h"
 #include "shm/arena.h"
 
 /* Field 22 of /proc/<pid>/stat. The command name (field 2) may hold spaces
@@ -177,11 +178,11 @@ static int own_slot(const fci_arena *a, fci_err *err)
 {
     if (a == NULL || a->slot < 0)
         return fci_err_set(err, FC_EINVAL, "arena: this process holds no reader slot");
-    if (a->pid != getpid())
+    if (a->pid != fci_getpid())
         return fci_err_set(err, FC_EINVAL,
                            "arena: slot %d belongs to pid %d, caller is %d "
                            "(call fci_arena_after_fork in a child)",
-                           a->slot, a->pid, (int)getpid());
+                           a->slot, a->pid, (int)fci_getpid());
     return 0;
 }
 
@@ -307,7 +308,7 @@ static int slot_stale(const fci_arena *a, uint32_t s, uint64_t owner)
  * writer calls this periodically, a claimer when the table is full. */
 int fci_readers_sweep(fci_arena *a)
 {
-    int me = getpid(), n = 0;
+    int me = fci_getpid(), n = 0;
     for (uint32_t s = 0; s < a->slot_count; s++) {
         fci_reader_slot *sl = &a->slots[s];
         /* acquire: we read the slot's other fields after this */
@@ -346,7 +347,7 @@ uint64_t fci_readers_oldest(const fci_arena *a)
 /* Tries each free slot; a full table is swept once before giving up. */
 int fci_slot_claim(fci_arena *a, fci_err *err)
 {
-    int me = getpid();
+    int me = fci_getpid();
     uint64_t start = fci_proc_start_time(me);
     if (start == 0)
         return fci_err_set(err, FC_EIO, "arena: cannot read /proc/%d/stat for the start time",
@@ -381,7 +382,7 @@ int fci_slot_claim(fci_arena *a, fci_err *err)
 /* Normal exit path: leave the slot free and clean for the next process. */
 void fci_slot_release(fci_arena *a)
 {
-    if (a->slot < 0 || a->pid != getpid())
+    if (a->slot < 0 || a->pid != fci_getpid())
         return;   /* not ours: a child that skipped after_fork keeps its hands off */
     fci_reader_slot *sl = &a->slots[a->slot];
     uint64_t o = atomic_load_explicit(&sl->owner, memory_order_acquire);
