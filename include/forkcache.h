@@ -105,6 +105,11 @@ typedef struct fc_options {
     size_t block_cache_size;     /* shared block cache bytes; 8 MiB */
     const char *arena_path;      /* file-backed arena; NULL = anonymous */
     unsigned file_mode;          /* mode of files the store creates; 0600 */
+    int queue_slots;             /* write queue entries in flight; 32 */
+    size_t queue_entry_size;     /* largest batch another process may send
+                                    through the queue; 256 KiB */
+    int write_timeout_ms;        /* how long a write from another process
+                                    waits for the writer; 0 = no limit */
 } fc_options;
 
 /* Documented defaults, also usable on their own. */
@@ -118,6 +123,8 @@ typedef struct fc_options {
 #define FC_DEFAULT_ARENA_SIZE          ((size_t)1 << 30)
 #define FC_DEFAULT_BLOCK_CACHE_SIZE    ((size_t)8 << 20)
 #define FC_DEFAULT_FILE_MODE           0600u
+#define FC_DEFAULT_QUEUE_SLOTS         32
+#define FC_DEFAULT_QUEUE_ENTRY_SIZE    ((size_t)256 << 10)
 
 /* Size limits enforced by every write: longer keys or values get FC_ETOOBIG. */
 #define FC_MAX_KEY_SIZE   (64u * 1024u)          /* 64 KiB */

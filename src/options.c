@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "forkcache.h"
@@ -40,6 +41,9 @@ void fc_options_init(fc_options *opts)
     opts->block_cache_size = FC_DEFAULT_BLOCK_CACHE_SIZE;
     opts->arena_path = NULL;
     opts->file_mode = FC_DEFAULT_FILE_MODE;
+    opts->queue_slots = FC_DEFAULT_QUEUE_SLOTS;
+    opts->queue_entry_size = FC_DEFAULT_QUEUE_ENTRY_SIZE;
+    opts->write_timeout_ms = 0;
 }
 
 /* One rule per line so the first failing field is easy to name. */
@@ -80,5 +84,11 @@ int fc_options_validate(const fc_options *o, const char **why)
                "block_cache_size: must be smaller than arena_size");
     FC_REQUIRE((o->file_mode & ~(mode_t)0666) == 0 && (o->file_mode & 0600) == 0600,
                "file_mode: must include 0600 and only read/write bits");
+    FC_REQUIRE(o->queue_slots >= 1 && o->queue_slots <= 4096, "queue_slots: must be 1 .. 4096");
+    FC_REQUIRE(o->queue_entry_size >= 4096 && o->queue_entry_size <= ((size_t)64 << 20),
+               "queue_entry_size: must be 4 KiB .. 64 MiB");
+    FC_REQUIRE((uint64_t)o->queue_slots * o->queue_entry_size <= o->arena_size / 4,
+               "queue_slots: the write queue must fit in a quarter of arena_size");
+    FC_REQUIRE(o->write_timeout_ms >= 0, "write_timeout_ms: must be >= 0");
     return 0;
 }

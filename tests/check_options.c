@@ -38,6 +38,9 @@ START_TEST(defaults)
     ck_assert_uint_eq(o.block_cache_size, (size_t)8 << 20);
     ck_assert_ptr_null(o.arena_path);
     ck_assert_uint_eq(o.file_mode, 0600);
+    ck_assert_int_eq(o.queue_slots, 32);
+    ck_assert_uint_eq(o.queue_entry_size, 256u << 10);
+    ck_assert_int_eq(o.write_timeout_ms, 0);
     ck_assert_int_eq(fc_options_validate(&o, NULL), 0);
 }
 END_TEST
@@ -84,6 +87,10 @@ START_TEST(validate_counts)
     BAD_FIELD(max_mappings, -5, "max_mappings");
     BAD_FIELD(reader_slots, 0, "reader_slots");
     BAD_FIELD(compression, 7, "compression");
+    BAD_FIELD(queue_slots, 0, "queue_slots");
+    BAD_FIELD(queue_slots, 4000, "queue_slots"); /* 4000 x 256 KiB > a quarter of 1 GiB */
+    BAD_FIELD(queue_entry_size, 100, "queue_entry_size");
+    BAD_FIELD(write_timeout_ms, -1, "write_timeout_ms");
 }
 END_TEST
 

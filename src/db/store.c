@@ -176,7 +176,10 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = open_arena(s, err);
     if (rc == 0) {
         /* Stats in every process name the writer; relaxed, it is a figure. */
-        atomic_store_explicit(&s->arena->hdr->writer_owner, FCI_OWNER_MAKE(fci_getpid(), 0),
+        fci_arena_header *h = s->arena->hdr;
+        atomic_store_explicit(&h->writer_start, fci_proc_start_time(fci_getpid()),
+                              memory_order_relaxed);
+        atomic_store_explicit(&h->writer_owner, FCI_OWNER_MAKE(fci_getpid(), 0),
                               memory_order_relaxed);
         rc = recover(s, err);
     }
@@ -189,7 +192,11 @@ static int open_writer(fc_store *s, fci_err *err)
         pthread_mutex_unlock(&s->w->mu);
     }
     if (rc == 0)
+        rc = fci_queue_create(s, err);
+    if (rc == 0)
         rc = fci_bg_start(s);
+    if (rc == 0)
+        rc = fci_queue_start(s);
     return rc;
 }
 
@@ -276,6 +283,7 @@ int fc_close(fc_store *s)
         return FC_EINVAL;
     int rc = 0;
     if (s->w != NULL && s->pid == fci_getpid()) {
+        fci_queue_stop(s);
         fci_bg_stop(s);
         if (s->arena != NULL)
             atomic_store_explicit(&s->arena->hdr->writer_owner, 0, memory_order_relaxed);

@@ -71,6 +71,9 @@ typedef struct fci_writer {
     uint64_t stall_count;
     uint64_t flushes, compactions, bytes_compacted;
     fci_write_batch scratch;    /* a single put/del */
+    pthread_t drain;            /* applies the write queue (queue.c) */
+    int drain_started;
+    int queue_stop;
 } fci_writer;
 
 struct fc_store {
@@ -114,6 +117,12 @@ void fci_store_count(fc_store *s);
 
 /* store.c */
 int fci_store_new_wal(fc_store *s, fci_err *err);
+
+/* queue.c: the write queue, created and drained by the writer */
+int fci_queue_create(fc_store *s, fci_err *err);
+int fci_queue_start(fc_store *s);
+void fci_queue_stop(fc_store *s);
+int fci_queue_submit(fc_store *s, fci_slice rep, int sync);
 
 /* write.c */
 int fci_switch_memtable(fc_store *s);                   /* mu held */

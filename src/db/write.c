@@ -78,21 +78,22 @@ void fc_batch_free(fc_batch *b)
     }
 }
 
-/* Which writes this handle may do: only the writer process, for now (other
- * processes will hand writes to it through the arena). */
-static int writable(fc_store *s)
+/* Where this handle's writes go: applied here in the writer process, through
+ * the write queue from any other process attached to the store. */
+enum { WRITE_HERE = 0, WRITE_QUEUE = 1 };
+
+static int write_route(fc_store *s)
 {
     if (s == NULL)
         return FC_EINVAL;
     if (s->role == FCI_ROLE_READONLY)
         return fci_store_fail(s, FC_EREADONLY, NULL);
-    if (s->w == NULL || s->pid != fci_getpid()) {
+    if (s->pid != fci_getpid()) {
         fci_err e;
-        fci_err_set(&e, FC_EREADONLY, "this process is not the store's writer "
-                                      "(writes from forked workers are not supported yet)");
-        return fci_store_fail(s, FC_EREADONLY, &e);
+        fci_err_set(&e, FC_EINVAL, "store handle used in a forked child before fc_after_fork");
+        return fci_store_fail(s, FC_EINVAL, &e);
     }
-    return 0;
+    return s->w != NULL ? WRITE_HERE : WRITE_QUEUE;
 }
 
 static void sleep_ms(long ms)
@@ -199,12 +200,17 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
 
 int fc_write(fc_store *s, const fc_batch *b, unsigned flags)
 {
-    int rc = writable(s);
-    if (rc != 0)
-        return rc;
+    int route = write_route(s);
+    if (route < 0)
+        return route;
     if (b == NULL || (flags & ~FC_WRITE_SYNC) != 0)
         return fci_store_fail(s, FC_EINVAL, NULL);
     int sync = (flags & FC_WRITE_SYNC) || (s->opts.flags & FC_SYNC);
+    if (fci_batch_count(&b->wb) == 0)
+        return 0;
+    if (route == WRITE_QUEUE)
+        return fci_queue_submit(s, fci_batch_contents(&b->wb), sync);
+    int rc;
     pthread_mutex_lock(&s->w->mu);
     /* The sequence is stamped into the batch's header: work on a copy so
      * the caller's batch stays const and reusable. */
@@ -219,14 +225,32 @@ int fc_write(fc_store *s, const fc_batch *b, unsigned flags)
     return rc;
 }
 
+/* A single put or delete from a non-writer process, through the queue. */
+static int queue_one(fc_store *s, int type, fci_slice key, fci_slice val)
+{
+    fci_write_batch b;
+    int rc = fci_batch_init(&b);
+    if (rc == 0)
+        rc = type == FCI_TYPE_VALUE ? fci_batch_put(&b, key, val) : fci_batch_delete(&b, key);
+    if (rc == 0)
+        rc = fci_queue_submit(s, fci_batch_contents(&b), (s->opts.flags & FC_SYNC) != 0);
+    else
+        fci_store_fail(s, rc, NULL);
+    fci_batch_free(&b);
+    return rc;
+}
+
 static int write_one(fc_store *s, int type, const void *key, size_t klen, const void *val,
                      size_t vlen)
 {
-    int rc = writable(s);
-    if (rc == 0)
-        rc = check_sizes(key, klen, val, vlen);
+    int route = write_route(s);
+    if (route < 0)
+        return route;
+    int rc = check_sizes(key, klen, val, vlen);
     if (rc != 0)
-        return rc == FC_EREADONLY ? rc : fci_store_fail(s, rc, NULL);
+        return fci_store_fail(s, rc, NULL);
+    if (route == WRITE_QUEUE)
+        return queue_one(s, type, fci_slice_make(key, klen), fci_slice_make(val, vlen));
     pthread_mutex_lock(&s->w->mu);
     fci_write_batch *wb = &s->w->scratch;
     fci_batch_clear(wb);

@@ -80,7 +80,8 @@ typedef struct fci_arena_header {
     _Alignas(FCI_CACHELINE) _Atomic uint64_t current_version_off; /* 0 = none yet */
     _Atomic uint64_t published_seq;  /* sequence of current_version_off's version */
     _Atomic uint64_t last_sequence;  /* newest write sequence readers may see */
-    uint64_t pad2[5];
+    _Atomic uint64_t wq_off;         /* the write queue (0 = none), set by the writer */
+    uint64_t pad2[4];
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
@@ -111,6 +112,7 @@ _Static_assert(offsetof(fci_arena_header, owner_pid) == 64, "owner line");
 _Static_assert(offsetof(fci_arena_header, current_version_off) == 128, "publication line");
 _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication line");
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
+_Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");

@@ -1,0 +1,333 @@
+/*
+ * wqueue.c - the write queue's protocol (see wqueue.h for the states).
+ *
+ * Waiting uses futexes on words in the shared mapping, without
+ * FUTEX_PRIVATE_FLAG, so a wake in one process reaches a waiter in
+ * another. Every wait is bounded (100 ms) and followed by a liveness check,
+ * so no process waits forever on one that died.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "shm/arena.h"
+#include "shm/wqueue.h"
+#include "util/proc.h"
+
+#define WAIT_SLICE_MS 100
+
+static uint64_t seq_of(uint64_t ticket, uint32_t state)
+{
+    return ticket << 2 | state;
+}
+
+static fci_wq_slot *slot_at(fci_wq *q, uint64_t ticket)
+{
+    char *slots = (char *)q + q->slots_off;
+    return (fci_wq_slot *)(slots + (ticket % q->nslots) * (sizeof(fci_wq_slot) + q->slot_bytes));
+}
+
+static char *payload(fci_wq_slot *s)
+{
+    return (char *)(s + 1);
+}
+
+uint64_t fci_wq_bytes(uint32_t nslots, uint32_t slot_bytes)
+{
+    uint64_t stride = sizeof(fci_wq_slot) + (((uint64_t)slot_bytes + 63) & ~(uint64_t)63);
+    return sizeof(fci_wq) + (uint64_t)nslots * stride;
+}
+
+void fci_wq_init(void *mem, uint32_t nslots, uint32_t slot_bytes)
+{
+    fci_wq *q = mem;
+    memset(q, 0, sizeof *q);
+    q->nslots = nslots;
+    q->slot_bytes = (slot_bytes + 63) & ~63u;
+    q->slots_off = sizeof *q;
+    for (uint64_t t = 0; t < nslots; t++) {
+        fci_wq_slot *s = slot_at(q, t);
+        memset(s, 0, sizeof *s);
+        atomic_init(&s->seq, seq_of(t, FCI_WQ_FREE));
+    }
+}
+
+int fci_wq_check(const fci_wq *q, uint64_t bytes_available)
+{
+    if (q->nslots == 0 || q->slot_bytes == 0 || q->slots_off != sizeof *q ||
+        fci_wq_bytes(q->nslots, q->slot_bytes) > bytes_available)
+        return FC_ECORRUPT;
+    return 0;
+}
+
+/* ---- waiting ---------------------------------------------------------- */
+
+static void futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, seen, &ts, NULL, 0);
+}
+
+/* Bumps a futex word and wakes every waiter in every process. */
+static void futex_bump(_Atomic uint32_t *word)
+{
+    /* release: what was written before the bump is seen by the woken */
+    atomic_fetch_add_explicit(word, 1, memory_order_release);
+    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms)
+{
+    futex_wait(&q->work, seen, timeout_ms);
+}
+
+static long elapsed_ms(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+/* ---- owners ------------------------------------------------------------ */
+
+/* pid in the low half, the low 32 bits of its start time in the high half:
+ * one word, so an owner is never seen half-written. Cached per process
+ * (reading /proc on every write would cost more than the write); relaxed,
+ * since every thread of a process computes the same value. */
+static _Atomic uint64_t owner_word_cache;
+
+static uint64_t my_owner_word(void)
+{
+    uint64_t w = atomic_load_explicit(&owner_word_cache, memory_order_relaxed);
+    if ((uint32_t)w == (uint32_t)fci_getpid())
+        return w;
+    uint64_t start = fci_proc_start_time(fci_getpid());
+    w = (uint64_t)(uint32_t)fci_getpid() | (start & 0xffffffffu) << 32;
+    atomic_store_explicit(&owner_word_cache, w, memory_order_relaxed);
+    return w;
+}
+
+static int owner_dead(uint64_t owner)
+{
+    if (owner == 0)
+        return 1;
+    int pid = (int)(uint32_t)owner;
+    if (kill(pid, 0) != 0 && errno == ESRCH)
+        return 1;
+    uint64_t start = fci_proc_start_time(pid);
+    return start != 0 && (start & 0xffffffffu) != owner >> 32;
+}
+
+/* A slot still holding the previous round's DONE entry whose owner died
+ * before freeing it: free it for ticket t. */
+static void recover_done(fci_wq *q, fci_wq_slot *s, uint64_t t)
+{
+    uint64_t done = seq_of(t - q->nslots, FCI_WQ_DONE);
+    uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (atomic_load_explicit(&s->seq, memory_order_acquire) == done && owner_dead(owner) &&
+        atomic_compare_exchange_strong_explicit(&s->owner, &owner, 0, memory_order_acq_rel,
+                                                memory_order_relaxed)) {
+        /* release: the cleared owner is seen before the slot is free */
+        atomic_store_explicit(&s->seq, seq_of(t, FCI_WQ_FREE), memory_order_release);
+        atomic_fetch_add_explicit(&q->recovered, 1, memory_order_relaxed);
+    }
+}
+
+/* ---- producer ---------------------------------------------------------- */
+
+/* Takes the next ticket: the slot's owner first (so a death right after is
+ * recognisable), then the head. Returns the ticket, or -1 to wait. */
+static int64_t try_claim(fci_wq *q, uint64_t me)
+{
+    uint64_t t = atomic_load_explicit(&q->head, memory_order_acquire);
+    fci_wq_slot *s = slot_at(q, t);
+    uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+    if (seq != seq_of(t, FCI_WQ_FREE)) {
+        if (t >= q->nslots)
+            recover_done(q, s, t);
+        return -1; /* full (or stale head: retry) */
+    }
+    uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (owner != 0) {
+        /* Another claimer of ticket t: wait for it, or clear it if dead
+         * (the head check below keeps a taken ticket from being reused). */
+        if (owner_dead(owner))
+            atomic_compare_exchange_strong_explicit(&s->owner, &owner, 0, memory_order_acq_rel,
+                                                    memory_order_relaxed);
+        return -2;
+    }
+    if (!atomic_compare_exchange_strong_explicit(&s->owner, &owner, me, memory_order_acq_rel,
+                                                 memory_order_relaxed))
+        return -2;
+    uint64_t expect = t;
+    if (atomic_compare_exchange_strong_explicit(&q->head, &expect, t + 1, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return (int64_t)t;
+    atomic_store_explicit(&s->owner, 0, memory_order_release); /* lost the race */
+    return -2;
+}
+
+static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
+                 const struct timespec *start, uint64_t *ticket)
+{
+    uint64_t me = my_owner_word();
+    for (;;) {
+        uint32_t space = atomic_load_explicit(&q->space, memory_order_acquire);
+        int64_t t = try_claim(q, me);
+        if (t >= 0) {
+            *ticket = (uint64_t)t;
+            return 0;
+        }
+        if (t == -2)
+            continue;
+        if (alive != NULL && !alive(arg))
+            return FC_EAGAIN;
+        if (timeout_ms > 0 && elapsed_ms(start) >= timeout_ms)
+            return FC_ETIMEDOUT;
+        futex_wait(&q->space, space, WAIT_SLICE_MS);
+    }
+}
+
+/* Waits for DONE; the slot stays ours until we free it. */
+static int await_done(fci_wq *q, fci_wq_slot *s, uint64_t t, int timeout_ms, fci_wq_alive_fn alive,
+                      void *arg, const struct timespec *start)
+{
+    uint64_t done = seq_of(t, FCI_WQ_DONE);
+    for (;;) {
+        uint32_t seen = atomic_load_explicit(&s->wake, memory_order_acquire);
+        if (atomic_load_explicit(&s->seq, memory_order_acquire) == done)
+            return 0;
+        if (alive != NULL && !alive(arg))
+            return FC_EAGAIN;
+        if (timeout_ms > 0 && elapsed_ms(start) >= timeout_ms)
+            return FC_ETIMEDOUT;
+        (void)q;
+        futex_wait(&s->wake, seen, WAIT_SLICE_MS);
+    }
+}
+
+int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, uint64_t *ticket,
+                 fci_err *err)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int rc = claim(q, timeout_ms, alive, arg, &start, ticket);
+    if (rc != 0)
+        return fci_err_set(err, rc, rc == FC_EAGAIN ? "the store's writer is gone"
+                                                    : "write queue full for %d ms", timeout_ms);
+    return 0;
+}
+
+void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags)
+{
+    fci_wq_slot *s = slot_at(q, ticket);
+    memcpy(payload(s), data, len);
+    s->len = len;
+    s->flags = flags;
+    /* release: payload, len and flags are complete before READY is seen */
+    atomic_store_explicit(&s->seq, seq_of(ticket, FCI_WQ_READY), memory_order_release);
+    atomic_fetch_add_explicit(&q->submitted, 1, memory_order_relaxed);
+    futex_bump(&q->work);
+}
+
+int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
+                 int *result, fci_err *err)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    fci_wq_slot *s = slot_at(q, ticket);
+    int rc = await_done(q, s, ticket, timeout_ms, alive, arg, &start);
+    if (rc != 0)
+        return fci_err_set(err, rc, rc == FC_EAGAIN
+                                        ? "the store's writer went away before acknowledging"
+                                        : "no acknowledgement from the writer in %d ms", timeout_ms);
+    /* the acquire load of DONE in await_done makes the result visible */
+    *result = atomic_load_explicit(&s->result, memory_order_relaxed);
+    return 0;
+}
+
+void fci_wq_release(fci_wq *q, uint64_t ticket)
+{
+    fci_wq_slot *s = slot_at(q, ticket);
+    atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+    /* release: our reads of the slot are done before it is free again */
+    atomic_store_explicit(&s->seq, seq_of(ticket + q->nslots, FCI_WQ_FREE), memory_order_release);
+    futex_bump(&q->space);
+}
+
+/* A producer that gives up waiting (timeout, writer gone) keeps owning its
+ * slot until it exits: the writer may still answer the entry, and the next
+ * producer of that slot frees it once this process is gone. */
+int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
+                  fci_wq_alive_fn alive, void *arg, int *result, fci_err *err)
+{
+    if (len > q->slot_bytes)
+        return fci_err_set(err, FC_ETOOBIG,
+                           "batch of %u bytes exceeds the write queue's entry limit of %u bytes "
+                           "(fc_options.queue_entry_size)", len, q->slot_bytes);
+    uint64_t t;
+    int rc = fci_wq_claim(q, timeout_ms, alive, arg, &t, err);
+    if (rc != 0)
+        return rc;
+    fci_wq_publish(q, t, data, len, flags);
+    rc = fci_wq_await(q, t, timeout_ms, alive, arg, result, err);
+    if (rc == 0)
+        fci_wq_release(q, t);
+    return rc;
+}
+
+/* ---- consumer (the writer) --------------------------------------------- */
+
+/* The entry at the tail was claimed and its producer died before READY:
+ * free the slot for the next round and move past it. */
+static int recover_claimed(fci_wq *q, fci_wq_slot *s, uint64_t t)
+{
+    uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
+    if (!owner_dead(owner))
+        return 0;
+    atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+    atomic_store_explicit(&s->seq, seq_of(t + q->nslots, FCI_WQ_FREE), memory_order_release);
+    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+    atomic_fetch_add_explicit(&q->recovered, 1, memory_order_relaxed);
+    futex_bump(&q->space);
+    return 1;
+}
+
+int fci_wq_peek(fci_wq *q, uint64_t skip, fci_wq_slot **slot, const char **data)
+{
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed) + skip;
+        if (t >= atomic_load_explicit(&q->head, memory_order_acquire))
+            return 0;
+        fci_wq_slot *s = slot_at(q, t);
+        uint64_t seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+        if (seq == seq_of(t, FCI_WQ_READY)) {
+            if (s->len > q->slot_bytes)
+                s->len = 0; /* damaged: answered as an empty, invalid batch */
+            *slot = s;
+            *data = payload(s);
+            return 1;
+        }
+        /* Claimed, not yet READY: wait, unless its producer is dead. */
+        if (skip != 0 || !recover_claimed(q, s, t))
+            return 0;
+    }
+}
+
+void fci_wq_complete(fci_wq *q, fci_wq_slot *s, int result)
+{
+    uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
+    atomic_store_explicit(&s->result, result, memory_order_relaxed);
+    /* release: the result is written before DONE is seen */
+    atomic_store_explicit(&s->seq, seq_of(t, FCI_WQ_DONE), memory_order_release);
+    atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+    atomic_fetch_add_explicit(&q->applied, 1, memory_order_relaxed);
+    futex_bump(&s->wake);
+}
