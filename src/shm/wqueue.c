@@ -262,9 +262,10 @@ void fci_wq_release(fci_wq *q, uint64_t ticket)
     futex_bump(&q->space);
 }
 
-/* A producer that gives up waiting (timeout, writer gone) keeps owning its
- * slot until it exits: the writer may still answer the entry, and the next
- * producer of that slot frees it once this process is gone. */
+/* A producer that gives up waiting (timeout, writer gone) abandons its
+ * slot: with no owner, the next producer of that slot frees it once the
+ * writer has answered (the writer may still apply the entry: a timed-out
+ * write is of unknown outcome, as with any server). */
 int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
                   fci_wq_alive_fn alive, void *arg, int *result, fci_err *err)
 {
@@ -280,6 +281,8 @@ int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int
     rc = fci_wq_await(q, t, timeout_ms, alive, arg, result, err);
     if (rc == 0)
         fci_wq_release(q, t);
+    else  /* release: pairs with recover_done's acquire of the owner */
+        atomic_store_explicit(&slot_at(q, t)->owner, 0, memory_order_release);
     return rc;
 }
 
