@@ -70,7 +70,8 @@ typedef struct fci_arena_header {
     _Atomic uint64_t owner_start;    /* creator's start time (/proc stat field 22) */
     _Atomic uint64_t writer_owner;   /* reserved for the writer module: pid | gen<<32 */
     _Atomic uint64_t writer_start;   /* the writer's start time */
-    uint64_t pad1b[4];
+    _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
+    uint64_t pad1b[3];
 
     /* line 2: publication, written by the writer, read by every reader */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t current_version_off; /* 0 = none yet */
@@ -104,6 +105,7 @@ _Static_assert(offsetof(fci_arena_header, slot_off) == 32, "slot_off at 32");
 _Static_assert(offsetof(fci_arena_header, heap_off) == 40, "heap_off at 40");
 _Static_assert(offsetof(fci_arena_header, slot_count) == 48, "slot_count at 48");
 _Static_assert(offsetof(fci_arena_header, owner_pid) == 64, "owner line");
+_Static_assert(offsetof(fci_arena_header, bcache_off) == 96, "block cache offset in the owner line");
 _Static_assert(offsetof(fci_arena_header, current_version_off) == 128, "publication line");
 _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication line");
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
