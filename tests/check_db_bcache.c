@@ -199,12 +199,12 @@ START_TEST(unmapped_tables_read_through_the_cache)
 }
 END_TEST
 
-/* Snappy tables: values come back right, decompressed once into a frame
- * and returned zero-copy from the arena. */
-START_TEST(snappy_blocks_served_from_the_arena)
+/* Snappy (and zstd) tables: values come back right, decompressed once into
+ * a frame and returned zero-copy from the arena. */
+START_TEST(compressed_blocks_served_from_the_arena)
 {
     fc_options o = small_opts();
-    o.compression = FC_COMPRESSION_SNAPPY;
+    o.compression = _i == 0 ? FC_COMPRESSION_SNAPPY : FC_COMPRESSION_ZSTD;
     o.block_cache_size = 4u << 20;   /* room for every block */
     fill(&o);
     fc_store *s = open_store(&o);
@@ -221,8 +221,8 @@ START_TEST(snappy_blocks_served_from_the_arena)
     ck_assert_int_eq(in_arena, present);   /* every value points into a frame */
     ck_assert_int_eq(forked_readers(s), 0);
     cache_stats(s, &st2);
-    fprintf(stderr, "snappy: %d values in the arena; after 4 readers: hits %llu, misses %llu, "
-            "fills %llu (hit rate %.1f%%)\n", (int)in_arena, (unsigned long long)st2.hits,
+    fprintf(stderr, "%s: %d values in the arena; after 4 readers: hits %llu, misses %llu, "
+            "fills %llu (hit rate %.1f%%)\n", _i == 0 ? "snappy" : "zstd", (int)in_arena, (unsigned long long)st2.hits,
             (unsigned long long)st2.misses, (unsigned long long)st2.fills,
             100.0 * (double)st2.hits / (double)(st2.hits + st2.misses));
     ck_assert_uint_gt(st2.hits, st1.hits);
@@ -239,7 +239,7 @@ static Suite *db_bcache_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, unmapped_tables_read_through_the_cache);
-    tcase_add_test(tc, snappy_blocks_served_from_the_arena);
+    tcase_add_loop_test(tc, compressed_blocks_served_from_the_arena, 0, 2);
     suite_add_tcase(s, tc);
     return s;
 }
