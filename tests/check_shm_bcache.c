@@ -9,6 +9,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/mman.h>
 
 #include "fc_test.h"
@@ -296,6 +297,68 @@ END_TEST
 /* ---- many processes ------------------------------------------------------ */
 
 #define HAMMER_KEYS 400
+
+/* A child for the one-set race: 12 keys over 8 frames, so nearly every get
+ * evicts; a pinned block is checked, the core given away, checked again. */
+static int one_set_child(fci_arena *a, shared_counts *sc, unsigned seed, double secs)
+{
+    if (fci_arena_after_fork(a, NULL) != 0)
+        return 2;
+    fci_bcache *bc;
+    if (fci_bcache_open(a, &bc, NULL) != 0)
+        return 3;
+    double end = shm_test_now() + secs;
+    uint64_t ops = 0, x = seed * 2654435761u + 1;
+    while ((ops & 63) != 0 || shm_test_now() < end) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint64_t k = (x >> 8) % 12;
+        fci_bcache_ref r;
+        int filled;
+        int rc = get_key(bc, k, &r, &filled);
+        ops++;
+        if (rc != 0)
+            continue;
+        if (!contents_ok(&r, k))
+            atomic_fetch_add(&sc->bad, 1);
+        if (ops % 4 == 0)
+            sched_yield();
+        if (!contents_ok(&r, k))
+            atomic_fetch_add(&sc->bad, 1);
+        fci_bcache_release(bc, &r);
+    }
+    atomic_fetch_add(&sc->ops, ops);
+    fci_bcache_close(bc);
+    fci_arena_detach(a);
+    return 0;
+}
+
+START_TEST(one_set_race_never_tears_a_pinned_block)
+{
+    fci_bcache *bc;
+    fci_arena *a = arena_with_cache(64 << 10, 16, &bc);
+    ck_assert_uint_eq(bc->nframes, 8);
+    shared_counts *sc = counts_new();
+    pid_t kids[8];
+    for (int i = 0; i < 8; i++) {
+        kids[i] = fork();
+        ck_assert_int_ge(kids[i], 0);
+        if (kids[i] == 0)
+            _exit(one_set_child(a, sc, (unsigned)i + 11, 1.0));
+    }
+    for (int i = 0; i < 8; i++)
+        ck_assert_int_eq(shm_test_reap(kids[i]), 0);
+    fci_bcache_stats st;
+    fci_bcache_stats_get(bc, &st);
+    fprintf(stderr, "one set: %llu gets, evictions %llu, pinned skips %llu, bypasses %llu\n",
+            (unsigned long long)atomic_load(&sc->ops), (unsigned long long)st.evictions,
+            (unsigned long long)st.pinned_skips, (unsigned long long)st.bypasses);
+    ck_assert_uint_eq(atomic_load(&sc->bad), 0);
+    ck_assert_uint_gt(st.evictions, 1000);
+    for (uint64_t k = 0; k < 12; k++)
+        ck_assert_int_le(key_count(bc, k), 1);
+    done(a, bc);
+}
+END_TEST
 
 /* A child: random gets of overlapping keys for `secs`, checking every
  * block's contents and that a key is never in two frames while filled. */
@@ -591,6 +654,7 @@ static Suite *bcache_suite(void)
     TCase *mp = tcase_create("processes");
     tcase_set_timeout(mp, 20);
     tcase_add_test(mp, eight_processes_hammer_overlapping_keys);
+    tcase_add_test(mp, one_set_race_never_tears_a_pinned_block);
     tcase_add_test(mp, killed_filler_is_taken_over);
     tcase_add_test(mp, killed_pinner_frames_become_usable);
     tcase_add_test(mp, killed_lock_holder_is_replaced);
