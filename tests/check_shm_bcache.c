@@ -531,6 +531,34 @@ START_TEST(killed_filler_is_taken_over)
 }
 END_TEST
 
+/* Nobody asks for the dead fill's key again: the set's evictions reclaim
+ * the frame anyway. */
+START_TEST(killed_filler_frame_reclaimed_without_waiters)
+{
+    fci_bcache *bc;
+    fci_arena *a = arena_with_cache(64 << 10, 8, &bc);
+    int rd;
+    pid_t kid = spawn(a, fill_and_hang, &rd);
+    shm_test_wait_byte(rd);
+    close(rd);
+    shm_test_kill(kid);
+    fci_bcache_ref r[8];
+    int filled;
+    for (uint64_t k = 0; k < 8; k++) {   /* 8 pins need all 8 frames */
+        ck_assert_int_eq(get_key(bc, 100 + k, &r[k], &filled), 0);
+        ck_assert_int_eq(filled, 1);
+    }
+    fci_bcache_stats st;
+    fci_bcache_stats_get(bc, &st);
+    ck_assert_uint_eq(st.filling, 0);
+    ck_assert_uint_eq(st.takeovers, 1);
+    ck_assert_uint_eq(st.waits, 0);
+    for (uint64_t k = 0; k < 8; k++)
+        fci_bcache_release(bc, &r[k]);
+    done(a, bc);
+}
+END_TEST
+
 /* The child holds pins on every frame of the only set, then dies. */
 static void pin_all_and_hang(fci_arena *a, int fd)
 {
@@ -656,6 +684,7 @@ static Suite *bcache_suite(void)
     tcase_add_test(mp, eight_processes_hammer_overlapping_keys);
     tcase_add_test(mp, one_set_race_never_tears_a_pinned_block);
     tcase_add_test(mp, killed_filler_is_taken_over);
+    tcase_add_test(mp, killed_filler_frame_reclaimed_without_waiters);
     tcase_add_test(mp, killed_pinner_frames_become_usable);
     tcase_add_test(mp, killed_lock_holder_is_replaced);
     suite_add_tcase(s, mp);

@@ -399,11 +399,41 @@ static void set_unlock(fci_bcache *bc, uint32_t set)
     atomic_store_explicit(&bc->sets[set].lock, 0, memory_order_release);
 }
 
+/* A FILLING frame whose filler is gone becomes EMPTY(g+1) and is ours to
+ * take (under the set lock). full: also ask the kernel whether the process
+ * lives (a syscall and a /proc read); else only notice a slot that was
+ * released, swept or claimed again (one load). */
+static int reclaim_dead_fill(fci_bcache *bc, uint32_t f, uint64_t w, int full, uint32_t *gen)
+{
+    fci_bcache_frame *fr = &bc->frames[f];
+    /* relaxed: written before w, which the caller loaded with acquire */
+    uint64_t tok = atomic_load_explicit(&fr->filler, memory_order_relaxed);
+    int dead;
+    if (full) {
+        dead = !token_alive(bc, tok);
+    } else {
+        uint32_t s1 = FCI_TOKEN_SLOT1(tok);
+        /* acquire: pairs with the slot claim/release stores */
+        uint64_t o = s1 >= 1 && s1 <= bc->a->slot_count
+                         ? atomic_load_explicit(&bc->a->slots[s1 - 1].owner, memory_order_acquire)
+                         : 0;
+        dead = FCI_OWNER_GEN(o) != FCI_TOKEN_GEN(tok) || FCI_OWNER_PID(o) <= 0;
+    }
+    uint64_t empty = FCI_FW_MAKE(FCI_FRAME_EMPTY, 0, FCI_FW_GEN(w) + 1);
+    /* acq_rel: against a waiter resetting the same frame; one of us wins */
+    if (!dead || !atomic_compare_exchange_strong_explicit(&fr->word, &w, empty, memory_order_acq_rel,
+                                                          memory_order_relaxed))
+        return 0;
+    atomic_fetch_add_explicit(&bc->hdr->takeovers, 1, memory_order_relaxed);
+    *gen = FCI_FW_GEN(empty);
+    return 1;
+}
+
 /*
  * CLOCK over the set's ways, under its lock: an empty frame is taken
  * first; then a ready one with its reference bit set gets a second chance; a
  * ready one without it is marked EVICTING and taken if no pin record names
- * it. Filling frames are skipped. Returns the frame, its word's generation
+ * it. Filling frames are skipped unless their filler is gone. Returns the frame, its word's generation
  * in *gen, or -1 when every frame is pinned, filling or recently used.
  */
 static int64_t pick_victim(fci_bcache *bc, uint32_t set, uint32_t *gen)
@@ -428,6 +458,8 @@ static int64_t pick_victim(fci_bcache *bc, uint32_t set, uint32_t *gen)
             *gen = FCI_FW_GEN(w);
             return f;
         }
+        if (FCI_FW_STATE(w) == FCI_FRAME_FILLING && reclaim_dead_fill(bc, f, w, 0, gen))
+            return f;
         if (FCI_FW_STATE(w) != FCI_FRAME_READY)
             continue;
         if (atomic_load_explicit(&fr->ref, memory_order_relaxed) != 0) {
@@ -452,6 +484,14 @@ static int64_t pick_victim(fci_bcache *bc, uint32_t set, uint32_t *gen)
         atomic_fetch_add_explicit(&bc->hdr->evictions, 1, memory_order_relaxed);
         *gen = g;
         return f;
+    }
+    /* Nothing: a fill whose process died unswept may hold a frame that no
+     * waiter will ever reset (nobody asks for its key); look properly. */
+    for (uint32_t way = 0; way < bc->ways; way++) {
+        uint32_t f = set * bc->ways + way;
+        uint64_t w = atomic_load_explicit(&bc->frames[f].word, memory_order_acquire); /* as above */
+        if (FCI_FW_STATE(w) == FCI_FRAME_FILLING && reclaim_dead_fill(bc, f, w, 1, gen))
+            return f;
     }
     return -1;
 }
