@@ -17,6 +17,7 @@
 #include "db/store.h"
 #include "format/filename.h"
 #include "shm/layout.h"
+#include "shm/bcache.h"
 
 int fci_store_fail(fc_store *s, int code, const fci_err *detail)
 {
@@ -174,6 +175,9 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = take_lock(s, s->w, err);
     if (rc == 0)
         rc = open_arena(s, err);
+    if (rc == 0) /* the shared block cache, carved before anything else */
+        rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
+                               fci_bcache_frame_size(s->opts.block_size), err);
     if (rc == 0) {
         /* Stats in every process name the writer; relaxed, it is a figure. */
         fci_arena_header *h = s->arena->hdr;

@@ -15,7 +15,9 @@
 #include "forkcache.h"
 #include "db/tcache.h"
 #include "format/filename.h"
+#include "format/compress.h"
 #include "shm/arena.h"
+#include "shm/bcache.h"
 
 void fci_tcache_init(fci_tcache *c)
 {
@@ -68,6 +70,76 @@ static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err 
     return fci_table_open_fd(&e->table, fd, e->size, 0, err);
 }
 
+/* What a cache miss needs to fill a frame with one block. */
+typedef struct fill_ctx {
+    const fci_table *t;
+    fci_block_handle h;
+    int verify;
+} fill_ctx;
+
+/* Reads the block and writes its uncompressed contents into the frame. */
+static int fill_block(void *arg, char *buf, size_t cap, size_t *len, fci_err *err)
+{
+    fill_ctx *x = arg;
+    char *scratch = NULL;
+    if (x->t->base == NULL && (scratch = malloc((size_t)x->h.size + FCI_BLOCK_TRAILER_SIZE)) == NULL)
+        return fci_err_set(err, FC_ENOMEM, "table: no memory for a %llu-byte block",
+                           (unsigned long long)x->h.size);
+    fci_slice raw, contents;
+    int type;
+    int rc = fci_table_read_raw(x->t, x->h, scratch, &raw, err);
+    if (rc == 0)
+        rc = fci_block_unwrap(raw, x->h.offset, x->verify, &type, &contents, err);
+    if (rc == 0 && type == FC_COMPRESSION_NONE) {
+        *len = contents.size;
+        if (contents.size <= cap)
+            memcpy(buf, contents.data, contents.size);
+        else
+            rc = FCI_BCACHE_BYPASS;
+    } else if (rc == 0 && (rc = fci_uncompressed_length(type, contents, len, err)) == 0) {
+        rc = *len <= cap ? fci_uncompress(type, contents, buf, *len, err) : FCI_BCACHE_BYPASS;
+    }
+    free(scratch);
+    return rc;
+}
+
+/* The tables' fetcher: uncompressed blocks of a mapped table stay
+ * zero-copy in the mapping; every other block comes pinned from the shared
+ * cache, or from the heap when the cache cannot take it. */
+static int cached_fetch(void *arg, const fci_table *t, fci_block_handle h, fci_block_ref *ref,
+                        fci_err *err)
+{
+    fci_tcache_entry *e = arg;
+    int verify = (t->flags & FCI_TABLE_VERIFY_CHECKSUMS) != 0;
+    fci_slice raw;
+    if (t->base != NULL) {
+        int rc = fci_table_read_raw(t, h, NULL, &raw, err);
+        if (rc != 0)
+            return rc;
+        if ((unsigned char)raw.data[h.size] == FC_COMPRESSION_NONE)
+            return fci_table_read_block(t, h, verify, ref, err);
+    }
+    fill_ctx x = { t, h, verify };
+    fci_bcache_ref br;
+    int rc = fci_bcache_get(e->cache->bc, e->number, h.offset, fill_block, &x, &br, err);
+    if (rc == FCI_BCACHE_BYPASS)
+        return fci_table_read_block(t, h, verify, ref, err);
+    if (rc != 0)
+        return rc;
+    memset(ref, 0, sizeof *ref);
+    ref->data = fci_slice_make(br.data, br.len);
+    ref->pin = (void *)br.pin;
+    return 0;
+}
+
+static void cached_release(void *arg, const fci_table *t, fci_block_ref *ref)
+{
+    fci_tcache_entry *e = arg;
+    (void)t;
+    fci_bcache_ref br = { .pin = ref->pin };
+    fci_bcache_release(e->cache->bc, &br);
+}
+
 static void entry_free(fci_tcache_entry *e, struct fci_arena *a, int release_unit)
 {
     fci_table_close(&e->table);
@@ -96,6 +168,16 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
     if (fd >= 0) {
         e->number = number;
         rc = entry_open(e, a, fd, err);
+        if (rc == 0 && !c->bc_tried) {
+            c->bc_tried = 1;
+            if (fci_bcache_open(a, &c->bc, NULL) != 0)
+                c->bc = NULL;   /* no cache in this arena: heap reads */
+        }
+        if (rc == 0 && c->bc != NULL) {
+            e->cache = c;
+            e->fetcher = (fci_block_fetcher){ cached_fetch, cached_release, e };
+            fci_table_set_fetcher(&e->table, &e->fetcher);
+        }
         if (rc == 0) {
             *p = e;
             c->count++;
@@ -159,6 +241,8 @@ static void drop_all(fci_tcache *c, struct fci_arena *a, int release_units)
 void fci_tcache_free(fci_tcache *c, struct fci_arena *a)
 {
     drop_all(c, a, 1);
+    fci_bcache_close(c->bc);
+    c->bc = NULL;
     pthread_mutex_destroy(&c->mu);
 }
 
@@ -166,5 +250,8 @@ void fci_tcache_forget(fci_tcache *c)
 {
     pthread_mutex_init(&c->mu, NULL); /* the parent may have held it at fork */
     drop_all(c, NULL, 0);
+    fci_bcache_close(c->bc); /* names the parent's slot; reopened lazily */
+    c->bc = NULL;
+    c->bc_tried = 0;
     c->mapped = c->preads = 0;         /* figures are per process */
 }

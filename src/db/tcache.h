@@ -3,8 +3,10 @@
  *
  * A table is mapped (PROT_READ, MAP_SHARED, fd closed at once) only after
  * the arena's Limiter grants a unit; when it refuses, the table is read
- * with pread through the fd instead. Entries stay until their table leaves
- * every version this process can see.
+ * with pread through the fd instead. Blocks that cannot be served from a
+ * mapping (compressed ones, and all blocks of pread tables) go through the
+ * arena's shared block cache (shm/bcache.h). Entries stay until their
+ * table leaves every version this process can see.
  */
 #ifndef FC_DB_TCACHE_H
 #define FC_DB_TCACHE_H
@@ -25,6 +27,8 @@ typedef struct fci_tcache_entry {
     int fd;              /* -1 when mapped */
     int limiter_unit;    /* holds one Limiter unit */
     fci_table table;
+    fci_block_fetcher fetcher;       /* through the shared block cache */
+    struct fci_tcache *cache;
     struct fci_tcache_entry *next;
 } fci_tcache_entry;
 
@@ -33,6 +37,8 @@ typedef struct fci_tcache {
     fci_tcache_entry *buckets[FCI_TCACHE_BUCKETS];
     size_t count;
     uint64_t mapped, preads;   /* how tables were opened, for stats */
+    struct fci_bcache *bc;     /* handle on the arena's block cache, or NULL */
+    int bc_tried;              /* bc was looked for (opened lazily, per process) */
 } fci_tcache;
 
 struct fci_arena;

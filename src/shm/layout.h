@@ -81,7 +81,8 @@ typedef struct fci_arena_header {
     _Atomic uint64_t published_seq;  /* sequence of current_version_off's version */
     _Atomic uint64_t last_sequence;  /* newest write sequence readers may see */
     _Atomic uint64_t wq_off;         /* the write queue (0 = none), set by the writer */
-    uint64_t pad2[4];
+    _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
+    uint64_t pad2[3];
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
@@ -109,6 +110,7 @@ _Static_assert(offsetof(fci_arena_header, slot_off) == 32, "slot_off at 32");
 _Static_assert(offsetof(fci_arena_header, heap_off) == 40, "heap_off at 40");
 _Static_assert(offsetof(fci_arena_header, slot_count) == 48, "slot_count at 48");
 _Static_assert(offsetof(fci_arena_header, owner_pid) == 64, "owner line");
+_Static_assert(offsetof(fci_arena_header, bcache_off) == 160, "publication line");
 _Static_assert(offsetof(fci_arena_header, current_version_off) == 128, "publication line");
 _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication line");
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
