@@ -22,9 +22,17 @@ static const struct option store_opts[] = {
     { NULL, 0, NULL, 0 }
 };
 
+static const char *opt_name(int opt)
+{
+    for (const struct option *o = store_opts; o->name; o++)
+        if (o->val == opt)
+            return o->name;
+    return "?";
+}
+
 /*
- * The shared option loop. allowed lists the short ids the command takes
- * (the store-size options are always taken). Returns -1 to go on, or an
+ * The shared option loop. allowed lists what the command takes: 'x'
+ * --hex, 's' --sync, 'w' the store-size options. Returns -1 to go on, or an
  * exit code (help printed, usage error). "+" stops at the first operand,
  * so keys that start with '-' work after DIR.
  */
@@ -38,8 +46,9 @@ static int parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed
             tool_help_cmd(cmd);
             return EXIT_OK;
         }
-        if ((opt == OPT_HEX || opt == OPT_SYNC) && strchr(allowed, opt) == NULL)
-            return tool_usage(cmd, "option %s does not apply", argv[optind - 1]);
+        int id = opt == OPT_WRITE_BUFFER || opt == OPT_ARENA_SIZE ? 'w' : opt;
+        if ((id == OPT_HEX || id == OPT_SYNC || id == 'w') && strchr(allowed, id) == NULL)
+            return tool_usage(cmd, "option --%s does not apply", opt_name(opt));
         int r = tool_store_opt(cmd, opt, optarg, sa);
         if (r < 0)
             return EXIT_TROUBLE;
@@ -83,7 +92,7 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
 {
     const tool_cmd *cmd = tool_find(name);
     store_args sa;
-    int r = parse(cmd, argc, argv, "xs", &sa);
+    int r = parse(cmd, argc, argv, "xsw", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != nargs)
@@ -136,7 +145,7 @@ int tool_cmd_get(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("get");
     store_args sa;
-    int r = parse(cmd, argc, argv, "x", &sa);
+    int r = parse(cmd, argc, argv, "xw", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != 2)
@@ -185,7 +194,7 @@ int tool_cmd_compact(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("compact");
     store_args sa;
-    int r = parse(cmd, argc, argv, "", &sa);
+    int r = parse(cmd, argc, argv, "w", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != 1)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "tool/tool.h"
@@ -108,6 +109,15 @@ int tool_open(const char *cmd, const char *dir, const store_args *sa, int create
     if (fc_options_validate(&o, &why) != 0) {
         tool_fail(cmd, dir, "bad option: %s", why ? why : "out of range");
         return FC_EINVAL;
+    }
+    /* Without FC_CREATE the library's complaint is about LOCK; say what
+     * the user needs to hear instead. */
+    char current[4096];
+    struct stat sb;
+    snprintf(current, sizeof current, "%s/CURRENT", dir);
+    if (!create && stat(current, &sb) != 0) {
+        tool_fail(cmd, dir, "not a store (no CURRENT file)");
+        return FC_ENOTFOUND;
     }
     int rc = fc_open(dir, &o, out);
     if (rc != 0)
