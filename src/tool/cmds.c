@@ -254,7 +254,7 @@ int tool_cmd_verify(int argc, char **argv)
         return EXIT_OK;
     }
     if (rc == FC_ECORRUPT) {
-        fprintf(stderr, "forkcache: verify %s: damaged (%llu problems, %llu notes)\n", dir,
+        fprintf(stderr, "forkcache: verify %s: damaged (%llu findings of damage, %llu notes)\n", dir,
                 o.damage, o.notes);
         return EXIT_NO;
     }
