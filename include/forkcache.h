@@ -291,6 +291,50 @@ int fc_stats_readers(fc_store *store, fc_reader_stat *out, size_t max, size_t *n
 
 /* ---- Checking a store ------------------------------------------------------ */
 
+/*
+ * fc_verify reads every file a store depends on and reports what it finds,
+ * one finding at a time, through a callback. It opens nothing for writing
+ * and takes no lock, so it may run beside a live writer (a file the writer
+ * is appending to may then show a torn tail, which is only a note).
+ *
+ * Checked: CURRENT (one line naming an existing MANIFEST); the MANIFEST
+ * (every record's checksum, every VersionEdit decodes, the comparator is
+ * leveldb.BytewiseComparator, replaying it gives levels whose L1+ files are
+ * disjoint); every live table (present as .ldb or .sst, of the size the
+ * MANIFEST records, every block's checksum and ordering, its first and last
+ * keys equal to the MANIFEST's smallest and largest); every WAL the MANIFEST
+ * still needs (every record's checksum, every WriteBatch well-formed,
+ * sequences increasing).
+ */
+
+/* How serious a finding is. */
+#define FC_VERIFY_DAMAGE 1   /* data is lost or unreadable: counts as damage */
+#define FC_VERIFY_NOTE   2   /* worth knowing, not damage (a torn WAL tail, an orphan table) */
+#define FC_VERIFY_ERROR  3   /* a file could not be checked (I/O error, no memory) */
+
+/* One finding. Every pointer is valid only during the callback. */
+typedef struct fc_verify_finding {
+    int severity;          /* FC_VERIFY_DAMAGE, FC_VERIFY_NOTE or FC_VERIFY_ERROR */
+    int code;              /* FC_ECORRUPT for damage, another FC_E* for errors, 0 for notes */
+    const char *file;      /* name inside the store directory ("000012.ldb"), or the
+                              directory's path when the finding is about the store itself */
+    uint64_t offset;       /* byte offset in file where the problem starts (0 when it
+                              concerns the whole file) */
+    const char *message;   /* one sentence, without a final newline */
+} fc_verify_finding;
+
+/* Receives each finding in the order found. arg is fc_verify's arg. */
+typedef void (*fc_verify_report)(void *arg, const fc_verify_finding *finding);
+
+/*
+ * Checks the store in directory dir; report may be NULL. Returns 0 when no
+ * damage was found (notes do not count), FC_ECORRUPT when any was, or
+ * another FC_E* code when the check itself failed and found no damage:
+ * FC_ENOTFOUND when dir is not a store (no CURRENT and no MANIFEST), FC_EIO
+ * when a file could not be read, FC_ENOMEM.
+ */
+int fc_verify(const char *dir, fc_verify_report report, void *arg);
+
 #ifdef __cplusplus
 }
 #endif

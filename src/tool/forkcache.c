@@ -1,0 +1,244 @@
+/*
+ * forkcache.c - the forkcache command: main, the command table and the
+ * help pages. Each command lives in its own function (cmds.c, cmd_load.c);
+ * this file only dispatches and explains.
+ *
+ * The help text is the manual: `forkcache --help` prints every section a
+ * man page has, and `forkcache help CMD` one command's page.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "tool/tool.h"
+
+#define STORE_OPTIONS \
+    "--write-buffer SIZE\n" \
+    "    Memtable size before it is written out as a table (default 4M). SIZE is\n" \
+    "    bytes, or a number with a k, M or G suffix (powers of 1024).\n" \
+    "--arena-size SIZE\n" \
+    "    Bytes of address space reserved for the shared arena (default 1G); only\n" \
+    "    what the memtables use is ever touched.\n" \
+    "--help\n" \
+    "    Print this page and exit.\n"
+
+const tool_cmd tool_cmds[] = {
+    {
+        "load", tool_cmd_load,
+        "load [--hex] [--sync] [--batch N] [STORE OPTIONS] DIR [FILE]",
+        "load key<TAB>value lines in batches",
+        "Reads lines of the form key<TAB>value from FILE (standard input when FILE is\n"
+        "absent or -) and stores them in the store at DIR, creating it if needed.\n"
+        "The first TAB ends the key; the value is the rest of the line without its\n"
+        "newline and may be empty or hold further TABs. Rows are written in batches\n"
+        "(one fc_write each), so a crash loses at most the batch being written.\n"
+        "A malformed line (no TAB, bad hex, key or value over the size limits) stops\n"
+        "the load with an error naming its line number; the rows before it are stored.\n"
+        "While standard error is a terminal a progress line (rows, rows/s, MB/s) is\n"
+        "updated there; a summary line (rows, seconds, rows/s) is always printed.\n",
+        "--hex\n"
+        "    Both fields are hex-encoded (two digits per byte, either case), for binary\n"
+        "    keys and values. Default: the bytes are taken as they are.\n"
+        "--sync\n"
+        "    fdatasync the write-ahead log after every batch (default: no sync; a\n"
+        "    machine crash may lose the last batches, a process crash loses nothing).\n"
+        "--batch N\n"
+        "    Rows per batch, 1 to 1000000 (default 1000).\n"
+        STORE_OPTIONS,
+        NULL,
+        "printf 'alpha\\t1\\nbeta\\t2\\n' | forkcache load /var/cache/fc\n"
+        "forkcache load --batch 10000 /var/cache/fc dump.tsv\n"
+        "forkcache load --hex /var/cache/fc hexdump.tsv\n"
+    },
+    {
+        "put", tool_cmd_put,
+        "put [--hex] [--sync] [STORE OPTIONS] DIR KEY VALUE",
+        "store one key",
+        "Stores VALUE under KEY in the store at DIR, creating the store if needed.\n",
+        "--hex\n"
+        "    KEY and VALUE are hex-encoded (default: taken as they are).\n"
+        "--sync\n"
+        "    fdatasync the write-ahead log before returning (default: no sync).\n"
+        STORE_OPTIONS,
+        NULL,
+        "forkcache put /var/cache/fc user:42 '{\"name\":\"Ada\"}'\n"
+        "forkcache put --hex /var/cache/fc 00ff 0102\n"
+    },
+    {
+        "del", tool_cmd_del,
+        "del [--hex] [--sync] [STORE OPTIONS] DIR KEY",
+        "delete one key",
+        "Deletes KEY from the store at DIR. Deleting an absent key is not an error.\n",
+        "--hex\n"
+        "    KEY is hex-encoded (default: taken as it is).\n"
+        "--sync\n"
+        "    fdatasync the write-ahead log before returning (default: no sync).\n"
+        STORE_OPTIONS,
+        NULL,
+        "forkcache del /var/cache/fc user:42\n"
+    },
+    {
+        "get", tool_cmd_get,
+        "get [--hex] [STORE OPTIONS] DIR KEY",
+        "print the value of one key",
+        "Prints the value stored under KEY in the store at DIR on standard output:\n"
+        "the raw bytes with no newline added, or with --hex two hex digits per byte\n"
+        "and a newline. The store must exist.\n",
+        "--hex\n"
+        "    KEY is hex-encoded and the value is printed in hex (default: raw bytes).\n"
+        STORE_OPTIONS,
+        "0  the key was found and its value printed.\n"
+        "1  the key is absent or deleted.\n"
+        "2  an error: usage, no store at DIR, I/O, damage.\n",
+        "forkcache get /var/cache/fc user:42\n"
+        "if forkcache get /var/cache/fc k >/dev/null; then echo present; fi\n"
+    },
+    {
+        "compact", tool_cmd_compact,
+        "compact [STORE OPTIONS] DIR",
+        "compact the whole store",
+        "Writes the memtable out and compacts every level over the whole key range,\n"
+        "so that each key lives in one table and deleted or overwritten entries are\n"
+        "dropped. Waits until the compaction is done.\n",
+        STORE_OPTIONS,
+        NULL,
+        "forkcache compact /var/cache/fc\n"
+    },
+    {
+        "verify", tool_cmd_verify,
+        "verify DIR",
+        "check every file of a store",
+        "Checks the store at DIR without writing or locking anything: CURRENT, every\n"
+        "record of the MANIFEST and the levels it describes, every live table (size,\n"
+        "every block checksum, key order, first and last keys against the MANIFEST),\n"
+        "and every write-ahead log still needed (checksums, batch layout). Prints one\n"
+        "line per finding on standard output, as FILE:OFFSET: sentence, and a\n"
+        "summary on standard error. Findings marked 'note:' (a torn log tail left by\n"
+        "a crash, a leftover table) are not damage.\n",
+        "--help\n"
+        "    Print this page and exit.\n",
+        "0  no damage found (notes may have been printed).\n"
+        "1  the store is damaged: see the findings.\n"
+        "2  the check could not run: usage, DIR is not a store, I/O error.\n",
+        "forkcache verify /var/cache/fc || echo 'store damaged'\n"
+    },
+    { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
+};
+
+#define COMMON_EXIT \
+    "0  success.\n" \
+    "1  a negative answer: get found no such key, verify found damage.\n" \
+    "2  an error: a usage error (with a usage line on standard error), no store,\n" \
+    "   a store held by another writer, an I/O error, damage met while working.\n"
+
+/* Indents each line of text by n spaces. */
+static void indented(const char *text, int n)
+{
+    while (*text) {
+        const char *nl = strchr(text, '\n');
+        size_t len = nl ? (size_t)(nl - text) : strlen(text);
+        if (len)
+            printf("%*s%.*s\n", n, "", (int)len, text);
+        else
+            putchar('\n');
+        text += len + (nl != NULL);
+    }
+}
+
+static void synopsis_lines(const tool_cmd *c)
+{
+    printf("    forkcache %s\n", c->synopsis);
+}
+
+void tool_help_cmd(const tool_cmd *c)
+{
+    printf("NAME\n    forkcache %s - %s\n\n", c->name, c->summary);
+    printf("SYNOPSIS\n");
+    synopsis_lines(c);
+    printf("\nDESCRIPTION\n");
+    indented(c->description, 4);
+    printf("\nOPTIONS\n");
+    indented(c->options, 4);
+    printf("\nEXIT STATUS\n");
+    indented(c->exit_status ? c->exit_status : COMMON_EXIT, 4);
+    printf("\nEXAMPLES\n");
+    indented(c->examples, 4);
+}
+
+static void help_all(void)
+{
+    printf("NAME\n"
+           "    forkcache - load, read, compact and check a forkcache store\n\n"
+           "SYNOPSIS\n"
+           "    forkcache --help | --version\n"
+           "    forkcache help COMMAND\n");
+    for (const tool_cmd *c = tool_cmds; c->name; c++)
+        synopsis_lines(c);
+    printf("\nDESCRIPTION\n");
+    indented("A forkcache store is a directory in LevelDB's on-disk format (CURRENT,\n"
+             "MANIFEST-*, *.log, *.ldb) that a parent process opens and its forked\n"
+             "workers read zero-copy. This command works on such a directory. Every\n"
+             "command that writes opens the store as its only writer, writes, and\n"
+             "closes it: it fails while another process holds the writer role. Options\n"
+             "come before DIR; everything after DIR is taken literally, so keys may\n"
+             "start with '-'.\n", 4);
+    printf("\nCOMMANDS\n");
+    for (const tool_cmd *c = tool_cmds; c->name; c++)
+        printf("    %-8s %s\n", c->name, c->summary);
+    printf("    %-8s %s\n", "help", "print the page of one command");
+    printf("\nOPTIONS\n");
+    indented("--help\n"
+             "    Print this page (before a command: the whole manual; after one: that\n"
+             "    command's page) and exit 0.\n"
+             "--version\n"
+             "    Print the program's and the library's versions and exit 0.\n", 4);
+    for (const tool_cmd *c = tool_cmds; c->name; c++) {
+        printf("\n  %s\n", c->name);
+        indented(c->options, 4);
+    }
+    printf("\nEXIT STATUS\n");
+    indented(COMMON_EXIT, 4);
+    printf("\nEXAMPLES\n");
+    for (const tool_cmd *c = tool_cmds; c->name; c++)
+        indented(c->examples, 4);
+    printf("\nFILES\n");
+    indented("DIR/CURRENT          names the live MANIFEST\n"
+             "DIR/MANIFEST-NNNNNN  the tables of every level, as a log of version edits\n"
+             "DIR/NNNNNN.log       write-ahead log of recent writes\n"
+             "DIR/NNNNNN.ldb       tables (NNNNNN.sst is read too)\n"
+             "DIR/LOCK             locked (fcntl) by the store's writer\n", 4);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return tool_usage(NULL, "no command given");
+    const char *first = argv[1];
+    if (strcmp(first, "--help") == 0 || strcmp(first, "-h") == 0) {
+        help_all();
+        return EXIT_OK;
+    }
+    if (strcmp(first, "--version") == 0) {
+        printf("forkcache %s (library %s)\n", PACKAGE_VERSION, fc_version(NULL, NULL, NULL));
+        return EXIT_OK;
+    }
+    if (strcmp(first, "help") == 0) {
+        if (argc == 2) {
+            help_all();
+            return EXIT_OK;
+        }
+        const tool_cmd *c = tool_find(argv[2]);
+        if (c == NULL)
+            return tool_usage(NULL, "no such command '%s'", argv[2]);
+        if (argc > 3)
+            return tool_usage(NULL, "help takes one command");
+        tool_help_cmd(c);
+        return EXIT_OK;
+    }
+    const tool_cmd *c = tool_find(first);
+    if (c == NULL)
+        return tool_usage(NULL, first[0] == '-' ? "unknown option '%s'"
+                                                : "unknown command '%s'", first);
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,0 +1,89 @@
+/*
+ * tool.h - what the files of the forkcache command share: the command
+ * table, the options every store command accepts, and small helpers for
+ * sizes, hex and error messages.
+ */
+#ifndef FC_TOOL_TOOL_H
+#define FC_TOOL_TOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "forkcache.h"
+
+/* Exit codes, the same for every command: 1 is a negative answer (key not
+ * found, store damaged), 2 anything that went wrong. */
+#define EXIT_OK 0
+#define EXIT_NO 1
+#define EXIT_TROUBLE 2
+
+typedef struct tool_cmd {
+    const char *name;
+    int (*run)(int argc, char **argv);   /* argv[0] is the command's name */
+    const char *synopsis;    /* one line per form, after "forkcache " */
+    const char *summary;     /* one line, for the command list */
+    const char *description; /* paragraphs */
+    const char *options;     /* "--opt ARG\n  text\n" entries, or NULL */
+    const char *exit_status; /* NULL: the common rules */
+    const char *examples;
+} tool_cmd;
+
+extern const tool_cmd tool_cmds[];   /* ends with a NULL name */
+
+/* The commands (cmds.c, cmd_load.c). */
+int tool_cmd_load(int argc, char **argv);
+int tool_cmd_put(int argc, char **argv);
+int tool_cmd_del(int argc, char **argv);
+int tool_cmd_get(int argc, char **argv);
+int tool_cmd_compact(int argc, char **argv);
+int tool_cmd_verify(int argc, char **argv);
+
+/* Store options from the command line, applied over fc_options_init. */
+typedef struct store_args {
+    size_t write_buffer;   /* 0 = library default */
+    size_t arena_size;
+    int hex;
+    int sync;
+} store_args;
+
+/* Long option ids shared by the commands' getopt_long tables. */
+enum {
+    OPT_HELP = 'h',
+    OPT_HEX = 'x',
+    OPT_SYNC = 's',
+    OPT_WRITE_BUFFER = 1000,
+    OPT_ARENA_SIZE,
+    OPT_BATCH
+};
+
+/* Prints "forkcache: <cmd> <dir>: <what>" to stderr. */
+void tool_fail(const char *cmd, const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The library's detail for a failure on store (NULL: the last fc_open). */
+const char *tool_detail(const fc_store *store, int rc);
+
+/* The one-line usage of cmd on stderr, then EXIT_TROUBLE. */
+int tool_usage(const tool_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const tool_cmd *tool_find(const char *name);
+/* The command's full help page on stdout. */
+void tool_help_cmd(const tool_cmd *cmd);
+
+/* Handles an option shared by the store commands. 1 = handled, 0 = not
+ * one of them, -1 = bad value (usage already printed). */
+int tool_store_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa);
+/* Opens dir as its writer; create makes it when missing. */
+int tool_open(const char *cmd, const char *dir, const store_args *sa, int create,
+              fc_store **out);
+
+/* "64M" -> 67108864: digits and an optional k, M or G (powers of 1024).
+ * 0 on success, -1 on anything else or overflow. */
+int tool_parse_size(const char *s, size_t *out);
+
+/* Hex: decode into out (cap >= len / 2), -1 with *bad = the offending
+ * character's index on odd length or a non-hex digit. */
+int tool_hex_decode(const char *s, size_t len, unsigned char *out, size_t *bad);
+void tool_hex_print(const void *data, size_t len);
+
+double tool_now(void);   /* monotonic seconds */
+
+#endif
