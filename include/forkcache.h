@@ -245,6 +245,54 @@ int fc_get_copy(fc_txn *txn, const void *key, size_t klen, void *buf, size_t cap
 
 /* ---- Iterators ---------------------------------------------------------- */
 
+/*
+ * Ordered range scans over a transaction's snapshot: user keys in bytewise
+ * order, each with its newest value as of fc_txn_begin; deleted keys and
+ * later writes are not shown. An iterator belongs to its transaction (same
+ * thread) and must be freed before it: fc_txn_end refuses with FC_EBUSY
+ * while iterators of the txn are open. Several iterators may share a txn.
+ *
+ * Moves (first, last, seek, next, prev) return 0 when the iterator stands
+ * on an entry, FC_ENOTFOUND when it ran past either end (it is then not
+ * valid; first/last/seek make it valid again), or a negative FC_E* code
+ * when damage was met: that error sticks, the iterator stays invalid and
+ * fc_errmsg(store) has the detail. next and prev need a valid iterator
+ * (FC_EINVAL otherwise). Direction may change at any point.
+ *
+ *     fc_iter *it;
+ *     fc_iter_new(txn, &it);
+ *     for (int rc = fc_iter_first(it); rc == 0; rc = fc_iter_next(it)) {
+ *         fc_val k = fc_iter_key(it), v = fc_iter_value(it);
+ *         ...
+ *     }
+ *     fc_iter_free(it);
+ *
+ * fc_iter_key and fc_iter_value return borrowed bytes (zero-copy into the
+ * arena or a mapped table wherever the block is uncompressed), valid until
+ * the iterator moves or is freed, whichever comes first; copy what you keep.
+ * On an invalid iterator both return an empty run (size 0).
+ */
+typedef struct fc_iter fc_iter;
+
+/* A new iterator over txn's snapshot, not yet positioned (not valid). */
+int fc_iter_new(fc_txn *txn, fc_iter **out);
+/* To the smallest / largest key. */
+int fc_iter_first(fc_iter *it);
+int fc_iter_last(fc_iter *it);
+/* To the first key >= key (klen may be 0: same as first). */
+int fc_iter_seek(fc_iter *it, const void *key, size_t klen);
+/* To the next larger / next smaller key. */
+int fc_iter_next(fc_iter *it);
+int fc_iter_prev(fc_iter *it);
+/* 1 when the iterator stands on an entry, else 0. */
+int fc_iter_valid(const fc_iter *it);
+fc_val fc_iter_key(const fc_iter *it);
+fc_val fc_iter_value(const fc_iter *it);
+/* 0, or the error that stopped the iterator. */
+int fc_iter_status(const fc_iter *it);
+/* Frees the iterator (NULL is fine); always before its txn ends. */
+void fc_iter_free(fc_iter *it);
+
 /* ---- Statistics ----------------------------------------------------------- */
 
 #define FC_NUM_LEVELS 7

@@ -155,6 +155,12 @@ int fc_txn_end(fc_txn *t)
     if (t == NULL)
         return FC_EINVAL;
     fc_store *s = t->store;
+    if (t->iters > 0) {
+        /* An iterator points into what this txn pins: refuse, keep both. */
+        fci_err e;
+        fci_err_set(&e, FC_EBUSY, "fc_txn_end: %d iterator(s) still open on this txn", t->iters);
+        return fci_store_fail(s, FC_EBUSY, &e);
+    }
     if (t->res_live)
         fci_table_get_done(t->res_table, &t->res);
     for (size_t i = 0; i < t->nheld; i++)

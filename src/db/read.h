@@ -41,6 +41,7 @@ struct fc_txn {
     size_t nheld, capheld;
     int res_live;
     int ended;
+    int iters;                  /* open fc_iter on this txn (iter.c) */
 };
 
 #endif
