@@ -85,6 +85,14 @@ const char *fc_strerror(int code);
 #define FC_SYNC        0x04u  /* fdatasync the WAL on every write */
 #define FC_PARANOID    0x08u  /* verify every checksum on read */
 #define FC_BEST_EFFORT 0x10u  /* recovery skips corrupt regions, reporting them */
+#define FC_ATTACH      0x20u  /* if another process is the writer, attach to its
+                                 file-backed arena instead of failing with
+                                 FC_EBUSY: reads are zero-copy, writes go
+                                 through its write queue */
+
+/* Where a file-backed arena lives when arena_path is "" (empty string):
+ * inside the store directory, so other processes find it with FC_ATTACH. */
+#define FC_ARENA_FILE "forkcache.arena"
 
 /*
  * Options for opening a store. Always start from fc_options_init(), which
