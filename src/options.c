@@ -58,7 +58,7 @@ void fc_options_init(fc_options *opts)
 
 int fc_options_validate(const fc_options *o, const char **why)
 {
-    const unsigned known = FC_CREATE | FC_READONLY | FC_SYNC | FC_PARANOID | FC_BEST_EFFORT;
+    const unsigned known = FC_CREATE | FC_READONLY | FC_SYNC | FC_PARANOID | FC_BEST_EFFORT | FC_ATTACH;
     FC_REQUIRE(o != NULL, "options: NULL pointer");
     FC_REQUIRE((o->flags & ~known) == 0, "flags: unknown bit set");
     FC_REQUIRE(!((o->flags & FC_READONLY) && (o->flags & FC_SYNC)),

@@ -83,17 +83,72 @@ static int make_dir(const fc_store *s, fci_err *err)
     return fci_err_errno(err, fci_errno_code(errno), errno, "mkdir %s", s->dir);
 }
 
+/* The arena file for a path option: NULL = anonymous (no file), "" = the
+ * conventional FC_ARENA_FILE in the store directory, else the path. */
+static const char *arena_file(const fc_store *s, char *buf, size_t cap)
+{
+    const char *p = s->opts.arena_path;
+    if (p == NULL || *p != '\0')
+        return p;
+    snprintf(buf, cap, "%s/%s", s->dir, FC_ARENA_FILE);
+    return buf;
+}
+
 static int open_arena(fc_store *s, fci_err *err)
 {
+    char path[PATH_MAX + 32];
     fci_arena_config cfg;
     fci_arena_config_init(&cfg);
     cfg.size = s->opts.arena_size;
     cfg.reader_slots = (uint32_t)s->opts.reader_slots;
     cfg.max_mappings = (uint32_t)s->opts.max_mappings;
-    cfg.path = s->opts.arena_path;
+    cfg.path = arena_file(s, path, sizeof path);
     cfg.file_mode = s->opts.file_mode;
     cfg.store_dir = s->dir;
     return fci_arena_create(&cfg, &s->arena, err);
+}
+
+/* The pid of another process holding the store's LOCK, 0 if none. F_GETLK
+ * only asks; nothing is locked. (Closing this descriptor would drop a lock
+ * this process held on LOCK: one process opens a store once.) */
+static long lock_holder(const fc_store *s)
+{
+    char path[PATH_MAX];
+    fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return 0;
+    struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+    long pid = fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? (long)who.l_pid : 0;
+    close(fd);
+    return pid;
+}
+
+/* Joins a running writer's file-backed arena as a reader whose writes go
+ * through the writer's queue. The arena must name this store. */
+static int attach_to_writer(fc_store *s, long holder, fci_err *err)
+{
+    char buf[PATH_MAX + 32];
+    const char *path = s->opts.arena_path && *s->opts.arena_path ? s->opts.arena_path : NULL;
+    if (path == NULL) {
+        snprintf(buf, sizeof buf, "%s/%s", s->dir, FC_ARENA_FILE);
+        path = buf;
+    }
+    int rc = fci_arena_attach(path, &s->arena, err);
+    if (rc == FC_ENOTFOUND || (rc != 0 && access(path, F_OK) != 0))
+        return fci_err_set(err, FC_EBUSY, "%s: the writer (pid %ld) has no arena file %s to "
+                                          "attach to (it must use a file-backed arena)",
+                           s->dir, holder, path);
+    if (rc != 0)
+        return rc;
+    char mine[PATH_MAX], theirs[PATH_MAX];
+    const char *dir = fci_arena_store_dir(s->arena);
+    if (realpath(s->dir, mine) == NULL || dir == NULL || realpath(dir, theirs) == NULL ||
+        strcmp(mine, theirs) != 0)
+        return fci_err_set(err, FC_EINVAL, "%s: arena %s belongs to store %s", s->dir, path,
+                           dir ? dir : "(none)");
+    s->role = FCI_ROLE_READER;
+    return 0;
 }
 
 static fci_writer *writer_new(void)
@@ -239,7 +294,10 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
     fci_err err;
     fci_err_clear(&err);
     int rc;
-    if (s->opts.flags & FC_READONLY) {
+    long holder = (s->opts.flags & FC_ATTACH) ? lock_holder(s) : 0;
+    if (holder > 0) {
+        rc = attach_to_writer(s, holder, &err);
+    } else if (s->opts.flags & FC_READONLY) {
         s->role = FCI_ROLE_READONLY;
         rc = fci_open_readonly(s, &err);
     } else {

@@ -1,0 +1,173 @@
+/*
+ * check_db_attach.c - processes that are not children of the writer join
+ * the store through its file-backed arena (FC_ATTACH): they read zero-copy
+ * and write through the writer's queue. The helper runs in a process the
+ * test exec's (this same program, with --helper), so nothing is inherited
+ * by fork.
+ */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fc_test.h"
+#include "forkcache.h"
+
+static const char *DIR_;
+
+static void setup(void)
+{
+    DIR_ = strdup(fc_test_tmpdir());
+}
+
+static void teardown(void)
+{
+    fc_test_rmtree(DIR_);
+    free((void *)DIR_);
+}
+
+static fc_options base_opts(void)
+{
+    fc_options o;
+    fc_options_init(&o);
+    o.arena_size = 64u << 20;
+    o.block_cache_size = 1u << 20;
+    o.write_buffer_size = 64 * 1024;
+    return o;
+}
+
+static int has(fc_store *s, const char *k, const char *want)
+{
+    fc_txn *t;
+    fc_val v;
+    if (fc_txn_begin(s, &t) != 0)
+        return 0;
+    int rc = fc_get(t, k, strlen(k), &v);
+    int ok = rc == 0 && v.size == strlen(want) && memcmp(v.data, want, v.size) == 0;
+    fc_txn_end(t);
+    return ok;
+}
+
+/* The exec'd side: attach, read what the writer wrote, write through the
+ * queue, report by exit code. */
+static int helper(const char *dir, const char *mode)
+{
+    fc_options o = base_opts();
+    o.flags = FC_ATTACH | (strcmp(mode, "readonly") == 0 ? FC_READONLY : 0);
+    fc_store *s;
+    int rc = fc_open(dir, &o, &s);
+    if (rc != 0) {
+        fprintf(stderr, "helper: open: %s\n", fc_errmsg(NULL));
+        return 10;
+    }
+    fc_stats st;
+    if (fc_stats_get(s, &st) != 0 || st.writer_pid != (int)getppid())
+        return 11;
+    if (!has(s, "from-writer", "w"))
+        return 12;
+    if (fc_put(s, "from-helper", 11, "h", 1) != 0) {
+        fprintf(stderr, "helper: put: %s\n", fc_errmsg(s));
+        return 13;
+    }
+    if (!has(s, "from-helper", "h")) /* visible as soon as the put returns */
+        return 14;
+    return fc_close(s) == 0 ? 0 : 15;
+}
+
+static int run_helper(const char *mode)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/proc/self/exe", "check_db_attach", "--helper", DIR_, mode, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+START_TEST(exec_process_attaches_reads_and_writes)
+{
+    fc_options o = base_opts();
+    o.arena_path = ""; /* DIR/forkcache.arena */
+    fc_store *s;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", DIR_, FC_ARENA_FILE);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    ck_assert_uint_eq(st.st_mode & 0777, 0600);
+    ck_assert_int_eq(fc_put(s, "from-writer", 11, "w", 1), 0);
+    ck_assert_int_eq(run_helper("attach"), 0);
+    ck_assert(has(s, "from-helper", "h"));
+    ck_assert_int_eq(fc_put(s, "from-helper", 11, "x", 1), 0);
+    /* FC_READONLY | FC_ATTACH attaches too while a writer runs (it can
+     * write through the queue: a plain read-only open could not). */
+    ck_assert_int_eq(run_helper("readonly"), 0);
+    ck_assert(has(s, "from-helper", "h"));
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+START_TEST(attach_needs_a_file_backed_arena)
+{
+    fc_options o = base_opts(); /* anonymous arena */
+    fc_store *s;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        fc_options a = base_opts();
+        a.flags = FC_ATTACH;
+        fc_store *other;
+        int rc = fc_open(DIR_, &a, &other);
+        _exit(rc == FC_EBUSY && strstr(fc_errmsg(NULL), "arena") ? 0 : 1);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    fc_close(s);
+}
+END_TEST
+
+START_TEST(attach_without_a_writer)
+{
+    /* No writer: FC_ATTACH becomes the writer, FC_ATTACH|FC_READONLY reads. */
+    fc_options o = base_opts();
+    o.flags = FC_CREATE | FC_ATTACH;
+    fc_store *s;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_put(s, "k", 1, "v", 1), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+    o.flags = FC_ATTACH | FC_READONLY;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert(has(s, "k", "v"));
+    ck_assert_int_eq(fc_put(s, "k", 1, "w", 1), FC_EREADONLY);
+    fc_close(s);
+}
+END_TEST
+
+static Suite *attach_suite(void)
+{
+    Suite *s = suite_create("db_attach");
+    TCase *tc = tcase_create("attach");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, exec_process_attaches_reads_and_writes);
+    tcase_add_test(tc, attach_needs_a_file_backed_arena);
+    tcase_add_test(tc, attach_without_a_writer);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--helper") == 0)
+        return helper(argv[2], argv[3]);
+    SRunner *sr = srunner_create(attach_suite());
+    srunner_set_fork_status(sr, CK_FORK_GETENV);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
