@@ -330,6 +330,10 @@ typedef struct fc_stats {
     int stall;                           /* FC_STALL_* now */
     uint64_t tables_mapped;              /* this process: tables it mapped */
     uint64_t tables_pread;               /* this process: tables read by pread */
+    uint64_t block_cache_size;           /* bytes of frames (0 = no cache) */
+    uint64_t block_cache_hits;           /* blocks found in the shared cache */
+    uint64_t block_cache_misses;         /* blocks read and decompressed into it */
+    uint64_t queue_writes;               /* batches applied from the write queue */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */

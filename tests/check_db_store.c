@@ -443,6 +443,8 @@ START_TEST(stats_in_writer_and_reader)
     ck_assert_uint_ge(st.readers, 1);
     ck_assert_int_eq(st.stall, FC_STALL_NONE);
     ck_assert_uint_gt(st.arena_in_use, 0);
+    ck_assert_uint_gt(st.block_cache_size, 0);       /* the writer carved one */
+    ck_assert_uint_eq(st.block_cache_misses, 0);     /* mapped, uncompressed: unused */
     pid_t pid = fork();
     if (pid == 0) {
         fc_stats cs;

@@ -19,6 +19,7 @@
 
 #include "forkcache.h"
 #include "db/store.h"
+#include "shm/bcache.h"
 #include "db/vrec.h"
 #include "format/filename.h"
 #include "format/log_reader.h"
@@ -43,7 +44,13 @@ static int open_private_arena(fc_store *s, fci_err *err)
     cfg.path = NULL;
     cfg.file_mode = s->opts.file_mode;
     cfg.store_dir = s->dir;
-    return fci_arena_create(&cfg, &s->arena, err);
+    int rc = fci_arena_create(&cfg, &s->arena, err);
+    /* The shared block cache: a compressed LevelDB database is then
+     * decompressed once for this process and every child it forks. */
+    if (rc == 0)
+        rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
+                               fci_bcache_frame_size(s->opts.block_size), err);
+    return rc;
 }
 
 static int cmp_u64(const void *a, const void *b)

@@ -11,7 +11,9 @@
 #include "forkcache.h"
 #include "db/store.h"
 #include "db/vrec.h"
+#include "shm/bcache.h"
 #include "shm/layout.h"
+#include "shm/wqueue.h"
 
 /* The writer mirrors its counters into the arena header; relaxed stores,
  * since they are figures and nothing is inferred from them. */
@@ -47,6 +49,21 @@ static void version_figures(fc_store *s, fc_stats *st)
     fc_txn_end(t);
 }
 
+/* The block cache and write queue keep their counters in the arena. */
+static void cache_figures(fc_store *s, fc_stats *st)
+{
+    fci_bcache_stats bs;
+    if (fci_tcache_bcache_stats(&s->tcache, s->arena, &bs)) {
+        st->block_cache_size = (uint64_t)bs.nframes * bs.frame_size;
+        st->block_cache_hits = bs.hits;
+        st->block_cache_misses = bs.misses;
+    }
+    uint64_t off = atomic_load_explicit(&s->arena->hdr->wq_off, memory_order_acquire);
+    const fci_wq *q = off ? fci_arena_ptr(s->arena, off, sizeof *q) : NULL;
+    if (q != NULL)
+        st->queue_writes = atomic_load_explicit(&q->applied, memory_order_relaxed);
+}
+
 int fc_stats_get(fc_store *s, fc_stats *st)
 {
     if (s == NULL || st == NULL)
@@ -73,6 +90,7 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->tables_mapped = s->tcache.mapped;
     st->tables_pread = s->tcache.preads;
     pthread_mutex_unlock(&s->tcache.mu);
+    cache_figures(s, st);
     return 0;
 }
 

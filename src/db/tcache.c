@@ -152,6 +152,28 @@ static void entry_free(fci_tcache_entry *e, struct fci_arena *a, int release_uni
     free(e);
 }
 
+/* mu held. This process's handle on the shared block cache, opened once
+ * (opening resets the slot's pin records, so never twice). */
+static void tcache_open_bcache(fci_tcache *c, struct fci_arena *a)
+{
+    if (c->bc_tried)
+        return;
+    c->bc_tried = 1;
+    if (fci_bcache_open(a, &c->bc, NULL) != 0)
+        c->bc = NULL; /* no cache in this arena: heap reads */
+}
+
+int fci_tcache_bcache_stats(fci_tcache *c, struct fci_arena *a, fci_bcache_stats *st)
+{
+    pthread_mutex_lock(&c->mu);
+    tcache_open_bcache(c, a);
+    int have = c->bc != NULL;
+    if (have)
+        fci_bcache_stats_get(c->bc, st);
+    pthread_mutex_unlock(&c->mu);
+    return have;
+}
+
 int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
                    const fci_table **out, fci_err *err)
 {
@@ -168,11 +190,8 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
     if (fd >= 0) {
         e->number = number;
         rc = entry_open(e, a, fd, err);
-        if (rc == 0 && !c->bc_tried) {
-            c->bc_tried = 1;
-            if (fci_bcache_open(a, &c->bc, NULL) != 0)
-                c->bc = NULL;   /* no cache in this arena: heap reads */
-        }
+        if (rc == 0)
+            tcache_open_bcache(c, a);
         if (rc == 0 && c->bc != NULL) {
             e->cache = c;
             e->fetcher = (fci_block_fetcher){ cached_fetch, cached_release, e };

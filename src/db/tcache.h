@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "format/table.h"
+#include "shm/bcache.h"
 #include "util/error.h"
 
 #define FCI_TCACHE_BUCKETS 256
@@ -51,6 +52,9 @@ void fci_tcache_evict(fci_tcache *c, struct fci_arena *a, uint64_t number);
 /* Evicts every entry for which keep(arg, number) is 0. */
 void fci_tcache_retain(fci_tcache *c, struct fci_arena *a, int (*keep)(void *, uint64_t), void *arg);
 void fci_tcache_free(fci_tcache *c, struct fci_arena *a);
+/* The shared block cache's figures through this process's handle; 0 when
+ * the arena has no cache. */
+int fci_tcache_bcache_stats(fci_tcache *c, struct fci_arena *a, fci_bcache_stats *st);
 /* In a forked child: drops the inherited entries without returning their
  * Limiter units, which belong to the parent. */
 void fci_tcache_forget(fci_tcache *c);
