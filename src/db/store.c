@@ -158,6 +158,10 @@ static int recover(fc_store *s, fci_err *err)
         fci_edit_set_log_number(&edit, w->wal_number);
         rc = fci_vset_log_and_apply(&w->vs, &edit, err);
     }
+    /* The tables recovery flushed are in the version now (or abandoned):
+     * none is pending any more, so the obsolete-file sweep at open may
+     * remove what a crash left above their numbers. */
+    w->pending_min = 0;
     fci_edit_free(&edit);
     return rc;
 }
