@@ -33,7 +33,7 @@ static int flush_imm(fc_store *s)
         if (rc != 0)
             fci_store_fail(s, rc, &err);
     }
-    w->pending_min = 0;
+    w->pending_flush = 0;
     fci_edit_free(&edit);
     if (rc != 0)
         return rc;
@@ -85,7 +85,7 @@ static int run_compaction(fc_store *s, fci_compaction *c)
     pthread_mutex_lock(&w->mu);
     if (rc == 0)
         rc = fci_vset_log_and_apply(&w->vs, &edit, &err);
-    w->pending_min = 0;
+    w->pending_compact = 0;
     fci_edit_free(&edit);
     if (rc != 0)
         return fci_store_fail(s, rc, &err);

@@ -153,8 +153,8 @@ static int emit(merge_state *m, fci_slice ikey, fci_slice value, int new_key, fc
     if (rc == 0 && !m->out.started) {
         pthread_mutex_lock(&m->s->w->mu);
         uint64_t number = fci_vset_new_file_number(&m->s->w->vs);
-        if (m->s->w->pending_min == 0)
-            m->s->w->pending_min = number;
+        if (m->s->w->pending_compact == 0)
+            m->s->w->pending_compact = number;
         pthread_mutex_unlock(&m->s->w->mu);
         rc = fci_output_open(m->s, &m->out, number, err);
     }

@@ -161,7 +161,7 @@ static int recover(fc_store *s, fci_err *err)
     /* The tables recovery flushed are in the version now (or abandoned):
      * none is pending any more, so the obsolete-file sweep at open may
      * remove what a crash left above their numbers. */
-    w->pending_min = 0;
+    w->pending_flush = 0;
     fci_edit_free(&edit);
     return rc;
 }

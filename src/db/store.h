@@ -68,7 +68,12 @@ typedef struct fci_writer {
     int shutting_down;
     int bg_error;               /* sticky: the background hit an I/O error */
     int compacting;             /* a compaction runs (bg or manual) */
-    uint64_t pending_min;       /* tables >= this are being written (0 = none) */
+    /* Tables numbered >= these are being written (0 = none) by the one
+     * flush and the one compaction that may run at once (on different
+     * threads): each clears only its own, so neither's obsolete-file sweep
+     * deletes the other's unfinished output. */
+    uint64_t pending_flush;
+    uint64_t pending_compact;
     int stall;
     uint64_t stall_count;
     uint64_t flushes, compactions, bytes_compacted;
