@@ -47,6 +47,28 @@ static int flush_imm(fc_store *s)
     return rc;
 }
 
+/* A compaction on the background thread takes seconds on a large store,
+ * while a full memtable fills in tens of milliseconds: like LevelDB, the
+ * compaction stops between entries to write a waiting immutable memtable,
+ * else every writer would stall behind the compaction. A compaction run by
+ * fc_compact_range in a caller's thread leaves the flush to the background
+ * thread, which is free then. */
+int fci_bg_flush_if_waiting(fc_store *s)
+{
+    fci_writer *w = s->w;
+    pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    int on_bg = w->bg_running && pthread_equal(pthread_self(), w->bg_self);
+    if (on_bg && w->has_imm && w->bg_error == 0) {
+        rc = flush_imm(s);
+        if (rc != 0)
+            w->bg_error = rc;
+        pthread_cond_broadcast(&w->done_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
 /* mu held. A single input with nothing below it moves down a level
  * without being rewritten. */
 static int apply_move(fc_store *s, fci_compaction *c, fci_err *err)
@@ -134,6 +156,8 @@ static void *background_main(void *arg)
     fc_store *s = arg;
     fci_writer *w = s->w;
     pthread_mutex_lock(&w->mu);
+    w->bg_self = pthread_self();
+    w->bg_running = 1;
     while (!(w->shutting_down && !w->has_imm)) {
         int rc = 0;
         if (w->bg_error == 0 && background_step(s, &rc)) {
@@ -148,6 +172,7 @@ static void *background_main(void *arg)
         pthread_cond_broadcast(&w->done_cv);
         pthread_cond_wait(&w->work_cv, &w->mu);
     }
+    w->bg_running = 0;
     pthread_cond_broadcast(&w->done_cv);
     pthread_mutex_unlock(&w->mu);
     return NULL;

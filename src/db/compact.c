@@ -161,10 +161,24 @@ static int emit(merge_state *m, fci_slice ikey, fci_slice value, int new_key, fc
     return rc ? rc : fci_table_builder_add(&m->out.tb, ikey, value, err);
 }
 
+/* Entries merged between two looks at the immutable memtable: a look takes
+ * the writer's mutex, so not at every entry; 256 entries take well under a
+ * millisecond. */
+#define IMM_CHECK_INTERVAL 256
+
 static int merge_inputs(merge_state *m, input *ins, size_t n, fci_err *err)
 {
     int rc = 0, i;
+    unsigned since_check = 0;
     while (rc == 0 && (i = smallest_input(ins, n)) >= 0) {
+        if (++since_check == IMM_CHECK_INTERVAL) {
+            since_check = 0;
+            rc = fci_bg_flush_if_waiting(m->s);
+            if (rc != 0) {
+                fci_err_set(err, rc, "flush during compaction: %s", fc_errmsg(m->s));
+                break;
+            }
+        }
         fci_slice ikey = fci_table_iter_key(&ins[i].it);
         fci_parsed_ikey k;
         if (fci_ikey_parse(ikey, &k) != 0) {

@@ -180,6 +180,9 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = recover(s, err);
     if (rc == 0) {
         pthread_mutex_lock(&s->w->mu);
+        /* From now on every MANIFEST append holds mu: let it release mu
+         * for the append's fdatasync. */
+        s->w->vs.mu = &s->w->mu;
         rc = fci_store_publish(s);
         /* Recovered entries are visible from the first transaction on. */
         fci_arena_publish_last_seq(s->arena, s->w->vs.last_sequence);
