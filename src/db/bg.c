@@ -34,7 +34,7 @@ static int flush_imm(fc_store *s)
         if (rc != 0)
             fci_store_fail(s, rc, &err);
     }
-    w->pending_min = 0;
+    w->pending_flush = 0;
     fci_edit_free(&edit);
     if (rc != 0)
         return rc;
@@ -45,6 +45,28 @@ static int flush_imm(fc_store *s)
     fci_store_retire(s, 0, old, 0);
     w->flushes++;
     fci_delete_obsolete_files(s);
+    return rc;
+}
+
+/* A compaction on the background thread takes seconds on a large store,
+ * while a full memtable fills in tens of milliseconds: like LevelDB, the
+ * compaction stops between entries to write a waiting immutable memtable,
+ * else every writer would stall behind the compaction. A compaction run by
+ * fc_compact_range in a caller's thread leaves the flush to the background
+ * thread, which is free then. */
+int fci_bg_flush_if_waiting(fc_store *s)
+{
+    fci_writer *w = s->w;
+    pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    int on_bg = w->bg_running && pthread_equal(pthread_self(), w->bg_self);
+    if (on_bg && w->has_imm && w->bg_error == 0) {
+        rc = flush_imm(s);
+        if (rc != 0)
+            w->bg_error = rc;
+        pthread_cond_broadcast(&w->done_cv);
+    }
+    pthread_mutex_unlock(&w->mu);
     return rc;
 }
 
@@ -86,7 +108,7 @@ static int run_compaction(fc_store *s, fci_compaction *c)
     pthread_mutex_lock(&w->mu);
     if (rc == 0)
         rc = fci_vset_log_and_apply(&w->vs, &edit, &err);
-    w->pending_min = 0;
+    w->pending_compact = 0;
     fci_edit_free(&edit);
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
@@ -135,6 +157,8 @@ static void *background_main(void *arg)
     fc_store *s = arg;
     fci_writer *w = s->w;
     pthread_mutex_lock(&w->mu);
+    w->bg_self = pthread_self();
+    w->bg_running = 1;
     while (!(w->shutting_down && !w->has_imm)) {
         int rc = 0;
         if (w->bg_error == 0 && background_step(s, &rc)) {
@@ -152,6 +176,7 @@ static void *background_main(void *arg)
         pthread_cond_broadcast(&w->done_cv);
         pthread_cond_wait(&w->work_cv, &w->mu);
     }
+    w->bg_running = 0;
     pthread_cond_broadcast(&w->done_cv);
     pthread_mutex_unlock(&w->mu);
     return NULL;

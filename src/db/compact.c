@@ -84,16 +84,78 @@ static void input_close(input *in)
     in->open = 0;
 }
 
-/* The input whose current key is smallest; -1 when all are exhausted.
- * A linear scan: compactions merge a handful of tables. */
-static int smallest_input(input *ins, size_t n)
+/* A run of tables read one after another: a single level-0 table, or all
+ * the inputs of a sorted level (L1+ tables are disjoint, so their
+ * concatenation in key order is sorted). The merge then compares a handful
+ * of streams per entry, not one per input table, and maps one table of a
+ * run at a time. */
+typedef struct stream {
+    fci_file_meta **files;  /* in key order */
+    size_t nfiles, next;
+    input in;
+} stream;
+
+static int cmp_smallest(const void *a, const void *b)
+{
+    const fci_file_meta *x = *(fci_file_meta *const *)a, *y = *(fci_file_meta *const *)b;
+    return fci_ikey_compare(fci_buf_slice(&x->smallest), fci_buf_slice(&y->smallest));
+}
+
+static int stream_valid(const stream *st)
+{
+    return st->in.open && fci_table_iter_valid(&st->in.it);
+}
+
+/* Moves to the next table of the run while the current one is exhausted,
+ * checking that its iteration ended cleanly. */
+static int stream_settle(fc_store *s, stream *st, fci_err *err)
+{
+    while (!stream_valid(st)) {
+        if (st->in.open) {
+            int rc = fci_table_iter_status(&st->in.it, err);
+            input_close(&st->in);
+            if (rc != 0)
+                return rc;
+        }
+        if (st->next == st->nfiles)
+            return 0;
+        int rc = input_open(s, st->files[st->next++], &st->in, err);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int stream_init(fc_store *s, stream *st, fci_file_meta **files, size_t n, int sort,
+                       fci_err *err)
+{
+    memset(st, 0, sizeof *st);
+    st->files = malloc(n ? n * sizeof *files : 1);
+    if (st->files == NULL)
+        return fci_err_set(err, FC_ENOMEM, "compaction: out of memory");
+    memcpy(st->files, files, n * sizeof *files);
+    st->nfiles = n;
+    if (sort)
+        qsort(st->files, n, sizeof *files, cmp_smallest);
+    return stream_settle(s, st, err);
+}
+
+static void stream_free(stream *st)
+{
+    input_close(&st->in);
+    free(st->files);
+    st->files = NULL;
+}
+
+/* The stream whose current key is smallest; -1 when all are exhausted. */
+static int smallest_stream(stream *sts, size_t n)
 {
     int best = -1;
     for (size_t i = 0; i < n; i++) {
-        if (!fci_table_iter_valid(&ins[i].it))
+        if (!stream_valid(&sts[i]))
             continue;
-        if (best < 0 || fci_ikey_compare(fci_table_iter_key(&ins[i].it),
-                                         fci_table_iter_key(&ins[best].it)) < 0)
+        if (best < 0 || fci_ikey_compare(fci_table_iter_key(&sts[i].in.it),
+                                         fci_table_iter_key(&sts[best].in.it)) < 0)
             best = (int)i;
     }
     return best;
@@ -153,19 +215,34 @@ static int emit(merge_state *m, fci_slice ikey, fci_slice value, int new_key, fc
     if (rc == 0 && !m->out.started) {
         pthread_mutex_lock(&m->s->w->mu);
         uint64_t number = fci_vset_new_file_number(&m->s->w->vs);
-        if (m->s->w->pending_min == 0)
-            m->s->w->pending_min = number;
+        if (m->s->w->pending_compact == 0)
+            m->s->w->pending_compact = number;
         pthread_mutex_unlock(&m->s->w->mu);
         rc = fci_output_open(m->s, &m->out, number, err);
     }
     return rc ? rc : fci_table_builder_add(&m->out.tb, ikey, value, err);
 }
 
-static int merge_inputs(merge_state *m, input *ins, size_t n, fci_err *err)
+/* Entries merged between two looks at the immutable memtable: a look takes
+ * the writer's mutex, so not at every entry; 256 entries take well under a
+ * millisecond. */
+#define IMM_CHECK_INTERVAL 256
+
+static int merge_inputs(merge_state *m, stream *sts, size_t n, fci_err *err)
 {
     int rc = 0, i;
-    while (rc == 0 && (i = smallest_input(ins, n)) >= 0) {
-        fci_slice ikey = fci_table_iter_key(&ins[i].it);
+    unsigned since_check = 0;
+    while (rc == 0 && (i = smallest_stream(sts, n)) >= 0) {
+        if (++since_check == IMM_CHECK_INTERVAL) {
+            since_check = 0;
+            rc = fci_bg_flush_if_waiting(m->s);
+            if (rc != 0) {
+                fci_err_set(err, rc, "flush during compaction: %s", fc_errmsg(m->s));
+                break;
+            }
+        }
+        input *in = &sts[i].in;
+        fci_slice ikey = fci_table_iter_key(&in->it);
         fci_parsed_ikey k;
         if (fci_ikey_parse(ikey, &k) != 0) {
             rc = fci_err_set(err, FC_ECORRUPT, "compaction: malformed internal key in table %d", i);
@@ -173,11 +250,11 @@ static int merge_inputs(merge_state *m, input *ins, size_t n, fci_err *err)
         }
         int new_key = !m->has_last || fci_bytewise_compare(k.user_key, fci_buf_slice(&m->last_user)) != 0;
         if (!should_drop(m, &k))
-            rc = emit(m, ikey, fci_table_iter_value(&ins[i].it), new_key, err);
-        fci_table_iter_next(&ins[i].it);
+            rc = emit(m, ikey, fci_table_iter_value(&in->it), new_key, err);
+        fci_table_iter_next(&in->it);
+        if (rc == 0)
+            rc = stream_settle(m->s, &sts[i], err);
     }
-    for (size_t k = 0; k < n && rc == 0; k++)
-        rc = fci_table_iter_status(&ins[k].it, err);
     if (rc == 0)
         rc = finish_output(m, err);
     else
@@ -198,9 +275,10 @@ static int record_inputs(fci_compaction *c, fci_version_edit *edit)
 int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
                        uint64_t smallest_snapshot, uint64_t *bytes_out, fci_err *err)
 {
-    size_t n = c->ninputs[0] + c->ninputs[1];
-    input *ins = calloc(n ? n : 1, sizeof *ins);
-    if (ins == NULL)
+    /* Level-0 tables overlap: one stream each. A sorted level: one. */
+    size_t n = (c->level == 0 ? c->ninputs[0] : 1) + 1;
+    stream *sts = calloc(n, sizeof *sts);
+    if (sts == NULL)
         return fci_err_set(err, FC_ENOMEM, "compaction: out of memory");
     merge_state m;
     memset(&m, 0, sizeof m);
@@ -210,16 +288,20 @@ int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
     m.smallest_snapshot = smallest_snapshot;
     int rc = 0;
     size_t k = 0;
-    for (int which = 0; which < 2 && rc == 0; which++)
-        for (size_t i = 0; i < c->ninputs[which] && rc == 0; i++)
-            rc = input_open(s, c->inputs[which][i], &ins[k++], err);
+    if (c->level == 0)
+        for (size_t i = 0; i < c->ninputs[0] && rc == 0; i++)
+            rc = stream_init(s, &sts[k++], &c->inputs[0][i], 1, 0, err);
+    else
+        rc = stream_init(s, &sts[k++], c->inputs[0], c->ninputs[0], 1, err);
     if (rc == 0)
-        rc = merge_inputs(&m, ins, n, err);
+        rc = stream_init(s, &sts[k++], c->inputs[1], c->ninputs[1], 1, err);
+    if (rc == 0)
+        rc = merge_inputs(&m, sts, k, err);
     if (rc == 0)
         rc = record_inputs(c, edit);
-    for (size_t i = 0; i < n; i++)
-        input_close(&ins[i]);
-    free(ins);
+    for (size_t i = 0; i < k; i++)
+        stream_free(&sts[i]);
+    free(sts);
     fci_buf_free(&m.last_user);
     *bytes_out = m.bytes_out;
     return rc;

@@ -85,8 +85,8 @@ int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, in
     fci_err err;
     fci_err_clear(&err);
     uint64_t number = fci_vset_new_file_number(&w->vs);
-    if (w->pending_min == 0)
-        w->pending_min = number;
+    if (w->pending_flush == 0)
+        w->pending_flush = number;
     if (unlock)
         pthread_mutex_unlock(&w->mu);
     int rc = fci_output_open(s, &out, number, &err);

@@ -102,7 +102,9 @@ static int table_live(const fc_store *s, uint64_t number)
     for (const fci_retired *r = s->w->retired; r; r = r->next)
         if (r->file_number == number)
             return 1;
-    return number >= s->w->pending_min && s->w->pending_min != 0;
+    const fci_writer *w = s->w;
+    return (w->pending_flush != 0 && number >= w->pending_flush) ||
+           (w->pending_compact != 0 && number >= w->pending_compact);
 }
 
 /* Whether a file found in the directory is still needed. */

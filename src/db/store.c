@@ -216,6 +216,10 @@ static int recover(fc_store *s, fci_err *err)
         fci_edit_set_log_number(&edit, w->wal_number);
         rc = fci_vset_log_and_apply(&w->vs, &edit, err);
     }
+    /* The tables recovery flushed are in the version now (or abandoned):
+     * none is pending any more, so the obsolete-file sweep at open may
+     * remove what a crash left above their numbers. */
+    w->pending_flush = 0;
     fci_edit_free(&edit);
     return rc;
 }
@@ -244,6 +248,9 @@ static int open_writer(fc_store *s, fci_err *err)
     }
     if (rc == 0) {
         pthread_mutex_lock(&s->w->mu);
+        /* From now on every MANIFEST append holds mu: let it release mu
+         * for the append's fdatasync. */
+        s->w->vs.mu = &s->w->mu;
         rc = fci_store_publish(s);
         /* Recovered entries are visible from the first transaction on. */
         fci_arena_publish_last_seq(s->arena, s->w->vs.last_sequence);

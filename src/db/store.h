@@ -63,10 +63,17 @@ typedef struct fci_writer {
     pthread_cond_t done_cv;     /* writers and fc_flush/compact wait here */
     pthread_t bg;
     int bg_started;
+    pthread_t bg_self;          /* the background thread, as it sees itself */
+    int bg_running;             /* bg_self is set (guarded by mu) */
     int shutting_down;
     int bg_error;               /* sticky: the background hit an I/O error */
     int compacting;             /* a compaction runs (bg or manual) */
-    uint64_t pending_min;       /* tables >= this are being written (0 = none) */
+    /* Tables numbered >= these are being written (0 = none) by the one
+     * flush and the one compaction that may run at once (on different
+     * threads): each clears only its own, so neither's obsolete-file sweep
+     * deletes the other's unfinished output. */
+    uint64_t pending_flush;
+    uint64_t pending_compact;
     int stall;
     uint64_t stall_count;
     uint64_t flushes, compactions, bytes_compacted;
@@ -103,6 +110,10 @@ int fci_store_recover_wals(fc_store *s, fci_version_edit *edit);
 int fci_bg_start(fc_store *s);
 void fci_bg_stop(fc_store *s);
 int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, int unlock);
+/* Called by a compaction between entries, without mu: on the background
+ * thread, flushes a waiting immutable memtable at once, so writers are not
+ * stalled for the length of a compaction. 0 or the flush's error. */
+int fci_bg_flush_if_waiting(fc_store *s);
 void fci_delete_obsolete_files(fc_store *s);
 
 /* compact.c: the compaction's I/O, run without the mutex; fills edit. */

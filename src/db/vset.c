@@ -26,6 +26,7 @@ int fci_vset_init(fci_vset *vs, const char *dir, unsigned file_mode)
     vs->next_file = 2;
     vs->manifest_number = 1;
     vs->current = fci_version_new();
+    pthread_cond_init(&vs->idle, NULL);
     return vs->current ? 0 : FC_ENOMEM;
 }
 
@@ -38,6 +39,7 @@ void fci_vset_free(fci_vset *vs)
         fci_buf_free(&vs->compact_pointer[l]);
     fci_version_unref(vs->current);
     vs->current = NULL;
+    pthread_cond_destroy(&vs->idle);
 }
 
 int fci_vset_exists(const char *dir)
@@ -181,7 +183,22 @@ static void abandon_manifest(fci_vset *vs, int created)
     vs->manifest_number = fci_vset_new_file_number(vs);
 }
 
-int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err)
+/* Appends an encoded edit to the open MANIFEST and syncs it. With unlock,
+ * vs->mu is released meanwhile: only this thread touches the MANIFEST
+ * writer while vs->busy is set. */
+static int append_and_sync(fci_vset *vs, const fci_buf *rec, int unlock, fci_err *err)
+{
+    if (unlock)
+        pthread_mutex_unlock(vs->mu);
+    int rc = fci_log_writer_add(&vs->manifest, fci_buf_slice(rec), err);
+    if (rc == 0)
+        rc = fci_log_writer_sync(&vs->manifest, err);
+    if (unlock)
+        pthread_mutex_lock(vs->mu);
+    return rc;
+}
+
+static int log_and_apply_busy(fci_vset *vs, fci_version_edit *edit, fci_err *err)
 {
     fci_version *v;
     if (edit->has_log_number && edit->log_number >= vs->next_file)
@@ -192,13 +209,19 @@ int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err)
     int rc = apply_edit(vs, edit, &v, err);
     if (rc != 0)
         return rc;
+    /* A new MANIFEST (once per open, or after a failure) is written whole
+     * under the mutex: its snapshot reads the current state, and until
+     * CURRENT names it, the obsolete-file sweep (which keeps MANIFESTs from
+     * manifest_number on) must not run and delete the one CURRENT names. */
     int created = !vs->manifest_open;
     if (created)
         rc = start_manifest(vs, err);
+    fci_buf rec = FCI_BUF_INIT;
+    if (rc == 0 && (rc = fci_edit_encode(edit, &rec)) != 0)
+        fci_err_set(err, rc, "encoding a version edit");
     if (rc == 0)
-        rc = append_edit(vs, edit, err);
-    if (rc == 0)
-        rc = fci_log_writer_sync(&vs->manifest, err);
+        rc = append_and_sync(vs, &rec, vs->mu != NULL && !created, err);
+    fci_buf_free(&rec);
     if (rc == 0 && created)
         rc = fci_current_write(vs->dir, vs->manifest_number, vs->file_mode, err);
     if (rc != 0) {
@@ -210,6 +233,19 @@ int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err)
     vs->prev_log_number = 0;
     install(vs, v, edit);
     return 0;
+}
+
+int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err)
+{
+    if (vs->mu != NULL)
+        while (vs->busy)
+            pthread_cond_wait(&vs->idle, vs->mu);
+    vs->busy = 1;
+    int rc = log_and_apply_busy(vs, edit, err);
+    vs->busy = 0;
+    if (vs->mu != NULL)
+        pthread_cond_broadcast(&vs->idle);
+    return rc;
 }
 
 int fci_vset_create(fci_vset *vs, fci_err *err)

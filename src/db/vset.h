@@ -10,6 +10,7 @@
 #define FC_DB_VSET_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include "db/version.h"
@@ -30,6 +31,13 @@ typedef struct fci_vset {
     fci_version *current;
     fci_log_writer manifest;
     int manifest_open;
+    /* When mu is set (the writer's mutex, held by every caller of
+     * log_and_apply), the MANIFEST append and its fdatasync run with mu
+     * released, so writers do not wait for the disk; busy and idle keep
+     * those appends one at a time and in order. */
+    pthread_mutex_t *mu;
+    pthread_cond_t idle;
+    int busy;
 } fci_vset;
 
 /* An empty set for dir; nothing is read or written yet. */
@@ -49,7 +57,9 @@ int fci_vset_recover(fci_vset *vs, int best_effort, fci_err *err);
 
 /* Fills the edit's counters, appends it to the MANIFEST (starting a new
  * one with a snapshot when none is open), syncs, and installs the result
- * as the current version. On failure the current version is unchanged. */
+ * as the current version. On failure the current version is unchanged.
+ * With vs->mu set, the caller holds it; it is released during the I/O
+ * (the version current on entry stays current until the edit installs). */
 int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err);
 
 static inline uint64_t fci_vset_new_file_number(fci_vset *vs)

@@ -1,0 +1,498 @@
+/*
+ * check_interop_store.c - a store written by forkcache's writer is a
+ * LevelDB database: real LevelDB (only its public C API) opens it with
+ * paranoid checks and reads exactly what forkcache wrote, wherever the data
+ * sat at close (WAL only, L0, many levels after compactions, synced
+ * writes); LevelDB then writes more (snappy tables and its own WAL) and
+ * forkcache reopens the store, reads all of it, compacts it and hands it
+ * back to LevelDB once more.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <leveldb/c.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "fc_test.h"
+#include "forkcache.h"
+
+static const char *DIR_;
+
+static void setup(void)
+{
+    DIR_ = strdup(fc_test_tmpdir());
+}
+
+static void teardown(void)
+{
+    fc_test_rmtree(DIR_);
+    free((void *)DIR_);
+}
+
+/* ---- the model: what the store must hold ---------------------------------- */
+
+#define MAXKEYS 8000
+
+/* gen[i] < 0: key i absent (never written or deleted); else the value of
+ * generation gen[i] is expected. */
+typedef struct model {
+    int nkeys;
+    int gen[MAXKEYS];
+} model;
+
+static void model_init(model *m, int nkeys)
+{
+    m->nkeys = nkeys;
+    for (int i = 0; i < nkeys; i++)
+        m->gen[i] = -1;
+}
+
+static void key_of(char *buf, int i)
+{
+    sprintf(buf, "key%06d", i);
+}
+
+/* Values of varied lengths (10..330 bytes), compressible so LevelDB's
+ * snappy really compresses the blocks it writes. */
+static size_t val_of(char *buf, int i, int gen)
+{
+    int n = sprintf(buf, "v%d.%d:", i, gen);
+    int len = 10 + (i * 7 + gen * 13) % 320;
+    for (int k = n; k < len; k++)
+        buf[k] = (char)('a' + (i + gen + k / 16) % 26);
+    buf[len] = '\0';
+    return (size_t)len;
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 11);
+}
+
+/* ---- forkcache side --------------------------------------------------------- */
+
+static fc_options small_opts(void)
+{
+    fc_options o;
+    fc_options_init(&o);
+    o.write_buffer_size = 64 * 1024;
+    o.max_file_size = 64 * 1024;
+    o.arena_size = 64u << 20;
+    o.block_cache_size = 1u << 20;
+    return o;
+}
+
+static fc_store *fc_open_ok(const fc_options *o)
+{
+    fc_store *s = NULL;
+    int rc = fc_open(DIR_, o, &s);
+    ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
+    return s;
+}
+
+static void fc_put_model(fc_store *s, model *m, int i, int gen)
+{
+    char k[32], v[400];
+    key_of(k, i);
+    size_t vl = val_of(v, i, gen);
+    int rc = fc_put(s, k, strlen(k), v, vl);
+    ck_assert_msg(rc == 0, "fc_put %s: %s", k, fc_errmsg(s));
+    m->gen[i] = gen;
+}
+
+static void fc_del_model(fc_store *s, model *m, int i)
+{
+    char k[32];
+    key_of(k, i);
+    int rc = fc_del(s, k, strlen(k));
+    ck_assert_msg(rc == 0, "fc_del %s: %s", k, fc_errmsg(s));
+    m->gen[i] = -1;
+}
+
+/* A batch of puts and deletes of random keys; the model changes only
+ * after the batch is written, in batch order. */
+static void fc_batch_model(fc_store *s, model *m, int nops, int gen, unsigned flags)
+{
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    int idx[64], put[64];
+    for (int j = 0; j < nops; j++) {
+        char k[32], v[400];
+        idx[j] = (int)(rnd() % (unsigned)m->nkeys);
+        put[j] = rnd() % 4 != 0;
+        key_of(k, idx[j]);
+        if (put[j]) {
+            size_t vl = val_of(v, idx[j], gen);
+            ck_assert_int_eq(fc_batch_put(b, k, strlen(k), v, vl), 0);
+        } else {
+            ck_assert_int_eq(fc_batch_del(b, k, strlen(k)), 0);
+        }
+    }
+    int rc = fc_write(s, b, flags);
+    ck_assert_msg(rc == 0, "fc_write: %s", fc_errmsg(s));
+    for (int j = 0; j < nops; j++)
+        m->gen[idx[j]] = put[j] ? gen : -1;
+    fc_batch_free(b);
+}
+
+/* Loads every key, then `ops` random puts (overwrites), deletes and batches. */
+static void fc_workload(fc_store *s, model *m, int ops, int gen0, unsigned flags)
+{
+    for (int i = 0; i < m->nkeys; i++)
+        fc_put_model(s, m, i, gen0);
+    for (int op = 0; op < ops; op++) {
+        int gen = gen0 + 1 + op;
+        unsigned r = rnd() % 10;
+        int i = (int)(rnd() % (unsigned)m->nkeys);
+        if (r < 5)
+            fc_put_model(s, m, i, gen);
+        else if (r < 8)
+            fc_del_model(s, m, i);
+        else
+            fc_batch_model(s, m, 1 + (int)(rnd() % 60), gen, flags);
+    }
+}
+
+/* Every key of the model through fc_get: present ones byte for byte,
+ * absent ones FC_ENOTFOUND. */
+static void fc_verify(fc_store *s, const model *m)
+{
+    fc_txn *t;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    for (int i = 0; i < m->nkeys; i++) {
+        char k[32], v[400];
+        key_of(k, i);
+        fc_val got;
+        int rc = fc_get(t, k, strlen(k), &got);
+        if (m->gen[i] < 0) {
+            ck_assert_msg(rc == FC_ENOTFOUND, "forkcache: %s should be absent, got %s", k,
+                          fc_strerror(rc));
+            continue;
+        }
+        ck_assert_msg(rc == 0, "forkcache: %s: %s (%s)", k, fc_strerror(rc), fc_errmsg(s));
+        size_t vl = val_of(v, i, m->gen[i]);
+        ck_assert_msg(got.size == vl && memcmp(got.data, v, vl) == 0,
+                      "forkcache: %s: wrong value (%zu bytes, expected gen %d, %zu bytes)", k,
+                      got.size, m->gen[i], vl);
+    }
+    fc_txn_end(t);
+}
+
+/* ---- LevelDB side ----------------------------------------------------------- */
+
+typedef struct ldb {
+    leveldb_options_t *opt;
+    leveldb_readoptions_t *ro;
+    leveldb_writeoptions_t *wo;
+    leveldb_t *db;
+} ldb;
+
+/* Opens the directory forkcache left, refusing to create anything, with
+ * every check LevelDB has (paranoid_checks, checksums on every read). */
+static void ldb_open(ldb *l)
+{
+    char *errstr = NULL;
+    l->opt = leveldb_options_create();
+    leveldb_options_set_create_if_missing(l->opt, 0);
+    leveldb_options_set_paranoid_checks(l->opt, 1);
+    leveldb_options_set_write_buffer_size(l->opt, 64 * 1024);
+    leveldb_options_set_max_file_size(l->opt, 64 * 1024);
+    l->ro = leveldb_readoptions_create();
+    leveldb_readoptions_set_verify_checksums(l->ro, 1);
+    l->wo = leveldb_writeoptions_create();
+    l->db = leveldb_open(l->opt, DIR_, &errstr);
+    ck_assert_msg(l->db != NULL, "leveldb_open: %s", errstr ? errstr : "?");
+}
+
+static void ldb_close(ldb *l)
+{
+    leveldb_close(l->db);
+    leveldb_options_destroy(l->opt);
+    leveldb_readoptions_destroy(l->ro);
+    leveldb_writeoptions_destroy(l->wo);
+}
+
+/* Walks LevelDB's iterator over the whole store next to the model: the same
+ * keys in the same order with the same values, nothing extra; then gets
+ * every absent key and expects NULL. */
+static void ldb_verify(ldb *l, const model *m)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(l->db, l->ro);
+    int i = 0, seen = 0;
+    for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t kl, vl;
+        const char *kp = leveldb_iter_key(it, &kl);
+        const char *vp = leveldb_iter_value(it, &vl);
+        while (i < m->nkeys && m->gen[i] < 0)
+            i++;
+        ck_assert_msg(i < m->nkeys, "leveldb: extra key %.*s", (int)kl, kp);
+        char k[32], v[400];
+        key_of(k, i);
+        ck_assert_msg(kl == strlen(k) && memcmp(kp, k, kl) == 0,
+                      "leveldb: key %.*s where %s was expected", (int)kl, kp, k);
+        size_t want = val_of(v, i, m->gen[i]);
+        ck_assert_msg(vl == want && memcmp(vp, v, vl) == 0, "leveldb: %s: wrong value", k);
+        i++;
+        seen++;
+    }
+    char *errstr = NULL;
+    leveldb_iter_get_error(it, &errstr);
+    ck_assert_msg(errstr == NULL, "leveldb iterator: %s", errstr ? errstr : "");
+    leveldb_iter_destroy(it);
+    while (i < m->nkeys && m->gen[i] < 0)
+        i++;
+    ck_assert_msg(i == m->nkeys, "leveldb: iteration stopped before key %d", i);
+    int absent = 0;
+    for (int j = 0; j < m->nkeys; j++) {
+        if (m->gen[j] >= 0)
+            continue;
+        char k[32];
+        size_t vl;
+        key_of(k, j);
+        char *v = leveldb_get(l->db, l->ro, k, strlen(k), &vl, &errstr);
+        ck_assert_msg(errstr == NULL, "leveldb_get %s: %s", k, errstr ? errstr : "");
+        ck_assert_msg(v == NULL, "leveldb: deleted key %s has a value", k);
+        absent++;
+    }
+    ck_assert_int_eq(seen + absent, m->nkeys);
+}
+
+/* LevelDB writes more with its defaults (snappy tables), some of it
+ * compacted into tables, some left in its WAL. */
+static void ldb_write_more(ldb *l, model *m, int gen0)
+{
+    char *errstr = NULL;
+    for (int op = 0; op < 3000; op++) {
+        char k[32], v[400];
+        int i = (int)(rnd() % (unsigned)m->nkeys);
+        key_of(k, i);
+        if (rnd() % 5 == 0) {
+            leveldb_delete(l->db, l->wo, k, strlen(k), &errstr);
+            m->gen[i] = -1;
+        } else {
+            size_t vl = val_of(v, i, gen0 + op);
+            leveldb_put(l->db, l->wo, k, strlen(k), v, vl, &errstr);
+            m->gen[i] = gen0 + op;
+        }
+        ck_assert_msg(errstr == NULL, "leveldb write: %s", errstr ? errstr : "");
+        if (op == 2000)
+            leveldb_compact_range(l->db, NULL, 0, NULL, 0);
+    }
+}
+
+static int count_files(const char *suffix)
+{
+    DIR *d = opendir(DIR_);
+    ck_assert_ptr_nonnull(d);
+    int n = 0;
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t nl = strlen(e->d_name);
+        if (nl > sl && strcmp(e->d_name + nl - sl, suffix) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The round trip every case ends with: LevelDB reads forkcache's store,
+ * writes more, closes; forkcache reads everything (LevelDB's snappy tables
+ * and WAL), compacts it all into its own tables, writes a little more;
+ * LevelDB reads the result once more. */
+static void round_trip(model *m, const fc_options *o)
+{
+    ldb l;
+    ldb_open(&l);
+    ldb_verify(&l, m);
+    ldb_write_more(&l, m, 1000000);
+    ldb_verify(&l, m);
+    ldb_close(&l);
+
+    fc_store *s = fc_open_ok(o);
+    fc_verify(s, m);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    fc_verify(s, m);
+    for (int op = 0; op < 500; op++)
+        fc_batch_model(s, m, 8, 2000000 + op, 0);
+    fc_verify(s, m);
+    ck_assert_int_eq(fc_close(s), 0);
+
+    ldb_open(&l);
+    ldb_verify(&l, m);
+    ldb_close(&l);
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static model M;
+
+/* Everything still in the memtable at close: LevelDB recovers it from
+ * forkcache's WAL alone. */
+START_TEST(wal_only)
+{
+    fc_options o;
+    fc_options_init(&o);
+    o.arena_size = 64u << 20;
+    model_init(&M, 2000);
+    fc_store *s = fc_open_ok(&o);
+    fc_workload(s, &M, 3000, 0, 0);
+    fc_verify(s, &M);
+    ck_assert_int_eq(fc_close(s), 0);
+    ck_assert_int_eq(count_files(".ldb"), 0);
+    round_trip(&M, &o);
+}
+END_TEST
+
+/* A couple of explicit flushes (fewer than the L0 compaction trigger) and
+ * more in the WAL: LevelDB reads overlapping L0 tables plus the WAL. */
+START_TEST(l0_only)
+{
+    fc_options o;
+    fc_options_init(&o);
+    o.arena_size = 64u << 20;
+    model_init(&M, 3000);
+    fc_store *s = fc_open_ok(&o);
+    fc_workload(s, &M, 1000, 0, 0);
+    ck_assert_int_eq(fc_flush(s), 0);
+    for (int op = 0; op < 1000; op++)
+        fc_put_model(s, &M, (int)(rnd() % 3000), 10000 + op);
+    for (int op = 0; op < 300; op++)
+        fc_del_model(s, &M, (int)(rnd() % 3000));
+    ck_assert_int_eq(fc_flush(s), 0);
+    for (int op = 0; op < 200; op++)
+        fc_batch_model(s, &M, 10, 20000 + op, 0);
+    fc_verify(s, &M);
+    ck_assert_int_eq(fc_close(s), 0);
+    ck_assert_int_eq(count_files(".ldb"), 2);
+    round_trip(&M, &o);
+}
+END_TEST
+
+/* Small buffers: many flushes and automatic compactions while loading,
+ * data left in several levels and the memtable at close. */
+START_TEST(many_levels)
+{
+    fc_options o = small_opts();
+    model_init(&M, MAXKEYS);
+    fc_store *s = fc_open_ok(&o);
+    fc_workload(s, &M, 8000, 0, 0);
+    fc_verify(s, &M);
+    ck_assert_int_eq(fc_close(s), 0);
+    ck_assert_int_gt(count_files(".ldb"), 8);
+    round_trip(&M, &o);
+}
+END_TEST
+
+/* The same load, then fc_compact_range over everything. */
+START_TEST(after_full_compaction)
+{
+    fc_options o = small_opts();
+    model_init(&M, MAXKEYS);
+    fc_store *s = fc_open_ok(&o);
+    fc_workload(s, &M, 8000, 0, 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    fc_verify(s, &M);
+    /* A range compaction over part of the keys too. */
+    for (int op = 0; op < 2000; op++)
+        fc_put_model(s, &M, (int)(rnd() % 2000), 50000 + op);
+    ck_assert_int_eq(fc_compact_range(s, "key000500", 9, "key001500", 9), 0);
+    fc_verify(s, &M);
+    ck_assert_int_eq(fc_close(s), 0);
+    round_trip(&M, &o);
+}
+END_TEST
+
+/* FC_SYNC on open and FC_WRITE_SYNC batches. */
+START_TEST(with_sync)
+{
+    fc_options o = small_opts();
+    o.flags |= FC_SYNC;
+    model_init(&M, 1500);
+    fc_store *s = fc_open_ok(&o);
+    fc_workload(s, &M, 1000, 0, FC_WRITE_SYNC);
+    fc_verify(s, &M);
+    ck_assert_int_eq(fc_close(s), 0);
+    round_trip(&M, &o);
+}
+END_TEST
+
+typedef struct loader {
+    fc_store *s;
+    int nkeys;
+    int done;
+    int rc;
+} loader;
+
+/* Another thread of the writer process loads keys while the test thread
+ * compacts: memtable flushes on the background thread overlap manual
+ * compactions. */
+static void *load_thread(void *arg)
+{
+    loader *ld = arg;
+    for (int i = 0; i < ld->nkeys && ld->rc == 0; i++) {
+        char k[32], v[400];
+        key_of(k, i);
+        size_t vl = val_of(v, i, 7);
+        ld->rc = fc_put(ld->s, k, strlen(k), v, vl);
+    }
+    __atomic_store_n(&ld->done, 1, __ATOMIC_RELEASE); /* the joiner reads it after */
+    return NULL;
+}
+
+/* fc_compact_range in one thread while another writes: every table a
+ * flush or a compaction is still writing must survive the obsolete-file
+ * sweep the other one runs when it finishes, or the version names a table
+ * that is gone (forkcache's reads fail, LevelDB refuses the open). */
+START_TEST(compact_range_while_writing)
+{
+    fc_options o = small_opts();
+    model_init(&M, MAXKEYS);
+    fc_store *s = fc_open_ok(&o);
+    loader ld = { s, MAXKEYS, 0, 0 };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, load_thread, &ld), 0);
+    int compactions = 0;
+    while (!__atomic_load_n(&ld.done, __ATOMIC_ACQUIRE)) {
+        int rc = fc_compact_range(s, NULL, 0, NULL, 0);
+        ck_assert_msg(rc == 0, "fc_compact_range: %s", fc_errmsg(s));
+        compactions++;
+    }
+    pthread_join(th, NULL);
+    ck_assert_msg(ld.rc == 0, "loader: %s", fc_errmsg(s));
+    ck_assert_int_gt(compactions, 2);
+    for (int i = 0; i < MAXKEYS; i++)
+        M.gen[i] = 7;
+    fc_verify(s, &M);
+    ck_assert_int_eq(fc_close(s), 0);
+    s = fc_open_ok(&o);
+    fc_verify(s, &M);
+    ck_assert_int_eq(fc_close(s), 0);
+    round_trip(&M, &o);
+}
+END_TEST
+
+static Suite *interop_store_suite(void)
+{
+    Suite *s = suite_create("interop_store");
+    TCase *tc = tcase_create("store");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, wal_only);
+    tcase_add_test(tc, l0_only);
+    tcase_add_test(tc, many_levels);
+    tcase_add_test(tc, after_full_compaction);
+    tcase_add_test(tc, with_sync);
+    tcase_add_test(tc, compact_range_while_writing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FC_TEST_MAIN(interop_store_suite)
