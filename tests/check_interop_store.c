@@ -162,7 +162,7 @@ static void fc_workload(fc_store *s, model *m, int ops, int gen0, unsigned flags
 
 /* Every key of the model through fc_get: present ones byte for byte,
  * absent ones FC_ENOTFOUND. */
-static void fc_verify(fc_store *s, const model *m)
+static void model_check_fc(fc_store *s, const model *m)
 {
     fc_txn *t;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
@@ -317,12 +317,12 @@ static void round_trip(model *m, const fc_options *o)
     ldb_close(&l);
 
     fc_store *s = fc_open_ok(o);
-    fc_verify(s, m);
+    model_check_fc(s, m);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
-    fc_verify(s, m);
+    model_check_fc(s, m);
     for (int op = 0; op < 500; op++)
         fc_batch_model(s, m, 8, 2000000 + op, 0);
-    fc_verify(s, m);
+    model_check_fc(s, m);
     ck_assert_int_eq(fc_close(s), 0);
 
     ldb_open(&l);
@@ -344,7 +344,7 @@ START_TEST(wal_only)
     model_init(&M, 2000);
     fc_store *s = fc_open_ok(&o);
     fc_workload(s, &M, 3000, 0, 0);
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     ck_assert_int_eq(fc_close(s), 0);
     ck_assert_int_eq(count_files(".ldb"), 0);
     round_trip(&M, &o);
@@ -369,7 +369,7 @@ START_TEST(l0_only)
     ck_assert_int_eq(fc_flush(s), 0);
     for (int op = 0; op < 200; op++)
         fc_batch_model(s, &M, 10, 20000 + op, 0);
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     ck_assert_int_eq(fc_close(s), 0);
     ck_assert_int_eq(count_files(".ldb"), 2);
     round_trip(&M, &o);
@@ -384,7 +384,7 @@ START_TEST(many_levels)
     model_init(&M, MAXKEYS);
     fc_store *s = fc_open_ok(&o);
     fc_workload(s, &M, 8000, 0, 0);
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     ck_assert_int_eq(fc_close(s), 0);
     ck_assert_int_gt(count_files(".ldb"), 8);
     round_trip(&M, &o);
@@ -399,12 +399,12 @@ START_TEST(after_full_compaction)
     fc_store *s = fc_open_ok(&o);
     fc_workload(s, &M, 8000, 0, 0);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     /* A range compaction over part of the keys too. */
     for (int op = 0; op < 2000; op++)
         fc_put_model(s, &M, (int)(rnd() % 2000), 50000 + op);
     ck_assert_int_eq(fc_compact_range(s, "key000500", 9, "key001500", 9), 0);
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     ck_assert_int_eq(fc_close(s), 0);
     round_trip(&M, &o);
 }
@@ -418,7 +418,7 @@ START_TEST(with_sync)
     model_init(&M, 1500);
     fc_store *s = fc_open_ok(&o);
     fc_workload(s, &M, 1000, 0, FC_WRITE_SYNC);
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     ck_assert_int_eq(fc_close(s), 0);
     round_trip(&M, &o);
 }
@@ -470,10 +470,10 @@ START_TEST(compact_range_while_writing)
     ck_assert_int_gt(compactions, 2);
     for (int i = 0; i < MAXKEYS; i++)
         M.gen[i] = 7;
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     ck_assert_int_eq(fc_close(s), 0);
     s = fc_open_ok(&o);
-    fc_verify(s, &M);
+    model_check_fc(s, &M);
     ck_assert_int_eq(fc_close(s), 0);
     round_trip(&M, &o);
 }
