@@ -174,6 +174,151 @@ START_TEST(writer_gone_is_an_error)
 }
 END_TEST
 
+/* A put that returned is visible to a get in another process at once:
+ * a child puts key i and tells the parent i through a pipe; the parent's
+ * very next transaction must find it. 2000 times. */
+START_TEST(visible_in_another_process_when_put_returns)
+{
+    fc_store *s = open_small();
+    int p[2];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        if (fc_after_fork(s) != 0)
+            _exit(2);
+        char k[32];
+        for (int i = 0; i < 2000; i++) {
+            sprintf(k, "vis%05d", i);
+            if (fc_put(s, k, strlen(k), k, strlen(k)) != 0 || write(p[1], &i, sizeof i) != sizeof i)
+                _exit(3);
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    int i, seen = 0;
+    char k[32];
+    while (read(p[0], &i, sizeof i) == (ssize_t)sizeof i) {
+        sprintf(k, "vis%05d", i);
+        ck_assert_msg(read_back(s, k, k) == 1, "put of %s returned but the key is not visible", k);
+        seen++;
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_int_eq(seen, 2000);
+    fc_close(s);
+}
+END_TEST
+
+/* Eight producers write disjoint key ranges through the queue while the
+ * parent SIGKILLs and restarts them at random; each reports every acked
+ * write by index. Afterwards every acked write is in the store. A writer
+ * stalled on a dead producer would make the restarted producers time out
+ * (write_timeout_ms), failing them. */
+#define PRODUCERS 8
+
+static void producer_run(fc_store *s, int w, int from, int ack_fd)
+{
+    char k[32], v[48];
+    if (fc_after_fork(s) != 0)
+        _exit(2);
+    for (int i = from;; i++) {
+        sprintf(k, "p%d-%06d", w, i);
+        sprintf(v, "v%d-%06d", w, i);
+        if (fc_put(s, k, strlen(k), v, strlen(v)) != 0)
+            _exit(3);
+        int msg[2] = { w, i };
+        if (write(ack_fd, msg, sizeof msg) != sizeof msg)
+            _exit(4);
+    }
+}
+
+START_TEST(producers_killed_and_restarted)
+{
+    fc_options o;
+    fc_options_init(&o);
+    o.write_buffer_size = 64 * 1024;
+    o.max_file_size = 64 * 1024;
+    o.arena_size = 128u << 20;
+    o.block_cache_size = 1u << 20;
+    o.queue_slots = 8;
+    o.queue_entry_size = 16 * 1024;
+    o.write_timeout_ms = 10000;
+    fc_store *s;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    int acks[2];
+    ck_assert_int_eq(pipe2(acks, O_CLOEXEC), 0);
+    fcntl(acks[0], F_SETFL, O_NONBLOCK);
+    int acked[PRODUCERS];
+    pid_t pids[PRODUCERS];
+    for (int w = 0; w < PRODUCERS; w++) {
+        acked[w] = -1;
+        pids[w] = fork();
+        if (pids[w] == 0)
+            producer_run(s, w, 0, acks[1]);
+    }
+    uint32_t x = 77;
+    int kills = 0;
+    for (int round = 0; round < 60; round++) {
+        usleep(20000);
+        int msg[2];
+        while (read(acks[0], msg, sizeof msg) == (ssize_t)sizeof msg)
+            if (msg[1] > acked[msg[0]])
+                acked[msg[0]] = msg[1];
+        /* The reader's model check, while the producers run: the newest
+         * acked write of each producer is already visible here. */
+        for (int p = 0; p < PRODUCERS; p++) {
+            if (acked[p] < 0)
+                continue;
+            char mk[32], mv[48];
+            sprintf(mk, "p%d-%06d", p, acked[p]);
+            sprintf(mv, "v%d-%06d", p, acked[p]);
+            ck_assert_msg(read_back(s, mk, mv) == 1, "acked %s not visible during the run", mk);
+        }
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        int w = (int)(x % PRODUCERS);
+        kill(pids[w], SIGKILL);
+        int status;
+        waitpid(pids[w], &status, 0);
+        ck_assert_msg(WIFSIGNALED(status), "producer %d ended by itself: status %d", w, status);
+        kills++;
+        while (read(acks[0], msg, sizeof msg) == (ssize_t)sizeof msg)
+            if (msg[1] > acked[msg[0]])
+                acked[msg[0]] = msg[1];
+        pids[w] = fork();
+        if (pids[w] == 0)
+            producer_run(s, w, acked[w] + 1, acks[1]);
+    }
+    for (int w = 0; w < PRODUCERS; w++) {
+        kill(pids[w], SIGKILL);
+        waitpid(pids[w], NULL, 0);
+    }
+    int msg[2];
+    while (read(acks[0], msg, sizeof msg) == (ssize_t)sizeof msg)
+        if (msg[1] > acked[msg[0]])
+            acked[msg[0]] = msg[1];
+    long total = 0;
+    char k[32], v[48];
+    for (int w = 0; w < PRODUCERS; w++) {
+        ck_assert_msg(acked[w] > 0, "producer %d never got a write acked", w);
+        for (int i = 0; i <= acked[w]; i++) {
+            sprintf(k, "p%d-%06d", w, i);
+            sprintf(v, "v%d-%06d", w, i);
+            ck_assert_msg(read_back(s, k, v) == 1, "acked write %s is missing", k);
+        }
+        total += acked[w] + 1;
+    }
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    fprintf(stderr, "queue torture: %d producers killed and restarted, %ld acked writes all "
+                    "present, %llu batches applied from the queue\n",
+            kills, total, (unsigned long long)st.queue_writes);
+    ck_assert_uint_ge(st.queue_writes, (uint64_t)total);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *queue_suite(void)
 {
     Suite *s = suite_create("db_queue");
@@ -183,6 +328,8 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, workers_write_through_the_queue);
     tcase_add_test(tc, queue_limits_and_errors);
     tcase_add_test(tc, writer_gone_is_an_error);
+    tcase_add_test(tc, visible_in_another_process_when_put_returns);
+    tcase_add_test(tc, producers_killed_and_restarted);
     suite_add_tcase(s, tc);
     return s;
 }
