@@ -217,6 +217,62 @@ START_TEST(damaged_header_refused)
 }
 END_TEST
 
+/* Recovery under fire: a ring of 2 slots, 6 producers submitting without
+ * pause, the parent answering while it SIGKILLs and restarts a producer
+ * every 10 ms, so deaths land at every step of the protocol. Afterwards the
+ * ring must drain completely (tail reaches head: every dead claim
+ * recovered) and still serve a new producer. */
+static void endless_producer(fci_wq *q, int id)
+{
+    for (unsigned i = 0;; i++) {
+        unsigned char b[2] = { (unsigned char)(id + 1), (unsigned char)i };
+        int result;
+        if (fci_wq_submit(q, b, sizeof b, 0, 0, always_alive, NULL, &result, NULL) != 0 ||
+            result != -(int)b[0])
+            _exit(1);
+    }
+}
+
+START_TEST(kills_at_every_step_never_wedge_the_ring)
+{
+    fci_wq *q = new_queue(2, 4096);
+    pid_t kids[6];
+    for (int k = 0; k < 6; k++)
+        if ((kids[k] = fork()) == 0)
+            endless_producer(q, k);
+    uint32_t x = 99;
+    long answered = 0;
+    for (int round = 0; round < 150; round++) {
+        for (int spin = 0; spin < 50; spin++)
+            answered += answer_all(q);
+        usleep(10000);
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        int k = (int)(x % 6);
+        kill(kids[k], SIGKILL);
+        int status;
+        waitpid(kids[k], &status, 0);
+        ck_assert_msg(WIFSIGNALED(status), "producer ended by itself: status %d", status);
+        if ((kids[k] = fork()) == 0)
+            endless_producer(q, k);
+    }
+    for (int k = 0; k < 6; k++) {
+        kill(kids[k], SIGKILL);
+        waitpid(kids[k], NULL, 0);
+    }
+    for (int spin = 0; spin < 1000 && atomic_load(&q->tail) < atomic_load(&q->head); spin++) {
+        answered += answer_all(q);
+        usleep(1000);
+    }
+    ck_assert_uint_eq(atomic_load(&q->tail), atomic_load(&q->head));
+    ck_assert_int_gt(answered, 150);
+    pid_t p = producer(q, 1, 50);
+    int n = 0;
+    while (n < 49)
+        n += answer_all(q);
+    reap_ok(p);
+}
+END_TEST
+
 static Suite *wqueue_suite(void)
 {
     Suite *s = suite_create("shm_wqueue");
@@ -228,6 +284,7 @@ static Suite *wqueue_suite(void)
     tcase_add_test(tc, producer_killed_before_ready);
     tcase_add_test(tc, producer_killed_after_done);
     tcase_add_test(tc, damaged_header_refused);
+    tcase_add_test(tc, kills_at_every_step_never_wedge_the_ring);
     suite_add_tcase(s, tc);
     return s;
 }

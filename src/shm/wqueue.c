@@ -126,18 +126,23 @@ static int owner_dead(uint64_t owner)
 }
 
 /* A slot still holding the previous round's DONE entry whose owner died
- * before freeing it: free it for ticket t. */
+ * (or gave up) before freeing it: free it for ticket t. The transition is a
+ * CAS on the sequence word from exactly DONE(t - nslots), so of several
+ * recoverers one wins, and a slot that has already moved on (freed by its
+ * owner, claimed, READY again) is never dragged back. The dead owner word
+ * is left for the next claimer to clear (try_claim). */
 static void recover_done(fci_wq *q, fci_wq_slot *s, uint64_t t)
 {
     uint64_t done = seq_of(t - q->nslots, FCI_WQ_DONE);
-    uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
-    if (atomic_load_explicit(&s->seq, memory_order_acquire) == done && owner_dead(owner) &&
-        atomic_compare_exchange_strong_explicit(&s->owner, &owner, 0, memory_order_acq_rel,
-                                                memory_order_relaxed)) {
-        /* release: the cleared owner is seen before the slot is free */
-        atomic_store_explicit(&s->seq, seq_of(t, FCI_WQ_FREE), memory_order_release);
+    if (atomic_load_explicit(&s->seq, memory_order_acquire) != done)
+        return;
+    if (!owner_dead(atomic_load_explicit(&s->owner, memory_order_acquire)))
+        return;
+    /* acq_rel: we read nothing more of the entry; the claimer that follows
+     * sees the slot free */
+    if (atomic_compare_exchange_strong_explicit(&s->seq, &done, seq_of(t, FCI_WQ_FREE),
+                                                memory_order_acq_rel, memory_order_relaxed))
         atomic_fetch_add_explicit(&q->recovered, 1, memory_order_relaxed);
-    }
 }
 
 /* ---- producer ---------------------------------------------------------- */
@@ -253,12 +258,20 @@ int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn ali
     return 0;
 }
 
+/* The sequence word moves first, by CAS from our DONE (a recoverer may
+ * have freed it already, which is fine), and only then is our ownership
+ * dropped: owner 0 on a DONE slot would mean "abandoned" to a recoverer. */
 void fci_wq_release(fci_wq *q, uint64_t ticket)
 {
     fci_wq_slot *s = slot_at(q, ticket);
-    atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
+    uint64_t done = seq_of(ticket, FCI_WQ_DONE);
     /* release: our reads of the slot are done before it is free again */
-    atomic_store_explicit(&s->seq, seq_of(ticket + q->nslots, FCI_WQ_FREE), memory_order_release);
+    atomic_compare_exchange_strong_explicit(&s->seq, &done, seq_of(ticket + q->nslots, FCI_WQ_FREE),
+                                            memory_order_release, memory_order_relaxed);
+    uint64_t me = my_owner_word();
+    /* relaxed: a claimer that still sees us waits a moment (try_claim) */
+    atomic_compare_exchange_strong_explicit(&s->owner, &me, 0, memory_order_relaxed,
+                                            memory_order_relaxed);
     futex_bump(&q->space);
 }
 
@@ -295,8 +308,12 @@ static int recover_claimed(fci_wq *q, fci_wq_slot *s, uint64_t t)
     uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
     if (!owner_dead(owner))
         return 0;
-    atomic_store_explicit(&s->owner, 0, memory_order_relaxed);
-    atomic_store_explicit(&s->seq, seq_of(t + q->nslots, FCI_WQ_FREE), memory_order_release);
+    uint64_t claimed = seq_of(t, FCI_WQ_FREE);
+    /* release: the slot is free for the next round only after we are done
+     * with it; a CAS, so a slot that became READY meanwhile is kept */
+    if (!atomic_compare_exchange_strong_explicit(&s->seq, &claimed, seq_of(t + q->nslots, FCI_WQ_FREE),
+                                                 memory_order_release, memory_order_relaxed))
+        return 0;
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->recovered, 1, memory_order_relaxed);
     futex_bump(&q->space);
