@@ -25,10 +25,13 @@
 int fci_queue_create(fc_store *s, fci_err *err)
 {
     uint64_t bytes = fci_wq_bytes((uint32_t)s->opts.queue_slots, (uint32_t)s->opts.queue_entry_size);
-    uint64_t off;
-    int rc = fci_arena_alloc(s->arena, bytes, &off, err);
+    uint64_t raw, off;
+    /* The queue's lines are 64-byte aligned (producers and the writer
+     * write side by side); the allocator promises less, so pad and round. */
+    int rc = fci_arena_alloc(s->arena, bytes + 64, &raw, err);
     if (rc != 0)
         return rc;
+    off = (raw + 63) & ~(uint64_t)63;
     fci_wq_init(fci_arena_ptr(s->arena, off, bytes), (uint32_t)s->opts.queue_slots,
                 (uint32_t)s->opts.queue_entry_size);
     /* release: the queue is laid out before any process can find it */
