@@ -59,7 +59,8 @@ static inline char *dir_snapshot(const char *dir)
         total += strlen(line);
     }
     closedir(d);
-    qsort(lines, n, sizeof *lines, dir_snapshot_cmp);
+    if (n > 1)
+        qsort(lines, n, sizeof *lines, dir_snapshot_cmp);
     char *out = malloc(total);
     out[0] = '\0';
     for (size_t i = 0; i < n; i++) {

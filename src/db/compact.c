@@ -135,7 +135,7 @@ static int stream_init(fc_store *s, stream *st, fci_file_meta **files, size_t n,
         return fci_err_set(err, FC_ENOMEM, "compaction: out of memory");
     memcpy(st->files, files, n * sizeof *files);
     st->nfiles = n;
-    if (sort)
+    if (sort && n > 1)
         qsort(st->files, n, sizeof *files, cmp_smallest);
     return stream_settle(s, st, err);
 }

@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "forkcache.h"
 #include "db/memtable.h"
 #include "format/dbformat.h"
@@ -13,6 +15,11 @@
  * not decode compares as its raw bytes, so ordering stays total. */
 static fci_slice entry_ikey(fci_slice entry)
 {
+    /* Fast path: internal keys under 128 bytes have a one-byte length,
+     * and this runs for every comparison of every insert and seek. */
+    if (entry.size > 0 && (unsigned char)entry.data[0] < 0x80 &&
+        (size_t)(unsigned char)entry.data[0] < entry.size)
+        return fci_slice_make(entry.data + 1, (unsigned char)entry.data[0]);
     const char *p = entry.data;
     fci_slice ikey;
     if (fci_get_length_prefixed(&p, entry.data + entry.size, &ikey) != 0)
@@ -36,25 +43,26 @@ int fci_memtable_attach(fci_memtable *mt, char *base, size_t size, uint64_t root
     return fci_skiplist_attach(&mt->list, base, size, root, entry_compare);
 }
 
-/* Encodes a lookup target: the internal key (key, seq, type) with its
- * length prefix, the form entry_compare reads. */
-static int encode_target(fci_buf *b, fci_slice key, uint64_t seq, int type)
-{
-    int rc = fci_buf_put_varint32(b, (uint32_t)(key.size + FCI_IKEY_TAG_SIZE));
-    return rc ? rc : fci_ikey_append(b, key, seq, type);
-}
-
+/* Encodes the entry on the stack when it is small (the common case), so
+ * an insert costs no malloc; larger entries use the heap. */
 int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fci_slice value)
 {
     if (key.size > FC_MAX_KEY_SIZE || value.size > FC_MAX_VALUE_SIZE)
         return FC_ETOOBIG;
-    fci_buf b = FCI_BUF_INIT;
-    int rc = encode_target(&b, key, seq, type);
-    if (rc == 0)
-        rc = fci_buf_put_length_prefixed(&b, value);
-    if (rc == 0)
-        rc = fci_skiplist_insert(&mt->list, fci_buf_slice(&b));
-    fci_buf_free(&b);
+    size_t ikey_len = key.size + FCI_IKEY_TAG_SIZE;
+    size_t need = 2 * FCI_MAX_VARINT32_LEN + ikey_len + value.size;
+    char stack[512];
+    char *buf = need <= sizeof stack ? stack : malloc(need);
+    if (buf == NULL)
+        return FC_ENOMEM;
+    char *p = fci_put_varint32(buf, (uint32_t)ikey_len);
+    memcpy(p, key.data, key.size);
+    fci_put_fixed64(p + key.size, fci_pack_tag(seq, type));
+    p = fci_put_varint32(p + ikey_len, (uint32_t)value.size);
+    memcpy(p, value.data, value.size);
+    int rc = fci_skiplist_insert(&mt->list, fci_slice_make(buf, (size_t)(p - buf) + value.size));
+    if (buf != stack)
+        free(buf);
     return rc;
 }
 

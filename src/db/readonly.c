@@ -90,7 +90,7 @@ static int live_wals(const ro_state *r, uint64_t **out, size_t *n, fci_err *err)
         (*out)[(*n)++] = number;
     }
     closedir(d);
-    if (rc == 0)
+    if (rc == 0 && *n > 1) /* qsort(NULL, 0) is undefined */
         qsort(*out, *n, sizeof **out, cmp_u64);
     return rc;
 }

@@ -49,12 +49,24 @@ static fci_slice node_entry(const fci_skiplist_node *n)
 
 /* Acquire pairs with the writer's release in link_node(). A link out of a
  * node's height, or to a node outside the region, reads as end of level. */
+static fci_skiplist_node *next_node(const fci_skiplist *list, const fci_skiplist_node *n,
+                                    int level, uint64_t *off)
+{
+    *off = 0;
+    if ((uint32_t)level >= n->height)
+        return NULL;
+    uint64_t o = atomic_load_explicit(&n->next[level], memory_order_acquire);
+    fci_skiplist_node *next = node_at(list, o);
+    if (next != NULL)
+        *off = o;
+    return next;
+}
+
 static uint64_t load_next(const fci_skiplist *list, const fci_skiplist_node *n, int level)
 {
-    if ((uint32_t)level >= n->height)
-        return 0;
-    uint64_t off = atomic_load_explicit(&n->next[level], memory_order_acquire);
-    return node_at(list, off) ? off : 0;
+    uint64_t off;
+    next_node(list, n, level, &off);
+    return off;
 }
 
 static int list_height(const fci_skiplist *list)
@@ -135,11 +147,14 @@ static uint64_t find_prevs(const fci_skiplist *list, fci_slice target, uint64_t 
 {
     uint64_t x = root_of(list)->head;
     uint64_t next = 0;
-    for (int level = FCI_SKIPLIST_MAX_HEIGHT - 1; level >= 0; level--) {
-        fci_skiplist_node *xn = node_at(list, x);
+    fci_skiplist_node *xn = node_at(list, x);
+    /* Levels above the list's height are empty: their prev is the head. */
+    int height = list_height(list);
+    for (int level = FCI_SKIPLIST_MAX_HEIGHT - 1; level >= height; level--)
+        prev[level] = x;
+    for (int level = height - 1; level >= 0; level--) {
         for (;;) {
-            next = load_next(list, xn, level);
-            fci_skiplist_node *nn = node_at(list, next);
+            fci_skiplist_node *nn = next_node(list, xn, level, &next);
             if (nn == NULL || list->cmp(node_entry(nn), target) >= 0)
                 break;
             x = next;

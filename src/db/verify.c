@@ -600,7 +600,8 @@ int fc_verify(const char *dir, fc_verify_report report, void *arg)
         free(c.files);
         return c.error;
     }
-    qsort(c.files, c.nfiles, sizeof *c.files, by_number);
+    if (c.nfiles > 1) /* qsort(NULL, 0) is undefined */
+        qsort(c.files, c.nfiles, sizeof *c.files, by_number);
     int has_current = 0;
     for (size_t i = 0; i < c.nfiles; i++)
         has_current |= c.files[i].kind == FCI_FILE_CURRENT;
