@@ -214,7 +214,10 @@ int fc_batch_del(fc_batch *b, const void *key, size_t klen);
 void fc_batch_clear(fc_batch *b);
 size_t fc_batch_count(const fc_batch *b);
 void fc_batch_free(fc_batch *b);
-int fc_write(fc_store *store, const fc_batch *b, unsigned flags);
+/* Applies b atomically. The batch's header is stamped with the sequence
+ * it was given (its operations are unchanged): a batch may be written
+ * again, or cleared and reused. */
+int fc_write(fc_store *store, fc_batch *b, unsigned flags);
 
 /* Writes the memtable to a level-0 table and waits for it. */
 int fc_flush(fc_store *store);

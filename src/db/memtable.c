@@ -43,27 +43,26 @@ int fci_memtable_attach(fci_memtable *mt, char *base, size_t size, uint64_t root
     return fci_skiplist_attach(&mt->list, base, size, root, entry_compare);
 }
 
-/* Encodes the entry on the stack when it is small (the common case), so
- * an insert costs no malloc; larger entries use the heap. */
+/* Encodes the entry straight into its skiplist node: one copy of the key
+ * and value, into shared memory, and no malloc. */
 int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fci_slice value)
 {
     if (key.size > FC_MAX_KEY_SIZE || value.size > FC_MAX_VALUE_SIZE)
         return FC_ETOOBIG;
     size_t ikey_len = key.size + FCI_IKEY_TAG_SIZE;
-    size_t need = 2 * FCI_MAX_VARINT32_LEN + ikey_len + value.size;
-    char stack[512];
-    char *buf = need <= sizeof stack ? stack : malloc(need);
-    if (buf == NULL)
-        return FC_ENOMEM;
-    char *p = fci_put_varint32(buf, (uint32_t)ikey_len);
+    size_t len = (size_t)fci_varint_length(ikey_len) + ikey_len +
+                 (size_t)fci_varint_length(value.size) + value.size;
+    uint64_t node;
+    char *p;
+    int rc = fci_skiplist_alloc_node(&mt->list, len, &node, &p);
+    if (rc != 0)
+        return rc;
+    p = fci_put_varint32(p, (uint32_t)ikey_len);
     memcpy(p, key.data, key.size);
     fci_put_fixed64(p + key.size, fci_pack_tag(seq, type));
     p = fci_put_varint32(p + ikey_len, (uint32_t)value.size);
     memcpy(p, value.data, value.size);
-    int rc = fci_skiplist_insert(&mt->list, fci_slice_make(buf, (size_t)(p - buf) + value.size));
-    if (buf != stack)
-        free(buf);
-    return rc;
+    return fci_skiplist_link(&mt->list, node);
 }
 
 int fci_memtable_entry(const fci_memtable *mt, uint64_t node, fci_slice *ikey, fci_slice *value)

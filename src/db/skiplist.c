@@ -165,24 +165,37 @@ static uint64_t find_prevs(const fci_skiplist *list, fci_slice target, uint64_t 
     return next;
 }
 
-int fci_skiplist_insert(fci_skiplist *list, fci_slice entry)
+/* Carves a node for an entry of len bytes, with its height chosen now. The
+ * caller writes the entry at *entry and then links the node. Nothing is
+ * reachable until fci_skiplist_link. */
+int fci_skiplist_alloc_node(fci_skiplist *list, size_t len, uint64_t *node, char **entry)
 {
-    if (entry.size > UINT32_MAX)
+    if (len > UINT32_MAX)
         return FC_ETOOBIG;
+    uint32_t height = random_height(list);
+    uint64_t off = list->alloc(list->alloc_ctx, node_size(height, (uint32_t)len));
+    if (off == 0)
+        return FC_ENOMEM;
+    fci_skiplist_node *n = (fci_skiplist_node *)(list->base + off);
+    n->height = height;
+    n->entry_len = (uint32_t)len;
+    *node = off;
+    *entry = (char *)&n->next[height];
+    return 0;
+}
+
+/* Links a node whose entry is written. A duplicate entry is refused (its
+ * node's memory stays unused; entries are unique internal keys). */
+int fci_skiplist_link(fci_skiplist *list, uint64_t off)
+{
+    fci_skiplist_node *n = (fci_skiplist_node *)(list->base + off);
+    fci_slice entry = node_entry(n);
     uint64_t prev[FCI_SKIPLIST_MAX_HEIGHT];
     uint64_t at = find_prevs(list, entry, prev);
     fci_skiplist_node *atn = node_at(list, at);
     if (atn != NULL && list->cmp(node_entry(atn), entry) == 0)
         return FC_EEXIST;
-    uint32_t height = random_height(list);
-    size_t bytes = node_size(height, (uint32_t)entry.size);
-    uint64_t off = list->alloc(list->alloc_ctx, bytes);
-    if (off == 0)
-        return FC_ENOMEM;
-    fci_skiplist_node *n = (fci_skiplist_node *)(list->base + off);
-    n->height = height;
-    n->entry_len = (uint32_t)entry.size;
-    memcpy((char *)&n->next[height], entry.data, entry.size);
+    uint32_t height = n->height;
     for (uint32_t i = 0; i < height; i++) {
         fci_skiplist_node *p = node_at(list, prev[i]);
         /* Relaxed: n is not reachable yet; the release below publishes it. */
@@ -198,8 +211,19 @@ int fci_skiplist_insert(fci_skiplist *list, fci_slice entry)
     if (height > atomic_load_explicit(&r->height, memory_order_relaxed))
         atomic_store_explicit(&r->height, height, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&r->bytes, bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&r->bytes, node_size(height, n->entry_len), memory_order_relaxed);
     return 0;
+}
+
+int fci_skiplist_insert(fci_skiplist *list, fci_slice entry)
+{
+    uint64_t node;
+    char *dst;
+    int rc = fci_skiplist_alloc_node(list, entry.size, &node, &dst);
+    if (rc != 0)
+        return rc;
+    memcpy(dst, entry.data, entry.size);
+    return fci_skiplist_link(list, node);
 }
 
 uint64_t fci_skiplist_first(const fci_skiplist *list)

@@ -74,6 +74,12 @@ int fci_skiplist_attach(fci_skiplist *list, char *base, size_t size, uint64_t ro
  * under cmp (internal keys are). 0, FC_ENOMEM, or FC_EEXIST for a duplicate. */
 int fci_skiplist_insert(fci_skiplist *list, fci_slice entry);
 
+/* The two halves of an insert, so a caller can encode its entry straight
+ * into the node: allocate (*entry is where the len bytes go), then link.
+ * Writer only. */
+int fci_skiplist_alloc_node(fci_skiplist *list, size_t len, uint64_t *node, char **entry);
+int fci_skiplist_link(fci_skiplist *list, uint64_t node);
+
 /* Readers: positions are node offsets (0 = not valid). */
 uint64_t fci_skiplist_first(const fci_skiplist *list);
 uint64_t fci_skiplist_last(const fci_skiplist *list);

@@ -198,7 +198,7 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
     return 0;
 }
 
-int fc_write(fc_store *s, const fc_batch *b, unsigned flags)
+int fc_write(fc_store *s, fc_batch *b, unsigned flags)
 {
     int route = write_route(s);
     if (route < 0)
@@ -210,17 +210,8 @@ int fc_write(fc_store *s, const fc_batch *b, unsigned flags)
         return 0;
     if (route == WRITE_QUEUE)
         return fci_queue_submit(s, fci_batch_contents(&b->wb), sync);
-    int rc;
     pthread_mutex_lock(&s->w->mu);
-    /* The sequence is stamped into the batch's header: work on a copy so
-     * the caller's batch stays const and reusable. */
-    fci_write_batch *wb = &s->w->scratch;
-    fci_batch_clear(wb);
-    rc = fci_batch_append(wb, &b->wb);
-    if (rc == 0)
-        rc = fci_write_batch_locked(s, wb, sync);
-    else
-        fci_store_fail(s, rc, NULL);
+    int rc = fci_write_batch_locked(s, &b->wb, sync);
     pthread_mutex_unlock(&s->w->mu);
     return rc;
 }
