@@ -9,8 +9,9 @@
  * the generation it sees for a group never goes back across its
  * transactions (snapshots only move forward), and every value must be the
  * exact bytes the writer wrote for that key and generation (nothing torn).
+ * Scans see the same: whole groups, in key order, exact bytes.
  * Run once with table mappings and once with the Limiter at 2, which sends
- * most table reads through pread.
+ * most table reads through pread (and the shared block cache).
  */
 #include "config.h"
 
@@ -99,6 +100,62 @@ static int check_group(fc_store *s, int group, uint32_t *last_gen)
     return rc;
 }
 
+/* A scan over a random window of groups in one transaction: every group it
+ * meets is whole at one generation (batches are atomic), keys come in
+ * strictly increasing order, and every value is the exact bytes written. */
+static int check_scan(fc_store *s, int first_group, int reverse)
+{
+    fc_txn *t;
+    fc_iter *it;
+    if (fc_txn_begin(s, &t) != 0)
+        return 20;
+    if (fc_iter_new(t, &it) != 0) {
+        fc_txn_end(t);
+        return 21;
+    }
+    char from[32], prev[32] = "";
+    key_of(from, first_group, 0);
+    int rc = reverse ? fc_iter_last(it) : fc_iter_seek(it, from, strlen(from));
+    int group = -1, members = 0, steps = 0, bad = 0;
+    uint32_t gen = 0;
+    for (; rc == 0 && steps < 20 * GROUP && !bad; steps++) {
+        fc_val k = fc_iter_key(it), v = fc_iter_value(it);
+        char key[32];
+        int g, m;
+        uint32_t vgen;
+        if (k.size >= sizeof key || !parse_gen(&v, &vgen)) {
+            bad = 22;
+            break;
+        }
+        memcpy(key, k.data, k.size);
+        key[k.size] = '\0';
+        if (sscanf(key, "g%d.%d", &g, &m) != 2)
+            bad = 23;
+        else if (prev[0] && (reverse ? strcmp(key, prev) >= 0 : strcmp(key, prev) <= 0))
+            bad = 24; /* out of order */
+        char want[512];
+        if (!bad && (v.size != value_of(want, g, m, vgen) || memcmp(v.data, want, v.size) != 0))
+            bad = 25; /* torn value */
+        if (!bad && g != group) {
+            if (group >= 0 && members != GROUP)
+                bad = 26; /* part of a batch */
+            group = g;
+            gen = vgen;
+            members = 0;
+        }
+        if (!bad && vgen != gen)
+            bad = 27; /* two generations in one group */
+        members++;
+        strcpy(prev, key);
+        rc = reverse ? fc_iter_prev(it) : fc_iter_next(it);
+    }
+    if (!bad && rc != 0 && rc != FC_ENOTFOUND)
+        bad = 28;
+    fc_iter_free(it);
+    fc_txn_end(t);
+    return bad;
+}
+
 static void reader(fc_store *s, int id, int stop_fd)
 {
     uint32_t last[GROUPS];
@@ -111,7 +168,8 @@ static void reader(fc_store *s, int id, int stop_fd)
     for (long n = 0;; n++) {
         x ^= x << 13; x ^= x >> 17; x ^= x << 5;
         int group = (int)(x % GROUPS);
-        int rc = check_group(s, group, &last[group]);
+        int rc = (n % 16 == 15) ? check_scan(s, group, (n / 16) % 2)
+                                : check_group(s, group, &last[group]);
         if (rc != 0)
             _exit(rc);
         char c;
