@@ -20,6 +20,12 @@
 #define DEFAULT_BATCH 1000
 #define MAX_BATCH 1000000
 #define PROGRESS_INTERVAL 0.1   /* seconds between progress updates */
+/* Through a running writer's queue a batch must fit one queue entry (the
+ * writer's queue_entry_size, 256 KiB unless it chose otherwise): batches
+ * cut before they pass this many bytes, counting a little for each row's
+ * header; a single row bigger than an entry is refused by the writer. */
+#define QUEUE_BATCH_BYTES (FC_DEFAULT_QUEUE_ENTRY_SIZE / 4 * 3)
+#define ROW_OVERHEAD 16
 
 typedef struct load_state {
     const char *dir;
@@ -31,6 +37,8 @@ typedef struct load_state {
     unsigned long long rows;       /* rows stored (written) */
     unsigned long long bytes;      /* their key + value bytes */
     unsigned long long pending_bytes;
+    unsigned long long pending_wire;   /* batch bytes, with row headers */
+    size_t max_batch_bytes;        /* 0 = no cap (this process is the writer) */
     unsigned char *kbuf, *vbuf;    /* hex-decoded fields */
     size_t kcap, vcap;
     int progress;                  /* stderr is a terminal */
@@ -65,6 +73,7 @@ static int flush_batch(load_state *ls)
     ls->rows += n;
     ls->bytes += ls->pending_bytes;
     ls->pending_bytes = 0;
+    ls->pending_wire = 0;
     fc_batch_clear(ls->batch);
     if (ls->progress) {
         double now = tool_now();
@@ -141,6 +150,11 @@ static int load_line(load_state *ls, unsigned long long lineno, char *line, size
         klen = kl;
         vlen = vl;
     }
+    /* A row that would push the batch past a queue entry goes in the next. */
+    size_t row = klen + vlen + ROW_OVERHEAD;
+    if (ls->max_batch_bytes && ls->pending_wire + row > ls->max_batch_bytes &&
+        flush_batch(ls) != 0)
+        return -1;
     int rc = fc_batch_put(ls->batch, key, klen, val, vlen);
     if (rc != 0) {
         char why[160];
@@ -149,6 +163,7 @@ static int load_line(load_state *ls, unsigned long long lineno, char *line, size
         return bad_line(ls, lineno, why);
     }
     ls->pending_bytes += klen + vlen;
+    ls->pending_wire += row;
     return 0;
 }
 
@@ -239,8 +254,10 @@ int tool_cmd_load(int argc, char **argv)
     if (rc != 0)
         tool_fail("load", ls.dir, "%s", fc_strerror(rc));
     else
-        rc = tool_open("load", ls.dir, &sa, 1, &ls.store);
+        rc = tool_open("load", ls.dir, &sa, TOOL_WRITE_FLAGS | FC_CREATE, &ls.store);
     if (rc == 0) {
+        if (tool_other_writer(ls.store))
+            ls.max_batch_bytes = QUEUE_BATCH_BYTES;
         ls.start = ls.last_progress = tool_now();
         rc = load_stream(&ls, in, batch_rows);
         int crc = fc_close(ls.store);

@@ -1,7 +1,9 @@
 /*
  * cmds.c - the small forkcache commands: put, del, get, compact, verify.
  * Each opens the store, does one thing, closes it; the exit code carries
- * the answer so shell scripts can branch on it.
+ * the answer so shell scripts can branch on it. While a writer runs
+ * (forkcache writer, or any program with a file-backed arena in DIR),
+ * put and del go through its write queue and get reads its arena.
  */
 #include "config.h"
 
@@ -108,7 +110,7 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
         return EXIT_TROUBLE;
     }
     fc_store *s;
-    int rc = tool_open(name, dir, &sa, 1, &s);
+    int rc = tool_open(name, dir, &sa, TOOL_WRITE_FLAGS | FC_CREATE, &s);
     if (rc == 0) {
         fc_batch *b = NULL;
         rc = fc_batch_new(&b);
@@ -157,7 +159,7 @@ int tool_cmd_get(int argc, char **argv)
     if (arg_bytes(cmd, &sa, "KEY", argv[optind + 1], &k, &klen, &kown) != 0)
         return EXIT_TROUBLE;
     fc_store *s;
-    int rc = tool_open("get", dir, &sa, 0, &s);
+    int rc = tool_open("get", dir, &sa, TOOL_READ_FLAGS, &s);
     int code = EXIT_TROUBLE;
     if (rc == 0) {
         fc_txn *t;
@@ -201,11 +203,17 @@ int tool_cmd_compact(int argc, char **argv)
         return tool_usage(cmd, argc - optind < 1 ? "no store directory" : "too many arguments");
     const char *dir = argv[optind];
     fc_store *s;
-    int rc = tool_open("compact", dir, &sa, 0, &s);
+    int rc = tool_open("compact", dir, &sa, TOOL_WRITE_FLAGS, &s);
     if (rc != 0)
         return EXIT_TROUBLE;
-    rc = fc_compact_range(s, NULL, 0, NULL, 0);
-    if (rc != 0)
+    /* Only the writer compacts; an attached process would get
+     * FC_EREADONLY, which says less than the pid of the one that does. */
+    int other = tool_other_writer(s);
+    rc = other ? FC_EREADONLY : fc_compact_range(s, NULL, 0, NULL, 0);
+    if (rc == FC_EREADONLY)
+        tool_fail("compact", dir, "a writer is running (pid %d); it compacts by itself",
+                  other ? other : tool_other_writer(s));
+    else if (rc != 0)
         tool_fail("compact", dir, "%s", tool_detail(s, rc));
     int crc = fc_close(s);
     if (crc != 0 && rc == 0) {

@@ -84,7 +84,9 @@ const tool_cmd tool_cmds[] = {
         "print the value of one key",
         "Prints the value stored under KEY in the store at DIR on standard output:\n"
         "the raw bytes with no newline added, or with --hex two hex digits per byte\n"
-        "and a newline. The store must exist.\n",
+        "and a newline. The store must exist. It is opened read-only (no LOCK,\n"
+        "nothing written) or, while a writer runs, through that writer's arena, so\n"
+        "the newest writes are seen.\n",
         "--hex\n"
         "    KEY is hex-encoded and the value is printed in hex (default: raw bytes).\n"
         STORE_OPTIONS,
@@ -100,7 +102,9 @@ const tool_cmd tool_cmds[] = {
         "compact the whole store",
         "Writes the memtable out and compacts every level over the whole key range,\n"
         "so that each key lives in one table and deleted or overwritten entries are\n"
-        "dropped. Waits until the compaction is done.\n",
+        "dropped. Waits until the compaction is done. Only the store's writer\n"
+        "compacts: while another process is the writer (forkcache writer, say) the\n"
+        "command fails, naming its pid; that writer compacts by itself.\n",
         STORE_OPTIONS,
         NULL,
         "forkcache compact /var/cache/fc\n"
@@ -122,6 +126,93 @@ const tool_cmd tool_cmds[] = {
         "1  the store is damaged: see the findings.\n"
         "2  the check could not run: usage, DIR is not a store, I/O error.\n",
         "forkcache verify /var/cache/fc || echo 'store damaged'\n"
+    },
+    {
+        "scan", tool_cmd_scan,
+        "scan [--hex] [--from KEY] [--to KEY] [--limit N] [--reverse] DIR",
+        "print pairs in key order",
+        "Prints the pairs of the store at DIR in bytewise key order, one\n"
+        "key<TAB>value line each, all from one snapshot (writes made while the scan\n"
+        "runs are not shown). The range is [--from, --to): --from is included, --to\n"
+        "is not. Without --hex the bytes are printed as they are, so a key or value\n"
+        "holding a TAB or a newline makes its line ambiguous; with --hex both fields\n"
+        "are hex, and the output loads back with load --hex. The store is opened\n"
+        "read-only or, while a writer runs, through its arena. Output is buffered;\n"
+        "when the reader of a pipe goes away (| head) the scan ends quietly, exit 0.\n",
+        "--hex\n"
+        "    Print both fields in hex, and take --from and --to in hex (default: raw\n"
+        "    bytes).\n"
+        "--from KEY\n"
+        "    Start at the first key >= KEY (default: the smallest key).\n"
+        "--to KEY\n"
+        "    Stop before the first key >= KEY (default: after the largest key).\n"
+        "--limit N\n"
+        "    Print at most N pairs (default: no limit; 0 prints nothing).\n"
+        "--reverse\n"
+        "    Walk backwards, from the last key < --to (or the largest key) down to\n"
+        "    --from (default: forwards).\n"
+        "--arena-size SIZE\n"
+        "    Bytes reserved for the private arena of a read-only open (default 1G).\n"
+        "--help\n"
+        "    Print this page and exit.\n",
+        "0  the range was printed (it may be empty), or the reader went away.\n"
+        "2  an error: usage, no store at DIR, I/O, damage met while scanning.\n",
+        "forkcache scan /var/cache/fc | head\n"
+        "forkcache scan --from user: --to user; /var/cache/fc\n"
+        "forkcache scan --reverse --limit 10 /var/cache/fc\n"
+        "forkcache scan --hex /var/cache/fc > dump.hex; forkcache load --hex copy dump.hex\n"
+    },
+    {
+        "stats", tool_cmd_stats,
+        "stats [--json] DIR",
+        "print a store's figures",
+        "Prints the figures of the store at DIR as every attached process sees\n"
+        "them: the current version and last sequence, the writer's pid (none when\n"
+        "no writer runs), tables and bytes per level, the memtables (active bytes\n"
+        "and entries, the immutable one being flushed), the arena (reserved, in\n"
+        "use), the reader slots with each holder's pid, pinned version and mappings,\n"
+        "the Limiter (table mappings in use, capacity), the writer's counters\n"
+        "(flushes, compactions, bytes compacted, stalls, and why writes wait now:\n"
+        "none, memtable, l0 or error) and this process's tables mapped and read by\n"
+        "pread. The store is opened read-only or, while a writer runs, through its\n"
+        "arena; then the command itself holds one of the reader slots shown. Without\n"
+        "a writer the arena is the command's own, and the writer counters are 0.\n",
+        "--json\n"
+        "    One JSON object instead of aligned text (default: text). Keys: store,\n"
+        "    version, last_sequence, writer_pid (null when none), levels[], memtable,\n"
+        "    arena, reader_slots, readers[], limiter, writer, process.\n"
+        "--arena-size SIZE\n"
+        "    Bytes reserved for the private arena of a read-only open (default 1G).\n"
+        "--help\n"
+        "    Print this page and exit.\n",
+        NULL,
+        "forkcache stats /var/cache/fc\n"
+        "forkcache stats --json /var/cache/fc | python3 -m json.tool\n"
+    },
+    {
+        "writer", tool_cmd_writer,
+        "writer [--sync] [--write-buffer SIZE] [--arena-size SIZE] DIR",
+        "run the store's writer in the foreground",
+        "Opens the store at DIR as its writer (creating it if needed) with its\n"
+        "shared arena in the file DIR/forkcache.arena, and keeps it open until\n"
+        "SIGTERM or SIGINT. Meanwhile other forkcache commands, and programs that\n"
+        "open the store with FC_ATTACH, read its arena zero-copy and send their\n"
+        "writes through its write queue. Prints a startup line (pid, store, arena)\n"
+        "and then one line per flush (its number, L0 files, last sequence) and per\n"
+        "compaction (its number, bytes compacted, files per level), from its\n"
+        "counters looked at every 100 ms; nothing else. On SIGTERM or SIGINT it\n"
+        "drains the write queue, syncs, closes the store and exits 0. Fails (exit\n"
+        "2, naming its pid) while another process is the writer.\n",
+        "--sync\n"
+        "    fdatasync the write-ahead log on every write (default: only writes that\n"
+        "    ask for it, such as put --sync).\n"
+        STORE_OPTIONS,
+        "0  stopped by SIGTERM or SIGINT; the store was closed cleanly.\n"
+        "2  an error: usage, the store could not be opened (another writer holds it,\n"
+        "   damage, I/O) or closing it failed.\n",
+        "forkcache writer /var/cache/fc &\n"
+        "forkcache put /var/cache/fc k v     # through the writer's queue\n"
+        "kill -TERM %1\n"
     },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
@@ -178,11 +269,19 @@ static void help_all(void)
     printf("\nDESCRIPTION\n");
     indented("A forkcache store is a directory in LevelDB's on-disk format (CURRENT,\n"
              "MANIFEST-*, *.log, *.ldb) that a parent process opens and its forked\n"
-             "workers read zero-copy. This command works on such a directory. Every\n"
-             "command that writes opens the store as its only writer, writes, and\n"
-             "closes it: it fails while another process holds the writer role. Options\n"
-             "come before DIR; everything after DIR is taken literally, so keys may\n"
-             "start with '-'.\n", 4);
+             "workers read zero-copy. This command works on such a directory.\n"
+             "\n"
+             "While `forkcache writer DIR` (or any program that opens the store with\n"
+             "its arena in DIR/forkcache.arena) runs, the other commands attach to it:\n"
+             "put, del and load send their writes through its write queue, get, scan\n"
+             "and stats read its arena and see every write the moment it is made.\n"
+             "When no writer runs, put, del, load and compact open the store as its\n"
+             "writer for the length of the command, and get, scan and stats open it\n"
+             "read-only (no LOCK taken, nothing written). A writer whose arena is not in\n"
+             "a file cannot be attached to: the command then fails naming its pid.\n"
+             "\n"
+             "Options come before DIR; everything after DIR is taken literally, so keys\n"
+             "may start with '-'.\n", 4);
     printf("\nCOMMANDS\n");
     for (const tool_cmd *c = tool_cmds; c->name; c++)
         printf("    %-8s %s\n", c->name, c->summary);
@@ -207,7 +306,8 @@ static void help_all(void)
              "DIR/MANIFEST-NNNNNN  the tables of every level, as a log of version edits\n"
              "DIR/NNNNNN.log       write-ahead log of recent writes\n"
              "DIR/NNNNNN.ldb       tables (NNNNNN.sst is read too)\n"
-             "DIR/LOCK             locked (fcntl) by the store's writer\n", 4);
+             "DIR/LOCK             locked (fcntl) by the store's writer\n"
+             "DIR/forkcache.arena  the shared arena of forkcache writer, for attaching\n", 4);
 }
 
 int main(int argc, char **argv)

@@ -37,6 +37,9 @@ int tool_cmd_del(int argc, char **argv);
 int tool_cmd_get(int argc, char **argv);
 int tool_cmd_compact(int argc, char **argv);
 int tool_cmd_verify(int argc, char **argv);
+int tool_cmd_scan(int argc, char **argv);
+int tool_cmd_stats(int argc, char **argv);
+int tool_cmd_writer(int argc, char **argv);
 
 /* Store options from the command line, applied over fc_options_init. */
 typedef struct store_args {
@@ -44,6 +47,7 @@ typedef struct store_args {
     size_t arena_size;
     int hex;
     int sync;
+    int arena_here;        /* file-backed arena at DIR/FC_ARENA_FILE */
 } store_args;
 
 /* Long option ids shared by the commands' getopt_long tables. */
@@ -53,7 +57,12 @@ enum {
     OPT_SYNC = 's',
     OPT_WRITE_BUFFER = 1000,
     OPT_ARENA_SIZE,
-    OPT_BATCH
+    OPT_BATCH,
+    OPT_FROM,
+    OPT_TO,
+    OPT_LIMIT,
+    OPT_REVERSE,
+    OPT_JSON
 };
 
 /* Prints "forkcache: <cmd> <dir>: <what>" to stderr. */
@@ -71,9 +80,17 @@ void tool_help_cmd(const tool_cmd *cmd);
 /* Handles an option shared by the store commands. 1 = handled, 0 = not
  * one of them, -1 = bad value (usage already printed). */
 int tool_store_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa);
-/* Opens dir as its writer; create makes it when missing. */
-int tool_open(const char *cmd, const char *dir, const store_args *sa, int create,
+/* Opens dir with the FC_* flags given (FC_CREATE makes it when missing;
+ * without it a directory with no CURRENT is refused up front). */
+int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned flags,
               fc_store **out);
+/* The flags of commands that write: through a running writer's queue when
+ * there is one, else as the writer. Readers: attach, else read-only. */
+#define TOOL_WRITE_FLAGS (FC_ATTACH)
+#define TOOL_READ_FLAGS (FC_READONLY | FC_ATTACH)
+/* The pid of another process that is the store's writer (store was opened
+ * attached to it), or 0 when this process is the writer or none runs. */
+int tool_other_writer(fc_store *store);
 
 /* "64M" -> 67108864: digits and an optional k, M or G (powers of 1024).
  * 0 on success, -1 on anything else or overflow. */

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "tool/tool.h"
 
@@ -94,17 +95,24 @@ int tool_store_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa
     }
 }
 
-int tool_open(const char *cmd, const char *dir, const store_args *sa, int create, fc_store **out)
+/* Every command goes through here so that the flags (attach to a running
+ * writer, read-only, create) are chosen per command in one place: the
+ * caller passes FC_* open flags and gets the library's message on failure. */
+int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned flags,
+              fc_store **out)
 {
     fc_options o;
     fc_options_init(&o);
-    o.flags = create ? FC_CREATE : 0;
+    int create = (flags & FC_CREATE) != 0;
+    o.flags = flags;
     if (sa->sync)
         o.flags |= FC_SYNC;
     if (sa->write_buffer)
         o.write_buffer_size = sa->write_buffer;
     if (sa->arena_size)
         o.arena_size = sa->arena_size;
+    if (sa->arena_here)
+        o.arena_path = "";   /* DIR/forkcache.arena, where FC_ATTACH looks */
     const char *why = NULL;
     if (fc_options_validate(&o, &why) != 0) {
         tool_fail(cmd, dir, "bad option: %s", why ? why : "out of range");
@@ -184,6 +192,16 @@ void tool_hex_print(const void *data, size_t len)
         putchar(digits[p[i] >> 4]);
         putchar(digits[p[i] & 15]);
     }
+}
+
+/* A command that opened with FC_ATTACH may have become the writer itself
+ * or joined another process's arena; the arena's writer pid tells which. */
+int tool_other_writer(fc_store *store)
+{
+    fc_stats st;
+    if (fc_stats_get(store, &st) != 0)
+        return 0;
+    return st.writer_pid != 0 && st.writer_pid != (int)getpid() ? st.writer_pid : 0;
 }
 
 double tool_now(void)

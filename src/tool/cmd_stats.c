@@ -1,0 +1,191 @@
+/*
+ * cmd_stats.c - `forkcache stats`: one look at a store's figures as any
+ * attached process sees them (fc_stats_get, fc_stats_readers): levels,
+ * memtables, arena, reader slots, the Limiter, the writer's counters.
+ * Aligned text for people, --json for scripts.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool/tool.h"
+
+static const struct option stats_opts[] = {
+    { "json", no_argument, NULL, OPT_JSON },
+    { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
+    { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 }
+};
+
+static const char *stall_word(int stall)
+{
+    switch (stall) {
+    case FC_STALL_NONE: return "none";
+    case FC_STALL_MEMTABLE: return "memtable";
+    case FC_STALL_L0: return "l0";
+    case FC_STALL_ERROR: return "error";
+    default: return "unknown";
+    }
+}
+
+/* A JSON string: the path may hold quotes, backslashes or control bytes. */
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
+static void print_json(const char *dir, const fc_stats *st, const fc_reader_stat *rd, size_t n)
+{
+    printf("{\n  \"store\": ");
+    json_string(dir);
+    printf(",\n  \"version\": %" PRIu64 ",\n  \"last_sequence\": %" PRIu64 ",\n", st->version,
+           st->last_sequence);
+    if (st->writer_pid)
+        printf("  \"writer_pid\": %d,\n", st->writer_pid);
+    else
+        printf("  \"writer_pid\": null,\n");
+    printf("  \"levels\": [");
+    for (int l = 0; l < FC_NUM_LEVELS; l++)
+        printf("%s\n    {\"level\": %d, \"files\": %" PRIu32 ", \"bytes\": %" PRIu64 "}",
+               l ? "," : "", l, st->files[l], st->level_bytes[l]);
+    printf("\n  ],\n");
+    printf("  \"memtable\": {\"active_bytes\": %" PRIu64 ", \"entries\": %" PRIu64
+           ", \"immutable_bytes\": %" PRIu64 "},\n",
+           st->mem_bytes, st->mem_entries, st->imm_bytes);
+    printf("  \"arena\": {\"size\": %" PRIu64 ", \"in_use\": %" PRIu64 "},\n", st->arena_size,
+           st->arena_in_use);
+    printf("  \"reader_slots\": {\"capacity\": %" PRIu32 ", \"in_use\": %" PRIu32 "},\n",
+           st->reader_slots, st->readers);
+    printf("  \"readers\": [");
+    for (size_t i = 0; i < n; i++)
+        printf("%s\n    {\"pid\": %d, \"pinned_version\": %" PRIu64 ", \"mappings\": %" PRIu32 "}",
+               i ? "," : "", rd[i].pid, rd[i].pinned_version, rd[i].mappings);
+    printf("%s],\n", n ? "\n  " : "");
+    printf("  \"limiter\": {\"in_use\": %" PRIu32 ", \"capacity\": %" PRIu32 "},\n",
+           st->mappings_in_use, st->mappings_capacity);
+    printf("  \"writer\": {\"flushes\": %" PRIu64 ", \"compactions\": %" PRIu64
+           ", \"bytes_compacted\": %" PRIu64 ", \"stalls\": %" PRIu64 ", \"stall\": \"%s\"},\n",
+           st->flushes, st->compactions, st->bytes_compacted, st->stalls, stall_word(st->stall));
+    printf("  \"process\": {\"tables_mapped\": %" PRIu64 ", \"tables_pread\": %" PRIu64 "}\n}\n",
+           st->tables_mapped, st->tables_pread);
+}
+
+#define ROW "%-18s"   /* the label column of the human layout */
+
+static void print_human(const char *dir, const fc_stats *st, const fc_reader_stat *rd, size_t n)
+{
+    printf(ROW "%s\n", "store", dir);
+    printf(ROW "%" PRIu64 "\n", "version", st->version);
+    printf(ROW "%" PRIu64 "\n", "last sequence", st->last_sequence);
+    if (st->writer_pid)
+        printf(ROW "%d\n", "writer pid", st->writer_pid);
+    else
+        printf(ROW "none\n", "writer pid");
+    printf(ROW "active %" PRIu64 " bytes, %" PRIu64 " entries; immutable %" PRIu64 " bytes\n",
+           "memtable", st->mem_bytes, st->mem_entries, st->imm_bytes);
+    printf(ROW "%" PRIu64 " of %" PRIu64 " bytes in use\n", "arena", st->arena_in_use,
+           st->arena_size);
+    printf(ROW "%" PRIu32 " of %" PRIu32 " mappings in use\n", "limiter", st->mappings_in_use,
+           st->mappings_capacity);
+    printf(ROW "%" PRIu64 " flushes, %" PRIu64 " compactions, %" PRIu64 " bytes compacted\n",
+           "writer counters", st->flushes, st->compactions, st->bytes_compacted);
+    printf(ROW "%" PRIu64 " stalls, now %s\n", "write stalls", st->stalls, stall_word(st->stall));
+    printf(ROW "%" PRIu64 " tables mapped, %" PRIu64 " read by pread\n", "this process",
+           st->tables_mapped, st->tables_pread);
+    printf("\n%-6s %6s %14s\n", "level", "files", "bytes");
+    uint64_t files = 0, bytes = 0;
+    for (int l = 0; l < FC_NUM_LEVELS; l++) {
+        printf("L%-5d %6" PRIu32 " %14" PRIu64 "\n", l, st->files[l], st->level_bytes[l]);
+        files += st->files[l];
+        bytes += st->level_bytes[l];
+    }
+    printf("%-6s %6" PRIu64 " %14" PRIu64 "\n", "total", files, bytes);
+    printf("\nreaders: %" PRIu32 " of %" PRIu32 " slots in use\n", st->readers, st->reader_slots);
+    if (n == 0)
+        return;
+    printf("%10s %16s %9s\n", "pid", "pinned version", "mappings");
+    for (size_t i = 0; i < n; i++) {
+        printf("%10d ", rd[i].pid);
+        if (rd[i].pinned_version)
+            printf("%16" PRIu64, rd[i].pinned_version);
+        else
+            printf("%16s", "-");
+        printf(" %9" PRIu32 "\n", rd[i].mappings);
+    }
+}
+
+static int show(const char *dir, fc_store *s, int json)
+{
+    fc_stats st;
+    int rc = fc_stats_get(s, &st);
+    if (rc != 0) {
+        tool_fail("stats", dir, "%s", tool_detail(s, rc));
+        return EXIT_TROUBLE;
+    }
+    size_t cap = st.reader_slots ? st.reader_slots : 1, n = 0;
+    fc_reader_stat *rd = calloc(cap, sizeof *rd);
+    if (rd == NULL) {
+        tool_fail("stats", dir, "out of memory");
+        return EXIT_TROUBLE;
+    }
+    rc = fc_stats_readers(s, rd, cap, &n);
+    if (rc != 0) {
+        tool_fail("stats", dir, "%s", tool_detail(s, rc));
+        free(rd);
+        return EXIT_TROUBLE;
+    }
+    if (json)
+        print_json(dir, &st, rd, n);
+    else
+        print_human(dir, &st, rd, n);
+    free(rd);
+    if (fflush(stdout) != 0) {
+        tool_fail("stats", dir, "writing the output: %s", strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    return EXIT_OK;
+}
+
+int tool_cmd_stats(int argc, char **argv)
+{
+    const tool_cmd *cmd = tool_find("stats");
+    store_args sa = { 0 };
+    int json = 0, opt, r;
+    while ((opt = getopt_long(argc, argv, "+", stats_opts, NULL)) != -1) {
+        if ((r = tool_store_opt(cmd, opt, optarg, &sa)) < 0)
+            return EXIT_TROUBLE;
+        if (r > 0)
+            continue;
+        if (opt == OPT_HELP) {
+            tool_help_cmd(cmd);
+            return EXIT_OK;
+        }
+        if (opt != OPT_JSON)
+            return tool_usage(cmd, NULL);
+        json = 1;
+    }
+    if (argc - optind != 1)
+        return tool_usage(cmd, argc - optind < 1 ? "no store directory" : "too many arguments");
+    const char *dir = argv[optind];
+    fc_store *s;
+    if (tool_open("stats", dir, &sa, TOOL_READ_FLAGS, &s) != 0)
+        return EXIT_TROUBLE;
+    int code = show(dir, s, json);
+    fc_close(s);
+    return code;
+}

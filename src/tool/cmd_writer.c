@@ -1,0 +1,146 @@
+/*
+ * cmd_writer.c - `forkcache writer`: keeps a store open as its writer in
+ * the foreground, with its arena in a file in the store directory, so that
+ * other forkcache commands (and programs opening with FC_ATTACH) read its
+ * arena and write through its queue while it runs. It reports each flush
+ * and compaction as the counters move, and stops cleanly on SIGTERM/SIGINT.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tool/tool.h"
+
+#define POLL_NS 100000000L   /* 100 ms between looks at the counters */
+
+/* Set by the signal handler, read by the poll loop. The only global the
+ * tool writes: a sig_atomic_t written in a handler is async-signal-safe,
+ * and nothing forks after it is set. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+/* SA_RESTART keeps the library's own system calls from seeing EINTR;
+ * nanosleep is never restarted, so the poll still wakes at once. */
+static int catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+static const struct option writer_opts[] = {
+    { "sync", no_argument, NULL, OPT_SYNC },
+    { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
+    { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 }
+};
+
+static void levels(const fc_stats *st)
+{
+    printf("files per level");
+    for (int l = 0; l < FC_NUM_LEVELS; l++)
+        printf(" %u", (unsigned)st->files[l]);
+}
+
+/* One line per flush and per compaction. Several between two polls
+ * share a line that gives the newest number and how many there were. */
+static void report(const fc_stats *was, const fc_stats *now)
+{
+    if (now->flushes != was->flushes) {
+        printf("flush #%llu", (unsigned long long)now->flushes);
+        if (now->flushes - was->flushes > 1)
+            printf(" (%llu since the last line)", (unsigned long long)(now->flushes - was->flushes));
+        printf(": L0 files %u, last sequence %llu\n", (unsigned)now->files[0],
+               (unsigned long long)now->last_sequence);
+    }
+    if (now->compactions != was->compactions) {
+        printf("compaction #%llu", (unsigned long long)now->compactions);
+        if (now->compactions - was->compactions > 1)
+            printf(" (%llu since the last line)",
+                   (unsigned long long)(now->compactions - was->compactions));
+        printf(": %llu bytes compacted in all, ", (unsigned long long)now->bytes_compacted);
+        levels(now);
+        putchar('\n');
+    }
+    if (now->flushes != was->flushes || now->compactions != was->compactions)
+        fflush(stdout);
+}
+
+static void serve(fc_store *s)
+{
+    fc_stats was, now;
+    if (fc_stats_get(s, &was) != 0)
+        memset(&was, 0, sizeof was);
+    while (!stop_signal) {
+        struct timespec ts = { 0, POLL_NS };
+        nanosleep(&ts, NULL);   /* EINTR when a signal came: checked above */
+        if (fc_stats_get(s, &now) != 0)
+            continue;
+        report(&was, &now);
+        was = now;
+    }
+}
+
+int tool_cmd_writer(int argc, char **argv)
+{
+    const tool_cmd *cmd = tool_find("writer");
+    store_args sa = { 0 };
+    int opt, r;
+    while ((opt = getopt_long(argc, argv, "+", writer_opts, NULL)) != -1) {
+        if ((r = tool_store_opt(cmd, opt, optarg, &sa)) < 0)
+            return EXIT_TROUBLE;
+        if (r > 0)
+            continue;
+        if (opt == OPT_HELP) {
+            tool_help_cmd(cmd);
+            return EXIT_OK;
+        }
+        return tool_usage(cmd, NULL);
+    }
+    if (argc - optind != 1)
+        return tool_usage(cmd, argc - optind < 1 ? "no store directory" : "too many arguments");
+    const char *dir = argv[optind];
+    if (catch_signals() != 0) {
+        tool_fail("writer", dir, "sigaction: %s", strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    sa.arena_here = 1;
+    fc_store *s;
+    /* No FC_ATTACH: a second writer must fail with FC_EBUSY, naming the first. */
+    if (tool_open("writer", dir, &sa, FC_CREATE, &s) != 0)
+        return EXIT_TROUBLE;
+    printf("forkcache: writer pid %d: store %s, arena %s/%s; SIGTERM or SIGINT stops it\n",
+           (int)getpid(), dir, dir, FC_ARENA_FILE);
+    fflush(stdout);
+    serve(s);
+    fc_stats st;
+    int have = fc_stats_get(s, &st) == 0;
+    int rc = fc_close(s);
+    if (rc != 0) {
+        tool_fail("writer", dir, "closing the store: %s", fc_strerror(rc));
+        return EXIT_TROUBLE;
+    }
+    printf("forkcache: writer pid %d: stopped by %s", (int)getpid(),
+           stop_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    if (have)
+        printf(" after %llu flushes and %llu compactions", (unsigned long long)st.flushes,
+               (unsigned long long)st.compactions);
+    printf("; the store is closed\n");
+    return fflush(stdout) == 0 ? EXIT_OK : EXIT_TROUBLE;
+}
