@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,22 +59,26 @@ static void levels(const fc_stats *st)
         printf(" %u", (unsigned)st->files[l]);
 }
 
-/* One line per flush and per compaction. Several between two polls
- * share a line that gives the newest number and how many there were. */
+/* "flush #7", or "flushes #5-#7" when several happened between two polls. */
+static void number(const char *one, const char *many, uint64_t was, uint64_t now)
+{
+    if (now - was == 1)
+        printf("%s #%llu", one, (unsigned long long)now);
+    else
+        printf("%s #%llu-#%llu", many, (unsigned long long)was + 1, (unsigned long long)now);
+}
+
+/* One line per flush and per compaction; several between two polls share
+ * a line, since the figures after them are all that can be read. */
 static void report(const fc_stats *was, const fc_stats *now)
 {
     if (now->flushes != was->flushes) {
-        printf("flush #%llu", (unsigned long long)now->flushes);
-        if (now->flushes - was->flushes > 1)
-            printf(" (%llu since the last line)", (unsigned long long)(now->flushes - was->flushes));
+        number("flush", "flushes", was->flushes, now->flushes);
         printf(": L0 files %u, last sequence %llu\n", (unsigned)now->files[0],
                (unsigned long long)now->last_sequence);
     }
     if (now->compactions != was->compactions) {
-        printf("compaction #%llu", (unsigned long long)now->compactions);
-        if (now->compactions - was->compactions > 1)
-            printf(" (%llu since the last line)",
-                   (unsigned long long)(now->compactions - was->compactions));
+        number("compaction", "compactions", was->compactions, now->compactions);
         printf(": %llu bytes compacted in all, ", (unsigned long long)now->bytes_compacted);
         levels(now);
         putchar('\n');
