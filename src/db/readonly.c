@@ -53,48 +53,6 @@ static int open_private_arena(fc_store *s, fci_err *err)
     return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The WALs LevelDB would replay: numbered >= log_number, or the previous
- * log, in ascending order. */
-static int live_wals(const ro_state *r, uint64_t **out, size_t *n, fci_err *err)
-{
-    DIR *d = opendir(r->s->dir);
-    *out = NULL;
-    *n = 0;
-    if (d == NULL)
-        return fci_err_set(err, FC_EIO, "opendir %s", r->s->dir);
-    size_t cap = 0;
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        fci_file_kind kind;
-        uint64_t number;
-        if (fci_filename_parse(e->d_name, &kind, &number) != 0 || kind != FCI_FILE_WAL)
-            continue;
-        if (number < r->vs.log_number && number != r->vs.prev_log_number)
-            continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 4;
-            uint64_t *p = realloc(*out, cap * sizeof *p);
-            if (p == NULL) {
-                rc = fci_err_set(err, FC_ENOMEM, "out of memory");
-                break;
-            }
-            *out = p;
-        }
-        (*out)[(*n)++] = number;
-    }
-    closedir(d);
-    if (rc == 0 && *n > 1) /* qsort(NULL, 0) is undefined */
-        qsort(*out, *n, sizeof **out, cmp_u64);
-    return rc;
-}
-
 static int insert_one(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
 {
     ro_state *r = arg;
@@ -103,36 +61,10 @@ static int insert_one(void *arg, uint64_t seq, int type, fci_slice key, fci_slic
     return fci_memtable_add(&r->mem, seq, type, key, value);
 }
 
-static int replay_wal(ro_state *r, uint64_t number, fci_err *err)
-{
-    char path[PATH_MAX];
-    fci_filename(path, sizeof path, r->s->dir, FCI_FILE_WAL, number);
-    unsigned flags = (r->s->opts.flags & FC_BEST_EFFORT) ? FCI_LOG_BEST_EFFORT : 0;
-    fci_log_reader lr;
-    int rc = fci_log_reader_open(&lr, path, flags, err);
-    if (rc != 0)
-        return rc;
-    fci_slice rec;
-    while ((rc = fci_log_reader_read(&lr, &rec, err)) == 1) {
-        rc = fci_batch_insert(rec, insert_one, r, err);
-        if (rc == FC_ENOMEM)
-            rc = fci_err_set(err, rc, "%s: the arena (arena_size) is too small for the WAL", path);
-        if (rc != 0)
-            break;
-    }
-    fci_log_reader_free(&lr);
-    return rc < 0 ? rc : 0;
-}
-
 static int replay_wals(ro_state *r, fci_err *err)
 {
-    uint64_t *wals;
-    size_t n;
-    int rc = live_wals(r, &wals, &n, err);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = replay_wal(r, wals[i], err);
-    free(wals);
-    return rc;
+    return fci_replay_wals(r->s->dir, &r->vs, (r->s->opts.flags & FC_BEST_EFFORT) != 0,
+                           insert_one, NULL, r, err);
 }
 
 /* One version record, written once: the recovered tables plus the private

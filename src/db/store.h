@@ -106,6 +106,13 @@ void fci_memchunks_free(fci_memchunks *mc);
 /* recover.c: replays live WALs into the memtable, flushing when full. */
 int fci_store_recover_wals(fc_store *s, fci_version_edit *edit);
 
+/* Replays every live WAL of dir in order (as the MANIFEST in vs says),
+ * inserting each record's batch through insert and then calling after
+ * (may be NULL). Shared by the writer's recovery and read-only opens. */
+typedef int (*fci_replay_after)(void *arg, fci_err *err);
+int fci_replay_wals(const char *dir, fci_vset *vs, int best_effort, fci_batch_fn insert,
+                    fci_replay_after after, void *arg, fci_err *err);
+
 /* bg.c */
 int fci_bg_start(fc_store *s);
 void fci_bg_stop(fc_store *s);
