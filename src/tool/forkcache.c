@@ -44,7 +44,8 @@ const tool_cmd tool_cmds[] = {
         "    fdatasync the write-ahead log after every batch (default: no sync; a\n"
         "    machine crash may lose the last batches, a process crash loses nothing).\n"
         "--batch N\n"
-        "    Rows per batch, 1 to 1000000 (default 1000).\n"
+        "    Rows per batch, 1 to 1000000 (default 1000). Through a running writer's\n"
+        "    queue a batch is also cut before it passes 192 KiB, to fit a queue entry.\n"
         STORE_OPTIONS,
         NULL,
         "printf 'alpha\\t1\\nbeta\\t2\\n' | forkcache load /var/cache/fc\n"
@@ -158,7 +159,7 @@ const tool_cmd tool_cmds[] = {
         "0  the range was printed (it may be empty), or the reader went away.\n"
         "2  an error: usage, no store at DIR, I/O, damage met while scanning.\n",
         "forkcache scan /var/cache/fc | head\n"
-        "forkcache scan --from user: --to user; /var/cache/fc\n"
+        "forkcache scan --from user: --to 'user;' /var/cache/fc\n"
         "forkcache scan --reverse --limit 10 /var/cache/fc\n"
         "forkcache scan --hex /var/cache/fc > dump.hex; forkcache load --hex copy dump.hex\n"
     },
