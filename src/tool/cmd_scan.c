@@ -31,8 +31,6 @@ static const struct option scan_opts[] = {
     { "to", required_argument, NULL, OPT_TO },
     { "limit", required_argument, NULL, OPT_LIMIT },
     { "reverse", no_argument, NULL, OPT_REVERSE },
-    { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
-    { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };

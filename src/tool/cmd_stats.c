@@ -17,8 +17,6 @@
 
 static const struct option stats_opts[] = {
     { "json", no_argument, NULL, OPT_JSON },
-    { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
-    { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };

@@ -152,8 +152,6 @@ const tool_cmd tool_cmds[] = {
         "--reverse\n"
         "    Walk backwards, from the last key < --to (or the largest key) down to\n"
         "    --from (default: forwards).\n"
-        "--arena-size SIZE\n"
-        "    Bytes reserved for the private arena of a read-only open (default 1G).\n"
         "--help\n"
         "    Print this page and exit.\n",
         "0  the range was printed (it may be empty), or the reader went away.\n"
@@ -182,8 +180,6 @@ const tool_cmd tool_cmds[] = {
         "    One JSON object instead of aligned text (default: text). Keys: store,\n"
         "    version, last_sequence, writer_pid (null when none), levels[], memtable,\n"
         "    arena, reader_slots, readers[], limiter, writer, process.\n"
-        "--arena-size SIZE\n"
-        "    Bytes reserved for the private arena of a read-only open (default 1G).\n"
         "--help\n"
         "    Print this page and exit.\n",
         NULL,
@@ -202,8 +198,8 @@ const tool_cmd tool_cmds[] = {
         "and then one line per flush (its number, L0 files, last sequence) and per\n"
         "compaction (its number, bytes compacted, files per level), from its\n"
         "counters looked at every 100 ms; nothing else. On SIGTERM or SIGINT it\n"
-        "drains the write queue, syncs, closes the store and exits 0. Fails (exit\n"
-        "2, naming its pid) while another process is the writer.\n",
+        "drains the write queue, syncs, closes the store and exits 0. While another\n"
+        "process is the store's writer it fails (exit 2), naming that process.\n",
         "--sync\n"
         "    fdatasync the write-ahead log on every write (default: only writes that\n"
         "    ask for it, such as put --sync).\n"
