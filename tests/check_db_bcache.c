@@ -10,43 +10,12 @@
 #include <unistd.h>
 
 #include "fc_test.h"
+#include "store_test.h"
 #include "forkcache.h"
 #include "db/store.h"
 #include "shm/bcache.h"
 
 #define NKEYS 3000
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
-
-static fc_options small_opts(void)
-{
-    fc_options o;
-    fc_options_init(&o);
-    o.write_buffer_size = 64 * 1024;
-    o.max_file_size = 64 * 1024;
-    o.arena_size = 64u << 20;
-    o.block_cache_size = 1u << 20;
-    return o;
-}
-
-static fc_store *open_store(const fc_options *o)
-{
-    fc_store *s = NULL;
-    int rc = fc_open(DIR_, o, &s);
-    ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
-    return s;
-}
 
 static void key_of(char *buf, int i)
 {
@@ -70,7 +39,7 @@ static int expected(int i, char *buf)
 /* Two generations in different tables, so reads must pick the newest. */
 static void fill(const fc_options *o)
 {
-    fc_store *s = open_store(o);
+    fc_store *s = open_in(o);
     char k[32], v[160];
     for (int i = 0; i < NKEYS; i++) {
         key_of(k, i);
@@ -171,7 +140,7 @@ START_TEST(unmapped_tables_read_through_the_cache)
     int mappings[] = { 0, 2, 1000 };
     for (int m = 0; m < 3; m++) {
         o.max_mappings = mappings[m];
-        fc_store *s = open_store(&o);
+        fc_store *s = open_in(&o);
         ck_assert_int_eq(read_all(s, 1, 0, NULL), 0);
         ck_assert_int_eq(forked_readers(s), 0);
         fci_bcache_stats st;
@@ -207,7 +176,7 @@ START_TEST(compressed_blocks_served_from_the_arena)
     o.compression = _i == 0 ? FC_COMPRESSION_SNAPPY : FC_COMPRESSION_ZSTD;
     o.block_cache_size = 4u << 20;   /* room for every block */
     fill(&o);
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     long in_arena = 0;
     ck_assert_int_eq(read_all(s, 1, 0, &in_arena), 0);
     int present = 0;

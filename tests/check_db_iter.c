@@ -8,36 +8,14 @@
 #include "config.h"
 
 #include <stdint.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fc_test.h"
+#include "store_test.h"
 #include "forkcache.h"
 #include "db/read.h"
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
-
-static fc_options small_opts(void)
-{
-    fc_options o;
-    fc_options_init(&o);
-    o.write_buffer_size = 64 * 1024;
-    o.max_file_size = 64 * 1024;
-    o.arena_size = 64u << 20;
-    o.block_cache_size = 1u << 20;
-    return o;
-}
 
 /* With compression on, values come from heap blocks instead of the
  * mapping: the path where fc_iter must copy when walking backwards. */
@@ -581,8 +559,8 @@ START_TEST(child_snapshot_survives_parent_compactions)
     for (int op = 0; op < 4000; op++)
         random_op(s, &m, (uint64_t)op);
     int go[2], done[2];
-    ck_assert_int_eq(pipe(go), 0);
-    ck_assert_int_eq(pipe(done), 0);
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
     fflush(NULL);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);

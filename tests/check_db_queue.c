@@ -11,20 +11,8 @@
 #include <unistd.h>
 
 #include "fc_test.h"
+#include "store_test.h"
 #include "forkcache.h"
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
 
 static fc_store *open_small(void)
 {

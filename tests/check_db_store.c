@@ -12,39 +12,8 @@
 #include <unistd.h>
 
 #include "fc_test.h"
+#include "store_test.h"
 #include "forkcache.h"
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
-
-static fc_options small_opts(void)
-{
-    fc_options o;
-    fc_options_init(&o);
-    o.write_buffer_size = 64 * 1024;
-    o.max_file_size = 64 * 1024;
-    o.arena_size = 64u << 20;
-    o.block_cache_size = 1u << 20;
-    return o;
-}
-
-static fc_store *open_store(const fc_options *o)
-{
-    fc_store *s = NULL;
-    int rc = fc_open(DIR_, o, &s);
-    ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
-    return s;
-}
 
 static void put_str(fc_store *s, const char *k, const char *v)
 {
@@ -82,7 +51,7 @@ static void val_of(char *buf, int i, int gen)
 START_TEST(put_get_delete)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     expect(s, "a", NULL);
     put_str(s, "a", "1");
     put_str(s, "b", "2");
@@ -100,7 +69,7 @@ END_TEST
 START_TEST(batch_is_atomic_and_ordered)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     fc_batch *b;
     ck_assert_int_eq(fc_batch_new(&b), 0);
     ck_assert_int_eq(fc_batch_put(b, "x", 1, "1", 1), 0);
@@ -120,7 +89,7 @@ END_TEST
 START_TEST(limits_and_bad_arguments)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     static char big[FC_MAX_KEY_SIZE + 1];
     ck_assert_int_eq(fc_put(s, big, sizeof big, "v", 1), FC_ETOOBIG);
     ck_assert_int_eq(fc_put(s, big, FC_MAX_KEY_SIZE, "v", 1), 0);
@@ -144,17 +113,17 @@ END_TEST
 START_TEST(reopen_recovers_from_wal)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     put_str(s, "k1", "v1");
     put_str(s, "k2", "v2");
     ck_assert_int_eq(fc_del(s, "k1", 2), 0);
     ck_assert_int_eq(fc_close(s), 0);
-    s = open_store(&o);
+    s = open_in(&o);
     expect(s, "k1", NULL);
     expect(s, "k2", "v2");
     put_str(s, "k3", "v3");
     fc_close(s);
-    s = open_store(&o);
+    s = open_in(&o);
     expect(s, "k2", "v2");
     expect(s, "k3", "v3");
     fc_close(s);
@@ -164,7 +133,7 @@ END_TEST
 START_TEST(flush_and_compaction_keep_every_key)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     char k[32], v[128];
     const int n = 6000;
     for (int gen = 0; gen < 2; gen++)
@@ -187,7 +156,7 @@ START_TEST(flush_and_compaction_keep_every_key)
         ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     }
     ck_assert_int_eq(fc_close(s), 0);
-    s = open_store(&o);
+    s = open_in(&o);
     for (int i = 1; i < n; i += 7) {
         key_of(k, i);
         val_of(v, i, 1);
@@ -200,7 +169,7 @@ END_TEST
 START_TEST(second_writer_is_busy)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -230,7 +199,7 @@ END_TEST
 START_TEST(files_are_private_by_default)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     put_str(s, "k", "v");
     ck_assert_int_eq(fc_flush(s), 0);
     fc_close(s);
@@ -245,7 +214,7 @@ END_TEST
 START_TEST(forked_readers_see_writes)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     char k[32], v[128];
     for (int i = 0; i < 3000; i++) {
         key_of(k, i);
@@ -297,7 +266,7 @@ END_TEST
 START_TEST(pinned_version_keeps_its_tables)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     char k[32], v[128];
     for (int i = 0; i < 4000; i++) {
         key_of(k, i);
@@ -368,7 +337,7 @@ START_TEST(wal_damage_fails_open_unless_best_effort)
 {
     fc_options o = small_opts();
     o.write_buffer_size = 4u << 20; /* everything stays in the WAL */
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     char k[32], v[2048];
     for (int i = 0; i < 100; i++) {
         key_of(k, i);
@@ -399,7 +368,7 @@ START_TEST(wal_damage_fails_open_unless_best_effort)
     ck_assert_msg(strstr(fc_errmsg(NULL), name) != NULL, "message names no file: %s", fc_errmsg(NULL));
     ck_assert_msg(strstr(fc_errmsg(NULL), "offset") != NULL, "message names no offset: %s", fc_errmsg(NULL));
     o.flags |= FC_BEST_EFFORT;
-    s = open_store(&o);
+    s = open_in(&o);
     key_of(k, 0);
     memset(v, 'a', sizeof v - 1);
     expect(s, k, v); /* the first block's records survive */
@@ -415,7 +384,7 @@ END_TEST
 START_TEST(stats_in_writer_and_reader)
 {
     fc_options o = small_opts();
-    fc_store *s = open_store(&o);
+    fc_store *s = open_in(&o);
     char k[32], v[128];
     for (int i = 0; i < 3000; i++) {
         key_of(k, i);
