@@ -48,9 +48,16 @@ static size_t value_of(char *buf, int group, int member, uint32_t gen)
     return len;
 }
 
+/* Values are not NUL-terminated (they point into blocks and the arena):
+ * parse from a terminated copy of the head, never from the value itself. */
 static int parse_gen(const fc_val *v, uint32_t *gen)
 {
-    return v->size >= VALUE_MIN && sscanf((const char *)v->data, "gen=%u ", gen) == 1;
+    char head[VALUE_MIN + 1];
+    if (v->size < VALUE_MIN)
+        return 0;
+    memcpy(head, v->data, VALUE_MIN);
+    head[VALUE_MIN] = '\0';
+    return sscanf(head, "gen=%u ", gen) == 1;
 }
 
 /* One transaction over one group; returns 0, or a reason code. */

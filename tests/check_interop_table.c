@@ -223,7 +223,10 @@ static void read_table(const char *path, expect *ex, table_stats *st, int compre
         fci_parsed_ikey pk;
         ck_assert_int_eq(fci_ikey_parse(k, &pk), 0);
         ck_assert_uint_eq(pk.user_key.size, 11);
-        int i = atoi(pk.user_key.data + 3);
+        char digits[16]; /* keys are not NUL-terminated inside a block */
+        memcpy(digits, pk.user_key.data + 3, 8);
+        digits[8] = '\0';
+        int i = atoi(digits);
         ck_assert(i >= 0 && i < NKEYS);
         st->entries++;
         expect *e = &ex[i];

@@ -1,5 +1,5 @@
 /*
- * memalloc.c - arena memory for memtables: 1 MiB chunks carved by bump
+ * memalloc.c - arena memory for memtables: chunks (up to 1 MiB) carved by bump
  * allocation, so a memtable costs one arena allocation per chunk rather
  * than one per entry, and retires with a handful of frees.
  */
@@ -10,7 +10,8 @@
 #include "forkcache.h"
 #include "db/store.h"
 
-#define CHUNK_SIZE ((uint64_t)1 << 20)
+#define CHUNK_MAX ((uint64_t)1 << 20)
+#define CHUNK_MIN ((uint64_t)64 << 10)
 
 static int chunk_add(fci_memchunks *mc, uint64_t bytes)
 {
@@ -35,12 +36,14 @@ static int chunk_add(fci_memchunks *mc, uint64_t bytes)
 /* The skiplist's allocator: 8-byte aligned offsets, 0 when the arena is
  * full (the write then fails with FC_ENOMEM and nothing is linked). Entries
  * larger than a quarter chunk get a chunk of their own so they do not
- * waste the rest of the current one. */
+ * waste the rest of the current one. Chunks are an eighth of the write
+ * buffer (64 KiB to 1 MiB), so a small memtable does not hold a large
+ * chunk while it waits to be reclaimed. */
 static uint64_t memchunks_alloc(void *ctx, size_t n)
 {
     fci_memchunks *mc = ctx;
     uint64_t need = ((uint64_t)n + 7) & ~(uint64_t)7;
-    if (need > CHUNK_SIZE / 4) {
+    if (need > mc->chunk / 4) {
         uint64_t keep_cur = mc->cur, keep_end = mc->end;
         if (chunk_add(mc, need) != 0)
             return 0;
@@ -50,7 +53,7 @@ static uint64_t memchunks_alloc(void *ctx, size_t n)
         return off;
     }
     if (mc->cur == 0 || mc->end - mc->cur < need)
-        if (chunk_add(mc, CHUNK_SIZE) != 0)
+        if (chunk_add(mc, mc->chunk) != 0)
             return 0;
     uint64_t off = mc->cur;
     mc->cur += need;
@@ -73,6 +76,8 @@ int fci_store_new_memtable(fc_store *s, fci_memtable *mt, fci_memchunks **chunks
     if (mc == NULL)
         return FC_ENOMEM;
     mc->arena = s->arena;
+    uint64_t chunk = s->opts.write_buffer_size / 8;
+    mc->chunk = chunk < CHUNK_MIN ? CHUNK_MIN : chunk > CHUNK_MAX ? CHUNK_MAX : chunk;
     int rc = fci_memtable_create(mt, fci_arena_base(s->arena), fci_arena_size(s->arena),
                                  memchunks_alloc, mc);
     if (rc != 0) {

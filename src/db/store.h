@@ -33,6 +33,7 @@ typedef struct fci_memchunks {
     uint64_t *chunks;
     size_t n, cap;
     uint64_t cur, end;
+    uint64_t chunk;             /* bytes per chunk */
     int failed;
 } fci_memchunks;
 
