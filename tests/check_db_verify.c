@@ -12,23 +12,11 @@
 #include <unistd.h>
 
 #include "fc_test.h"
+#include "store_test.h"
 #include "forkcache.h"
 #include "db/vset.h"
 #include "format/filename.h"
 #include "format/log_reader.h"
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
 
 /* ---- collecting findings ------------------------------------------------- */
 
@@ -87,17 +75,6 @@ static const found_one *damage_in(const found *fd, const char *file)
 }
 
 /* ---- building the store -------------------------------------------------- */
-
-static fc_options small_opts(void)
-{
-    fc_options o;
-    fc_options_init(&o);
-    o.write_buffer_size = 64 * 1024;
-    o.max_file_size = 64 * 1024;
-    o.arena_size = 64u << 20;
-    o.block_cache_size = 1u << 20;
-    return o;
-}
 
 static void put_n(fc_store *s, int from, int to, int gen)
 {

@@ -16,20 +16,8 @@
 #include <unistd.h>
 
 #include "fc_test.h"
+#include "store_test.h"
 #include "forkcache.h"
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
 
 /* ---- the model: what the store must hold ---------------------------------- */
 
@@ -77,17 +65,6 @@ static uint32_t rnd(void)
 }
 
 /* ---- forkcache side --------------------------------------------------------- */
-
-static fc_options small_opts(void)
-{
-    fc_options o;
-    fc_options_init(&o);
-    o.write_buffer_size = 64 * 1024;
-    o.max_file_size = 64 * 1024;
-    o.arena_size = 64u << 20;
-    o.block_cache_size = 1u << 20;
-    return o;
-}
 
 static fc_store *fc_open_ok(const fc_options *o)
 {

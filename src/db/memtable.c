@@ -106,22 +106,10 @@ uint64_t fci_memtable_seek_before(const fci_memtable *mt, fci_slice ikey)
     return seek_key(mt, ikey, 1);
 }
 
-int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, fci_slice *value)
+int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *value)
 {
-    char stack[256];
-    fci_buf b = FCI_BUF_INIT;
-    fci_slice ikey;
-    if (key.size + FCI_IKEY_TAG_SIZE <= sizeof stack) {
-        memcpy(stack, key.data, key.size);
-        fci_put_fixed64(stack + key.size, fci_pack_tag(snapshot, FCI_TYPE_FOR_SEEK));
-        ikey = fci_slice_make(stack, key.size + FCI_IKEY_TAG_SIZE);
-    } else {
-        if (fci_ikey_append(&b, key, snapshot, FCI_TYPE_FOR_SEEK) != 0)
-            return FC_ENOMEM;
-        ikey = fci_buf_slice(&b);
-    }
+    fci_slice key = fci_ikey_user(ikey);
     uint64_t node = fci_memtable_seek(mt, ikey);
-    fci_buf_free(&b);
     fci_slice found, val;
     fci_parsed_ikey parsed;
     if (node == 0 || fci_memtable_entry(mt, node, &found, &val) != 0 ||
@@ -131,4 +119,14 @@ int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, f
         return FCI_MEMTABLE_DELETED;
     *value = val;
     return 0;
+}
+
+int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, fci_slice *value)
+{
+    fci_lookup_key lk;
+    int rc = fci_lookup_key_init(&lk, key, snapshot);
+    if (rc == 0)
+        rc = fci_memtable_get_ikey(mt, lk.ikey, value);
+    fci_lookup_key_free(&lk);
+    return rc;
 }

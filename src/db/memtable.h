@@ -36,6 +36,9 @@ int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fc
 /* Newest entry for key with sequence <= snapshot: 0 with *value pointing
  * into the shared region, FCI_MEMTABLE_DELETED, or FC_ENOTFOUND. */
 int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, fci_slice *value);
+/* The same with a lookup key already built (fci_lookup_key), so a get that
+ * looks in several places encodes it once. */
+int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *value);
 
 /* Bytes the memtable's nodes take: the writer's flush trigger. */
 static inline uint64_t fci_memtable_bytes(const fci_memtable *mt)

@@ -21,7 +21,6 @@
 #include "db/read.h"
 #include "db/store.h"
 #include "format/dbformat.h"
-#include "util/coding.h"
 
 /* Loads (V, S) in the order the header comment explains. The version is
  * named by its record's offset: under our pin no record we could load is
@@ -230,31 +229,26 @@ static int lookup_tables(fc_txn *t, fci_slice ikey, fci_slice ukey, fci_slice *v
     return FC_ENOTFOUND;
 }
 
+/* The lookup key is built once and used for both memtables and every
+ * table: the newest visible entry wins, in that order. */
 static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
 {
-    int rc = FC_ENOTFOUND;
-    if (t->has_mem)
-        rc = fci_memtable_get(&t->mem, ukey, t->snapshot, value);
-    if (rc == FC_ENOTFOUND && t->has_imm)
-        rc = fci_memtable_get(&t->imm, ukey, t->snapshot, value);
-    if (rc == FCI_MEMTABLE_DELETED)
-        return FC_ENOTFOUND;
-    if (rc != FC_ENOTFOUND)
+    fci_lookup_key lk;
+    int rc = fci_lookup_key_init(&lk, ukey, t->snapshot);
+    if (rc != 0) {
+        fci_lookup_key_free(&lk);
         return rc;
-    char stack[256];
-    fci_buf heap = FCI_BUF_INIT;
-    fci_slice ikey;
-    if (ukey.size + FCI_IKEY_TAG_SIZE <= sizeof stack) {
-        memcpy(stack, ukey.data, ukey.size);
-        fci_put_fixed64(stack + ukey.size, fci_pack_tag(t->snapshot, FCI_TYPE_FOR_SEEK));
-        ikey = fci_slice_make(stack, ukey.size + FCI_IKEY_TAG_SIZE);
-    } else {
-        if (fci_ikey_append(&heap, ukey, t->snapshot, FCI_TYPE_FOR_SEEK) != 0)
-            return FC_ENOMEM;
-        ikey = fci_buf_slice(&heap);
     }
-    rc = lookup_tables(t, ikey, ukey, value);
-    fci_buf_free(&heap);
+    rc = FC_ENOTFOUND;
+    if (t->has_mem)
+        rc = fci_memtable_get_ikey(&t->mem, lk.ikey, value);
+    if (rc == FC_ENOTFOUND && t->has_imm)
+        rc = fci_memtable_get_ikey(&t->imm, lk.ikey, value);
+    if (rc == FC_ENOTFOUND)
+        rc = lookup_tables(t, lk.ikey, ukey, value);
+    else if (rc == FCI_MEMTABLE_DELETED)
+        rc = FC_ENOTFOUND;
+    fci_lookup_key_free(&lk);
     return rc;
 }
 

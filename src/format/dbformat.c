@@ -16,6 +16,26 @@ int fci_ikey_append(fci_buf *b, fci_slice user_key, uint64_t sequence, int type)
     return fci_buf_put_fixed64(b, fci_pack_tag(sequence, type));
 }
 
+int fci_lookup_key_init(fci_lookup_key *lk, fci_slice user_key, uint64_t snapshot)
+{
+    fci_buf_init(&lk->heap);
+    if (user_key.size + FCI_IKEY_TAG_SIZE <= sizeof lk->stack) {
+        if (user_key.size > 0)
+            memcpy(lk->stack, user_key.data, user_key.size);
+        fci_put_fixed64(lk->stack + user_key.size, fci_pack_tag(snapshot, FCI_TYPE_FOR_SEEK));
+        lk->ikey = fci_slice_make(lk->stack, user_key.size + FCI_IKEY_TAG_SIZE);
+        return 0;
+    }
+    int rc = fci_ikey_append(&lk->heap, user_key, snapshot, FCI_TYPE_FOR_SEEK);
+    lk->ikey = fci_buf_slice(&lk->heap);
+    return rc;
+}
+
+void fci_lookup_key_free(fci_lookup_key *lk)
+{
+    fci_buf_free(&lk->heap);
+}
+
 uint64_t fci_ikey_tag(fci_slice ikey)
 {
     if (ikey.size < FCI_IKEY_TAG_SIZE)

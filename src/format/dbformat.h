@@ -58,6 +58,19 @@ uint64_t fci_ikey_tag(fci_slice ikey);
  * sort or a binary search. */
 int fci_ikey_compare(fci_slice a, fci_slice b);
 
+/* A lookup key: user key + tag (snapshot, FCI_TYPE_FOR_SEEK), which sorts
+ * before every entry of that key visible at the snapshot. Built on the
+ * stack for ordinary keys, since every get builds one. */
+typedef struct fci_lookup_key {
+    char stack[256];
+    fci_buf heap;
+    fci_slice ikey;
+} fci_lookup_key;
+
+/* 0 or FC_ENOMEM; always pair with fci_lookup_key_free. */
+int fci_lookup_key_init(fci_lookup_key *lk, fci_slice user_key, uint64_t snapshot);
+void fci_lookup_key_free(fci_lookup_key *lk);
+
 /* Comparator name stored in the MANIFEST: the user comparator's, as
  * LevelDB records it. */
 #define FCI_IKEY_COMPARATOR_NAME "leveldb.BytewiseComparator"
