@@ -192,7 +192,7 @@ int fci_ttl_batch_stamp(fc_store *s, fci_write_batch *b, fci_ttl_marks *mk, fci_
             return fci_err_set(err, FC_EUNSUPPORTED,
                                "batch holds values with a time to live but store %s was "
                                "created without ttl_framing", s->dir);
-        if (mk->framed) /* frames of 0 only: strip them by refusing plainly */
+        if (mk->framed) /* framed for another store: its values would read wrong */
             return fci_err_set(err, FC_EUNSUPPORTED,
                                "batch was framed for expiry but store %s has no ttl_framing",
                                s->dir);
