@@ -1,5 +1,5 @@
 #!/bin/sh
-# forkcache put/load --ttl and --max-bytes end to end: a framed store is
+# forkcache put/load --ttl, load/writer --max-bytes end to end: a framed store is
 # made by the first --ttl write, values expire (a long TTL is read back, a
 # short one is gone once it has passed), a plain store refuses --ttl,
 # load --max-bytes bounds the tables, and stats shows the counters.
@@ -7,10 +7,30 @@ set -u
 : "${top_builddir:?run through make check}"
 FC="$top_builddir/src/tool/forkcache"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-cli-ttl.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 S="$tmp/store"
+wpid=
+# The writer must never outlive the test, whatever way it ends.
+cleanup() {
+    if [ -n "$wpid" ]; then
+        kill -KILL "$wpid" 2>/dev/null
+        wait "$wpid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
 
 fail() { echo "FAIL: $*"; [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err"; exit 1; }
+
+# wait_for CONDITION...: polls up to 10 s.
+wait_for() {
+    i=0
+    while ! "$@"; do
+        i=$((i + 1))
+        [ "$i" -le 100 ] || return 1
+        sleep 0.1
+    done
+}
 
 expect() {
     want=$1; shift
@@ -57,4 +77,23 @@ expect 0 "$FC" help put
 grep -q -- '--ttl SECONDS' "$tmp/out" || fail "help put lacks --ttl"
 expect 0 "$FC" help writer
 grep -q -- '--max-bytes SIZE' "$tmp/out" || fail "help writer lacks --max-bytes"
+# ---- writer --max-bytes: loads through its queue are bounded; stats,
+# attached, shows the writer's eviction counters
+expect 0 "$FC" put --ttl 3600 "$tmp/w" first row    # creates a framed store
+"$FC" writer --max-bytes 256k --write-buffer 64k "$tmp/w" >"$tmp/writer.out" 2>&1 &
+wpid=$!
+wait_for test -e "$tmp/w/forkcache.arena" || fail "no writer arena after 10 s"
+wait_for grep -q "^forkcache: writer pid $wpid: " "$tmp/writer.out" || fail "no startup line"
+expect 0 "$FC" load --ttl 3600 "$tmp/w" "$tmp/rows.tsv"
+evicted() {
+    n=$("$FC" stats --json "$tmp/w" | sed -n 's/.*"evicted_tables": \([0-9]*\).*/\1/p')
+    [ -n "$n" ] && [ "$n" -gt 0 ]
+}
+wait_for evicted || fail "no eviction counted through the writer"
+expect 0 "$FC" get "$tmp/w" key19999
+expect 1 "$FC" get "$tmp/w" key00000
+expect 1 "$FC" get "$tmp/w" first
+kill -TERM "$wpid"
+wait "$wpid" || fail "writer exit status $?"
+wpid=
 echo "cli ttl: ok"
