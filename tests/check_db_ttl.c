@@ -537,6 +537,33 @@ START_TEST(test_expired_table_dropped_unread)
 }
 END_TEST
 
+/* An expired table in level 1 with nothing under it goes too, found by
+ * the background thread's own periodic look (no write wakes it): polled
+ * in 10 ms steps, with a generous guard instead of a timing assertion. */
+START_TEST(test_expired_table_in_level1_idle)
+{
+    fc_store *s = open_ttl();
+    put_range(s, "m", 200, 1000);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    fc_stats st;
+    stats_of(s, &st);
+    ck_assert_uint_eq(st.files[0], 0);
+    ck_assert_uint_eq(st.files[1], 1);
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 1000), 0);
+    for (int tries = 0; tries < 3000; tries++) {
+        stats_of(s, &st);
+        if (st.expired_tables > 0)
+            break;
+        usleep(10 * 1000);
+    }
+    ck_assert_uint_eq(st.expired_tables, 1);
+    ck_assert_uint_eq(st.files[1], 0);
+    char buf[32];
+    ck_assert_int_eq(get_str(s, "m0001", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 /* A compaction meeting an expired value while an older version of its key
  * lies in a deeper level keeps a tombstone in its place: found by filling
  * the store until tables reach level 2, then expiring keys there. */
@@ -597,6 +624,7 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, test_unframed_store_refuses);
     tcase_add_test(tc, test_options_file);
     tcase_add_test(tc, test_expired_table_dropped_unread);
+    tcase_add_test(tc, test_expired_table_in_level1_idle);
     tcase_add_test(tc, test_compaction_keeps_older_versions_hidden);
     suite_add_tcase(su, tc);
     return su;

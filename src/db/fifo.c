@@ -61,35 +61,77 @@ static int ranges_meet(const fci_file_meta *a, const fci_file_meta *b)
     return fci_bytewise_compare(alo, bhi) <= 0 && fci_bytewise_compare(blo, ahi) <= 0;
 }
 
-/* Nothing older for f's keys remains (tables already planned are gone). */
+static fci_slice user_smallest(const fci_file_meta *f)
+{
+    return fci_ikey_user(fci_buf_slice(&f->smallest));
+}
+
+static fci_slice user_largest(const fci_file_meta *f)
+{
+    return fci_ikey_user(fci_buf_slice(&f->largest));
+}
+
+/* Whether a table of sorted level l (>= 1) that is not planned meets f's
+ * key range: a binary search for the first table ending at or after f's
+ * start, then forwards while tables start within f's range. */
+static int sorted_level_meets(const fci_version *v, const fci_drop_plan *p, int l,
+                              const fci_file_meta *f)
+{
+    size_t lo = 0, hi = v->nfiles[l];
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fci_bytewise_compare(user_largest(v->files[l][mid]), user_smallest(f)) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < v->nfiles[l]; i++) {
+        const fci_file_meta *g = v->files[l][i];
+        if (fci_bytewise_compare(user_smallest(g), user_largest(f)) > 0)
+            return 0;
+        if (!planned(p, g->number))
+            return 1;
+    }
+    return 0;
+}
+
+/* Nothing older for f's keys remains (tables already planned are gone):
+ * no older overlapping table in level 0 (when f is there), none in a
+ * deeper level. */
 static int nothing_under(const fci_version *v, const fci_drop_plan *p, int level,
                          const fci_file_meta *f)
 {
-    for (int l = level; l < FCI_NUM_LEVELS; l++)
-        for (size_t i = 0; i < v->nfiles[l]; i++) {
-            const fci_file_meta *g = v->files[l][i];
-            if (g == f || planned(p, g->number))
-                continue;
-            if (l == level && (level > 0 || g->number > f->number))
-                continue; /* same sorted level, or newer level-0 table */
-            if (ranges_meet(f, g))
-                return 0;
-        }
+    for (size_t i = 0; level == 0 && i < v->nfiles[0]; i++) {
+        const fci_file_meta *g = v->files[0][i];
+        if (g->number < f->number && !planned(p, g->number) && ranges_meet(f, g))
+            return 0;
+    }
+    for (int l = level + 1; l < FCI_NUM_LEVELS; l++)
+        if (sorted_level_meets(v, p, l, f))
+            return 0;
     return 1;
 }
 
-/* 1 when every entry of table f has expired, by its meta block. A table
- * that cannot be opened or lacks the block is kept: reads will report it. */
-static int all_expired(fc_store *s, const fci_file_meta *f, uint64_t now)
+/* The table's latest expiry, from its meta block (only the metaindex and
+ * that block are read, never a data block), remembered in its metadata.
+ * A table without the block never expires as a whole; one that cannot be
+ * opened now is kept this round (reads report its damage). */
+static uint64_t table_expiry(fc_store *s, fci_file_meta *f)
 {
+    if (f->expiry_known)
+        return f->max_expiry;
     const fci_table *t;
     fci_err err;
     fci_err_clear(&err);
-    uint64_t max_expiry;
-    if (fci_tcache_get(&s->tcache, s->arena, s->dir, f->number, &t, &err) != 0 ||
-        fci_table_max_expiry(t, &max_expiry, &err) != 0)
+    uint64_t max_expiry = 0;
+    int rc = fci_tcache_get(&s->tcache, s->arena, s->dir, f->number, &t, &err);
+    if (rc == 0)
+        rc = fci_table_max_expiry(t, &max_expiry, &err);
+    if (rc != 0 && rc != FC_ENOTFOUND)
         return 0;
-    return fci_ttl_expired(max_expiry, now);
+    f->max_expiry = rc == 0 ? max_expiry : 0;
+    f->expiry_known = 1;
+    return f->max_expiry;
 }
 
 /* Tables in the order their data is oldest: deepest level first, and in a
@@ -117,11 +159,12 @@ static int by_number(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Plans f when it has wholly expired and nothing older lies under it. */
+/* Plans f when it has wholly expired and nothing older lies under it;
+ * the (remembered) expiry is looked at first, being the cheaper test. */
 static int consider_expired(fc_store *s, const fci_version *v, fci_drop_plan *p, int level,
-                            const fci_file_meta *f, uint64_t now)
+                            fci_file_meta *f, uint64_t now)
 {
-    if (!nothing_under(v, p, level, f) || !all_expired(s, f, now))
+    if (!fci_ttl_expired(table_expiry(s, f), now) || !nothing_under(v, p, level, f))
         return 0;
     return plan_add(p, f, level, 1);
 }
