@@ -25,6 +25,7 @@
 
 #include "format/block.h"
 #include "format/filter_block.h"
+#include "format/hash_index.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/slice.h"
@@ -52,6 +53,9 @@ typedef struct fci_table_options {
     int restart_interval;     /* data blocks; FC_DEFAULT_RESTART_INTERVAL */
     int bloom_bits_per_key;   /* 0 = no filter block; default 10 */
     int compression;          /* FC_COMPRESSION_*; default none */
+    int hash_index;           /* write a forkcache.hash meta block; default 0 */
+    unsigned hash_tag_bits;   /* tests only: fewer tag bits force collisions; 0 = 16 */
+    int hash_fill_reverse;    /* tests only: slots placed from the last key back */
 } fci_table_options;
 
 void fci_table_options_init(fci_table_options *o);
@@ -83,6 +87,9 @@ typedef struct fci_table_builder {
     int nextra;                /* extra meta blocks (forkcache.*) */
     char *extra_name[FCI_TABLE_MAX_EXTRA_META];
     fci_buf extra[FCI_TABLE_MAX_EXTRA_META];
+    int has_hash;              /* building a forkcache.hash block */
+    int run_fresh;             /* the current restart run began a new user key */
+    fci_hash_index_builder hash;
 } fci_table_builder;
 
 /* Writes the table sequentially to fd from its current position (the caller
@@ -163,6 +170,9 @@ typedef struct fci_table {
     fci_block index;
     fci_filter_reader filter;
     const fci_block_fetcher *fetcher;  /* NULL: built in */
+    int has_hash;              /* a forkcache.hash block was found and parsed */
+    fci_block_ref hash_ref;
+    fci_hash_index hash;
 } fci_table;
 
 /* Opens a table held in [base, base+size): checks the footer's magic,
