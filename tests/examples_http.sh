@@ -59,9 +59,10 @@ wait_for() {
 # start_server ARGS...: runs prefork_http on a port the kernel picks and
 # learns the port and the workers' pids.
 start_server() {
+    rm -f "$tmp/server.out"   # the previous server's line must not be read
     "$HTTP" --dir "$S" --port 0 --workers 2 "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
     spid=$!
-    wait_for grep -q ' port [0-9]' "$tmp/server.out" || fail "no listening line"
+    wait_for grep -qs ' port [0-9]' "$tmp/server.out" || fail "no listening line"
     port=$(sed -n 's/.* port \([0-9][0-9]*\),.*/\1/p' "$tmp/server.out")
     [ -n "$port" ] || fail "no port in: $(cat "$tmp/server.out")"
     URL="http://127.0.0.1:$port"
