@@ -3,7 +3,10 @@
 # mode in one session: for each value size, a store of KEYS keys
 # (%016llu, 0..KEYS-1) is loaded and compacted, then RUNS rounds each start
 # the server in mmap mode and in copy mode in turn and run wrk against it
-# with uniformly random keys; the median requests/s of each is printed.
+# with uniformly random keys. Printed per mode: the median requests/s, and
+# the median CPU time the workers spent per request (from
+# /proc/PID/schedstat), which other load on the machine disturbs far less
+# than the rate does.
 #
 #   examples/bench_http.sh [KEYS] [RUNS] [SECONDS]      (defaults 100000 3 10)
 #   env: SIZES="100 4096" WORKERS=2 THREADS=2 CONNS=32 BUILD=. TMPDIR=/tmp
@@ -37,7 +40,21 @@ function setup(thread) thread:set("id", tostring(math.random(1, 1000000))) end
 function request() return wrk.format("GET", string.format("/k/%016d", math.random(0, n - 1))) end
 EOF
 
-# run_one STORE MODE: one wrk run against a fresh server; prints requests/s.
+# workers_cpu_ns: CPU time used so far by the server's workers, in ns.
+workers_cpu_ns() {
+    local sum=0 p stat
+    for p in /proc/[0-9]*; do
+        stat=$(cat "$p/stat" 2>/dev/null) || continue
+        stat=${stat##*) }
+        set -- $stat
+        [ "${2:-}" = "$spid" ] || continue
+        read -r ns _ <"$p/schedstat" && sum=$((sum + ns))
+    done
+    echo "$sum"
+}
+
+# run_one STORE MODE: one wrk run against a fresh server; prints
+# "requests/s worker-CPU-us/request".
 run_one() {
     rm -f "$tmp/srv.out"   # no stale listening line from the previous run
     "$HTTP" --dir "$1" --port 0 --workers "$WORKERS" --mode "$2" >"$tmp/srv.out" 2>"$tmp/srv.err" &
@@ -49,18 +66,31 @@ run_one() {
     done
     local port
     port=$(sed -n 's/.* port \([0-9][0-9]*\),.*/\1/p' "$tmp/srv.out")
+    local cpu0 cpu1
+    cpu0=$(workers_cpu_ns)
     wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s "$tmp/keys.lua" "http://127.0.0.1:$port/" >"$tmp/wrk.out"
+    cpu1=$(workers_cpu_ns)
     kill -TERM "$spid"; wait "$spid"; spid=
     if grep -q 'Non-2xx' "$tmp/wrk.out"; then
         echo "bench_http: non-2xx answers:" >&2; cat "$tmp/wrk.out" >&2; exit 1
     fi
-    awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/wrk.out"
+    awk -v cpu=$((cpu1 - cpu0)) '/requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
+        END { printf "%.0f %.2f", r, (n > 0) ? cpu / n / 1000 : 0 }' "$tmp/wrk.out"
 }
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# row SIZE MODE "RATE CPU RATE CPU ...": one line of the table.
+row() {
+    local rates cpus
+    rates=$(echo $3 | awk '{ for (i = 1; i <= NF; i += 2) printf "%s ", $i }')
+    cpus=$(echo $3 | awk '{ for (i = 2; i <= NF; i += 2) printf "%s ", $i }')
+    printf '%-8s %-5s %12s %14s   req/s: %s  us: %s\n' "$1" "$2" "$(echo $rates | median)" \
+        "$(echo $cpus | median)" "$rates" "$cpus"
+}
+
 echo "prefork_http under wrk: $KEYS keys, $WORKERS workers, wrk -t$THREADS -c$CONNS -d${SECS}s, $RUNS runs, $(nproc) cores"
-printf '%-10s %-6s %12s   %s\n' value mode 'median req/s' 'runs'
+printf '%-8s %-5s %12s %14s   %s\n' value mode 'median req/s' 'worker us/req' 'each run'
 for size in $SIZES; do
     store="$tmp/store-$size"
     awk -v n="$KEYS" -v b="$size" 'BEGIN {
@@ -72,7 +102,7 @@ for size in $SIZES; do
         mmap="$mmap $(run_one "$store" mmap)"
         copy="$copy $(run_one "$store" copy)"
     done
-    printf '%-10s %-6s %12s  %s\n' "$size B" mmap "$(echo $mmap | median)" "$mmap"
-    printf '%-10s %-6s %12s  %s\n' "$size B" copy "$(echo $copy | median)" "$copy"
+    row "$size B" mmap "$mmap"
+    row "$size B" copy "$copy"
     rm -rf "$store"
 done
