@@ -91,7 +91,7 @@ stop_server() {
 code() {
     local m=$1 p=$2
     shift 2
-    curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$URL$p"
+    curl -s -m 30 -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$URL$p"
 }
 
 # raw FILE: sends FILE's bytes on one connection and keeps everything the
@@ -123,7 +123,7 @@ cmp -s "$tmp/body" "$tmp/bin" || fail "GET /k/bin: body differs from bytes 0..25
 [ "$(code GET /k/g%72eeting)" = 200 ] && [ "$(cat "$tmp/body")" = "hello world" ] || fail "percent-decoded key"
 [ "$(code GET /k/missing)" = 404 ] || fail "GET of a missing key is not 404"
 [ "$(code GET /other)" = 404 ] || fail "unknown route is not 404"
-curl -s -I "$URL/k/bin" >"$tmp/head" || fail "HEAD"
+curl -s -m 30 -I "$URL/k/bin" >"$tmp/head" || fail "HEAD"
 grep -qi '^Content-Length: 256' "$tmp/head" || fail "HEAD: no Content-Length 256: $(cat "$tmp/head")"
 
 # ---- 400, 405, 413
@@ -159,7 +159,7 @@ head -c 50000 /dev/urandom >"$tmp/mid"
 [ "$(code GET /k/fresh)" = 404 ] || fail "GET after DELETE is not 404"
 
 # ---- keep-alive: two requests, one connection (curl reports connects)
-curl -s -o /dev/null -o /dev/null -w '%{num_connects}\n' "$URL/k/bin" "$URL/k/greeting" >"$tmp/nc"
+curl -s -m 30 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$URL/k/bin" "$URL/k/greeting" >"$tmp/nc"
 [ "$(tr '\n' ' ' <"$tmp/nc")" = "1 0 " ] || fail "keep-alive: connects per request: $(cat "$tmp/nc")"
 
 # ---- pipelining: three requests in one write, answers in order; the last
