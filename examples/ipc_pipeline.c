@@ -54,6 +54,8 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Record seq's key: the run's prefix and the zero-padded sequence, so
+ * bytewise key order is production order. */
 static void make_key(const pipeline_config *cfg, uint64_t seq, char key[KEY_BUF])
 {
     snprintf(key, KEY_BUF, "%s%016" PRIu64, cfg->prefix, seq);
@@ -65,6 +67,7 @@ static unsigned char payload_byte(uint64_t seq, size_t i)
     return (unsigned char)(seq * 131u + i * 7u + (i >> 8));
 }
 
+/* Sorts latencies for percentiles (defined at the end). */
 static void sort_u64(uint64_t *v, size_t n);
 
 /* p in [0, 1] of a sorted array (nearest rank). */
@@ -90,6 +93,8 @@ static void pace(const pipeline_config *cfg, uint64_t start, uint64_t seq)
         ;
 }
 
+/* Puts every record in order, each stamped just before its fc_put, and
+ * reports its rate and how long fc_put took through the write queue. */
 static int producer(fc_store *s, const pipeline_config *cfg)
 {
     unsigned char *val = malloc(cfg->value_size);
@@ -208,6 +213,7 @@ static long scan_once(follower *f)
     return got;
 }
 
+/* A consumer's pause when a scan found nothing new. */
 static void pause_us(long us)
 {
     if (us <= 0) {
@@ -218,6 +224,7 @@ static void pause_us(long us)
     nanosleep(&ts, NULL);
 }
 
+/* A consumer's one result line (sorts lat in place). */
 static void report(const follower *f, uint64_t *lat)
 {
     sort_u64(lat, f->cfg->records);
@@ -279,6 +286,7 @@ static void child(fc_store *s, const pipeline_config *cfg, int id)
     _exit(rc);
 }
 
+/* Forks one child: a consumer (id >= 0) or the producer (id < 0). */
 static int start(fc_store *s, const pipeline_config *cfg, int id, pid_t *pid)
 {
     fflush(NULL);
@@ -366,6 +374,7 @@ static void help(void)
         stdout);
 }
 
+/* A bad command line: one line on stderr and exit status 2. */
 static int usage_error(const char *what, const char *arg)
 {
     fprintf(stderr, "ipc_pipeline: %s%s%s\nTry 'ipc_pipeline --help'.\n", what, arg ? ": " : "",
@@ -398,6 +407,7 @@ static const struct option long_opts[] = {
     { NULL, 0, NULL, 0 }
 };
 
+/* Applies one command-line option to cfg; 0, or the exit status 2. */
 static int parse_option(pipeline_config *cfg, int opt, const char *arg)
 {
     double v = 0;
@@ -432,6 +442,7 @@ static int parse_option(pipeline_config *cfg, int opt, const char *arg)
     }
 }
 
+/* Command line, the store, the processes: see help() for the contract. */
 int main(int argc, char **argv)
 {
     pipeline_config cfg = { .records = 100000, .consumers = 3, .rate = 10000,
@@ -472,12 +483,14 @@ int main(int argc, char **argv)
     return failed || rc != 0 ? 1 : 0;
 }
 
+/* qsort's order for uint64_t. */
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
 }
 
+/* qsort of n latencies (qsort(NULL, 0) is undefined, hence the check). */
 static void sort_u64(uint64_t *v, size_t n)
 {
     if (n > 1)

@@ -161,6 +161,7 @@ static int same_word(const char *p, size_t len, const char *word)
     return 1;
 }
 
+/* The value of one hex digit of a %XX escape, or -1. */
 static int hex_digit(int ch)
 {
     if (ch >= '0' && ch <= '9')
@@ -234,6 +235,7 @@ static int is_tchar(int ch)
            (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
+/* The methods the routes tell apart; any other token is M_OTHER (405). */
 static int method_of(const char *m, size_t len)
 {
     static const struct { const char *name; int id; } known[] = {
@@ -443,6 +445,7 @@ static void flush_out(conn *c)
     c->out_off = c->out_len = 0;
 }
 
+/* The reason phrase of each status this server sends. */
 static const char *reason(int status)
 {
     switch (status) {
@@ -483,6 +486,7 @@ typedef struct reply {
     int text;               /* 1: the body is a text/plain message */
 } reply;
 
+/* Formats the head of r and sends it with r's body (see reply). */
 static void send_reply(worker *w, conn *c, const request *rq, const reply *r, int keep)
 {
     char head[512];
@@ -574,6 +578,7 @@ static void key_write(worker *w, conn *c, const request *rq, size_t klen)
     }
 }
 
+/* /k/<key>: decodes the key, then reads, writes or refuses the method. */
 static void route_key(worker *w, conn *c, const request *rq, const char *rest, size_t len)
 {
     long klen = url_decode(rest, len, w->key);
@@ -710,6 +715,7 @@ static void linger_step(conn *c)
         c->dead = 1;
 }
 
+/* Starts the lingering close described above once the answer is out. */
 static void start_linger(conn *c)
 {
     shutdown(c->fd, SHUT_WR);
@@ -829,6 +835,7 @@ static int worker_turn(worker *w, const sigset_t *wait_mask)
     return 0;
 }
 
+/* A worker's SIGTERM/SIGINT handler: only sets the flag its loop reads. */
 static void on_stop(int sig)
 {
     (void)sig;
@@ -957,6 +964,8 @@ static int bound_port(int fd)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Forks worker i; the child never returns from worker_main. A failed fork
+ * is retried later, like a worker that died. */
 static int spawn(server *srv, int i)
 {
     fflush(NULL); /* nothing buffered may be written twice */
@@ -973,6 +982,7 @@ static int spawn(server *srv, int i)
     return 0;
 }
 
+/* How a worker ended, for the log line. */
 static void describe_exit(char *buf, size_t cap, int status)
 {
     if (WIFSIGNALED(status))
@@ -1042,6 +1052,7 @@ static int supervise(server *srv, const sigset_t *set)
     }
 }
 
+/* Workers not yet reaped. */
 static int live_workers(const server *srv)
 {
     int n = 0;
@@ -1091,6 +1102,7 @@ static int open_store(server *srv)
     return rc;
 }
 
+/* The parent from start to clean stop; the exit status of the program. */
 static int run(server *srv)
 {
     sigset_t set;
@@ -1213,6 +1225,7 @@ static long long number_arg(const char *s, long long lo, long long hi)
     return v;
 }
 
+/* A bad command line: one line on stderr and exit status 2. */
 static int usage_error(const char *what, const char *arg)
 {
     fprintf(stderr, "prefork_http: %s%s%s\nTry 'prefork_http --help'.\n", what,
@@ -1245,6 +1258,7 @@ static int set_number(const char *name, const char *arg, long long lo, long long
     return *out < 0 ? usage_error(name, arg) : 0;
 }
 
+/* Applies one command-line option to cfg; 0, or the exit status 2. */
 static int parse_option(server_config *cfg, int opt, const char *arg)
 {
     long long v = 0;
@@ -1283,6 +1297,7 @@ static int parse_option(server_config *cfg, int opt, const char *arg)
     return rc;
 }
 
+/* Command line, then run(): see help() for the whole contract. */
 int main(int argc, char **argv)
 {
     server srv;
