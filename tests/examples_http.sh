@@ -174,6 +174,9 @@ printf 'GET /k/greeting HTTP/1.0\r\n\r\n' >"$tmp/req"
 raw "$tmp/req"   # HTTP/1.0 without keep-alive closes by itself
 grep -aq 'hello world' "$tmp/raw.out" || fail "HTTP/1.0 request"
 
+# ---- no input so far made a worker die (a dead worker is replaced and logged)
+! grep -q 'replacing it' "$tmp/server.err" || fail "a worker died on the inputs above"
+
 # ---- a worker killed with SIGKILL is replaced, and the server still serves
 set -- $workers
 victim=$1
@@ -186,6 +189,7 @@ for i in 1 2 3 4 5 6; do
     [ "$(code GET /k/bin)" = 200 ] && cmp -s "$tmp/body" "$tmp/bin" || fail "GET $i after the worker was replaced"
 done
 [ "$(code PUT /k/after --data-binary 'still writes')" = 204 ] || fail "PUT after the worker was replaced"
+[ "$(grep -c 'replacing it' "$tmp/server.err")" -eq 1 ] || fail "another worker died besides the killed one"
 stop_server
 
 # ---- --mode copy serves the same bytes, including what was PUT before
