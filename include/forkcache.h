@@ -283,7 +283,9 @@ int fc_compact_range(fc_store *store, const void *begin, size_t blen, const void
 /*
  * A read transaction pins the current version of the store for this
  * process: every pointer a read returns stays valid until fc_txn_end, and
- * not longer. Cheap enough to open per request.
+ * not longer. Cheap enough to open per request. A transaction ends on the
+ * thread that began it (elsewhere fc_txn_end gives FC_EINVAL); while it is
+ * open, that thread must not fork (fc_fork refuses) nor close the store.
  */
 int fc_txn_begin(fc_store *store, fc_txn **out);
 int fc_txn_end(fc_txn *txn);

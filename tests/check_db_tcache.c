@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -318,7 +319,7 @@ END_TEST
 
 /* ---- tables deleted from the directory ---- */
 
-static int read_all_ok(fc_store *s)
+static int read_all_gen(fc_store *s, unsigned want)
 {
     char k[16];
     fc_txn *t;
@@ -329,9 +330,14 @@ static int read_all_ok(fc_store *s)
         fc_val v;
         unsigned gen;
         key_of(k, i);
-        ok = fc_get(t, k, strlen(k), &v) == 0 && val_ok(&v, i, &gen) && gen == 0;
+        ok = fc_get(t, k, strlen(k), &v) == 0 && val_ok(&v, i, &gen) && gen == want;
     }
     return fc_txn_end(t) == 0 && ok;
+}
+
+static int read_all_ok(fc_store *s)
+{
+    return read_all_gen(s, 0);
 }
 
 static int unlink_tables(void)
@@ -392,6 +398,7 @@ static fc_store *store_that_evicted(void)
     }
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert(read_all_ok(s)); /* sweeps the compacted-away tables */
+    ck_assert_uint_gt(s->tcache.mapped, s->tcache.count); /* some were evicted */
     urcu_bp_barrier();
     return s;
 }
@@ -418,6 +425,54 @@ START_TEST(child_of_fc_fork_runs_call_rcu)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     ck_assert(read_all_ok(s)); /* the parent's cache works on */
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* A reader process (no writer's reclaim in it) drops the tables a newer
+ * version no longer names when its next transaction sees that version,
+ * and the call_rcu callbacks give their Limiter units back. */
+START_TEST(reader_process_drops_tables_of_old_versions)
+{
+    fc_options o = small_opts();
+    fc_store *s = fill(&o, 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    int up[2], down[2];
+    ck_assert_int_eq(pipe2(up, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(down, O_CLOEXEC), 0);
+    fflush(NULL);
+    pid_t pid = fc_fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        char c = 0;
+        int ok = fc_after_fork(s) == 0 && read_all_gen(s, 0);
+        uint64_t before = s->tcache.count;
+        ok = ok && before > 1 && write(up[1], &c, 1) == 1 && read(down[0], &c, 1) == 1;
+        ok = ok && read_all_gen(s, 1); /* its first transaction sweeps */
+        urcu_bp_barrier();
+        uint32_t live = live_files(s);
+        ok = ok && s->tcache.count <= live && s->tcache.mapped >= before + s->tcache.count &&
+             fci_limiter_held(s->arena) == s->tcache.count;
+        if (!ok)
+            fprintf(stderr, "child: cached %llu (before %llu), live %u, held %u\n",
+                    (unsigned long long)s->tcache.count, (unsigned long long)before, live,
+                    fci_limiter_held(s->arena));
+        ok = fc_close(s) == 0 && ok;
+        _exit(ok ? 0 : 1);
+    }
+    char c = 0;
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    char k[16], v[160];
+    for (int i = 0; i < NKEYS; i++) {
+        key_of(k, i);
+        size_t n = val_of(v, i, 1);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, n), 0);
+    }
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -487,6 +542,7 @@ static Suite *tcache_suite(void)
     tcase_add_test(tc, racing_opens_keep_one_entry_and_return_the_losers_units);
     tcase_add_test(tc, deleted_tables_are_read_through_what_the_cache_holds);
     tcase_add_test(tc, child_of_fc_fork_runs_call_rcu);
+    tcase_add_test(tc, reader_process_drops_tables_of_old_versions);
     tcase_add_test(tc, plain_fork_and_fork_inside_a_txn_are_refused);
     tcase_add_test(tc, txn_ends_on_its_own_thread);
     suite_add_tcase(su, tc);
