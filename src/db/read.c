@@ -29,6 +29,7 @@
 #include "util/proc.h"
 #include "db/read.h"
 #include "db/store.h"
+#include "db/ttl.h"
 #include "format/dbformat.h"
 
 /* Loads (V, S) in the order the header comment explains. The version is
@@ -182,6 +183,9 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
     }
     sweep_tables(s, t);
     fci_table_get_init(&t->res);
+    t->ttl = s->opts.ttl_framing;
+    if (t->ttl)
+        t->now_ms = fci_ttl_now(s); /* one "now" for the whole transaction */
     *out = t;
     return 0;
 }
@@ -325,18 +329,54 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
     return rc;
 }
 
-int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
+/* The newest visible value of key, still framed in a ttl store; an
+ * expired one counts as absent (and hides older versions, as a deletion
+ * does). *expiry is its frame's expiry (0 = never, or no framing). */
+static int get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
 {
-    if (t == NULL || value == NULL || (key == NULL && klen > 0))
+    if (t == NULL || (key == NULL && klen > 0))
         return FC_EINVAL;
     if (klen > FC_MAX_KEY_SIZE)
         return FC_ETOOBIG;
+    int rc = lookup(t, fci_slice_make(key, klen), v);
+    *expiry = 0;
+    if (rc != 0 || !t->ttl)
+        return rc;
+    *expiry = fci_ttl_value_expiry(*v);
+    rc = fci_ttl_unframe(v, t->now_ms);
+    if (rc == 1)
+        return 0;
+    if (rc == 0)
+        return FC_ENOTFOUND;
+    fci_err e;
+    fci_err_set(&e, FC_ECORRUPT, "value of a %zu-byte key is %zu bytes, shorter than its "
+                "%d-byte expiry frame", klen, v->size, FC_TTL_FRAME_SIZE);
+    return fci_store_fail(t->store, FC_ECORRUPT, &e);
+}
+
+int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
+{
+    if (value == NULL)
+        return FC_EINVAL;
     fci_slice v;
-    int rc = lookup(t, fci_slice_make(key, klen), &v);
+    uint64_t expiry;
+    int rc = get_live(t, key, klen, &v, &expiry);
     if (rc == 0) {
         value->data = v.data;
         value->size = v.size;
     }
+    return rc;
+}
+
+int fc_ttl(fc_txn *t, const void *key, size_t klen, uint64_t *ms_left)
+{
+    if (ms_left == NULL)
+        return FC_EINVAL;
+    fci_slice v;
+    uint64_t expiry;
+    int rc = get_live(t, key, klen, &v, &expiry);
+    if (rc == 0)
+        *ms_left = expiry == 0 ? FC_TTL_FOREVER : expiry - t->now_ms;
     return rc;
 }
 

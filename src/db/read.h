@@ -43,6 +43,8 @@ struct fc_txn {
     int res_live;
     int ended;
     int iters;                  /* open fc_iter on this txn (iter.c) */
+    int ttl;                    /* values are framed with their expiry */
+    uint64_t now_ms;            /* expiry is judged against this (ttl.h) */
 };
 
 #endif

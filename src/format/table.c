@@ -224,6 +224,24 @@ int fci_table_find_meta(const fci_table *t, const char *name, fci_block_handle *
     return rc;
 }
 
+int fci_table_max_expiry(const fci_table *t, uint64_t *max_expiry, fci_err *err)
+{
+    fci_block_handle h;
+    int rc = fci_table_find_meta(t, FCI_TTL_META_KEY, &h, err);
+    if (rc != 0)
+        return rc;
+    fci_block_ref ref;
+    if ((rc = fci_table_read_block(t, h, 1, &ref, err)) != 0)
+        return rc;
+    if (ref.data.size == 8)
+        *max_expiry = fci_get_fixed64(ref.data.data);
+    else
+        rc = fci_err_set(err, FC_ECORRUPT, "table: offset %llu: %s block of %zu bytes, expected 8",
+                         (unsigned long long)h.offset, FCI_TTL_META_KEY, ref.data.size);
+    fci_table_release_block(t, &ref);
+    return rc;
+}
+
 static int table_open(fci_table *t, fci_err *err)
 {
     char footer_buf[FCI_FOOTER_SIZE];

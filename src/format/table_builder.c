@@ -29,6 +29,7 @@ void fci_table_options_init(fci_table_options *o)
     o->restart_interval = FC_DEFAULT_RESTART_INTERVAL;
     o->bloom_bits_per_key = FC_DEFAULT_BLOOM_BITS_PER_KEY;
     o->compression = FC_COMPRESSION_NONE;
+    o->ttl_framing = 0;
 }
 
 int fci_block_handle_encode(fci_buf *dst, fci_block_handle h)
@@ -224,6 +225,28 @@ static int add_index_entry(fci_table_builder *tb, fci_slice next, fci_err *err)
     return 0;
 }
 
+/* In a ttl_framing store, the latest expiry over the table's values, for
+ * the meta block that lets the writer drop a wholly expired table unread. */
+static void track_expiry(fci_table_builder *tb, fci_slice ikey, fci_slice value)
+{
+    if (!tb->opt.ttl_framing || (fci_ikey_tag(ikey) & 0xff) != FCI_TYPE_VALUE)
+        return;
+    tb->ttl_values++;
+    uint64_t expiry = value.size >= 8 ? fci_get_fixed64(value.data) : 0;
+    if (expiry == 0)
+        tb->ttl_never = 1;
+    else if (expiry > tb->ttl_max)
+        tb->ttl_max = expiry;
+}
+
+/* The FCI_TTL_META_KEY block, added when the table is finished. */
+static int add_expiry_meta(fci_table_builder *tb, fci_err *err)
+{
+    char v[8];
+    fci_put_fixed64(v, tb->ttl_never ? 0 : tb->ttl_values == 0 ? 1 : tb->ttl_max);
+    return fci_table_builder_add_meta(tb, FCI_TTL_META_KEY, fci_slice_make(v, sizeof v), err);
+}
+
 int fci_table_builder_add(fci_table_builder *tb, fci_slice ikey, fci_slice value, fci_err *err)
 {
     int rc;
@@ -248,6 +271,7 @@ int fci_table_builder_add(fci_table_builder *tb, fci_slice ikey, fci_slice value
         return fail(tb, fci_err_set(err, rc, "table: entry of %zu + %zu bytes does not fit a block",
                                     ikey.size, value.size));
     tb->num_entries++;
+    track_expiry(tb, ikey, value);
     if (fci_block_builder_size_estimate(&tb->data) >= tb->opt.block_size &&
         (rc = flush_data(tb, err)) != 0)
         return fail(tb, rc);
@@ -334,6 +358,8 @@ int fci_table_builder_finish(fci_table_builder *tb, fci_err *err)
     if (tb->finished)
         return fci_err_set(err, FC_EINVAL, "table: finished twice");
     if ((rc = flush_data(tb, err)) != 0)
+        return fail(tb, rc);
+    if (tb->opt.ttl_framing && (rc = add_expiry_meta(tb, err)) != 0)
         return fail(tb, rc);
     fci_block_handle filter_h = { 0, 0 }, meta_h, index_h;
     fci_block_handle extra_h[FCI_TABLE_MAX_EXTRA_META];
