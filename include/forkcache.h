@@ -104,7 +104,9 @@ typedef struct fc_options {
     unsigned flags;              /* FC_CREATE | ...; default FC_CREATE */
     size_t write_buffer_size;    /* memtable size before flush; 4 MiB */
     size_t block_size;           /* target data block size; 4 KiB */
-    int block_restart_interval;  /* keys between restart points; 16 */
+    int block_restart_interval;  /* keys between restart points; 4 (LevelDB
+                                    uses 16: a point get scans at most this
+                                    many entries, for ~2% more space) */
     size_t max_file_size;        /* target table size; 2 MiB */
     int bloom_bits_per_key;      /* bloom filter bits per key; 10 (0 = none) */
     int compression;             /* FC_COMPRESSION_*; FC_COMPRESSION_NONE */
@@ -126,12 +128,15 @@ typedef struct fc_options {
     uint64_t max_bytes;          /* bound on the tables' total size: the writer
                                     evicts the oldest tables first (FIFO);
                                     0 = no bound, leveled compaction */
+    int hash_index;              /* tables carry a "forkcache.hash" meta block
+                                    for point gets (about 6 bytes a key;
+                                    LevelDB ignores it); 1 (0 = none) */
 } fc_options;
 
 /* Documented defaults, also usable on their own. */
 #define FC_DEFAULT_WRITE_BUFFER_SIZE   (4u << 20)
 #define FC_DEFAULT_BLOCK_SIZE          4096u
-#define FC_DEFAULT_RESTART_INTERVAL    16
+#define FC_DEFAULT_RESTART_INTERVAL    4
 #define FC_DEFAULT_MAX_FILE_SIZE       (2u << 20)
 #define FC_DEFAULT_BLOOM_BITS_PER_KEY  10
 #define FC_DEFAULT_MAX_MAPPINGS        1000

@@ -381,6 +381,7 @@ int fc_close(fc_store *s)
         if (s->w->wal_number != 0 && fci_log_writer_sync(&s->w->wal, NULL) != 0 && rc == 0)
             rc = FC_EIO;
     }
+    fci_reader_state_free(&s->rd);
     fci_tcache_free(&s->tcache);
     if (s->pid == fci_getpid())
         writer_free(s);

@@ -25,6 +25,7 @@
 
 #include "format/block.h"
 #include "format/filter_block.h"
+#include "format/hash_index.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/slice.h"
@@ -54,6 +55,9 @@ typedef struct fci_table_options {
     int compression;          /* FC_COMPRESSION_*; default none */
     int ttl_framing;          /* values carry an expiry frame: write the
                                  FCI_TTL_META_KEY block; default 0 */
+    int hash_index;           /* write a forkcache.hash meta block; default 0 */
+    unsigned hash_tag_bits;   /* tests only: fewer tag bits force collisions; 0 = 16 */
+    int hash_fill_reverse;    /* tests only: slots placed from the last key back */
 } fci_table_options;
 
 /* Meta block of a ttl_framing store's tables: fixed64, the latest expiry
@@ -94,6 +98,9 @@ typedef struct fci_table_builder {
     uint64_t ttl_max;          /* latest expiry of the values added */
     int ttl_never;             /* a value that never expires was added */
     uint64_t ttl_values;       /* values added */
+    int has_hash;              /* building a forkcache.hash block */
+    int run_fresh;             /* the current restart run began a new user key */
+    fci_hash_index_builder hash;
 } fci_table_builder;
 
 /* Writes the table sequentially to fd from its current position (the caller
@@ -174,6 +181,9 @@ typedef struct fci_table {
     fci_block index;
     fci_filter_reader filter;
     const fci_block_fetcher *fetcher;  /* NULL: built in */
+    int has_hash;              /* a forkcache.hash block was found and parsed */
+    fci_block_ref hash_ref;
+    fci_hash_index hash;
 } fci_table;
 
 /* Opens a table held in [base, base+size): checks the footer's magic,
