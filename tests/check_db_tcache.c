@@ -61,15 +61,21 @@ static int val_ok(const fc_val *v, int i, unsigned *gen)
     return n == v->size && memcmp(want, copy, n) == 0;
 }
 
-static fc_store *fill(fc_options *o, unsigned gen)
+/* Writes round gen's value for every key. */
+static void put_all(fc_store *s, unsigned gen)
 {
-    fc_store *s = open_in(o);
     char k[16], v[160];
     for (int i = 0; i < NKEYS; i++) {
         key_of(k, i);
         size_t n = val_of(v, i, gen);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, n), 0);
     }
+}
+
+static fc_store *fill(fc_options *o, unsigned gen)
+{
+    fc_store *s = open_in(o);
+    put_all(s, gen);
     return s;
 }
 
@@ -217,15 +223,10 @@ static void hammer(int max_mappings)
         ra[i] = (reader_arg){ &sh, i };
         ck_assert_int_eq(pthread_create(&th[i], NULL, reader, &ra[i]), 0);
     }
-    char k[16], v[160];
     unsigned round = 1;
     for (; round < MAX_ROUNDS && (round < MIN_ROUNDS || !readers_done(&sh)); round++) {
         atomic_store(&sh.started, round);
-        for (int i = 0; i < NKEYS; i++) {
-            key_of(k, i);
-            size_t n = val_of(v, i, round);
-            ck_assert_int_eq(fc_put(sh.s, k, strlen(k), v, n), 0);
-        }
+        put_all(sh.s, round);
         atomic_store(&sh.done, round);
         if (round % 3 == 0)
             ck_assert_int_eq(fc_compact_range(sh.s, NULL, 0, NULL, 0), 0);
@@ -407,12 +408,7 @@ static fc_store *store_that_evicted(void)
     ck_assert(read_all_ok(s));
     uint64_t before = s->tcache.count;
     ck_assert_uint_gt(before, 0);
-    char k[16], v[160];
-    for (int i = 0; i < NKEYS; i++) {
-        key_of(k, i);
-        size_t n = val_of(v, i, 0);
-        ck_assert_int_eq(fc_put(s, k, strlen(k), v, n), 0);
-    }
+    put_all(s, 0);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert(read_all_ok(s)); /* sweeps the compacted-away tables */
     ck_assert_uint_gt(s->tcache.mapped, s->tcache.count); /* some were evicted */
@@ -479,12 +475,7 @@ START_TEST(reader_process_drops_tables_of_old_versions)
     }
     char c = 0;
     ck_assert_int_eq(read(up[0], &c, 1), 1);
-    char k[16], v[160];
-    for (int i = 0; i < NKEYS; i++) {
-        key_of(k, i);
-        size_t n = val_of(v, i, 1);
-        ck_assert_int_eq(fc_put(s, k, strlen(k), v, n), 0);
-    }
+    put_all(s, 1);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert_int_eq(write(down[1], &c, 1), 1);
     int status;
