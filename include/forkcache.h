@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -200,11 +201,58 @@ int fc_close(fc_store *store);
 const char *fc_errmsg(const fc_store *store);
 
 /*
- * Must be called in the child after fork() before it uses the store: the
- * child takes a reader slot of its own and gives up the writer's role (the
- * parent stays the writer). Returns 0 or an FC_E* code.
+ * Must be called in the child, for each store it inherited, after
+ * fc_fork() (see "Forking" below) and before it uses the store: the child
+ * takes a reader slot of its own and gives up the writer's role (the
+ * parent stays the writer). Returns 0 or an FC_E* code; FC_EINVAL in a
+ * child made by a plain fork() of a process that had a store open.
  */
 int fc_after_fork(fc_store *store);
+
+/* ---- Forking ------------------------------------------------------------ */
+
+/*
+ * A process that has a store open (or had one) forks through fc_fork(),
+ * or brackets its own fork() with fc_prefork() and fc_postfork_*().
+ *
+ * Why: each process keeps its open tables in a lock-free hash table of
+ * liburcu, in its "bp" flavour (urcu-bp: threads register themselves on
+ * first use, so any thread of a worker may read without calling into
+ * liburcu). An evicted table is unmapped by liburcu's call_rcu thread once
+ * no thread can still read it, and the hash table resizes on a worker
+ * thread. fork() copies only the calling thread: liburcu's threads and
+ * its locks must be put in order around it, or the child's first grace
+ * period may wait forever. liburcu's fork hooks free memory, so they are
+ * not installed with pthread_atfork(); call them through these functions.
+ * A child made by a plain fork() after its parent opened a store gets
+ * FC_EINVAL from fc_after_fork() and fc_open() instead of a hang. A child
+ * that calls exec() at once (posix_spawn, system) needs nothing.
+ *
+ * Rules: no transaction may be open in the forking thread (fc_prefork()
+ * gives FC_EBUSY); transactions open in other threads stay the parent's,
+ * and the fork may wait until they end if an unmap is pending. After the
+ * fork the child calls fc_after_fork() for every store it inherited:
+ *
+ *     pid_t pid = fc_fork();
+ *     if (pid == 0) {
+ *         if (fc_after_fork(store) != 0) _exit(1);
+ *         ... read ...
+ *     }
+ */
+
+/* fork() with liburcu's hooks around it. Returns as fork() does: the
+ * child's pid in the parent, 0 in the child, -1 with errno set (EDEADLK
+ * when the calling thread has a transaction open, EINVAL when this process
+ * itself came from a plain fork() of a store's process). */
+pid_t fc_fork(void);
+
+/* For callers that fork themselves: fc_prefork() right before fork() (0,
+ * FC_EBUSY or FC_EINVAL as above; on an error do not fork), then
+ * fc_postfork_parent() in the parent (also when fork() failed) or
+ * fc_postfork_child() in the child, each right after fork() returns. */
+int fc_prefork(void);
+void fc_postfork_parent(void);
+void fc_postfork_child(void);
 
 /* ---- Writes ------------------------------------------------------------- */
 
@@ -247,7 +295,9 @@ int fc_compact_range(fc_store *store, const void *begin, size_t blen, const void
 /*
  * A read transaction pins the current version of the store for this
  * process: every pointer a read returns stays valid until fc_txn_end, and
- * not longer. Cheap enough to open per request.
+ * not longer. Cheap enough to open per request. A transaction ends on the
+ * thread that began it (elsewhere fc_txn_end gives FC_EINVAL); while it is
+ * open, that thread must not fork (fc_fork refuses) nor close the store.
  */
 int fc_txn_begin(fc_store *store, fc_txn **out);
 int fc_txn_end(fc_txn *txn);

@@ -146,7 +146,7 @@ static int spawn(fc_store *s, const char *redis, int sync, int procs, long ops, 
     if (procs > 8 || pipe2(p, O_CLOEXEC) != 0)
         return -1;
     for (int c = 0; c < procs; c++) {
-        pid_t pid = kids[c] = fork();
+        pid_t pid = kids[c] = fc_fork();
         if (pid < 0)
             return -1;
         if (pid == 0) {
@@ -190,7 +190,7 @@ static int spawn(fc_store *s, const char *redis, int sync, int procs, long ops, 
 static pid_t start_redis(const char *dir, char *sock, size_t cap)
 {
     snprintf(sock, cap, "%s/redis.sock", dir);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (null >= 0) {

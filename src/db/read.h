@@ -51,6 +51,7 @@ struct fc_store;
 /* A read transaction: its pinned version, snapshot and attached memtables. */
 struct fc_txn {
     struct fc_store *store;
+    pthread_t thread;           /* began it: owns its RCU read-side section */
     uint64_t vseq;
     uint64_t snapshot;
     fci_vrec_view view;
