@@ -34,7 +34,7 @@ int fc_batch_new(fc_batch **out)
     return 0;
 }
 
-static int check_sizes(const void *key, size_t klen, const void *val, size_t vlen)
+int fci_check_sizes(const void *key, size_t klen, const void *val, size_t vlen)
 {
     if ((key == NULL && klen > 0) || (val == NULL && vlen > 0))
         return FC_EINVAL;
@@ -47,7 +47,7 @@ int fc_batch_put(fc_batch *b, const void *key, size_t klen, const void *val, siz
 {
     if (b == NULL)
         return FC_EINVAL;
-    int rc = check_sizes(key, klen, val, vlen);
+    int rc = fci_check_sizes(key, klen, val, vlen);
     return rc ? rc : fci_batch_put(&b->wb, fci_slice_make(key, klen), fci_slice_make(val, vlen));
 }
 
@@ -55,7 +55,7 @@ int fc_batch_del(fc_batch *b, const void *key, size_t klen)
 {
     if (b == NULL)
         return FC_EINVAL;
-    int rc = check_sizes(key, klen, NULL, 0);
+    int rc = fci_check_sizes(key, klen, NULL, 0);
     return rc ? rc : fci_batch_delete(&b->wb, fci_slice_make(key, klen));
 }
 
@@ -80,9 +80,7 @@ void fc_batch_free(fc_batch *b)
 
 /* Where this handle's writes go: applied here in the writer process, through
  * the write queue from any other process attached to the store. */
-enum { WRITE_HERE = 0, WRITE_QUEUE = 1 };
-
-static int write_route(fc_store *s)
+int fci_write_route(fc_store *s)
 {
     if (s == NULL)
         return FC_EINVAL;
@@ -93,7 +91,7 @@ static int write_route(fc_store *s)
         fci_err_set(&e, FC_EINVAL, "store handle used in a forked child before fc_after_fork");
         return fci_store_fail(s, FC_EINVAL, &e);
     }
-    return s->w != NULL ? WRITE_HERE : WRITE_QUEUE;
+    return s->w != NULL ? FCI_WRITE_HERE : FCI_WRITE_QUEUE;
 }
 
 static void sleep_ms(long ms)
@@ -200,7 +198,7 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
 
 int fc_write(fc_store *s, fc_batch *b, unsigned flags)
 {
-    int route = write_route(s);
+    int route = fci_write_route(s);
     if (route < 0)
         return route;
     if (b == NULL || (flags & ~FC_WRITE_SYNC) != 0)
@@ -208,7 +206,7 @@ int fc_write(fc_store *s, fc_batch *b, unsigned flags)
     int sync = (flags & FC_WRITE_SYNC) || (s->opts.flags & FC_SYNC);
     if (fci_batch_count(&b->wb) == 0)
         return 0;
-    if (route == WRITE_QUEUE)
+    if (route == FCI_WRITE_QUEUE)
         return fci_queue_submit(s, fci_batch_contents(&b->wb), sync);
     pthread_mutex_lock(&s->w->mu);
     int rc = fci_write_batch_locked(s, &b->wb, sync);
@@ -234,13 +232,13 @@ static int queue_one(fc_store *s, int type, fci_slice key, fci_slice val)
 static int write_one(fc_store *s, int type, const void *key, size_t klen, const void *val,
                      size_t vlen)
 {
-    int route = write_route(s);
+    int route = fci_write_route(s);
     if (route < 0)
         return route;
-    int rc = check_sizes(key, klen, val, vlen);
+    int rc = fci_check_sizes(key, klen, val, vlen);
     if (rc != 0)
         return fci_store_fail(s, rc, NULL);
-    if (route == WRITE_QUEUE)
+    if (route == FCI_WRITE_QUEUE)
         return queue_one(s, type, fci_slice_make(key, klen), fci_slice_make(val, vlen));
     pthread_mutex_lock(&s->w->mu);
     fci_write_batch *wb = &s->w->scratch;

@@ -38,8 +38,8 @@ static const char *opt_name(int opt)
  * exit code (help printed, usage error). "+" stops at the first operand,
  * so keys that start with '-' work after DIR.
  */
-static int parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed,
-                 store_args *sa)
+int tool_parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed,
+               store_args *sa)
 {
     int opt;
     memset(sa, 0, sizeof *sa);
@@ -62,8 +62,8 @@ static int parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed
 
 /* A command-line key or value, hex-decoded when asked. *owned is what
  * to free. */
-static int arg_bytes(const tool_cmd *cmd, const store_args *sa, const char *what,
-                     const char *s, const void **data, size_t *len, void **owned)
+int tool_arg_bytes(const tool_cmd *cmd, const store_args *sa, const char *what,
+                   const char *s, const void **data, size_t *len, void **owned)
 {
     size_t n = strlen(s), bad;
     *owned = NULL;
@@ -94,7 +94,7 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
 {
     const tool_cmd *cmd = tool_find(name);
     store_args sa;
-    int r = parse(cmd, argc, argv, "xsw", &sa);
+    int r = tool_parse(cmd, argc, argv, "xsw", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != nargs)
@@ -103,9 +103,9 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
     const void *k, *v = "";
     size_t klen, vlen = 0;
     void *kown = NULL, *vown = NULL;
-    if (arg_bytes(cmd, &sa, "KEY", argv[optind + 1], &k, &klen, &kown) != 0)
+    if (tool_arg_bytes(cmd, &sa, "KEY", argv[optind + 1], &k, &klen, &kown) != 0)
         return EXIT_TROUBLE;
-    if (nargs == 3 && arg_bytes(cmd, &sa, "VALUE", argv[optind + 2], &v, &vlen, &vown) != 0) {
+    if (nargs == 3 && tool_arg_bytes(cmd, &sa, "VALUE", argv[optind + 2], &v, &vlen, &vown) != 0) {
         free(kown);
         return EXIT_TROUBLE;
     }
@@ -147,7 +147,7 @@ int tool_cmd_get(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("get");
     store_args sa;
-    int r = parse(cmd, argc, argv, "xw", &sa);
+    int r = tool_parse(cmd, argc, argv, "xw", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != 2)
@@ -156,7 +156,7 @@ int tool_cmd_get(int argc, char **argv)
     const void *k;
     size_t klen;
     void *kown;
-    if (arg_bytes(cmd, &sa, "KEY", argv[optind + 1], &k, &klen, &kown) != 0)
+    if (tool_arg_bytes(cmd, &sa, "KEY", argv[optind + 1], &k, &klen, &kown) != 0)
         return EXIT_TROUBLE;
     fc_store *s;
     int rc = tool_open("get", dir, &sa, TOOL_READ_FLAGS, &s);
@@ -196,7 +196,7 @@ int tool_cmd_compact(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("compact");
     store_args sa;
-    int r = parse(cmd, argc, argv, "w", &sa);
+    int r = tool_parse(cmd, argc, argv, "w", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != 1)
@@ -248,7 +248,7 @@ int tool_cmd_verify(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("verify");
     store_args sa;
-    int r = parse(cmd, argc, argv, "", &sa);
+    int r = tool_parse(cmd, argc, argv, "", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != 1)

@@ -211,6 +211,47 @@ const tool_cmd tool_cmds[] = {
         "forkcache put /var/cache/fc k v     # through the writer's queue\n"
         "kill -TERM %1\n"
     },
+    {
+        "incr", tool_cmd_incr,
+        "incr [--hex] [--sync] [STORE OPTIONS] DIR KEY [DELTA]",
+        "add to a counter atomically and print it",
+        "Adds DELTA (default 1; negative to subtract) to the counter stored under\n"
+        "KEY and prints the new value and a newline. A counter is its value in\n"
+        "decimal ASCII text (\"-42\", \"1000\"); an absent key counts as 0. The\n"
+        "store's writer decides the addition, so increments from any number of\n"
+        "processes and commands are never lost. While a writer runs, the increment\n"
+        "goes through its write queue; otherwise the store is opened (and created\n"
+        "if needed) as its writer for the length of the command.\n",
+        "--hex\n"
+        "    KEY is hex-encoded (default: taken as it is). DELTA and the printed\n"
+        "    value are always decimal.\n"
+        "--sync\n"
+        "    fdatasync the write-ahead log before returning (default: no sync).\n"
+        STORE_OPTIONS,
+        "0  the counter was updated and its new value printed.\n"
+        "1  the value under KEY is not a decimal 64-bit integer, or the sum would\n"
+        "   overflow; nothing was written.\n"
+        "2  an error: usage, I/O, damage.\n",
+        "forkcache incr /var/cache/fc hits\n"
+        "forkcache incr /var/cache/fc stock:42 -3\n"
+    },
+    {
+        "add", tool_cmd_add,
+        "add [--hex] [--sync] [STORE OPTIONS] DIR KEY VALUE",
+        "store one key only if it is absent",
+        "Stores VALUE under KEY only when KEY is absent, atomically with respect to\n"
+        "every other write: of several processes adding the same key, exactly one\n"
+        "succeeds. Otherwise like put.\n",
+        "--hex\n"
+        "    KEY and VALUE are hex-encoded (default: taken as they are).\n"
+        "--sync\n"
+        "    fdatasync the write-ahead log before returning (default: no sync).\n"
+        STORE_OPTIONS,
+        "0  the key was absent and VALUE is now stored.\n"
+        "1  the key exists; nothing was written.\n"
+        "2  an error: usage, I/O, damage.\n",
+        "forkcache add /var/cache/fc lock:job7 \"$$\" && echo \"we own job7\"\n"
+    },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -40,6 +40,8 @@ int tool_cmd_verify(int argc, char **argv);
 int tool_cmd_scan(int argc, char **argv);
 int tool_cmd_stats(int argc, char **argv);
 int tool_cmd_writer(int argc, char **argv);
+int tool_cmd_incr(int argc, char **argv);   /* cmd_atomic.c */
+int tool_cmd_add(int argc, char **argv);
 
 /* Store options from the command line, applied over fc_options_init. */
 typedef struct store_args {
@@ -64,6 +66,16 @@ enum {
     OPT_REVERSE,
     OPT_JSON
 };
+
+/* The option loop of the store commands (cmds.c). allowed lists what the
+ * command takes: 'x' --hex, 's' --sync, 'w' the store-size options. -1 to
+ * go on (operands from optind), or an exit code (help, usage error). */
+int tool_parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed,
+               store_args *sa);
+/* A command-line key or value, hex-decoded with --hex; *owned is what to
+ * free. 0, or -1 with the usage printed. */
+int tool_arg_bytes(const tool_cmd *cmd, const store_args *sa, const char *what,
+                   const char *s, const void **data, size_t *len, void **owned);
 
 /* Prints "forkcache: <cmd> <dir>: <what>" to stderr. */
 void tool_fail(const char *cmd, const char *dir, const char *fmt, ...)
