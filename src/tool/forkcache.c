@@ -257,7 +257,8 @@ const tool_cmd tool_cmds[] = {
 
 #define COMMON_EXIT \
     "0  success.\n" \
-    "1  a negative answer: get found no such key, verify found damage.\n" \
+    "1  a negative answer: get found no such key, verify found damage, add found\n" \
+    "   the key present, incr found a value that is not a 64-bit integer.\n" \
     "2  an error: a usage error (with a usage line on standard error), no store,\n" \
     "   a store held by another writer, an I/O error, damage met while working.\n"
 
@@ -311,12 +312,13 @@ static void help_all(void)
              "\n"
              "While `forkcache writer DIR` (or any program that opens the store with\n"
              "its arena in DIR/forkcache.arena) runs, the other commands attach to it:\n"
-             "put, del and load send their writes through its write queue, get, scan\n"
-             "and stats read its arena and see every write the moment it is made.\n"
-             "When no writer runs, put, del, load and compact open the store as its\n"
-             "writer for the length of the command, and get, scan and stats open it\n"
-             "read-only (no LOCK taken, nothing written). A writer whose arena is not in\n"
-             "a file cannot be attached to: the command then fails naming its pid.\n"
+             "put, del, add, incr and load send their writes through its write queue,\n"
+             "get, scan and stats read its arena and see every write the moment it is\n"
+             "made. When no writer runs, put, del, add, incr, load and compact open the\n"
+             "store as its writer for the length of the command, and get, scan and\n"
+             "stats open it read-only (no LOCK taken, nothing written). A writer whose\n"
+             "arena is not in a file cannot be attached to: the command then fails\n"
+             "naming its pid.\n"
              "\n"
              "Options come before DIR; everything after DIR is taken literally, so keys\n"
              "may start with '-'.\n", 4);
