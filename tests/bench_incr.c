@@ -145,22 +145,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    char dir[4096], store_dir[4200], sock[4300];
-    snprintf(dir, sizeof dir, "%s/fc-bench-incr.XXXXXX", base ? base : "/tmp");
-    if (mkdtemp(dir) == NULL || seconds <= 0) {
-        perror("bench_incr: setup");
+    if (seconds <= 0) {
+        fprintf(stderr, "bench_incr: --seconds > 0\n");
         return 2;
     }
-    snprintf(store_dir, sizeof store_dir, "%s/store", dir);
-    fc_options o;
-    fc_options_init(&o);
-    o.arena_size = (size_t)512 << 20;
-    o.queue_slots = 64;
-    fc_store *s;
-    if (fc_open(store_dir, &o, &s) != 0) {
-        fprintf(stderr, "bench_incr: open: %s\n", fc_errmsg(NULL));
+    char dir[4096], sock[4300];
+    fc_store *s = bench_open(base, "incr", dir);
+    if (s == NULL)
         return 1;
-    }
     pid_t redis = redis_start(dir, sock, sizeof sock);
     printf("incr benchmark: one shared counter, %.1f s per run, workers forked from the writer\n",
            seconds);
@@ -188,7 +180,5 @@ int main(int argc, char **argv)
                "apt-get install php-cli php-apcu)\n");
     fc_close(s);
     redis_stop(redis);
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 && exact ? 0 : 1;
+    return bench_remove(dir) == 0 && exact ? 0 : 1;
 }

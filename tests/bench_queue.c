@@ -176,23 +176,14 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/fc-bench-queue.XXXXXX", base ? base : "/tmp");
-    if (mkdtemp(dir) == NULL || ops < 100 || sync_ops < 100 || seconds <= 0) {
-        perror("bench_queue: setup");
+    if (ops < 100 || sync_ops < 100 || seconds <= 0) {
+        fprintf(stderr, "bench_queue: --ops and --sync-ops >= 100, --seconds > 0\n");
         return 2;
     }
-    char store_dir[4200];
-    snprintf(store_dir, sizeof store_dir, "%s/store", dir);
-    fc_options o;
-    fc_options_init(&o);
-    o.arena_size = (size_t)512 << 20;
-    o.queue_slots = 64;
-    fc_store *s;
-    if (fc_open(store_dir, &o, &s) != 0) {
-        fprintf(stderr, "bench_queue: open: %s\n", fc_errmsg(NULL));
+    char dir[4096];
+    fc_store *s = bench_open(base, "queue", dir);
+    if (s == NULL)
         return 1;
-    }
     char sock[4300];
     pid_t redis = redis_start(dir, sock, sizeof sock);
     printf("write queue benchmark: %d-byte values, 1 writer process, producers forked from it\n",
@@ -227,7 +218,5 @@ int main(int argc, char **argv)
                (unsigned long long)st.compactions);
     fc_close(s);
     redis_stop(redis);
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : 1;
+    return bench_remove(dir) == 0 ? 0 : 1;
 }

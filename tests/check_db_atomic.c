@@ -7,11 +7,9 @@
 
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "fc_test.h"
+#include "proc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
 #include "db/atomic.h"
@@ -54,22 +52,6 @@ static int64_t counter_of(fc_store *s, const char *key)
     fc_txn_end(t);
     ck_assert_int_eq(fci_counter_parse(buf, n, &v), 0);
     return v;
-}
-
-/* Shared memory for counts the children report. */
-static void *shared(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert_ptr_ne(p, MAP_FAILED);
-    memset(p, 0, bytes);
-    return p;
-}
-
-static void wait_ok(pid_t pid, const char *what)
-{
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d", what, status);
 }
 
 START_TEST(counter_encoding)
@@ -154,17 +136,17 @@ static int exercise(fc_store *s, const char *p)
     return 0;
 }
 
+static int exercise_queued(fc_store *s, int w, void *arg)
+{
+    (void)w; (void)arg;
+    return exercise(s, "queued");
+}
+
 START_TEST(answers_in_the_writer_and_through_the_queue)
 {
     fc_store *s = open_atomic(10000);
     ck_assert_int_eq(exercise(s, "here"), 0);
-    pid_t pid = fork();
-    if (pid == 0)
-        _exit(fc_after_fork(s) != 0 ? 100 : exercise(s, "queued"));
-    int status;
-    waitpid(pid, &status, 0);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "queued check %d failed",
-                  WEXITSTATUS(status));
+    fc_test_run_workers(s, 1, exercise_queued, NULL);
     /* what the child did is in the store as plain puts, also after reopening */
     ck_assert(value_is(s, "queued:a", "four"));
     ck_assert_int_eq(fc_close(s), 0);
@@ -179,39 +161,44 @@ END_TEST
 /* 8 processes x 10,000 increments of one key (the writer adds 1,000 of
  * its own meanwhile): the total is exact, and every value 1..N was
  * returned to exactly one caller (checked by sum and count). */
+typedef struct incr_arg {
+    int n;
+    _Atomic int64_t *sums;
+} incr_arg;
+
+/* n increments; the sum of the values returned goes to sums[w]. */
+static int incr_worker(fc_store *s, int w, void *arg)
+{
+    incr_arg *a = arg;
+    int64_t sum = 0, v;
+    for (int i = 0; i < a->n; i++) {
+        if (fc_incr(s, "ctr", 3, 1, 0, 0, &v) != 0)
+            return 3;
+        sum += v;
+    }
+    atomic_store(&a->sums[w], sum);
+    return 0;
+}
+
 START_TEST(incr_from_eight_processes_is_exact)
 {
     fc_store *s = open_atomic(30000);
-    const int n = 10000, mine = 1000;
-    _Atomic int64_t *sums = shared(sizeof(int64_t) * (PROCS + 1));
+    const int mine = 1000;
+    incr_arg a = { 10000, fc_test_shared(sizeof(int64_t) * PROCS) };
     pid_t kids[PROCS];
-    for (int w = 0; w < PROCS; w++) {
-        kids[w] = fork();
-        ck_assert_int_ge(kids[w], 0);
-        if (kids[w] == 0) {
-            if (fc_after_fork(s) != 0)
-                _exit(2);
-            int64_t sum = 0, v;
-            for (int i = 0; i < n; i++) {
-                if (fc_incr(s, "ctr", 3, 1, 0, 0, &v) != 0)
-                    _exit(3);
-                sum += v;
-            }
-            atomic_store(&sums[w], sum);
-            _exit(0);
-        }
-    }
+    for (int w = 0; w < PROCS; w++)
+        kids[w] = fc_test_fork_worker(s, w, incr_worker, &a);
     int64_t sum = 0, v;
     for (int i = 0; i < mine; i++) {
         ck_assert_int_eq(fc_incr(s, "ctr", 3, 1, 0, 0, &v), 0);
         sum += v;
     }
     for (int w = 0; w < PROCS; w++)
-        wait_ok(kids[w], "incr worker");
-    int64_t total = (int64_t)PROCS * n + mine;
+        fc_test_wait_ok(kids[w], "incr worker");
+    int64_t total = (int64_t)PROCS * a.n + mine;
     ck_assert_int_eq(counter_of(s, "ctr"), total);
     for (int w = 0; w < PROCS; w++)
-        sum += atomic_load(&sums[w]);
+        sum += atomic_load(&a.sums[w]);
     ck_assert_int_eq(sum, total * (total + 1) / 2);
     fc_close(s);
 }
@@ -225,29 +212,27 @@ END_TEST
  * return and the record): that one is applied but not counted. So the
  * final value lies in [acked, acked + kills]; no increment is applied
  * twice, none acknowledged is lost. */
-static void incr_producer(fc_store *s, _Atomic int *acked, int target)
+#define KILL_TARGET 10000
+
+static int incr_producer(fc_store *s, int w, void *arg)
 {
-    if (fc_after_fork(s) != 0)
-        _exit(2);
-    while (atomic_load(acked) < target) {
+    _Atomic int *acked = arg;
+    while (atomic_load(&acked[w]) < KILL_TARGET) {
         if (fc_incr(s, "killed", 6, 1, 0, 0, NULL) != 0)
-            _exit(3);
-        atomic_fetch_add(acked, 1);
+            return 3;
+        atomic_fetch_add(&acked[w], 1);
     }
-    _exit(0);
+    return 0;
 }
 
 START_TEST(incr_with_producers_killed)
 {
     fc_store *s = open_atomic(30000);
-    const int target = 10000;
-    _Atomic int *acked = shared(sizeof(int) * PROCS);
+    const int target = KILL_TARGET;
+    _Atomic int *acked = fc_test_shared(sizeof(int) * PROCS);
     pid_t pids[PROCS];
-    for (int w = 0; w < PROCS; w++) {
-        pids[w] = fork();
-        if (pids[w] == 0)
-            incr_producer(s, &acked[w], target);
-    }
+    for (int w = 0; w < PROCS; w++)
+        pids[w] = fc_test_fork_worker(s, w, incr_producer, acked);
     uint32_t x = 2463534242u;
     int kills = 0;
     for (int round = 0; round < 40; round++) {
@@ -262,18 +247,11 @@ START_TEST(incr_with_producers_killed)
         else
             ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "producer %d: %d", w,
                           status);
-        if (atomic_load(&acked[w]) < target) {
-            pids[w] = fork();
-            if (pids[w] == 0)
-                incr_producer(s, &acked[w], target);
-        } else {
-            pids[w] = fork(); /* keep the slot simple: a producer with nothing to do */
-            if (pids[w] == 0)
-                _exit(0);
-        }
+        /* restarted; one that is done already exits 0 at once */
+        pids[w] = fc_test_fork_worker(s, w, incr_producer, acked);
     }
     for (int w = 0; w < PROCS; w++)
-        wait_ok(pids[w], "producer");
+        fc_test_wait_ok(pids[w], "producer");
     long sum = 0;
     for (int w = 0; w < PROCS; w++) {
         ck_assert_int_eq(atomic_load(&acked[w]), target);
@@ -301,35 +279,32 @@ END_TEST
  * exactly one winner, and its value names that winner. */
 #define ADD_KEYS 200
 
+/* Adds every key, in an order of its own; counts its wins per key. */
+static int adder(fc_store *s, int w, void *arg)
+{
+    _Atomic int *wins = arg, *winner = wins + ADD_KEYS;
+    for (int i = 0; i < ADD_KEYS; i++) {
+        int key = (i * (2 * w + 1) + w * 17) % ADD_KEYS;
+        char k[16], v[8];
+        snprintf(k, sizeof k, "add%03d", key);
+        snprintf(v, sizeof v, "w%d", w);
+        int rc = fc_add(s, k, strlen(k), v, strlen(v));
+        if (rc == 0) {
+            atomic_fetch_add(&wins[key], 1);
+            atomic_store(&winner[key], w);
+        } else if (rc != FC_EEXIST) {
+            return 3;
+        }
+    }
+    return 0;
+}
+
 START_TEST(add_races_have_one_winner)
 {
     fc_store *s = open_atomic(30000);
-    _Atomic int *wins = shared(sizeof(int) * ADD_KEYS * (PROCS + 1));
+    _Atomic int *wins = fc_test_shared(sizeof(int) * ADD_KEYS * 2);
     _Atomic int *winner = wins + ADD_KEYS;
-    pid_t kids[PROCS];
-    for (int w = 0; w < PROCS; w++) {
-        kids[w] = fork();
-        if (kids[w] == 0) {
-            if (fc_after_fork(s) != 0)
-                _exit(2);
-            for (int i = 0; i < ADD_KEYS; i++) {
-                int key = (i * (2 * w + 1) + w * 17) % ADD_KEYS;
-                char k[16], v[8];
-                snprintf(k, sizeof k, "add%03d", key);
-                snprintf(v, sizeof v, "w%d", w);
-                int rc = fc_add(s, k, strlen(k), v, strlen(v));
-                if (rc == 0) {
-                    atomic_fetch_add(&wins[key], 1);
-                    atomic_store(&winner[key], w);
-                } else if (rc != FC_EEXIST) {
-                    _exit(3);
-                }
-            }
-            _exit(0);
-        }
-    }
-    for (int w = 0; w < PROCS; w++)
-        wait_ok(kids[w], "adder");
+    fc_test_run_workers(s, PROCS, adder, wins);
     for (int i = 0; i < ADD_KEYS; i++) {
         char k[16], v[8];
         snprintf(k, sizeof k, "add%03d", i);
@@ -344,46 +319,43 @@ END_TEST
 /* Read-modify-write loops with fc_cas from 8 processes: retried on
  * FC_EMISMATCH, never losing an update: the final count equals the
  * successes. */
+#define CAS_PER 400
+
+/* CAS_PER successful read-increment-cas rounds; stats[0] counts
+ * successes, stats[1] mismatches (retried). */
+static int cas_worker(fc_store *s, int w, void *arg)
+{
+    _Atomic long *stats = arg;
+    (void)w;
+    for (int done = 0, guard = 0; done < CAS_PER; guard++) {
+        if (guard > 10000000)
+            return 4;
+        char cur[32], next[32];
+        size_t n = 0;
+        fc_txn *t;
+        if (fc_txn_begin(s, &t) != 0 || fc_get_copy(t, "cas", 3, cur, sizeof cur, &n) != 0)
+            return 5;
+        fc_txn_end(t);
+        int64_t v;
+        if (fci_counter_parse(cur, n, &v) != 0)
+            return 6;
+        size_t m = fci_counter_format(v + 1, next);
+        int rc = fc_cas(s, "cas", 3, cur, n, next, m);
+        if (rc != 0 && rc != FC_EMISMATCH)
+            return 3;
+        done += rc == 0;
+        atomic_fetch_add(&stats[rc == 0 ? 0 : 1], 1);
+    }
+    return 0;
+}
+
 START_TEST(cas_loops_lose_no_update)
 {
     fc_store *s = open_atomic(30000);
-    const int per = 400;
+    const int per = CAS_PER;
     ck_assert_int_eq(fc_put(s, "cas", 3, "0", 1), 0);
-    _Atomic long *stats = shared(sizeof(long) * 2);
-    pid_t kids[PROCS];
-    for (int w = 0; w < PROCS; w++) {
-        kids[w] = fork();
-        if (kids[w] == 0) {
-            if (fc_after_fork(s) != 0)
-                _exit(2);
-            for (int done = 0, guard = 0; done < per; guard++) {
-                if (guard > 10000000)
-                    _exit(4);
-                char cur[32], next[32];
-                size_t n = 0;
-                fc_txn *t;
-                if (fc_txn_begin(s, &t) != 0 || fc_get_copy(t, "cas", 3, cur, sizeof cur, &n) != 0)
-                    _exit(5);
-                fc_txn_end(t);
-                int64_t v;
-                if (fci_counter_parse(cur, n, &v) != 0)
-                    _exit(6);
-                size_t m = fci_counter_format(v + 1, next);
-                int rc = fc_cas(s, "cas", 3, cur, n, next, m);
-                if (rc == 0) {
-                    done++;
-                    atomic_fetch_add(&stats[0], 1);
-                } else if (rc == FC_EMISMATCH) {
-                    atomic_fetch_add(&stats[1], 1);
-                } else {
-                    _exit(3);
-                }
-            }
-            _exit(0);
-        }
-    }
-    for (int w = 0; w < PROCS; w++)
-        wait_ok(kids[w], "cas loop");
+    _Atomic long *stats = fc_test_shared(sizeof(long) * 2);
+    fc_test_run_workers(s, PROCS, cas_worker, (void *)stats);
     fprintf(stderr, "cas: %ld successes, %ld mismatches retried\n", atomic_load(&stats[0]),
             atomic_load(&stats[1]));
     ck_assert_int_eq(atomic_load(&stats[0]), (long)PROCS * per);

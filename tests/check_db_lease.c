@@ -8,11 +8,9 @@
 
 #include <signal.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "fc_test.h"
+#include "proc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
 #include "shm/lease.h"
@@ -34,11 +32,8 @@ static fc_store *open_lease(void)
     fc_options o = small_opts();
     o.queue_slots = 16;
     o.write_timeout_ms = 30000;
-    fc_store *s = open_in(&o);
-    C = mmap(NULL, sizeof *C, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ck_assert_ptr_ne(C, MAP_FAILED);
-    memset(C, 0, sizeof *C);
-    return s;
+    C = fc_test_shared(sizeof *C);
+    return open_in(&o);
 }
 
 static int key_index(const void *key, size_t klen)
@@ -88,35 +83,29 @@ static int fetch(fc_store *s, int i, fc_compute_fn fn, void *arg)
     return rc;
 }
 
-static void wait_ok(pid_t pid, const char *what)
-{
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: status %d", what, status);
-}
-
 /* 8 processes (the writer among them) ask for the same 16 missing keys,
  * each from its own starting point: each key is computed exactly once and
  * everyone gets its value. */
+/* Every key once, starting from a point of its own. */
+static int fetcher(fc_store *s, int w, void *arg)
+{
+    (void)arg;
+    for (int j = 0; j < KEYS; j++)
+        if (fetch(s, (j + w * 3) % KEYS, slow_compute, NULL) != 0)
+            return 3;
+    return 0;
+}
+
 START_TEST(computed_once_per_key)
 {
     fc_store *s = open_lease();
     pid_t kids[PROCS - 1];
-    for (int w = 0; w < PROCS - 1; w++) {
-        kids[w] = fork();
-        if (kids[w] == 0) {
-            if (fc_after_fork(s) != 0)
-                _exit(2);
-            for (int j = 0; j < KEYS; j++)
-                if (fetch(s, (j + w * 3) % KEYS, slow_compute, NULL) != 0)
-                    _exit(3);
-            _exit(0);
-        }
-    }
+    for (int w = 0; w < PROCS - 1; w++)
+        kids[w] = fc_test_fork_worker(s, w, fetcher, NULL);
     for (int j = 0; j < KEYS; j++)
         ck_assert_int_eq(fetch(s, (j + 5) % KEYS, slow_compute, NULL), 0);
     for (int w = 0; w < PROCS - 1; w++)
-        wait_ok(kids[w], "fetcher");
+        fc_test_wait_ok(kids[w], "fetcher");
     for (int i = 0; i < KEYS; i++)
         ck_assert_msg(atomic_load(&C->computes[i]) == 1, "page%d computed %d times", i,
                       atomic_load(&C->computes[i]));
@@ -140,39 +129,33 @@ static int stuck_compute(void *arg, const void *key, size_t klen, void **value, 
     return FC_EINTERNAL;
 }
 
+static int fetch_page3(fc_store *s, int w, void *arg)
+{
+    (void)w;
+    return fetch(s, 3, arg != NULL ? stuck_compute : slow_compute, NULL) == 0 ? 0 : 3;
+}
+
 /* The computing process is SIGKILLed mid-compute while 7 others wait on
  * its lease: the lease is freed by its death, exactly one waiter computes,
  * all get the value, nobody hangs (the test's timeout would catch it). */
 START_TEST(holder_killed_mid_compute)
 {
     fc_store *s = open_lease();
-    pid_t holder = fork();
-    if (holder == 0) {
-        if (fc_after_fork(s) != 0)
-            _exit(2);
-        fetch(s, 3, stuck_compute, NULL);
-        _exit(4);
-    }
+    pid_t holder = fc_test_fork_worker(s, 0, fetch_page3, "stuck");
     for (long guard = 0; atomic_load(&C->started) == 0; guard++) {
         ck_assert_msg(guard < 60000, "the holder never started computing");
         usleep(1000);
     }
     pid_t kids[PROCS - 1];
-    for (int w = 0; w < PROCS - 1; w++) {
-        kids[w] = fork();
-        if (kids[w] == 0) {
-            if (fc_after_fork(s) != 0)
-                _exit(2);
-            _exit(fetch(s, 3, slow_compute, NULL) == 0 ? 0 : 3);
-        }
-    }
+    for (int w = 0; w < PROCS - 1; w++)
+        kids[w] = fc_test_fork_worker(s, w, fetch_page3, NULL);
     usleep(50000); /* not needed for correctness: lets the waiters queue up */
     kill(holder, SIGKILL);
     int status;
     waitpid(holder, &status, 0);
     ck_assert(WIFSIGNALED(status));
     for (int w = 0; w < PROCS - 1; w++)
-        wait_ok(kids[w], "waiter");
+        fc_test_wait_ok(kids[w], "waiter");
     ck_assert_int_eq(atomic_load(&C->started), 1);
     ck_assert_int_eq(atomic_load(&C->computes[3]), 1);
     ck_assert_int_eq(atomic_load(&C->bad), 0);

@@ -4,33 +4,8 @@
 # `forkcache writer`: 8 shells x 50 increments in parallel add up exactly,
 # and of 8 shells adding one key exactly one wins.
 set -u
-: "${top_builddir:?run through make check}"
-FC="$top_builddir/src/tool/forkcache"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-clia.XXXXXX")
-S="$tmp/store"
-wpid=
-cleanup() {
-    if [ -n "$wpid" ]; then
-        kill -KILL "$wpid" 2>/dev/null
-        wait "$wpid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-    echo "FAIL: $*"
-    [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err"
-    exit 1
-}
-
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got, expected $want: $*"
-}
+cli_name=fc-clia
+. "${top_srcdir:?run through make check}/tests/cli_common.sh"
 
 out_is() { [ "$(cat "$tmp/out")" = "$1" ] || fail "output '$(cat "$tmp/out")', expected '$1'"; }
 
@@ -67,12 +42,7 @@ grep -q 'forkcache add' "$tmp/out" || fail "add missing from --help"
 # ---- through a running writer
 "$FC" writer "$S" >"$tmp/writer.out" 2>&1 &
 wpid=$!
-i=0
-until grep -q "^forkcache: writer pid $wpid: " "$tmp/writer.out" 2>/dev/null; do
-    i=$((i + 1))
-    [ "$i" -le 100 ] || fail "the writer did not start"
-    sleep 0.1
-done
+wait_for grep -q "^forkcache: writer pid $wpid: " "$tmp/writer.out" || fail "the writer did not start"
 pids=
 for w in 1 2 3 4 5 6 7 8; do
     (
