@@ -465,6 +465,10 @@ typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen, void **val
  * waiter that has waited wait_ms (> 0) without seeing the value computes
  * it itself (wait_ms <= 0: 10 seconds). ttl_s is reserved as in fc_incr.
  *
+ * compute must not itself ask fc_get_or_compute for a key that shares the
+ * lease (the same key, or one in the same slot): it would wait wait_ms for
+ * itself before computing.
+ *
  * It takes the store rather than a transaction: the value it returns is
  * usually newer than any snapshot the caller held. Keys of different
  * values may share a lease slot (1024 slots), which makes one wait for the
