@@ -68,6 +68,7 @@ void fci_atomic_ctx_init(fci_atomic_ctx *c, fc_store *s)
 {
     c->store = s;
     c->txn = NULL;
+    c->room_made = 0;
 }
 
 void fci_atomic_ctx_end(fci_atomic_ctx *c)
@@ -148,9 +149,16 @@ static int decide_incr(fci_atomic_ctx *c, const op_args *a, fci_write_batch *gro
     return op_put(group, a, fci_slice_make(text, fci_counter_format(*out, text)));
 }
 
-/* mu held: the verdict of one operation, its put appended on 0. */
+/* mu held: the verdict of one operation, its put appended on 0. The
+ * first decision of a group makes room for it first (see fci_atomic_ctx). */
 static int decide(fci_atomic_ctx *c, const op_args *a, fci_write_batch *group, int64_t *out)
 {
+    if (!c->room_made) {
+        int rc = fci_make_room(c->store);
+        if (rc != 0)
+            return rc;
+        c->room_made = 1;
+    }
     if (a->op == FCI_OP_INCR)
         return decide_incr(c, a, group, out);
     fci_slice cur;
@@ -215,7 +223,7 @@ static int run_here(fc_store *s, const op_args *a, int64_t *out)
     int rc = decide(&c, a, &w->scratch, out);
     fci_atomic_ctx_end(&c);
     if (rc == 0)
-        rc = fci_write_batch_locked(s, &w->scratch, (s->opts.flags & FC_SYNC) != 0);
+        rc = fci_write_batch_room_made(s, &w->scratch, (s->opts.flags & FC_SYNC) != 0);
     pthread_mutex_unlock(&w->mu);
     return rc;
 }

@@ -41,10 +41,14 @@ _Static_assert(sizeof(fci_atomic_req) == 40, "request header layout");
 _Static_assert(sizeof(fci_atomic_reply) <= sizeof(fci_atomic_req), "reply fits the header");
 
 /* What the writer keeps while it decides the operations of one group: a
- * transaction on the store as of the group's start, opened at first use. */
+ * transaction on the store, opened at first use, after room was made for
+ * the group (fci_make_room may release mu; from then on mu stays held
+ * until the group is written with fci_write_batch_room_made, so no other
+ * write can slip between a decision and its put). */
 typedef struct fci_atomic_ctx {
     fc_store *store;
     fc_txn *txn;
+    int room_made;      /* write the group with fci_write_batch_room_made */
 } fci_atomic_ctx;
 
 void fci_atomic_ctx_init(fci_atomic_ctx *c, fc_store *s);

@@ -87,7 +87,9 @@ static int apply_group(fc_store *s, fci_wq *q, fci_write_batch *group)
     fci_atomic_ctx_end(&actx);
     if (n == 0)
         return 0;
-    int rc = fci_write_batch_locked(s, group, sync || (s->opts.flags & FC_SYNC));
+    sync = sync || (s->opts.flags & FC_SYNC);
+    int rc = actx.room_made ? fci_write_batch_room_made(s, group, sync)
+                            : fci_write_batch_locked(s, group, sync);
     for (int i = 0; i < n; i++)
         fci_wq_complete(q, slots[i], verdict[i] != 0 ? verdict[i] : rc);
     return n;

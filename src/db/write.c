@@ -129,7 +129,7 @@ int fci_switch_memtable(fc_store *s)
 /* mu held. Swaps a full memtable for a fresh one and a new WAL, waiting
  * while the previous one is still being flushed or L0 is at its stop
  * count. Like LevelDB, a write past the slowdown count sleeps 1 ms once. */
-static int make_room(fc_store *s)
+int fci_make_room(fc_store *s)
 {
     fci_writer *w = s->w;
     int slowed = 0;
@@ -170,21 +170,19 @@ static int insert_entry(void *arg, uint64_t seq, int type, fci_slice key, fci_sl
     return fci_memtable_add(arg, seq, type, key, value);
 }
 
-/* mu held. */
-int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
+/* mu held, room made: appends and publishes without ever releasing mu,
+ * so what was decided under mu since fci_make_room still holds. */
+int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
 {
     fci_writer *w = s->w;
     uint32_t count = fci_batch_count(b);
     if (count == 0)
         return 0;
-    int rc = make_room(s);
-    if (rc != 0)
-        return rc;
     uint64_t first = w->vs.last_sequence + 1;
     fci_batch_set_sequence(b, first);
     fci_err err;
     fci_err_clear(&err);
-    rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
+    int rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
     if (rc == 0 && sync)
         rc = fci_log_writer_sync(&w->wal, &err);
     if (rc == 0)
@@ -194,6 +192,15 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
     w->vs.last_sequence = first + count - 1;
     fci_arena_publish_last_seq(s->arena, w->vs.last_sequence);
     return 0;
+}
+
+/* mu held. */
+int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
+{
+    if (fci_batch_count(b) == 0)
+        return 0;
+    int rc = fci_make_room(s);
+    return rc != 0 ? rc : fci_write_batch_room_made(s, b, sync);
 }
 
 int fc_write(fc_store *s, fc_batch *b, unsigned flags)
