@@ -104,7 +104,9 @@ typedef struct fc_options {
     unsigned flags;              /* FC_CREATE | ...; default FC_CREATE */
     size_t write_buffer_size;    /* memtable size before flush; 4 MiB */
     size_t block_size;           /* target data block size; 4 KiB */
-    int block_restart_interval;  /* keys between restart points; 16 */
+    int block_restart_interval;  /* keys between restart points; 4 (LevelDB
+                                    uses 16: a point get scans at most this
+                                    many entries, for ~2% more space) */
     size_t max_file_size;        /* target table size; 2 MiB */
     int bloom_bits_per_key;      /* bloom filter bits per key; 10 (0 = none) */
     int compression;             /* FC_COMPRESSION_*; FC_COMPRESSION_NONE */
@@ -119,12 +121,22 @@ typedef struct fc_options {
                                     through the queue; 256 KiB */
     int write_timeout_ms;        /* how long a write from another process
                                     waits for the writer; 0 = no limit */
+    /* Expiry and size bound (see "Expiry and size bound" below). */
+    int ttl_framing;             /* 1: every value is framed with its expiry
+                                    (FC_TTL_FRAME_SIZE bytes); chosen when the
+                                    store is created and kept in the store; 0 */
+    uint64_t max_bytes;          /* bound on the tables' total size: the writer
+                                    evicts the oldest tables first (FIFO);
+                                    0 = no bound, leveled compaction */
+    int hash_index;              /* tables carry a "forkcache.hash" meta block
+                                    for point gets (about 6 bytes a key;
+                                    LevelDB ignores it); 1 (0 = none) */
 } fc_options;
 
 /* Documented defaults, also usable on their own. */
 #define FC_DEFAULT_WRITE_BUFFER_SIZE   (4u << 20)
 #define FC_DEFAULT_BLOCK_SIZE          4096u
-#define FC_DEFAULT_RESTART_INTERVAL    16
+#define FC_DEFAULT_RESTART_INTERVAL    4
 #define FC_DEFAULT_MAX_FILE_SIZE       (2u << 20)
 #define FC_DEFAULT_BLOOM_BITS_PER_KEY  10
 #define FC_DEFAULT_MAX_MAPPINGS        1000
@@ -338,6 +350,14 @@ typedef struct fc_stats {
     uint64_t block_cache_hits;           /* blocks found in the shared cache */
     uint64_t block_cache_misses;         /* blocks read and decompressed into it */
     uint64_t queue_writes;               /* batches applied from the write queue */
+    /* Expiry and size bound: the writer's totals since the arena was made. */
+    uint64_t expired_entries;            /* expired values compaction dropped or
+                                            turned into tombstones */
+    uint64_t expired_tables;             /* tables dropped whole, unread, because
+                                            every entry had expired */
+    uint64_t expired_bytes;              /* their size */
+    uint64_t evicted_tables;             /* tables evicted by the max_bytes bound */
+    uint64_t evicted_bytes;              /* their size */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */
@@ -352,6 +372,66 @@ int fc_stats_get(fc_store *store, fc_stats *st);
 
 /* Copies up to max live reader slots into out; *n is how many were copied. */
 int fc_stats_readers(fc_store *store, fc_reader_stat *out, size_t max, size_t *n);
+
+/* ---- Expiry and size bound ------------------------------------------------- */
+
+/*
+ * Expiry. A store created with fc_options.ttl_framing = 1 frames every value
+ * it stores: the value LevelDB sees (in the WAL and in tables) is
+ *
+ *     fixed64 expiry | the caller's value bytes
+ *
+ * where expiry is the absolute time the entry expires, in milliseconds since
+ * the Unix epoch, as an 8-byte little-endian integer, and 0 means never. A
+ * plain LevelDB reader of such a store sees these 8 bytes in front of every
+ * value. The choice is written at creation in the store directory's
+ * FORKCACHE file (LevelDB ignores files it does not know): a later open
+ * follows it, and asking for framing on a store created without it fails
+ * with FC_EINVAL. In a framed store values may be up to FC_MAX_VALUE_SIZE -
+ * FC_TTL_FRAME_SIZE bytes.
+ *
+ * An entry whose expiry is <= now is gone for every reader in every process:
+ * fc_get, fc_get_copy and iterators skip it (and it hides older versions of
+ * its key, as a deletion would); "now" is read once, at fc_txn_begin.
+ * Values returned never include the frame. Compaction drops expired entries
+ * (or turns them into deletions where an older version may lie deeper), and
+ * each table carries a "forkcache.ttl" meta block (fixed64: the latest
+ * expiry of its values; 0 when one never expires) so that the writer
+ * deletes a table whose entries have all expired without reading its data.
+ *
+ * Size bound. With fc_options.max_bytes > 0 the writer keeps tables in level
+ * 0 in age order and, whenever their total size exceeds max_bytes, deletes
+ * the oldest ones (never the newest one, so a store is never emptied at
+ * once). Readers are never blocked: a transaction that still sees an
+ * evicted table keeps reading it until it ends. Without a bound the store
+ * uses LevelDB's leveled compaction.
+ */
+#define FC_TTL_FRAME_SIZE 8
+#define FC_TTL_FOREVER UINT64_MAX   /* fc_ttl: the entry never expires */
+
+/*
+ * fc_put with a time to live of ttl_ms milliseconds from now (0 = never
+ * expires, the same as fc_put). FC_EUNSUPPORTED when ttl_ms > 0 and the
+ * store was not created with ttl_framing. fc_put in a framed store stores
+ * a value that never expires.
+ */
+int fc_put_ttl(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t ttl_ms);
+
+/* A batch operation with a time to live (0 = never). The expiry is fixed
+ * from the writing store's clock each time the batch is written by
+ * fc_write, which refuses (FC_EUNSUPPORTED) a batch holding a ttl_ms > 0
+ * for a store without ttl_framing. */
+int fc_batch_put_ttl(fc_batch *b, const void *key, size_t klen, const void *val, size_t vlen,
+                     uint64_t ttl_ms);
+
+/*
+ * The time key has left, as of txn's "now": *ms_left is the milliseconds
+ * until it expires (at least 1), or FC_TTL_FOREVER when it never does (also
+ * every key of a store without ttl_framing). FC_ENOTFOUND when the key is
+ * absent, deleted or expired.
+ */
+int fc_ttl(fc_txn *txn, const void *key, size_t klen, uint64_t *ms_left);
 
 /* ---- Checking a store ------------------------------------------------------ */
 
@@ -416,11 +496,20 @@ int fc_verify(const char *dir, fc_verify_report report, void *arg);
  * A timeout (fc_options.write_timeout_ms) means the outcome is unknown.
  */
 
+/*
+ * ttl_ms: the time to live of the value written, in milliseconds from now
+ * (0 = never expires, as fc_put); a ttl_ms > 0 needs a store created with
+ * ttl_framing (FC_EUNSUPPORTED otherwise). An expired entry counts as
+ * absent for every operation here.
+ */
+
 /* Stores key -> val only when key is absent: FC_EEXIST otherwise. */
-int fc_add(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen);
+int fc_add(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+           uint64_t ttl_ms);
 
 /* Stores key -> val only when key is present: FC_ENOTFOUND otherwise. */
-int fc_replace(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen);
+int fc_replace(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t ttl_ms);
 
 /*
  * Replaces key's value with val only when it currently equals expected
@@ -428,7 +517,7 @@ int fc_replace(fc_store *store, const void *key, size_t klen, const void *val, s
  * FC_EMISMATCH when its value differs (nothing is written).
  */
 int fc_cas(fc_store *store, const void *key, size_t klen, const void *expected, size_t elen,
-           const void *val, size_t vlen);
+           const void *val, size_t vlen, uint64_t ttl_ms);
 
 /*
  * Counters. A counter's value is its decimal text in ASCII: an optional
@@ -438,14 +527,15 @@ int fc_cas(fc_store *store, const void *key, size_t klen, const void *expected, 
  * value is "not a number": FC_ENAN, and nothing is written.
  *
  * fc_incr adds delta (negative to decrement) to key's counter and stores
- * the result in *new_value (may be NULL). An absent key counts as initial,
- * so the first call stores initial + delta (initial 0: Redis's INCRBY).
- * FC_EOVERFLOW when the sum leaves the int64 range (nothing is written).
- * ttl_s is an expiry in seconds (0 = none), reserved: this release stores
- * counters without expiry.
+ * the result in *new_value (may be NULL). An absent (or expired) key
+ * counts as initial, so the first call stores initial + delta (initial 0:
+ * Redis's INCRBY). FC_EOVERFLOW when the sum leaves the int64 range
+ * (nothing is written). ttl_ms applies to a counter the call creates; an
+ * existing counter keeps its expiry (as APCu's apcu_inc), so a counter
+ * created with a ttl counts over a fixed window.
  */
 int fc_incr(fc_store *store, const void *key, size_t klen, int64_t delta, int64_t initial,
-            uint32_t ttl_s, int64_t *new_value);
+            uint64_t ttl_ms, int64_t *new_value);
 
 /*
  * Fills a miss. compute is called with the key and must set *value to a
@@ -463,7 +553,8 @@ typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen, void **val
  * arena names the computing process, and its death (SIGKILL included)
  * frees the lease at once, so one of the waiters computes instead. A
  * waiter that has waited wait_ms (> 0) without seeing the value computes
- * it itself (wait_ms <= 0: 10 seconds). ttl_s is reserved as in fc_incr.
+ * it itself (wait_ms <= 0: 10 seconds). The value is stored with
+ * fc_put_ttl(ttl_ms).
  *
  * compute must not itself ask fc_get_or_compute for a key that shares the
  * lease (the same key, or one in the same slot): it would wait wait_ms for
@@ -474,8 +565,8 @@ typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen, void **val
  * values may share a lease slot (1024 slots), which makes one wait for the
  * other's computation, never return the wrong value.
  */
-int fc_get_or_compute(fc_store *store, const void *key, size_t klen, uint32_t ttl_s, int wait_ms,
-                      fc_compute_fn compute, void *arg, void **value, size_t *vlen);
+int fc_get_or_compute(fc_store *store, const void *key, size_t klen, uint64_t ttl_ms,
+                      int wait_ms, fc_compute_fn compute, void *arg, void **value, size_t *vlen);
 
 #ifdef __cplusplus
 }

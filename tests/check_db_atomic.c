@@ -13,12 +13,17 @@
 #include "store_test.h"
 #include "forkcache.h"
 #include "db/atomic.h"
+#include "db/ttl.h"
 
 #define PROCS 8
+
+/* Set by the loop tests: 1 runs them on a store with expiry framing. */
+static int framed_;
 
 static fc_store *open_atomic(int timeout_ms)
 {
     fc_options o = small_opts();
+    o.ttl_framing = framed_;
     o.queue_slots = 16;
     o.queue_entry_size = 16 * 1024;
     o.write_timeout_ms = timeout_ms;
@@ -96,21 +101,21 @@ static int exercise(fc_store *s, const char *p)
     snprintf(k3, sizeof k3, "%s:text", p);
     snprintf(k4, sizeof k4, "%s:max", p);
     int64_t v = 0;
-    if (fc_add(s, k, strlen(k), "one", 3) != 0 || !value_is(s, k, "one"))
+    if (fc_add(s, k, strlen(k), "one", 3, 0) != 0 || !value_is(s, k, "one"))
         return 1;
-    if (fc_add(s, k, strlen(k), "two", 3) != FC_EEXIST || !value_is(s, k, "one"))
+    if (fc_add(s, k, strlen(k), "two", 3, 0) != FC_EEXIST || !value_is(s, k, "one"))
         return 2;
     if (strstr(fc_errmsg(s), "fc_add") == NULL)
         return 3;
-    if (fc_replace(s, k2, strlen(k2), "x", 1) != FC_ENOTFOUND || !value_is(s, k2, NULL))
+    if (fc_replace(s, k2, strlen(k2), "x", 1, 0) != FC_ENOTFOUND || !value_is(s, k2, NULL))
         return 4;
-    if (fc_replace(s, k, strlen(k), "three", 5) != 0 || !value_is(s, k, "three"))
+    if (fc_replace(s, k, strlen(k), "three", 5, 0) != 0 || !value_is(s, k, "three"))
         return 5;
-    if (fc_cas(s, k, strlen(k), "one", 3, "four", 4) != FC_EMISMATCH || !value_is(s, k, "three"))
+    if (fc_cas(s, k, strlen(k), "one", 3, "four", 4, 0) != FC_EMISMATCH || !value_is(s, k, "three"))
         return 6;
-    if (fc_cas(s, k2, strlen(k2), "", 0, "z", 1) != FC_ENOTFOUND || !value_is(s, k2, NULL))
+    if (fc_cas(s, k2, strlen(k2), "", 0, "z", 1, 0) != FC_ENOTFOUND || !value_is(s, k2, NULL))
         return 7;
-    if (fc_cas(s, k, strlen(k), "three", 5, "four", 4) != 0 || !value_is(s, k, "four"))
+    if (fc_cas(s, k, strlen(k), "three", 5, "four", 4, 0) != 0 || !value_is(s, k, "four"))
         return 8;
     if (fc_incr(s, k2, strlen(k2), 5, 100, 0, &v) != 0 || v != 105 || !value_is(s, k2, "105"))
         return 9;
@@ -126,12 +131,13 @@ static int exercise(fc_store *s, const char *p)
     if (fc_incr(s, k4, strlen(k4), INT64_MIN, 0, 0, &v) != 0 || v != -1)
         return 14;
     /* a deleted key is absent for add and incr */
-    if (fc_del(s, k2, strlen(k2)) != 0 || fc_add(s, k2, strlen(k2), "7", 1) != 0 ||
+    if (fc_del(s, k2, strlen(k2)) != 0 || fc_add(s, k2, strlen(k2), "7", 1, 0) != 0 ||
         fc_incr(s, k2, strlen(k2), 1, 0, 0, NULL) != 0 || !value_is(s, k2, "8"))
         return 15;
-    if (fc_put(s, k3, strlen(k3), "12 ", 3) != 0 || fc_incr(s, k3, strlen(k3), 1, 0, 0, &v) != FC_ENAN)
+    if (fc_put(s, k3, strlen(k3), "12 ", 3) != 0 ||
+        fc_incr(s, k3, strlen(k3), 1, 0, 0, &v) != FC_ENAN)
         return 16;
-    if (fc_add(NULL, "k", 1, "v", 1) != FC_EINVAL)
+    if (fc_add(NULL, "k", 1, "v", 1, 0) != FC_EINVAL)
         return 17;
     return 0;
 }
@@ -144,6 +150,7 @@ static int exercise_queued(fc_store *s, int w, void *arg)
 
 START_TEST(answers_in_the_writer_and_through_the_queue)
 {
+    framed_ = _i;
     fc_store *s = open_atomic(10000);
     ck_assert_int_eq(exercise(s, "here"), 0);
     fc_test_run_workers(s, 1, exercise_queued, NULL);
@@ -185,6 +192,7 @@ static int incr_worker(fc_store *s, int w, void *arg)
 
 START_TEST(incr_from_eight_processes_is_exact)
 {
+    framed_ = _i;
     fc_store *s = open_atomic(30000);
     const int mine = 10000;
     incr_arg a = { 10000, fc_test_shared(sizeof(int64_t) * PROCS) };
@@ -291,7 +299,7 @@ static int adder(fc_store *s, int w, void *arg)
         char k[16], v[8];
         snprintf(k, sizeof k, "add%03d", key);
         snprintf(v, sizeof v, "w%d", w);
-        int rc = fc_add(s, k, strlen(k), v, strlen(v));
+        int rc = fc_add(s, k, strlen(k), v, strlen(v), 0);
         if (rc == 0) {
             atomic_fetch_add(&wins[key], 1);
             atomic_store(&winner[key], w);
@@ -343,7 +351,7 @@ static int cas_worker(fc_store *s, int w, void *arg)
         if (fci_counter_parse(cur, n, &v) != 0)
             return 6;
         size_t m = fci_counter_format(v + 1, next);
-        int rc = fc_cas(s, "cas", 3, cur, n, next, m);
+        int rc = fc_cas(s, "cas", 3, cur, n, next, m, 0);
         if (rc != 0 && rc != FC_EMISMATCH)
             return 3;
         done += rc == 0;
@@ -367,6 +375,81 @@ START_TEST(cas_loops_lose_no_update)
 }
 END_TEST
 
+#define T0 1800000000000ull   /* the test clock, ms since the epoch */
+
+static uint64_t ms_left(fc_store *s, const char *key)
+{
+    fc_txn *t;
+    uint64_t left = 0;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    int rc = fc_ttl(t, key, strlen(key), &left);
+    fc_txn_end(t);
+    return rc == 0 ? left : 0;
+}
+
+/* Expiry with the injectable clock, in the writer and through the queue:
+ * an expired key is absent for add, replace, cas and incr; add, replace
+ * and cas give what they write the caller's ttl; incr gives it to a
+ * counter it creates and keeps an existing counter's expiry. */
+static int ttl_checks(fc_store *s, int w, void *arg)
+{
+    (void)w;
+    char k[32], c[32];
+    snprintf(k, sizeof k, "%s:k", (const char *)arg);
+    snprintf(c, sizeof c, "%s:c", (const char *)arg);
+    int64_t v;
+    if (fci_ttl_set_clock(s, T0) != 0 || fc_add(s, k, strlen(k), "a", 1, 1000) != 0)
+        return 1;
+    if (ms_left(s, k) != 1000 || fc_incr(s, c, strlen(c), 1, 0, 1000, &v) != 0 || v != 1)
+        return 2;
+    if (fci_ttl_set_clock(s, T0 + 600) != 0 || fc_add(s, k, strlen(k), "b", 1, 1000) != FC_EEXIST)
+        return 3;
+    /* the counter keeps its window; replace and cas set a new one */
+    if (fc_incr(s, c, strlen(c), 1, 0, 5000, &v) != 0 || v != 2 || ms_left(s, c) != 400)
+        return 4;
+    if (fc_cas(s, k, strlen(k), "a", 1, "c", 1, 2000) != 0 || ms_left(s, k) != 2000)
+        return 5;
+    if (fc_replace(s, k, strlen(k), "d", 1, 0) != 0 || ms_left(s, k) != FC_TTL_FOREVER)
+        return 6;
+    if (fc_replace(s, k, strlen(k), "e", 1, 100) != 0 || !value_is(s, k, "e"))
+        return 7;
+    /* past both expiries: absent for everything */
+    if (fci_ttl_set_clock(s, T0 + 1000) != 0 || !value_is(s, c, NULL) || !value_is(s, k, NULL))
+        return 8;
+    if (fc_replace(s, k, strlen(k), "f", 1, 0) != FC_ENOTFOUND ||
+        fc_cas(s, k, strlen(k), "e", 1, "f", 1, 0) != FC_ENOTFOUND)
+        return 9;
+    if (fc_incr(s, c, strlen(c), 1, 10, 0, &v) != 0 || v != 11 || ms_left(s, c) != FC_TTL_FOREVER)
+        return 10;
+    if (fc_add(s, k, strlen(k), "g", 1, 0) != 0 || !value_is(s, k, "g"))
+        return 11;
+    return 0;
+}
+
+START_TEST(time_to_live)
+{
+    framed_ = 1;
+    fc_store *s = open_atomic(10000);
+    ck_assert_int_eq(ttl_checks(s, 0, "here"), 0);
+    fc_test_run_workers(s, 1, ttl_checks, "queued");
+    ck_assert_int_eq(fci_ttl_set_clock(s, 0), 0);
+    fc_close(s);
+}
+END_TEST
+
+/* A time to live on a store without framing is refused, nothing written. */
+START_TEST(time_to_live_needs_framing)
+{
+    framed_ = 0;
+    fc_store *s = open_atomic(10000);
+    ck_assert_int_eq(fc_add(s, "k", 1, "v", 1, 1000), FC_EUNSUPPORTED);
+    ck_assert_int_eq(fc_incr(s, "n", 1, 1, 0, 1000, NULL), FC_EUNSUPPORTED);
+    ck_assert(value_is(s, "k", NULL) && value_is(s, "n", NULL));
+    ck_assert_int_eq(fc_add(s, "k", 1, "v", 1, 0), 0);
+    fc_close(s);
+}
+END_TEST
+
 static Suite *atomic_suite(void)
 {
     Suite *s = suite_create("db_atomic");
@@ -374,8 +457,11 @@ static Suite *atomic_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, counter_encoding);
-    tcase_add_test(tc, answers_in_the_writer_and_through_the_queue);
-    tcase_add_test(tc, incr_from_eight_processes_is_exact);
+    /* _i = 0: a plain store; 1: values framed with their expiry */
+    tcase_add_loop_test(tc, answers_in_the_writer_and_through_the_queue, 0, 2);
+    tcase_add_loop_test(tc, incr_from_eight_processes_is_exact, 0, 2);
+    tcase_add_test(tc, time_to_live);
+    tcase_add_test(tc, time_to_live_needs_framing);
     tcase_add_test(tc, incr_with_producers_killed);
     tcase_add_test(tc, add_races_have_one_winner);
     tcase_add_test(tc, cas_loops_lose_no_update);

@@ -13,6 +13,7 @@
 #include "proc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
+#include "db/ttl.h"
 #include "shm/lease.h"
 
 #define PROCS 8
@@ -27,9 +28,12 @@ typedef struct shared_counts {
 
 static shared_counts *C;
 
+static int framed_;
+
 static fc_store *open_lease(void)
 {
     fc_options o = small_opts();
+    o.ttl_framing = framed_;
     o.queue_slots = 16;
     o.write_timeout_ms = 30000;
     C = fc_test_shared(sizeof *C);
@@ -188,6 +192,38 @@ START_TEST(compute_error_and_arguments)
 }
 END_TEST
 
+/* The computed value lives ttl_ms (judged by the test clock): a hit until
+ * then, computed again afterwards. */
+START_TEST(computed_value_expires)
+{
+    framed_ = 1;
+    fc_store *s = open_lease();
+    const uint64_t t0 = 1800000000000ull;
+    ck_assert_int_eq(fci_ttl_set_clock(s, t0), 0);
+    int quick = 0;
+    void *v;
+    size_t n;
+    int rc = fc_get_or_compute(s, "page2", 5, 1000, WAIT_MS, slow_compute, &quick, &v, &n);
+    ck_assert_int_eq(rc, 0);
+    free(v);
+    fc_txn *t;
+    uint64_t left = 0;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    ck_assert_int_eq(fc_ttl(t, "page2", 5, &left), 0);
+    fc_txn_end(t);
+    ck_assert_uint_eq(left, 1000);
+    ck_assert_int_eq(fci_ttl_set_clock(s, t0 + 999), 0);
+    ck_assert_int_eq(fetch(s, 2, slow_compute, &quick), 0);
+    ck_assert_int_eq(atomic_load(&C->computes[2]), 1);
+    ck_assert_int_eq(fci_ttl_set_clock(s, t0 + 1000), 0);
+    ck_assert_int_eq(fetch(s, 2, slow_compute, &quick), 0);
+    ck_assert_int_eq(atomic_load(&C->computes[2]), 2);
+    ck_assert_int_eq(atomic_load(&C->bad), 0);
+    fci_ttl_set_clock(s, 0);
+    fc_close(s);
+}
+END_TEST
+
 /* The lease table alone: one holder at a time, release by the holder, and
  * takeover from a dead holder. */
 START_TEST(lease_table_protocol)
@@ -227,6 +263,7 @@ static Suite *lease_suite(void)
     tcase_add_test(tc, computed_once_per_key);
     tcase_add_test(tc, holder_killed_mid_compute);
     tcase_add_test(tc, compute_error_and_arguments);
+    tcase_add_test(tc, computed_value_expires);
     suite_add_tcase(s, tc);
     return s;
 }

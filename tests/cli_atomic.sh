@@ -34,6 +34,17 @@ grep -q 'overflow' "$tmp/err" || fail "overflow message: $(cat "$tmp/err")"
 expect 2 "$FC" incr "$S" hits 1x
 expect 2 "$FC" incr "$S"
 expect 2 "$FC" add "$S" k
+# --ttl: refused by a store made without expiry framing, fine in a framed one
+expect 2 "$FC" incr --ttl 60 "$S" hits
+grep -q 'ttl_framing' "$tmp/err" || fail "ttl refusal message: $(cat "$tmp/err")"
+expect 0 "$FC" add --ttl 60 "$tmp/framed" k v
+expect 1 "$FC" add "$tmp/framed" k w
+expect 0 "$FC" get "$tmp/framed" k
+out_is v
+expect 0 "$FC" incr --ttl 60 "$tmp/framed" n 5
+out_is 5
+expect 0 "$FC" incr "$tmp/framed" n
+out_is 6
 expect 0 "$FC" help incr
 grep -q 'DELTA' "$tmp/out" || fail "help incr"
 expect 0 "$FC" --help

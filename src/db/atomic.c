@@ -8,10 +8,11 @@
  * outcome is appended as an ordinary put, so the WAL and tables keep
  * LevelDB's format.
  *
- * TODO(ttl): the join point with expiry (fc_put_ttl) is op_put (append the
- * put with the request's ttl_s framing) and current_value (an expired or
- * framed value must be read through the expiry layer, also in the group
- * scan). Until then ttl_s is carried through the queue and ignored.
+ * In a ttl_framing store (db/ttl.h) every value carries its expiry frame:
+ * the current value is read without it (an expired one is absent, also in
+ * the pending group) and every put is framed. add, replace and cas give
+ * what they write the caller's time to live; incr gives it to a counter it
+ * creates, and keeps an existing counter's expiry (as APCu's apcu_inc).
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@
 
 #include "forkcache.h"
 #include "db/atomic.h"
+#include "db/ttl.h"
 #include "format/dbformat.h"
 #include "shm/wqueue.h"
 
@@ -69,6 +71,7 @@ void fci_atomic_ctx_init(fci_atomic_ctx *c, fc_store *s)
     c->store = s;
     c->txn = NULL;
     c->room_made = 0;
+    c->now_ms = 0;
 }
 
 void fci_atomic_ctx_end(fci_atomic_ctx *c)
@@ -97,24 +100,32 @@ static int group_lookup(const fci_write_batch *group, fci_slice key, fci_slice *
     return found;
 }
 
-/* mu held. 0 with *val, FC_ENOTFOUND, or a read error. *val stays valid
- * until the group grows or the context ends. */
-static int current_value(fci_atomic_ctx *c, const fci_write_batch *group, fci_slice key,
-                         fci_slice *val)
+/* A value of the pending group as a reader would see it: unframed in a
+ * ttl store, absent once expired. */
+static int group_value(fci_atomic_ctx *c, fci_slice *val, uint64_t *expiry)
 {
+    if (!c->store->opts.ttl_framing)
+        return 0;
+    *expiry = fci_ttl_value_expiry(*val);
+    int live = fci_ttl_unframe(val, c->now_ms);
+    return live == 1 ? 0 : live == 0 ? FC_ENOTFOUND : FC_ECORRUPT;
+}
+
+/* mu held. 0 with *val and its *expiry (0 = never), FC_ENOTFOUND, or a
+ * read error. *val stays valid until the group grows or the context ends. */
+static int current_value(fci_atomic_ctx *c, const fci_write_batch *group, fci_slice key,
+                         fci_slice *val, uint64_t *expiry)
+{
+    *expiry = 0;
     int g = group_lookup(group, key, val);
     if (g != 0)
-        return g == 1 ? 0 : FC_ENOTFOUND;
+        return g == 1 ? group_value(c, val, expiry) : FC_ENOTFOUND;
     if (c->txn == NULL) {
         int rc = fc_txn_begin(c->store, &c->txn);
         if (rc != 0)
             return rc;
     }
-    fc_val v;
-    int rc = fc_get(c->txn, key.data, key.size, &v);
-    if (rc == 0)
-        *val = fci_slice_make(v.data, v.size);
-    return rc;
+    return fci_get_live(c->txn, key.data, key.size, val, expiry);
 }
 
 /* ---- deciding ------------------------------------------------------------ */
@@ -123,30 +134,43 @@ typedef struct op_args {
     unsigned op;
     fci_slice key, val, expected;
     int64_t delta, initial;
-    uint32_t ttl_s;
+    uint64_t ttl_ms;
 } op_args;
 
-/* TODO(ttl): append with a.ttl_s once fc_put_ttl's framing exists. */
-static int op_put(fci_write_batch *group, const op_args *a, fci_slice val)
+/* Appends key -> val, framed with expiry in a ttl store. */
+static int op_put(fci_atomic_ctx *c, fci_write_batch *group, const op_args *a, fci_slice val,
+                  uint64_t expiry)
 {
-    return fci_batch_put(group, a->key, val);
+    if (!c->store->opts.ttl_framing)
+        return fci_batch_put(group, a->key, val);
+    char small[64];
+    char *buf = fci_ttl_frame(expiry, val, small, sizeof small);
+    if (buf == NULL)
+        return FC_ENOMEM;
+    int rc = fci_batch_put(group, a->key, fci_slice_make(buf, FC_TTL_FRAME_SIZE + val.size));
+    if (buf != small)
+        free(buf);
+    return rc;
 }
 
 static int decide_incr(fci_atomic_ctx *c, const op_args *a, fci_write_batch *group, int64_t *out)
 {
     fci_slice cur;
     int64_t v = a->initial;
-    int rc = current_value(c, group, a->key, &cur);
-    if (rc == 0)
+    uint64_t expiry;
+    int rc = current_value(c, group, a->key, &cur, &expiry);
+    if (rc == 0) {
         rc = fci_counter_parse(cur.data, cur.size, &v);
-    else if (rc == FC_ENOTFOUND)
+    } else if (rc == FC_ENOTFOUND) {
+        expiry = fci_ttl_expiry(c->now_ms, a->ttl_ms); /* a new counter */
         rc = 0;
+    }
     if (rc != 0)
         return rc;
     if (__builtin_add_overflow(v, a->delta, out))
         return FC_EOVERFLOW;
     char text[24];
-    return op_put(group, a, fci_slice_make(text, fci_counter_format(*out, text)));
+    return op_put(c, group, a, fci_slice_make(text, fci_counter_format(*out, text)), expiry);
 }
 
 /* mu held: the verdict of one operation, its put appended on 0. The
@@ -158,11 +182,13 @@ static int decide(fci_atomic_ctx *c, const op_args *a, fci_write_batch *group, i
         if (rc != 0)
             return rc;
         c->room_made = 1;
+        c->now_ms = fci_ttl_now(c->store);
     }
     if (a->op == FCI_OP_INCR)
         return decide_incr(c, a, group, out);
     fci_slice cur;
-    int rc = current_value(c, group, a->key, &cur);
+    uint64_t expiry;
+    int rc = current_value(c, group, a->key, &cur, &expiry);
     if (rc != 0 && rc != FC_ENOTFOUND)
         return rc;
     switch (a->op) {
@@ -184,7 +210,7 @@ static int decide(fci_atomic_ctx *c, const op_args *a, fci_write_batch *group, i
     default:
         return FC_EINVAL;
     }
-    return op_put(group, a, a->val);
+    return op_put(c, group, a, a->val, fci_ttl_expiry(c->now_ms, a->ttl_ms));
 }
 
 /* ---- the queued form ------------------------------------------------------ */
@@ -202,7 +228,7 @@ int fci_atomic_apply_queued(fci_atomic_ctx *c, char *payload, uint32_t len,
         return FC_ECORRUPT;
     const char *p = payload + sizeof r;
     op_args a = { r.op, fci_slice_make(p, r.klen), fci_slice_make(p + r.klen, r.vlen),
-                  fci_slice_make(p + r.klen + r.vlen, r.elen), r.delta, r.initial, r.ttl_s };
+                  fci_slice_make(p + r.klen + r.vlen, r.elen), r.delta, r.initial, r.ttl_ms };
     fci_atomic_reply reply = { 0 };
     int rc = decide(c, &a, group, &reply.value);
     /* the producer reads the reply once the entry is DONE (release there) */
@@ -232,7 +258,7 @@ static int run_here(fc_store *s, const op_args *a, int64_t *out)
 static int run_queued(fc_store *s, const op_args *a, int64_t *out)
 {
     fci_atomic_req r = { a->op, (uint32_t)a->key.size, (uint32_t)a->val.size,
-                         (uint32_t)a->expected.size, a->delta, a->initial, a->ttl_s, 0 };
+                         (uint32_t)a->expected.size, a->delta, a->initial, a->ttl_ms };
     size_t len = sizeof r + a->key.size + a->val.size + a->expected.size;
     char *buf = malloc(len);
     if (buf == NULL)
@@ -270,8 +296,16 @@ static int run(fc_store *s, const op_args *a, int64_t *out)
     int rc = fci_check_sizes(a->key.data, a->key.size, a->val.data, a->val.size);
     if (rc == 0)
         rc = fci_check_sizes(NULL, 0, a->expected.data, a->expected.size);
+    if (rc == 0 && s->opts.ttl_framing && a->val.size > FC_MAX_VALUE_SIZE - FC_TTL_FRAME_SIZE)
+        rc = FC_ETOOBIG;
     if (rc != 0)
         return fci_store_fail(s, rc, NULL);
+    if (a->ttl_ms > 0 && !s->opts.ttl_framing) {
+        fci_err e;
+        fci_err_set(&e, FC_EUNSUPPORTED, "%s: a time to live needs a store created with "
+                    "ttl_framing (%s was not)", op_name(a->op), s->dir);
+        return fci_store_fail(s, FC_EUNSUPPORTED, &e);
+    }
     int64_t value = 0;
     rc = route == FCI_WRITE_HERE ? run_here(s, a, &value) : run_queued(s, a, &value);
     if (rc == 0 && out != NULL)
@@ -286,32 +320,34 @@ static int run(fc_store *s, const op_args *a, int64_t *out)
     return rc;
 }
 
-int fc_add(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen)
+int fc_add(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+           uint64_t ttl_ms)
 {
     op_args a = { FCI_OP_ADD, fci_slice_make(key, klen), fci_slice_make(val, vlen),
-                  fci_slice_make(NULL, 0), 0, 0, 0 };
+                  fci_slice_make(NULL, 0), 0, 0, ttl_ms };
     return run(s, &a, NULL);
 }
 
-int fc_replace(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen)
+int fc_replace(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t ttl_ms)
 {
     op_args a = { FCI_OP_REPLACE, fci_slice_make(key, klen), fci_slice_make(val, vlen),
-                  fci_slice_make(NULL, 0), 0, 0, 0 };
+                  fci_slice_make(NULL, 0), 0, 0, ttl_ms };
     return run(s, &a, NULL);
 }
 
 int fc_cas(fc_store *s, const void *key, size_t klen, const void *expected, size_t elen,
-           const void *val, size_t vlen)
+           const void *val, size_t vlen, uint64_t ttl_ms)
 {
     op_args a = { FCI_OP_CAS, fci_slice_make(key, klen), fci_slice_make(val, vlen),
-                  fci_slice_make(expected, elen), 0, 0, 0 };
+                  fci_slice_make(expected, elen), 0, 0, ttl_ms };
     return run(s, &a, NULL);
 }
 
 int fc_incr(fc_store *s, const void *key, size_t klen, int64_t delta, int64_t initial,
-            uint32_t ttl_s, int64_t *new_value)
+            uint64_t ttl_ms, int64_t *new_value)
 {
     op_args a = { FCI_OP_INCR, fci_slice_make(key, klen), fci_slice_make(NULL, 0),
-                  fci_slice_make(NULL, 0), delta, initial, ttl_s };
+                  fci_slice_make(NULL, 0), delta, initial, ttl_ms };
     return run(s, &a, new_value);
 }

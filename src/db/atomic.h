@@ -29,8 +29,7 @@ typedef struct fci_atomic_req {
     uint32_t elen;       /* cas's expected value, after the value */
     int64_t delta;       /* incr */
     int64_t initial;     /* incr: the value of an absent key */
-    uint32_t ttl_s;      /* reserved for expiry (0 = none) */
-    uint32_t pad;
+    uint64_t ttl_ms;     /* time to live of what is written (0 = never expires) */
 } fci_atomic_req;
 
 typedef struct fci_atomic_reply {
@@ -49,6 +48,7 @@ typedef struct fci_atomic_ctx {
     fc_store *store;
     fc_txn *txn;
     int room_made;      /* write the group with fci_write_batch_room_made */
+    uint64_t now_ms;    /* the expiry clock, read when room was made */
 } fci_atomic_ctx;
 
 void fci_atomic_ctx_init(fci_atomic_ctx *c, fc_store *s);

@@ -67,18 +67,25 @@ static int read_copy(fc_store *s, const void *key, size_t klen, void **value, si
     return rc;
 }
 
-/* Computes and stores; the caller's copy is the computed buffer itself.
- * TODO(ttl): store with fc_put_ttl(ttl_s) once expiry exists. */
-static int compute_and_put(fc_store *s, const void *key, size_t klen, fc_compute_fn compute,
-                           void *arg, void **value, size_t *vlen)
+/* What one call needs besides the store and the key. */
+typedef struct compute_req {
+    uint64_t ttl_ms;
+    fc_compute_fn compute;
+    void *arg;
+} compute_req;
+
+/* Computes and stores with its time to live; the caller's copy is the
+ * computed buffer itself. */
+static int compute_and_put(fc_store *s, const void *key, size_t klen, const compute_req *req,
+                           void **value, size_t *vlen)
 {
     void *v = NULL;
     size_t n = 0;
-    int rc = compute(arg, key, klen, &v, &n);
+    int rc = req->compute(req->arg, key, klen, &v, &n);
     if (rc == 0 && v == NULL && n > 0)
         rc = FC_EINVAL;
     if (rc == 0)
-        rc = fc_put(s, key, klen, v, n);
+        rc = fc_put_ttl(s, key, klen, v, n, req->ttl_ms);
     if (rc != 0) {
         free(v);
         return rc;
@@ -98,8 +105,7 @@ static long elapsed_ms(const struct timespec *start)
 /* The wait loop: read; with the lease, compute; else take the lease
  * (then read again), or wait a slice, or give up waiting and compute. */
 static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, size_t klen,
-                            int wait_ms, fc_compute_fn compute, void *arg, void **value,
-                            size_t *vlen)
+                            int wait_ms, const compute_req *req, void **value, size_t *vlen)
 {
     uint64_t hash = fci_lease_hash(key, klen), lease = 0;
     int held = 0;
@@ -109,7 +115,7 @@ static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, s
         int rc = read_copy(s, key, klen, value, vlen);
         if (rc != FC_ENOTFOUND || held) {
             if (rc == FC_ENOTFOUND)
-                rc = compute_and_put(s, key, klen, compute, arg, value, vlen);
+                rc = compute_and_put(s, key, klen, req, value, vlen);
             if (held)
                 fci_lease_release(lt, hash, lease);
             return rc;
@@ -120,15 +126,14 @@ static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, s
         }
         long left = wait_ms - elapsed_ms(&start);
         if (left <= 0)
-            return compute_and_put(s, key, klen, compute, arg, value, vlen);
+            return compute_and_put(s, key, klen, req, value, vlen);
         fci_lease_wait(lt, hash, left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS);
     }
 }
 
-int fc_get_or_compute(fc_store *s, const void *key, size_t klen, uint32_t ttl_s, int wait_ms,
+int fc_get_or_compute(fc_store *s, const void *key, size_t klen, uint64_t ttl_ms, int wait_ms,
                       fc_compute_fn compute, void *arg, void **value, size_t *vlen)
 {
-    (void)ttl_s; /* TODO(ttl): the join point with fc_put_ttl, see compute_and_put */
     if (s == NULL || compute == NULL || value == NULL || vlen == NULL ||
         (key == NULL && klen > 0))
         return FC_EINVAL;
@@ -139,9 +144,11 @@ int fc_get_or_compute(fc_store *s, const void *key, size_t klen, uint32_t ttl_s,
     fci_lease_table *lt = table_of(s);
     if (lt == NULL) {
         fci_err e;
-        fci_err_set(&e, FC_EREADONLY, "fc_get_or_compute: no writer has a lease table in this arena");
+        fci_err_set(&e, FC_EREADONLY,
+                    "fc_get_or_compute: no writer has a lease table in this arena");
         return fci_store_fail(s, FC_EREADONLY, &e);
     }
-    return fetch_or_compute(s, lt, key, klen, wait_ms > 0 ? wait_ms : DEFAULT_WAIT_MS, compute,
-                            arg, value, vlen);
+    compute_req req = { ttl_ms, compute, arg };
+    return fetch_or_compute(s, lt, key, klen, wait_ms > 0 ? wait_ms : DEFAULT_WAIT_MS, &req, value,
+                            vlen);
 }

@@ -31,7 +31,7 @@ int tool_cmd_incr(int argc, char **argv)
     const tool_cmd *cmd = tool_find("incr");
     store_args sa;
     tool_key tk;
-    int r = tool_key_args(cmd, argc, argv, "xsw", 2, 3, &sa, &tk);
+    int r = tool_key_args(cmd, argc, argv, "xswt", 2, 3, &sa, &tk);
     if (r >= 0)
         return r;
     const char *dir = tk.dir;
@@ -44,7 +44,7 @@ int tool_cmd_incr(int argc, char **argv)
     int rc = tool_open("incr", dir, &sa, TOOL_WRITE_FLAGS | FC_CREATE, &s);
     int code = EXIT_TROUBLE;
     if (rc == 0) {
-        rc = fc_incr(s, tk.key, tk.klen, delta, 0, 0, &value);
+        rc = fc_incr(s, tk.key, tk.klen, delta, 0, sa.ttl_ms, &value);
         if (rc != 0)
             tool_fail("incr", dir, "%s", tool_detail(s, rc));
         if (rc == FC_ENAN || rc == FC_EOVERFLOW)
