@@ -2,7 +2,8 @@
 # the background: the forkcache binary ($FC), a scratch directory ($tmp,
 # removed at exit) with the store path ($S), a cleanup that never lets a
 # background writer ($wpid) outlive the test, and the checks they share.
-# Set cli_name (the scratch prefix) before sourcing.
+# Set cli_name (the scratch prefix) and, if 5 s is too short for
+# wait_for, wait_tenths before sourcing.
 : "${top_builddir:?run through make check}"
 FC="$top_builddir/src/tool/forkcache"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/${cli_name:-fc-cli}.XXXXXX")
@@ -34,12 +35,12 @@ expect() {
     [ "$got" -eq "$want" ] || fail "exit $got, expected $want: $*"
 }
 
-# wait_for CONDITION...: polls up to 5 s.
+# wait_for CONDITION...: polls every 0.1 s, up to wait_tenths times (5 s).
 wait_for() {
     i=0
     while ! "$@"; do
         i=$((i + 1))
-        [ "$i" -le 50 ] || return 1
+        [ "$i" -le "${wait_tenths:-50}" ] || return 1
         sleep 0.1
     done
 }
