@@ -64,8 +64,9 @@ const char *fc_version(int *major, int *minor, int *patch);
 #define FC_EPERM      -18   /* permission or ownership refused */
 #define FC_EREADONLY  -19   /* write attempted on a read-only handle */
 #define FC_EINTERNAL  -20   /* an internal invariant failed: a bug, please report */
+#define FC_EOVERFLOW  -21   /* fc_incr would leave the 64-bit integer range */
 
-#define FC_ERRNO_LAST  -20  /* the most negative code in this release */
+#define FC_ERRNO_LAST  -21  /* the most negative code in this release */
 
 /*
  * Returns a static, human-readable name for an FC_E* code (never NULL).
@@ -527,6 +528,95 @@ typedef void (*fc_verify_report)(void *arg, const fc_verify_finding *finding);
  * when a file could not be read, FC_ENOMEM.
  */
 int fc_verify(const char *dir, fc_verify_report report, void *arg);
+
+/* ---- Atomic operations and fetch-or-compute -------------------------------- */
+
+/*
+ * Conditional writes, decided by the store's writer: it reads the key's
+ * current value (memtables and tables, as of its newest write) and appends
+ * a plain put while it holds its write serialization, so each operation is
+ * atomic with respect to every write from every process. From any other
+ * process the operation travels through the write queue and the answer
+ * comes back with it. What lands on disk is an ordinary WriteBatch put:
+ * the store stays readable by LevelDB.
+ *
+ * A call that returns (0 or one of the codes named below) was decided and,
+ * on 0, is in the WAL and visible in every process. A process killed
+ * during a call leaves the operation either applied whole or not at all.
+ * A timeout (fc_options.write_timeout_ms) means the outcome is unknown.
+ */
+
+/*
+ * ttl_ms: the time to live of the value written, in milliseconds from now
+ * (0 = never expires, as fc_put); a ttl_ms > 0 needs a store created with
+ * ttl_framing (FC_EUNSUPPORTED otherwise). An expired entry counts as
+ * absent for every operation here.
+ */
+
+/* Stores key -> val only when key is absent: FC_EEXIST otherwise. */
+int fc_add(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+           uint64_t ttl_ms);
+
+/* Stores key -> val only when key is present: FC_ENOTFOUND otherwise. */
+int fc_replace(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t ttl_ms);
+
+/*
+ * Replaces key's value with val only when it currently equals expected
+ * (elen bytes, compared byte for byte): FC_ENOTFOUND when key is absent,
+ * FC_EMISMATCH when its value differs (nothing is written).
+ */
+int fc_cas(fc_store *store, const void *key, size_t klen, const void *expected, size_t elen,
+           const void *val, size_t vlen, uint64_t ttl_ms);
+
+/*
+ * Counters. A counter's value is its decimal text in ASCII: an optional
+ * '-' and 1 to 19 digits (leading zeros accepted on input), within
+ * INT64_MIN..INT64_MAX, no sign '+', no spaces, no terminating NUL; fc_incr
+ * writes it back in the shortest form ("-42", "0", "1000"). Any other
+ * value is "not a number": FC_ENAN, and nothing is written.
+ *
+ * fc_incr adds delta (negative to decrement) to key's counter and stores
+ * the result in *new_value (may be NULL). An absent (or expired) key
+ * counts as initial, so the first call stores initial + delta (initial 0:
+ * Redis's INCRBY). FC_EOVERFLOW when the sum leaves the int64 range
+ * (nothing is written). ttl_ms applies to a counter the call creates; an
+ * existing counter keeps its expiry (as APCu's apcu_inc), so a counter
+ * created with a ttl counts over a fixed window.
+ */
+int fc_incr(fc_store *store, const void *key, size_t klen, int64_t delta, int64_t initial,
+            uint64_t ttl_ms, int64_t *new_value);
+
+/*
+ * Fills a miss. compute is called with the key and must set *value to a
+ * buffer from malloc() (forkcache frees it) of *vlen bytes, returning 0; a
+ * negative FC_E* return is handed back to the caller of fc_get_or_compute.
+ */
+typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen, void **value,
+                             size_t *vlen);
+
+/*
+ * Returns key's value in *value (a malloc()ed copy the caller frees) and
+ * its length in *vlen. On a miss exactly one process of the store calls
+ * compute and stores its result with fc_put, while every other process
+ * asking for the same key waits for that value: a lease in the shared
+ * arena names the computing process, and its death (SIGKILL included)
+ * frees the lease at once, so one of the waiters computes instead. A
+ * waiter that has waited wait_ms (> 0) without seeing the value computes
+ * it itself (wait_ms <= 0: 10 seconds). The value is stored with
+ * fc_put_ttl(ttl_ms).
+ *
+ * compute must not itself ask fc_get_or_compute for a key that shares the
+ * lease (the same key, or one in the same slot): it would wait wait_ms for
+ * itself before computing.
+ *
+ * It takes the store rather than a transaction: the value it returns is
+ * usually newer than any snapshot the caller held. Keys of different
+ * values may share a lease slot (1024 slots), which makes one wait for the
+ * other's computation, never return the wrong value.
+ */
+int fc_get_or_compute(fc_store *store, const void *key, size_t klen, uint64_t ttl_ms,
+                      int wait_ms, fc_compute_fn compute, void *arg, void **value, size_t *vlen);
 
 #ifdef __cplusplus
 }

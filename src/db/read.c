@@ -393,7 +393,7 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
 /* The newest visible value of key, still framed in a ttl store; an
  * expired one counts as absent (and hides older versions, as a deletion
  * does). *expiry is its frame's expiry (0 = never, or no framing). */
-static int get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
+int fci_get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
 {
     if (t == NULL || (key == NULL && klen > 0))
         return FC_EINVAL;
@@ -421,7 +421,7 @@ int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
         return FC_EINVAL;
     fci_slice v;
     uint64_t expiry;
-    int rc = get_live(t, key, klen, &v, &expiry);
+    int rc = fci_get_live(t, key, klen, &v, &expiry);
     if (rc == 0) {
         value->data = v.data;
         value->size = v.size;
@@ -435,7 +435,7 @@ int fc_ttl(fc_txn *t, const void *key, size_t klen, uint64_t *ms_left)
         return FC_EINVAL;
     fci_slice v;
     uint64_t expiry;
-    int rc = get_live(t, key, klen, &v, &expiry);
+    int rc = fci_get_live(t, key, klen, &v, &expiry);
     if (rc == 0)
         *ms_left = expiry == 0 ? FC_TTL_FOREVER : expiry - t->now_ms;
     return rc;

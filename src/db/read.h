@@ -68,4 +68,11 @@ struct fc_txn {
     uint64_t now_ms;            /* expiry is judged against this (ttl.h) */
 };
 
+/* The newest live value of key in the transaction's snapshot, without its
+ * expiry frame, and that frame's expiry in *expiry (0 = never or no
+ * framing); an expired value is FC_ENOTFOUND. (fc_get plus the expiry;
+ * used by the writer's atomic operations, db/atomic.c.) */
+int fci_get_live(struct fc_txn *t, const void *key, size_t klen, fci_slice *v,
+                 uint64_t *expiry);
+
 #endif
