@@ -1,0 +1,192 @@
+/*
+ * bench_lmdb.c - the LMDB anchor of `forkcache bench`: the same keys and
+ * values in an LMDB environment, read by the same number of processes.
+ *
+ * Each reader opens the environment after fork (LMDB's rule) and reads
+ * with LMDB's recommended fast path for short read transactions: one
+ * read-only txn made at attach, then per get mdb_txn_renew, mdb_get,
+ * mdb_txn_reset. Built only when configure found LMDB.
+ */
+#include "config.h"
+
+#include "tool/bench.h"
+
+#ifndef HAVE_LMDB
+int bench_lmdb(const char *dir, const bench_params *p, bench_result *r)
+{
+    (void)dir;
+    (void)p;
+    (void)r;
+    return 1;
+}
+#else
+
+#include <errno.h>
+#include <limits.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tool/bench_pss.h"
+#include "tool/tool.h"
+
+#define COMMIT_EVERY 100000
+
+/* Generous and sparse: the file only grows as far as pages are used; a
+ * value bigger than about half a page takes overflow pages of its own. */
+static size_t map_size(const bench_shape *s)
+{
+    uint64_t per = s->value_size + BENCH_KEY_LEN + 64;
+    if (s->value_size > 1500)
+        per = (s->value_size + 64 + 4095) / 4096 * 4096 + 64;
+    return (size_t)(s->keys * per * 2) + ((size_t)64 << 20);
+}
+
+static int lmdb_fail(const char *dir, const char *what, int rc)
+{
+    tool_fail("bench", dir, "lmdb %s: %s", what, mdb_strerror(rc));
+    return -1;
+}
+
+typedef struct lmdb_build {
+    const bench_shape *shape;
+    const char *name;
+} lmdb_build;
+
+/* Keys come in order, so MDB_APPEND fills pages to the brim. */
+static int put_all(MDB_env *env, const lmdb_build *b, const char *dir)
+{
+    bench_verify v;
+    char key[BENCH_KEY_LEN + 1], *val = malloc(b->shape->value_size + 1);
+    if (val == NULL || bench_verify_init(&v, b->shape->value_size) != 0) {
+        free(val);
+        tool_fail("bench", dir, "out of memory");
+        return -1;
+    }
+    bench_progress pr;
+    bench_progress_start(&pr, b->name, b->shape->keys);
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    int rc = 0;
+    for (uint64_t i = 0; rc == 0 && i < b->shape->keys; i++) {
+        if (txn == NULL && (rc = mdb_txn_begin(env, NULL, 0, &txn)) == 0)
+            rc = mdb_dbi_open(txn, NULL, 0, &dbi);
+        bench_key(key, i);
+        bench_value(&v, i, val);
+        MDB_val k = { BENCH_KEY_LEN, key }, d = { b->shape->value_size, val };
+        if (rc == 0)
+            rc = mdb_put(txn, dbi, &k, &d, MDB_APPEND);
+        if (rc == 0 && ((i + 1) % COMMIT_EVERY == 0 || i + 1 == b->shape->keys)) {
+            rc = mdb_txn_commit(txn);
+            txn = NULL;
+            bench_progress_update(&pr, i + 1);
+        }
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    bench_progress_end(&pr, rc == 0 ? b->shape->keys : 0);
+    bench_verify_free(&v);
+    free(val);
+    return rc == 0 ? 0 : lmdb_fail(dir, "load", rc);
+}
+
+static int lmdb_fill(void *arg, const char *dir)
+{
+    const lmdb_build *b = arg;
+    MDB_env *env;
+    int rc = mdb_env_create(&env);
+    if (rc != 0)
+        return lmdb_fail(dir, "env", rc);
+    if ((rc = mdb_env_set_mapsize(env, map_size(b->shape))) != 0 ||
+        (rc = mdb_env_open(env, dir, MDB_NOSYNC, 0644)) != 0) {
+        mdb_env_close(env);
+        return lmdb_fail(dir, "open", rc);
+    }
+    rc = put_all(env, b, dir);
+    int src = mdb_env_sync(env, 1);
+    mdb_env_close(env);
+    if (rc == 0 && src != 0)
+        return lmdb_fail(dir, "sync", src);
+    return rc;
+}
+
+typedef struct lmdb_reader {
+    const char *path;
+    size_t map;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    tool_pss_match match;
+} lmdb_reader;
+
+static int lmdb_attach(void *ctx, char *err, size_t cap)
+{
+    lmdb_reader *r = ctx;
+    int rc = mdb_env_create(&r->env);
+    if (rc == 0 && (rc = mdb_env_set_mapsize(r->env, r->map)) == 0 &&
+        (rc = mdb_env_open(r->env, r->path, MDB_RDONLY, 0644)) == 0 &&
+        (rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &r->txn)) == 0 &&
+        (rc = mdb_dbi_open(r->txn, NULL, 0, &r->dbi)) == 0) {
+        mdb_txn_reset(r->txn);
+        return 0;
+    }
+    snprintf(err, cap, "lmdb open %s: %s", r->path, mdb_strerror(rc));
+    return -1;
+}
+
+static int lmdb_get(void *ctx, const char *key, size_t klen, uint64_t i, int full,
+                    const bench_verify *v, char *err, size_t cap)
+{
+    lmdb_reader *r = ctx;
+    int rc = mdb_txn_renew(r->txn);
+    if (rc != 0) {
+        snprintf(err, cap, "mdb_txn_renew: %s", mdb_strerror(rc));
+        return -1;
+    }
+    MDB_val k = { klen, (void *)key }, d;
+    rc = mdb_get(r->txn, r->dbi, &k, &d);
+    int ok = rc == 0 && bench_value_ok(v, i, key, d.mv_data, d.mv_size, full);
+    mdb_txn_reset(r->txn);
+    if (rc != 0 && rc != MDB_NOTFOUND) {
+        snprintf(err, cap, "mdb_get: %s", mdb_strerror(rc));
+        return -1;
+    }
+    return ok ? 0 : 1;
+}
+
+static long lmdb_pss(void *ctx)
+{
+    lmdb_reader *r = ctx;
+    return tool_pss_kib(0, &r->match, NULL, NULL);
+}
+
+static void lmdb_detach(void *ctx)
+{
+    lmdb_reader *r = ctx;
+    mdb_txn_abort(r->txn);
+    mdb_env_close(r->env);
+}
+
+int bench_lmdb(const char *dir, const bench_params *p, bench_result *r)
+{
+    char path[PATH_MAX], real[PATH_MAX], name[128];
+    bench_data_path(path, sizeof path, dir, "lmdb", &p->shape);
+    snprintf(name, sizeof name, "LMDB env %s", strrchr(path, '/') + 1);
+    lmdb_build b = { &p->shape, name };
+    if (bench_build(path, lmdb_fill, &b) != 0)
+        return -1;
+    if (realpath(path, real) == NULL) {
+        tool_fail("bench", path, "realpath: %s", strerror(errno));
+        return -1;
+    }
+    memset(r, 0, sizeof *r);
+    lmdb_reader rd = { real, map_size(&p->shape), NULL, NULL, 0, { real, "data.mdb", 0 } };
+    bench_target t = { "lmdb", &rd, lmdb_attach, lmdb_get, lmdb_pss, lmdb_detach, NULL };
+    snprintf(r->note, sizeof r->note, "read txn reset/renew per get");
+    int rc = bench_run(&t, p, r);
+    r->data_mib = (double)bench_dir_bytes(path, "data.mdb") / (1 << 20);
+    return rc;
+}
+
+#endif
