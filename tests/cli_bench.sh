@@ -41,7 +41,7 @@ grep -q '^bench mode=leveldb procs=2 ' "$tmp/lines" && fail "LevelDB ran in 2 pr
 grep -Eq 'gets_per_s=0 ' "$tmp/lines" && fail "a mode did no gets: $(cat "$tmp/lines")"
 grep -q '^mode  *procs  *keys' "$tmp/out" || fail "no table after the lines"
 [ -f "$B/forkcache-2000-100/CURRENT" ] || fail "no forkcache store in the bench directory"
-head -n 1 "$tmp/out.csv" | grep -qx 'mode,procs,keys,value_size,gets_per_s,ns_per_get,p99_ns,pss_mib,data_mib,note' \
+head -n 1 "$tmp/out.csv" | grep -qx 'mode,procs,keys,value_size,gets_per_s,ns_per_get,p99_ns,pss_mib,data_mib,cpu_ns_per_get,note' \
     || fail "CSV header: $(head -n 1 "$tmp/out.csv")"
 [ "$(($(wc -l <"$tmp/out.csv") - 1))" -eq "$(wc -l <"$tmp/lines")" ] || fail "CSV rows differ from the lines"
 while read -r line; do

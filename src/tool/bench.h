@@ -49,6 +49,8 @@ void bench_value(const bench_verify *v, uint64_t i, char *out);
 /* 1 when data/len is value i (its key already formatted in key). */
 int bench_value_ok(const bench_verify *v, uint64_t i, const char *key, const void *data,
                    size_t len, int full);
+/* Reads one byte per 512 of a value (and its last), so its pages are in. */
+unsigned bench_touch(const void *data, size_t len);
 
 /* A progress bar on standard error while it is a terminal, then one
  * summary line in any case. */
@@ -74,6 +76,9 @@ typedef struct bench_target {
      * is missing or wrong, -1 an error (message in err). */
     int (*get)(void *ctx, const char *key, size_t klen, uint64_t i, int full,
                const bench_verify *v, char *err, size_t cap);
+    /* Before the clock starts: reads keys [from, to) in order, so every
+     * engine starts with its data in memory (NULL: nothing to warm). */
+    int (*warm)(void *ctx, uint64_t from, uint64_t to, char *err, size_t cap);
     /* KiB of PSS of the engine's data mappings in this reader. */
     long (*pss_kib)(void *ctx);
     void (*detach)(void *ctx);
@@ -97,6 +102,8 @@ typedef struct bench_result {
     bench_shape shape;
     double gets_per_s;
     double ns_per_get;       /* per reader: its window over its gets */
+    double cpu_ns_per_get;   /* per reader: its CPU time over its gets (what
+                                a get costs when other work shares the CPUs) */
     double p99_ns;           /* of every 64th get, all readers together */
     double pss_mib;          /* sum over readers (plus a server's) */
     double data_mib;         /* the engine's data on disk; 0 unknown */

@@ -24,7 +24,8 @@
 #include "tool/bench_pss.h"
 #include "tool/tool.h"
 
-#define PIPELINE 1000         /* SETs per round trip while loading */
+#define PIPELINE 10000        /* SETs per round trip while loading, at most */
+#define PIPELINE_BYTES ((size_t)1 << 20)   /* ... and about this many bytes */
 #define START_TRIES 100       /* 50 ms apart: up to 5 s for the socket */
 #define REPLY_SLACK 64        /* "$<len>\r\n" and the final "\r\n" */
 
@@ -142,7 +143,10 @@ static int load(const redis_server *rs, const bench_shape *sh)
 {
     int fd = redis_connect(rs->sock);
     size_t per = sh->value_size + BENCH_KEY_LEN + 64;
-    char *buf = malloc(per * PIPELINE), *val = malloc(sh->value_size + 1);
+    size_t batch = PIPELINE_BYTES / per < 1 ? 1 : PIPELINE_BYTES / per;
+    if (batch > PIPELINE)
+        batch = PIPELINE;
+    char *buf = malloc(per * batch), *val = malloc(sh->value_size + 1);
     bench_verify v = { 0, NULL };
     int rc = fd >= 0 && buf && val && bench_verify_init(&v, sh->value_size) == 0 ? 0 : -1;
     char what[96], key[BENCH_KEY_LEN + 1];
@@ -155,7 +159,7 @@ static int load(const redis_server *rs, const bench_shape *sh)
         bench_key(key, i);
         bench_value(&v, i, val);
         len += resp_set(buf + len, key, val, sh->value_size);
-        if (++queued == PIPELINE || i + 1 == sh->keys) {
+        if (++queued == batch || i + 1 == sh->keys) {
             rc = send_all(fd, buf, len) == 0 && read_oks(fd, queued) == 0 ? 0 : -1;
             len = queued = 0;
             bench_progress_update(&pr, i + 1);
@@ -268,9 +272,9 @@ int bench_redis(const char *dir, const bench_params *p, bench_result *r)
         rc = load(&rs, &p->shape);
     if (rc == 0) {
         memset(r, 0, sizeof *r);
-        redis_reader rd = { &rs, p->shape.value_size, -1, NULL, 0 };
-        bench_target t = { "redis", &rd, redis_attach, redis_get, NULL, redis_detach,
-                           redis_server_pss };
+        redis_reader rd = { .rs = &rs, .value_size = p->shape.value_size, .fd = -1 };
+        bench_target t = { .mode = "redis", .ctx = &rd, .attach = redis_attach, .get = redis_get,
+                           .detach = redis_detach, .parent_pss_kib = redis_server_pss };
         snprintf(r->note, sizeof r->note, "GET over a unix socket; PSS is the server's");
         rc = bench_run(&t, p, r);
     } else if (rc < 0) {

@@ -52,40 +52,45 @@ static void print_row(const bench_result *rs, int n, const bench_result *r)
         snprintf(ratio, sizeof ratio, "%.2fx", per_proc(m) / per_proc(r));
     if (r->data_mib > 0)
         snprintf(data, sizeof data, "%.1f", r->data_mib);
-    printf("%-8s %5d %9llu %7zu %11.0f %11.0f %7.0f %8.0f %8.1f %8s %8s  %s\n", r->mode, r->procs,
-           (unsigned long long)r->shape.keys, r->shape.value_size, r->gets_per_s, per_proc(r),
-           r->ns_per_get, r->p99_ns, r->pss_mib, data, ratio, r->note);
+    printf("%-8s %5d %9llu %7zu %11.0f %11.0f %7.0f %7.0f %8.0f %8.1f %8s %8s  %s\n", r->mode,
+           r->procs, (unsigned long long)r->shape.keys, r->shape.value_size, r->gets_per_s,
+           per_proc(r), r->ns_per_get, r->cpu_ns_per_get, r->p99_ns, r->pss_mib, data, ratio,
+           r->note);
 }
 
-/* The headline ratios, each beside the target it is measured against. */
+/* The headline ratios of one mmap row, each beside the issue's target
+ * where that target applies to the row's shape. */
 static void print_summary(const bench_result *rs, int n, const bench_result *m)
 {
     const bench_result *l = find(rs, n, "lmdb", m), *c = find(rs, n, "copy", m);
+    const bench_result *k = find(rs, n, "cache", m);
+    int headline = m->shape.keys == 1000000 && m->shape.value_size == 100 && m->procs == 2;
+    printf("mmap at %llu keys x %zu B, %d procs:", (unsigned long long)m->shape.keys,
+           m->shape.value_size, m->procs);
     if (l && l->gets_per_s > 0)
-        printf("mmap / lmdb gets/s: %.2fx (target >= 1.25x at 1M keys, 100 B, 2 procs)\n",
-               m->gets_per_s / l->gets_per_s);
+        printf(" %.2fx lmdb's gets/s%s,", m->gets_per_s / l->gets_per_s,
+               headline ? " (target >= 1.25x)" : "");
     if (c && c->gets_per_s > 0)
-        printf("mmap / copy gets/s: %.2fx (target >= 4x with 4 KiB values)\n",
-               m->gets_per_s / c->gets_per_s);
-    const char *shared[] = { "mmap", "cache" };
-    for (int k = 0; k < 2; k++) {
-        const bench_result *r = find(rs, n, shared[k], m);
-        if (r && r->data_mib > 0)
-            printf("%s: readers' PSS sum / data: %.2fx (target about 1x)\n", shared[k],
-                   r->pss_mib / r->data_mib);
-    }
+        printf(" %.2fx copy's%s,", m->gets_per_s / c->gets_per_s,
+               m->shape.value_size == 4096 ? " (target >= 4x)" : "");
+    if (m->data_mib > 0)
+        printf(" readers' PSS %.2fx the data", m->pss_mib / m->data_mib);
+    if (k && k->data_mib > 0)
+        printf(" (cache mode %.2fx)", k->pss_mib / k->data_mib);
+    printf("\n");
 }
 
 void bench_print_table(const bench_result *rs, int n)
 {
-    printf("\n%-8s %5s %9s %7s %11s %11s %7s %8s %8s %8s %8s  %s\n", "mode", "procs", "keys",
-           "value_B", "gets/s", "gets/s/proc", "ns/get", "p99_ns", "PSS_MiB", "data_MiB",
-           "mmap_is", "note");
+    printf("\n%-8s %5s %9s %7s %11s %11s %7s %7s %8s %8s %8s %8s  %s\n", "mode", "procs", "keys",
+           "value_B", "gets/s", "gets/s/proc", "ns/get", "cpu_ns", "p99_ns", "PSS_MiB",
+           "data_MiB", "mmap_is", "note");
     for (int k = 0; k < n; k++)
         print_row(rs, n, &rs[k]);
     printf("(ns/get: a reader's window over its gets, key formatting and one transaction "
-           "included; p99 of every 64th get; PSS: sum over readers of the data's mappings; "
-           "mmap_is: mmap's gets/s per process over this row's)\n");
+           "included; cpu_ns: its CPU time over its gets (a client's only, for Redis); p99 of "
+           "every 64th get; PSS: sum over readers of the data's mappings; mmap_is: mmap's "
+           "gets/s per process over this row's)\n");
     for (int k = 0; k < n; k++)
         if (strcmp(rs[k].mode, "mmap") == 0)
             print_summary(rs, n, &rs[k]);
@@ -99,12 +104,13 @@ int bench_write_csv(const char *path, const bench_result *rs, int n)
         tool_fail("bench", NULL, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
-    fprintf(f, "mode,procs,keys,value_size,gets_per_s,ns_per_get,p99_ns,pss_mib,data_mib,note\n");
+    fprintf(f, "mode,procs,keys,value_size,gets_per_s,ns_per_get,p99_ns,pss_mib,data_mib,"
+               "cpu_ns_per_get,note\n");
     for (int k = 0; k < n; k++) {
         const bench_result *r = &rs[k];
-        fprintf(f, "%s,%d,%llu,%zu,%.0f,%.0f,%.0f,%.1f,%.1f,\"%s\"\n", r->mode, r->procs,
+        fprintf(f, "%s,%d,%llu,%zu,%.0f,%.0f,%.0f,%.1f,%.1f,%.0f,\"%s\"\n", r->mode, r->procs,
                 (unsigned long long)r->shape.keys, r->shape.value_size, r->gets_per_s,
-                r->ns_per_get, r->p99_ns, r->pss_mib, r->data_mib, r->note);
+                r->ns_per_get, r->p99_ns, r->pss_mib, r->data_mib, r->cpu_ns_per_get, r->note);
     }
     if (fclose(f) != 0) {
         tool_fail("bench", NULL, "writing %s: %s", path, strerror(errno));
@@ -154,6 +160,12 @@ static void write_script(FILE *f, const char *png, const bench_result *rs, int n
         axis_add(&procs, rs[k].procs, NULL);
         axis_add(&modes, 0, rs[k].mode);
     }
+    for (int i = 1; i < procs.n; i++)   /* fewest readers first along x */
+        for (int j = i; j > 0 && procs.v[j - 1] > procs.v[j]; j--) {
+            long t = procs.v[j];
+            procs.v[j] = procs.v[j - 1];
+            procs.v[j - 1] = t;
+        }
     fprintf(f, "# forkcache bench: gets/s by value size and reader processes.\n"
                "# Made by `forkcache bench --plot`; run with: gnuplot THIS_FILE\n"
                "set terminal pngcairo size %d,480 font \",10\"\n"
@@ -167,14 +179,21 @@ static void write_script(FILE *f, const char *png, const bench_result *rs, int n
                "transaction each'\n",
                420 * (sizes.n < 1 ? 1 : sizes.n) + 80, png, sizes.n < 1 ? 1 : sizes.n);
     for (int s = 0; s < sizes.n; s++) {
-        fprintf(f, "$v%ld << EOD\nprocs", sizes.v[s]);
+        int shown[MAX_AXIS], nshown = 0;   /* modes with a figure in this panel */
         for (int m = 0; m < modes.n; m++)
-            fprintf(f, " %s", modes.name[m]);
+            for (int p = 0; p < procs.n; p++)
+                if (cell(rs, n, sizes.v[s], procs.v[p], modes.name[m])) {
+                    shown[nshown++] = m;
+                    break;
+                }
+        fprintf(f, "$v%ld << EOD\nprocs", sizes.v[s]);
+        for (int m = 0; m < nshown; m++)
+            fprintf(f, " %s", modes.name[shown[m]]);
         unsigned long long keys = 0;
         for (int p = 0; p < procs.n; p++) {
             fprintf(f, "\n%ld", procs.v[p]);
-            for (int m = 0; m < modes.n; m++) {
-                const bench_result *r = cell(rs, n, sizes.v[s], procs.v[p], modes.name[m]);
+            for (int m = 0; m < nshown; m++) {
+                const bench_result *r = cell(rs, n, sizes.v[s], procs.v[p], modes.name[shown[m]]);
                 if (r) {
                     fprintf(f, " %.0f", r->gets_per_s);
                     keys = r->shape.keys;
@@ -184,7 +203,7 @@ static void write_script(FILE *f, const char *png, const bench_result *rs, int n
             }
         }
         fprintf(f, "\nEOD\nset title '%ld-byte values, %llu keys'\n", sizes.v[s], keys);
-        fprintf(f, "plot for [c=2:%d] $v%ld using c:xtic(1)\n", modes.n + 1, sizes.v[s]);
+        fprintf(f, "plot for [c=2:%d] $v%ld using c:xtic(1)\n", nshown + 1, sizes.v[s]);
     }
     fprintf(f, "unset multiplot\n");
 }

@@ -37,15 +37,21 @@ typedef struct reader_report {
     uint32_t nsamples;
     uint64_t gets;           /* in the timed window */
     uint64_t window_ns;
+    uint64_t cpu_ns;         /* CPU time the reader used in the window */
     int64_t pss_kib;
     char msg[192];
 } reader_report;
 
-static uint64_t now_ns(void)
+static uint64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* xorshift64*: cheap, and every reader gets its own stream. */
@@ -94,6 +100,7 @@ typedef struct reader_loop {
     const bench_params *p;
     bench_verify v;
     uint64_t seed;
+    int id;                  /* 0 .. procs-1: which share it warms */
     uint32_t *samples;
     uint32_t nsamples;
     reader_report rep;
@@ -132,8 +139,8 @@ static int run_until(reader_loop *L, uint64_t deadline, int timed)
     return 0;
 }
 
-/* Waits for its start byte (EOF instead: the parent gave up), runs,
- * measures, reports. */
+/* Waits for its start byte (EOF instead: the parent gave up), warms its
+ * share of the keys, runs, measures, reports. */
 static int reader_body(reader_loop *L, int start_fd)
 {
     char c;
@@ -141,15 +148,20 @@ static int reader_body(reader_loop *L, int start_fd)
         snprintf(L->rep.msg, sizeof L->rep.msg, "not started");
         return -1;
     }
+    uint64_t keys = L->p->shape.keys, id = (uint64_t)L->id, procs = (uint64_t)L->p->procs;
+    if (L->t->warm && L->t->warm(L->t->ctx, keys * id / procs, keys * (id + 1) / procs, L->rep.msg,
+                                 sizeof L->rep.msg) != 0)
+        return -1;
     uint64_t begin = now_ns();
     uint64_t warm_end = begin + (uint64_t)(L->p->warmup * 1e9);
     uint64_t end = warm_end + (uint64_t)(L->p->seconds * 1e9);
     if (L->p->warmup > 0 && run_until(L, warm_end, 0) != 0)
         return -1;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = now_ns(), c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
     if (run_until(L, end, 1) != 0)
         return -1;
     L->rep.window_ns = now_ns() - t0;
+    L->rep.cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
     L->rep.pss_kib = L->t->pss_kib ? L->t->pss_kib(L->t->ctx) : 0;
     L->rep.nsamples = L->nsamples;
     return 0;
@@ -163,6 +175,7 @@ static void reader(const bench_target *t, const bench_params *p, int id, int out
     memset(&L, 0, sizeof L);
     L.t = t;
     L.p = p;
+    L.id = id;
     L.seed = 0x9e3779b97f4a7c15ull * (uint64_t)(id + 1) ^ (uint64_t)getpid();
     L.samples = malloc(MAX_SAMPLES * sizeof *L.samples);
     int rc = -1;
@@ -288,12 +301,13 @@ static int start_all(run_state *S, const char *mode)
 static void summarize(run_state *S, const reader_report *reps, const bench_params *p,
                       bench_result *r)
 {
-    double rate = 0, window = 0, gets = 0;
+    double rate = 0, window = 0, gets = 0, cpu = 0;
     long pss = 0;
     for (int k = 0; k < S->procs; k++) {
         double secs = (double)reps[k].window_ns / 1e9;
         rate += secs > 0 ? (double)reps[k].gets / secs : 0;
         window += (double)reps[k].window_ns;
+        cpu += (double)reps[k].cpu_ns;
         gets += (double)reps[k].gets;
         pss += (long)reps[k].pss_kib;
     }
@@ -301,6 +315,7 @@ static void summarize(run_state *S, const reader_report *reps, const bench_param
     r->shape = p->shape;
     r->gets_per_s = rate;
     r->ns_per_get = gets > 0 ? window / gets : 0;
+    r->cpu_ns_per_get = gets > 0 ? cpu / gets : 0;
     qsort(S->all, S->nall, sizeof *S->all, cmp_u32);
     r->p99_ns = S->nall ? (double)S->all[(size_t)((double)(S->nall - 1) * 0.99)] : 0;
     r->pss_mib += (double)pss / 1024.0;
