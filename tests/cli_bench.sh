@@ -10,15 +10,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-cli-bench.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 B="$tmp/bench"
 
-fail() { echo "FAIL: $*"; [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err"; exit 1; }
-
-# expect STATUS CMD...: runs CMD, stdout in $tmp/out, stderr in $tmp/err.
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got, expected $want: $*"
-}
+. "${top_srcdir:?run through make check}/tests/cli_lib.sh"
 
 LINE_RE='^bench mode=(mmap|cache|copy|lmdb|leveldb|redis) procs=[0-9]+ keys=2000 value_size=100 gets_per_s=[0-9]+ ns_per_get=[0-9]+ p99_ns=[0-9]+ pss_mib=[0-9]+\.[0-9]$'
 

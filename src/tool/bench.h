@@ -79,8 +79,9 @@ typedef struct bench_target {
     /* Before the clock starts: reads keys [from, to) in order, so every
      * engine starts with its data in memory (NULL: nothing to warm). */
     int (*warm)(void *ctx, uint64_t from, uint64_t to, char *err, size_t cap);
-    /* KiB of PSS of the engine's data mappings in this reader. */
-    long (*pss_kib)(void *ctx);
+    /* The engine's data mappings, whose PSS the reader measures at the
+     * end (tool/bench_pss.h; NULL: none of its own). */
+    const struct tool_pss_match *pss;
     void (*detach)(void *ctx);
     /* In the parent after the readers measured: extra KiB to count (a
      * server's memory), or NULL. */
@@ -116,17 +117,33 @@ int bench_run(const bench_target *t, const bench_params *p, bench_result *r);
 
 /* ---- engines: each builds its data set when missing and runs a mode ---- */
 
-/* Where engine name keeps shape in the bench directory dir. */
-void bench_data_path(char *out, size_t cap, const char *dir, const char *engine,
-                     const bench_shape *s);
-/* Builds a data set at path: fill(arg, path.building) then rename; a
- * leftover of an interrupted build is removed first. 0 when it exists
- * already or was built. */
-int bench_build(const char *path, int (*fill)(void *arg, const char *tmp), void *arg);
+/* One engine's data set in the bench directory. */
+typedef struct bench_dataset {
+    const bench_shape *shape;
+    char name[128];          /* for the progress bar: "LMDB env lmdb-N-B" */
+    char path[4096];         /* DIR/engine-N-B */
+    char real[4096];         /* its absolute path, as smaps names it */
+} bench_dataset;
+
+/*
+ * Makes d name engine's data set for shape in the bench directory dir and
+ * builds it when missing: fill(d, tmp) writes it into the directory tmp,
+ * which is then renamed to d->path (a leftover of an interrupted build is
+ * removed first), so a data set exists only once complete. 0, or -1 with
+ * the reason printed.
+ */
+int bench_dataset_ready(bench_dataset *d, const char *dir, const char *engine,
+                        const char *label, const bench_shape *shape,
+                        int (*fill)(const bench_dataset *d, const char *tmp));
 /* Removes a directory tree of plain files and directories. */
 int bench_rmtree(const char *path);
 /* Bytes of the files in dir whose names end in suffix (NULL: all). */
 uint64_t bench_dir_bytes(const char *dir, const char *suffix);
+/* Formats a reader's failure into err (cap bytes); returns -1. */
+int bench_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Moves all len bytes through fd: 'r' reads, 'w' writes, 's' sends on a
+ * socket without SIGPIPE. 0, or -1 on an error or end of file. */
+int bench_io_all(int fd, void *buf, size_t len, char how);
 
 /* forkcache: mode is "mmap", "cache" or "copy". */
 int bench_fc(const char *dir, const char *mode, const bench_params *p, bench_result *r);

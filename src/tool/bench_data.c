@@ -7,9 +7,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -126,13 +129,6 @@ void bench_progress_end(bench_progress *p, uint64_t done)
 
 /* ---- data sets in the bench directory --------------------------------------- */
 
-void bench_data_path(char *out, size_t cap, const char *dir, const char *engine,
-                     const bench_shape *s)
-{
-    snprintf(out, cap, "%s/%s-%llu-%zu", dir, engine, (unsigned long long)s->keys,
-             s->value_size);
-}
-
 int bench_rmtree(const char *path)
 {
     struct stat st;
@@ -159,13 +155,13 @@ int bench_rmtree(const char *path)
 
 /* A data set appears under its final name only once complete, so an
  * interrupted build is never mistaken for a finished one. */
-int bench_build(const char *path, int (*fill)(void *arg, const char *tmp), void *arg)
+static int build(const bench_dataset *d, int (*fill)(const bench_dataset *, const char *))
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    if (stat(d->path, &st) == 0 && S_ISDIR(st.st_mode))
         return 0;
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.building", path);
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.building", d->path);
     if (bench_rmtree(tmp) != 0) {
         tool_fail("bench", tmp, "cannot remove a leftover: %s", strerror(errno));
         return -1;
@@ -174,11 +170,54 @@ int bench_build(const char *path, int (*fill)(void *arg, const char *tmp), void 
         tool_fail("bench", tmp, "mkdir: %s", strerror(errno));
         return -1;
     }
-    if (fill(arg, tmp) != 0)
+    if (fill(d, tmp) != 0)
         return -1;
-    if (rename(tmp, path) != 0) {
-        tool_fail("bench", path, "rename from %s: %s", tmp, strerror(errno));
+    if (rename(tmp, d->path) != 0) {
+        tool_fail("bench", d->path, "rename from %s: %s", tmp, strerror(errno));
         return -1;
+    }
+    return 0;
+}
+
+int bench_dataset_ready(bench_dataset *d, const char *dir, const char *engine,
+                        const char *label, const bench_shape *shape,
+                        int (*fill)(const bench_dataset *d, const char *tmp))
+{
+    memset(d, 0, sizeof *d);
+    d->shape = shape;
+    snprintf(d->path, sizeof d->path, "%s/%s-%llu-%zu", dir, engine,
+             (unsigned long long)shape->keys, shape->value_size);
+    snprintf(d->name, sizeof d->name, "%s %s", label, strrchr(d->path, '/') + 1);
+    if (build(d, fill) != 0)
+        return -1;
+    if (realpath(d->path, d->real) == NULL) {
+        tool_fail("bench", d->path, "realpath: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int bench_err(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int bench_io_all(int fd, void *buf, size_t len, char how)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t n = how == 'r' ? read(fd, p, len)
+                    : how == 's' ? send(fd, p, len, MSG_NOSIGNAL) : write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
     }
     return 0;
 }

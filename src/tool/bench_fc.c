@@ -16,8 +16,6 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +31,6 @@
 #define RUN_ARENA ((size_t)256 << 20)
 #define CACHE_SLACK 1.3   /* 8-way sets fill unevenly: room to spare */
 
-typedef struct fc_build {
-    const bench_shape *shape;
-    const char *name;
-} fc_build;
-
 static int build_fail(const char *dir, fc_store *s, const char *what, int rc)
 {
     tool_fail("bench", dir, "%s: %s", what, tool_detail(s, rc));
@@ -46,9 +39,8 @@ static int build_fail(const char *dir, fc_store *s, const char *what, int rc)
 
 /* Writes keys in order, in batches, then compacts: the readers meet one
  * sorted level of tables, as a cache filled once and then served would. */
-static int fc_fill(void *arg, const char *dir)
+static int fc_fill(const bench_dataset *b, const char *dir)
 {
-    const fc_build *b = arg;
     fc_options o;
     fc_options_init(&o);
     o.write_buffer_size = BUILD_WRITE_BUFFER;
@@ -105,14 +97,10 @@ static int fc_attach(void *ctx, char *err, size_t cap)
 {
     fc_reader *r = ctx;
     int rc = fc_after_fork(r->s);
-    if (rc != 0) {
-        snprintf(err, cap, "fc_after_fork: %s", tool_detail(r->s, rc));
-        return -1;
-    }
-    if (r->copy && (r->buf = malloc(r->value_size + 1)) == NULL) {
-        snprintf(err, cap, "out of memory");
-        return -1;
-    }
+    if (rc != 0)
+        return bench_err(err, cap, "fc_after_fork: %s", tool_detail(r->s, rc));
+    if (r->copy && (r->buf = malloc(r->value_size + 1)) == NULL)
+        return bench_err(err, cap, "out of memory");
     return 0;
 }
 
@@ -123,10 +111,8 @@ static int fc_bench_get(void *ctx, const char *key, size_t klen, uint64_t i, int
     fc_reader *r = ctx;
     fc_txn *t;
     int rc = fc_txn_begin(r->s, &t);
-    if (rc != 0) {
-        snprintf(err, cap, "fc_txn_begin: %s", tool_detail(r->s, rc));
-        return -1;
-    }
+    if (rc != 0)
+        return bench_err(err, cap, "fc_txn_begin: %s", tool_detail(r->s, rc));
     const void *data;
     size_t len;
     if (r->copy) {
@@ -140,10 +126,8 @@ static int fc_bench_get(void *ctx, const char *key, size_t klen, uint64_t i, int
     }
     int ok = rc == 0 && bench_value_ok(v, i, key, data, len, full);
     fc_txn_end(t);
-    if (rc != 0 && rc != FC_ENOTFOUND && rc != FC_ELIMIT) {
-        snprintf(err, cap, "fc_get: %s", tool_detail(r->s, rc));
-        return -1;
-    }
+    if (rc != 0 && rc != FC_ENOTFOUND && rc != FC_ELIMIT)
+        return bench_err(err, cap, "fc_get: %s", tool_detail(r->s, rc));
     return ok ? 0 : 1;
 }
 
@@ -169,17 +153,9 @@ static int fc_warm(void *ctx, uint64_t from, uint64_t to, char *err, size_t cap)
     fc_iter_free(it);
     if (t)
         fc_txn_end(t);
-    if (rc != 0 && rc != FC_ENOTFOUND) {
-        snprintf(err, cap, "warming up: %s", tool_detail(r->s, rc));
-        return -1;
-    }
+    if (rc != 0 && rc != FC_ENOTFOUND)
+        return bench_err(err, cap, "warming up: %s", tool_detail(r->s, rc));
     return 0;
-}
-
-static long fc_pss(void *ctx)
-{
-    fc_reader *r = ctx;
-    return tool_pss_kib(0, &r->match, NULL, NULL);
 }
 
 static void fc_detach(void *ctx)
@@ -259,37 +235,30 @@ static void cache_note(fc_store *s, bench_result *r)
 
 int bench_fc(const char *dir, const char *mode, const bench_params *p, bench_result *r)
 {
-    char path[PATH_MAX], real[PATH_MAX], name[128];
-    bench_data_path(path, sizeof path, dir, "forkcache", &p->shape);
-    snprintf(name, sizeof name, "forkcache store %s", strrchr(path, '/') + 1);
-    fc_build b = { &p->shape, name };
-    if (bench_build(path, fc_fill, &b) != 0)
+    bench_dataset d;
+    if (bench_dataset_ready(&d, dir, "forkcache", "forkcache store", &p->shape, fc_fill) != 0)
         return -1;
-    if (realpath(path, real) == NULL) {
-        tool_fail("bench", path, "realpath: %s", strerror(errno));
-        return -1;
-    }
     memset(r, 0, sizeof *r);
     fc_options o;
-    mode_options(mode, &p->shape, path, p, &o, r);
+    mode_options(mode, &p->shape, d.path, p, &o, r);
     fc_store *s;
-    int rc = fc_open(path, &o, &s);
+    int rc = fc_open(d.path, &o, &s);
     if (rc != 0) {
-        tool_fail("bench", path, "open for mode %s: %s", mode, tool_detail(NULL, rc));
+        tool_fail("bench", d.path, "open for mode %s: %s", mode, tool_detail(NULL, rc));
         return -1;
     }
     fc_reader rd = { .s = s, .copy = strcmp(mode, "copy") == 0,
-                     .value_size = p->shape.value_size, .match = { real, ".ldb", 1 } };
+                     .value_size = p->shape.value_size, .match = { d.real, ".ldb", 1 } };
     bench_target t = { .ctx = &rd, .attach = fc_attach, .get = fc_bench_get, .warm = fc_warm,
-                       .pss_kib = fc_pss, .detach = fc_detach };
+                       .pss = &rd.match, .detach = fc_detach };
     snprintf(t.mode, sizeof t.mode, "%s", mode);
     rc = bench_run(&t, p, r);
     if (rc == 0 && strcmp(mode, "cache") == 0)
         cache_note(s, r);
-    r->data_mib = (double)bench_dir_bytes(path, ".ldb") / (1 << 20);
+    r->data_mib = (double)bench_dir_bytes(d.path, ".ldb") / (1 << 20);
     int crc = fc_close(s);
     if (rc == 0 && crc != 0) {
-        tool_fail("bench", path, "close: %s", fc_strerror(crc));
+        tool_fail("bench", d.path, "close: %s", fc_strerror(crc));
         rc = -1;
     }
     return rc;

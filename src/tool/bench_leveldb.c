@@ -23,9 +23,7 @@ int bench_leveldb(const char *dir, const bench_params *p, bench_result *r)
 }
 #else
 
-#include <errno.h>
 #include <leveldb/c.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,13 +62,8 @@ static void ldb_opts_free(ldb_opts *x)
         leveldb_filterpolicy_destroy(x->bloom);
 }
 
-typedef struct ldb_build {
-    const bench_shape *shape;
-    const char *name;
-} ldb_build;
-
 /* Writes keys in order in batches and compacts, like the forkcache store. */
-static int put_all(leveldb_t *db, const ldb_build *b, const char *dir)
+static int put_all(leveldb_t *db, const bench_dataset *b, const char *dir)
 {
     bench_verify v = { 0, NULL };
     char key[BENCH_KEY_LEN + 1], *val = malloc(b->shape->value_size + 1), *err = NULL;
@@ -108,9 +101,8 @@ static int put_all(leveldb_t *db, const ldb_build *b, const char *dir)
     return rc;
 }
 
-static int ldb_fill(void *arg, const char *dir)
+static int ldb_fill(const bench_dataset *b, const char *dir)
 {
-    const ldb_build *b = arg;
     ldb_opts x = { NULL, NULL };
     char *err = NULL;
     leveldb_t *db = NULL;
@@ -175,10 +167,8 @@ static int ldb_warm(void *ctx, uint64_t from, uint64_t to, char *err, size_t cap
     ldb_reader *r = ctx;
     char key[BENCH_KEY_LEN + 1];
     leveldb_iterator_t *it = leveldb_create_iterator(r->db, r->ro);
-    if (it == NULL) {
-        snprintf(err, cap, "leveldb: no iterator");
-        return -1;
-    }
+    if (it == NULL)
+        return bench_err(err, cap, "leveldb: no iterator");
     bench_key(key, from);
     leveldb_iter_seek(it, key, BENCH_KEY_LEN);
     for (uint64_t n = from; n < to && leveldb_iter_valid(it); n++) {
@@ -198,12 +188,6 @@ static int ldb_warm(void *ctx, uint64_t from, uint64_t to, char *err, size_t cap
     return 0;
 }
 
-static long ldb_pss(void *ctx)
-{
-    ldb_reader *r = ctx;
-    return tool_pss_kib(0, &r->match, NULL, NULL);
-}
-
 static void ldb_detach(void *ctx)
 {
     ldb_reader *r = ctx;
@@ -214,25 +198,18 @@ static void ldb_detach(void *ctx)
 
 int bench_leveldb(const char *dir, const bench_params *p, bench_result *r)
 {
-    char path[PATH_MAX], real[PATH_MAX], name[128];
-    bench_data_path(path, sizeof path, dir, "leveldb", &p->shape);
-    snprintf(name, sizeof name, "LevelDB db %s", strrchr(path, '/') + 1);
-    ldb_build b = { &p->shape, name };
-    if (bench_build(path, ldb_fill, &b) != 0)
+    bench_dataset d;
+    if (bench_dataset_ready(&d, dir, "leveldb", "LevelDB db", &p->shape, ldb_fill) != 0)
         return -1;
-    if (realpath(path, real) == NULL) {
-        tool_fail("bench", path, "realpath: %s", strerror(errno));
-        return -1;
-    }
     memset(r, 0, sizeof *r);
-    ldb_reader rd = { .path = real, .match = { real, ".ldb", 0 } };
+    ldb_reader rd = { .path = d.real, .match = { d.real, ".ldb", 0 } };
     bench_target t = { .mode = "leveldb", .ctx = &rd, .attach = ldb_attach, .get = ldb_get,
-                       .warm = ldb_warm, .pss_kib = ldb_pss, .detach = ldb_detach };
+                       .warm = ldb_warm, .pss = &rd.match, .detach = ldb_detach };
     bench_params one = *p;
     one.procs = 1;
     snprintf(r->note, sizeof r->note, "one process: LevelDB locks its directory");
     int rc = bench_run(&t, &one, r);
-    r->data_mib = (double)bench_dir_bytes(path, ".ldb") / (1 << 20);
+    r->data_mib = (double)bench_dir_bytes(d.path, ".ldb") / (1 << 20);
     return rc;
 }
 

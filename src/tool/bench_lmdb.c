@@ -21,8 +21,6 @@ int bench_lmdb(const char *dir, const bench_params *p, bench_result *r)
 }
 #else
 
-#include <errno.h>
-#include <limits.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,13 +47,8 @@ static int lmdb_fail(const char *dir, const char *what, int rc)
     return -1;
 }
 
-typedef struct lmdb_build {
-    const bench_shape *shape;
-    const char *name;
-} lmdb_build;
-
 /* Keys come in order, so MDB_APPEND fills pages to the brim. */
-static int put_all(MDB_env *env, const lmdb_build *b, const char *dir)
+static int put_all(MDB_env *env, const bench_dataset *b, const char *dir)
 {
     bench_verify v;
     char key[BENCH_KEY_LEN + 1], *val = malloc(b->shape->value_size + 1);
@@ -91,9 +84,8 @@ static int put_all(MDB_env *env, const lmdb_build *b, const char *dir)
     return rc == 0 ? 0 : lmdb_fail(dir, "load", rc);
 }
 
-static int lmdb_fill(void *arg, const char *dir)
+static int lmdb_fill(const bench_dataset *b, const char *dir)
 {
-    const lmdb_build *b = arg;
     MDB_env *env;
     int rc = mdb_env_create(&env);
     if (rc != 0)
@@ -141,18 +133,14 @@ static int lmdb_get(void *ctx, const char *key, size_t klen, uint64_t i, int ful
 {
     lmdb_reader *r = ctx;
     int rc = mdb_txn_renew(r->txn);
-    if (rc != 0) {
-        snprintf(err, cap, "mdb_txn_renew: %s", mdb_strerror(rc));
-        return -1;
-    }
+    if (rc != 0)
+        return bench_err(err, cap, "mdb_txn_renew: %s", mdb_strerror(rc));
     MDB_val k = { klen, (void *)key }, d;
     rc = mdb_get(r->txn, r->dbi, &k, &d);
     int ok = rc == 0 && bench_value_ok(v, i, key, d.mv_data, d.mv_size, full);
     mdb_txn_reset(r->txn);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        snprintf(err, cap, "mdb_get: %s", mdb_strerror(rc));
-        return -1;
-    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return bench_err(err, cap, "mdb_get: %s", mdb_strerror(rc));
     return ok ? 0 : 1;
 }
 
@@ -177,17 +165,9 @@ static int lmdb_warm(void *ctx, uint64_t from, uint64_t to, char *err, size_t ca
     if (cur)
         mdb_cursor_close(cur);
     mdb_txn_reset(r->txn);
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        snprintf(err, cap, "lmdb warming up: %s", mdb_strerror(rc));
-        return -1;
-    }
+    if (rc != 0 && rc != MDB_NOTFOUND)
+        return bench_err(err, cap, "lmdb warming up: %s", mdb_strerror(rc));
     return 0;
-}
-
-static long lmdb_pss(void *ctx)
-{
-    lmdb_reader *r = ctx;
-    return tool_pss_kib(0, &r->match, NULL, NULL);
 }
 
 static void lmdb_detach(void *ctx)
@@ -199,23 +179,16 @@ static void lmdb_detach(void *ctx)
 
 int bench_lmdb(const char *dir, const bench_params *p, bench_result *r)
 {
-    char path[PATH_MAX], real[PATH_MAX], name[128];
-    bench_data_path(path, sizeof path, dir, "lmdb", &p->shape);
-    snprintf(name, sizeof name, "LMDB env %s", strrchr(path, '/') + 1);
-    lmdb_build b = { &p->shape, name };
-    if (bench_build(path, lmdb_fill, &b) != 0)
+    bench_dataset d;
+    if (bench_dataset_ready(&d, dir, "lmdb", "LMDB env", &p->shape, lmdb_fill) != 0)
         return -1;
-    if (realpath(path, real) == NULL) {
-        tool_fail("bench", path, "realpath: %s", strerror(errno));
-        return -1;
-    }
     memset(r, 0, sizeof *r);
-    lmdb_reader rd = { .path = real, .map = map_size(&p->shape), .match = { real, "data.mdb", 0 } };
+    lmdb_reader rd = { .path = d.real, .map = map_size(&p->shape), .match = { d.real, "data.mdb", 0 } };
     bench_target t = { .mode = "lmdb", .ctx = &rd, .attach = lmdb_attach, .get = lmdb_get,
-                       .warm = lmdb_warm, .pss_kib = lmdb_pss, .detach = lmdb_detach };
+                       .warm = lmdb_warm, .pss = &rd.match, .detach = lmdb_detach };
     snprintf(r->note, sizeof r->note, "read txn reset/renew per get");
     int rc = bench_run(&t, p, r);
-    r->data_mib = (double)bench_dir_bytes(path, "data.mdb") / (1 << 20);
+    r->data_mib = (double)bench_dir_bytes(d.path, "data.mdb") / (1 << 20);
     return rc;
 }
 

@@ -49,20 +49,6 @@ static int redis_connect(const char *path)
     return fd;
 }
 
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Forks redis-server without persistence; 0 once its socket answers,
  * 1 when it is not installed, -1 when it would not start. */
 static int server_start(redis_server *rs)
@@ -160,7 +146,7 @@ static int load(const redis_server *rs, const bench_shape *sh)
         bench_value(&v, i, val);
         len += resp_set(buf + len, key, val, sh->value_size);
         if (++queued == batch || i + 1 == sh->keys) {
-            rc = send_all(fd, buf, len) == 0 && read_oks(fd, queued) == 0 ? 0 : -1;
+            rc = bench_io_all(fd, buf, len, 's') == 0 && read_oks(fd, queued) == 0 ? 0 : -1;
             len = queued = 0;
             bench_progress_update(&pr, i + 1);
         }
@@ -238,13 +224,11 @@ static int redis_get(void *ctx, const char *key, size_t klen, uint64_t i, int fu
     int n = snprintf(cmd, sizeof cmd, "*2\r\n$3\r\nGET\r\n$%zu\r\n%s\r\n", klen, key);
     const char *data;
     size_t len;
-    int rc = send_all(r->fd, cmd, (size_t)n);
+    int rc = bench_io_all(r->fd, cmd, (size_t)n, 's');
     if (rc == 0)
         rc = read_bulk(r, &data, &len);
-    if (rc < 0) {
-        snprintf(err, cap, "GET %s: broken or unexpected reply", key);
-        return -1;
-    }
+    if (rc < 0)
+        return bench_err(err, cap, "GET %s: broken or unexpected reply", key);
     return rc == 0 && bench_value_ok(v, i, key, data, len, full) ? 0 : 1;
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "tool/bench.h"
+#include "tool/bench_pss.h"
 #include "tool/tool.h"
 
 #define SAMPLE_MASK 63u             /* every 64th get is timed */
@@ -63,36 +64,6 @@ static uint64_t next_random(uint64_t *s)
     x ^= x >> 27;
     *s = x;
     return x * 0x2545f4914f6cdd1dull;
-}
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_all(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
 }
 
 typedef struct reader_loop {
@@ -162,7 +133,7 @@ static int reader_body(reader_loop *L, int start_fd)
         return -1;
     L->rep.window_ns = now_ns() - t0;
     L->rep.cpu_ns = clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c0;
-    L->rep.pss_kib = L->t->pss_kib ? L->t->pss_kib(L->t->ctx) : 0;
+    L->rep.pss_kib = L->t->pss ? tool_pss_kib(0, L->t->pss, NULL, NULL) : 0;
     L->rep.nsamples = L->nsamples;
     return 0;
 }
@@ -184,15 +155,15 @@ static void reader(const bench_target *t, const bench_params *p, int id, int out
     else
         rc = t->attach(t->ctx, L.rep.msg, sizeof L.rep.msg);
     char ready = rc == 0 ? 'R' : 'E';
-    if (write_all(out, &ready, 1) != 0)
+    if (bench_io_all(out, &ready, 1, 'w') != 0)
         _exit(3);
     if (rc == 0)
         rc = reader_body(&L, start_fd);
     L.rep.status = rc;
     if (rc != 0)
         L.rep.nsamples = 0;
-    if (write_all(out, &L.rep, sizeof L.rep) != 0 ||
-        write_all(out, L.samples, (size_t)L.rep.nsamples * sizeof *L.samples) != 0)
+    if (bench_io_all(out, &L.rep, sizeof L.rep, 'w') != 0 ||
+        bench_io_all(out, L.samples, (size_t)L.rep.nsamples * sizeof *L.samples, 'w') != 0)
         _exit(4);
     char c;
     while (read(go_fd, &c, 1) > 0)
@@ -253,7 +224,7 @@ static int spawn(run_state *S, const bench_target *t, const bench_params *p)
 /* Reads reader k's report and samples; the first failure is printed. */
 static int collect(run_state *S, int k, const char *mode, reader_report *rep)
 {
-    if (read_all(S->res[k], rep, sizeof *rep) != 0) {
+    if (bench_io_all(S->res[k], rep, sizeof *rep, 'r') != 0) {
         tool_fail("bench", NULL, "%s: reader %d died", mode, k);
         return -1;
     }
@@ -263,7 +234,7 @@ static int collect(run_state *S, int k, const char *mode, reader_report *rep)
         return -1;
     }
     if (rep->nsamples > MAX_SAMPLES ||
-        read_all(S->res[k], S->all + S->nall, (size_t)rep->nsamples * sizeof *S->all) != 0) {
+        bench_io_all(S->res[k], S->all + S->nall, (size_t)rep->nsamples * sizeof *S->all, 'r') != 0) {
         tool_fail("bench", NULL, "%s: reader %d sent a bad report", mode, k);
         return -1;
     }
@@ -278,9 +249,9 @@ static int start_all(run_state *S, const char *mode)
     int ok = 1;
     for (int k = 0; k < S->procs; k++) {
         char c = 0;
-        if (read_all(S->res[k], &c, 1) != 0 || c != 'R') {
+        if (bench_io_all(S->res[k], &c, 1, 'r') != 0 || c != 'R') {
             reader_report rep;
-            if (c == 'E' && read_all(S->res[k], &rep, sizeof rep) == 0) {
+            if (c == 'E' && bench_io_all(S->res[k], &rep, sizeof rep, 'r') == 0) {
                 rep.msg[sizeof rep.msg - 1] = '\0';
                 tool_fail("bench", NULL, "%s: reader %d: %s", mode, k, rep.msg);
             } else {
@@ -291,7 +262,7 @@ static int start_all(run_state *S, const char *mode)
     }
     char go[BENCH_MAX_PROCS];
     memset(go, 'g', sizeof go);
-    if (ok && write_all(S->start[1], go, (size_t)S->procs) != 0)
+    if (ok && bench_io_all(S->start[1], go, (size_t)S->procs, 'w') != 0)
         ok = 0;
     close(S->start[1]); /* EOF for any reader still waiting: give up */
     S->start[1] = -1;
