@@ -58,6 +58,13 @@ static void print_row(const bench_result *rs, int n, const bench_result *r)
            r->note);
 }
 
+/* How many times more CPU a get of a costs than one of b: on a machine
+ * that other work keeps busy, a steadier comparison than wall time. */
+static double cpu_ratio(const bench_result *a, const bench_result *b)
+{
+    return b->cpu_ns_per_get > 0 ? a->cpu_ns_per_get / b->cpu_ns_per_get : 0;
+}
+
 /* The headline ratios of one mmap row, each beside the issue's target
  * where that target applies to the row's shape. */
 static void print_summary(const bench_result *rs, int n, const bench_result *m)
@@ -68,11 +75,11 @@ static void print_summary(const bench_result *rs, int n, const bench_result *m)
     printf("mmap at %llu keys x %zu B, %d procs:", (unsigned long long)m->shape.keys,
            m->shape.value_size, m->procs);
     if (l && l->gets_per_s > 0)
-        printf(" %.2fx lmdb's gets/s%s,", m->gets_per_s / l->gets_per_s,
-               headline ? " (target >= 1.25x)" : "");
+        printf(" %.2fx lmdb's gets/s%s, %.2fx by CPU per get;", m->gets_per_s / l->gets_per_s,
+               headline ? " (target >= 1.25x)" : "", cpu_ratio(l, m));
     if (c && c->gets_per_s > 0)
-        printf(" %.2fx copy's%s,", m->gets_per_s / c->gets_per_s,
-               m->shape.value_size == 4096 ? " (target >= 4x)" : "");
+        printf(" %.2fx copy's%s, %.2fx by CPU per get;", m->gets_per_s / c->gets_per_s,
+               m->shape.value_size == 4096 ? " (target >= 4x)" : "", cpu_ratio(c, m));
     if (m->data_mib > 0)
         printf(" readers' PSS %.2fx the data", m->pss_mib / m->data_mib);
     if (k && k->data_mib > 0)
