@@ -41,10 +41,12 @@ while read -r line; do
     grep -q "^$mode" "$tmp/out.csv" || fail "no CSV row for: $line"
 done <"$tmp/lines"
 
-# ---- a second run reuses the data set instead of building it again
-expect 0 "$FC" bench --dir "$B" --keys 2000 --procs 1 --seconds 0.2 --warmup 0 --mode mmap,copy
+# ---- a second run reuses the data set instead of building it again; with
+# rounds, still one line per mode (its median round)
+expect 0 "$FC" bench --dir "$B" --keys 2000 --procs 1 --seconds 0.2 --warmup 0 --rounds 3 --mode mmap,copy
 grep -q 'forkcache store' "$tmp/err" && fail "the store was built again"
 [ "$(grep -c '^bench mode=' "$tmp/out")" -eq 2 ] || fail "not two lines: $(cat "$tmp/out")"
+[ "$(grep -c 'round [123]/3: ' "$tmp/err")" -eq 6 ] || fail "not three rounds of two modes: $(cat "$tmp/err")"
 grep -q '^bench mode=mmap procs=1 ' "$tmp/out" || fail "--procs 1 not honoured"
 
 # ---- readers check values: a store holding other values fails the run
@@ -72,6 +74,7 @@ expect 2 "$FC" bench --keys 10
 grep -q 'no --dir' "$tmp/err" || fail "missing --dir not named"
 expect 2 "$FC" bench --dir "$B" --mode bogus
 expect 2 "$FC" bench --dir "$B" --procs 0
+expect 2 "$FC" bench --dir "$B" --rounds 0
 expect 2 "$FC" bench --dir "$B" --seconds -1
 expect 2 "$FC" bench --dir "$B" extra
 expect 0 "$FC" bench --help

@@ -317,6 +317,16 @@ static int cmp_rate(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
+/* A mode's last round is in: its median round by gets/s becomes its line. */
+static void keep_median(bench_out *o, bench_result *runs, int n)
+{
+    if (o->n == MAX_RESULTS)
+        return;
+    qsort(runs, (size_t)n, sizeof *runs, cmp_rate);
+    o->r[o->n] = runs[n / 2];
+    bench_print_line(&o->r[o->n++]);
+}
+
 /* Runs every mode in the set for one shape and process count, the whole
  * set once per round (so a machine busy for a while hurts every mode
  * alike), and keeps each mode's median round by gets/s. */
@@ -333,25 +343,18 @@ static void run_set(const bench_args *a, unsigned modes, const bench_params *p, 
             if (rc == 0 && a->rounds > 1)
                 fprintf(stderr, "forkcache: bench: round %d/%d: %s %.0f gets/s\n", round + 1,
                         a->rounds, mode_names[m], runs[m][got[m]].gets_per_s);
-            if (rc == 0) {
-                got[m]++;
-            } else if (rc > 0) {
+            if (rc == 0 && ++got[m] == a->rounds)
+                keep_median(o, runs[m], got[m]);
+            if (rc > 0) {
                 o->missing |= 1u << m;
                 fprintf(stderr, "forkcache: bench: no %s line: %s\n", mode_names[m],
                         missing_why[m]);
                 if (!a->all)
                     o->failed = 1;
-            } else {
+            } else if (rc < 0) {
                 o->failed = 1;
             }
         }
-    }
-    for (int m = 0; m < M_COUNT; m++) {
-        if (got[m] < a->rounds || o->n == MAX_RESULTS)
-            continue;
-        qsort(runs[m], (size_t)got[m], sizeof runs[m][0], cmp_rate);
-        o->r[o->n] = runs[m][got[m] / 2];
-        bench_print_line(&o->r[o->n++]);
     }
 }
 
