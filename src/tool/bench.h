@@ -150,7 +150,12 @@ int bench_fc(const char *dir, const char *mode, const bench_params *p, bench_res
 /* The anchors; each returns 1 when this build or machine lacks it. */
 int bench_lmdb(const char *dir, const bench_params *p, bench_result *r);
 int bench_leveldb(const char *dir, const bench_params *p, bench_result *r);
-int bench_redis(const char *dir, const bench_params *p, bench_result *r);
+/* Redis: a private server, started and loaded with a shape's keys for a
+ * set of rounds (1 when redis-server is not in PATH), then stopped. */
+typedef struct bench_redis_server bench_redis_server;
+int bench_redis_start(const bench_shape *shape, bench_redis_server **out);
+int bench_redis(bench_redis_server *srv, const bench_params *p, bench_result *r);
+void bench_redis_stop(bench_redis_server *srv);
 
 /* ---- reporting ----------------------------------------------------------- */
 

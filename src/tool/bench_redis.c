@@ -246,24 +246,47 @@ static long redis_server_pss(void *ctx)
     return kib > 0 ? kib : 0;
 }
 
-int bench_redis(const char *dir, const bench_params *p, bench_result *r)
-{
-    (void)dir;
+/* The server lives for a whole set of rounds: started and loaded once. */
+struct bench_redis_server {
     redis_server rs;
-    memset(&rs, 0, sizeof rs);
-    int rc = server_start(&rs);
-    if (rc == 0)
-        rc = load(&rs, &p->shape);
-    if (rc == 0) {
-        memset(r, 0, sizeof *r);
-        redis_reader rd = { .rs = &rs, .value_size = p->shape.value_size, .fd = -1 };
-        bench_target t = { .mode = "redis", .ctx = &rd, .attach = redis_attach, .get = redis_get,
-                           .detach = redis_detach, .parent_pss_kib = redis_server_pss };
-        snprintf(r->note, sizeof r->note, "GET over a unix socket; PSS is the server's");
-        rc = bench_run(&t, p, r);
-    } else if (rc < 0) {
-        tool_fail("bench", NULL, "redis-server did not start");
+    bench_shape shape;
+};
+
+int bench_redis_start(const bench_shape *shape, bench_redis_server **out)
+{
+    bench_redis_server *srv = calloc(1, sizeof *srv);
+    if (srv == NULL) {
+        tool_fail("bench", NULL, "out of memory");
+        return -1;
     }
-    server_stop(&rs);
-    return rc;
+    srv->shape = *shape;
+    int rc = server_start(&srv->rs);
+    if (rc == 0)
+        rc = load(&srv->rs, shape);
+    else if (rc < 0)
+        tool_fail("bench", NULL, "redis-server did not start");
+    if (rc != 0) {
+        bench_redis_stop(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+void bench_redis_stop(bench_redis_server *srv)
+{
+    if (srv == NULL)
+        return;
+    server_stop(&srv->rs);
+    free(srv);
+}
+
+int bench_redis(bench_redis_server *srv, const bench_params *p, bench_result *r)
+{
+    memset(r, 0, sizeof *r);
+    redis_reader rd = { .rs = &srv->rs, .value_size = p->shape.value_size, .fd = -1 };
+    bench_target t = { .mode = "redis", .ctx = &rd, .attach = redis_attach, .get = redis_get,
+                       .detach = redis_detach, .parent_pss_kib = redis_server_pss };
+    snprintf(r->note, sizeof r->note, "GET over a unix socket; PSS is the server's");
+    return bench_run(&t, p, r);
 }

@@ -273,8 +273,10 @@ static int make_dir(const char *dir)
     return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-/* Runs one mode; 0 done (result appended), 1 not available here, -1 failed. */
-static int run_mode(const bench_args *a, int m, const bench_params *p, bench_result *r)
+/* Runs one mode; 0 done (result appended), 1 not available here, -1 failed.
+ * The Redis server of the set is started on its first use. */
+static int run_mode(const bench_args *a, int m, const bench_params *p, bench_result *r,
+                    bench_redis_server **redis)
 {
     switch (m) {
     case M_MMAP: case M_CACHE: case M_COPY:
@@ -284,7 +286,12 @@ static int run_mode(const bench_args *a, int m, const bench_params *p, bench_res
     case M_LEVELDB:
         return bench_leveldb(a->dir, p, r);
     default:
-        return bench_redis(a->dir, p, r);
+        if (*redis == NULL) {
+            int rc = bench_redis_start(&p->shape, redis);
+            if (rc != 0)
+                return rc;
+        }
+        return bench_redis(*redis, p, r);
     }
 }
 
@@ -334,12 +341,13 @@ static void run_set(const bench_args *a, unsigned modes, const bench_params *p, 
 {
     bench_result runs[M_COUNT][MAX_ROUNDS];
     int got[M_COUNT] = { 0 };
+    bench_redis_server *redis = NULL;
     for (int round = 0; round < a->rounds; round++) {
         for (int m = 0; m < M_COUNT; m++) {
             if (!(modes & (1u << m)) || (o->missing & (1u << m)) || got[m] < round ||
                 have_result(o, mode_names[m], p))
                 continue;
-            int rc = run_mode(a, m, p, &runs[m][got[m]]);
+            int rc = run_mode(a, m, p, &runs[m][got[m]], &redis);
             if (rc == 0 && a->rounds > 1)
                 fprintf(stderr, "forkcache: bench: round %d/%d: %s %.0f gets/s\n", round + 1,
                         a->rounds, mode_names[m], runs[m][got[m]].gets_per_s);
@@ -356,6 +364,7 @@ static void run_set(const bench_args *a, unsigned modes, const bench_params *p, 
             }
         }
     }
+    bench_redis_stop(redis);
 }
 
 /* The plot's points: value sizes 100 and 4096, 1 and 2 readers. */
