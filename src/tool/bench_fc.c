@@ -195,22 +195,23 @@ static size_t memory_cap(void)
 static void mode_options(const char *mode, const bench_shape *sh, const char *path,
                          const bench_params *p, fc_options *o, bench_result *r)
 {
-    uint64_t tables = bench_dir_bytes(path, ".ldb");
+    uint64_t table_bytes = bench_dir_bytes(path, ".ldb");
     fc_options_init(o);
     o->flags = 0;
     o->arena_size = RUN_ARENA;
     if (strcmp(mode, "mmap") == 0) {
-        /* Every reader maps every table (and the parent may too). */
-        uint64_t n = tables / (FC_DEFAULT_MAX_FILE_SIZE / 2) + 64;
-        o->max_mappings = (int)(n * (uint64_t)(p->procs + 1) > (1u << 20) ? (1u << 20)
-                                                                           : n * (uint64_t)(p->procs + 1));
+        /* Every reader maps every table, and the parent may too; a table
+         * holds at least half max_file_size (but for a level's last). */
+        uint64_t per = table_bytes / (FC_DEFAULT_MAX_FILE_SIZE / 2) + 64;
+        uint64_t all = per * (uint64_t)(p->procs + 1);
+        o->max_mappings = (int)(all < (1u << 20) ? all : (1u << 20));
         return;
     }
     o->max_mappings = 0;
     o->block_cache_size = 0;
     if (strcmp(mode, "cache") != 0)
         return;
-    size_t need = cache_bytes(sh, tables), want = need, cap = memory_cap();
+    size_t need = cache_bytes(sh, table_bytes), want = need, cap = memory_cap();
     while (want > cap)
         want >>= 1;
     o->block_cache_size = want;
