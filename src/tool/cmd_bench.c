@@ -47,6 +47,8 @@ const char tool_bench_description[] =
     "built on first use with a progress bar and reused afterwards:\n"
     "DIR/forkcache-N-B (the forkcache store: keys %016llu of 0..N-1, values of\n"
     "B bytes derived from their key, compacted), DIR/lmdb-N-B, DIR/leveldb-N-B.\n"
+    "Remove one to have it built again (after upgrading forkcache, say, so its\n"
+    "tables are written the new way).\n"
     "\n"
     "Modes: mmap reads values zero-copy from the mapped tables; cache sets the\n"
     "Limiter to 0 so no table is mapped, and reads them zero-copy from the\n"
