@@ -25,6 +25,7 @@
 #include "db/store.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
+#include "util/io.h"
 
 /* One input table, mapped privately for the length of the compaction. */
 typedef struct input {
@@ -40,20 +41,21 @@ static int input_open(fc_store *s, const fci_file_meta *f, input *in, fci_err *e
     char path[PATH_MAX];
     memset(in, 0, sizeof *in);
     fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE, f->number);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_COMPACT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT) {
         fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE_SST, f->number);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = fci_io_open(FCI_IO_SITE_COMPACT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     }
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
     struct stat st;
     int rc = 0;
-    if (fstat(fd, &st) != 0)
+    if (fci_io_fstat(FCI_IO_SITE_COMPACT_STAT, fd, &st) != 0)
         rc = fci_err_errno(err, FC_EIO, errno, "stat %s", path);
     if (rc == 0 && st.st_size > 0) {
         in->size = (size_t)st.st_size;
-        in->map = mmap(NULL, in->size, PROT_READ, MAP_SHARED, fd, 0);
+        in->map = fci_io_mmap(FCI_IO_SITE_COMPACT_MMAP, NULL, in->size, PROT_READ, MAP_SHARED,
+                              fd, 0);
         if (in->map == MAP_FAILED) {
             in->map = NULL;
             rc = fci_err_errno(err, FC_EIO, errno, "mmap %s", path);

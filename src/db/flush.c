@@ -13,6 +13,7 @@
 #include "db/flush.h"
 #include "db/store.h"
 #include "format/filename.h"
+#include "util/io.h"
 
 void fci_table_options_from(const fc_options *o, fci_table_options *t)
 {
@@ -29,7 +30,8 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
     out->fd = -1;
     out->started = 0;
     fci_filename(out->path, sizeof out->path, s->dir, FCI_FILE_TABLE, number);
-    out->fd = open(out->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode);
+    out->fd = fci_io_open(FCI_IO_SITE_TABLE_CREATE, out->path,
+                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode);
     if (out->fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", out->path);
     fci_table_options topt;
@@ -48,7 +50,7 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
 int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_err *err)
 {
     int rc = fci_table_builder_finish(&out->tb, err);
-    if (rc == 0 && fdatasync(out->fd) != 0)
+    if (rc == 0 && fci_io_fdatasync(FCI_IO_SITE_TABLE_SYNC, out->fd) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "fdatasync %s", out->path);
     if (rc == 0 && fci_table_builder_num_entries(&out->tb) > 0)
         rc = fci_edit_add_file(edit, level, out->number, fci_table_builder_file_size(&out->tb),

@@ -18,6 +18,7 @@
 #include "format/compress.h"
 #include "shm/arena.h"
 #include "shm/bcache.h"
+#include "util/io.h"
 
 void fci_tcache_init(fci_tcache *c)
 {
@@ -38,10 +39,10 @@ static int open_table_file(const char *dir, uint64_t number, fci_err *err)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, dir, FCI_FILE_TABLE, number);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT) {
         fci_filename(path, sizeof path, dir, FCI_FILE_TABLE_SST, number);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = fci_io_open(FCI_IO_SITE_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     }
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "open table %s", path);
@@ -52,12 +53,12 @@ static int open_table_file(const char *dir, uint64_t number, fci_err *err)
 static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0)
+    if (fci_io_fstat(FCI_IO_SITE_TABLE_STAT, fd, &st) != 0)
         return fci_err_errno(err, FC_EIO, errno, "stat table %llu", (unsigned long long)e->number);
     e->size = (size_t)st.st_size;
     e->fd = -1;
     if (st.st_size > 0 && fci_limiter_acquire(a, NULL) == 0) {
-        e->map = mmap(NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
+        e->map = fci_io_mmap(FCI_IO_SITE_TABLE_MMAP, NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
         if (e->map != MAP_FAILED) {
             e->limiter_unit = 1;
             close(fd);

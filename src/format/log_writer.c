@@ -12,6 +12,7 @@
 #include "format/log_writer.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
+#include "util/io.h"
 
 /* The checksum covers the type byte too, so a flipped type is caught. */
 static uint32_t record_crc(int type, const char *data, size_t n)
@@ -97,11 +98,11 @@ int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsig
                         fci_err *err)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = open(path, flags, (mode_t)mode);
+    int fd = fci_io_open(FCI_IO_SITE_LOG_OPEN, path, flags, (mode_t)mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fci_io_fstat(FCI_IO_SITE_LOG_STAT, fd, &st) != 0) {
         int e = errno;
         close(fd);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: fstat", path);
@@ -115,7 +116,7 @@ int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsig
 static int write_all(int fd, const char *p, size_t n, uint64_t off)
 {
     while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        ssize_t k = fci_io_pwrite(FCI_IO_SITE_LOG_APPEND, fd, p, n, off);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -163,7 +164,7 @@ int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
 {
     if (w->failed)
         return fci_err_set(err, FC_EIO, "log writer: an earlier write failed");
-    while (fdatasync(w->fd) != 0) {
+    while (fci_io_fdatasync(FCI_IO_SITE_LOG_SYNC, w->fd) != 0) {
         if (errno == EINTR)
             continue;
         int e = errno;
