@@ -50,6 +50,8 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
 int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_err *err)
 {
     int rc = fci_table_builder_finish(&out->tb, err);
+    if (rc != 0)
+        fci_err_prefix(err, rc, out->path);
     if (rc == 0 && fci_io_fdatasync(FCI_IO_SITE_TABLE_SYNC, out->fd) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "fdatasync %s", out->path);
     if (rc == 0 && fci_table_builder_num_entries(&out->tb) > 0)
@@ -65,6 +67,13 @@ int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_er
     if (rc != 0 || entries == 0)
         unlink(out->path);
     return rc;
+}
+
+/* Adds one entry; a failure names the table being written. */
+int fci_output_add(fci_output *out, fci_slice ikey, fci_slice value, fci_err *err)
+{
+    int rc = fci_table_builder_add(&out->tb, ikey, value, err);
+    return rc ? fci_err_prefix(err, rc, out->path) : 0;
 }
 
 void fci_output_abandon(fci_output *out)
@@ -97,7 +106,7 @@ int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, in
         fci_slice ikey, value;
         rc = fci_memtable_entry(mt, n, &ikey, &value);
         if (rc == 0)
-            rc = fci_table_builder_add(&out.tb, ikey, value, &err);
+            rc = fci_output_add(&out, ikey, value, &err);
     }
     if (rc == 0)
         rc = fci_output_finish(&out, edit, 0, &err);

@@ -49,10 +49,19 @@ static int open_table_file(const char *dir, uint64_t number, fci_err *err)
     return fd;
 }
 
+/* The table layer knows no paths: a failure while reading names the file. */
+static int table_failed(uint64_t number, int rc, fci_err *err)
+{
+    char name[32];
+    fci_filename(name, sizeof name, NULL, FCI_FILE_TABLE, number);
+    return fci_err_prefix(err, rc, name);
+}
+
 /* Maps when the Limiter allows, else keeps the fd for pread. */
 static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
 {
     struct stat st;
+    e->fd = fd; /* entry_free closes it if this fails */
     if (fci_io_fstat(FCI_IO_SITE_TABLE_STAT, fd, &st) != 0)
         return fci_err_errno(err, FC_EIO, errno, "stat table %llu", (unsigned long long)e->number);
     e->size = (size_t)st.st_size;
@@ -126,7 +135,7 @@ static int cached_fetch(void *arg, const fci_table *t, fci_block_handle h, fci_b
     if (rc == FCI_BCACHE_BYPASS)
         return fci_table_read_block(t, h, verify, ref, err);
     if (rc != 0)
-        return rc;
+        return table_failed(e->number, rc, err);
     memset(ref, 0, sizeof *ref);
     ref->data = fci_slice_make(br.data, br.len);
     ref->pin = (void *)br.pin;
@@ -204,6 +213,7 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
             if (e->map) c->mapped++; else c->preads++;
             *out = &e->table;
         } else {
+            table_failed(number, rc, err);
             entry_free(e, a, 1);
         }
     } else {

@@ -120,7 +120,7 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* The rename is only durable once the directory entry is on disk. */
-static int sync_dir(const char *dir, fci_err *err)
+int fci_dir_sync(const char *dir, fci_err *err)
 {
     int fd = fci_io_open(FCI_IO_SITE_DIR_OPEN, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
@@ -163,7 +163,7 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
         unlink(tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: rename to %s", tmp, cur);
     }
-    return sync_dir(dir, err);
+    return fci_dir_sync(dir, err) ? FCI_CURRENT_UNSYNCED : 0;
 }
 
 /* The name is returned as written, since a MANIFEST with more than six

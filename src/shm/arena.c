@@ -129,7 +129,12 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
     a->path = p;
     int rc = fci_slot_claim(a, err);
     if (rc != 0) {
-        a->is_owner = 0;   /* keep the owner fields for whoever retries */
+        /* A fresh arena nobody will use: left owned by this live process,
+         * it would refuse every later open (this process's retry too).
+         * release: as in fci_arena_detach. */
+        if (owner)
+            atomic_store_explicit(&a->hdr->owner_pid, 0, memory_order_release);
+        a->is_owner = 0;
         fci_arena_detach(a);
         return rc;
     }
