@@ -215,6 +215,7 @@ static int recover(fc_store *s, fci_err *err)
     if (rc == 0)
         rc = fci_store_new_wal(s, err);
     if (rc == 0) {
+        w->mem_wal = w->wal_number;
         fci_edit_set_log_number(&edit, w->wal_number);
         rc = fci_vset_log_and_apply(&w->vs, &edit, err);
     }
@@ -314,6 +315,7 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
         rc = open_writer(s, &err);
     }
     if (rc != 0) {
+        fci_err_prefix(&err, rc, s->dir);
         fci_open_failed(&err);
         fc_close(s);
         return rc;
