@@ -562,14 +562,22 @@ START_TEST(disk_full_during_compaction)
 }
 END_TEST
 
-/* Closing while the background cannot flush: fc_close reports it, and
- * the next open recovers every acked write from the WAL. */
-START_TEST(close_while_disk_full)
+/* A store whose immutable memtable (every key, generation 1) cannot be
+ * flushed: no table can be created. The new memtable is empty. */
+static ctx *open_with_flush_failing(void)
 {
     ctx *c = ctx_open();
     puts_range(c, 0, NKEYS, 1, 1);
     arm(FCI_IO_ANY, FCI_IO_SITE_TABLE_CREATE, 0, ENOSPC);
     ck_assert_int_eq(fc_flush(c->s), FC_ENOSPC);
+    return c;
+}
+
+/* Closing while the background cannot flush: fc_close reports it, and
+ * the next open recovers every acked write from the WAL. */
+START_TEST(close_while_disk_full)
+{
+    ctx *c = open_with_flush_failing();
     puts_range(c, 0, NKEYS, 3, 2);   /* into the new memtable and WAL */
     int rc = fc_close(c->s);
     ck_assert_msg(rc == FC_ENOSPC, "close with an unflushed memtable: %s", fc_strerror(rc));
@@ -613,10 +621,7 @@ END_TEST
  * finally succeeds must keep both (it once kept only the newest). */
 START_TEST(wal_replaced_while_flush_pending)
 {
-    ctx *c = ctx_open();
-    puts_range(c, 0, NKEYS, 1, 1);
-    arm(FCI_IO_ANY, FCI_IO_SITE_TABLE_CREATE, 0, ENOSPC);
-    ck_assert_int_eq(fc_flush(c->s), FC_ENOSPC);      /* imm stays, mem is new */
+    ctx *c = open_with_flush_failing();
     puts_range(c, 0, NKEYS, 2, 2);                    /* into mem's first WAL */
     arm(FCI_IO_ANY, FCI_IO_SITE_LOG_APPEND, 1, EIO);
     c->key = 1, c->stride = 2, c->nput = 8, c->gen = 3;

@@ -184,24 +184,25 @@ void fci_io_hooks_enable(int on)
     atomic_store_explicit(&hooks.armed, on != 0, memory_order_relaxed); /* a switch, no data */
 }
 
-uint64_t fci_io_site_calls(int site)
+/* One site's entry of a counter array, read under mu. */
+static uint64_t counter(const uint64_t *counters, int site)
 {
     if (site < 0 || site >= FCI_IO_SITES)
         return 0;
     pthread_mutex_lock(&hooks.mu);
-    uint64_t n = hooks.calls[site];
+    uint64_t n = counters[site];
     pthread_mutex_unlock(&hooks.mu);
     return n;
 }
 
+uint64_t fci_io_site_calls(int site)
+{
+    return counter(hooks.calls, site);
+}
+
 uint64_t fci_io_site_faults(int site)
 {
-    if (site < 0 || site >= FCI_IO_SITES)
-        return 0;
-    pthread_mutex_lock(&hooks.mu);
-    uint64_t n = hooks.faults[site];
-    pthread_mutex_unlock(&hooks.mu);
-    return n;
+    return counter(hooks.faults, site);
 }
 
 void fci_io_counters_reset(void)
