@@ -202,19 +202,19 @@ static void back_off(fci_writer *w, long ms)
 static int after_step(fc_store *s, int rc, long *backoff_ms)
 {
     fci_writer *w = s->w;
-    fci_store_count(s);
-    fci_store_reclaim(s);
     if (rc == 0) {
-        if (w->bg_error != 0 && w->stall == FC_STALL_ERROR)
+        if (w->stall == FC_STALL_ERROR)
             w->stall = FC_STALL_NONE;
         w->bg_error = 0;
         *backoff_ms = 0;
-        pthread_cond_broadcast(&w->done_cv);
-        return 1;
+    } else {
+        note_failure(s, rc);
     }
-    note_failure(s, rc);
     fci_store_count(s);
+    fci_store_reclaim(s);
     pthread_cond_broadcast(&w->done_cv);
+    if (rc == 0)
+        return 1;
     if (w->shutting_down)
         return 0;
     *backoff_ms = *backoff_ms ? (*backoff_ms < 500 ? *backoff_ms * 2 : 1000) : 10;
