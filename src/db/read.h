@@ -12,11 +12,32 @@
 #include "db/vrec.h"
 #include "format/table.h"
 
+/* The checked view of the version record this process opened last. Most
+ * transactions begin on the version the previous one saw (versions change
+ * on flushes, not on writes), so they reuse it instead of checking the
+ * record again: a copy of the record's header, compared whole, tells that
+ * the record at that offset is still the one checked. */
+typedef struct fci_view_cache {
+    int valid;
+    uint64_t off;
+    fci_vrec header;
+    fci_vrec_view view;
+    fci_memtable mem, imm;
+    int has_mem, has_imm;
+} fci_view_cache;
+
+struct fc_txn;
+
 typedef struct fci_reader_state {
     pthread_mutex_t mu;
     int active;          /* open transactions in this process */
     uint64_t pinned;     /* version the slot pins while active > 0 */
+    fci_view_cache cache;
+    struct fc_txn *spare; /* an ended transaction kept for the next begin */
 } fci_reader_state;
+
+/* Frees what the reader state keeps between transactions (fc_close). */
+void fci_reader_state_free(fci_reader_state *r);
 
 /* A block kept alive until the transaction ends, because a value returned
  * earlier points into it (compressed or pread blocks live on the heap). */
@@ -42,6 +63,8 @@ struct fc_txn {
     int res_live;
     int ended;
     int iters;                  /* open fc_iter on this txn (iter.c) */
+    int ttl;                    /* values are framed with their expiry */
+    uint64_t now_ms;            /* expiry is judged against this (ttl.h) */
 };
 
 #endif

@@ -96,7 +96,11 @@ typedef struct fci_arena_header {
     _Alignas(FCI_CACHELINE) _Atomic uint64_t alloc_top;    /* bump pointer (offset) */
     _Atomic uint64_t alloc_in_use;   /* bytes in allocated blocks */
     _Atomic uint64_t alloc_blocks;   /* blocks allocated */
-    uint64_t pad5[5];
+    /* the expiry/eviction block (src/db/ttl.h), 0 = none: stored once by the
+     * writer (release) after the block is filled; a zero pad in older
+     * arenas reads as "none", so the layout version is unchanged */
+    _Atomic uint64_t ttl_off;
+    uint64_t pad5[4];
     uint64_t free_head[FCI_ALLOC_CLASSES]; /* offset of first free block, 0 = none */
 } fci_arena_header;
 
@@ -118,6 +122,7 @@ _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
+_Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");
 _Static_assert(offsetof(fci_arena_header, free_head) == 640, "free lists");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8,
                "64-bit atomics are plain 8-byte words");

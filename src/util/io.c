@@ -59,6 +59,13 @@ static const struct {
     [FCI_IO_SITE_ARENA_RENAME] = { "arena_rename", FCI_IO_RENAME },
     [FCI_IO_SITE_PROC_OPEN] = { "proc_open", FCI_IO_OPEN },
     [FCI_IO_SITE_PROC_READ] = { "proc_read", FCI_IO_READ },
+    [FCI_IO_SITE_OPTIONS_OPEN] = { "options_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_OPTIONS_CREATE] = { "options_create", FCI_IO_OPEN },
+    [FCI_IO_SITE_OPTIONS_WRITE] = { "options_write", FCI_IO_WRITE },
+    [FCI_IO_SITE_OPTIONS_SYNC] = { "options_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_OPTIONS_RENAME] = { "options_rename", FCI_IO_RENAME },
+    [FCI_IO_SITE_OPTIONS_DIR_OPEN] = { "options_dir_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_OPTIONS_DIR_SYNC] = { "options_dir_sync", FCI_IO_SYNC },
 };
 
 const char *fci_io_site_name(int site)

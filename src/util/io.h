@@ -80,6 +80,13 @@ typedef enum fci_io_site {
     FCI_IO_SITE_ARENA_RENAME,
     FCI_IO_SITE_PROC_OPEN,         /* /proc/<pid>/stat for start times */
     FCI_IO_SITE_PROC_READ,
+    FCI_IO_SITE_OPTIONS_OPEN,      /* the FORKCACHE options file */
+    FCI_IO_SITE_OPTIONS_CREATE,
+    FCI_IO_SITE_OPTIONS_WRITE,
+    FCI_IO_SITE_OPTIONS_SYNC,
+    FCI_IO_SITE_OPTIONS_RENAME,
+    FCI_IO_SITE_OPTIONS_DIR_OPEN,
+    FCI_IO_SITE_OPTIONS_DIR_SYNC,
     FCI_IO_SITES
 } fci_io_site;
 
