@@ -297,24 +297,24 @@ ssize_t fci_io_pwrite(fci_io_site site, int fd, const void *buf, size_t n, uint6
     return transfer(site, T_PWRITE, fd, (char *)(uintptr_t)buf, n, off);
 }
 
-int fci_io_fsync(fci_io_site site, int fd)
+static int sync_call(fci_io_site site, int fd, int data_only)
 {
     for (;;) {
         int e = hook(site, NULL);
-        int rc = e ? fail(e) : fsync(fd);
+        int rc = e ? fail(e) : data_only ? fdatasync(fd) : fsync(fd);
         if (rc == 0 || errno != EINTR)
             return rc;
     }
 }
 
+int fci_io_fsync(fci_io_site site, int fd)
+{
+    return sync_call(site, fd, 0);
+}
+
 int fci_io_fdatasync(fci_io_site site, int fd)
 {
-    for (;;) {
-        int e = hook(site, NULL);
-        int rc = e ? fail(e) : fdatasync(fd);
-        if (rc == 0 || errno != EINTR)
-            return rc;
-    }
+    return sync_call(site, fd, 1);
 }
 
 int fci_io_rename(fci_io_site site, const char *from, const char *to)
