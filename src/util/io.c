@@ -113,7 +113,10 @@ static int rule_fires(rule *r, fci_io_site site)
         (r->f.kind != FCI_IO_ANY && r->f.kind != sites[site].kind))
         return 0;
     unsigned n = ++r->seen;
-    return n >= r->f.nth && (r->f.count == 0 || n - r->f.nth < r->f.count);
+    if (n < r->f.nth)
+        return 0;
+    unsigned since = n - r->f.nth, period = r->f.period > 1 ? r->f.period : 1;
+    return since % period == 0 && (r->f.count == 0 || since / period < r->f.count);
 }
 
 /* mu held. 0 to go ahead (*n may have shrunk), or the errno to fail with. */

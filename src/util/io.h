@@ -116,8 +116,10 @@ int fci_io_site_kind(int site);
 /* A rule: among calls matching kind and site (FCI_IO_ANY for any), the
  * nth from now (1 = the next) and the count-1 after it (count 0: every one
  * until cleared) fail with errno err; err 0 makes them short instead, moving
- * short_by fewer bytes (at least one byte still moves). Never arm EINTR
- * with count 0: the retry would loop for ever. */
+ * short_by fewer bytes (at least one byte still moves). With period p > 1
+ * only every pth matching call from the nth on is hit (count counts the
+ * hits): period 2 with EINTR interrupts every call once. Never arm EINTR
+ * with count 0 and no period: the retry would loop for ever. */
 typedef struct fci_io_fault {
     int kind;
     int site;
@@ -125,6 +127,7 @@ typedef struct fci_io_fault {
     unsigned count;
     int err;
     size_t short_by;
+    unsigned period;
 } fci_io_fault;
 
 /* Adds a rule (at most 8 at once) and arms the layer; 0 or -1 if full. */
