@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "format/log_writer.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
+#include "util/io.h"
 
 /* The checksum covers the type byte too, so a flipped type is caught. */
 static uint32_t record_crc(int type, const char *data, size_t n)
@@ -89,6 +91,7 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset)
     w->failed = 0;
     w->offset = offset;
     fci_buf_init(&w->scratch);
+    snprintf(w->name, sizeof w->name, "log");
 }
 
 /* Appending to an existing log continues at its size: LevelDB's recovery
@@ -97,17 +100,18 @@ int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsig
                         fci_err *err)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = open(path, flags, (mode_t)mode);
+    int fd = fci_io_open(FCI_IO_SITE_LOG_OPEN, path, flags, (mode_t)mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fci_io_fstat(FCI_IO_SITE_LOG_STAT, fd, &st) != 0) {
         int e = errno;
         close(fd);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: fstat", path);
     }
     fci_log_writer_init(w, fd, (uint64_t)st.st_size);
     w->owns_fd = 1;
+    snprintf(w->name, sizeof w->name, "%s", path);
     return 0;
 }
 
@@ -115,7 +119,7 @@ int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsig
 static int write_all(int fd, const char *p, size_t n, uint64_t off)
 {
     while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        ssize_t k = fci_io_pwrite(FCI_IO_SITE_LOG_APPEND, fd, p, n, off);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -137,18 +141,18 @@ static int write_all(int fd, const char *p, size_t n, uint64_t off)
 int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
 {
     if (w->failed)
-        return fci_err_set(err, FC_EIO, "log writer: an earlier write failed");
+        return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
     uint64_t off = w->offset;
     fci_buf_clear(&w->scratch);
     int rc = fci_log_encode(&w->scratch, &off, record);
     if (rc != 0)
-        return fci_err_set(err, rc, "log writer: no memory for a %zu-byte record",
-                           record.size);
+        return fci_err_set(err, rc, "%s: no memory for a %zu-byte record",
+                           w->name, record.size);
     if (write_all(w->fd, w->scratch.data, w->scratch.size, w->offset) != 0) {
         int e = errno;
         w->failed = 1;
-        return fci_err_errno(err, fci_errno_code(e), e, "log writer: write at offset %llu",
-                             (unsigned long long)w->offset);
+        return fci_err_errno(err, fci_errno_code(e), e, "%s: write at offset %llu",
+                             w->name, (unsigned long long)w->offset);
     }
     w->offset = off;
     /* A multi-MiB record should not pin its scratch copy forever. */
@@ -162,13 +166,13 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
 int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
 {
     if (w->failed)
-        return fci_err_set(err, FC_EIO, "log writer: an earlier write failed");
-    while (fdatasync(w->fd) != 0) {
+        return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
+    while (fci_io_fdatasync(FCI_IO_SITE_LOG_SYNC, w->fd) != 0) {
         if (errno == EINTR)
             continue;
         int e = errno;
         w->failed = 1;   /* after a failed sync the page cache state is unknown */
-        return fci_err_errno(err, fci_errno_code(e), e, "log writer: fdatasync");
+        return fci_err_errno(err, fci_errno_code(e), e, "%s: fdatasync", w->name);
     }
     return 0;
 }
@@ -181,7 +185,7 @@ int fci_log_writer_close(fci_log_writer *w, fci_err *err)
     fci_buf_free(&w->scratch);
     if (w->owns_fd && w->fd >= 0) {
         if (close(w->fd) != 0)
-            rc = fci_err_errno(err, FC_EIO, errno, "log writer: close");
+            rc = fci_err_errno(err, FC_EIO, errno, "%s: close", w->name);
     }
     w->fd = -1;
     w->owns_fd = 0;

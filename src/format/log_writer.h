@@ -25,6 +25,7 @@ typedef struct fci_log_writer {
     int failed;         /* a write failed: no more appends */
     uint64_t offset;    /* file offset where the next record starts */
     fci_buf scratch;    /* one record's headers and fragments */
+    char name[256];     /* for messages: the file's path, or "log" */
 } fci_log_writer;
 
 /* Starts a writer on an fd the caller owns, continuing at file offset
