@@ -610,6 +610,76 @@ START_TEST(test_compaction_keeps_older_versions_hidden)
 }
 END_TEST
 
+/* A plain batch holding a value of FC_MAX_VALUE_SIZE bytes, written to a
+ * framed store: its frame makes it 8 bytes too long for the memtable, so
+ * fc_write must refuse it whole, before the WAL holds it, and the store
+ * must go on working and reopen. */
+START_TEST(test_batch_too_big_once_framed)
+{
+    fc_store *s = open_ttl();
+    size_t n = FC_MAX_VALUE_SIZE;
+    char *big = calloc(1, n);
+    ck_assert_ptr_nonnull(big);
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    ck_assert_int_eq(fc_batch_put(b, "small", 5, "v", 1), 0);
+    ck_assert_int_eq(fc_batch_put(b, "big", 3, big, n), 0);
+    ck_assert_int_eq(fc_write(s, b, 0), FC_ETOOBIG);
+    fc_batch_free(b);
+    free(big);
+    char buf[16];
+    ck_assert_int_eq(get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND); /* all or nothing */
+    put_ttl(s, "after", "a", 0);
+    ck_assert_int_eq(get_str(s, "after", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "a");
+    ck_assert_int_eq(fc_close(s), 0);
+    fc_options o = ttl_opts();
+    s = open_in(&o);
+    ck_assert_int_eq(get_str(s, "after", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "a");
+    ck_assert_int_eq(get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* A batch filled only with fc_batch_put is written to a framed store and
+ * then to a plain one: the second store must get the plain values (the
+ * frames the first write added are the library's, not the caller's). */
+START_TEST(test_plain_batch_reused_across_stores)
+{
+    fc_store *framed = open_ttl();
+    const char *dir2 = strdup(fc_test_tmpdir());
+    fc_options o = small_opts();
+    fc_store *plain = NULL;
+    ck_assert_int_eq(fc_open(dir2, &o, &plain), 0);
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    ck_assert_int_eq(fc_batch_put(b, "k", 1, "value", 5), 0);
+    ck_assert_int_eq(fc_batch_del(b, "d", 1), 0);
+    ck_assert_int_eq(fc_write(framed, b, 0), 0);
+    int rc = fc_write(plain, b, 0);
+    ck_assert_msg(rc == 0, "plain store refused a plain batch: %s: %s", fc_strerror(rc),
+                  fc_errmsg(plain));
+    ck_assert_int_eq(fc_batch_put(b, "k2", 2, "v2", 2), 0);
+    ck_assert_int_eq(fc_write(plain, b, 0), 0);
+    ck_assert_int_eq(fc_write(framed, b, 0), 0);
+    fc_batch_free(b);
+    char buf[16];
+    ck_assert_int_eq(get_str(plain, "k", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "value");
+    ck_assert_int_eq(get_str(plain, "k2", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "v2");
+    ck_assert_int_eq(get_str(framed, "k", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "value");
+    ck_assert_int_eq(get_str(framed, "k2", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "v2");
+    ck_assert_int_eq(fc_close(plain), 0);
+    ck_assert_int_eq(fc_close(framed), 0);
+    fc_test_rmtree(dir2);
+    free((void *)dir2);
+}
+END_TEST
+
 static Suite *ttl_suite(void)
 {
     Suite *su = suite_create("db_ttl");
@@ -626,6 +696,8 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, test_expired_table_dropped_unread);
     tcase_add_test(tc, test_expired_table_in_level1_idle);
     tcase_add_test(tc, test_compaction_keeps_older_versions_hidden);
+    tcase_add_test(tc, test_batch_too_big_once_framed);
+    tcase_add_test(tc, test_plain_batch_reused_across_stores);
     suite_add_tcase(su, tc);
     return su;
 }
