@@ -680,6 +680,58 @@ START_TEST(test_plain_batch_reused_across_stores)
 }
 END_TEST
 
+/* Reads of a store holding a value shorter than a frame (as LevelDB or
+ * damage could leave): gets, fc_ttl and scans both ways report
+ * FC_ECORRUPT for it and do not crash, in the memtable, in a table and
+ * after compaction (which keeps it: it has no expiry to judge). */
+static void check_short_value(fc_store *s)
+{
+    char buf[16];
+    uint64_t left;
+    ck_assert_int_eq(get_str(s, "m", buf, sizeof buf), FC_ECORRUPT);
+    ck_assert_int_eq(ttl_of(s, "m", &left), FC_ECORRUPT);
+    ck_assert_int_eq(get_str(s, "a", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "alpha");
+    ck_assert_int_eq(get_str(s, "z", buf, sizeof buf), 0);
+    fc_txn *t;
+    fc_iter *it;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    ck_assert_int_eq(fc_iter_new(t, &it), 0);
+    int rc, n = 0;
+    for (rc = fc_iter_first(it); rc == 0 && n < 10; rc = fc_iter_next(it))
+        n++;
+    ck_assert_int_eq(rc, FC_ECORRUPT);
+    ck_assert_int_eq(n, 1);                 /* "a", then the damaged "m" */
+    ck_assert_int_eq(fc_iter_status(it), FC_ECORRUPT);
+    fc_iter_free(it);                       /* an iterator's error stays */
+    ck_assert_int_eq(fc_iter_new(t, &it), 0);
+    ck_assert_int_eq(fc_iter_last(it), 0);  /* "z" */
+    ck_assert_int_eq(fc_iter_prev(it), FC_ECORRUPT);
+    fc_iter_free(it);
+    ck_assert_int_eq(fc_iter_new(t, &it), 0);
+    ck_assert_int_eq(fc_iter_seek(it, "n", 1), 0);
+    ck_assert_int_eq(memcmp(fc_iter_key(it).data, "z", 1), 0);
+    ck_assert_int_eq(memcmp(fc_iter_value(it).data, "zeta", 4), 0);
+    fc_iter_free(it);
+    ck_assert_int_eq(fc_txn_end(t), 0);
+}
+
+START_TEST(test_value_shorter_than_frame)
+{
+    fc_store *s = open_ttl();
+    put_ttl(s, "a", "alpha", 0);
+    ck_assert_int_eq(fci_write_one(s, 1 /* a value */, "m", 1, "abc", 3), 0); /* unframed */
+    put_ttl(s, "z", "zeta", 1000);
+    check_short_value(s);
+    ck_assert_int_eq(fc_flush(s), 0);
+    check_short_value(s);
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 500), 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    check_short_value(s);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *ttl_suite(void)
 {
     Suite *su = suite_create("db_ttl");
@@ -698,6 +750,7 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, test_compaction_keeps_older_versions_hidden);
     tcase_add_test(tc, test_batch_too_big_once_framed);
     tcase_add_test(tc, test_plain_batch_reused_across_stores);
+    tcase_add_test(tc, test_value_shorter_than_frame);
     suite_add_tcase(su, tc);
     return su;
 }
