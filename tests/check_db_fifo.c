@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -432,6 +433,117 @@ START_TEST(test_sigkill_while_dropping)
 }
 END_TEST
 
+/* ---- a long-lived reader process through many evictions ----------------- */
+
+typedef struct churn_shared {
+    volatile long written;   /* keys written so far */
+    volatile long rounds;    /* reader rounds done */
+    volatile int stop;
+    volatile int gone;       /* the reader has returned */
+} churn_shared;
+
+/* Open descriptors of this process. */
+static int open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    while (readdir(d) != NULL)
+        n++;
+    closedir(d);
+    return n - 3; /* ".", ".." and the directory's own */
+}
+
+/* A worker that lives through the whole load, with a small descriptor
+ * limit: each round reads the newest keys (so it opens each new table),
+ * then ends its transaction. Exit 0 = never an error, and it does not
+ * end up holding a descriptor per table it ever read. */
+static int churn_reader(fc_store *s, churn_shared *sh)
+{
+    if (fc_after_fork(s) != 0)
+        return 1;
+    int base = open_fds();
+    struct rlimit rl = { (rlim_t)base + 40, (rlim_t)base + 40 };
+    if (base < 0 || setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 2;
+    char k[24];
+    while (!sh->stop) {
+        long w = sh->written;
+        fc_txn *t;
+        if (fc_txn_begin(s, &t) != 0)
+            return 3;
+        for (long i = w - 1; i >= 0 && i >= w - 200; i -= 20) {
+            key_of(k, i);
+            fc_val got;
+            int rc = fc_get(t, k, strlen(k), &got);
+            if (rc != 0 && rc != FC_ENOTFOUND) {
+                fprintf(stderr, "reader: get %s: %s: %s\n", k, fc_strerror(rc), fc_errmsg(s));
+                return 4;
+            }
+        }
+        if (fc_txn_end(t) != 0)
+            return 5;
+        sh->rounds++;
+    }
+    int left = open_fds();
+    fc_close(s);
+    if (left > base + 20) {
+        fprintf(stderr, "reader: %d descriptors open, %d at the start\n", left, base);
+        return 6;
+    }
+    return 0;
+}
+
+/* 20x the bound written while one worker process reads the newest keys
+ * after every few writes; few table mappings are allowed, so tables it
+ * reads beyond them go through descriptors. Tables evicted from the store
+ * must leave the worker too, or it runs out of descriptors (and mappings)
+ * and its reads fail. */
+START_TEST(test_long_lived_reader_lets_go)
+{
+    const uint64_t max_bytes = 256 * 1024;
+    fc_options o = bounded(max_bytes);
+    o.max_mappings = 4;
+    fc_store *s = open_in(&o);
+    churn_shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE,
+                            MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(sh, MAP_FAILED);
+    memset(sh, 0, sizeof *sh);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int code = churn_reader(s, sh);
+        sh->gone = 1;
+        _exit(code);
+    }
+    char k[24], v[VSIZE];
+    long n = (long)(20 * max_bytes / VSIZE);
+    for (long i = 0; i < n; i++) {
+        key_of(k, i);
+        value_of(v, i);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, VSIZE), 0);
+        sh->written = i + 1;
+        if ((i + 1) % 32 != 0)
+            continue;
+        /* let the reader see this much (a guard, not a timing check) */
+        long seen = sh->rounds;
+        for (int tries = 0; tries < 20000 && sh->rounds < seen + 2 && !sh->gone; tries++)
+            usleep(500);
+    }
+    sh->stop = 1;
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "reader failed (status %d)",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_uint_gt(st.evicted_tables, 40);
+    munmap(sh, sizeof *sh);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *fifo_suite(void)
 {
     Suite *su = suite_create("db_fifo");
@@ -444,6 +556,7 @@ static Suite *fifo_suite(void)
     tcase_add_test(tc, test_reopen);
     tcase_add_test(tc, test_readers_never_fail);
     tcase_add_test(tc, test_sigkill_while_dropping);
+    tcase_add_test(tc, test_long_lived_reader_lets_go);
     suite_add_tcase(su, tc);
     return su;
 }
