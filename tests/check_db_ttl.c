@@ -732,6 +732,62 @@ START_TEST(test_value_shorter_than_frame)
 }
 END_TEST
 
+/* A process that attaches on its own (FC_ATTACH, not a forked handle,
+ * without asking for framing) learns the framing from the FORKCACHE file
+ * and the clock from the arena: it reads the frames off, judges expiry by
+ * the writer's test clock as it moves, and its ttl'd puts, through the
+ * queue, carry expiries from that clock. */
+static int attached_child(int go_fd, int done_fd)
+{
+    fc_options a = small_opts();
+    a.flags = FC_ATTACH;
+    fc_store *s = NULL;
+    if (fc_open(DIR_, &a, &s) != 0)
+        return 1;
+    char buf[16], c = 0;
+    uint64_t left = 0;
+    int ok = get_str(s, "x", buf, sizeof buf) == 0 && strcmp(buf, "soon") == 0;
+    ok = ok && ttl_of(s, "x", &left) == 0 && left == 500;
+    ok = ok && fc_put_ttl(s, "w", 1, "worker", 6, 800) == 0;
+    if (write(go_fd, &c, 1) != 1 || read(done_fd, &c, 1) != 1)
+        ok = 0;
+    ok = ok && get_str(s, "x", buf, sizeof buf) == FC_ENOTFOUND;
+    ok = ok && get_str(s, "w", buf, sizeof buf) == 0 && strcmp(buf, "worker") == 0;
+    ok = ok && ttl_of(s, "w", &left) == 0 && left == 300;
+    ok = fc_close(s) == 0 && ok;
+    return ok ? 0 : 2;
+}
+
+START_TEST(test_attached_process)
+{
+    fc_options o = ttl_opts();
+    o.arena_path = ""; /* DIR/forkcache.arena, where FC_ATTACH looks */
+    fc_store *s = open_in(&o);
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0), 0);
+    put_ttl(s, "x", "soon", 500);
+    int go[2], done[2];
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(attached_child(go[1], done[0]));
+    char c = 0, buf[16];
+    ck_assert_int_eq(read(go[0], &c, 1), 1);
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 500), 0);
+    ck_assert_int_eq(write(done[1], &c, 1), 1);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attached process: status %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ck_assert_int_eq(get_str(s, "w", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "worker");
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 800), 0);
+    ck_assert_int_eq(get_str(s, "w", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *ttl_suite(void)
 {
     Suite *su = suite_create("db_ttl");
@@ -751,6 +807,7 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, test_batch_too_big_once_framed);
     tcase_add_test(tc, test_plain_batch_reused_across_stores);
     tcase_add_test(tc, test_value_shorter_than_frame);
+    tcase_add_test(tc, test_attached_process);
     suite_add_tcase(su, tc);
     return su;
 }
