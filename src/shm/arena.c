@@ -299,7 +299,14 @@ static int examine_existing(const char *path, ino_t *old_ino, fci_err *err)
                          " to overwrite it", path, (long long)st.st_size);
         goto out;
     }
-    if ((rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err)) != 0)
+    rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err);
+    /* A layout-1 file (its header is ours but for a padding word, so its
+     * owner fields can be read as ours) may be replaced like one of ours,
+     * once its owner is gone: else a build upgrade could not reopen a store. */
+    if (rc == FC_EVERSION && h.layout_version == FCI_ARENA_LAYOUT_PADDED &&
+        h.bom == FCI_ARENA_BOM && h.header_size == sizeof h)
+        rc = 0;
+    if (rc != 0)
         goto out;
     int32_t pid = atomic_load_explicit(&h.owner_pid, memory_order_relaxed);
     uint64_t start = atomic_load_explicit(&h.owner_start, memory_order_relaxed);
