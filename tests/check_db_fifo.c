@@ -401,7 +401,7 @@ START_TEST(test_sigkill_while_dropping)
     o.max_bytes = 128 * 1024;
     for (int round = 0; round < 3; round++) {
         long from = sh->acked + 1, target = from + 2500 + 700 * round;
-        pid_t pid = fork();
+        pid_t pid = fc_fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0)
             _exit(crash_child(&o, sh, from));
@@ -510,7 +510,7 @@ START_TEST(test_long_lived_reader_lets_go)
                             MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(sh, MAP_FAILED);
     memset(sh, 0, sizeof *sh);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int code = churn_reader(s, sh);

@@ -768,7 +768,7 @@ START_TEST(test_attached_process)
     int go[2], done[2];
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0)
         _exit(attached_child(go[1], done[0]));

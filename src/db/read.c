@@ -133,32 +133,6 @@ void fci_reader_state_free(fci_reader_state *r)
     r->cache.valid = 0;
 }
 
-/* Whether table `number` is in the version of the view at arg. */
-static int in_view(void *arg, uint64_t number)
-{
-    const fci_vrec_view *v = arg;
-    for (int l = 0; l < FCI_NUM_LEVELS; l++)
-        for (uint32_t i = 0; i < v->nfiles[l]; i++)
-            if (v->level[l][i].number == number)
-                return 1;
-    return 0;
-}
-
-/* With no transaction open in this process, nothing of ours points into a
- * table the new version no longer names: unmap it and give back its
- * Limiter unit and descriptor. Without this a long-lived worker keeps
- * every table it ever read, deleted ones included (their disk space too),
- * until it runs out of descriptors. The writer's process needs none of
- * it: reclaim.c evicts a table when it unlinks it. Called with rd.mu. */
-static void trim_tables(fc_store *s, fc_txn *t)
-{
-    fci_reader_state *r = &s->rd;
-    if (r->active != 0 || s->w != NULL || t->vseq == r->trimmed_vseq)
-        return;
-    fci_tcache_retain(&s->tcache, s->arena, in_view, &t->view);
-    r->trimmed_vseq = t->vseq;
-}
-
 /* Pins (the process's first transaction), loads the version and fills t,
  * all under rd.mu, which also guards the view cache and the spare. */
 static int begin_locked(fc_store *s, fc_txn **out)
@@ -191,7 +165,6 @@ static int begin_locked(fc_store *s, fc_txn **out)
             fci_arena_unpin(s->arena);
         return fci_store_fail(s, rc, NULL);
     }
-    trim_tables(s, t);
     r->active++;
     t->store = s;
     t->snapshot = snapshot;

@@ -34,7 +34,6 @@ typedef struct fci_reader_state {
     uint64_t pinned;     /* version the slot pins while active > 0 */
     fci_view_cache cache;
     struct fc_txn *spare; /* an ended transaction kept for the next begin */
-    uint64_t trimmed_vseq; /* version the table cache was last trimmed to (read.c) */
 } fci_reader_state;
 
 /* Frees what the reader state keeps between transactions (fc_close). */
