@@ -35,6 +35,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* CPU time of the calling thread: the loader's own work, without the time
+ * it waited for background work or for the machine. */
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
@@ -78,7 +87,9 @@ static int workload_make(workload *w, long rows, int seq, int sync)
 
 typedef struct result {
     double load_s;    /* the writes */
+    double cpu_s;     /* the loading thread's CPU time during the writes */
     double close_s;   /* close (flush / background work) */
+    long stalls;      /* writes that waited for background work (-1: unknown) */
 } result;
 
 static void scratch_dir(char *out, size_t cap, const char *base, const char *engine, int run)
@@ -107,7 +118,7 @@ static int run_forkcache(const workload *w, const char *dir, result *r)
     fc_batch *b;
     if (fc_batch_new(&b) != 0)
         return -1;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = thread_cpu_s();
     for (long i = 0; i < w->rows && rc == 0; i += BATCH) {
         fc_batch_clear(b);
         for (long k = i; k < i + BATCH && k < w->rows; k++) {
@@ -119,8 +130,11 @@ static int run_forkcache(const workload *w, const char *dir, result *r)
         rc = fc_write(s, b, w->sync ? FC_WRITE_SYNC : 0);
     }
     double t1 = now_s();
+    r->cpu_s = thread_cpu_s() - c0;
     if (rc != 0)
         fprintf(stderr, "fc_write: %s\n", fc_errmsg(s));
+    fc_stats st;
+    r->stalls = fc_stats_get(s, &st) == 0 ? (long)st.stalls : -1;
     fc_batch_free(b);
     int crc = fc_close(s);
     r->load_s = t1 - t0;
@@ -148,7 +162,7 @@ static int run_leveldb(const workload *w, const char *dir, int compression, resu
     leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
     leveldb_writeoptions_set_sync(wo, (unsigned char)w->sync);
     leveldb_writebatch_t *b = leveldb_writebatch_create();
-    double t0 = now_s();
+    double t0 = now_s(), c0 = thread_cpu_s();
     for (long i = 0; i < w->rows && err == NULL; i += BATCH) {
         leveldb_writebatch_clear(b);
         for (long k = i; k < i + BATCH && k < w->rows; k++) {
@@ -160,6 +174,8 @@ static int run_leveldb(const workload *w, const char *dir, int compression, resu
         leveldb_write(db, wo, b, &err);
     }
     double t1 = now_s();
+    r->cpu_s = thread_cpu_s() - c0;
+    r->stalls = -1;
     int rc = 0;
     if (err != NULL) {
         fprintf(stderr, "leveldb_write: %s\n", err);
@@ -265,8 +281,11 @@ int main(int argc, char **argv)
                 break;
             load[e][run] = (double)rows / r.load_s;
             closing[e][run] = r.close_s;
-            printf("  run %d %-15s %12.0f rows/s  (load %.3f s, close %.3f s)\n", run,
-                   engine_name[e], load[e][run], r.load_s, r.close_s);
+            printf("  run %d %-15s %12.0f rows/s  (load %.3f s, cpu %.3f s, close %.3f s",
+                   run, engine_name[e], load[e][run], r.load_s, r.cpu_s, r.close_s);
+            if (r.stalls >= 0)
+                printf(", %ld stalls", r.stalls);
+            printf(")\n");
         }
     if (!failed && only >= 0) {
         printf("%-15s %12.0f rows/s\n", engine_name[only], median(load[only], runs));

@@ -51,22 +51,31 @@ void fci_batch_set_count(fci_write_batch *b, uint32_t count)
     fci_put_fixed32(b->rep.data + 8, count);
 }
 
-/* Appends one record; on failure the batch is left exactly as it was, so a
- * caller can keep using it after FC_ENOMEM. */
+/* Appends one record, encoded in place after a single reserve; on failure
+ * the batch is left exactly as it was, so a caller can keep using it after
+ * FC_ENOMEM. */
 static int add_record(fci_write_batch *b, int type, fci_slice key, const fci_slice *value)
 {
-    size_t old = b->rep.size;
     if (key.size > UINT32_MAX || (value && value->size > UINT32_MAX))
         return FC_ETOOBIG;
-    int rc = fci_buf_push(&b->rep, (char)type);
-    if (rc == 0)
-        rc = fci_buf_put_length_prefixed(&b->rep, key);
-    if (rc == 0 && value)
-        rc = fci_buf_put_length_prefixed(&b->rep, *value);
-    if (rc != 0) {
-        fci_buf_truncate(&b->rep, old);
+    size_t need = 1 + (size_t)fci_varint_length(key.size) + key.size;
+    if (value)
+        need += (size_t)fci_varint_length(value->size) + value->size;
+    int rc = fci_buf_reserve(&b->rep, need);
+    if (rc != 0)
         return rc;
+    char *p = b->rep.data + b->rep.size;
+    *p++ = (char)type;
+    p = fci_put_varint32(p, (uint32_t)key.size);
+    if (key.size > 0)
+        memcpy(p, key.data, key.size);
+    p += key.size;
+    if (value) {
+        p = fci_put_varint32(p, (uint32_t)value->size);
+        if (value->size > 0)
+            memcpy(p, value->data, value->size);
     }
+    b->rep.size += need;
     fci_batch_set_count(b, fci_batch_count(b) + 1);
     return 0;
 }
@@ -201,18 +210,33 @@ int fci_batch_validate(fci_slice rep, fci_err *err)
     return rc;
 }
 
-/* Validate first, then apply: a memtable must never hold half a batch,
- * and no sequence may wrap past what an internal key can carry. */
-int fci_batch_insert(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
+/* No sequence may wrap past what an internal key can carry. */
+static int check_sequences(fci_slice rep, fci_err *err)
 {
-    int rc = fci_batch_validate(rep, err);
-    if (rc != 0)
-        return rc;
     uint64_t seq = fci_get_fixed64(rep.data);
     uint32_t count = fci_get_fixed32(rep.data + 8);
     if (count > 0 && (seq > FCI_MAX_SEQUENCE || count - 1 > FCI_MAX_SEQUENCE - seq))
         return fci_err_set(err, FC_ECORRUPT,
                            "write batch: sequences %llu + %lu records pass the maximum",
                            (unsigned long long)seq, (unsigned long)count);
-    return fci_batch_iterate(rep, fn, arg, err);
+    return 0;
+}
+
+/* Validate first, then apply: a memtable must never hold half a batch. */
+int fci_batch_insert(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
+{
+    int rc = fci_batch_validate(rep, err);
+    if (rc == 0)
+        rc = check_sequences(rep, err);
+    return rc != 0 ? rc : fci_batch_iterate(rep, fn, arg, err);
+}
+
+/* One pass instead of two: the batch was encoded by this process or
+ * validated when it arrived, so the walk's own checks are only a guard. */
+int fci_batch_apply(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err)
+{
+    int rc = fci_batch_header(rep, NULL, NULL, err);
+    if (rc == 0)
+        rc = check_sequences(rep, err);
+    return rc != 0 ? rc : fci_batch_iterate(rep, fn, arg, err);
 }

@@ -100,4 +100,13 @@ int fci_batch_iterate(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err);
  */
 int fci_batch_insert(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err);
 
+/*
+ * The writer's one-pass form of fci_batch_insert, for a batch this process
+ * encoded itself or already validated (fc_batch_*, the write queue's
+ * groups): the same sequence check and walk, without the dry run first. A
+ * malformed record still stops the walk with FC_ECORRUPT, but the records
+ * before it have been applied.
+ */
+int fci_batch_apply(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err);
+
 #endif
