@@ -284,6 +284,44 @@ START_TEST(insert_assigns_sequences)
 }
 END_TEST
 
+/* The writer's one-pass apply: the same records and sequences as
+ * fci_batch_insert, the same sequence limit, and on a malformed record it
+ * stops there (the records before it were applied: callers only hand it
+ * batches they built or validated). */
+START_TEST(apply_is_insert_in_one_pass)
+{
+    fci_write_batch b;
+    fci_err err = { 0, "" };
+    ck_assert_int_eq(fci_batch_init(&b), 0);
+    ck_assert_int_eq(fci_batch_put(&b, fci_slice_str("k"), fci_slice_str("v1")), 0);
+    ck_assert_int_eq(fci_batch_delete(&b, fci_slice_str("k")), 0);
+    ck_assert_int_eq(fci_batch_put(&b, fci_slice_str(""), fci_slice_str("")), 0);
+    fci_batch_set_sequence(&b, 41);
+    seen s = { FCI_BUF_INIT, 0, 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), record, &s, &err), 0);
+    fci_buf_push(&s.text, '\0');
+    ck_assert_str_eq(s.text.data, "41:P(k,v1)42:D(k)43:P(,)");
+
+    fci_batch_set_sequence(&b, FCI_MAX_SEQUENCE - 1);   /* one too many */
+    seen s2 = { FCI_BUF_INIT, 0, 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), record, &s2, &err), FC_ECORRUPT);
+    ck_assert_int_eq(s2.calls, 0);
+    ck_assert_int_eq(fci_batch_apply(fci_slice_make("short", 5), record, &s2, &err), FC_ECORRUPT);
+    ck_assert_int_eq(s2.calls, 0);
+
+    fci_batch_set_sequence(&b, 1);
+    b.rep.data[b.rep.size - 3] = 7;   /* the last record's tag */
+    seen s3 = { FCI_BUF_INIT, 0, 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), record, &s3, &err), FC_ECORRUPT);
+    ck_assert_int_eq(s3.calls, 2);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown record tag 7"));
+    fci_buf_free(&s.text);
+    fci_buf_free(&s2.text);
+    fci_buf_free(&s3.text);
+    fci_batch_free(&b);
+}
+END_TEST
+
 static Suite *batch_suite(void)
 {
     Suite *s = suite_create("format_batch");
@@ -296,6 +334,7 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, every_truncation_refused);
     tcase_add_test(tc, bad_counts_and_tags);
     tcase_add_test(tc, insert_assigns_sequences);
+    tcase_add_test(tc, apply_is_insert_in_one_pass);
     suite_add_tcase(s, tc);
     return s;
 }
