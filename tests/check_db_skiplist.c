@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -256,6 +257,42 @@ START_TEST(sequential_inserts_use_splice)
 }
 END_TEST
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorted runs of random ids, as a sorted batch arrives: inside a run each
+ * insert is a finger search from the one before, near or far (more levels
+ * to climb than the finger tries), and each run starts anywhere. Repeats
+ * across runs are refused. */
+START_TEST(sorted_runs_use_finger_search)
+{
+    region *r = region_new(64 << 20);
+    fci_skiplist l;
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    uint64_t run[500], s = 77, linked = 0;
+    for (int k = 0; k < 120; k++) {
+        int n = 1 + k * 4;
+        for (int i = 0; i < n; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            run[i] = (s >> 33) % (k % 3 == 0 ? 1000000 : 60000);
+        }
+        qsort(run, (size_t)n, sizeof run[0], cmp_u64);
+        for (int i = 0; i < n; i++) {
+            char buf[128];
+            int rc = fci_skiplist_insert(&l, fci_slice_make(buf, make_entry(buf, run[i])));
+            ck_assert(rc == 0 || rc == FC_EEXIST);
+            linked += rc == 0;
+        }
+    }
+    ck_assert_uint_eq(fci_skiplist_count(&l), linked);
+    ck_assert_uint_eq(check_levels(&l), linked);
+    munmap(r->base, r->size);
+}
+END_TEST
+
 /* A duplicate is refused whether it equals the last node (no splice) or
  * the node right after it (found through the splice). */
 START_TEST(duplicates_refused_next_to_the_splice)
@@ -374,6 +411,7 @@ static Suite *skiplist_suite(void)
     tcase_add_test(tc, damaged_links_read_as_end);
     tcase_add_test(tc, sequential_inserts_use_splice);
     tcase_add_test(tc, duplicates_refused_next_to_the_splice);
+    tcase_add_test(tc, sorted_runs_use_finger_search);
     tcase_add_test(tc, stale_splice_of_a_copied_handle_is_not_used);
     suite_add_tcase(s, tc);
     tc = tcase_create("processes");

@@ -28,26 +28,6 @@ static inline fci_slice entry_ikey(fci_slice entry)
     return ikey;
 }
 
-/* Bytewise order of two byte strings, eight bytes at a time: user keys are
- * short, and a library memcmp call costs more than the compare itself. */
-static inline int bytes_compare(const char *a, size_t an, const char *b, size_t bn)
-{
-    size_t n = an < bn ? an : bn;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    for (; n >= 8; n -= 8, a += 8, b += 8) {
-        uint64_t x, y;
-        memcpy(&x, a, 8);
-        memcpy(&y, b, 8);
-        if (x != y)
-            return __builtin_bswap64(x) < __builtin_bswap64(y) ? -1 : 1;
-    }
-#endif
-    for (; n > 0; n--, a++, b++)
-        if (*a != *b)
-            return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
-    return an == bn ? 0 : an < bn ? -1 : 1;
-}
-
 /* fci_ikey_compare's order, inlined: it runs for every comparison of every
  * insert and seek. */
 static int entry_compare(fci_slice a, fci_slice b)
@@ -56,7 +36,7 @@ static int entry_compare(fci_slice a, fci_slice b)
     if (ka.size < FCI_IKEY_TAG_SIZE || kb.size < FCI_IKEY_TAG_SIZE)
         return fci_bytewise_compare(ka, kb);
     size_t ua = ka.size - FCI_IKEY_TAG_SIZE, ub = kb.size - FCI_IKEY_TAG_SIZE;
-    int r = bytes_compare(ka.data, ua, kb.data, ub);
+    int r = fci_bytewise_compare_short(ka.data, ua, kb.data, ub);
     if (r != 0)
         return r;
     uint64_t ta = fci_get_fixed64(ka.data + ua), tb = fci_get_fixed64(kb.data + ub);

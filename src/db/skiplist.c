@@ -158,30 +158,24 @@ static uint64_t own_next(const fci_skiplist *list, uint64_t off, int level)
     return atomic_load_explicit(&own_node(list, off)->next[level], memory_order_relaxed);
 }
 
-/* Writer only. Fills prev[level] with the last node before target at each
- * level and returns the first node >= target at level 0 (0 if none), with
- * *equal set when it equals target. A node that stopped the walk one level
- * up and is met again one level down is known to be >= target, so it is
- * not compared twice. */
-static uint64_t find_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[],
-                           int *equal)
+/* Writer only. Walks from node x at level top down to level 0, filling
+ * prev[top..0] with the last node before target at each level. *bigger is
+ * the node that ended the walk at the level above (0 if none) with its
+ * comparison in *bigger_cmp; met again one level down it is known to be
+ * >= target, so it is not compared twice. On return *bigger is the first
+ * node >= target at level 0. */
+static void walk_down(const fci_skiplist *list, fci_slice target, uint64_t x, int top,
+                      uint64_t prev[], uint64_t *bigger, int *bigger_cmp)
 {
-    uint64_t x = root_of(list)->head;
-    uint64_t bigger = 0;   /* node that ended the walk at the level above */
-    int bigger_cmp = 1;    /* its comparison with target */
-    /* Levels above the list's height are empty: their prev is the head. */
-    int height = list_height(list);
-    for (int level = FCI_SKIPLIST_MAX_HEIGHT - 1; level >= height; level--)
-        prev[level] = x;
-    for (int level = height - 1; level >= 0; level--) {
+    for (int level = top; level >= 0; level--) {
         for (;;) {
             uint64_t next = own_next(list, x, level);
             if (next == 0) {
-                bigger = 0;
-                bigger_cmp = 1;
+                *bigger = 0;
+                *bigger_cmp = 1;
                 break;
             }
-            if (next == bigger)
+            if (next == *bigger)
                 break;
             fci_skiplist_node *nn = own_node(list, next);
             /* Start fetching the node after next while next is compared:
@@ -191,37 +185,67 @@ static uint64_t find_prevs(const fci_skiplist *list, fci_slice target, uint64_t 
                 __builtin_prefetch(list->base + after);
             int c = list->cmp(node_entry(nn), target);
             if (c >= 0) {
-                bigger = next;
-                bigger_cmp = c;
+                *bigger = next;
+                *bigger_cmp = c;
                 break;
             }
             x = next;
         }
         prev[level] = x;
     }
-    *equal = bigger != 0 && bigger_cmp == 0;
-    return bigger;
 }
 
-/* Writer only. When target goes right after the node this handle linked
- * last, and nothing was linked since, that insert's splice is target's
- * prev at every level: no node lies between the two at level 0, so none
- * does at any level. Returns 1 with prev[] and *equal (as in
- * find_prevs) filled, 0 when the splice does not apply. */
-static int splice_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[], int *equal)
+/* Writer only. Fills prev[level] with the last node before target at each
+ * level, searching from the head; *equal is set when the first node >=
+ * target equals it. */
+static void find_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[], int *equal)
+{
+    uint64_t head = root_of(list)->head;
+    uint64_t bigger = 0;
+    int bigger_cmp = 1;
+    /* Levels above the list's height are empty: their prev is the head. */
+    int height = list_height(list);
+    for (int level = FCI_SKIPLIST_MAX_HEIGHT - 1; level >= height; level--)
+        prev[level] = head;
+    walk_down(list, target, head, height - 1, prev, &bigger, &bigger_cmp);
+    *equal = bigger != 0 && bigger_cmp == 0;
+}
+
+/* How many levels a finger search climbs before a search from the head is
+ * cheaper: a target that far away was not near the last insert. */
+#define FINGER_LEVELS 4
+
+/* Writer only. A finger search from the node this handle linked last, for
+ * a target above it (a sequential load, or a batch inserted in key order).
+ * splice[i] is the last node at or before that node at level i, so it is
+ * before target too; the lowest level whose next node is >= target brackets
+ * target there and at every level above, and the walk goes down from it.
+ * Valid only if nothing was linked since (the list's count says so).
+ * Returns 1 with prev[] and *equal filled as find_prevs does, 0 when the
+ * finger does not apply. */
+static int finger_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[], int *equal)
 {
     if (list->last == 0 ||
         list->last_count != atomic_load_explicit(&root_of(list)->count, memory_order_relaxed))
         return 0;
     if (list->cmp(node_entry(own_node(list, list->last)), target) >= 0)
         return 0;
-    uint64_t next = own_next(list, list->last, 0);
-    int c = next == 0 ? 1 : list->cmp(node_entry(own_node(list, next)), target);
-    if (c < 0)
-        return 0;
-    memcpy(prev, list->splice, sizeof list->splice);
-    *equal = c == 0;
-    return 1;
+    int height = list_height(list);
+    for (int level = 0; level < height && level < FINGER_LEVELS; level++) {
+        uint64_t next = own_next(list, list->splice[level], level);
+        int c = next == 0 ? 1 : list->cmp(node_entry(own_node(list, next)), target);
+        if (c < 0)
+            continue;
+        memcpy(prev + level, list->splice + level,
+               (size_t)(FCI_SKIPLIST_MAX_HEIGHT - level) * sizeof prev[0]);
+        uint64_t bigger = next;
+        int bigger_cmp = c;
+        if (level > 0)
+            walk_down(list, target, list->splice[level], level - 1, prev, &bigger, &bigger_cmp);
+        *equal = bigger != 0 && bigger_cmp == 0;
+        return 1;
+    }
+    return 0;
 }
 
 /* Carves a node for an entry of len bytes, with its height chosen now. The
@@ -251,7 +275,7 @@ int fci_skiplist_link(fci_skiplist *list, uint64_t off)
     fci_slice entry = node_entry(n);
     uint64_t prev[FCI_SKIPLIST_MAX_HEIGHT];
     int equal;
-    if (!splice_prevs(list, entry, prev, &equal))
+    if (!finger_prevs(list, entry, prev, &equal))
         find_prevs(list, entry, prev, &equal);
     if (equal)
         return FC_EEXIST;
