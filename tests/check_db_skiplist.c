@@ -34,6 +34,14 @@ static int cmp_bytes(fci_slice a, fci_slice b)
     return fci_bytewise_compare(a, b);
 }
 
+/* A fresh region holding an empty list with the byte order. */
+static region *list_new(size_t size, fci_skiplist *l)
+{
+    region *r = region_new(size);
+    ck_assert_int_eq(fci_skiplist_create(l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    return r;
+}
+
 /* Entry i: 8-byte big-endian i (so bytewise order = numeric order), then a
  * payload derived from i, so a reader can tell a whole entry from a torn one. */
 static size_t make_entry(char *buf, uint64_t i)
@@ -68,9 +76,8 @@ static void insert_id(fci_skiplist *l, uint64_t i)
 
 START_TEST(empty_list)
 {
-    region *r = region_new(1 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(1 << 20, &l);
     ck_assert_uint_eq(fci_skiplist_first(&l), 0);
     ck_assert_uint_eq(fci_skiplist_last(&l), 0);
     ck_assert_uint_eq(fci_skiplist_seek(&l, fci_slice_str("a")), 0);
@@ -82,9 +89,8 @@ END_TEST
 
 START_TEST(ordered_iteration_and_seeks)
 {
-    region *r = region_new(16 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(16 << 20, &l);
     const uint64_t n = 20000;
     /* Insert the even ids in a scrambled order (multiplicative permutation). */
     for (uint64_t k = 0; k < n; k++)
@@ -125,9 +131,8 @@ END_TEST
 
 START_TEST(duplicate_refused)
 {
-    region *r = region_new(1 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(1 << 20, &l);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), 0);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), FC_EEXIST);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("")), 0); /* empty entry is fine */
@@ -139,9 +144,8 @@ END_TEST
 
 START_TEST(out_of_memory_leaves_list_intact)
 {
-    region *r = region_new(64 << 10);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(64 << 10, &l);
     uint64_t i = 0;
     int rc;
     char buf[128];
@@ -182,9 +186,8 @@ END_TEST
  * of faulting: the reader trusts no offset it did not check. */
 START_TEST(damaged_links_read_as_end)
 {
-    region *r = region_new(1 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(1 << 20, &l);
     for (uint64_t i = 0; i < 10; i++)
         insert_id(&l, i);
     uint64_t first = fci_skiplist_first(&l);
@@ -231,9 +234,8 @@ static uint64_t check_levels(fci_skiplist *l)
  * and a jump back in the middle must fall back to a search. */
 START_TEST(sequential_inserts_use_splice)
 {
-    region *r = region_new(32 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(32 << 20, &l);
     const uint64_t n = 30000;
     for (uint64_t i = 0; i < n; i++)
         insert_id(&l, 4 * i + 2);            /* ascending */
@@ -269,9 +271,8 @@ static int cmp_u64(const void *a, const void *b)
  * across runs are refused. */
 START_TEST(sorted_runs_use_finger_search)
 {
-    region *r = region_new(64 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(64 << 20, &l);
     uint64_t run[500], s = 77, linked = 0;
     for (int k = 0; k < 120; k++) {
         int n = 1 + k * 4;
@@ -297,10 +298,9 @@ END_TEST
  * the node right after it (found through the splice). */
 START_TEST(duplicates_refused_next_to_the_splice)
 {
-    region *r = region_new(1 << 20);
     fci_skiplist l;
     char buf[128];
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(1 << 20, &l);
     insert_id(&l, 10);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_make(buf, make_entry(buf, 10))), FC_EEXIST);
     insert_id(&l, 5);   /* last = 5, and 10 follows it */
@@ -320,9 +320,8 @@ END_TEST
  * splice would link its tall nodes out of order. */
 START_TEST(stale_splice_of_a_copied_handle_is_not_used)
 {
-    region *r = region_new(32 << 20);
     fci_skiplist a;
-    ck_assert_int_eq(fci_skiplist_create(&a, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(32 << 20, &a);
     for (uint64_t i = 0; i < 1000; i++)
         insert_id(&a, 8 * i);
     fci_skiplist b = a;   /* same list, same splice, as a struct copy makes */
@@ -369,9 +368,8 @@ static int reader_loop(fci_skiplist *l, volatile uint64_t *done)
 
 START_TEST(concurrent_readers_in_other_processes)
 {
-    region *r = region_new(64 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(64 << 20, &l);
     volatile uint64_t *done = (volatile uint64_t *)(r->base + 32); /* after the region header */
     *done = 0;
     pid_t kids[2];
