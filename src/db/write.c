@@ -206,7 +206,8 @@ int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
         w->vs.last_sequence = first + count - 1;
         return fci_store_fail(s, rc, &err);
     }
-    rc = fci_batch_insert(fci_batch_contents(b), insert_entry, &w->mem, &err);
+    /* b was built by fc_batch_* or validated by the queue: one pass */
+    rc = fci_batch_apply(fci_batch_contents(b), insert_entry, &w->mem, &err);
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
     w->vs.last_sequence = first + count - 1;

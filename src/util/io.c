@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <limits.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "util/io.h"
@@ -298,6 +300,54 @@ ssize_t fci_io_write(fci_io_site site, int fd, const void *buf, size_t n)
 ssize_t fci_io_pwrite(fci_io_site site, int fd, const void *buf, size_t n, uint64_t off)
 {
     return transfer(site, T_PWRITE, fd, (char *)(uintptr_t)buf, n, off);
+}
+
+/* Drops the first k bytes of the n iovecs at *iov. */
+static void consume(struct iovec **iov, int *n, size_t k)
+{
+    while (*n > 0 && k >= (*iov)->iov_len) {
+        k -= (*iov)->iov_len;
+        (*iov)++;
+        (*n)--;
+    }
+    if (*n > 0 && k > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + k;
+        (*iov)->iov_len -= k;
+    }
+}
+
+/* Like fci_io_pwrite for a gather list: every byte is written, short
+ * writes and EINTR are resumed, the iovecs are consumed. A fault that
+ * shortens a call writes part of the first iovec, as a real short write
+ * may stop anywhere. */
+ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off)
+{
+    size_t done = 0;
+    consume(&iov, &n, 0);
+    while (n > 0) {
+        size_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += iov[i].iov_len;
+        size_t want = total;
+        int e = hook(site, &want);
+        ssize_t k;
+        if (e)
+            k = fail(e);
+        else if (want < total)
+            k = pwrite(fd, iov->iov_base, want < iov->iov_len ? want : iov->iov_len,
+                       (off_t)(off + done));
+        else
+            k = pwritev(fd, iov, n < IOV_MAX ? n : IOV_MAX, (off_t)(off + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            return fail(EIO);
+        done += (size_t)k;
+        consume(&iov, &n, (size_t)k);
+    }
+    return (ssize_t)done;
 }
 
 static int sync_call(fci_io_site site, int fd, int data_only)

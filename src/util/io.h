@@ -97,6 +97,8 @@ ssize_t fci_io_pread(fci_io_site site, int fd, void *buf, size_t n, uint64_t off
 /* Writes all n bytes; returns n, or -1 (a write of 0 bytes counts as EIO). */
 ssize_t fci_io_write(fci_io_site site, int fd, const void *buf, size_t n);
 ssize_t fci_io_pwrite(fci_io_site site, int fd, const void *buf, size_t n, uint64_t off);
+struct iovec;
+ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off);
 int fci_io_fsync(fci_io_site site, int fd);
 int fci_io_fdatasync(fci_io_site site, int fd);
 int fci_io_rename(fci_io_site site, const char *from, const char *to);
