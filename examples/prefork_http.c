@@ -572,29 +572,37 @@ static int read_value(worker *w, fc_txn *t, size_t klen, fc_val *v)
     return w->cfg->copy_mode ? get_copied(w, t, klen, v) : fc_get(t, w->key, klen, v);
 }
 
-/* GET and HEAD: one read transaction per request. In mmap mode the body
- * iovec points into the shared mapping and the transaction ends only once
- * the kernel has the bytes (or conn_send copied the rest); in copy mode the
- * value is copied out first, as a design without shared memory would. */
-static void key_get(worker *w, conn *c, const request *rq, size_t klen)
+/* One read transaction for w->key (klen bytes): a value found is answered
+ * 200 (text/plain when text, else octet-stream) and 0 returned; on a miss
+ * (FC_ENOTFOUND) or an error nothing is answered and the caller decides.
+ * In mmap mode the body iovec points into the shared mapping and the
+ * transaction ends only once the kernel has the bytes (or conn_send copied
+ * the rest); in copy mode the value is copied out first, as a design
+ * without shared memory would. */
+static int serve_stored(worker *w, conn *c, const request *rq, size_t klen, int text)
 {
     fc_txn *t;
     fc_val v;
     int rc = fc_txn_begin(w->store, &t);
-    if (rc != 0) {
-        send_failure(w, c, rq, rc, "txn");
-        return;
-    }
+    if (rc != 0)
+        return rc;
     rc = read_value(w, t, klen, &v);
     if (rc == 0) {
-        reply r = { 200, NULL, v.data, v.size, 0 };
+        reply r = { 200, NULL, v.data, v.size, text };
         send_reply(w, c, rq, &r, rq->keep_alive);
-    } else if (rc == FC_ENOTFOUND) {
-        send_text(w, c, rq, 404, "not found\n");
-    } else {
-        send_failure(w, c, rq, rc, "get");
     }
     fc_txn_end(t);
+    return rc;
+}
+
+/* GET and HEAD of /k/: the value, or 404. */
+static void key_get(worker *w, conn *c, const request *rq, size_t klen)
+{
+    int rc = serve_stored(w, c, rq, klen, 0);
+    if (rc == FC_ENOTFOUND)
+        send_text(w, c, rq, 404, "not found\n");
+    else if (rc != 0)
+        send_failure(w, c, rq, rc, "read");
 }
 
 /* PUT and DELETE: fc_put/fc_del from a worker go through the write queue
@@ -719,23 +727,13 @@ static void compute_miss(worker *w, conn *c, const request *rq, uint64_t n, size
 static void compute_cached(worker *w, conn *c, const request *rq, uint64_t n)
 {
     size_t klen = (size_t)snprintf(w->key, sizeof w->key, "compute/%llu", (unsigned long long)n);
-    fc_txn *t;
-    fc_val v;
-    int rc = fc_txn_begin(w->store, &t);
-    if (rc != 0) {
-        compute_failed(w, c, rq, rc, "txn");
-        return;
-    }
-    rc = read_value(w, t, klen, &v);
-    if (rc == 0) {
-        atomic_fetch_add_explicit(&w->stats->hits, 1, memory_order_relaxed); /* a counter */
-        send_body(w, c, rq, v.data, v.size);
-    }
-    fc_txn_end(t);
-    if (rc == FC_ENOTFOUND)
+    int rc = serve_stored(w, c, rq, klen, 1);
+    if (rc == 0) /* relaxed: a counter */
+        atomic_fetch_add_explicit(&w->stats->hits, 1, memory_order_relaxed);
+    else if (rc == FC_ENOTFOUND)
         compute_miss(w, c, rq, n, klen);
-    else if (rc != 0)
-        compute_failed(w, c, rq, rc, "get");
+    else
+        compute_failed(w, c, rq, rc, "read");
 }
 
 /* /compute/<n>: the value of an expensive computation of n, cached in the
