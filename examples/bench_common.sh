@@ -50,4 +50,17 @@ wrk_failed() {
     cat "$tmp/wrk.out" >&2
 }
 
+# workers_cpu_ns: CPU time used so far by the server's workers, in ns.
+workers_cpu_ns() {
+    local sum=0 p stat
+    for p in /proc/[0-9]*; do
+        stat=$(cat "$p/stat" 2>/dev/null) || continue
+        stat=${stat##*) }
+        set -- $stat
+        [ "${2:-}" = "$spid" ] || continue
+        read -r ns _ <"$p/schedstat" && sum=$((sum + ns))
+    done
+    echo "$sum"
+}
+
 median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

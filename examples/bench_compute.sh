@@ -5,8 +5,10 @@
 # mode in turn and run wrk against it, every request asking for one of
 # KEYS keys (/compute/1 .. /compute/KEYS) at random. Printed per mode: the
 # median requests/s, the median number of requests wrk made, and the
-# median number of computations the server ran (from /stats), with every
-# run's figures. In cache mode the computations should be about KEYS for
+# median number of computations the server ran (from /stats), and the
+# median CPU time the workers spent per request (/proc/PID/schedstat,
+# which other load on the machine disturbs far less than the rate), with
+# every run's figures. In cache mode the computations should be about KEYS for
 # each --compute-ttl period the run lasts, whatever the request count.
 #
 #   examples/bench_compute.sh [KEYS] [RUNS] [SECONDS]      (defaults 10 3 10)
@@ -30,35 +32,40 @@ bench_name=fc-bench-compute
 keys_lua 1 "$KEYS" /compute/%d   # one of the KEYS keys at random
 
 # run_one MODE-ARGS: one wrk run against a fresh server on a fresh store;
-# prints "requests/s requests computations".
+# prints "requests/s requests computations worker-CPU-us/request".
 run_one() {
     rm -rf "$tmp/store"
     server_start --dir "$tmp/store" --compute-ttl "$TTL" "$@"
+    local cpu0 cpu1
+    cpu0=$(workers_cpu_ns)
     wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s "$tmp/keys.lua" "http://127.0.0.1:$port/" >"$tmp/wrk.out"
+    cpu1=$(workers_cpu_ns)
     local computations
     computations=$(curl -s -m 60 "http://127.0.0.1:$port/stats" |
         sed -n 's/.*"computations": \([0-9]*\).*/\1/p')
     server_stop
     ! wrk_failed || exit 1
-    awk -v c="$computations" '/requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
-        END { printf "%.0f %d %d", r, n, c }' "$tmp/wrk.out"
+    awk -v c="$computations" -v cpu=$((cpu1 - cpu0)) '/requests in/ { n = $1 }
+        /^Requests\/sec:/ { r = $2 }
+        END { printf "%.0f %d %d %.1f", r, n, c, (n > 0) ? cpu / n / 1000 : 0 }' "$tmp/wrk.out"
 }
 
-# column K "A B C A B C ...": every K-th figure of the runs (K = 1, 2, 3).
-column() { echo $2 | awk -v k="$1" '{ for (i = k; i <= NF; i += 3) printf "%s ", $i }'; }
+# column K "A B C D A B C D ...": the K-th figure of every run (K = 1..4).
+column() { echo $2 | awk -v k="$1" '{ for (i = k; i <= NF; i += 4) printf "%s ", $i }'; }
 
-# row MODE "RATE REQS COMPS ...": one line of the table.
+# row MODE "RATE REQS COMPS CPU ...": one line of the table.
 row() {
-    local rates reqs comps
-    rates=$(column 1 "$2") reqs=$(column 2 "$2") comps=$(column 3 "$2")
-    printf '%-9s %12s %15s %13s   req/s: %s requests: %s computations: %s\n' "$1" \
+    local rates reqs comps cpus
+    rates=$(column 1 "$2") reqs=$(column 2 "$2") comps=$(column 3 "$2") cpus=$(column 4 "$2")
+    printf '%-9s %12s %15s %13s %14s   req/s: %s requests: %s computations: %s us: %s\n' "$1" \
         "$(echo $rates | median)" "$(echo $reqs | median)" "$(echo $comps | median)" \
-        "$rates" "$reqs" "$comps"
+        "$(echo $cpus | median)" "$rates" "$reqs" "$comps" "$cpus"
 }
 
 echo "prefork_http /compute under wrk: $KEYS keys, --compute-ttl $TTL, $WORKERS workers," \
      "wrk -t$THREADS -c$CONNS -d${SECS}s, $RUNS runs, $(nproc) cores"
-printf '%-9s %12s %15s %13s   %s\n' mode 'median req/s' 'median requests' 'computations' 'each run'
+printf '%-9s %12s %15s %13s %14s   %s\n' mode 'median req/s' 'median requests' \
+    'computations' 'worker us/req' 'each run'
 cached="" uncached=""
 for r in $(seq 1 "$RUNS"); do
     cached="$cached $(run_one)"

@@ -28,19 +28,6 @@ bench_name=fc-bench-http
 . "$(dirname "$0")/bench_common.sh"
 keys_lua 0 $((KEYS - 1)) /k/%016d   # a uniformly random key of the store
 
-# workers_cpu_ns: CPU time used so far by the server's workers, in ns.
-workers_cpu_ns() {
-    local sum=0 p stat
-    for p in /proc/[0-9]*; do
-        stat=$(cat "$p/stat" 2>/dev/null) || continue
-        stat=${stat##*) }
-        set -- $stat
-        [ "${2:-}" = "$spid" ] || continue
-        read -r ns _ <"$p/schedstat" && sum=$((sum + ns))
-    done
-    echo "$sum"
-}
-
 # run_one STORE MODE: one wrk run against a fresh server; prints
 # "requests/s worker-CPU-us/request".
 run_one() {

@@ -7,9 +7,12 @@
  * pipelining), and answers GET /k/<key> by handing the kernel the value
  * straight from the shared mapping (sendmsg with a header iovec and a value
  * iovec, inside a read transaction). PUT and DELETE from a worker go
- * through the store's write queue to the parent's writer threads. The
- * parent only supervises: it replaces workers that die and stops them all
- * on SIGTERM or SIGINT. `prefork_http --help` is the manual.
+ * through the store's write queue to the parent's writer threads. GET
+ * /compute/<n> answers an expensive computation cached in the store with a
+ * TTL through fc_get_or_compute (one computation per key per TTL across all
+ * workers), and /stats the counters the workers share. The parent only
+ * supervises: it replaces workers that die and stops them all on SIGTERM
+ * or SIGINT. `prefork_http --help` is the manual.
  */
 #define _GNU_SOURCE /* accept4, ppoll, sigtimedwait, MSG_NOSIGNAL */
 #include <errno.h>
@@ -1382,6 +1385,10 @@ static void help(void)
         "    query string is ignored. Other paths give 404, other methods on /k/\n"
         "    405, a malformed request (bad request line or header, bad %XX, empty key,\n"
         "    head over 8 KiB) 400, a body over --max-body 413, Transfer-Encoding 501.\n"
+        "    After 400, 413 and 501 the connection closes. HTTP/1.1 connections stay\n"
+        "    open unless the client sends \"Connection: close\"; HTTP/1.0 ones only\n"
+        "    with \"Connection: keep-alive\". \"Expect: 100-continue\" is honoured.\n"
+        "\n"
         "    GET /compute/N  200 with \"compute(N) = HEX\\n\" (text/plain): N is a decimal\n"
         "                    number below 2^64, HEX 16 hex digits. The computation is\n"
         "                    deliberately expensive and deterministic: 2^23 steps of\n"
@@ -1394,7 +1401,9 @@ static void help(void)
         "                    once per TTL while the others wait for its value (a\n"
         "                    lease in the arena; if the computing worker dies, a\n"
         "                    waiter computes instead). A worker waiting or computing\n"
-        "                    serves none of its other connections meanwhile.\n"
+        "                    serves none of its other connections meanwhile. A hit\n"
+        "                    is answered like GET /k/ (--mode applies). 400 for a\n"
+        "                    bad N; methods other than GET and HEAD 405.\n"
         "    GET /stats      200 with one line of JSON, counted over all workers since\n"
         "                    the server started: mode (cache or no-cache), ttl_s (0:\n"
         "                    never expires), requests (to /compute), hits (found at\n"
@@ -1405,9 +1414,6 @@ static void help(void)
         "                    (500 and 503 answers), computing (pids computing now).\n"
         "                    The counters live in a MAP_SHARED page the parent maps\n"
         "                    before it forks.\n"
-        "    After 400, 413 and 501 the connection closes. HTTP/1.1 connections stay\n"
-        "    open unless the client sends \"Connection: close\"; HTTP/1.0 ones only\n"
-        "    with \"Connection: keep-alive\". \"Expect: 100-continue\" is honoured.\n"
         "\n"
         "OPTIONS\n"
         "    --dir DIR             the store directory (required)\n"
