@@ -568,13 +568,6 @@ static void send_failure(worker *w, conn *c, const request *rq, int rc, const ch
     send_text(w, c, rq, 500, "the store failed\n");
 }
 
-/* Reads w->key (klen bytes) in t: in mmap mode v points into the shared
- * mapping, in copy mode into the worker's private copy (see --mode). */
-static int read_value(worker *w, fc_txn *t, size_t klen, fc_val *v)
-{
-    return w->cfg->copy_mode ? get_copied(w, t, klen, v) : fc_get(t, w->key, klen, v);
-}
-
 /* One read transaction for w->key (klen bytes): a value found is answered
  * 200 (text/plain when text, else octet-stream) and 0 returned; on a miss
  * (FC_ENOTFOUND) or an error nothing is answered and the caller decides.
@@ -589,7 +582,7 @@ static int serve_stored(worker *w, conn *c, const request *rq, size_t klen, int 
     int rc = fc_txn_begin(w->store, &t);
     if (rc != 0)
         return rc;
-    rc = read_value(w, t, klen, &v);
+    rc = w->cfg->copy_mode ? get_copied(w, t, klen, &v) : fc_get(t, w->key, klen, &v);
     if (rc == 0) {
         reply r = { 200, NULL, v.data, v.size, text };
         send_reply(w, c, rq, &r, rq->keep_alive);
