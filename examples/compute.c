@@ -11,10 +11,11 @@
 #include <sys/mman.h>
 #include <time.h>
 
+/* MAP_SHARED: a forked worker's increments land in the parent's page too;
+ * anonymous memory is zeroed, which is every counter's start. No fd, so
+ * nothing to close on exec. */
 compute_stats *compute_stats_map(void)
 {
-    /* MAP_SHARED: a forked worker's increments land in the parent's page
-     * too; anonymous memory is zeroed, which is every counter's start. */
     void *p = mmap(NULL, sizeof(compute_stats), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
@@ -33,6 +34,8 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+/* Monotonic milliseconds: the padding must not stretch or shrink when the
+ * wall clock is set. */
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -50,6 +53,7 @@ static void pad_until(int64_t start_ms, int pad_ms)
             sink = mix(sink + (uint64_t)i);
 }
 
+/* The chain of compute.h: COMPUTE_ROUNDS steps from n, then the padding. */
 uint64_t compute_value(uint64_t n, int pad_ms)
 {
     int64_t start = pad_ms > 0 ? mono_ms() : 0;
@@ -61,12 +65,15 @@ uint64_t compute_value(uint64_t n, int pad_ms)
     return x;
 }
 
+/* The body is text so that curl, wrk scripts and people read it as is. */
 size_t compute_format(char *buf, uint64_t n, uint64_t value)
 {
     int len = snprintf(buf, COMPUTE_BODY_MAX, "compute(%" PRIu64 ") = %016" PRIx64 "\n", n, value);
     return len > 0 ? (size_t)len : 0;
 }
 
+/* Strict digits, so "/compute/7x" is a 400 rather than another key; leading
+ * zeros name the same n (and the same store key, "compute/7"). */
 int compute_parse(const char *s, size_t len, uint64_t *n)
 {
     if (len == 0 || len > 20)
@@ -109,6 +116,7 @@ static unsigned long long get(const _Atomic uint64_t *c)
     return (unsigned long long)atomic_load_explicit(c, memory_order_relaxed);
 }
 
+/* JSON, so that a script can pick a field with sed or jq. */
 size_t compute_stats_format(const compute_stats *st, int workers, const char *mode,
                             uint64_t ttl_s, char *buf)
 {
