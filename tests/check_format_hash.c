@@ -337,7 +337,7 @@ START_TEST(parse_rejects_malformed)
     memset(c, 0, sizeof c);
     fci_hash_index ix;
     ck_assert_int_eq(fci_hash_index_parse(&ix, fci_slice_make(c, 10)), FC_ECORRUPT);
-    fci_put_fixed32(c, 2); /* unknown version */
+    fci_put_fixed32(c, FCI_HASH_INDEX_VERSION + 1); /* unknown version */
     ck_assert_int_eq(fci_hash_index_parse(&ix, fci_slice_make(c, 40)), FC_ECORRUPT);
     fci_put_fixed32(c, FCI_HASH_INDEX_VERSION);
     fci_put_fixed32(c + 8, 0); /* no blocks */
@@ -375,7 +375,7 @@ START_TEST(probe_ends_on_full_and_bad_slots)
         snprintf(k, sizeof k, "k%d", i);
         fci_hash_probe p;
         fci_hash_loc loc;
-        fci_hash_probe_start(&p, &ix, fci_slice_str(k));
+        fci_hash_probe_start(&p, &ix, fci_slice_str(k), NULL);
         ck_assert_int_eq(fci_hash_probe_next(&p, &loc), FCI_HASH_UNSURE);
     }
     /* Now tags that never match (bit 17 set): no empty slot, no match. */
@@ -385,7 +385,7 @@ START_TEST(probe_ends_on_full_and_bad_slots)
     ck_assert_int_eq(fci_hash_index_parse(&ix, fci_slice_make(c, sizeof c)), 0);
     fci_hash_probe p;
     fci_hash_loc loc;
-    fci_hash_probe_start(&p, &ix, fci_slice_str("zz"));
+    fci_hash_probe_start(&p, &ix, fci_slice_str("zz"), NULL);
     int rc;
     while ((rc = fci_hash_probe_next(&p, &loc)) == 0)
         ;

@@ -135,7 +135,11 @@ static void place(char *slots, uint32_t nslots, uint32_t home, uint32_t run_off,
     }
 }
 
-static void fill_slots(const fci_hash_index_builder *b, char *slots, uint32_t nslots)
+/* Slots name a run by its offset in the file (block offset + offset in
+ * the block), so a reader can prefetch the run before it reads the block's
+ * descriptor. FC_ELIMIT when that sum passes 32 bits (a compressed table
+ * whose blocks grow large when inflated). */
+static int fill_slots(const fci_hash_index_builder *b, char *slots, uint32_t nslots)
 {
     uint32_t mask = (1u << b->tag_bits) - 1;
     for (uint32_t i = 0; i < b->nkeys; i++) {
@@ -143,9 +147,13 @@ static void fill_slots(const fci_hash_index_builder *b, char *slots, uint32_t ns
         const char *e = b->keys.data + 16 * (size_t)k;
         uint64_t h = fci_get_fixed64(e);
         uint32_t run_off = fci_get_fixed32(e + 8), of = fci_get_fixed32(e + 12);
+        uint64_t at = (uint64_t)fci_get_fixed32(b->blocks.data + 12 * (size_t)(of >> 1)) + run_off;
+        if (at > UINT32_MAX)
+            return FC_ELIMIT;
         uint32_t w = ((of >> 1) + 1) | (of & 1u) << 15 | (tag_of(h) & mask) << 16;
-        place(slots, nslots, home_slot(h, nslots), run_off, w);
+        place(slots, nslots, home_slot(h, nslots), (uint32_t)at, w);
     }
+    return 0;
 }
 
 int fci_hash_index_builder_finish(fci_hash_index_builder *b, fci_buf *dst)
@@ -170,8 +178,10 @@ int fci_hash_index_builder_finish(fci_hash_index_builder *b, fci_buf *dst)
     char *slots = dst->data + start + head;
     memset(slots, 0, 8 * (size_t)nslots);
     dst->size = start + head + 8 * (size_t)nslots;
-    fill_slots(b, slots, nslots);
-    return 0;
+    rc = fill_slots(b, slots, nslots);
+    if (rc != 0)
+        dst->size = start;
+    return rc;
 }
 
 /* ---- reading --------------------------------------------------------------- */
@@ -200,10 +210,12 @@ int fci_hash_index_parse(fci_hash_index *ix, fci_slice c)
     return 0;
 }
 
-void fci_hash_probe_start(fci_hash_probe *p, const fci_hash_index *ix, fci_slice user_key)
+void fci_hash_probe_start(fci_hash_probe *p, const fci_hash_index *ix, fci_slice user_key,
+                          const char *base)
 {
     uint64_t h = fci_hash_index_hash(user_key);
     p->ix = ix;
+    p->base = (ix->flags & FCI_HASH_INDEX_RAW_BLOCKS) ? base : NULL;
     p->tag = tag_of(h) & ix->tag_mask;
     p->slot = home_slot(h, ix->nslots);
     p->probes = 0;
@@ -224,11 +236,20 @@ int fci_hash_probe_next(fci_hash_probe *p, fci_hash_loc *loc)
         uint32_t ordinal = (w & 0x7fffu) - 1;
         if (ordinal >= ix->nblocks)
             return FCI_HASH_UNSURE;   /* damaged slot: let the index decide */
+        uint32_t at = fci_get_fixed32(s);
+        if (p->base != NULL) {
+            /* The run's first entry and the next line, while the block's
+             * descriptor is loaded: two cache misses overlap. */
+            __builtin_prefetch(p->base + at);
+            __builtin_prefetch(p->base + at + 64);
+        }
         const char *b = ix->blocks + 12 * (size_t)ordinal;
         loc->offset = fci_get_fixed32(b);
         loc->size = fci_get_fixed32(b + 4);
         loc->entries_end = fci_get_fixed32(b + 8);
-        loc->run_off = fci_get_fixed32(s);
+        if (at < loc->offset)
+            return FCI_HASH_UNSURE;   /* damaged slot: let the index decide */
+        loc->run_off = at - (uint32_t)loc->offset;
         loc->fresh = (w >> 15) & 1u;
         return 0;
     }

@@ -16,8 +16,10 @@
  * flags bit 0: every data block is stored uncompressed; bits 8-15: tag
  * bits (0 means 16; tests use fewer to force collisions). "entries end" is
  * where the block's restart array starts, so a lookup need not read the
- * block's trailer. A slot's first word is the offset, inside its block,
- * of the restart run where a key's first (newest) entry lies; its second
+ * block's trailer. A slot's first word is the offset in the file (block
+ * offset plus the offset in the block's contents) of the restart run
+ * where a key's first (newest) entry lies, so a reader can prefetch the
+ * run while it loads the block's descriptor; its second
  * word holds, from the low bits up, the block ordinal + 1 (15 bits), a
  * "fresh" bit and a 16-bit tag. A second word of 0 marks an empty slot.
  * "fresh" says the run's first entry starts a new user key rather than
@@ -38,7 +40,7 @@
 #include "util/slice.h"
 
 #define FCI_HASH_INDEX_META_KEY "forkcache.hash"
-#define FCI_HASH_INDEX_VERSION 1u
+#define FCI_HASH_INDEX_VERSION 2u
 #define FCI_HASH_INDEX_RAW_BLOCKS 0x1u   /* flags: no data block is compressed */
 #define FCI_HASH_INDEX_MAX_BLOCKS 32767u
 
@@ -95,6 +97,7 @@ typedef struct fci_hash_loc {
 /* Walks the slots whose tag matches a key, in probe order. */
 typedef struct fci_hash_probe {
     const fci_hash_index *ix;
+    const char *base;         /* the mapped table, to prefetch runs; or NULL */
     uint32_t tag;
     uint32_t slot;
     uint32_t probes;
@@ -103,7 +106,10 @@ typedef struct fci_hash_probe {
 #define FCI_HASH_ABSENT 1   /* an empty slot: the key is not in the table */
 #define FCI_HASH_UNSURE 2   /* the index cannot tell: use the index block */
 
-void fci_hash_probe_start(fci_hash_probe *p, const fci_hash_index *ix, fci_slice user_key);
+/* base: the table's mapping when it is mapped (runs are prefetched from
+ * it when the table's blocks are uncompressed), else NULL. */
+void fci_hash_probe_start(fci_hash_probe *p, const fci_hash_index *ix, fci_slice user_key,
+                          const char *base);
 /* 0 and the next candidate in *loc, FCI_HASH_ABSENT, or FCI_HASH_UNSURE. */
 int fci_hash_probe_next(fci_hash_probe *p, fci_hash_loc *loc);
 

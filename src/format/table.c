@@ -474,7 +474,7 @@ static int scan_run(const fci_table *t, const fci_hash_loc *loc, fci_slice ikey,
 static int get_hashed(const fci_table *t, fci_slice ikey, fci_table_get_result *r, fci_err *err)
 {
     fci_hash_probe p;
-    fci_hash_probe_start(&p, &t->hash, fci_ikey_user(ikey));
+    fci_hash_probe_start(&p, &t->hash, fci_ikey_user(ikey), t->base);
     for (;;) {
         fci_hash_loc loc;
         int rc = fci_hash_probe_next(&p, &loc);
