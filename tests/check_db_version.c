@@ -12,6 +12,8 @@
 #include "format/dbformat.h"
 #include "util/error.h"
 
+#define MAXF (2u << 20) /* max_file_size: the default */
+
 static fci_file_meta *meta(uint64_t number, uint64_t size, const char *lo, const char *hi)
 {
     fci_buf s = FCI_BUF_INIT, l = FCI_BUF_INIT;
@@ -161,7 +163,7 @@ START_TEST(pick_l0_compaction)
     for (int i = 0; i < FCI_NUM_LEVELS; i++)
         fci_buf_init(&ptrs[i]);
     fci_compaction *c;
-    ck_assert_int_eq(fci_compaction_pick(v, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(v, ptrs, MAXF, &c), 0);
     ck_assert_ptr_nonnull(c);
     ck_assert_int_eq(c->level, 0);
     ck_assert_uint_eq(c->ninputs[0], 3); /* 1, 2, 4 chain; 3 (p-q) stays */
@@ -183,18 +185,18 @@ START_TEST(pick_round_robin_and_move)
     for (int i = 0; i < FCI_NUM_LEVELS; i++)
         fci_buf_init(&ptrs[i]);
     fci_compaction *c;
-    ck_assert_int_eq(fci_compaction_pick(v, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(v, ptrs, MAXF, &c), 0);
     ck_assert_uint_eq(c->inputs[0][0]->number, 1);
     ck_assert(fci_compaction_is_move(c));
     fci_buf_append(&ptrs[1], c->inputs[0][0]->largest.data, c->inputs[0][0]->largest.size);
     fci_compaction_free(c);
-    ck_assert_int_eq(fci_compaction_pick(v, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(v, ptrs, MAXF, &c), 0);
     ck_assert_uint_eq(c->inputs[0][0]->number, 2); /* next past the pointer */
     fci_compaction_free(c);
     fci_buf_free(&ptrs[1]);
     fci_version_unref(v);
     /* Nothing due: no compaction. */
-    ck_assert_int_eq(fci_compaction_pick(base, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(base, ptrs, MAXF, &c), 0);
     ck_assert_ptr_null(c);
     fci_version_unref(base);
 }
@@ -210,13 +212,13 @@ START_TEST(key_beyond_and_range)
     ck_assert(!fci_version_key_beyond(v, 2, fci_slice_str("n"))); /* L3 is level+1 */
     fci_compaction *c;
     fci_slice lo = fci_slice_str("b");
-    ck_assert_int_eq(fci_compaction_range(v, 1, &lo, NULL, &c), 0);
+    ck_assert_int_eq(fci_compaction_range(v, 1, &lo, NULL, MAXF, &c), 0);
     ck_assert_ptr_nonnull(c);
     ck_assert_uint_eq(c->ninputs[0], 1);
     fci_compaction_free(c);
-    ck_assert_int_eq(fci_compaction_range(v, 2, NULL, NULL, &c), 0);
+    ck_assert_int_eq(fci_compaction_range(v, 2, NULL, NULL, MAXF, &c), 0);
     ck_assert_ptr_null(c); /* L2 is empty */
-    ck_assert_int_eq(fci_compaction_range(v, 6, NULL, NULL, &c), FC_EINVAL);
+    ck_assert_int_eq(fci_compaction_range(v, 6, NULL, NULL, MAXF, &c), FC_EINVAL);
     fci_version_unref(v);
     fci_version_unref(base);
 }
