@@ -300,6 +300,8 @@ static int compact_level(fc_store *s, int level, const fci_slice *begin, const f
             pthread_cond_wait(&w->done_cv, &w->mu);
         if (w->bg_error)
             return w->bg_error;
+        if (w->shutting_down) /* a cancelled compaction must not be retried */
+            return fci_store_fail(s, FC_ECLOSED, NULL);
         fci_compaction *c = NULL;
         int rc = fci_compaction_range(w->vs.current, level, begin, end,
                                       s->opts.max_file_size, &c);
