@@ -22,22 +22,11 @@
 #include "db/version.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
+#include "version_test.h"
 
 #define MAXF (2u << 20) /* the default max_file_size */
 
 /* ---- crafted versions ------------------------------------------------------ */
-
-static fci_file_meta *meta(uint64_t number, uint64_t size, const char *lo, const char *hi)
-{
-    fci_buf s = FCI_BUF_INIT, l = FCI_BUF_INIT;
-    ck_assert_int_eq(fci_ikey_append(&s, fci_slice_str(lo), 100, FCI_TYPE_VALUE), 0);
-    ck_assert_int_eq(fci_ikey_append(&l, fci_slice_str(hi), 90, FCI_TYPE_VALUE), 0);
-    fci_file_meta *f;
-    ck_assert_int_eq(fci_file_meta_new(number, size, fci_buf_slice(&s), fci_buf_slice(&l), &f), 0);
-    fci_buf_free(&s);
-    fci_buf_free(&l);
-    return f;
-}
 
 typedef struct add_spec { int level; fci_file_meta *file; } add_spec;
 
@@ -232,6 +221,34 @@ static fci_compaction *crafted(fc_store *s, fci_file_meta *gps[GP_FILES])
     return c;
 }
 
+static void crafted_free(fci_compaction *c, fci_file_meta *gps[GP_FILES])
+{
+    fci_compaction_free(c);
+    for (int j = 0; j < GP_FILES; j++)
+        fci_file_meta_unref(gps[j]);
+}
+
+/* A store whose one L0 table holds keys 0..n-1, generation 0. */
+static fc_store *store_with_l0(const fc_options *o, int n)
+{
+    fc_store *s = open_in(o);
+    for (int i = 0; i < n; i++)
+        put_i(s, i, 0);
+    ck_assert_int_eq(fc_flush(s), 0);
+    return s;
+}
+
+/* Outputs of a crafted compaction are never installed: the test removes
+ * them. */
+static void unlink_outputs(const fci_version_edit *edit)
+{
+    for (size_t i = 0; i < edit->n_new_files; i++) {
+        char path[PATH_MAX];
+        fci_filename(path, sizeof path, DIR_, FCI_FILE_TABLE, edit->new_files[i].number);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+}
+
 static int user_cmp(const fci_buf *ikey, const fci_buf *other)
 {
     return fci_bytewise_compare(fci_ikey_user(fci_buf_slice(ikey)),
@@ -254,10 +271,7 @@ START_TEST(outputs_split_at_grandparent_limit)
      * make 4 outputs by size, but 10 MiB of grandparents is passed every
      * 1000-1100 keys, well before. Use 8 MiB tables: only the rule splits. */
     fc_options o = opts_with(8u << 20, 8u << 20);
-    fc_store *s = open_in(&o);
-    for (int i = 0; i < 4000; i++)
-        put_i(s, i, 0);
-    ck_assert_int_eq(fc_flush(s), 0);
+    fc_store *s = store_with_l0(&o, 4000);
     fci_file_meta *gps[GP_FILES];
     fci_compaction *c = crafted(s, gps);
     c->max_grandparent_overlap = 10ull << 20;
@@ -279,10 +293,8 @@ START_TEST(outputs_split_at_grandparent_limit)
                       (unsigned long long)passed);
         if (i > 0) /* consecutive, disjoint by user key */
             ck_assert_int_lt(user_cmp(&edit.new_files[i - 1].largest, &f->smallest), 0);
-        char path[PATH_MAX];
-        fci_filename(path, sizeof path, DIR_, FCI_FILE_TABLE, f->number);
-        ck_assert_int_eq(unlink(path), 0); /* never installed */
     }
+    unlink_outputs(&edit);
     char first[32], last[32];
     key_of(first, 0);
     key_of(last, 3999);
@@ -291,9 +303,7 @@ START_TEST(outputs_split_at_grandparent_limit)
     ck_assert(fci_bytewise_compare(fci_ikey_user(fci_buf_slice(&edit.new_files[n - 1].largest)),
                                    fci_slice_str(last)) == 0);
     fci_edit_free(&edit);
-    fci_compaction_free(c);
-    for (int j = 0; j < GP_FILES; j++)
-        fci_file_meta_unref(gps[j]);
+    crafted_free(c, gps);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -368,10 +378,7 @@ START_TEST(cancelled_compaction_leaves_nothing)
 {
     /* 2 MB into 64 KiB outputs: about 30 tables, each fdatasynced. */
     fc_options o = opts_with(8u << 20, 64u << 10);
-    fc_store *s = open_in(&o);
-    for (int i = 0; i < 2000; i++)
-        put_i(s, i, 0);
-    ck_assert_int_eq(fc_flush(s), 0);
+    fc_store *s = store_with_l0(&o, 2000);
     int rc = 0;
     size_t finished = 0;
     for (int attempt = 0; attempt < 20 && rc != FC_ECLOSED; attempt++) {
@@ -390,15 +397,10 @@ START_TEST(cancelled_compaction_leaves_nothing)
         pthread_join(th, NULL);
         ck_assert_msg(rc == 0 || rc == FC_ECLOSED, "%s", err.msg);
         finished = edit.n_new_files;
-        for (size_t i = 0; rc == 0 && i < edit.n_new_files; i++) {
-            char path[PATH_MAX]; /* ran to the end: not installed, so removed here */
-            fci_filename(path, sizeof path, DIR_, FCI_FILE_TABLE, edit.new_files[i].number);
-            ck_assert_int_eq(unlink(path), 0);
-        }
+        if (rc == 0) /* ran to the end before the flag: try again */
+            unlink_outputs(&edit);
         fci_edit_free(&edit);
-        fci_compaction_free(c);
-        for (int j = 0; j < GP_FILES; j++)
-            fci_file_meta_unref(gps[j]);
+        crafted_free(c, gps);
     }
     ck_assert_int_eq(rc, FC_ECLOSED);
     ck_assert_uint_ge(finished, 2); /* outputs were finished, then removed */

@@ -11,20 +11,9 @@
 #include "db/version.h"
 #include "format/dbformat.h"
 #include "util/error.h"
+#include "version_test.h"
 
 #define MAXF (2u << 20) /* max_file_size: the default */
-
-static fci_file_meta *meta(uint64_t number, uint64_t size, const char *lo, const char *hi)
-{
-    fci_buf s = FCI_BUF_INIT, l = FCI_BUF_INIT;
-    ck_assert_int_eq(fci_ikey_append(&s, fci_slice_str(lo), 100, FCI_TYPE_VALUE), 0);
-    ck_assert_int_eq(fci_ikey_append(&l, fci_slice_str(hi), 90, FCI_TYPE_VALUE), 0);
-    fci_file_meta *f;
-    ck_assert_int_eq(fci_file_meta_new(number, size, fci_buf_slice(&s), fci_buf_slice(&l), &f), 0);
-    fci_buf_free(&s);
-    fci_buf_free(&l);
-    return f;
-}
 
 /* Applies "add (level, file)..." to base; files are released here. */
 typedef struct add_spec { int level; fci_file_meta *file; } add_spec;
