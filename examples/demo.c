@@ -141,7 +141,9 @@ static int run_workers(fc_store *s, const demo_config *c)
     }
     fflush(stdout);
     for (int w = 0; w < c->workers; w++) {
-        pid_t pid = fork();
+        /* fc_fork, not fork: liburcu's threads and locks behind the table
+         * cache need their fork hooks (see forkcache.h, "Forking"). */
+        pid_t pid = fc_fork();
         if (pid < 0) {
             perror("demo: fork");
             return 1;

@@ -286,11 +286,12 @@ static void child(fc_store *s, const pipeline_config *cfg, int id)
     _exit(rc);
 }
 
-/* Forks one child: a consumer (id >= 0) or the producer (id < 0). */
+/* Forks one child: a consumer (id >= 0) or the producer (id < 0), with
+ * fc_fork so liburcu's hooks run around the fork. */
 static int start(fc_store *s, const pipeline_config *cfg, int id, pid_t *pid)
 {
     fflush(NULL);
-    *pid = fork();
+    *pid = fc_fork();
     if (*pid < 0) {
         perror("ipc_pipeline: fork");
         return -1;

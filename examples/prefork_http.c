@@ -965,11 +965,12 @@ static int bound_port(int fd)
 }
 
 /* Forks worker i; the child never returns from worker_main. A failed fork
- * is retried later, like a worker that died. */
+ * is retried later, like a worker that died. fc_fork, not fork: liburcu's
+ * threads and locks behind the table cache need its hooks around fork. */
 static int spawn(server *srv, int i)
 {
     fflush(NULL); /* nothing buffered may be written twice */
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid < 0) {
         fprintf(stderr, "prefork_http: fork: %s\n", strerror(errno));
         srv->slots[i].respawn_ms = now_ms() + RESPAWN_DELAY_MS;

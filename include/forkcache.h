@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -63,8 +64,9 @@ const char *fc_version(int *major, int *minor, int *patch);
 #define FC_EPERM      -18   /* permission or ownership refused */
 #define FC_EREADONLY  -19   /* write attempted on a read-only handle */
 #define FC_EINTERNAL  -20   /* an internal invariant failed: a bug, please report */
+#define FC_EOVERFLOW  -21   /* fc_incr would leave the 64-bit integer range */
 
-#define FC_ERRNO_LAST  -20  /* the most negative code in this release */
+#define FC_ERRNO_LAST  -21  /* the most negative code in this release */
 
 /*
  * Returns a static, human-readable name for an FC_E* code (never NULL).
@@ -200,11 +202,58 @@ int fc_close(fc_store *store);
 const char *fc_errmsg(const fc_store *store);
 
 /*
- * Must be called in the child after fork() before it uses the store: the
- * child takes a reader slot of its own and gives up the writer's role (the
- * parent stays the writer). Returns 0 or an FC_E* code.
+ * Must be called in the child, for each store it inherited, after
+ * fc_fork() (see "Forking" below) and before it uses the store: the child
+ * takes a reader slot of its own and gives up the writer's role (the
+ * parent stays the writer). Returns 0 or an FC_E* code; FC_EINVAL in a
+ * child made by a plain fork() of a process that had a store open.
  */
 int fc_after_fork(fc_store *store);
+
+/* ---- Forking ------------------------------------------------------------ */
+
+/*
+ * A process that has a store open (or had one) forks through fc_fork(),
+ * or brackets its own fork() with fc_prefork() and fc_postfork_*().
+ *
+ * Why: each process keeps its open tables in a lock-free hash table of
+ * liburcu, in its "bp" flavour (urcu-bp: threads register themselves on
+ * first use, so any thread of a worker may read without calling into
+ * liburcu). An evicted table is unmapped by liburcu's call_rcu thread once
+ * no thread can still read it, and the hash table resizes on a worker
+ * thread. fork() copies only the calling thread: liburcu's threads and
+ * its locks must be put in order around it, or the child's first grace
+ * period may wait forever. liburcu's fork hooks free memory, so they are
+ * not installed with pthread_atfork(); call them through these functions.
+ * A child made by a plain fork() after its parent opened a store gets
+ * FC_EINVAL from fc_after_fork() and fc_open() instead of a hang. A child
+ * that calls exec() at once (posix_spawn, system) needs nothing.
+ *
+ * Rules: no transaction may be open in the forking thread (fc_prefork()
+ * gives FC_EBUSY); transactions open in other threads stay the parent's,
+ * and the fork may wait until they end if an unmap is pending. After the
+ * fork the child calls fc_after_fork() for every store it inherited:
+ *
+ *     pid_t pid = fc_fork();
+ *     if (pid == 0) {
+ *         if (fc_after_fork(store) != 0) _exit(1);
+ *         ... read ...
+ *     }
+ */
+
+/* fork() with liburcu's hooks around it. Returns as fork() does: the
+ * child's pid in the parent, 0 in the child, -1 with errno set (EDEADLK
+ * when the calling thread has a transaction open, EINVAL when this process
+ * itself came from a plain fork() of a store's process). */
+pid_t fc_fork(void);
+
+/* For callers that fork themselves: fc_prefork() right before fork() (0,
+ * FC_EBUSY or FC_EINVAL as above; on an error do not fork), then
+ * fc_postfork_parent() in the parent (also when fork() failed) or
+ * fc_postfork_child() in the child, each right after fork() returns. */
+int fc_prefork(void);
+void fc_postfork_parent(void);
+void fc_postfork_child(void);
 
 /* ---- Writes ------------------------------------------------------------- */
 
@@ -247,7 +296,9 @@ int fc_compact_range(fc_store *store, const void *begin, size_t blen, const void
 /*
  * A read transaction pins the current version of the store for this
  * process: every pointer a read returns stays valid until fc_txn_end, and
- * not longer. Cheap enough to open per request.
+ * not longer. Cheap enough to open per request. A transaction ends on the
+ * thread that began it (elsewhere fc_txn_end gives FC_EINVAL); while it is
+ * open, that thread must not fork (fc_fork refuses) nor close the store.
  */
 int fc_txn_begin(fc_store *store, fc_txn **out);
 int fc_txn_end(fc_txn *txn);
@@ -477,6 +528,95 @@ typedef void (*fc_verify_report)(void *arg, const fc_verify_finding *finding);
  * when a file could not be read, FC_ENOMEM.
  */
 int fc_verify(const char *dir, fc_verify_report report, void *arg);
+
+/* ---- Atomic operations and fetch-or-compute -------------------------------- */
+
+/*
+ * Conditional writes, decided by the store's writer: it reads the key's
+ * current value (memtables and tables, as of its newest write) and appends
+ * a plain put while it holds its write serialization, so each operation is
+ * atomic with respect to every write from every process. From any other
+ * process the operation travels through the write queue and the answer
+ * comes back with it. What lands on disk is an ordinary WriteBatch put:
+ * the store stays readable by LevelDB.
+ *
+ * A call that returns (0 or one of the codes named below) was decided and,
+ * on 0, is in the WAL and visible in every process. A process killed
+ * during a call leaves the operation either applied whole or not at all.
+ * A timeout (fc_options.write_timeout_ms) means the outcome is unknown.
+ */
+
+/*
+ * ttl_ms: the time to live of the value written, in milliseconds from now
+ * (0 = never expires, as fc_put); a ttl_ms > 0 needs a store created with
+ * ttl_framing (FC_EUNSUPPORTED otherwise). An expired entry counts as
+ * absent for every operation here.
+ */
+
+/* Stores key -> val only when key is absent: FC_EEXIST otherwise. */
+int fc_add(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+           uint64_t ttl_ms);
+
+/* Stores key -> val only when key is present: FC_ENOTFOUND otherwise. */
+int fc_replace(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t ttl_ms);
+
+/*
+ * Replaces key's value with val only when it currently equals expected
+ * (elen bytes, compared byte for byte): FC_ENOTFOUND when key is absent,
+ * FC_EMISMATCH when its value differs (nothing is written).
+ */
+int fc_cas(fc_store *store, const void *key, size_t klen, const void *expected, size_t elen,
+           const void *val, size_t vlen, uint64_t ttl_ms);
+
+/*
+ * Counters. A counter's value is its decimal text in ASCII: an optional
+ * '-' and 1 to 19 digits (leading zeros accepted on input), within
+ * INT64_MIN..INT64_MAX, no sign '+', no spaces, no terminating NUL; fc_incr
+ * writes it back in the shortest form ("-42", "0", "1000"). Any other
+ * value is "not a number": FC_ENAN, and nothing is written.
+ *
+ * fc_incr adds delta (negative to decrement) to key's counter and stores
+ * the result in *new_value (may be NULL). An absent (or expired) key
+ * counts as initial, so the first call stores initial + delta (initial 0:
+ * Redis's INCRBY). FC_EOVERFLOW when the sum leaves the int64 range
+ * (nothing is written). ttl_ms applies to a counter the call creates; an
+ * existing counter keeps its expiry (as APCu's apcu_inc), so a counter
+ * created with a ttl counts over a fixed window.
+ */
+int fc_incr(fc_store *store, const void *key, size_t klen, int64_t delta, int64_t initial,
+            uint64_t ttl_ms, int64_t *new_value);
+
+/*
+ * Fills a miss. compute is called with the key and must set *value to a
+ * buffer from malloc() (forkcache frees it) of *vlen bytes, returning 0; a
+ * negative FC_E* return is handed back to the caller of fc_get_or_compute.
+ */
+typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen, void **value,
+                             size_t *vlen);
+
+/*
+ * Returns key's value in *value (a malloc()ed copy the caller frees) and
+ * its length in *vlen. On a miss exactly one process of the store calls
+ * compute and stores its result with fc_put, while every other process
+ * asking for the same key waits for that value: a lease in the shared
+ * arena names the computing process, and its death (SIGKILL included)
+ * frees the lease at once, so one of the waiters computes instead. A
+ * waiter that has waited wait_ms (> 0) without seeing the value computes
+ * it itself (wait_ms <= 0: 10 seconds). The value is stored with
+ * fc_put_ttl(ttl_ms).
+ *
+ * compute must not itself ask fc_get_or_compute for a key that shares the
+ * lease (the same key, or one in the same slot): it would wait wait_ms for
+ * itself before computing.
+ *
+ * It takes the store rather than a transaction: the value it returns is
+ * usually newer than any snapshot the caller held. Keys of different
+ * values may share a lease slot (1024 slots), which makes one wait for the
+ * other's computation, never return the wrong value.
+ */
+int fc_get_or_compute(fc_store *store, const void *key, size_t klen, uint64_t ttl_ms,
+                      int wait_ms, fc_compute_fn compute, void *arg, void **value, size_t *vlen);
 
 #ifdef __cplusplus
 }

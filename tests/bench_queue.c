@@ -22,15 +22,9 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "bench_common.h"
 
 #define VALUE_SIZE 100
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -45,39 +39,16 @@ typedef struct target {
     int redis_fd;         /* >= 0: Redis connection */
 } target;
 
-static int redis_connect(const char *path)
-{
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* SET key value, one round trip, reply "+OK\r\n". */
 static int redis_set(int fd, const char *key, size_t klen, const char *val, size_t vlen)
 {
-    char buf[512];
+    char buf[512], reply[16];
     int n = snprintf(buf, sizeof buf, "*3\r\n$3\r\nSET\r\n$%zu\r\n%.*s\r\n$%zu\r\n", klen,
                      (int)klen, key, vlen);
     memcpy(buf + n, val, vlen);
     memcpy(buf + n + vlen, "\r\n", 2);
-    size_t len = (size_t)n + vlen + 2;
-    if (write(fd, buf, len) != (ssize_t)len)
-        return -1;
-    char reply[16];
-    ssize_t got = 0;
-    while (got < 5) {
-        ssize_t r = read(fd, reply + got, sizeof reply - (size_t)got);
-        if (r <= 0)
-            return -1;
-        got += r;
-    }
-    return memcmp(reply, "+OK\r\n", 5) == 0 ? 0 : -1;
+    ssize_t got = redis_roundtrip(fd, buf, (size_t)n + vlen + 2, reply, sizeof reply, 5);
+    return got == 5 && memcmp(reply, "+OK\r\n", 5) == 0 ? 0 : -1;
 }
 
 static int put(target *t, int id, long i, const char *val)
@@ -107,10 +78,10 @@ static void latency_child(target *t, long n, int out)
     if (lat == NULL)
         _exit(2);
     for (long i = 0; i < n; i++) {
-        double t0 = now_s();
+        double t0 = bench_now();
         if (put(t, 0, i, val) != 0)
             _exit(3);
-        lat[i] = (now_s() - t0) * 1e6;
+        lat[i] = (bench_now() - t0) * 1e6;
     }
     qsort(lat, (size_t)n, sizeof *lat, cmp_double);
     double res[2] = { lat[n / 2], lat[(long)(n * 0.99)] };
@@ -124,9 +95,9 @@ static void throughput_child(target *t, int id, double seconds, int out)
 {
     char val[VALUE_SIZE];
     memset(val, 'w', sizeof val);
-    double end = now_s() + seconds;
+    double end = bench_now() + seconds;
     long n = 0;
-    while ((n & 63) != 0 || now_s() < end) {
+    while ((n & 63) != 0 || bench_now() < end) {
         if (put(t, id, n, val) != 0)
             _exit(3);
         n++;
@@ -146,7 +117,7 @@ static int spawn(fc_store *s, const char *redis, int sync, int procs, long ops, 
     if (procs > 8 || pipe2(p, O_CLOEXEC) != 0)
         return -1;
     for (int c = 0; c < procs; c++) {
-        pid_t pid = kids[c] = fork();
+        pid_t pid = kids[c] = fc_fork();
         if (pid < 0)
             return -1;
         if (pid == 0) {
@@ -186,37 +157,6 @@ static int spawn(fc_store *s, const char *redis, int sync, int procs, long ops, 
     return ok ? 0 : -1;
 }
 
-/* Starts redis-server on a unix socket in dir, without persistence. */
-static pid_t start_redis(const char *dir, char *sock, size_t cap)
-{
-    snprintf(sock, cap, "%s/redis.sock", dir);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (null >= 0) {
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
-               "--appendonly", "no", "--dir", dir, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 100; i++) { /* up to 5 s for the socket */
-        int fd = redis_connect(sock);
-        if (fd >= 0) {
-            close(fd);
-            return pid;
-        }
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid)
-            return -1; /* not installed, or failed to start */
-        usleep(50000);
-    }
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    return -1;
-}
-
 int main(int argc, char **argv)
 {
     long ops = 20000, sync_ops = 2000;
@@ -236,25 +176,16 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/fc-bench-queue.XXXXXX", base ? base : "/tmp");
-    if (mkdtemp(dir) == NULL || ops < 100 || sync_ops < 100 || seconds <= 0) {
-        perror("bench_queue: setup");
+    if (ops < 100 || sync_ops < 100 || seconds <= 0) {
+        fprintf(stderr, "bench_queue: --ops and --sync-ops >= 100, --seconds > 0\n");
         return 2;
     }
-    char store_dir[4200];
-    snprintf(store_dir, sizeof store_dir, "%s/store", dir);
-    fc_options o;
-    fc_options_init(&o);
-    o.arena_size = (size_t)512 << 20;
-    o.queue_slots = 64;
-    fc_store *s;
-    if (fc_open(store_dir, &o, &s) != 0) {
-        fprintf(stderr, "bench_queue: open: %s\n", fc_errmsg(NULL));
+    char dir[4096];
+    fc_store *s = bench_open(base, "queue", dir);
+    if (s == NULL)
         return 1;
-    }
     char sock[4300];
-    pid_t redis = start_redis(dir, sock, sizeof sock);
+    pid_t redis = redis_start(dir, sock, sizeof sock);
     printf("write queue benchmark: %d-byte values, 1 writer process, producers forked from it\n",
            VALUE_SIZE);
     double r[2];
@@ -286,11 +217,6 @@ int main(int argc, char **argv)
                (unsigned long long)st.queue_writes, (unsigned long long)st.flushes,
                (unsigned long long)st.compactions);
     fc_close(s);
-    if (redis > 0) {
-        kill(redis, SIGTERM);
-        waitpid(redis, NULL, 0);
-    }
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : 1;
+    redis_stop(redis);
+    return bench_remove(dir) == 0 ? 0 : 1;
 }

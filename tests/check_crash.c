@@ -261,7 +261,7 @@ static int64_t run_and_kill(int64_t start, int round)
 {
     int p[2];
     ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         close(p[0]);

@@ -65,7 +65,7 @@ static int helper(const char *dir, const char *mode)
 
 static int run_helper(const char *mode)
 {
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid == 0) {
         execl("/proc/self/exe", "check_db_attach", "--helper", DIR_, mode, (char *)NULL);
         _exit(127);
@@ -103,7 +103,7 @@ START_TEST(attach_needs_a_file_backed_arena)
     fc_options o = base_opts(); /* anonymous arena */
     fc_store *s;
     ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid == 0) {
         fc_options a = base_opts();
         a.flags = FC_ATTACH;

@@ -112,7 +112,7 @@ static int forked_readers(fc_store *s)
 {
     pid_t kids[4];
     for (int r = 0; r < 4; r++) {
-        kids[r] = fork();
+        kids[r] = fc_fork();
         ck_assert_int_ge(kids[r], 0);
         if (kids[r] == 0) {
             if (fc_after_fork(s) != 0)

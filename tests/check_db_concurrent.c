@@ -230,7 +230,7 @@ static void run(int max_mappings, double duration)
     ck_assert_int_eq(pipe2(stop, O_CLOEXEC), 0);
     pid_t kids[READERS];
     for (int r = 0; r < READERS; r++) {
-        kids[r] = fork();
+        kids[r] = fc_fork();
         ck_assert_int_ge(kids[r], 0);
         if (kids[r] == 0) {
             close(stop[1]);

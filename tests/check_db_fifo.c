@@ -282,7 +282,7 @@ START_TEST(test_readers_never_fail)
     memset(sh, 0, sizeof *sh);
     pid_t kids[NREADERS];
     for (int r = 0; r < NREADERS; r++) {
-        kids[r] = fork();
+        kids[r] = fc_fork();
         ck_assert_int_ge(kids[r], 0);
         if (kids[r] == 0)
             _exit(reader(s, sh, r));

@@ -518,7 +518,7 @@ START_TEST(forked_child_scans)
     for (int op = 0; op < 4000; op++)
         random_op(s, &m, (uint64_t)op);
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int ok = fc_after_fork(s) == 0;
@@ -562,7 +562,7 @@ START_TEST(child_snapshot_survives_parent_compactions)
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         char c = 0;

@@ -143,7 +143,7 @@ START_TEST(workers_share_the_data)
     ck_assert_int_eq(pipe2(measure, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
     for (int w = 0; w < WORKERS; w++) {
-        pids[w] = fork();
+        pids[w] = fc_fork();
         ck_assert_int_ge(pids[w], 0);
         if (pids[w] == 0) {
             close(results[0]);

@@ -82,7 +82,7 @@ START_TEST(workers_write_through_the_queue)
     const int workers = 6, n = 600;
     pid_t kids[6];
     for (int w = 0; w < workers; w++) {
-        kids[w] = fork();
+        kids[w] = fc_fork();
         ck_assert_int_ge(kids[w], 0);
         if (kids[w] == 0)
             _exit(worker(s, w, n));
@@ -113,7 +113,7 @@ END_TEST
 START_TEST(queue_limits_and_errors)
 {
     fc_store *s = open_small();
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid == 0) {
         static char big[100 * 1024];
         if (fc_after_fork(s) != 0)
@@ -144,7 +144,7 @@ START_TEST(writer_gone_is_an_error)
     fc_store *s = open_small();
     int go[2];
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid == 0) {
         char c;
         close(go[1]);
@@ -170,7 +170,7 @@ START_TEST(visible_in_another_process_when_put_returns)
     fc_store *s = open_small();
     int p[2];
     ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid == 0) {
         close(p[0]);
         if (fc_after_fork(s) != 0)
@@ -242,7 +242,7 @@ START_TEST(producers_killed_and_restarted)
     pid_t pids[PRODUCERS];
     for (int w = 0; w < PRODUCERS; w++) {
         acked[w] = -1;
-        pids[w] = fork();
+        pids[w] = fc_fork();
         if (pids[w] == 0)
             producer_run(s, w, 0, acks[1]);
     }
@@ -274,7 +274,7 @@ START_TEST(producers_killed_and_restarted)
         while (read(acks[0], msg, sizeof msg) == (ssize_t)sizeof msg)
             if (msg[1] > acked[msg[0]])
                 acked[msg[0]] = msg[1];
-        pids[w] = fork();
+        pids[w] = fc_fork();
         if (pids[w] == 0)
             producer_run(s, w, acked[w] + 1, acks[1]);
     }

@@ -170,7 +170,7 @@ START_TEST(reads_tables_and_wal_and_changes_nothing)
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), FC_EREADONLY);
     /* A forked worker reads through the private arena it inherited. */
     fflush(NULL);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int ok = fc_after_fork(s) == 0 && check_contents(s) == 0 &&

@@ -170,7 +170,7 @@ START_TEST(second_writer_is_busy)
 {
     fc_options o = small_opts();
     fc_store *s = open_in(&o);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         /* A different process, so the fcntl lock really conflicts. */
@@ -223,7 +223,7 @@ START_TEST(forked_readers_see_writes)
     }
     pid_t kids[4];
     for (int c = 0; c < 4; c++) {
-        kids[c] = fork();
+        kids[c] = fc_fork();
         ck_assert_int_ge(kids[c], 0);
         if (kids[c] == 0) {
             if (fc_after_fork(s) != 0)
@@ -277,7 +277,7 @@ START_TEST(pinned_version_keeps_its_tables)
     int to_child[2], to_parent[2];
     ck_assert_int_eq(pipe2(to_child, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(to_parent, O_CLOEXEC), 0);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         char c = 0;
@@ -414,7 +414,7 @@ START_TEST(stats_in_writer_and_reader)
     ck_assert_uint_gt(st.arena_in_use, 0);
     ck_assert_uint_gt(st.block_cache_size, 0);       /* the writer carved one */
     ck_assert_uint_eq(st.block_cache_misses, 0);     /* mapped, uncompressed: unused */
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     if (pid == 0) {
         fc_stats cs;
         fc_reader_stat rs[16];

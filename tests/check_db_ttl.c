@@ -259,7 +259,7 @@ START_TEST(test_forked_reader)
     int go[2], done[2];
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         char c = 0, buf[16];
@@ -297,7 +297,7 @@ END_TEST
 START_TEST(test_through_queue)
 {
     fc_store *s = open_ttl();
-    pid_t pid = fork();
+    pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         int ok = fc_after_fork(s) == 0;

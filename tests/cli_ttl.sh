@@ -4,40 +4,9 @@
 # short one is gone once it has passed), a plain store refuses --ttl,
 # load --max-bytes bounds the tables, and stats shows the counters.
 set -u
-: "${top_builddir:?run through make check}"
-FC="$top_builddir/src/tool/forkcache"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-cli-ttl.XXXXXX")
-S="$tmp/store"
-wpid=
-# The writer must never outlive the test, whatever way it ends.
-cleanup() {
-    if [ -n "$wpid" ]; then
-        kill -KILL "$wpid" 2>/dev/null
-        wait "$wpid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() { echo "FAIL: $*"; [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err"; exit 1; }
-
-# wait_for CONDITION...: polls up to 10 s.
-wait_for() {
-    i=0
-    while ! "$@"; do
-        i=$((i + 1))
-        [ "$i" -le 100 ] || return 1
-        sleep 0.1
-    done
-}
-
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got, expected $want: $*"
-}
+cli_name=fc-cli-ttl
+wait_tenths=100
+. "${top_srcdir:?run through make check}/tests/cli_common.sh"
 
 # ---- expiry
 expect 0 "$FC" put --ttl 3600 "$S" long "stays"

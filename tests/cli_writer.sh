@@ -5,45 +5,8 @@
 # are refused naming its pid, SIGTERM stops it cleanly, and every write is
 # still there when the store is read with no writer running.
 set -u
-: "${top_builddir:?run through make check}"
-FC="$top_builddir/src/tool/forkcache"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-cliw.XXXXXX")
-S="$tmp/store"
-wpid=
-# The writer must never outlive the test, whatever way it ends.
-cleanup() {
-    if [ -n "$wpid" ]; then
-        kill -KILL "$wpid" 2>/dev/null
-        wait "$wpid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-    echo "FAIL: $*"
-    [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err"
-    [ -f "$tmp/writer.out" ] && sed 's/^/  writer: /' "$tmp/writer.out"
-    exit 1
-}
-
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got, expected $want: $*"
-}
-
-# wait_for CONDITION...: polls up to 5 s.
-wait_for() {
-    i=0
-    while ! "$@"; do
-        i=$((i + 1))
-        [ "$i" -le 50 ] || return 1
-        sleep 0.1
-    done
-}
+cli_name=fc-cliw
+. "${top_srcdir:?run through make check}/tests/cli_common.sh"
 
 # ---- a store with some rows, then its writer in the background
 printf 'before\t0\nkeep\tkept\n' >"$tmp/first.tsv"

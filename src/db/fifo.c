@@ -124,9 +124,11 @@ static uint64_t table_expiry(fc_store *s, fci_file_meta *f)
     fci_err err;
     fci_err_clear(&err);
     uint64_t max_expiry = 0;
+    fci_tcache_read_begin(); /* keeps t mapped if a reader evicts it meanwhile */
     int rc = fci_tcache_get(&s->tcache, s->arena, s->dir, f->number, &t, &err);
     if (rc == 0)
         rc = fci_table_max_expiry(t, &max_expiry, &err);
+    fci_tcache_read_end();
     if (rc != 0 && rc != FC_ENOTFOUND)
         return 0;
     f->max_expiry = rc == 0 ? max_expiry : 0;

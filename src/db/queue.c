@@ -15,6 +15,8 @@
 #include <string.h>
 
 #include "forkcache.h"
+#include "db/atomic.h"
+#include "db/lease.h"
 #include "db/store.h"
 #include "shm/layout.h"
 #include "shm/wqueue.h"
@@ -36,7 +38,7 @@ int fci_queue_create(fc_store *s, fci_err *err)
                 (uint32_t)s->opts.queue_entry_size);
     /* release: the queue is laid out before any process can find it */
     atomic_store_explicit(&s->arena->hdr->wq_off, off, memory_order_release);
-    return 0;
+    return fci_lease_create(s, err);
 }
 
 static fci_wq *queue_of(fc_store *s)
@@ -51,28 +53,43 @@ static fci_wq *queue_of(fc_store *s)
     return q;
 }
 
-/* mu held. Gathers the ready batches at the tail into one, writes it, and
- * answers each: its own validation error, or the group's result. */
+/* mu held. Gathers the ready entries at the tail into one batch, writes
+ * it, and answers each: its own verdict (a malformed batch, an atomic
+ * operation refused), or the group's result. An atomic operation is
+ * decided here against the store plus the group so far (db/atomic.c); a
+ * large group is cut before one, so that its scan stays short. */
 static int apply_group(fc_store *s, fci_wq *q, fci_write_batch *group)
 {
     fci_wq_slot *slots[GROUP_MAX];
     int verdict[GROUP_MAX];
     int n = 0, sync = 0;
+    fci_atomic_ctx actx;
+    fci_atomic_ctx_init(&actx, s);
     fci_batch_clear(group);
     const char *data;
     while (n < GROUP_MAX && fci_wq_peek(q, (uint64_t)n, &slots[n], &data)) {
-        fci_slice rep = fci_slice_make(data, slots[n]->len);
-        verdict[n] = fci_batch_validate(rep, NULL) != 0 ? FC_ECORRUPT : 0;
-        if (verdict[n] == 0) {
-            fci_write_batch one = { { (char *)data, rep.size, rep.size } };
-            verdict[n] = fci_batch_append(group, &one);
+        unsigned op = FCI_WQ_OP(slots[n]->flags);
+        if (op != 0 && n > 0 && fci_batch_approximate_size(group) > FCI_ATOMIC_GROUP_SCAN_MAX)
+            break;
+        if (op != 0) {
+            verdict[n] = fci_atomic_apply_queued(&actx, (char *)data, slots[n]->len, group);
+        } else {
+            fci_slice rep = fci_slice_make(data, slots[n]->len);
+            verdict[n] = fci_batch_validate(rep, NULL) != 0 ? FC_ECORRUPT : 0;
+            if (verdict[n] == 0) {
+                fci_write_batch one = { { (char *)data, rep.size, rep.size } };
+                verdict[n] = fci_batch_append(group, &one);
+            }
         }
         sync |= verdict[n] == 0 && (slots[n]->flags & FCI_WQ_SYNC);
         n++;
     }
+    fci_atomic_ctx_end(&actx);
     if (n == 0)
         return 0;
-    int rc = fci_write_batch_locked(s, group, sync || (s->opts.flags & FC_SYNC));
+    sync = sync || (s->opts.flags & FC_SYNC);
+    int rc = actx.room_made ? fci_write_batch_room_made(s, group, sync)
+                            : fci_write_batch_locked(s, group, sync);
     for (int i = 0; i < n; i++)
         fci_wq_complete(q, slots[i], verdict[i] != 0 ? verdict[i] : rc);
     return n;
@@ -133,7 +150,11 @@ static int writer_alive(void *arg)
     return pid != 0 && fci_proc_alive(pid, start);
 }
 
-int fci_queue_submit(fc_store *s, fci_slice rep, int sync)
+/* Sends one entry and waits for the writer: returns 0 with its verdict in
+ * *result (0 or FC_E*) and reply_len bytes of its reply in reply, or the
+ * failure to get an answer at all (recorded in the handle). */
+int fci_queue_call(fc_store *s, const void *data, size_t len, unsigned flags, int *result,
+                   void *reply, uint32_t reply_len)
 {
     fci_wq *q = queue_of(s);
     fci_err err;
@@ -142,16 +163,21 @@ int fci_queue_submit(fc_store *s, fci_slice rep, int sync)
         fci_err_set(&err, FC_EREADONLY, "no writer has a write queue in this arena");
         return fci_store_fail(s, FC_EREADONLY, &err);
     }
-    if (rep.size > UINT32_MAX)
+    if (len > UINT32_MAX)
         return fci_store_fail(s, FC_ETOOBIG, NULL);
+    *result = 0;
+    int rc = fci_wq_call(q, data, (uint32_t)len, flags, s->opts.write_timeout_ms, writer_alive, s,
+                         result, reply, reply_len, &err);
+    return rc != 0 ? fci_store_fail(s, rc, &err) : 0;
+}
+
+int fci_queue_submit(fc_store *s, fci_slice rep, int sync)
+{
     int result = 0;
-    int rc = fci_wq_submit(q, rep.data, (uint32_t)rep.size, sync ? FCI_WQ_SYNC : 0,
-                           s->opts.write_timeout_ms, writer_alive, s, &result, &err);
-    if (rc != 0)
-        return fci_store_fail(s, rc, &err);
-    if (result != 0) {
-        fci_err_set(&err, result, "the writer refused the batch: %s", fc_strerror(result));
-        return fci_store_fail(s, result, &err);
-    }
-    return 0;
+    int rc = fci_queue_call(s, rep.data, rep.size, sync ? FCI_WQ_SYNC : 0, &result, NULL, 0);
+    if (rc != 0 || result == 0)
+        return rc;
+    fci_err err;
+    fci_err_set(&err, result, "the writer refused the batch: %s", fc_strerror(result));
+    return fci_store_fail(s, result, &err);
 }

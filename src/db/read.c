@@ -9,9 +9,18 @@
  * lives in V's memtables or tables; if not, it retries. The process's slot
  * pin (taken before the first transaction) is the oldest version any of
  * its transactions uses, so the writer keeps everything they can reach.
+ *
+ * Tables: a transaction is one RCU read-side section of its thread
+ * (fci_tcache_read_begin in fc_txn_begin, read_end in fc_txn_end), so a
+ * table it got from the process's cache stays mapped until it ends even if
+ * another thread evicts it meanwhile. When a transaction sees a newer
+ * version than the cache was last swept against, it drops the tables that
+ * version no longer names; a thread still on an older version that needs
+ * one again reopens it (our slot's pin keeps the file on disk).
  */
 #include "config.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -167,6 +176,58 @@ static int begin_locked(fc_store *s, fc_txn **out)
     return 0;
 }
 
+static int cmp_number(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The tables of one version, sorted, and the first file number it had not
+ * handed out yet. */
+typedef struct live_tables {
+    uint64_t *numbers;
+    size_t n;
+    uint64_t next_file;
+} live_tables;
+
+/* Numbers at or above next_file belong to versions newer than this one:
+ * another thread put them in the cache, keep them. */
+static int table_is_live(void *arg, uint64_t number)
+{
+    const live_tables *lt = arg;
+    if (lt->next_file == 0 || number >= lt->next_file)
+        return 1;
+    return bsearch(&number, lt->numbers, lt->n, sizeof *lt->numbers, cmp_number) != NULL;
+}
+
+/* Once per new version (one thread wins the CAS), evicts the cached
+ * tables the version does not name. Skipped when out of memory: keeping
+ * a table is always safe. */
+static void sweep_tables(fc_store *s, const fc_txn *t)
+{
+    /* relaxed: only picks which thread sweeps; the tables themselves are
+     * protected by RCU, not by this word */
+    uint64_t seen = atomic_load_explicit(&s->tcache.swept_vseq, memory_order_relaxed);
+    if (t->vseq <= seen || !atomic_compare_exchange_strong_explicit(
+                               &s->tcache.swept_vseq, &seen, t->vseq,
+                               memory_order_relaxed, memory_order_relaxed))
+        return;
+    const fci_vrec_view *v = &t->view;
+    live_tables lt = { NULL, 0, v->rec->next_file };
+    size_t total = 0;
+    for (int l = 0; l < FCI_NUM_LEVELS; l++)
+        total += v->nfiles[l];
+    if (total > 0 && (lt.numbers = malloc(total * sizeof *lt.numbers)) == NULL)
+        return;
+    for (int l = 0; l < FCI_NUM_LEVELS; l++)
+        for (uint32_t i = 0; i < v->nfiles[l]; i++)
+            lt.numbers[lt.n++] = v->level[l][i].number;
+    if (lt.n > 0)
+        qsort(lt.numbers, lt.n, sizeof *lt.numbers, cmp_number);
+    fci_tcache_retain(&s->tcache, table_is_live, &lt);
+    free(lt.numbers);
+}
+
 int fc_txn_begin(fc_store *s, fc_txn **out)
 {
     if (s == NULL || out == NULL)
@@ -174,10 +235,17 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
     *out = NULL;
     if (s->pid != fci_getpid())
         return fci_store_fail(s, FC_EINVAL, NULL); /* fc_after_fork not called */
+    fci_tcache_read_begin(); /* before the pin: see the header comment */
     pthread_mutex_lock(&s->rd.mu);
     int rc = begin_locked(s, out);
     pthread_mutex_unlock(&s->rd.mu);
-    return rc;
+    if (rc != 0) {
+        fci_tcache_read_end();
+        return rc;
+    }
+    (*out)->thread = pthread_self();
+    sweep_tables(s, *out);
+    return 0;
 }
 
 /* Lets go of the previous table result; a value pointing into a heap block
@@ -220,6 +288,12 @@ int fc_txn_end(fc_txn *t)
         fci_err_set(&e, FC_EBUSY, "fc_txn_end: %d iterator(s) still open on this txn", t->iters);
         return fci_store_fail(s, FC_EBUSY, &e);
     }
+    if (!pthread_equal(t->thread, pthread_self())) {
+        /* Its RCU read-side section belongs to the thread that began it. */
+        fci_err e;
+        fci_err_set(&e, FC_EINVAL, "fc_txn_end: a transaction ends on the thread that began it");
+        return fci_store_fail(s, FC_EINVAL, &e);
+    }
     if (t->res_live)
         fci_table_get_done(t->res_table, &t->res);
     for (size_t i = 0; i < t->nheld; i++)
@@ -231,6 +305,7 @@ int fc_txn_end(fc_txn *t)
     if (--r->active == 0)
         fci_arena_unpin(s->arena);
     pthread_mutex_unlock(&r->mu);
+    fci_tcache_read_end(); /* after the last block release above */
     return 0;
 }
 
@@ -318,7 +393,7 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
 /* The newest visible value of key, still framed in a ttl store; an
  * expired one counts as absent (and hides older versions, as a deletion
  * does). *expiry is its frame's expiry (0 = never, or no framing). */
-static int get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
+int fci_get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
 {
     if (t == NULL || (key == NULL && klen > 0))
         return FC_EINVAL;
@@ -346,7 +421,7 @@ int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
         return FC_EINVAL;
     fci_slice v;
     uint64_t expiry;
-    int rc = get_live(t, key, klen, &v, &expiry);
+    int rc = fci_get_live(t, key, klen, &v, &expiry);
     if (rc == 0) {
         value->data = v.data;
         value->size = v.size;
@@ -360,7 +435,7 @@ int fc_ttl(fc_txn *t, const void *key, size_t klen, uint64_t *ms_left)
         return FC_EINVAL;
     fci_slice v;
     uint64_t expiry;
-    int rc = get_live(t, key, klen, &v, &expiry);
+    int rc = fci_get_live(t, key, klen, &v, &expiry);
     if (rc == 0)
         *ms_left = expiry == 0 ? FC_TTL_FOREVER : expiry - t->now_ms;
     return rc;

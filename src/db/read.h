@@ -51,6 +51,7 @@ struct fc_store;
 /* A read transaction: its pinned version, snapshot and attached memtables. */
 struct fc_txn {
     struct fc_store *store;
+    pthread_t thread;           /* began it: owns its RCU read-side section */
     uint64_t vseq;
     uint64_t snapshot;
     fci_vrec_view view;
@@ -66,5 +67,12 @@ struct fc_txn {
     int ttl;                    /* values are framed with their expiry */
     uint64_t now_ms;            /* expiry is judged against this (ttl.h) */
 };
+
+/* The newest live value of key in the transaction's snapshot, without its
+ * expiry frame, and that frame's expiry in *expiry (0 = never or no
+ * framing); an expired value is FC_ENOTFOUND. (fc_get plus the expiry;
+ * used by the writer's atomic operations, db/atomic.c.) */
+int fci_get_live(struct fc_txn *t, const void *key, size_t klen, fci_slice *v,
+                 uint64_t *expiry);
 
 #endif

@@ -67,7 +67,7 @@ static void unlink_table(fc_store *s, uint64_t number)
         fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE_SST, number);
         unlink(path);
     }
-    fci_tcache_evict(&s->tcache, s->arena, number);
+    fci_tcache_evict(&s->tcache, number);
 }
 
 /* mu held. Frees every queued item no pinned version can reach. */
@@ -144,7 +144,7 @@ void fci_delete_obsolete_files(fc_store *s)
         if (file_needed(s, kind, number))
             continue;
         if (fci_file_is_table(kind))
-            fci_tcache_evict(&s->tcache, s->arena, number);
+            fci_tcache_evict(&s->tcache, number);
         if (snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name) < (int)sizeof path)
             unlink(path);
     }

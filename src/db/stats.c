@@ -101,10 +101,9 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     uint64_t stalls = atomic_load_explicit(&h->writer_stalls, memory_order_relaxed);
     st->stalls = stalls >> 8;
     st->stall = (int)(stalls & 0xff);
-    pthread_mutex_lock(&s->tcache.mu);
-    st->tables_mapped = s->tcache.mapped;
-    st->tables_pread = s->tcache.preads;
-    pthread_mutex_unlock(&s->tcache.mu);
+    /* relaxed: per-process figures, nothing is read through them */
+    st->tables_mapped = atomic_load_explicit(&s->tcache.mapped, memory_order_relaxed);
+    st->tables_pread = atomic_load_explicit(&s->tcache.preads, memory_order_relaxed);
     cache_figures(s, st);
     drop_figures(s, st);
     return 0;

@@ -283,8 +283,13 @@ static fc_store *store_new(const char *dir, const fc_options *opts)
         fc_options_init(&s->opts);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->pid = fci_getpid();
-    fci_tcache_init(&s->tcache);
     pthread_mutex_init(&s->rd.mu, NULL);
+    if (fci_tcache_init(&s->tcache) != 0) {
+        pthread_mutex_destroy(&s->rd.mu);
+        pthread_mutex_destroy(&s->err_mu);
+        free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -300,6 +305,13 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
     const char *why = NULL;
     if (opts != NULL && fc_options_validate(opts, &why) != 0)
         return FC_EINVAL;
+    if (!fci_urcu_usable()) {
+        fci_err e;
+        fci_err_set(&e, FC_EINVAL, "this process was made by fork() after its parent opened a "
+                                   "store: fork with fc_fork() (liburcu needs its fork hooks)");
+        fci_open_failed(&e);
+        return FC_EINVAL;
+    }
     fc_store *s = store_new(dir, opts);
     if (s == NULL)
         return FC_ENOMEM;
@@ -370,7 +382,7 @@ int fc_close(fc_store *s)
             rc = FC_EIO;
     }
     fci_reader_state_free(&s->rd);
-    fci_tcache_free(&s->tcache, s->arena);
+    fci_tcache_free(&s->tcache);
     if (s->pid == fci_getpid())
         writer_free(s);
     else
@@ -385,7 +397,8 @@ int fc_close(fc_store *s)
 /* In the child the writer's descriptors, lock and thread do not carry over
  * (the fcntl lock and the thread stay with the parent), so the child is a
  * reader with a slot of its own. Its inherited table mappings are dropped:
- * their Limiter units belong to the parent's slot. */
+ * their Limiter units belong to the parent's slot. Dropping them runs
+ * through liburcu, which only works in a child of fc_fork (fork.c). */
 int fc_after_fork(fc_store *s)
 {
     if (s == NULL)
@@ -395,6 +408,11 @@ int fc_after_fork(fc_store *s)
     fci_err err;
     fci_err_clear(&err);
     pthread_mutex_init(&s->err_mu, NULL);
+    if (!fci_urcu_usable()) {
+        fci_err_set(&err, FC_EINVAL, "fc_after_fork: this child was made by fork(), not "
+                                     "fc_fork(): liburcu cannot run here (see forkcache.h)");
+        return fci_store_fail(s, FC_EINVAL, &err);
+    }
     if (s->w != NULL) {
         /* The parent's WAL fd and LOCK fd are close-on-exec but open here:
          * close our copies without touching the parent's lock (closing a

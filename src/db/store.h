@@ -150,10 +150,23 @@ int fci_queue_create(fc_store *s, fci_err *err);
 int fci_queue_start(fc_store *s);
 void fci_queue_stop(fc_store *s);
 int fci_queue_submit(fc_store *s, fci_slice rep, int sync);
+int fci_queue_call(fc_store *s, const void *data, size_t len, unsigned flags, int *result,
+                   void *reply, uint32_t reply_len);
 
 /* write.c */
 int fci_switch_memtable(fc_store *s);                   /* mu held */
+/* Where a write from this handle goes: FCI_WRITE_HERE (this process is the
+ * writer), FCI_WRITE_QUEUE, or a negative FC_E* code (recorded). */
+enum { FCI_WRITE_HERE = 0, FCI_WRITE_QUEUE = 1 };
+int fci_write_route(fc_store *s);
+/* FC_EINVAL (NULL with a length), FC_ETOOBIG (over the size limits) or 0. */
+int fci_check_sizes(const void *key, size_t klen, const void *val, size_t vlen);
 int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync);
+/* The two halves of fci_write_batch_locked, for a caller that decides what
+ * to write from the current state (atomic.c): make room first (this may
+ * release mu while it waits), decide, then write without releasing mu. */
+int fci_make_room(fc_store *s);
+int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync);
 
 /* Records a failure in the handle's message and returns code. */
 int fci_store_fail(fc_store *s, int code, const fci_err *detail);

@@ -1,5 +1,13 @@
 /*
- * tcache.c - this process's open tables.
+ * tcache.c - this process's open tables, in a liburcu lock-free hash table.
+ *
+ * Lookups run under rcu_read_lock and take no lock. Two threads that miss
+ * on the same table both open it; cds_lfht_add_unique keeps the first
+ * and the loser unmaps its copy at once and gives its Limiter unit back
+ * (nobody else ever saw it). A removed entry is freed by call_rcu: its
+ * munmap and its Limiter unit wait for the grace period, so the Limiter
+ * never counts fewer mappings than exist and a reader that found the entry
+ * before its removal keeps reading the mapping to the end of its section.
  */
 #include "config.h"
 
@@ -12,25 +20,77 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
 #include "forkcache.h"
 #include "db/tcache.h"
 #include "format/filename.h"
 #include "format/compress.h"
 #include "shm/arena.h"
 #include "shm/bcache.h"
+#include "util/proc.h"
 
-void fci_tcache_init(fci_tcache *c)
+/* One open table. Immutable once in the hash, until freed by call_rcu. */
+typedef struct fci_tcache_entry {
+    struct cds_lfht_node node;
+    struct rcu_head rcu;
+    uint64_t number;
+    void *map;                 /* NULL when read through fd */
+    size_t size;
+    int fd;                    /* -1 when mapped */
+    int limiter_unit;          /* holds one Limiter unit (of owner's slot) */
+    pid_t owner;               /* the process that took the unit */
+    struct fci_arena *arena;
+    struct fci_bcache *bc;     /* the process's block cache handle, or NULL */
+    fci_table table;
+    fci_block_fetcher fetcher; /* through the shared block cache */
+} fci_tcache_entry;
+
+/* Initial and minimum buckets: a store of a few hundred tables never
+ * resizes; larger ones grow through liburcu's resize worker. */
+#define TCACHE_INIT_BUCKETS 256
+
+int fci_tcache_init(fci_tcache *c)
 {
     memset(c, 0, sizeof *c);
-    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->bc_mu, NULL);
+    fci_urcu_mark();
+    c->ht = cds_lfht_new(TCACHE_INIT_BUCKETS, TCACHE_INIT_BUCKETS, 0,
+                         CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+    return c->ht != NULL ? 0 : FC_ENOMEM;
 }
 
-static fci_tcache_entry **slot_for(fci_tcache *c, uint64_t number)
+void fci_tcache_read_begin(void)
 {
-    fci_tcache_entry **p = &c->buckets[(number * 0x9e3779b97f4a7c15ull) >> 56];
-    while (*p && (*p)->number != number)
-        p = &(*p)->next;
-    return p;
+    rcu_read_lock();
+}
+
+void fci_tcache_read_end(void)
+{
+    rcu_read_unlock();
+}
+
+/* The split-ordered list sorts by bit-reversed hash: every bit must mix
+ * (file numbers are small and consecutive). splitmix64's finaliser. */
+static unsigned long hash_number(uint64_t n)
+{
+    n ^= n >> 30;
+    n *= 0xbf58476d1ce4e5b9ull;
+    n ^= n >> 27;
+    n *= 0x94d049bb133111ebull;
+    n ^= n >> 31;
+    return (unsigned long)n;
+}
+
+static fci_tcache_entry *entry_of(struct cds_lfht_node *n)
+{
+    return caa_container_of(n, fci_tcache_entry, node);
+}
+
+static int match_number(struct cds_lfht_node *n, const void *key)
+{
+    return entry_of(n)->number == *(const uint64_t *)key;
 }
 
 /* Tables are named .ldb by LevelDB today and .sst by older versions. */
@@ -121,7 +181,7 @@ static int cached_fetch(void *arg, const fci_table *t, fci_block_handle h, fci_b
     }
     fill_ctx x = { t, h, verify };
     fci_bcache_ref br;
-    int rc = fci_bcache_get(e->cache->bc, e->number, h.offset, fill_block, &x, &br, err);
+    int rc = fci_bcache_get(e->bc, e->number, h.offset, fill_block, &x, &br, err);
     if (rc == FCI_BCACHE_BYPASS)
         return fci_table_read_block(t, h, verify, ref, err);
     if (rc != 0)
@@ -137,140 +197,202 @@ static void cached_release(void *arg, const fci_table *t, fci_block_ref *ref)
     fci_tcache_entry *e = arg;
     (void)t;
     fci_bcache_ref br = { .pin = ref->pin };
-    fci_bcache_release(e->cache->bc, &br);
+    fci_bcache_release(e->bc, &br);
 }
 
-static void entry_free(fci_tcache_entry *e, struct fci_arena *a, int release_unit)
+/* Unmaps (or closes) and gives the Limiter unit back when release says
+ * this process owns it. */
+static void entry_free(fci_tcache_entry *e, int release)
 {
     fci_table_close(&e->table);
     if (e->map)
         munmap(e->map, e->size);
     if (e->fd >= 0)
         close(e->fd);
-    if (e->limiter_unit && release_unit && a != NULL)
-        fci_limiter_release(a, NULL);
+    if (e->limiter_unit && release)
+        fci_limiter_release(e->arena, NULL);
     free(e);
 }
 
-/* mu held. This process's handle on the shared block cache, opened once
- * (opening resets the slot's pin records, so never twice). */
-static void tcache_open_bcache(fci_tcache *c, struct fci_arena *a)
+/* call_rcu callback: no thread can still read the table. A callback the
+ * parent queued may run in a child made by fc_fork (liburcu hands pending
+ * callbacks over): the child unmaps its copy but the unit stays the
+ * parent's, whose own callback gives it back. */
+static void entry_free_rcu(struct rcu_head *head)
 {
-    if (c->bc_tried)
-        return;
-    c->bc_tried = 1;
-    if (fci_bcache_open(a, &c->bc, NULL) != 0)
-        c->bc = NULL; /* no cache in this arena: heap reads */
+    fci_tcache_entry *e = caa_container_of(head, fci_tcache_entry, rcu);
+    entry_free(e, e->owner == fci_getpid());
+}
+
+/* This process's handle on the shared block cache, opened once (opening
+ * resets the slot's pin records, so never twice). Double-checked: after
+ * the first table, no lock. */
+static struct fci_bcache *tcache_bcache(fci_tcache *c, struct fci_arena *a)
+{
+    /* acquire: pairs with the release below, so bc is the opened handle */
+    if (atomic_load_explicit(&c->bc_tried, memory_order_acquire))
+        return atomic_load_explicit(&c->bc, memory_order_relaxed);
+    pthread_mutex_lock(&c->bc_mu);
+    if (!atomic_load_explicit(&c->bc_tried, memory_order_relaxed)) {
+        struct fci_bcache *bc = NULL;
+        if (fci_bcache_open(a, &bc, NULL) != 0)
+            bc = NULL; /* no cache in this arena: heap reads */
+        atomic_store_explicit(&c->bc, bc, memory_order_relaxed);
+        /* release: publishes bc before the flag */
+        atomic_store_explicit(&c->bc_tried, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&c->bc_mu);
+    return atomic_load_explicit(&c->bc, memory_order_relaxed);
 }
 
 int fci_tcache_bcache_stats(fci_tcache *c, struct fci_arena *a, fci_bcache_stats *st)
 {
-    pthread_mutex_lock(&c->mu);
-    tcache_open_bcache(c, a);
-    int have = c->bc != NULL;
-    if (have)
-        fci_bcache_stats_get(c->bc, st);
-    pthread_mutex_unlock(&c->mu);
-    return have;
+    struct fci_bcache *bc = tcache_bcache(c, a);
+    if (bc != NULL)
+        fci_bcache_stats_get(bc, st);
+    return bc != NULL;
+}
+
+/* Opens a table into a fresh entry, not yet in the hash. */
+static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
+                     fci_tcache_entry **out, fci_err *err)
+{
+    fci_tcache_entry *e = calloc(1, sizeof *e);
+    if (e == NULL)
+        return fci_err_set(err, FC_ENOMEM, "out of memory");
+    int fd = open_table_file(dir, number, err);
+    if (fd < 0) {
+        free(e);
+        return fd;
+    }
+    cds_lfht_node_init(&e->node);
+    e->number = number;
+    e->arena = a;
+    e->owner = fci_getpid();
+    int rc = entry_open(e, a, fd, err);
+    if (rc != 0) {
+        entry_free(e, 1);
+        return rc;
+    }
+    e->bc = tcache_bcache(c, a);
+    if (e->bc != NULL) {
+        e->fetcher = (fci_block_fetcher){ cached_fetch, cached_release, e };
+        fci_table_set_fetcher(&e->table, &e->fetcher);
+    }
+    *out = e;
+    return 0;
+}
+
+/* Under rcu_read_lock; NULL when not cached. */
+static fci_tcache_entry *lookup(fci_tcache *c, uint64_t number)
+{
+    struct cds_lfht_iter it;
+    cds_lfht_lookup(c->ht, hash_number(number), match_number, &number, &it);
+    struct cds_lfht_node *n = cds_lfht_iter_get_node(&it);
+    return n != NULL ? entry_of(n) : NULL;
 }
 
 int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
                    const fci_table **out, fci_err *err)
 {
-    pthread_mutex_lock(&c->mu);
-    fci_tcache_entry **p = slot_for(c, number);
-    if (*p != NULL) {
-        *out = &(*p)->table;
-        pthread_mutex_unlock(&c->mu);
+    rcu_read_lock();
+    fci_tcache_entry *hit = lookup(c, number);
+    if (hit != NULL)
+        *out = &hit->table;
+    rcu_read_unlock();
+    if (hit != NULL)
+        return 0;
+    fci_tcache_entry *e = NULL;
+    int rc = entry_new(c, a, dir, number, &e, err);
+    if (rc != 0)
+        return rc;
+    rcu_read_lock();
+    struct cds_lfht_node *n = cds_lfht_add_unique(c->ht, hash_number(number), match_number,
+                                                  &number, &e->node);
+    *out = &entry_of(n)->table;
+    rcu_read_unlock();
+    if (n != &e->node) {
+        entry_free(e, 1); /* lost the race: never seen by anyone */
         return 0;
     }
-    int rc = 0;
-    fci_tcache_entry *e = calloc(1, sizeof *e);
-    int fd = e ? open_table_file(dir, number, err) : fci_err_set(err, FC_ENOMEM, "out of memory");
-    if (fd >= 0) {
-        e->number = number;
-        rc = entry_open(e, a, fd, err);
-        if (rc == 0)
-            tcache_open_bcache(c, a);
-        if (rc == 0 && c->bc != NULL) {
-            e->cache = c;
-            e->fetcher = (fci_block_fetcher){ cached_fetch, cached_release, e };
-            fci_table_set_fetcher(&e->table, &e->fetcher);
-        }
-        if (rc == 0) {
-            *p = e;
-            c->count++;
-            if (e->map) c->mapped++; else c->preads++;
-            *out = &e->table;
-        } else {
-            entry_free(e, a, 1);
-        }
-    } else {
-        free(e);
-        rc = fd;
-    }
-    pthread_mutex_unlock(&c->mu);
-    return rc;
+    /* relaxed: counters for stats and tests, nothing is read through them */
+    atomic_fetch_add_explicit(&c->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(e->map ? &c->mapped : &c->preads, 1, memory_order_relaxed);
+    return 0;
 }
 
-void fci_tcache_evict(fci_tcache *c, struct fci_arena *a, uint64_t number)
+/* Under rcu_read_lock. Whoever wins cds_lfht_del frees the entry, once. */
+static void remove_entry(fci_tcache *c, fci_tcache_entry *e)
 {
-    pthread_mutex_lock(&c->mu);
-    fci_tcache_entry **p = slot_for(c, number);
-    fci_tcache_entry *e = *p;
-    if (e != NULL) {
-        *p = e->next;
-        c->count--;
-        entry_free(e, a, 1);
-    }
-    pthread_mutex_unlock(&c->mu);
+    if (cds_lfht_del(c->ht, &e->node) != 0)
+        return; /* another thread removed it first */
+    atomic_fetch_sub_explicit(&c->count, 1, memory_order_relaxed); /* a figure */
+    call_rcu(&e->rcu, entry_free_rcu);
 }
 
-void fci_tcache_retain(fci_tcache *c, struct fci_arena *a, int (*keep)(void *, uint64_t), void *arg)
+void fci_tcache_evict(fci_tcache *c, uint64_t number)
 {
-    pthread_mutex_lock(&c->mu);
-    for (int b = 0; b < FCI_TCACHE_BUCKETS; b++) {
-        fci_tcache_entry **p = &c->buckets[b];
-        while (*p) {
-            fci_tcache_entry *e = *p;
-            if (keep(arg, e->number)) {
-                p = &e->next;
-                continue;
-            }
-            *p = e->next;
-            c->count--;
-            entry_free(e, a, 1);
-        }
-    }
-    pthread_mutex_unlock(&c->mu);
+    rcu_read_lock();
+    fci_tcache_entry *e = lookup(c, number);
+    if (e != NULL)
+        remove_entry(c, e);
+    rcu_read_unlock();
 }
 
-static void drop_all(fci_tcache *c, struct fci_arena *a, int release_units)
+void fci_tcache_retain(fci_tcache *c, int (*keep)(void *, uint64_t), void *arg)
 {
-    for (int b = 0; b < FCI_TCACHE_BUCKETS; b++) {
-        while (c->buckets[b]) {
-            fci_tcache_entry *e = c->buckets[b];
-            c->buckets[b] = e->next;
-            entry_free(e, a, release_units);
-        }
+    struct cds_lfht_iter it;
+    fci_tcache_entry *e;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(c->ht, &it, e, node) {
+        if (!keep(arg, e->number))
+            remove_entry(c, e);
     }
-    c->count = 0;
+    rcu_read_unlock();
 }
 
-void fci_tcache_free(fci_tcache *c, struct fci_arena *a)
+static int keep_none(void *arg, uint64_t number)
 {
-    drop_all(c, a, 1);
+    (void)arg;
+    (void)number;
+    return 0;
+}
+
+/* In a child of a plain fork(), liburcu cannot run a grace period: no
+ * thread of this process may read the tables now (fc_close), so they are
+ * freed at once, and the hash table (whose resize worker is gone) is left
+ * to the process's exit. */
+static void free_without_rcu(fci_tcache *c)
+{
+    struct cds_lfht_iter it;
+    fci_tcache_entry *e;
+    cds_lfht_for_each_entry(c->ht, &it, e, node) {
+        entry_free(e, e->owner == fci_getpid());
+    }
+}
+
+void fci_tcache_free(fci_tcache *c)
+{
+    if (c->ht != NULL && !fci_urcu_usable()) {
+        free_without_rcu(c);
+    } else if (c->ht != NULL) {
+        fci_tcache_retain(c, keep_none, NULL);
+        rcu_barrier(); /* every entry_free_rcu has run: units are back */
+        cds_lfht_destroy(c->ht, NULL);
+    }
+    c->ht = NULL;
     fci_bcache_close(c->bc);
     c->bc = NULL;
-    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->bc_mu);
 }
 
 void fci_tcache_forget(fci_tcache *c)
 {
-    pthread_mutex_init(&c->mu, NULL); /* the parent may have held it at fork */
-    drop_all(c, NULL, 0);
+    pthread_mutex_init(&c->bc_mu, NULL); /* a parent thread may have held it */
+    fci_tcache_retain(c, keep_none, NULL); /* the callbacks keep the parent's units */
     fci_bcache_close(c->bc); /* names the parent's slot; reopened lazily */
     c->bc = NULL;
     c->bc_tried = 0;
     c->mapped = c->preads = 0;         /* figures are per process */
+    c->swept_vseq = 0;
 }

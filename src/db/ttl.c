@@ -108,7 +108,7 @@ void fci_ttl_marks_free(fci_ttl_marks *mk)
 
 /* Frame + value in one run: in small when it fits, else on the heap
  * (the caller frees it when it is not small); NULL when out of memory. */
-static char *frame(uint64_t expiry, fci_slice val, char *small, size_t cap)
+char *fci_ttl_frame(uint64_t expiry, fci_slice val, char *small, size_t cap)
 {
     size_t n = FC_TTL_FRAME_SIZE + val.size;
     char *buf = n <= cap ? small : malloc(n);
@@ -124,7 +124,7 @@ static char *frame(uint64_t expiry, fci_slice val, char *small, size_t cap)
 static int put_framed(fci_write_batch *b, fci_slice key, fci_slice val)
 {
     char small[256];
-    char *buf = frame(0, val, small, sizeof small);
+    char *buf = fci_ttl_frame(0, val, small, sizeof small);
     if (buf == NULL)
         return FC_ENOMEM;
     int rc = fci_batch_put(b, key, fci_slice_make(buf, FC_TTL_FRAME_SIZE + val.size));
@@ -227,8 +227,8 @@ int fc_put_ttl(fc_store *s, const void *key, size_t klen, const void *val, size_
         return fci_store_fail(s, FC_ETOOBIG, NULL);
     char small[256];
     size_t n = FC_TTL_FRAME_SIZE + vlen;
-    char *buf = frame(fci_ttl_expiry(fci_ttl_now(s), ttl_ms), fci_slice_make(val, vlen), small,
-                      sizeof small);
+    char *buf = fci_ttl_frame(fci_ttl_expiry(fci_ttl_now(s), ttl_ms), fci_slice_make(val, vlen),
+                              small, sizeof small);
     if (buf == NULL)
         return fci_store_fail(s, FC_ENOMEM, NULL);
     int rc = fci_write_one(s, FCI_TYPE_VALUE, key, klen, buf, n);

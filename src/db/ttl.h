@@ -75,6 +75,11 @@ static inline uint64_t fci_ttl_expiry(uint64_t now, uint64_t ttl_ms)
  * (only damage does that, and such a value is never dropped for age). */
 uint64_t fci_ttl_value_expiry(fci_slice framed);
 
+/* expiry as a frame, then val: in small (cap bytes) when it fits, else in
+ * a malloc()ed buffer (free it when it is not small); NULL when out of
+ * memory. */
+char *fci_ttl_frame(uint64_t expiry, fci_slice val, char *small, size_t cap);
+
 /* 1 when an entry of that expiry has expired at now. */
 static inline int fci_ttl_expired(uint64_t expiry, uint64_t now)
 {

@@ -36,7 +36,7 @@ int fc_batch_new(fc_batch **out)
     return 0;
 }
 
-static int check_sizes(const void *key, size_t klen, const void *val, size_t vlen)
+int fci_check_sizes(const void *key, size_t klen, const void *val, size_t vlen)
 {
     if ((key == NULL && klen > 0) || (val == NULL && vlen > 0))
         return FC_EINVAL;
@@ -49,7 +49,7 @@ int fc_batch_put(fc_batch *b, const void *key, size_t klen, const void *val, siz
 {
     if (b == NULL)
         return FC_EINVAL;
-    int rc = check_sizes(key, klen, val, vlen);
+    int rc = fci_check_sizes(key, klen, val, vlen);
     if (rc == 0 && b->ttl.framed)
         return fci_ttl_batch_put(&b->wb, &b->ttl, fci_slice_make(key, klen),
                                  fci_slice_make(val, vlen), 0);
@@ -60,7 +60,7 @@ int fc_batch_del(fc_batch *b, const void *key, size_t klen)
 {
     if (b == NULL)
         return FC_EINVAL;
-    int rc = check_sizes(key, klen, NULL, 0);
+    int rc = fci_check_sizes(key, klen, NULL, 0);
     return rc ? rc : fci_batch_delete(&b->wb, fci_slice_make(key, klen));
 }
 
@@ -88,9 +88,7 @@ void fc_batch_free(fc_batch *b)
 
 /* Where this handle's writes go: applied here in the writer process, through
  * the write queue from any other process attached to the store. */
-enum { WRITE_HERE = 0, WRITE_QUEUE = 1 };
-
-static int write_route(fc_store *s)
+int fci_write_route(fc_store *s)
 {
     if (s == NULL)
         return FC_EINVAL;
@@ -101,7 +99,7 @@ static int write_route(fc_store *s)
         fci_err_set(&e, FC_EINVAL, "store handle used in a forked child before fc_after_fork");
         return fci_store_fail(s, FC_EINVAL, &e);
     }
-    return s->w != NULL ? WRITE_HERE : WRITE_QUEUE;
+    return s->w != NULL ? FCI_WRITE_HERE : FCI_WRITE_QUEUE;
 }
 
 static void sleep_ms(long ms)
@@ -139,7 +137,7 @@ int fci_switch_memtable(fc_store *s)
 /* mu held. Swaps a full memtable for a fresh one and a new WAL, waiting
  * while the previous one is still being flushed or L0 is at its stop
  * count. Like LevelDB, a write past the slowdown count sleeps 1 ms once. */
-static int make_room(fc_store *s)
+int fci_make_room(fc_store *s)
 {
     fci_writer *w = s->w;
     int slowed = 0;
@@ -181,21 +179,19 @@ static int insert_entry(void *arg, uint64_t seq, int type, fci_slice key, fci_sl
     return fci_memtable_add(arg, seq, type, key, value);
 }
 
-/* mu held. */
-int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
+/* mu held, room made: appends and publishes without ever releasing mu,
+ * so what was decided under mu since fci_make_room still holds. */
+int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
 {
     fci_writer *w = s->w;
     uint32_t count = fci_batch_count(b);
     if (count == 0)
         return 0;
-    int rc = make_room(s);
-    if (rc != 0)
-        return rc;
     uint64_t first = w->vs.last_sequence + 1;
     fci_batch_set_sequence(b, first);
     fci_err err;
     fci_err_clear(&err);
-    rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
+    int rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
     if (rc == 0 && sync)
         rc = fci_log_writer_sync(&w->wal, &err);
     if (rc == 0)
@@ -207,9 +203,18 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
     return 0;
 }
 
+/* mu held. */
+int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
+{
+    if (fci_batch_count(b) == 0)
+        return 0;
+    int rc = fci_make_room(s);
+    return rc != 0 ? rc : fci_write_batch_room_made(s, b, sync);
+}
+
 int fc_write(fc_store *s, fc_batch *b, unsigned flags)
 {
-    int route = write_route(s);
+    int route = fci_write_route(s);
     if (route < 0)
         return route;
     if (b == NULL || (flags & ~FC_WRITE_SYNC) != 0)
@@ -222,7 +227,7 @@ int fc_write(fc_store *s, fc_batch *b, unsigned flags)
     int trc = fci_ttl_batch_stamp(s, &b->wb, &b->ttl, &terr);
     if (trc != 0)
         return fci_store_fail(s, trc, &terr);
-    if (route == WRITE_QUEUE)
+    if (route == FCI_WRITE_QUEUE)
         return fci_queue_submit(s, fci_batch_contents(&b->wb), sync);
     pthread_mutex_lock(&s->w->mu);
     int rc = fci_write_batch_locked(s, &b->wb, sync);
@@ -248,13 +253,13 @@ static int queue_one(fc_store *s, int type, fci_slice key, fci_slice val)
 static int write_one(fc_store *s, int type, const void *key, size_t klen, const void *val,
                      size_t vlen)
 {
-    int route = write_route(s);
+    int route = fci_write_route(s);
     if (route < 0)
         return route;
-    int rc = check_sizes(key, klen, val, vlen);
+    int rc = fci_check_sizes(key, klen, val, vlen);
     if (rc != 0)
         return fci_store_fail(s, rc, NULL);
-    if (route == WRITE_QUEUE)
+    if (route == FCI_WRITE_QUEUE)
         return queue_one(s, type, fci_slice_make(key, klen), fci_slice_make(val, vlen));
     pthread_mutex_lock(&s->w->mu);
     fci_write_batch *wb = &s->w->scratch;
@@ -295,7 +300,7 @@ int fc_batch_put_ttl(fc_batch *b, const void *key, size_t klen, const void *val,
         return FC_EINVAL;
     if (ttl_ms == 0)
         return fc_batch_put(b, key, klen, val, vlen);
-    int rc = check_sizes(key, klen, val, vlen);
+    int rc = fci_check_sizes(key, klen, val, vlen);
     return rc ? rc : fci_ttl_batch_put(&b->wb, &b->ttl, fci_slice_make(key, klen),
                                        fci_slice_make(val, vlen), ttl_ms);
 }

@@ -82,7 +82,8 @@ typedef struct fci_arena_header {
     _Atomic uint64_t last_sequence;  /* newest write sequence readers may see */
     _Atomic uint64_t wq_off;         /* the write queue (0 = none), set by the writer */
     _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
-    uint64_t pad2[3];
+    _Atomic uint64_t lease_off;      /* lease table (shm/lease.h), 0 = none (release by the writer) */
+    uint64_t pad2[2];
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
@@ -119,6 +120,7 @@ _Static_assert(offsetof(fci_arena_header, current_version_off) == 128, "publicat
 _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication line");
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
 _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
+_Static_assert(offsetof(fci_arena_header, lease_off) == 168, "publication line");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");

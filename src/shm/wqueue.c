@@ -69,14 +69,14 @@ int fci_wq_check(const fci_wq *q, uint64_t bytes_available)
 
 /* ---- waiting ---------------------------------------------------------- */
 
-static void futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms)
+void fci_futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, seen, &ts, NULL, 0);
 }
 
 /* Bumps a futex word and wakes every waiter in every process. */
-static void futex_bump(_Atomic uint32_t *word)
+void fci_futex_bump(_Atomic uint32_t *word)
 {
     /* release: what was written before the bump is seen by the woken */
     atomic_fetch_add_explicit(word, 1, memory_order_release);
@@ -85,7 +85,7 @@ static void futex_bump(_Atomic uint32_t *word)
 
 void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms)
 {
-    futex_wait(&q->work, seen, timeout_ms);
+    fci_futex_wait(&q->work, seen, timeout_ms);
 }
 
 static long elapsed_ms(const struct timespec *start)
@@ -103,7 +103,7 @@ static long elapsed_ms(const struct timespec *start)
  * since every thread of a process computes the same value. */
 static _Atomic uint64_t owner_word_cache;
 
-static uint64_t my_owner_word(void)
+uint64_t fci_owner_word_self(void)
 {
     uint64_t w = atomic_load_explicit(&owner_word_cache, memory_order_relaxed);
     if ((uint32_t)w == (uint32_t)fci_getpid())
@@ -114,7 +114,7 @@ static uint64_t my_owner_word(void)
     return w;
 }
 
-static int owner_dead(uint64_t owner)
+int fci_owner_word_dead(uint64_t owner)
 {
     if (owner == 0)
         return 1;
@@ -136,7 +136,7 @@ static void recover_done(fci_wq *q, fci_wq_slot *s, uint64_t t)
     uint64_t done = seq_of(t - q->nslots, FCI_WQ_DONE);
     if (atomic_load_explicit(&s->seq, memory_order_acquire) != done)
         return;
-    if (!owner_dead(atomic_load_explicit(&s->owner, memory_order_acquire)))
+    if (!fci_owner_word_dead(atomic_load_explicit(&s->owner, memory_order_acquire)))
         return;
     /* acq_rel: we read nothing more of the entry; the claimer that follows
      * sees the slot free */
@@ -163,7 +163,7 @@ static int64_t try_claim(fci_wq *q, uint64_t me)
     if (owner != 0) {
         /* Another claimer of ticket t: wait for it, or clear it if dead
          * (the head check below keeps a taken ticket from being reused). */
-        if (owner_dead(owner))
+        if (fci_owner_word_dead(owner))
             atomic_compare_exchange_strong_explicit(&s->owner, &owner, 0, memory_order_acq_rel,
                                                     memory_order_relaxed);
         return -2;
@@ -182,7 +182,7 @@ static int64_t try_claim(fci_wq *q, uint64_t me)
 static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
                  const struct timespec *start, uint64_t *ticket)
 {
-    uint64_t me = my_owner_word();
+    uint64_t me = fci_owner_word_self();
     for (;;) {
         uint32_t space = atomic_load_explicit(&q->space, memory_order_acquire);
         int64_t t = try_claim(q, me);
@@ -196,7 +196,7 @@ static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
             return FC_EAGAIN;
         if (timeout_ms > 0 && elapsed_ms(start) >= timeout_ms)
             return FC_ETIMEDOUT;
-        futex_wait(&q->space, space, WAIT_SLICE_MS);
+        fci_futex_wait(&q->space, space, WAIT_SLICE_MS);
     }
 }
 
@@ -214,7 +214,7 @@ static int await_done(fci_wq *q, fci_wq_slot *s, uint64_t t, int timeout_ms, fci
         if (timeout_ms > 0 && elapsed_ms(start) >= timeout_ms)
             return FC_ETIMEDOUT;
         (void)q;
-        futex_wait(&s->wake, seen, WAIT_SLICE_MS);
+        fci_futex_wait(&s->wake, seen, WAIT_SLICE_MS);
     }
 }
 
@@ -239,7 +239,7 @@ void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, 
     /* release: payload, len and flags are complete before READY is seen */
     atomic_store_explicit(&s->seq, seq_of(ticket, FCI_WQ_READY), memory_order_release);
     atomic_fetch_add_explicit(&q->submitted, 1, memory_order_relaxed);
-    futex_bump(&q->work);
+    fci_futex_bump(&q->work);
 }
 
 int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
@@ -268,21 +268,24 @@ void fci_wq_release(fci_wq *q, uint64_t ticket)
     /* release: our reads of the slot are done before it is free again */
     atomic_compare_exchange_strong_explicit(&s->seq, &done, seq_of(ticket + q->nslots, FCI_WQ_FREE),
                                             memory_order_release, memory_order_relaxed);
-    uint64_t me = my_owner_word();
+    uint64_t me = fci_owner_word_self();
     /* relaxed: a claimer that still sees us waits a moment (try_claim) */
     atomic_compare_exchange_strong_explicit(&s->owner, &me, 0, memory_order_relaxed,
                                             memory_order_relaxed);
-    futex_bump(&q->space);
+    fci_futex_bump(&q->space);
 }
 
 /* A producer that gives up waiting (timeout, writer gone) abandons its
  * slot: with no owner, the next producer of that slot frees it once the
  * writer has answered (the writer may still apply the entry: a timed-out
- * write is of unknown outcome, as with any server). */
-int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
-                  fci_wq_alive_fn alive, void *arg, int *result, fci_err *err)
+ * write is of unknown outcome, as with any server). Before freeing the
+ * slot, the first reply_len bytes of its payload (the writer's reply to an
+ * operation, see FCI_WQ_OP_SHIFT) are copied to reply. */
+int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
+                fci_wq_alive_fn alive, void *arg, int *result, void *reply, uint32_t reply_len,
+                fci_err *err)
 {
-    if (len > q->slot_bytes)
+    if (len > q->slot_bytes || reply_len > q->slot_bytes)
         return fci_err_set(err, FC_ETOOBIG,
                            "batch of %u bytes exceeds the write queue's entry limit of %u bytes "
                            "(fc_options.queue_entry_size)", len, q->slot_bytes);
@@ -292,11 +295,21 @@ int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int
         return rc;
     fci_wq_publish(q, t, data, len, flags);
     rc = fci_wq_await(q, t, timeout_ms, alive, arg, result, err);
-    if (rc == 0)
+    if (rc == 0) {
+        /* DONE was loaded with acquire in await: the reply is complete */
+        if (reply_len > 0)
+            memcpy(reply, payload(slot_at(q, t)), reply_len);
         fci_wq_release(q, t);
-    else  /* release: pairs with recover_done's acquire of the owner */
+    } else { /* release: pairs with recover_done's acquire of the owner */
         atomic_store_explicit(&slot_at(q, t)->owner, 0, memory_order_release);
+    }
     return rc;
+}
+
+int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
+                  fci_wq_alive_fn alive, void *arg, int *result, fci_err *err)
+{
+    return fci_wq_call(q, data, len, flags, timeout_ms, alive, arg, result, NULL, 0, err);
 }
 
 /* ---- consumer (the writer) --------------------------------------------- */
@@ -306,7 +319,7 @@ int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int
 static int recover_claimed(fci_wq *q, fci_wq_slot *s, uint64_t t)
 {
     uint64_t owner = atomic_load_explicit(&s->owner, memory_order_acquire);
-    if (!owner_dead(owner))
+    if (!fci_owner_word_dead(owner))
         return 0;
     uint64_t claimed = seq_of(t, FCI_WQ_FREE);
     /* release: the slot is free for the next round only after we are done
@@ -316,7 +329,7 @@ static int recover_claimed(fci_wq *q, fci_wq_slot *s, uint64_t t)
         return 0;
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->recovered, 1, memory_order_relaxed);
-    futex_bump(&q->space);
+    fci_futex_bump(&q->space);
     return 1;
 }
 
@@ -349,5 +362,5 @@ void fci_wq_complete(fci_wq *q, fci_wq_slot *s, int result)
     atomic_store_explicit(&s->seq, seq_of(t, FCI_WQ_DONE), memory_order_release);
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->applied, 1, memory_order_relaxed);
-    futex_bump(&s->wake);
+    fci_futex_bump(&s->wake);
 }

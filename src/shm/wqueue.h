@@ -27,6 +27,11 @@
 #define FCI_WQ_DONE 2u
 
 #define FCI_WQ_SYNC 0x1u   /* entry flag: fdatasync before acknowledging */
+/* Bits 8..15 of an entry's flags: 0 = the payload is a WriteBatch, else
+ * the code of an operation the writer decides (src/db/atomic.h), which
+ * answers in the first bytes of the payload (fci_wq_call's reply). */
+#define FCI_WQ_OP_SHIFT 8
+#define FCI_WQ_OP(flags) (((flags) >> FCI_WQ_OP_SHIFT) & 0xffu)
 
 typedef struct fci_wq_slot {
     _Atomic uint64_t seq;          /* ticket << 2 | state */
@@ -78,6 +83,12 @@ typedef int (*fci_wq_alive_fn)(void *arg);
 int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
                   fci_wq_alive_fn alive, void *arg, int *result, fci_err *err);
 
+/* fci_wq_submit that also copies reply_len bytes of the writer's reply
+ * (written over the start of the payload) to reply once DONE. */
+int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
+                fci_wq_alive_fn alive, void *arg, int *result, void *reply, uint32_t reply_len,
+                fci_err *err);
+
 /* The four steps of fci_wq_submit, apart so tests can stop between them:
  * take a ticket, write the entry, wait for the answer, free the slot. */
 int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, uint64_t *ticket,
@@ -99,5 +110,15 @@ void fci_wq_complete(fci_wq *q, fci_wq_slot *slot, int result);
 
 /* Writer: sleeps until a producer signals work or timeout_ms passes. */
 void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms);
+
+/* Shared with the lease table (src/shm/lease.c). */
+/* This process as one word: pid | low 32 bits of its start time << 32. */
+uint64_t fci_owner_word_self(void);
+/* 1 when the process an owner word names is gone (or 0 names nobody). */
+int fci_owner_word_dead(uint64_t owner);
+/* Futex on a word of the shared mapping: wait while it equals seen (at
+ * most ms), and bump + wake every waiter in every process. */
+void fci_futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms);
+void fci_futex_bump(_Atomic uint32_t *word);
 
 #endif

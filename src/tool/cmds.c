@@ -39,8 +39,8 @@ static const char *opt_name(int opt)
  * exit code (help printed, usage error). "+" stops at the first operand,
  * so keys that start with '-' work after DIR.
  */
-static int parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed,
-                 store_args *sa)
+int tool_parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed,
+               store_args *sa)
 {
     int opt;
     memset(sa, 0, sizeof *sa);
@@ -63,8 +63,8 @@ static int parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed
 
 /* A command-line key or value, hex-decoded when asked. *owned is what
  * to free. */
-static int arg_bytes(const tool_cmd *cmd, const store_args *sa, const char *what,
-                     const char *s, const void **data, size_t *len, void **owned)
+int tool_arg_bytes(const tool_cmd *cmd, const store_args *sa, const char *what,
+                   const char *s, const void **data, size_t *len, void **owned)
 {
     size_t n = strlen(s), bad;
     *owned = NULL;
@@ -90,49 +90,68 @@ static int arg_bytes(const tool_cmd *cmd, const store_args *sa, const char *what
     return 0;
 }
 
-/* put and del share everything but the call. */
+/* The start of every command on one key: options, then DIR KEY and up to
+ * max operands in all (min at least); the key decoded. -1 to go on, or an
+ * exit code (help, usage error). */
+int tool_key_args(const tool_cmd *cmd, int argc, char **argv, const char *allowed, int min,
+                  int max, store_args *sa, tool_key *tk)
+{
+    int r = tool_parse(cmd, argc, argv, allowed, sa);
+    if (r >= 0)
+        return r;
+    tk->nops = argc - optind;
+    if (tk->nops < min || tk->nops > max)
+        return tool_usage(cmd, tk->nops < min ? "missing arguments" : "too many arguments");
+    tk->dir = argv[optind];
+    tk->ops = argv + optind;
+    if (tool_arg_bytes(cmd, sa, "KEY", argv[optind + 1], &tk->key, &tk->klen, &tk->owned) != 0)
+        return EXIT_TROUBLE;
+    return -1;
+}
+
+/* put, del and add share everything but the call. */
 static int write_one(const char *name, int argc, char **argv, int nargs)
 {
     const tool_cmd *cmd = tool_find(name);
     store_args sa;
-    int r = parse(cmd, argc, argv, nargs == 3 ? "xswt" : "xsw", &sa);
+    tool_key tk;
+    int r = tool_key_args(cmd, argc, argv, nargs == 3 ? "xswt" : "xsw", nargs, nargs, &sa, &tk);
     if (r >= 0)
         return r;
-    if (argc - optind != nargs)
-        return tool_usage(cmd, argc - optind < nargs ? "missing arguments" : "too many arguments");
-    const char *dir = argv[optind];
-    const void *k, *v = "";
-    size_t klen, vlen = 0;
-    void *kown = NULL, *vown = NULL;
-    if (arg_bytes(cmd, &sa, "KEY", argv[optind + 1], &k, &klen, &kown) != 0)
-        return EXIT_TROUBLE;
-    if (nargs == 3 && arg_bytes(cmd, &sa, "VALUE", argv[optind + 2], &v, &vlen, &vown) != 0) {
+    const char *dir = tk.dir;
+    const void *k = tk.key, *v = "";
+    size_t klen = tk.klen, vlen = 0;
+    void *kown = tk.owned, *vown = NULL;
+    if (nargs == 3 && tool_arg_bytes(cmd, &sa, "VALUE", tk.ops[2], &v, &vlen, &vown) != 0) {
         free(kown);
         return EXIT_TROUBLE;
     }
     fc_store *s;
     int rc = tool_open(name, dir, &sa, TOOL_WRITE_FLAGS | FC_CREATE, &s);
+    int exists = 0;
     if (rc == 0) {
         fc_batch *b = NULL;
-        rc = fc_batch_new(&b);
-        if (rc == 0)
-            rc = nargs == 3 ? fc_batch_put_ttl(b, k, klen, v, vlen, sa.ttl_ms)
-                            : fc_batch_del(b, k, klen);
-        if (rc == 0)
-            rc = fc_write(s, b, sa.sync ? FC_WRITE_SYNC : 0);
+        if (strcmp(name, "add") == 0) {
+            rc = fc_add(s, k, klen, v, vlen, sa.ttl_ms);
+            exists = rc == FC_EEXIST; /* the negative answer, exit 1 */
+            rc = exists ? 0 : rc;
+        } else {
+            rc = fc_batch_new(&b);
+            if (rc == 0)
+                rc = nargs == 3 ? fc_batch_put_ttl(b, k, klen, v, vlen, sa.ttl_ms)
+                                : fc_batch_del(b, k, klen);
+            if (rc == 0)
+                rc = fc_write(s, b, sa.sync ? FC_WRITE_SYNC : 0);
+        }
         if (rc != 0)
             tool_fail(name, dir, "%s", rc == FC_ETOOBIG ? "key or value too big"
                                                         : tool_detail(s, rc));
         fc_batch_free(b);
-        int crc = fc_close(s);
-        if (crc != 0 && rc == 0) {
-            tool_fail(name, dir, "closing the store: %s", fc_strerror(crc));
-            rc = crc;
-        }
+        rc = tool_close(name, dir, s, rc);
     }
     free(kown);
     free(vown);
-    return rc == 0 ? EXIT_OK : EXIT_TROUBLE;
+    return rc != 0 ? EXIT_TROUBLE : exists ? EXIT_NO : EXIT_OK;
 }
 
 int tool_cmd_put(int argc, char **argv)
@@ -145,21 +164,23 @@ int tool_cmd_del(int argc, char **argv)
     return write_one("del", argc, argv, 2);
 }
 
+int tool_cmd_add(int argc, char **argv)
+{
+    return write_one("add", argc, argv, 3);
+}
+
 int tool_cmd_get(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("get");
     store_args sa;
-    int r = parse(cmd, argc, argv, "xw", &sa);
+    tool_key tk;
+    int r = tool_key_args(cmd, argc, argv, "xw", 2, 2, &sa, &tk);
     if (r >= 0)
         return r;
-    if (argc - optind != 2)
-        return tool_usage(cmd, argc - optind < 2 ? "missing arguments" : "too many arguments");
-    const char *dir = argv[optind];
-    const void *k;
-    size_t klen;
-    void *kown;
-    if (arg_bytes(cmd, &sa, "KEY", argv[optind + 1], &k, &klen, &kown) != 0)
-        return EXIT_TROUBLE;
+    const char *dir = tk.dir;
+    const void *k = tk.key;
+    size_t klen = tk.klen;
+    void *kown = tk.owned;
     fc_store *s;
     int rc = tool_open("get", dir, &sa, TOOL_READ_FLAGS, &s);
     int code = EXIT_TROUBLE;
@@ -198,7 +219,7 @@ int tool_cmd_compact(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("compact");
     store_args sa;
-    int r = parse(cmd, argc, argv, "w", &sa);
+    int r = tool_parse(cmd, argc, argv, "w", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != 1)
@@ -250,7 +271,7 @@ int tool_cmd_verify(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("verify");
     store_args sa;
-    int r = parse(cmd, argc, argv, "", &sa);
+    int r = tool_parse(cmd, argc, argv, "", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != 1)

@@ -232,12 +232,60 @@ const tool_cmd tool_cmds[] = {
         "forkcache put /var/cache/fc k v     # through the writer's queue\n"
         "kill -TERM %1\n"
     },
+    {
+        "incr", tool_cmd_incr,
+        "incr [--hex] [--sync] [--ttl SECONDS] [STORE OPTIONS] DIR KEY [DELTA]",
+        "add to a counter atomically and print it",
+        "Adds DELTA (default 1; negative to subtract) to the counter stored under\n"
+        "KEY and prints the new value and a newline. A counter is its value in\n"
+        "decimal ASCII text (\"-42\", \"1000\"); an absent key counts as 0. The\n"
+        "store's writer decides the addition, so increments from any number of\n"
+        "processes and commands are never lost. While a writer runs, the increment\n"
+        "goes through its write queue; otherwise the store is opened (and created\n"
+        "if needed) as its writer for the length of the command.\n",
+        "--hex\n"
+        "    KEY is hex-encoded (default: taken as it is). DELTA and the printed\n"
+        "    value are always decimal.\n"
+        "--sync\n"
+        "    fdatasync the write-ahead log before returning (default: no sync).\n"
+        "--ttl SECONDS\n"
+        "    A counter this command creates expires SECONDS from now (as put --ttl);\n"
+        "    an existing counter keeps its expiry, so a counter counts over a fixed\n"
+        "    window. Needs a store with expiry framing (put --ttl says more).\n"
+        STORE_OPTIONS,
+        "0  the counter was updated and its new value printed.\n"
+        "1  the value under KEY is not a decimal 64-bit integer, or the sum would\n"
+        "   overflow; nothing was written.\n"
+        "2  an error: usage, I/O, damage.\n",
+        "forkcache incr /var/cache/fc hits\n"
+        "forkcache incr /var/cache/fc stock:42 -3\n"
+    },
+    {
+        "add", tool_cmd_add,
+        "add [--hex] [--sync] [--ttl SECONDS] [STORE OPTIONS] DIR KEY VALUE",
+        "store one key only if it is absent",
+        "Stores VALUE under KEY only when KEY is absent, atomically with respect to\n"
+        "every other write: of several processes adding the same key, exactly one\n"
+        "succeeds. An expired key counts as absent. Otherwise like put.\n",
+        "--hex\n"
+        "    KEY and VALUE are hex-encoded (default: taken as they are).\n"
+        "--sync\n"
+        "    fdatasync the write-ahead log before returning (default: no sync).\n"
+        "--ttl SECONDS\n"
+        "    The value expires SECONDS from now, as with put --ttl.\n"
+        STORE_OPTIONS,
+        "0  the key was absent and VALUE is now stored.\n"
+        "1  the key exists; nothing was written.\n"
+        "2  an error: usage, I/O, damage.\n",
+        "forkcache add /var/cache/fc lock:job7 \"$$\" && echo \"we own job7\"\n"
+    },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 #define COMMON_EXIT \
     "0  success.\n" \
-    "1  a negative answer: get found no such key, verify found damage.\n" \
+    "1  a negative answer: get found no such key, verify found damage, add found\n" \
+    "   the key present, incr found a value that is not a 64-bit integer.\n" \
     "2  an error: a usage error (with a usage line on standard error), no store,\n" \
     "   a store held by another writer, an I/O error, damage met while working.\n"
 
@@ -291,12 +339,13 @@ static void help_all(void)
              "\n"
              "While `forkcache writer DIR` (or any program that opens the store with\n"
              "its arena in DIR/forkcache.arena) runs, the other commands attach to it:\n"
-             "put, del and load send their writes through its write queue, get, scan\n"
-             "and stats read its arena and see every write the moment it is made.\n"
-             "When no writer runs, put, del, load and compact open the store as its\n"
-             "writer for the length of the command, and get, scan and stats open it\n"
-             "read-only (no LOCK taken, nothing written). A writer whose arena is not in\n"
-             "a file cannot be attached to: the command then fails naming its pid.\n"
+             "put, del, add, incr and load send their writes through its write queue,\n"
+             "get, scan and stats read its arena and see every write the moment it is\n"
+             "made. When no writer runs, put, del, add, incr, load and compact open the\n"
+             "store as its writer for the length of the command, and get, scan and\n"
+             "stats open it read-only (no LOCK taken, nothing written). A writer whose\n"
+             "arena is not in a file cannot be attached to: the command then fails\n"
+             "naming its pid.\n"
              "\n"
              "Options come before DIR; everything after DIR is taken literally, so keys\n"
              "may start with '-'.\n", 4);

@@ -40,6 +40,8 @@ int tool_cmd_verify(int argc, char **argv);
 int tool_cmd_scan(int argc, char **argv);
 int tool_cmd_stats(int argc, char **argv);
 int tool_cmd_writer(int argc, char **argv);
+int tool_cmd_add(int argc, char **argv);
+int tool_cmd_incr(int argc, char **argv);   /* cmd_atomic.c */
 
 /* Store options from the command line, applied over fc_options_init. */
 typedef struct store_args {
@@ -69,6 +71,32 @@ enum {
     OPT_TTL,
     OPT_MAX_BYTES
 };
+
+/* The option loop of the store commands (cmds.c). allowed lists what the
+ * command takes: 'x' --hex, 's' --sync, 'w' the store-size options. -1 to
+ * go on (operands from optind), or an exit code (help, usage error). */
+int tool_parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed,
+               store_args *sa);
+/* A command-line key or value, hex-decoded with --hex; *owned is what to
+ * free. 0, or -1 with the usage printed. */
+int tool_arg_bytes(const tool_cmd *cmd, const store_args *sa, const char *what,
+                   const char *s, const void **data, size_t *len, void **owned);
+
+/* A command's DIR KEY operands (tool_key_args): ops[0] is DIR, ops[1]
+ * KEY, further operands follow; owned is what to free. */
+typedef struct tool_key {
+    const char *dir;
+    char **ops;
+    int nops;
+    const void *key;
+    size_t klen;
+    void *owned;
+} tool_key;
+int tool_key_args(const tool_cmd *cmd, int argc, char **argv, const char *allowed, int min,
+                  int max, store_args *sa, tool_key *tk);
+
+/* Closes store; returns rc, or close's error (reported) when rc is 0. */
+int tool_close(const char *cmd, const char *dir, fc_store *store, int rc);
 
 /* Prints "forkcache: <cmd> <dir>: <what>" to stderr. */
 void tool_fail(const char *cmd, const char *dir, const char *fmt, ...)

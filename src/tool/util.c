@@ -39,6 +39,18 @@ const char *tool_detail(const fc_store *store, int rc)
     return m && *m ? m : fc_strerror(rc);
 }
 
+/* A failed close matters (a writer's last sync, its LOCK), but the
+ * command's own error, when there is one, is the one to report. */
+int tool_close(const char *cmd, const char *dir, fc_store *store, int rc)
+{
+    int crc = fc_close(store);
+    if (crc != 0 && rc == 0) {
+        tool_fail(cmd, dir, "closing the store: %s", fc_strerror(crc));
+        return crc;
+    }
+    return rc;
+}
+
 /* Usage errors print the command's synopsis so the fix is on screen. */
 int tool_usage(const tool_cmd *cmd, const char *fmt, ...)
 {

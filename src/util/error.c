@@ -33,6 +33,7 @@ static const char *const fc_error_names[] = {
     "permission denied",
     "store is open read-only",
     "internal error (a bug in forkcache)",
+    "integer overflow",
 };
 
 _Static_assert(sizeof fc_error_names / sizeof fc_error_names[0] == 1 - FC_ERRNO_LAST,
