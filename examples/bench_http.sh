@@ -24,61 +24,23 @@ BUILD=${BUILD:-.}
 FC="$BUILD/src/tool/forkcache"
 HTTP="$BUILD/examples/prefork_http"
 command -v wrk >/dev/null || { echo "bench_http: wrk is not installed" >&2; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-bench-http.XXXXXX")
-spid=
-cleanup() {
-    [ -z "$spid" ] || { kill -TERM "$spid" 2>/dev/null; wait "$spid" 2>/dev/null; }
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-# wrk asks for a uniformly random key of the store in every request.
-cat >"$tmp/keys.lua" <<EOF
-local n = $KEYS
-function init(args) math.randomseed(os.time() + wrk.thread:get("id")) end
-function setup(thread) thread:set("id", tostring(math.random(1, 1000000))) end
-function request() return wrk.format("GET", string.format("/k/%016d", math.random(0, n - 1))) end
-EOF
-
-# workers_cpu_ns: CPU time used so far by the server's workers, in ns.
-workers_cpu_ns() {
-    local sum=0 p stat
-    for p in /proc/[0-9]*; do
-        stat=$(cat "$p/stat" 2>/dev/null) || continue
-        stat=${stat##*) }
-        set -- $stat
-        [ "${2:-}" = "$spid" ] || continue
-        read -r ns _ <"$p/schedstat" && sum=$((sum + ns))
-    done
-    echo "$sum"
-}
+bench_name=fc-bench-http
+. "$(dirname "$0")/bench_common.sh"
+keys_lua 0 $((KEYS - 1)) /k/%016d   # a uniformly random key of the store
 
 # run_one STORE MODE: one wrk run against a fresh server; prints
 # "requests/s worker-CPU-us/request".
 run_one() {
-    rm -f "$tmp/srv.out"   # no stale listening line from the previous run
-    "$HTTP" --dir "$1" --port 0 --workers "$WORKERS" --mode "$2" >"$tmp/srv.out" 2>"$tmp/srv.err" &
-    spid=$!
-    local i=0
-    until grep -qs ' port [0-9]' "$tmp/srv.out"; do
-        i=$((i + 1)); [ "$i" -lt 100 ] || { echo "server did not start" >&2; exit 1; }
-        sleep 0.1
-    done
-    local port
-    port=$(sed -n 's/.* port \([0-9][0-9]*\),.*/\1/p' "$tmp/srv.out")
+    server_start --dir "$1" --mode "$2"
     local cpu0 cpu1
     cpu0=$(workers_cpu_ns)
     wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" -s "$tmp/keys.lua" "http://127.0.0.1:$port/" >"$tmp/wrk.out"
     cpu1=$(workers_cpu_ns)
-    kill -TERM "$spid"; wait "$spid"; spid=
-    if grep -q 'Non-2xx' "$tmp/wrk.out"; then
-        echo "bench_http: non-2xx answers:" >&2; cat "$tmp/wrk.out" >&2; exit 1
-    fi
+    server_stop
+    ! wrk_failed || exit 1
     awk -v cpu=$((cpu1 - cpu0)) '/requests in/ { n = $1 } /^Requests\/sec:/ { r = $2 }
         END { printf "%.0f %.2f", r, (n > 0) ? cpu / n / 1000 : 0 }' "$tmp/wrk.out"
 }
-
-median() { tr ' ' '\n' | grep . | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # row SIZE MODE "RATE CPU RATE CPU ...": one line of the table.
 row() {

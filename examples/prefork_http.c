@@ -7,9 +7,12 @@
  * pipelining), and answers GET /k/<key> by handing the kernel the value
  * straight from the shared mapping (sendmsg with a header iovec and a value
  * iovec, inside a read transaction). PUT and DELETE from a worker go
- * through the store's write queue to the parent's writer threads. The
- * parent only supervises: it replaces workers that die and stops them all
- * on SIGTERM or SIGINT. `prefork_http --help` is the manual.
+ * through the store's write queue to the parent's writer threads. GET
+ * /compute/<n> answers an expensive computation cached in the store with a
+ * TTL through fc_get_or_compute (one computation per key per TTL across all
+ * workers), and /stats the counters the workers share. The parent only
+ * supervises: it replaces workers that die and stops them all on SIGTERM
+ * or SIGINT. `prefork_http --help` is the manual.
  */
 #define _GNU_SOURCE /* accept4, ppoll, sigtimedwait, MSG_NOSIGNAL */
 #include <errno.h>
@@ -30,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compute.h"
 #include "forkcache.h"
 
 #define HEAD_MAX 8192                 /* request line + headers, bytes */
@@ -42,6 +46,7 @@
 #define STOP_GRACE_MS 5000            /* workers get this long after SIGTERM */
 #define RESPAWN_DELAY_MS 1000         /* a worker that died young waits this */
 #define ACCEPT_BURST 64               /* accepts per wake-up at most */
+#define DEFAULT_COMPUTE_TTL_S 5       /* /compute results expire after this */
 
 /* ---- configuration -------------------------------------------------------- */
 
@@ -55,6 +60,11 @@ typedef struct server_config {
     size_t max_body;
     int max_conns;
     int idle_s;
+    uint64_t compute_ttl_s; /* /compute results live this long (0: forever) */
+    int compute_ms;         /* --compute-ms: a computation lasts at least this */
+    int no_cache;           /* --no-cache: /compute computes every time */
+    int framed;             /* the store has ttl_framing (set when opened) */
+    const char *print_compute; /* --print-compute N: no server */
 } server_config;
 
 /* ---- connections ---------------------------------------------------------- */
@@ -112,10 +122,12 @@ typedef struct worker {
     char key[HEAD_MAX];     /* a decoded key (never longer than the target) */
     char date[64];          /* the Date header, rebuilt once a second */
     time_t date_at;
+    compute_stats *stats;   /* the page every process shares (/stats) */
+    int index;              /* this worker's slot in stats->computing */
 } worker;
 
-/* A route: a path prefix and what answers it. To add an endpoint (issue 10
- * plans /compute/<n>), write a handler and add one row to `routes`. */
+/* A route: a path prefix and what answers it. To add an endpoint, write a
+ * handler and add one row to `routes`. */
 typedef void (*route_fn)(worker *w, conn *c, const request *rq, const char *rest,
                          size_t rest_len);
 typedef struct route {
@@ -124,9 +136,13 @@ typedef struct route {
 } route;
 
 static void route_key(worker *w, conn *c, const request *rq, const char *rest, size_t len);
+static void route_compute(worker *w, conn *c, const request *rq, const char *rest, size_t len);
+static void route_stats(worker *w, conn *c, const request *rq, const char *rest, size_t len);
 
 static const route routes[] = {
     { "/k/", route_key },
+    { "/compute/", route_compute },
+    { "/stats", route_stats },
 };
 
 /* Set by the workers' SIGTERM/SIGINT handler, read by their poll loop. The
@@ -513,6 +529,14 @@ static void send_text(worker *w, conn *c, const request *rq, int status, const c
     send_reply(w, c, rq, &r, rq != NULL && rq->keep_alive);
 }
 
+/* 405 with the Allow header line given (ending in CRLF). */
+static void send_not_allowed(worker *w, conn *c, const request *rq, const char *allow)
+{
+    static const char text[] = "method not allowed\n";
+    reply r = { 405, allow, text, sizeof text - 1, 1 };
+    send_reply(w, c, rq, &r, rq->keep_alive);
+}
+
 /* ---- the /k/<key> route ----------------------------------------------------- */
 
 /* Copies the value into the worker's private buffer (--mode copy), growing
@@ -531,31 +555,50 @@ static int get_copied(worker *w, fc_txn *t, size_t klen, fc_val *v)
     return rc;
 }
 
-/* GET and HEAD: one read transaction per request. In mmap mode the body
- * iovec points into the shared mapping and the transaction ends only once
- * the kernel has the bytes (or conn_send copied the rest); in copy mode the
- * value is copied out first, as a design without shared memory would. */
-static void key_get(worker *w, conn *c, const request *rq, size_t klen)
+/* The answer to a store call that failed with rc: 503 when the writer was
+ * too busy to answer in time (the client may retry), else 500 and a log
+ * line naming what failed. */
+static void send_failure(worker *w, conn *c, const request *rq, int rc, const char *what)
+{
+    if (rc == FC_ETIMEDOUT || rc == FC_EAGAIN) {
+        send_text(w, c, rq, 503, "the writer is busy\n");
+        return;
+    }
+    fprintf(stderr, "prefork_http[%d]: %s: %s\n", (int)getpid(), what, fc_errmsg(w->store));
+    send_text(w, c, rq, 500, "the store failed\n");
+}
+
+/* One read transaction for w->key (klen bytes): a value found is answered
+ * 200 (text/plain when text, else octet-stream) and 0 returned; on a miss
+ * (FC_ENOTFOUND) or an error nothing is answered and the caller decides.
+ * In mmap mode the body iovec points into the shared mapping and the
+ * transaction ends only once the kernel has the bytes (or conn_send copied
+ * the rest); in copy mode the value is copied out first, as a design
+ * without shared memory would. */
+static int serve_stored(worker *w, conn *c, const request *rq, size_t klen, int text)
 {
     fc_txn *t;
     fc_val v;
     int rc = fc_txn_begin(w->store, &t);
-    if (rc != 0) {
-        fprintf(stderr, "prefork_http[%d]: txn: %s\n", (int)getpid(), fc_errmsg(w->store));
-        send_text(w, c, rq, 500, "cannot read the store\n");
-        return;
-    }
+    if (rc != 0)
+        return rc;
     rc = w->cfg->copy_mode ? get_copied(w, t, klen, &v) : fc_get(t, w->key, klen, &v);
     if (rc == 0) {
-        reply r = { 200, NULL, v.data, v.size, 0 };
+        reply r = { 200, NULL, v.data, v.size, text };
         send_reply(w, c, rq, &r, rq->keep_alive);
-    } else if (rc == FC_ENOTFOUND) {
-        send_text(w, c, rq, 404, "not found\n");
-    } else {
-        fprintf(stderr, "prefork_http[%d]: get: %s\n", (int)getpid(), fc_errmsg(w->store));
-        send_text(w, c, rq, 500, "cannot read the store\n");
     }
     fc_txn_end(t);
+    return rc;
+}
+
+/* GET and HEAD of /k/: the value, or 404. */
+static void key_get(worker *w, conn *c, const request *rq, size_t klen)
+{
+    int rc = serve_stored(w, c, rq, klen, 0);
+    if (rc == FC_ENOTFOUND)
+        send_text(w, c, rq, 404, "not found\n");
+    else if (rc != 0)
+        send_failure(w, c, rq, rc, "read");
 }
 
 /* PUT and DELETE: fc_put/fc_del from a worker go through the write queue
@@ -570,12 +613,8 @@ static void key_write(worker *w, conn *c, const request *rq, size_t klen)
         send_text(w, c, rq, 204, NULL);
     else if (rc == FC_ETOOBIG)
         send_text(w, c, rq, 413, "key or value too large\n");
-    else if (rc == FC_ETIMEDOUT || rc == FC_EAGAIN)
-        send_text(w, c, rq, 503, "the writer is busy\n");
-    else {
-        fprintf(stderr, "prefork_http[%d]: write: %s\n", (int)getpid(), fc_errmsg(w->store));
-        send_text(w, c, rq, 500, "write failed\n");
-    }
+    else
+        send_failure(w, c, rq, rc, "write");
 }
 
 /* /k/<key>: decodes the key, then reads, writes or refuses the method. */
@@ -599,12 +638,140 @@ static void route_key(worker *w, conn *c, const request *rq, const char *rest, s
     case M_DELETE:
         key_write(w, c, rq, (size_t)klen);
         break;
-    default: {
-        static const char text[] = "method not allowed\n";
-        reply r = { 405, "Allow: GET, HEAD, PUT, DELETE\r\n", text, sizeof text - 1, 1 };
-        send_reply(w, c, rq, &r, rq->keep_alive);
+    default:
+        send_not_allowed(w, c, rq, "Allow: GET, HEAD, PUT, DELETE\r\n");
     }
+}
+
+/* ---- the /compute/<n> and /stats routes -------------------------------------- */
+
+/* What fc_get_or_compute's callback needs, and what it tells the route. */
+typedef struct compute_call {
+    worker *w;
+    uint64_t n;
+    int ran;                /* 1: this process computed the value */
+} compute_call;
+
+/* The expensive computation, counted in the shared page; while it runs the
+ * worker's pid is in its computing slot (the parent clears the slot of a
+ * worker that dies). Returns the body's length in body. */
+static size_t run_computation(worker *w, uint64_t n, char *body)
+{
+    compute_stats *st = w->stats;
+    /* relaxed, here and below: counters and a pid read one by one (compute.h) */
+    atomic_fetch_add_explicit(&st->started, 1, memory_order_relaxed);
+    atomic_store_explicit(&st->computing[w->index], (int32_t)getpid(), memory_order_relaxed);
+    uint64_t value = compute_value(n, w->cfg->compute_ms);
+    atomic_store_explicit(&st->computing[w->index], 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->completed, 1, memory_order_relaxed);
+    return compute_format(body, n, value);
+}
+
+/* fc_get_or_compute's callback: runs only in the process holding the
+ * key's lease (or in a waiter that gave up waiting). */
+static int compute_cb(void *arg, const void *key, size_t klen, void **value, size_t *vlen)
+{
+    (void)key;
+    (void)klen;
+    compute_call *cc = arg;
+    char body[COMPUTE_BODY_MAX];
+    size_t len = run_computation(cc->w, cc->n, body);
+    cc->ran = 1;
+    if ((*value = malloc(len)) == NULL)
+        return FC_ENOMEM;
+    memcpy(*value, body, len);
+    *vlen = len;
+    return 0;
+}
+
+/* A 200 with a text body. */
+static void send_body(worker *w, conn *c, const request *rq, const void *body, size_t len)
+{
+    reply r = { 200, NULL, body, len, 1 };
+    send_reply(w, c, rq, &r, rq->keep_alive);
+}
+
+/* Counts a failed /compute request and answers it. */
+static void compute_failed(worker *w, conn *c, const request *rq, int rc, const char *what)
+{
+    atomic_fetch_add_explicit(&w->stats->errors, 1, memory_order_relaxed); /* a counter */
+    send_failure(w, c, rq, rc, what);
+}
+
+/* A miss: fc_get_or_compute makes one process of the store compute while
+ * the others wait on its lease, then store the value with the TTL. */
+static void compute_miss(worker *w, conn *c, const request *rq, uint64_t n, size_t klen)
+{
+    compute_call cc = { w, n, 0 };
+    uint64_t ttl_ms = w->cfg->framed ? w->cfg->compute_ttl_s * 1000 : 0;
+    void *value = NULL;
+    size_t vlen = 0;
+    int rc = fc_get_or_compute(w->store, w->key, klen, ttl_ms, 0, compute_cb, &cc, &value,
+                               &vlen);
+    if (rc != 0) {
+        compute_failed(w, c, rq, rc, "get_or_compute");
+        return;
     }
+    if (!cc.ran) /* relaxed: a counter */
+        atomic_fetch_add_explicit(&w->stats->waits, 1, memory_order_relaxed);
+    send_body(w, c, rq, value, vlen);
+    free(value);
+}
+
+/* The cached path: a hit is one read transaction, answered from the
+ * mapping like GET /k/ (the store key is "compute/N"); a miss computes. */
+static void compute_cached(worker *w, conn *c, const request *rq, uint64_t n)
+{
+    size_t klen = (size_t)snprintf(w->key, sizeof w->key, "compute/%llu", (unsigned long long)n);
+    int rc = serve_stored(w, c, rq, klen, 1);
+    if (rc == 0) /* relaxed: a counter */
+        atomic_fetch_add_explicit(&w->stats->hits, 1, memory_order_relaxed);
+    else if (rc == FC_ENOTFOUND)
+        compute_miss(w, c, rq, n, klen);
+    else
+        compute_failed(w, c, rq, rc, "read");
+}
+
+/* /compute/<n>: the value of an expensive computation of n, cached in the
+ * store for --compute-ttl seconds, or computed every time (--no-cache). */
+static void route_compute(worker *w, conn *c, const request *rq, const char *rest, size_t len)
+{
+    uint64_t n;
+    if (rq->method != M_GET && rq->method != M_HEAD) {
+        send_not_allowed(w, c, rq, "Allow: GET, HEAD\r\n");
+        return;
+    }
+    if (compute_parse(rest, len, &n) != 0) {
+        send_text(w, c, rq, 400, "n must be a decimal number below 2^64\n");
+        return;
+    }
+    atomic_fetch_add_explicit(&w->stats->requests, 1, memory_order_relaxed); /* a counter */
+    if (!w->cfg->no_cache) {
+        compute_cached(w, c, rq, n);
+        return;
+    }
+    char body[COMPUTE_BODY_MAX];
+    size_t blen = run_computation(w, n, body);
+    send_body(w, c, rq, body, blen);
+}
+
+/* /stats: the shared counters of /compute as one line of JSON. */
+static void route_stats(worker *w, conn *c, const request *rq, const char *rest, size_t len)
+{
+    (void)rest;
+    if (len != 0) {
+        send_text(w, c, rq, 404, "no such route\n");
+        return;
+    }
+    if (rq->method != M_GET && rq->method != M_HEAD) {
+        send_not_allowed(w, c, rq, "Allow: GET, HEAD\r\n");
+        return;
+    }
+    char text[COMPUTE_STATS_MAX];
+    uint64_t ttl_s = w->cfg->framed ? w->cfg->compute_ttl_s : 0;
+    size_t n = compute_stats_format(w->stats, w->cfg->workers,
+                                    w->cfg->no_cache ? "no-cache" : "cache", ttl_s, text);
+    send_body(w, c, rq, text, n);
 }
 
 /* Finds the route for the request's path (the target without its query). */
@@ -871,8 +1038,10 @@ static int worker_signals(pid_t parent, sigset_t *wait_mask)
     return 0;
 }
 
-/* A worker process: its share of the store, its loop, a clean exit. */
-static int worker_main(fc_store *s, const server_config *cfg, int lfd, pid_t parent)
+/* A worker process (slot index of the parent's table): its share of the
+ * store, its loop, a clean exit. */
+static int worker_main(fc_store *s, const server_config *cfg, int lfd, pid_t parent,
+                       compute_stats *stats, int index)
 {
     sigset_t wait_mask;
     if (worker_signals(parent, &wait_mask) != 0)
@@ -887,6 +1056,8 @@ static int worker_main(fc_store *s, const server_config *cfg, int lfd, pid_t par
     w.store = s;
     w.cfg = cfg;
     w.lfd = lfd;
+    w.stats = stats;
+    w.index = index;
     w.conns = calloc((size_t)cfg->max_conns, sizeof *w.conns);
     w.pfds = calloc((size_t)cfg->max_conns + 1, sizeof *w.pfds);
     int status = w.conns && w.pfds ? 0 : 72;
@@ -919,6 +1090,7 @@ typedef struct server {
     int lfd;
     slot *slots;
     pid_t self;
+    compute_stats *stats;   /* shared with the workers, mapped before they fork */
 } server;
 
 /* Binds the listening socket (close-on-exec) and prints where it listens:
@@ -977,7 +1149,7 @@ static int spawn(server *srv, int i)
         return -1;
     }
     if (pid == 0)
-        _exit(worker_main(srv->store, &srv->cfg, srv->lfd, srv->self));
+        _exit(worker_main(srv->store, &srv->cfg, srv->lfd, srv->self, srv->stats, i));
     srv->slots[i].pid = pid;
     srv->slots[i].started_ms = now_ms();
     return 0;
@@ -1011,6 +1183,9 @@ static void reap(server *srv, int stopping)
                 fprintf(stderr, "prefork_http: worker %d (pid %d) %s after %.1f s; replacing it\n",
                         i, (int)pid, how, (double)lived / 1000);
             sl->pid = 0;
+            /* a worker killed while computing leaves its pid there;
+             * relaxed: the slot is read on its own (compute.h) */
+            atomic_store_explicit(&srv->stats->computing[i], 0, memory_order_relaxed);
             sl->respawn_ms = lived < 1000 ? now + RESPAWN_DELAY_MS : now;
         }
     }
@@ -1085,9 +1260,10 @@ static void stop_workers(server *srv, const sigset_t *set)
         }
 }
 
-/* Opens the store as its writer. The write queue's entries must hold the
- * largest PUT a worker accepts (key + body + batch framing). */
-static int open_store(server *srv)
+/* Opens the store as its writer, asking for ttl_framing or not. The write
+ * queue's entries must hold the largest PUT a worker accepts (key + body +
+ * batch framing). */
+static int open_framed(server *srv, int framing)
 {
     fc_options o;
     fc_options_init(&o);
@@ -1096,7 +1272,22 @@ static int open_store(server *srv)
         o.queue_entry_size = entry;
     if (srv->cfg.arena_file)
         o.arena_path = "";
-    int rc = fc_open(srv->cfg.dir, &o, &srv->store);
+    o.ttl_framing = framing;
+    return fc_open(srv->cfg.dir, &o, &srv->store);
+}
+
+/* Opens the store with ttl_framing, so /compute results can expire: a new
+ * store is created framed, a framed one opens as it is. A store created
+ * without framing refuses it (FC_EINVAL; framing is chosen at creation):
+ * it is opened as it is and /compute results never expire, which a log
+ * line says. */
+static int open_store(server *srv)
+{
+    int rc = open_framed(srv, 1);
+    srv->cfg.framed = rc == 0;
+    if (rc == FC_EINVAL && (rc = open_framed(srv, 0)) == 0 && !srv->cfg.no_cache)
+        fprintf(stderr, "prefork_http: %s was created without ttl_framing: /compute results "
+                        "are stored without expiry\n", srv->cfg.dir);
     if (rc != 0)
         fprintf(stderr, "prefork_http: opening %s: %s (%s)\n", srv->cfg.dir, fc_strerror(rc),
                 fc_errmsg(NULL));
@@ -1120,6 +1311,11 @@ static int run(server *srv)
         return 1;
     if (open_store(srv) != 0)
         return 1;
+    if ((srv->stats = compute_stats_map()) == NULL) {
+        fprintf(stderr, "prefork_http: mmap of the shared counters: %s\n", strerror(errno));
+        fc_close(srv->store);
+        return 1;
+    }
     srv->slots = calloc((size_t)srv->cfg.workers, sizeof *srv->slots);
     if (srv->slots == NULL)
         return 1;
@@ -1151,6 +1347,8 @@ static void help(void)
         "    prefork_http --dir DIR [--port P] [--workers N] [--mode mmap|copy]\n"
         "                 [--bind ADDR] [--max-body BYTES] [--max-conns N]\n"
         "                 [--idle-timeout SECONDS] [--arena-file]\n"
+        "                 [--compute-ttl SECONDS] [--compute-ms MS] [--no-cache]\n"
+        "    prefork_http --print-compute N [--compute-ms MS]\n"
         "\n"
         "DESCRIPTION\n"
         "    The parent process opens (creating if needed) the forkcache store in DIR\n"
@@ -1184,6 +1382,32 @@ static void help(void)
         "    open unless the client sends \"Connection: close\"; HTTP/1.0 ones only\n"
         "    with \"Connection: keep-alive\". \"Expect: 100-continue\" is honoured.\n"
         "\n"
+        "    GET /compute/N  200 with \"compute(N) = HEX\\n\" (text/plain): N is a decimal\n"
+        "                    number below 2^64, HEX 16 hex digits. The computation is\n"
+        "                    deliberately expensive and deterministic: 2^23 steps of\n"
+        "                    a 64-bit mixing function seeded with N, about 30 ms of\n"
+        "                    CPU (sleep-free), padded with busy work to at least\n"
+        "                    --compute-ms. Its result is cached in the store under\n"
+        "                    the key \"compute/N\" for --compute-ttl seconds through\n"
+        "                    fc_get_or_compute: however many connections of however\n"
+        "                    many workers ask at once, one process computes each key\n"
+        "                    once per TTL while the others wait for its value (a\n"
+        "                    lease in the arena; if the computing worker dies, a\n"
+        "                    waiter computes instead). A worker waiting or computing\n"
+        "                    serves none of its other connections meanwhile. A hit\n"
+        "                    is answered like GET /k/ (--mode applies). 400 for a\n"
+        "                    bad N; methods other than GET and HEAD 405.\n"
+        "    GET /stats      200 with one line of JSON, counted over all workers since\n"
+        "                    the server started: mode (cache or no-cache), ttl_s (0:\n"
+        "                    never expires), requests (to /compute), hits (found at\n"
+        "                    the first read), waits (misses answered with another\n"
+        "                    process's computation, after waiting on its lease or\n"
+        "                    finding its value at the second read), computations\n"
+        "                    (begun, one killed midway included), completed, errors\n"
+        "                    (500 and 503 answers), computing (pids computing now).\n"
+        "                    The counters live in a MAP_SHARED page the parent maps\n"
+        "                    before it forks.\n"
+        "\n"
         "OPTIONS\n"
         "    --dir DIR             the store directory (required)\n"
         "    --port P              TCP port; 0 lets the kernel pick one (default 8080)\n"
@@ -1195,6 +1419,14 @@ static void help(void)
         "    --idle-timeout S      close connections idle this long (default 60)\n"
         "    --arena-file          keep the arena in DIR/forkcache.arena, so that\n"
         "                          `forkcache get|put|scan DIR ...` attach while it runs\n"
+        "    --compute-ttl S       /compute results expire after S seconds; 0: never\n"
+        "                          (default 5). Needs a store with ttl_framing: a new\n"
+        "                          store is created with it; in a store created without\n"
+        "                          it results never expire (a line on stderr says so)\n"
+        "    --compute-ms MS       each computation lasts at least MS milliseconds,\n"
+        "                          same result (default 0: just the 2^23 steps)\n"
+        "    --no-cache            /compute computes on every request (to compare)\n"
+        "    --print-compute N     print what /compute/N answers and exit\n"
         "    --help                this text\n"
         "\n"
         "NOTES\n"
@@ -1211,7 +1443,9 @@ static void help(void)
         "    prefork_http --dir /tmp/store --port 8080 --workers 2 &\n"
         "    curl -X PUT --data-binary @photo.jpg http://127.0.0.1:8080/k/photo\n"
         "    curl http://127.0.0.1:8080/k/photo >copy.jpg\n"
-        "    wrk -t2 -c32 -d10s http://127.0.0.1:8080/k/0000000000000042\n",
+        "    wrk -t2 -c32 -d10s http://127.0.0.1:8080/k/0000000000000042\n"
+        "    wrk -t2 -c32 -d10s http://127.0.0.1:8080/compute/7\n"
+        "    curl http://127.0.0.1:8080/stats\n",
         stdout);
 }
 
@@ -1235,7 +1469,7 @@ static int usage_error(const char *what, const char *arg)
 }
 
 enum { O_DIR = 256, O_PORT, O_BIND, O_WORKERS, O_MODE, O_MAX_BODY, O_MAX_CONNS, O_IDLE,
-       O_ARENA_FILE, O_HELP };
+       O_ARENA_FILE, O_HELP, O_COMPUTE_TTL, O_COMPUTE_MS, O_NO_CACHE, O_PRINT_COMPUTE };
 
 static const struct option long_opts[] = {
     { "dir", required_argument, NULL, O_DIR },
@@ -1248,6 +1482,10 @@ static const struct option long_opts[] = {
     { "idle-timeout", required_argument, NULL, O_IDLE },
     { "arena-file", no_argument, NULL, O_ARENA_FILE },
     { "help", no_argument, NULL, O_HELP },
+    { "compute-ttl", required_argument, NULL, O_COMPUTE_TTL },
+    { "compute-ms", required_argument, NULL, O_COMPUTE_MS },
+    { "no-cache", no_argument, NULL, O_NO_CACHE },
+    { "print-compute", required_argument, NULL, O_PRINT_COMPUTE },
     { NULL, 0, NULL, 0 }
 };
 
@@ -1288,6 +1526,16 @@ static int parse_option(server_config *cfg, int opt, const char *arg)
         if ((rc = set_number("bad --idle-timeout", arg, 1, 86400, &v)) == 0)
             cfg->idle_s = (int)v;
         break;
+    case O_COMPUTE_TTL: /* at most a year: ttl * 1000 stays far from overflow */
+        if ((rc = set_number("bad --compute-ttl", arg, 0, 366LL * 86400, &v)) == 0)
+            cfg->compute_ttl_s = (uint64_t)v;
+        break;
+    case O_COMPUTE_MS:
+        if ((rc = set_number("bad --compute-ms", arg, 0, 3600 * 1000, &v)) == 0)
+            cfg->compute_ms = (int)v;
+        break;
+    case O_NO_CACHE: cfg->no_cache = 1; break;
+    case O_PRINT_COMPUTE: cfg->print_compute = arg; break;
     case O_MODE:
         if (strcmp(arg, "mmap") != 0 && strcmp(arg, "copy") != 0)
             return usage_error("--mode must be mmap or copy", arg);
@@ -1298,6 +1546,19 @@ static int parse_option(server_config *cfg, int opt, const char *arg)
     return rc;
 }
 
+/* --print-compute N: the body /compute/N answers, computed here, so a test
+ * or a person can check the server's answers without a server. */
+static int print_compute(const char *arg, int pad_ms)
+{
+    uint64_t n;
+    if (compute_parse(arg, strlen(arg), &n) != 0)
+        return usage_error("bad --print-compute", arg);
+    char body[COMPUTE_BODY_MAX];
+    size_t len = compute_format(body, n, compute_value(n, pad_ms));
+    fwrite(body, 1, len, stdout);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* Command line, then run(): see help() for the whole contract. */
 int main(int argc, char **argv)
 {
@@ -1306,7 +1567,7 @@ int main(int argc, char **argv)
     server_config *cfg = &srv.cfg;
     *cfg = (server_config){ .bind = "127.0.0.1", .port = 8080, .workers = 2,
                             .max_body = DEFAULT_MAX_BODY, .max_conns = DEFAULT_MAX_CONNS,
-                            .idle_s = DEFAULT_IDLE_S };
+                            .idle_s = DEFAULT_IDLE_S, .compute_ttl_s = DEFAULT_COMPUTE_TTL_S };
     int opt;
     while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         if (opt == O_HELP) {
@@ -1321,6 +1582,8 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return usage_error("unexpected argument", argv[optind]);
+    if (cfg->print_compute != NULL)
+        return print_compute(cfg->print_compute, cfg->compute_ms);
     if (cfg->dir == NULL)
         return usage_error("--dir DIR is required", NULL);
     return run(&srv);

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
 #include <sys/mman.h>
 
 #include "fc_test.h"
@@ -124,6 +125,61 @@ START_TEST(internal_key_order)
 }
 END_TEST
 
+/* The memtable's own comparator must order entries exactly as
+ * fci_ikey_compare orders their internal keys (tables and merges use that
+ * one). Keys are drawn from a tiny alphabet with bytes above 0x7f, share
+ * long prefixes (past the 8-byte words the comparator steps by), are
+ * prefixes of each other, and some pass 128 bytes (a two-byte length). */
+typedef struct ikey_item {
+    fci_buf ikey;
+} ikey_item;
+
+static int item_cmp(const void *a, const void *b)
+{
+    return fci_ikey_compare(fci_buf_slice(&((const ikey_item *)a)->ikey),
+                            fci_buf_slice(&((const ikey_item *)b)->ikey));
+}
+
+START_TEST(order_matches_ikey_compare)
+{
+    static const char alphabet[] = { 'a', 'b', 0, (char)0x80, (char)0xff };
+    enum { N = 3000 };
+    ikey_item *items = calloc(N, sizeof *items);
+    ck_assert_ptr_nonnull(items);
+    uint64_t s = 99;
+    for (int i = 0; i < N; i++) {
+        char key[200];
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        size_t len = (s >> 33) % 24;
+        if ((s >> 20) % 17 == 0)
+            len += 120;
+        for (size_t k = 0; k < len; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            /* mostly one letter, so keys share long prefixes */
+            key[k] = (s >> 40) % 4 ? 'a' : alphabet[(s >> 33) % sizeof alphabet];
+        }
+        uint64_t seq = (uint64_t)i + 1;
+        int type = (s >> 50) & 1 ? FCI_TYPE_VALUE : FCI_TYPE_DELETION;
+        ck_assert_int_eq(fci_memtable_add(&MT, seq, type, fci_slice_make(key, len),
+                                          fci_slice_str("v")), 0);
+        ck_assert_int_eq(fci_ikey_append(&items[i].ikey, fci_slice_make(key, len), seq, type), 0);
+    }
+    qsort(items, N, sizeof *items, item_cmp);
+    uint64_t node = fci_skiplist_first(&MT.list);
+    for (int i = 0; i < N; i++) {
+        fci_slice ikey, val;
+        ck_assert_uint_ne(node, 0);
+        ck_assert_int_eq(fci_memtable_entry(&MT, node, &ikey, &val), 0);
+        ck_assert_uint_eq(ikey.size, items[i].ikey.size);
+        ck_assert_mem_eq(ikey.data, items[i].ikey.data, ikey.size);
+        node = fci_skiplist_next(&MT.list, node);
+        fci_buf_free(&items[i].ikey);
+    }
+    ck_assert_uint_eq(node, 0);
+    free(items);
+}
+END_TEST
+
 START_TEST(attach_sees_same_data)
 {
     add(1, FCI_TYPE_VALUE, "x", "y");
@@ -146,6 +202,7 @@ static Suite *memtable_suite(void)
     tcase_add_test(tc, empty_and_large_keys_values);
     tcase_add_test(tc, internal_key_order);
     tcase_add_test(tc, attach_sees_same_data);
+    tcase_add_test(tc, order_matches_ikey_compare);
     suite_add_tcase(s, tc);
     return s;
 }

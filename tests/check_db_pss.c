@@ -17,6 +17,7 @@
 
 #include "fc_test.h"
 #include "forkcache.h"
+#include "tool/bench_pss.h"
 
 #define ROWS 60000
 #define VALUE 512
@@ -33,36 +34,13 @@ static void value_of(char *buf, int i)
         buf[k] = (char)('A' + (i + k * 13) % 57);
 }
 
-/* PSS in KiB of this process's mappings whose name ends in ".ldb" or that
- * belong to the anonymous shared arena ("/dev/zero (deleted)" or
- * "SYSV..."/"[anon:..." depending on the kernel: an anonymous MAP_SHARED
- * region shows as /dev/zero). */
+/* PSS in KiB of this process's mappings of the store: its tables and the
+ * anonymous shared arena (tool/bench_pss.c reads smaps). */
 static long store_pss_kib(void)
 {
+    const tool_pss_match m = { NULL, ".ldb", 1 };
     long ldb = 0, arena = 0;
-    FILE *f = fopen("/proc/self/smaps", "re");
-    if (f == NULL)
-        return -1;
-    char line[512];
-    int counting = 0;
-    long total = 0;
-    while (fgets(line, sizeof line, f)) {
-        unsigned long lo, hi;
-        char name[400] = "";
-        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %399[^\n]", &lo, &hi, name) >= 2 &&
-            strchr(line, '-') == line + strcspn(line, "-")) {
-            size_t n = strlen(name);
-            counting = (n > 4 && strcmp(name + n - 4, ".ldb") == 0) ? 1
-                       : strstr(name, "/dev/zero") != NULL ? 2 : 0;
-            continue;
-        }
-        long kib;
-        if (counting && sscanf(line, "Pss: %ld kB", &kib) == 1) {
-            total += kib;
-            *(counting == 2 ? &arena : &ldb) += kib;
-        }
-    }
-    fclose(f);
+    long total = tool_pss_kib(0, &m, &ldb, &arena);
     if (getenv("FC_PSS_DEBUG"))
         fprintf(stderr, "worker %d: tables %ld KiB, arena %ld KiB\n", (int)getpid(), ldb, arena);
     return total;

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -31,6 +32,14 @@ static region *region_new(size_t size)
 static int cmp_bytes(fci_slice a, fci_slice b)
 {
     return fci_bytewise_compare(a, b);
+}
+
+/* A fresh region holding an empty list with the byte order. */
+static region *list_new(size_t size, fci_skiplist *l)
+{
+    region *r = region_new(size);
+    ck_assert_int_eq(fci_skiplist_create(l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    return r;
 }
 
 /* Entry i: 8-byte big-endian i (so bytewise order = numeric order), then a
@@ -67,9 +76,8 @@ static void insert_id(fci_skiplist *l, uint64_t i)
 
 START_TEST(empty_list)
 {
-    region *r = region_new(1 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(1 << 20, &l);
     ck_assert_uint_eq(fci_skiplist_first(&l), 0);
     ck_assert_uint_eq(fci_skiplist_last(&l), 0);
     ck_assert_uint_eq(fci_skiplist_seek(&l, fci_slice_str("a")), 0);
@@ -81,9 +89,8 @@ END_TEST
 
 START_TEST(ordered_iteration_and_seeks)
 {
-    region *r = region_new(16 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(16 << 20, &l);
     const uint64_t n = 20000;
     /* Insert the even ids in a scrambled order (multiplicative permutation). */
     for (uint64_t k = 0; k < n; k++)
@@ -124,9 +131,8 @@ END_TEST
 
 START_TEST(duplicate_refused)
 {
-    region *r = region_new(1 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(1 << 20, &l);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), 0);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), FC_EEXIST);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("")), 0); /* empty entry is fine */
@@ -138,9 +144,8 @@ END_TEST
 
 START_TEST(out_of_memory_leaves_list_intact)
 {
-    region *r = region_new(64 << 10);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(64 << 10, &l);
     uint64_t i = 0;
     int rc;
     char buf[128];
@@ -181,9 +186,8 @@ END_TEST
  * of faulting: the reader trusts no offset it did not check. */
 START_TEST(damaged_links_read_as_end)
 {
-    region *r = region_new(1 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(1 << 20, &l);
     for (uint64_t i = 0; i < 10; i++)
         insert_id(&l, i);
     uint64_t first = fci_skiplist_first(&l);
@@ -195,6 +199,140 @@ START_TEST(damaged_links_read_as_end)
     n->height = 200; /* impossible height: the node itself is refused */
     ck_assert_uint_eq(fci_skiplist_entry(&l, first).size, 0);
     ck_assert_ptr_null(fci_skiplist_entry(&l, first).data);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+/* Every level, not just level 0, must be sorted and reachable only through
+ * nodes tall enough for it: a wrong splice would link a node out of order
+ * at some upper level while level 0 still looked right. Returns the number
+ * of level-0 entries. */
+static uint64_t check_levels(fci_skiplist *l)
+{
+    const fci_skiplist_root *root = (const fci_skiplist_root *)(l->base + l->root);
+    const fci_skiplist_node *head = (const fci_skiplist_node *)(l->base + root->head);
+    uint64_t level0 = 0;
+    for (int level = 0; level < FCI_SKIPLIST_MAX_HEIGHT; level++) {
+        uint64_t prev = 0, n = 0;
+        for (uint64_t x = atomic_load(&head->next[level]); x; n++) {
+            const fci_skiplist_node *node = (const fci_skiplist_node *)(l->base + x);
+            ck_assert_uint_gt(node->height, (uint32_t)level);
+            if (prev != 0)
+                ck_assert_int_lt(cmp_bytes(fci_skiplist_entry(l, prev), fci_skiplist_entry(l, x)), 0);
+            prev = x;
+            x = atomic_load(&node->next[level]);
+        }
+        if (level == 0)
+            level0 = n;
+        else
+            ck_assert_uint_le(n, level0);
+    }
+    return level0;
+}
+
+/* Ascending inserts take the splice after the last node; descending ones
+ * and a jump back in the middle must fall back to a search. */
+START_TEST(sequential_inserts_use_splice)
+{
+    fci_skiplist l;
+    region *r = list_new(32 << 20, &l);
+    const uint64_t n = 30000;
+    for (uint64_t i = 0; i < n; i++)
+        insert_id(&l, 4 * i + 2);            /* ascending */
+    for (uint64_t i = n; i-- > 0;)
+        insert_id(&l, 4 * i + 1);            /* descending */
+    for (uint64_t i = 0; i < n; i++)
+        insert_id(&l, 4 * ((i * 7919) % n)); /* scrambled */
+    for (uint64_t i = 0; i < n; i += 2)
+        insert_id(&l, 4 * i + 3);            /* ascending with gaps */
+    for (uint64_t i = 1; i < n; i += 2)
+        insert_id(&l, 4 * i + 3);            /* second pass fills them */
+    ck_assert_uint_eq(check_levels(&l), 4 * n);
+    ck_assert_uint_eq(fci_skiplist_count(&l), 4 * n);
+    uint64_t want = 0, id;
+    for (uint64_t x = fci_skiplist_first(&l); x; x = fci_skiplist_next(&l, x)) {
+        ck_assert(entry_whole(fci_skiplist_entry(&l, x), &id));
+        ck_assert_uint_eq(id, want++);
+    }
+    ck_assert_uint_eq(want, 4 * n);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sorted runs of random ids, as a sorted batch arrives: inside a run each
+ * insert is a finger search from the one before, near or far (more levels
+ * to climb than the finger tries), and each run starts anywhere. Repeats
+ * across runs are refused. */
+START_TEST(sorted_runs_use_finger_search)
+{
+    fci_skiplist l;
+    region *r = list_new(64 << 20, &l);
+    uint64_t run[500], s = 77, linked = 0;
+    for (int k = 0; k < 120; k++) {
+        int n = 1 + k * 4;
+        for (int i = 0; i < n; i++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            run[i] = (s >> 33) % (k % 3 == 0 ? 1000000 : 60000);
+        }
+        qsort(run, (size_t)n, sizeof run[0], cmp_u64);
+        for (int i = 0; i < n; i++) {
+            char buf[128];
+            int rc = fci_skiplist_insert(&l, fci_slice_make(buf, make_entry(buf, run[i])));
+            ck_assert(rc == 0 || rc == FC_EEXIST);
+            linked += rc == 0;
+        }
+    }
+    ck_assert_uint_eq(fci_skiplist_count(&l), linked);
+    ck_assert_uint_eq(check_levels(&l), linked);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+/* A duplicate is refused whether it equals the last node (no splice) or
+ * the node right after it (found through the splice). */
+START_TEST(duplicates_refused_next_to_the_splice)
+{
+    fci_skiplist l;
+    char buf[128];
+    region *r = list_new(1 << 20, &l);
+    insert_id(&l, 10);
+    ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_make(buf, make_entry(buf, 10))), FC_EEXIST);
+    insert_id(&l, 5);   /* last = 5, and 10 follows it */
+    ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_make(buf, make_entry(buf, 10))), FC_EEXIST);
+    insert_id(&l, 7);   /* between 5 and 10: through the splice */
+    insert_id(&l, 11);  /* past the end: search, the splice is after 7 */
+    ck_assert_uint_eq(fci_skiplist_count(&l), 4);
+    ck_assert_uint_eq(check_levels(&l), 4);
+    munmap(r->base, r->size);
+}
+END_TEST
+
+/* Two copies of one handle: when one inserts, the other's splice goes
+ * stale and must not be used. Here a fills in below b's last node (tall
+ * nodes among them land between b's splice and its last node at upper
+ * levels), then b goes on ascending past its last node, where a stale
+ * splice would link its tall nodes out of order. */
+START_TEST(stale_splice_of_a_copied_handle_is_not_used)
+{
+    fci_skiplist a;
+    region *r = list_new(32 << 20, &a);
+    for (uint64_t i = 0; i < 1000; i++)
+        insert_id(&a, 8 * i);
+    fci_skiplist b = a;   /* same list, same splice, as a struct copy makes */
+    for (uint64_t id = 7991; id > 4000; id--)
+        if (id % 8 != 0)
+            insert_id(&a, id);
+    for (uint64_t id = 8000; id < 12000; id++)
+        insert_id(&b, id);
+    uint64_t n = 1000 + (7991 - 4000) - (7991 - 4000) / 8 + 4000;
+    ck_assert_uint_eq(fci_skiplist_count(&a), n);
+    ck_assert_uint_eq(check_levels(&a), n);
     munmap(r->base, r->size);
 }
 END_TEST
@@ -230,9 +368,8 @@ static int reader_loop(fci_skiplist *l, volatile uint64_t *done)
 
 START_TEST(concurrent_readers_in_other_processes)
 {
-    region *r = region_new(64 << 20);
     fci_skiplist l;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    region *r = list_new(64 << 20, &l);
     volatile uint64_t *done = (volatile uint64_t *)(r->base + 32); /* after the region header */
     *done = 0;
     pid_t kids[2];
@@ -270,6 +407,10 @@ static Suite *skiplist_suite(void)
     tcase_add_test(tc, out_of_memory_leaves_list_intact);
     tcase_add_test(tc, attach_checks_root);
     tcase_add_test(tc, damaged_links_read_as_end);
+    tcase_add_test(tc, sequential_inserts_use_splice);
+    tcase_add_test(tc, duplicates_refused_next_to_the_splice);
+    tcase_add_test(tc, sorted_runs_use_finger_search);
+    tcase_add_test(tc, stale_splice_of_a_copied_handle_is_not_used);
     suite_add_tcase(s, tc);
     tc = tcase_create("processes");
     tcase_add_test(tc, concurrent_readers_in_other_processes);

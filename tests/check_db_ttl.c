@@ -610,6 +610,184 @@ START_TEST(test_compaction_keeps_older_versions_hidden)
 }
 END_TEST
 
+/* A plain batch holding a value of FC_MAX_VALUE_SIZE bytes, written to a
+ * framed store: its frame makes it 8 bytes too long for the memtable, so
+ * fc_write must refuse it whole, before the WAL holds it, and the store
+ * must go on working and reopen. */
+START_TEST(test_batch_too_big_once_framed)
+{
+    fc_store *s = open_ttl();
+    size_t n = FC_MAX_VALUE_SIZE;
+    char *big = calloc(1, n);
+    ck_assert_ptr_nonnull(big);
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    ck_assert_int_eq(fc_batch_put(b, "small", 5, "v", 1), 0);
+    ck_assert_int_eq(fc_batch_put(b, "big", 3, big, n), 0);
+    ck_assert_int_eq(fc_write(s, b, 0), FC_ETOOBIG);
+    fc_batch_free(b);
+    free(big);
+    char buf[16];
+    ck_assert_int_eq(get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND); /* all or nothing */
+    put_ttl(s, "after", "a", 0);
+    ck_assert_int_eq(get_str(s, "after", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "a");
+    ck_assert_int_eq(fc_close(s), 0);
+    fc_options o = ttl_opts();
+    s = open_in(&o);
+    ck_assert_int_eq(get_str(s, "after", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "a");
+    ck_assert_int_eq(get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* A batch filled only with fc_batch_put is written to a framed store and
+ * then to a plain one: the second store must get the plain values (the
+ * frames the first write added are the library's, not the caller's). */
+START_TEST(test_plain_batch_reused_across_stores)
+{
+    fc_store *framed = open_ttl();
+    const char *dir2 = strdup(fc_test_tmpdir());
+    fc_options o = small_opts();
+    fc_store *plain = NULL;
+    ck_assert_int_eq(fc_open(dir2, &o, &plain), 0);
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    ck_assert_int_eq(fc_batch_put(b, "k", 1, "value", 5), 0);
+    ck_assert_int_eq(fc_batch_del(b, "d", 1), 0);
+    ck_assert_int_eq(fc_write(framed, b, 0), 0);
+    int rc = fc_write(plain, b, 0);
+    ck_assert_msg(rc == 0, "plain store refused a plain batch: %s: %s", fc_strerror(rc),
+                  fc_errmsg(plain));
+    ck_assert_int_eq(fc_batch_put(b, "k2", 2, "v2", 2), 0);
+    ck_assert_int_eq(fc_write(plain, b, 0), 0);
+    ck_assert_int_eq(fc_write(framed, b, 0), 0);
+    fc_batch_free(b);
+    char buf[16];
+    ck_assert_int_eq(get_str(plain, "k", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "value");
+    ck_assert_int_eq(get_str(plain, "k2", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "v2");
+    ck_assert_int_eq(get_str(framed, "k", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "value");
+    ck_assert_int_eq(get_str(framed, "k2", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "v2");
+    ck_assert_int_eq(fc_close(plain), 0);
+    ck_assert_int_eq(fc_close(framed), 0);
+    fc_test_rmtree(dir2);
+    free((void *)dir2);
+}
+END_TEST
+
+/* Reads of a store holding a value shorter than a frame (as LevelDB or
+ * damage could leave): gets, fc_ttl and scans both ways report
+ * FC_ECORRUPT for it and do not crash, in the memtable, in a table and
+ * after compaction (which keeps it: it has no expiry to judge). */
+static void check_short_value(fc_store *s)
+{
+    char buf[16];
+    uint64_t left;
+    ck_assert_int_eq(get_str(s, "m", buf, sizeof buf), FC_ECORRUPT);
+    ck_assert_int_eq(ttl_of(s, "m", &left), FC_ECORRUPT);
+    ck_assert_int_eq(get_str(s, "a", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "alpha");
+    ck_assert_int_eq(get_str(s, "z", buf, sizeof buf), 0);
+    fc_txn *t;
+    fc_iter *it;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    ck_assert_int_eq(fc_iter_new(t, &it), 0);
+    int rc, n = 0;
+    for (rc = fc_iter_first(it); rc == 0 && n < 10; rc = fc_iter_next(it))
+        n++;
+    ck_assert_int_eq(rc, FC_ECORRUPT);
+    ck_assert_int_eq(n, 1);                 /* "a", then the damaged "m" */
+    ck_assert_int_eq(fc_iter_status(it), FC_ECORRUPT);
+    fc_iter_free(it);                       /* an iterator's error stays */
+    ck_assert_int_eq(fc_iter_new(t, &it), 0);
+    ck_assert_int_eq(fc_iter_last(it), 0);  /* "z" */
+    ck_assert_int_eq(fc_iter_prev(it), FC_ECORRUPT);
+    fc_iter_free(it);
+    ck_assert_int_eq(fc_iter_new(t, &it), 0);
+    ck_assert_int_eq(fc_iter_seek(it, "n", 1), 0);
+    ck_assert_int_eq(memcmp(fc_iter_key(it).data, "z", 1), 0);
+    ck_assert_int_eq(memcmp(fc_iter_value(it).data, "zeta", 4), 0);
+    fc_iter_free(it);
+    ck_assert_int_eq(fc_txn_end(t), 0);
+}
+
+START_TEST(test_value_shorter_than_frame)
+{
+    fc_store *s = open_ttl();
+    put_ttl(s, "a", "alpha", 0);
+    ck_assert_int_eq(fci_write_one(s, 1 /* a value */, "m", 1, "abc", 3), 0); /* unframed */
+    put_ttl(s, "z", "zeta", 1000);
+    check_short_value(s);
+    ck_assert_int_eq(fc_flush(s), 0);
+    check_short_value(s);
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 500), 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    check_short_value(s);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* A process that attaches on its own (FC_ATTACH, not a forked handle,
+ * without asking for framing) learns the framing from the FORKCACHE file
+ * and the clock from the arena: it reads the frames off, judges expiry by
+ * the writer's test clock as it moves, and its ttl'd puts, through the
+ * queue, carry expiries from that clock. */
+static int attached_child(int go_fd, int done_fd)
+{
+    fc_options a = small_opts();
+    a.flags = FC_ATTACH;
+    fc_store *s = NULL;
+    if (fc_open(DIR_, &a, &s) != 0)
+        return 1;
+    char buf[16], c = 0;
+    uint64_t left = 0;
+    int ok = get_str(s, "x", buf, sizeof buf) == 0 && strcmp(buf, "soon") == 0;
+    ok = ok && ttl_of(s, "x", &left) == 0 && left == 500;
+    ok = ok && fc_put_ttl(s, "w", 1, "worker", 6, 800) == 0;
+    if (write(go_fd, &c, 1) != 1 || read(done_fd, &c, 1) != 1)
+        ok = 0;
+    ok = ok && get_str(s, "x", buf, sizeof buf) == FC_ENOTFOUND;
+    ok = ok && get_str(s, "w", buf, sizeof buf) == 0 && strcmp(buf, "worker") == 0;
+    ok = ok && ttl_of(s, "w", &left) == 0 && left == 300;
+    ok = fc_close(s) == 0 && ok;
+    return ok ? 0 : 2;
+}
+
+START_TEST(test_attached_process)
+{
+    fc_options o = ttl_opts();
+    o.arena_path = ""; /* DIR/forkcache.arena, where FC_ATTACH looks */
+    fc_store *s = open_in(&o);
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0), 0);
+    put_ttl(s, "x", "soon", 500);
+    int go[2], done[2];
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
+    pid_t pid = fc_fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(attached_child(go[1], done[0]));
+    char c = 0, buf[16];
+    ck_assert_int_eq(read(go[0], &c, 1), 1);
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 500), 0);
+    ck_assert_int_eq(write(done[1], &c, 1), 1);
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attached process: status %d",
+                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    ck_assert_int_eq(get_str(s, "w", buf, sizeof buf), 0);
+    ck_assert_str_eq(buf, "worker");
+    ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 800), 0);
+    ck_assert_int_eq(get_str(s, "w", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *ttl_suite(void)
 {
     Suite *su = suite_create("db_ttl");
@@ -626,6 +804,10 @@ static Suite *ttl_suite(void)
     tcase_add_test(tc, test_expired_table_dropped_unread);
     tcase_add_test(tc, test_expired_table_in_level1_idle);
     tcase_add_test(tc, test_compaction_keeps_older_versions_hidden);
+    tcase_add_test(tc, test_batch_too_big_once_framed);
+    tcase_add_test(tc, test_plain_batch_reused_across_stores);
+    tcase_add_test(tc, test_value_shorter_than_frame);
+    tcase_add_test(tc, test_attached_process);
     suite_add_tcase(su, tc);
     return su;
 }

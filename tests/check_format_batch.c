@@ -284,6 +284,132 @@ START_TEST(insert_assigns_sequences)
 }
 END_TEST
 
+/* The writer's one-pass apply: the same records and sequences as
+ * fci_batch_insert, the same sequence limit, and on a malformed record it
+ * stops there (the records before it were applied: callers only hand it
+ * batches they built or validated). */
+START_TEST(apply_is_insert_in_one_pass)
+{
+    fci_write_batch b;
+    fci_err err = { 0, "" };
+    ck_assert_int_eq(fci_batch_init(&b), 0);
+    ck_assert_int_eq(fci_batch_put(&b, fci_slice_str("k"), fci_slice_str("v1")), 0);
+    ck_assert_int_eq(fci_batch_delete(&b, fci_slice_str("k")), 0);
+    ck_assert_int_eq(fci_batch_put(&b, fci_slice_str(""), fci_slice_str("")), 0);
+    fci_batch_set_sequence(&b, 41);
+    seen s = { FCI_BUF_INIT, 0, 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), record, &s, &err), 0);
+    fci_buf_push(&s.text, '\0');
+    ck_assert_str_eq(s.text.data, "41:P(k,v1)42:D(k)43:P(,)");
+
+    fci_batch_set_sequence(&b, FCI_MAX_SEQUENCE - 1);   /* one too many */
+    seen s2 = { FCI_BUF_INIT, 0, 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), record, &s2, &err), FC_ECORRUPT);
+    ck_assert_int_eq(s2.calls, 0);
+    ck_assert_int_eq(fci_batch_apply(fci_slice_make("short", 5), record, &s2, &err), FC_ECORRUPT);
+    ck_assert_int_eq(s2.calls, 0);
+
+    fci_batch_set_sequence(&b, 1);
+    b.rep.data[b.rep.size - 3] = 7;   /* the last record's tag */
+    seen s3 = { FCI_BUF_INIT, 0, 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), record, &s3, &err), FC_ECORRUPT);
+    ck_assert_int_eq(s3.calls, 2);
+    ck_assert_ptr_nonnull(strstr(err.msg, "unknown record tag 7"));
+    fci_buf_free(&s.text);
+    fci_buf_free(&s2.text);
+    fci_buf_free(&s3.text);
+    fci_batch_free(&b);
+}
+END_TEST
+
+/* Collects what the sorted apply hands over: (key, sequence, type, value)
+ * per call, to compare with an order computed here. */
+typedef struct applied {
+    int n;
+    char key[64][40];
+    size_t klen[64];
+    uint64_t seq[64];
+    int type[64];
+    char val[64][8];
+} applied;
+
+static int collect(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
+{
+    applied *a = arg;
+    ck_assert_int_lt(a->n, 64);
+    ck_assert_uint_le(key.size, sizeof a->key[0]);
+    memcpy(a->key[a->n], key.data, key.size);
+    a->klen[a->n] = key.size;
+    a->seq[a->n] = seq;
+    a->type[a->n] = type;
+    ck_assert_uint_lt(value.size, sizeof a->val[0]);
+    memcpy(a->val[a->n], value.data, value.size);
+    a->val[a->n][value.size] = '\0';
+    a->n++;
+    return 0;
+}
+
+/* A batch big enough to be sorted: keys that share 16-byte prefixes, are
+ * prefixes of each other, hold zero bytes (where zero padding would tie)
+ * and repeat. Every record comes back once with its own sequence and value,
+ * in internal-key order. */
+START_TEST(apply_sorts_large_batches)
+{
+    static const char *const keys[] = {
+        "zebra", "apple", "0123456789abcdefX", "0123456789abcdef", "0123456789abcdefA",
+        "apple", "", "ap", "0123456789abcdef", "a\0", "a", "apple\0\0", "z",
+    };
+    static const size_t lens[] = { 5, 5, 17, 16, 17, 5, 0, 2, 16, 2, 1, 7, 1 };
+    enum { N = sizeof lens / sizeof lens[0] };
+    fci_write_batch b;
+    fci_err err = { 0, "" };
+    ck_assert_int_eq(fci_batch_init(&b), 0);
+    for (int i = 0; i < N; i++) {
+        char v[8];
+        snprintf(v, sizeof v, "v%d", i);
+        if (i == 5)
+            ck_assert_int_eq(fci_batch_delete(&b, fci_slice_make(keys[i], lens[i])), 0);
+        else
+            ck_assert_int_eq(fci_batch_put(&b, fci_slice_make(keys[i], lens[i]), fci_slice_str(v)), 0);
+    }
+    fci_batch_set_sequence(&b, 100);
+    applied a = { 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), collect, &a, &err), 0);
+    ck_assert_int_eq(a.n, N);
+    int got[N] = { 0 };
+    for (int i = 0; i < N; i++) {
+        int r = (int)(a.seq[i] - 100);
+        ck_assert(r >= 0 && r < N && !got[r]);
+        got[r] = 1;
+        ck_assert_uint_eq(a.klen[i], lens[r]);
+        ck_assert_mem_eq(a.key[i], keys[r], lens[r]);
+        ck_assert_int_eq(a.type[i], r == 5 ? FCI_TYPE_DELETION : FCI_TYPE_VALUE);
+        char v[8];
+        snprintf(v, sizeof v, "v%d", r);
+        ck_assert_str_eq(a.val[i], r == 5 ? "" : v);
+        if (i > 0) {
+            int c = fci_bytewise_compare(fci_slice_make(a.key[i - 1], a.klen[i - 1]),
+                                         fci_slice_make(a.key[i], a.klen[i]));
+            ck_assert(c < 0 || (c == 0 && a.seq[i - 1] > a.seq[i]));
+        }
+    }
+
+    /* Damage anywhere is found before anything is applied. */
+    b.rep.data[b.rep.size - 7] = 9;   /* the tag of the last record, z -> v12 */
+    applied a2 = { 0 };
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), collect, &a2, &err), FC_ECORRUPT);
+    ck_assert_int_eq(a2.n, 0);
+    b.rep.data[b.rep.size - 7] = FCI_TYPE_VALUE;
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), collect, &a2, &err), 0);
+    ck_assert_int_eq(a2.n, N);
+    a2.n = 0;
+    fci_batch_set_count(&b, N + 1);    /* one record missing */
+    ck_assert_int_eq(fci_batch_apply(fci_batch_contents(&b), collect, &a2, &err), FC_ECORRUPT);
+    ck_assert_int_eq(a2.n, 0);
+    fci_batch_free(&b);
+}
+END_TEST
+
 static Suite *batch_suite(void)
 {
     Suite *s = suite_create("format_batch");
@@ -296,6 +422,8 @@ static Suite *batch_suite(void)
     tcase_add_test(tc, every_truncation_refused);
     tcase_add_test(tc, bad_counts_and_tags);
     tcase_add_test(tc, insert_assigns_sequences);
+    tcase_add_test(tc, apply_is_insert_in_one_pass);
+    tcase_add_test(tc, apply_sorts_large_batches);
     suite_add_tcase(s, tc);
     return s;
 }

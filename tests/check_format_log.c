@@ -228,6 +228,55 @@ START_TEST(writer_fd_round_trip)
 }
 END_TEST
 
+/* The writer gathers headers, padding and payload into pwritev calls of at
+ * most 64 fragments; the file must hold exactly the encoder's bytes for
+ * every start position near a block end (padding or not) and for records
+ * of 63, 64, 65 and 130 blocks (one, two and three calls). */
+START_TEST(writer_bytes_match_encoder)
+{
+    const char *dir = fc_test_tmpdir();
+    char path[4200];
+    fci_err err = { 0, "" };
+    fci_buf rec = FCI_BUF_INIT, want = FCI_BUF_INIT, disk = FCI_BUF_INIT;
+    const uint64_t starts[] = { 0, 1, B - H - 1, B - H, B - H + 1, B - 1, 3 * B + 100 };
+    const size_t sizes[] = { 0, 1, H, B - 2 * H, 63 * (B - H), 64 * (B - H), 64 * (B - H) + 1,
+                             65 * (B - H) - 5, 130 * (B - H) + 77 };
+    ck_assert_ptr_nonnull(dir);
+    scratch_file(path, sizeof path, dir, "000007.log");
+    for (size_t si = 0; si < sizeof starts / sizeof starts[0]; si++) {
+        /* A prefix of filler bytes stands for an earlier part of the log. */
+        fci_buf_clear(&want);
+        ck_assert_int_eq(fci_buf_reserve(&want, starts[si] + 1), 0);
+        memset(want.data, 'p', starts[si]);
+        want.size = starts[si];
+        int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        ck_assert_int_ge(fd, 0);
+        ck_assert_int_eq(pwrite(fd, want.data, want.size, 0), (ssize_t)want.size);
+        fci_log_writer w;
+        fci_log_writer_init(&w, fd, starts[si]);
+        uint64_t off = starts[si];
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            fill_record(&rec, si * 100 + i, sizes[i]);
+            ck_assert_int_eq(fci_log_writer_add(&w, fci_buf_slice(&rec), &err), 0);
+            ck_assert_int_eq(fci_log_encode(&want, &off, fci_buf_slice(&rec)), 0);
+            ck_assert_uint_eq(fci_log_writer_offset(&w), off);
+        }
+        ck_assert_int_eq(fci_log_writer_close(&w, &err), 0);
+        ck_assert_uint_eq(want.size, off);
+        fci_buf_clear(&disk);
+        ck_assert_int_eq(fci_buf_reserve(&disk, want.size + 1), 0);
+        ck_assert_int_eq(pread(fd, disk.data, want.size + 1, 0), (ssize_t)want.size);
+        ck_assert_msg(memcmp(disk.data, want.data, want.size) == 0, "start %llu: bytes differ",
+                      (unsigned long long)starts[si]);
+        close(fd);
+    }
+    fci_buf_free(&rec);
+    fci_buf_free(&want);
+    fci_buf_free(&disk);
+    fc_test_rmtree(dir);
+}
+END_TEST
+
 /* Continuing a log: a second writer picks up at the file's size, in the
  * middle of a block, and a reader sees one seamless log. */
 START_TEST(writer_continues_existing_log)
@@ -748,6 +797,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, exact_block_fill);
     tcase_add_test(tc, block_boundary_sizes);
     tcase_add_test(tc, writer_fd_round_trip);
+    tcase_add_test(tc, writer_bytes_match_encoder);
     tcase_add_test(tc, writer_continues_existing_log);
     tcase_add_test(tc, record_of_8_mib);
     tcase_add_test(tc, torn_tail_every_cut);

@@ -10,15 +10,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 S="$tmp/store"
 
-fail() { echo "FAIL: $*"; [ -f "$tmp/err" ] && sed 's/^/  stderr: /' "$tmp/err"; exit 1; }
-
-# expect STATUS CMD...: runs CMD, stdout in $tmp/out, stderr in $tmp/err.
-expect() {
-    want=$1; shift
-    "$@" >"$tmp/out" 2>"$tmp/err"
-    got=$?
-    [ "$got" -eq "$want" ] || fail "exit $got, expected $want: $*"
-}
+. "${top_srcdir:?run through make check}/tests/cli_lib.sh"
 
 # ---- load 10k plain rows, read some back
 awk 'BEGIN { for (i = 0; i < 10000; i++) printf "key%05d\tvalue %d\twith a tab\n", i, i * 7 }' >"$tmp/rows.tsv"

@@ -12,11 +12,14 @@ wait_tenths=100
 expect 0 "$FC" put --ttl 3600 "$S" long "stays"
 grep -q '^ttl_framing 1$' "$S/FORKCACHE" || fail "no FORKCACHE with ttl_framing 1"
 expect 0 "$FC" put --ttl 0.2 "$S" short "goes"
+# a TTL under half a millisecond is still a TTL (at least 1 ms), not "never"
+expect 0 "$FC" put --ttl 0.0004 "$S" tiny "goes too"
 expect 0 "$FC" put "$S" plain "never"
 expect 0 "$FC" get "$S" long
 [ "$(cat "$tmp/out")" = "stays" ] || fail "get long: '$(cat "$tmp/out")'"
 sleep 0.3
 expect 1 "$FC" get "$S" short
+expect 1 "$FC" get "$S" tiny
 expect 0 "$FC" get "$S" plain
 [ "$(cat "$tmp/out")" = "never" ] || fail "get plain: '$(cat "$tmp/out")'"
 expect 0 "$FC" scan "$S"

@@ -7,92 +7,10 @@
 # honours "Connection: close", replaces a worker killed with SIGKILL, and
 # on SIGTERM stops with every worker gone. Then the same reads in --mode copy.
 # Needs curl (bootstrap installs it) and bash's /dev/tcp for raw bytes.
+# The server's plumbing is in tests/http_common.sh.
 set -u
-: "${top_builddir:?run through make check}"
-FC="$top_builddir/src/tool/forkcache"
-HTTP="$top_builddir/examples/prefork_http"
-command -v curl >/dev/null 2>&1 || { echo "SKIP: curl is not installed"; exit 77; }
-command -v timeout >/dev/null 2>&1 || { echo "SKIP: timeout is not installed"; exit 77; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-http.XXXXXX")
-S="$tmp/store"
-spid=
-workers=
-
-# The server and its workers never outlive the test, whatever way it ends.
-cleanup() {
-    if [ -n "$spid" ]; then
-        kill -KILL "$spid" $workers 2>/dev/null
-        wait "$spid" 2>/dev/null
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-fail() {
-    echo "FAIL: $*"
-    [ -f "$tmp/server.err" ] && sed 's/^/  server: /' "$tmp/server.err"
-    exit 1
-}
-
-# children_of PID: the pids whose parent is PID.
-children_of() {
-    local p stat
-    for p in /proc/[0-9]*; do
-        stat=$(cat "$p/stat" 2>/dev/null) || continue
-        stat=${stat##*) }                  # past "pid (comm) "
-        set -- $stat                       # state ppid ...
-        [ "${2:-}" = "$spid" ] && echo "${p#/proc/}"
-    done
-}
-
-# wait_for CONDITION...: polls up to 10 s.
-wait_for() {
-    local i=0
-    while ! "$@"; do
-        i=$((i + 1))
-        [ "$i" -le 100 ] || return 1
-        sleep 0.1
-    done
-}
-
-# start_server ARGS...: runs prefork_http on a port the kernel picks and
-# learns the port and the workers' pids.
-start_server() {
-    rm -f "$tmp/server.out"   # the previous server's line must not be read
-    "$HTTP" --dir "$S" --port 0 --workers 2 "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
-    spid=$!
-    wait_for grep -qs ' port [0-9]' "$tmp/server.out" || fail "no listening line"
-    port=$(sed -n 's/.* port \([0-9][0-9]*\),.*/\1/p' "$tmp/server.out")
-    [ -n "$port" ] || fail "no port in: $(cat "$tmp/server.out")"
-    URL="http://127.0.0.1:$port"
-    wait_for two_workers || fail "two workers did not start"
-    workers=$(children_of)
-}
-
-two_workers() { [ "$(children_of | wc -l)" -eq 2 ]; }
-
-# stop_server: SIGTERM, exit 0, and not one worker left.
-stop_server() {
-    kill -TERM "$spid"
-    wait "$spid"
-    local rc=$?
-    [ "$rc" -eq 0 ] || fail "server exit $rc after SIGTERM"
-    grep -q 'stopped by SIGTERM; store closed$' "$tmp/server.err" || fail "no stop line"
-    local w
-    for w in $workers; do
-        ! kill -0 "$w" 2>/dev/null || fail "worker $w still runs after the server stopped"
-    done
-    spid=
-    workers=
-}
-
-# code METHOD PATH [CURL ARGS...]: the status code of one request.
-code() {
-    local m=$1 p=$2
-    shift 2
-    curl -s -m 30 -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$URL$p"
-}
+http_name=fc-http
+. "${top_srcdir:?run through make check}/tests/http_common.sh"
 
 # raw FILE: sends FILE's bytes on one connection and keeps everything the
 # server sends until it closes the connection (which must happen in 5 s).
@@ -188,7 +106,7 @@ grep -aq 'hello world' "$tmp/raw.out" || fail "HTTP/1.0 request"
 set -- $workers
 victim=$1
 kill -KILL "$victim"
-replaced() { two_workers && ! children_of | grep -qx "$victim"; }
+replaced() { all_workers && ! children_of | grep -qx "$victim"; }
 wait_for replaced || fail "worker $victim was not replaced"
 wait_for grep -q "(pid $victim) killed by signal 9" "$tmp/server.err" || fail "no log line for the killed worker"
 workers=$(children_of)

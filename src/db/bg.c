@@ -6,6 +6,15 @@
  * serialised by w->compacting, so a manual fc_compact_range in a caller's
  * thread and the background thread never compact at once; flushes only
  * ever happen on the background thread.
+ *
+ * A failed flush or compaction (a full disk, an I/O error) is not sticky:
+ * the thread records it, shows it in stats (stall "error"), waits 10 ms
+ * doubling to 1 s, and tries again, so the store heals once the fault is
+ * gone. Nothing is lost meanwhile: the immutable memtable and its WAL stay
+ * until a flush of it is in the MANIFEST. Writes that fit in the memtable
+ * go on; a write that needs the failing work done, and fc_flush, wait for
+ * the next attempt and return its error if it fails too (DESIGN.md,
+ * "Faults").
  */
 #include "config.h"
 
@@ -40,7 +49,7 @@ static int flush_imm(fc_store *s)
     if (rc == 0) {
         /* The WAL that held imm's entries is obsolete once the table is
          * in the MANIFEST: the live WAL is the one mem is writing to. */
-        fci_edit_set_log_number(&edit, w->wal_number);
+        fci_edit_set_log_number(&edit, w->mem_wal);
         rc = fci_vset_log_and_apply(&w->vs, &edit, &err);
         if (rc != 0)
             fci_store_fail(s, rc, &err);
@@ -68,26 +77,45 @@ static int flush_imm(fc_store *s)
     return rc;
 }
 
+/* mu held. Remembers a failed attempt for waiters and for stats. */
+static void note_failure(fc_store *s, int rc)
+{
+    fci_writer *w = s->w;
+    w->bg_error = rc;
+    w->bg_failures++;
+    w->stall = FC_STALL_ERROR;
+    pthread_mutex_lock(&s->err_mu);
+    fci_err_set(&w->bg_err, rc, "background %s failed (retrying): %s",
+                w->has_imm ? "flush" : "compaction",
+                s->err.code == rc && s->err.msg[0] ? s->err.msg : fc_strerror(rc));
+    pthread_mutex_unlock(&s->err_mu);
+}
+
+int fci_bg_failed(fc_store *s)
+{
+    return fci_store_fail(s, s->w->bg_error ? s->w->bg_error : FC_EIO, &s->w->bg_err);
+}
+
 /* A compaction on the background thread takes seconds on a large store,
  * while a full memtable fills in tens of milliseconds: like LevelDB, the
  * compaction stops between entries to write a waiting immutable memtable,
  * else every writer would stall behind the compaction. A compaction run by
  * fc_compact_range in a caller's thread leaves the flush to the background
- * thread, which is free then. */
+ * thread, which is free then. A failed flush does not stop the compaction:
+ * it is noted, and retried once the compaction is done. */
 int fci_bg_flush_if_waiting(fc_store *s)
 {
     fci_writer *w = s->w;
     pthread_mutex_lock(&w->mu);
-    int rc = 0;
     int on_bg = w->bg_running && pthread_equal(pthread_self(), w->bg_self);
     if (on_bg && w->has_imm && w->bg_error == 0) {
-        rc = flush_imm(s);
+        int rc = flush_imm(s);
         if (rc != 0)
-            w->bg_error = rc;
+            note_failure(s, rc);
         pthread_cond_broadcast(&w->done_cv);
     }
     pthread_mutex_unlock(&w->mu);
-    return rc;
+    return 0;
 }
 
 /* mu held. A single input with nothing below it moves down a level
@@ -184,6 +212,47 @@ static int background_step(fc_store *s, int *rc)
     return 1;
 }
 
+/* mu held. Sleeps before the next attempt (a shutdown wakes it early). */
+static void back_off(fci_writer *w, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (!w->shutting_down)
+        pthread_cond_timedwait(&w->work_cv, &w->mu, &until);
+}
+
+/* mu held. After a step: a failure is noted and backed off from (at
+ * shutdown it ends the thread: the WAL keeps what was not flushed); a
+ * success clears the error. Returns 0 when the thread should stop. */
+static int after_step(fc_store *s, int rc, long *backoff_ms)
+{
+    fci_writer *w = s->w;
+    if (rc == 0) {
+        if (w->stall == FC_STALL_ERROR)
+            w->stall = FC_STALL_NONE;
+        w->bg_error = 0;
+        *backoff_ms = 0;
+    } else {
+        note_failure(s, rc);
+    }
+    fci_store_count(s);
+    fci_store_reclaim(s);
+    pthread_cond_broadcast(&w->done_cv);
+    if (rc == 0)
+        return 1;
+    if (w->shutting_down)
+        return 0;
+    *backoff_ms = *backoff_ms ? (*backoff_ms < 500 ? *backoff_ms * 2 : 1000) : 10;
+    back_off(w, *backoff_ms);
+    return 1;
+}
+
 /* mu held. Entries expire with no write to wake the thread, so in a
  * ttl_framing store it also looks for wholly expired tables every second. */
 static void wait_for_work(fc_store *s)
@@ -203,23 +272,17 @@ static void *background_main(void *arg)
 {
     fc_store *s = arg;
     fci_writer *w = s->w;
+    long backoff_ms = 0;
     pthread_mutex_lock(&w->mu);
     w->bg_self = pthread_self();
     w->bg_running = 1;
     while (!(w->shutting_down && !w->has_imm)) {
         int rc = 0;
-        if (w->bg_error == 0 && background_step(s, &rc)) {
-            if (rc != 0) {
-                w->bg_error = rc;
-                w->stall = FC_STALL_ERROR;
-            }
-            fci_store_count(s);
-            fci_store_reclaim(s);
-            pthread_cond_broadcast(&w->done_cv);
+        if (background_step(s, &rc)) {
+            if (!after_step(s, rc, &backoff_ms))
+                break;
             continue;
         }
-        if (w->bg_error != 0 && w->shutting_down)
-            break;
         pthread_cond_broadcast(&w->done_cv);
         wait_for_work(s);
     }
@@ -253,21 +316,29 @@ void fci_bg_stop(fc_store *s)
     w->bg_started = 0;
 }
 
+/* mu held. Waits until no immutable memtable is left, or an attempt to
+ * flush it fails after `failures` were counted (then that error). */
+static int wait_imm(fc_store *s, uint64_t failures)
+{
+    fci_writer *w = s->w;
+    while (w->has_imm && w->bg_failures == failures) {
+        pthread_cond_signal(&w->work_cv);
+        pthread_cond_wait(&w->done_cv, &w->mu);
+    }
+    return w->has_imm ? fci_bg_failed(s) : 0;
+}
+
 /* mu held. Turns a non-empty memtable into the immutable one and waits
  * until the background thread has written it. */
 static int flush_locked(fc_store *s)
 {
     fci_writer *w = s->w;
-    while (w->has_imm && !w->bg_error)
-        pthread_cond_wait(&w->done_cv, &w->mu);
-    if (w->bg_error)
-        return w->bg_error;
-    if (fci_skiplist_count(&w->mem.list) == 0)
-        return 0;
-    int rc = fci_switch_memtable(s);
-    while (rc == 0 && w->has_imm && !w->bg_error)
-        pthread_cond_wait(&w->done_cv, &w->mu);
-    return rc ? rc : w->bg_error;
+    int rc = wait_imm(s, w->bg_failures);
+    if (rc != 0 || fci_skiplist_count(&w->mem.list) == 0)
+        return rc;
+    uint64_t failures = w->bg_failures;
+    rc = fci_switch_memtable(s);
+    return rc ? rc : wait_imm(s, failures);
 }
 
 static int writer_only(fc_store *s)
@@ -296,10 +367,8 @@ static int compact_level(fc_store *s, int level, const fci_slice *begin, const f
 {
     fci_writer *w = s->w;
     for (;;) {
-        while (w->compacting && !w->bg_error)
+        while (w->compacting)
             pthread_cond_wait(&w->done_cv, &w->mu);
-        if (w->bg_error)
-            return w->bg_error;
         if (w->shutting_down) /* a cancelled compaction must not be retried */
             return fci_store_fail(s, FC_ECLOSED, NULL);
         fci_compaction *c = NULL;

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,47 +27,59 @@
 #include "db/ttl.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
+#include "util/io.h"
 
 /* One input table, mapped privately for the length of the compaction. */
 typedef struct input {
     void *map;
+    int fd;             /* pread source when the table could not be mapped */
     size_t size;
+    char path[PATH_MAX];
     fci_table table;
     fci_table_iter it;
     int open;
 } input;
 
+/* Maps the table, or reads it through pread when mapping fails (address
+ * space or a mapping limit), as the read path does. */
 static int input_open(fc_store *s, const fci_file_meta *f, input *in, fci_err *err)
 {
-    char path[PATH_MAX];
-    memset(in, 0, sizeof *in);
-    fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE, f->number);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char *path = in->path;
+    memset(in, 0, offsetof(input, path));
+    in->fd = -1;
+    fci_filename(path, sizeof in->path, s->dir, FCI_FILE_TABLE, f->number);
+    int fd = fci_io_open(FCI_IO_SITE_COMPACT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT) {
-        fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE_SST, f->number);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fci_filename(path, sizeof in->path, s->dir, FCI_FILE_TABLE_SST, f->number);
+        fd = fci_io_open(FCI_IO_SITE_COMPACT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     }
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
     struct stat st;
     int rc = 0;
-    if (fstat(fd, &st) != 0)
+    if (fci_io_fstat(FCI_IO_SITE_COMPACT_STAT, fd, &st) != 0)
         rc = fci_err_errno(err, FC_EIO, errno, "stat %s", path);
     if (rc == 0 && st.st_size > 0) {
         in->size = (size_t)st.st_size;
-        in->map = mmap(NULL, in->size, PROT_READ, MAP_SHARED, fd, 0);
+        in->map = fci_io_mmap(FCI_IO_SITE_COMPACT_MMAP, NULL, in->size, PROT_READ, MAP_SHARED,
+                              fd, 0);
         if (in->map == MAP_FAILED) {
             in->map = NULL;
-            rc = fci_err_errno(err, FC_EIO, errno, "mmap %s", path);
+            in->fd = fd;
         }
     }
-    close(fd);
-    if (rc == 0)
+    if (in->fd < 0)
+        close(fd);
+    if (rc == 0 && in->fd >= 0)
+        rc = fci_table_open_fd(&in->table, in->fd, in->size, FCI_TABLE_VERIFY_CHECKSUMS, err);
+    else if (rc == 0)
         rc = fci_table_open(&in->table, in->map, in->size, FCI_TABLE_VERIFY_CHECKSUMS, err);
     if (rc != 0) {
         if (in->map)
             munmap(in->map, in->size);
-        return rc;
+        if (in->fd >= 0)
+            close(in->fd);
+        return fci_err_prefix(err, rc, path);
     }
     fci_table_iter_init(&in->it, &in->table);
     fci_table_iter_first(&in->it);
@@ -82,6 +95,8 @@ static void input_close(input *in)
     fci_table_close(&in->table);
     if (in->map)
         munmap(in->map, in->size);
+    if (in->fd >= 0)
+        close(in->fd);
     in->open = 0;
 }
 
@@ -114,6 +129,8 @@ static int stream_settle(fc_store *s, stream *st, fci_err *err)
     while (!stream_valid(st)) {
         if (st->in.open) {
             int rc = fci_table_iter_status(&st->in.it, err);
+            if (rc != 0)
+                fci_err_prefix(err, rc, st->in.path);
             input_close(&st->in);
             if (rc != 0)
                 return rc;
@@ -280,7 +297,7 @@ static int emit(merge_state *m, fci_slice ikey, fci_slice value, int new_key, fc
         pthread_mutex_unlock(&m->s->w->mu);
         rc = fci_output_open(m->s, &m->out, number, err);
     }
-    return rc ? rc : fci_table_builder_add(&m->out.tb, ikey, value, err);
+    return rc ? rc : fci_output_add(&m->out, ikey, value, err);
 }
 
 /* Entries merged between two looks at the immutable memtable: a look takes

@@ -13,6 +13,7 @@
 #include "db/flush.h"
 #include "db/store.h"
 #include "format/filename.h"
+#include "util/io.h"
 
 void fci_table_options_from(const fc_options *o, fci_table_options *t)
 {
@@ -31,7 +32,8 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
     out->fd = -1;
     out->started = 0;
     fci_filename(out->path, sizeof out->path, s->dir, FCI_FILE_TABLE, number);
-    out->fd = open(out->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode);
+    out->fd = fci_io_open(FCI_IO_SITE_TABLE_CREATE, out->path,
+                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode);
     if (out->fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", out->path);
     fci_table_options topt;
@@ -50,7 +52,9 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
 int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_err *err)
 {
     int rc = fci_table_builder_finish(&out->tb, err);
-    if (rc == 0 && fdatasync(out->fd) != 0)
+    if (rc != 0)
+        fci_err_prefix(err, rc, out->path);
+    if (rc == 0 && fci_io_fdatasync(FCI_IO_SITE_TABLE_SYNC, out->fd) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "fdatasync %s", out->path);
     if (rc == 0 && fci_table_builder_num_entries(&out->tb) > 0)
         rc = fci_edit_add_file(edit, level, out->number, fci_table_builder_file_size(&out->tb),
@@ -65,6 +69,13 @@ int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_er
     if (rc != 0 || entries == 0)
         unlink(out->path);
     return rc;
+}
+
+/* Adds one entry; a failure names the table being written. */
+int fci_output_add(fci_output *out, fci_slice ikey, fci_slice value, fci_err *err)
+{
+    int rc = fci_table_builder_add(&out->tb, ikey, value, err);
+    return rc ? fci_err_prefix(err, rc, out->path) : 0;
 }
 
 void fci_output_abandon(fci_output *out)
@@ -97,7 +108,7 @@ int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, in
         fci_slice ikey, value;
         rc = fci_memtable_entry(mt, n, &ikey, &value);
         if (rc == 0)
-            rc = fci_table_builder_add(&out.tb, ikey, value, &err);
+            rc = fci_output_add(&out, ikey, value, &err);
     }
     if (rc == 0)
         rc = fci_output_finish(&out, edit, 0, &err);

@@ -27,6 +27,7 @@ int fci_output_open(struct fc_store *s, fci_output *out, uint64_t number, fci_er
 /* Finishes, fdatasyncs and closes; an empty table is removed and not
  * added to edit. */
 int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_err *err);
+int fci_output_add(fci_output *out, fci_slice ikey, fci_slice value, fci_err *err);
 void fci_output_abandon(fci_output *out);
 
 #endif

@@ -62,12 +62,14 @@ void fci_store_retire(fc_store *s, uint64_t vrec_off, fci_memchunks *mem, uint64
 static void unlink_table(fc_store *s, uint64_t number)
 {
     char path[PATH_MAX];
+    fci_tcache_evict(&s->tcache, number);
+    if (!fci_vset_dir_synced(&s->w->vs))
+        return; /* a crash may revive a MANIFEST naming it: left for the sweep at open */
     fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE, number);
     if (unlink(path) != 0) {
         fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE_SST, number);
         unlink(path);
     }
-    fci_tcache_evict(&s->tcache, number);
 }
 
 /* mu held. Frees every queued item no pinned version can reach. */
@@ -131,6 +133,8 @@ static int file_needed(const fc_store *s, fci_file_kind kind, uint64_t number)
 void fci_delete_obsolete_files(fc_store *s)
 {
     fci_store_reclaim(s);
+    if (!fci_vset_dir_synced(&s->w->vs))
+        return;
     DIR *d = opendir(s->dir);
     if (d == NULL)
         return;

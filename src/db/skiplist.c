@@ -10,6 +10,8 @@
  *    simply drops a level; one that sees an old height misses a shortcut.
  *  - count and bytes are statistics and the writer's own flush trigger:
  *    relaxed, because nothing is inferred from them about other memory.
+ *  - The writer reads links relaxed and without bounds checks: it stored
+ *    every one of them itself, under the mutex that orders its inserts.
  */
 #include "config.h"
 
@@ -25,7 +27,7 @@ static size_t node_size(uint32_t height, uint32_t entry_len)
 
 /* The one gate through which every offset becomes a pointer: NULL unless the
  * whole node lies inside the region. */
-static fci_skiplist_node *node_at(const fci_skiplist *list, uint64_t off)
+static inline fci_skiplist_node *node_at(const fci_skiplist *list, uint64_t off)
 {
     if (off == 0 || (off & 7) != 0 || off > list->size - sizeof(fci_skiplist_node))
         return NULL;
@@ -141,28 +143,109 @@ static uint32_t random_height(fci_skiplist *list)
     return h;
 }
 
-/* Fills prev[level] with the last node before target at each level and
- * returns the first node >= target at level 0 (0 if none). */
-static uint64_t find_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[])
+/* The writer's view of a node: no bounds check, because the writer follows
+ * only links it stored itself (every inserter of a list is the process and
+ * handle lineage that created it, under the writer's mutex). */
+static fci_skiplist_node *own_node(const fci_skiplist *list, uint64_t off)
 {
-    uint64_t x = root_of(list)->head;
-    uint64_t next = 0;
-    fci_skiplist_node *xn = node_at(list, x);
-    /* Levels above the list's height are empty: their prev is the head. */
-    int height = list_height(list);
-    for (int level = FCI_SKIPLIST_MAX_HEIGHT - 1; level >= height; level--)
-        prev[level] = x;
-    for (int level = height - 1; level >= 0; level--) {
+    return (fci_skiplist_node *)(list->base + off);
+}
+
+/* Writer only. Relaxed: every link was stored by the writer itself, under
+ * the mutex every insert holds, so its own stores are already visible. */
+static uint64_t own_next(const fci_skiplist *list, uint64_t off, int level)
+{
+    return atomic_load_explicit(&own_node(list, off)->next[level], memory_order_relaxed);
+}
+
+/* Writer only. Walks from node x at level top down to level 0, filling
+ * prev[top..0] with the last node before target at each level. *bigger is
+ * the node that ended the walk at the level above (0 if none) with its
+ * comparison in *bigger_cmp; met again one level down it is known to be
+ * >= target, so it is not compared twice. On return *bigger is the first
+ * node >= target at level 0. */
+static void walk_down(const fci_skiplist *list, fci_slice target, uint64_t x, int top,
+                      uint64_t prev[], uint64_t *bigger, int *bigger_cmp)
+{
+    for (int level = top; level >= 0; level--) {
         for (;;) {
-            fci_skiplist_node *nn = next_node(list, xn, level, &next);
-            if (nn == NULL || list->cmp(node_entry(nn), target) >= 0)
+            uint64_t next = own_next(list, x, level);
+            if (next == 0) {
+                *bigger = 0;
+                *bigger_cmp = 1;
                 break;
+            }
+            if (next == *bigger)
+                break;
+            fci_skiplist_node *nn = own_node(list, next);
+            /* Start fetching the node after next while next is compared:
+             * on a large list each step is a cache miss. */
+            uint64_t after = atomic_load_explicit(&nn->next[level], memory_order_relaxed);
+            if (after != 0)
+                __builtin_prefetch(list->base + after);
+            int c = list->cmp(node_entry(nn), target);
+            if (c >= 0) {
+                *bigger = next;
+                *bigger_cmp = c;
+                break;
+            }
             x = next;
-            xn = nn;
         }
         prev[level] = x;
     }
-    return next;
+}
+
+/* Writer only. Fills prev[level] with the last node before target at each
+ * level, searching from the head; *equal is set when the first node >=
+ * target equals it. */
+static void find_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[], int *equal)
+{
+    uint64_t head = root_of(list)->head;
+    uint64_t bigger = 0;
+    int bigger_cmp = 1;
+    /* Levels above the list's height are empty: their prev is the head. */
+    int height = list_height(list);
+    for (int level = FCI_SKIPLIST_MAX_HEIGHT - 1; level >= height; level--)
+        prev[level] = head;
+    walk_down(list, target, head, height - 1, prev, &bigger, &bigger_cmp);
+    *equal = bigger != 0 && bigger_cmp == 0;
+}
+
+/* How many levels a finger search climbs before a search from the head is
+ * cheaper: a target that far away was not near the last insert. */
+#define FINGER_LEVELS 4
+
+/* Writer only. A finger search from the node this handle linked last, for
+ * a target above it (a sequential load, or a batch inserted in key order).
+ * splice[i] is the last node at or before that node at level i, so it is
+ * before target too; the lowest level whose next node is >= target brackets
+ * target there and at every level above, and the walk goes down from it.
+ * Valid only if nothing was linked since (the list's count says so).
+ * Returns 1 with prev[] and *equal filled as find_prevs does, 0 when the
+ * finger does not apply. */
+static int finger_prevs(const fci_skiplist *list, fci_slice target, uint64_t prev[], int *equal)
+{
+    if (list->last == 0 ||
+        list->last_count != atomic_load_explicit(&root_of(list)->count, memory_order_relaxed))
+        return 0;
+    if (list->cmp(node_entry(own_node(list, list->last)), target) >= 0)
+        return 0;
+    int height = list_height(list);
+    for (int level = 0; level < height && level < FINGER_LEVELS; level++) {
+        uint64_t next = own_next(list, list->splice[level], level);
+        int c = next == 0 ? 1 : list->cmp(node_entry(own_node(list, next)), target);
+        if (c < 0)
+            continue;
+        memcpy(prev + level, list->splice + level,
+               (size_t)(FCI_SKIPLIST_MAX_HEIGHT - level) * sizeof prev[0]);
+        uint64_t bigger = next;
+        int bigger_cmp = c;
+        if (level > 0)
+            walk_down(list, target, list->splice[level], level - 1, prev, &bigger, &bigger_cmp);
+        *equal = bigger != 0 && bigger_cmp == 0;
+        return 1;
+    }
+    return 0;
 }
 
 /* Carves a node for an entry of len bytes, with its height chosen now. The
@@ -188,30 +271,37 @@ int fci_skiplist_alloc_node(fci_skiplist *list, size_t len, uint64_t *node, char
  * node's memory stays unused; entries are unique internal keys). */
 int fci_skiplist_link(fci_skiplist *list, uint64_t off)
 {
-    fci_skiplist_node *n = (fci_skiplist_node *)(list->base + off);
+    fci_skiplist_node *n = own_node(list, off);
     fci_slice entry = node_entry(n);
     uint64_t prev[FCI_SKIPLIST_MAX_HEIGHT];
-    uint64_t at = find_prevs(list, entry, prev);
-    fci_skiplist_node *atn = node_at(list, at);
-    if (atn != NULL && list->cmp(node_entry(atn), entry) == 0)
+    int equal;
+    if (!finger_prevs(list, entry, prev, &equal))
+        find_prevs(list, entry, prev, &equal);
+    if (equal)
         return FC_EEXIST;
     uint32_t height = n->height;
-    for (uint32_t i = 0; i < height; i++) {
-        fci_skiplist_node *p = node_at(list, prev[i]);
+    for (uint32_t i = 0; i < height; i++)
         /* Relaxed: n is not reachable yet; the release below publishes it. */
-        atomic_store_explicit(&n->next[i], atomic_load_explicit(&p->next[i], memory_order_relaxed),
-                              memory_order_relaxed);
-    }
-    for (uint32_t i = 0; i < height; i++) {
-        fci_skiplist_node *p = node_at(list, prev[i]);
+        atomic_store_explicit(&n->next[i], own_next(list, prev[i], (int)i), memory_order_relaxed);
+    for (uint32_t i = 0; i < height; i++)
         /* Release: a reader's acquire of this link sees the node complete. */
-        atomic_store_explicit(&p->next[i], off, memory_order_release);
-    }
+        atomic_store_explicit(&own_node(list, prev[i])->next[i], off, memory_order_release);
     fci_skiplist_root *r = root_of(list);
     if (height > atomic_load_explicit(&r->height, memory_order_relaxed))
         atomic_store_explicit(&r->height, height, memory_order_relaxed);
-    atomic_fetch_add_explicit(&r->count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&r->bytes, node_size(height, n->entry_len), memory_order_relaxed);
+    /* Relaxed load and store, no read-modify-write: only the writer changes
+     * these statistics, under its mutex. */
+    uint64_t count = atomic_load_explicit(&r->count, memory_order_relaxed) + 1;
+    atomic_store_explicit(&r->count, count, memory_order_relaxed);
+    atomic_store_explicit(&r->bytes,
+                          atomic_load_explicit(&r->bytes, memory_order_relaxed) +
+                              node_size(height, n->entry_len),
+                          memory_order_relaxed);
+    /* The splice after n: n itself where it stands, its prevs above. */
+    for (uint32_t i = 0; i < FCI_SKIPLIST_MAX_HEIGHT; i++)
+        list->splice[i] = i < height ? off : prev[i];
+    list->last = off;
+    list->last_count = count;
     return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "format/filename.h"
 #include "shm/layout.h"
 #include "shm/bcache.h"
+#include "util/io.h"
 
 int fci_store_fail(fc_store *s, int code, const fci_err *detail)
 {
@@ -57,7 +58,8 @@ static int take_lock(fc_store *s, fci_writer *w, fci_err *err)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
-    w->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, s->opts.file_mode);
+    w->lock_fd = fci_io_open(FCI_IO_SITE_LOCK_OPEN, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+                             s->opts.file_mode);
     if (w->lock_fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -116,7 +118,7 @@ static long lock_holder(const fc_store *s)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = fci_io_open(FCI_IO_SITE_LOCK_PROBE, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
     if (fd < 0)
         return 0;
     struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -214,6 +216,7 @@ static int recover(fc_store *s, fci_err *err)
     if (rc == 0)
         rc = fci_store_new_wal(s, err);
     if (rc == 0) {
+        w->mem_wal = w->wal_number;
         fci_edit_set_log_number(&edit, w->wal_number);
         rc = fci_vset_log_and_apply(&w->vs, &edit, err);
     }
@@ -333,6 +336,7 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
     if (rc == 0 && s->role != FCI_ROLE_WRITER)
         rc = fci_ttl_attach(s, &err);
     if (rc != 0) {
+        fci_err_prefix(&err, rc, s->dir);
         fci_open_failed(&err);
         fc_close(s);
         return rc;

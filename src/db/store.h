@@ -54,6 +54,8 @@ typedef struct fci_writer {
     fci_vset vs;
     fci_log_writer wal;
     uint64_t wal_number;
+    uint64_t mem_wal;           /* first WAL holding mem's entries (a failed
+                                   WAL is replaced without a new memtable) */
     fci_memtable mem, imm;
     fci_memchunks *mem_chunks, *imm_chunks;
     int has_imm;
@@ -68,7 +70,12 @@ typedef struct fci_writer {
     pthread_t bg_self;          /* the background thread, as it sees itself */
     int bg_running;             /* bg_self is set (guarded by mu) */
     int shutting_down;
-    int bg_error;               /* sticky: the background hit an I/O error */
+    /* Background failures are retried, never sticky (bg.c): bg_error is
+     * the last attempt's code (0 once one succeeds), bg_err its detail,
+     * bg_failures counts failed attempts so waiters see a new one. */
+    int bg_error;
+    fci_err bg_err;
+    uint64_t bg_failures;
     int compacting;             /* a compaction runs (bg or manual) */
     /* Tables numbered >= these are being written (0 = none) by the one
      * flush and the one compaction that may run at once (on different
@@ -130,6 +137,8 @@ int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, in
  * thread, flushes a waiting immutable memtable at once, so writers are not
  * stalled for the length of a compaction. 0 or the flush's error. */
 int fci_bg_flush_if_waiting(fc_store *s);
+/* mu held: the last background failure as the caller's error. */
+int fci_bg_failed(fc_store *s);
 void fci_delete_obsolete_files(fc_store *s);
 
 /* compact.c: the compaction's I/O, run without the mutex; fills edit. */

@@ -29,6 +29,7 @@
 #include "format/compress.h"
 #include "shm/arena.h"
 #include "shm/bcache.h"
+#include "util/io.h"
 #include "util/proc.h"
 
 /* One open table. Immutable once in the hash, until freed by call_rcu. */
@@ -98,26 +99,35 @@ static int open_table_file(const char *dir, uint64_t number, fci_err *err)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, dir, FCI_FILE_TABLE, number);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0 && errno == ENOENT) {
         fci_filename(path, sizeof path, dir, FCI_FILE_TABLE_SST, number);
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = fci_io_open(FCI_IO_SITE_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     }
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "open table %s", path);
     return fd;
 }
 
+/* The table layer knows no paths: a failure while reading names the file. */
+static int table_failed(uint64_t number, int rc, fci_err *err)
+{
+    char name[32];
+    fci_filename(name, sizeof name, NULL, FCI_FILE_TABLE, number);
+    return fci_err_prefix(err, rc, name);
+}
+
 /* Maps when the Limiter allows, else keeps the fd for pread. */
 static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
 {
     struct stat st;
-    if (fstat(fd, &st) != 0)
+    e->fd = fd; /* entry_free closes it if this fails */
+    if (fci_io_fstat(FCI_IO_SITE_TABLE_STAT, fd, &st) != 0)
         return fci_err_errno(err, FC_EIO, errno, "stat table %llu", (unsigned long long)e->number);
     e->size = (size_t)st.st_size;
     e->fd = -1;
     if (st.st_size > 0 && fci_limiter_acquire(a, NULL) == 0) {
-        e->map = mmap(NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
+        e->map = fci_io_mmap(FCI_IO_SITE_TABLE_MMAP, NULL, e->size, PROT_READ, MAP_SHARED, fd, 0);
         if (e->map != MAP_FAILED) {
             e->limiter_unit = 1;
             close(fd);
@@ -185,7 +195,7 @@ static int cached_fetch(void *arg, const fci_table *t, fci_block_handle h, fci_b
     if (rc == FCI_BCACHE_BYPASS)
         return fci_table_read_block(t, h, verify, ref, err);
     if (rc != 0)
-        return rc;
+        return table_failed(e->number, rc, err);
     memset(ref, 0, sizeof *ref);
     ref->data = fci_slice_make(br.data, br.len);
     ref->pin = (void *)br.pin;
@@ -271,6 +281,7 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
     e->owner = fci_getpid();
     int rc = entry_open(e, a, fd, err);
     if (rc != 0) {
+        table_failed(number, rc, err);
         entry_free(e, 1);
         return rc;
     }

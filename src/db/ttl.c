@@ -133,9 +133,29 @@ static int put_framed(fci_write_batch *b, fci_slice key, fci_slice val)
     return rc;
 }
 
+/* One value of a batch being rebuilt: framed (never expiring) when add,
+ * else with the library's never-expiring frame taken off again. A value
+ * that its frame would make longer than FC_MAX_VALUE_SIZE is refused here,
+ * before any WAL holds it: the memtable would refuse it after, and WAL
+ * replay at every later open too. */
+static int reframe_value(fci_write_batch *out, fci_slice key, fci_slice val, int add)
+{
+    if (add && val.size > FC_MAX_VALUE_SIZE - FC_TTL_FRAME_SIZE)
+        return FC_ETOOBIG;
+    if (add)
+        return put_framed(out, key, val);
+    if (val.size < FC_TTL_FRAME_SIZE)
+        return FC_ECORRUPT;
+    val.data += FC_TTL_FRAME_SIZE;
+    val.size -= FC_TTL_FRAME_SIZE;
+    return fci_batch_put(out, key, val);
+}
+
 /* Rebuilds a plain batch with a never-expiring frame on every value, so
- * that plain and ttl'd puts can share a batch. */
-static int frame_batch(fci_write_batch *b)
+ * that plain and ttl'd puts can share a batch; with add 0, takes such
+ * frames off again, so a plain batch written to a framed store can then be
+ * written to a plain one. */
+static int reframe_batch(fci_write_batch *b, int add)
 {
     fci_write_batch out;
     int rc = fci_batch_init(&out);
@@ -145,7 +165,8 @@ static int frame_batch(fci_write_batch *b)
     int type;
     fci_slice key, val;
     while (rc == 0 && (rc = fci_batch_iter_next(&it, &type, &key, &val, NULL)) == 1)
-        rc = type == FCI_TYPE_VALUE ? put_framed(&out, key, val) : fci_batch_delete(&out, key);
+        rc = type == FCI_TYPE_VALUE ? reframe_value(&out, key, val, add)
+                                    : fci_batch_delete(&out, key);
     if (rc == 0) {
         fci_batch_set_sequence(&out, fci_batch_sequence(b));
         fci_batch_free(b);
@@ -163,7 +184,7 @@ int fci_ttl_batch_put(fci_write_batch *b, fci_ttl_marks *mk, fci_slice key, fci_
         return FC_ETOOBIG;
     int rc = 0;
     if (!mk->framed && fci_batch_count(b) > 0)
-        rc = frame_batch(b);
+        rc = reframe_batch(b, 1);
     if (rc != 0)
         return rc;
     mk->framed = 1;
@@ -192,16 +213,21 @@ int fci_ttl_batch_stamp(fc_store *s, fci_write_batch *b, fci_ttl_marks *mk, fci_
             return fci_err_set(err, FC_EUNSUPPORTED,
                                "batch holds values with a time to live but store %s was "
                                "created without ttl_framing", s->dir);
-        if (mk->framed) /* framed for another store: its values would read wrong */
-            return fci_err_set(err, FC_EUNSUPPORTED,
-                               "batch was framed for expiry but store %s has no ttl_framing",
-                               s->dir);
+        /* framed only by an earlier write to a framed store: every frame
+         * is a never-expiring one the library added, so it comes off */
+        int rc = mk->framed ? reframe_batch(b, 0) : 0;
+        if (rc != 0)
+            return fci_err_set(err, rc, "taking never-expiring frames off a batch for store %s: %s",
+                               s->dir, fc_strerror(rc));
+        mk->framed = 0;
         return 0;
     }
     if (!mk->framed) {
-        int rc = frame_batch(b);
+        int rc = reframe_batch(b, 1);
         if (rc != 0)
-            return fci_err_set(err, rc, "framing a batch for expiry: out of memory");
+            return fci_err_set(err, rc, "framing a batch for expiry: %s%s", fc_strerror(rc),
+                               rc == FC_ETOOBIG ? " (a value plus its 8-byte frame is over "
+                                                  "FC_MAX_VALUE_SIZE)" : "");
         mk->framed = 1;
     }
     uint64_t now = fci_ttl_now(s);

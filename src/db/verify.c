@@ -32,6 +32,7 @@
 #include "format/table.h"
 #include "format/version_edit.h"
 #include "format/write_batch.h"
+#include "util/io.h"
 
 #define CURRENT_MAX 4096   /* far beyond "MANIFEST-<20 digits>\n" */
 #define SHOW_KEY_MAX 40    /* bytes of a key quoted in a message */
@@ -196,7 +197,7 @@ static uint64_t check_current(vctx *c)
 {
     char path[PATH_MAX], buf[CURRENT_MAX + 1], q[4 * 64 + 8];
     join(path, sizeof path, c->dir, "CURRENT");
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_VERIFY_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         if (errno == ENOENT)
             DAMAGE(c, "CURRENT", 0, "missing, but the directory holds MANIFEST files");
@@ -206,7 +207,7 @@ static uint64_t check_current(vctx *c)
     }
     size_t n = 0;
     while (n < sizeof buf) {
-        ssize_t got = read(fd, buf + n, sizeof buf - n);
+        ssize_t got = fci_io_read(FCI_IO_SITE_VERIFY_CURRENT_READ, fd, buf + n, sizeof buf - n);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0) {
@@ -447,13 +448,13 @@ static void check_table_file(vctx *c, const dentry *d, const fci_file_meta *meta
     fci_err err;
     fci_err_clear(&err);
     join(path, sizeof path, c->dir, d->name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_VERIFY_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         ERROR(c, fci_errno_code(errno), d->name, 0, "cannot open: %s", strerror(errno));
         return;
     }
     struct stat sb;
-    if (fstat(fd, &sb) != 0) {
+    if (fci_io_fstat(FCI_IO_SITE_VERIFY_TABLE_STAT, fd, &sb) != 0) {
         ERROR(c, fci_errno_code(errno), d->name, 0, "cannot stat: %s", strerror(errno));
         close(fd);
         return;

@@ -222,8 +222,13 @@ static int log_and_apply_busy(fci_vset *vs, fci_version_edit *edit, fci_err *err
     if (rc == 0)
         rc = append_and_sync(vs, &rec, vs->mu != NULL && !created, err);
     fci_buf_free(&rec);
-    if (rc == 0 && created)
+    if (rc == 0 && created) {
         rc = fci_current_write(vs->dir, vs->manifest_number, vs->file_mode, err);
+        if (rc == FCI_CURRENT_UNSYNCED) {
+            vs->dir_unsynced = 1;   /* the switch happened; its durability is owed */
+            rc = 0;
+        }
+    }
     if (rc != 0) {
         abandon_manifest(vs, created);
         fci_version_unref(v);
@@ -233,6 +238,13 @@ static int log_and_apply_busy(fci_vset *vs, fci_version_edit *edit, fci_err *err
     vs->prev_log_number = 0;
     install(vs, v, edit);
     return 0;
+}
+
+int fci_vset_dir_synced(fci_vset *vs)
+{
+    if (vs->dir_unsynced && fci_dir_sync(vs->dir, NULL) == 0)
+        vs->dir_unsynced = 0;
+    return !vs->dir_unsynced;
 }
 
 int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err)

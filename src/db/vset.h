@@ -31,6 +31,10 @@ typedef struct fci_vset {
     fci_version *current;
     fci_log_writer manifest;
     int manifest_open;
+    /* CURRENT was replaced but the directory's fsync failed: until it
+     * succeeds, a crash may revive the previous MANIFEST, so no file it
+     * names may be deleted (see fci_vset_dir_synced). */
+    int dir_unsynced;
     /* When mu is set (the writer's mutex, held by every caller of
      * log_and_apply), the MANIFEST append and its fdatasync run with mu
      * released, so writers do not wait for the disk; busy and idle keep
@@ -61,6 +65,10 @@ int fci_vset_recover(fci_vset *vs, int best_effort, fci_err *err);
  * With vs->mu set, the caller holds it; it is released during the I/O
  * (the version current on entry stays current until the edit installs). */
 int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err);
+
+/* 1 when the directory is known durable, retrying an owed fsync first;
+ * 0 while it is not (then nothing may be deleted from the store). */
+int fci_vset_dir_synced(fci_vset *vs);
 
 static inline uint64_t fci_vset_new_file_number(fci_vset *vs)
 {

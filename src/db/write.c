@@ -129,6 +129,7 @@ int fci_switch_memtable(fc_store *s)
     w->has_imm = 1;
     w->mem = fresh;
     w->mem_chunks = chunks;
+    w->mem_wal = w->wal_number;
     rc = fci_store_publish(s);
     pthread_cond_signal(&w->work_cv);
     return rc;
@@ -141,9 +142,8 @@ int fci_make_room(fc_store *s)
 {
     fci_writer *w = s->w;
     int slowed = 0;
+    uint64_t failures = w->bg_failures;
     for (;;) {
-        if (w->bg_error)
-            return fci_store_fail(s, w->bg_error, NULL);
         /* FIFO (max_bytes): level 0 is bounded by eviction, never stalls */
         size_t l0 = s->opts.max_bytes ? 0 : w->vs.current->nfiles[0];
         if (!slowed && l0 >= FCI_L0_SLOWDOWN_TRIGGER) {
@@ -156,6 +156,8 @@ int fci_make_room(fc_store *s)
         if (fci_memtable_bytes(&w->mem) < s->opts.write_buffer_size)
             break;
         if (w->has_imm || l0 >= FCI_L0_STOP_TRIGGER) {
+            if (w->bg_failures != failures)
+                return fci_bg_failed(s); /* the work this write waits for failed again */
             w->stall = w->has_imm ? FC_STALL_MEMTABLE : FC_STALL_L0;
             w->stall_count++;
             fci_store_count(s);
@@ -167,7 +169,7 @@ int fci_make_room(fc_store *s)
         if (rc != 0)
             return rc;
     }
-    if (w->stall != FC_STALL_NONE) {
+    if (w->stall != FC_STALL_NONE && w->stall != FC_STALL_ERROR) {
         w->stall = FC_STALL_NONE;
         fci_store_count(s);
     }
@@ -187,15 +189,25 @@ int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
     uint32_t count = fci_batch_count(b);
     if (count == 0)
         return 0;
-    uint64_t first = w->vs.last_sequence + 1;
-    fci_batch_set_sequence(b, first);
     fci_err err;
     fci_err_clear(&err);
-    int rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
+    int rc;
+    if (w->wal.failed && (rc = fci_store_new_wal(s, &err)) != 0)
+        return fci_store_fail(s, rc, &err);
+    uint64_t first = w->vs.last_sequence + 1;
+    fci_batch_set_sequence(b, first);
+    rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
     if (rc == 0 && sync)
         rc = fci_log_writer_sync(&w->wal, &err);
-    if (rc == 0)
-        rc = fci_batch_insert(fci_batch_contents(b), insert_entry, &w->mem, &err);
+    if (rc != 0) {
+        /* The record may be on disk, whole or torn: its sequence numbers
+         * are spent so a retried batch cannot reuse them, and the next
+         * write starts a new WAL (this one stays live for recovery). */
+        w->vs.last_sequence = first + count - 1;
+        return fci_store_fail(s, rc, &err);
+    }
+    /* b was built by fc_batch_* or validated by the queue: one pass */
+    rc = fci_batch_apply(fci_batch_contents(b), insert_entry, &w->mem, &err);
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
     w->vs.last_sequence = first + count - 1;

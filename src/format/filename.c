@@ -11,6 +11,7 @@
 
 #include "forkcache.h"
 #include "format/filename.h"
+#include "util/io.h"
 
 /* CURRENT holds one short name; anything longer is not ours. */
 #define CURRENT_MAX 1024
@@ -106,7 +107,7 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number)
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
-        ssize_t k = write(fd, p, n);
+        ssize_t k = fci_io_write(FCI_IO_SITE_CURRENT_WRITE, fd, p, n);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -119,13 +120,13 @@ static int write_all(int fd, const char *p, size_t n)
 }
 
 /* The rename is only durable once the directory entry is on disk. */
-static int sync_dir(const char *dir, fci_err *err)
+int fci_dir_sync(const char *dir, fci_err *err)
 {
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_DIR_OPEN, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open directory", dir);
     int rc = 0;
-    if (fsync(fd) != 0)
+    if (fci_io_fsync(FCI_IO_SITE_DIR_SYNC, fd) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "%s: fsync directory", dir);
     close(fd);
     return rc;
@@ -142,10 +143,11 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
     content[n++] = '\n';
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    int fd = fci_io_open(FCI_IO_SITE_CURRENT_CREATE, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                         (mode_t)mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: create", tmp);
-    if (write_all(fd, content, (size_t)n) != 0 || fsync(fd) != 0) {
+    if (write_all(fd, content, (size_t)n) != 0 || fci_io_fsync(FCI_IO_SITE_CURRENT_SYNC, fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -156,12 +158,12 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
         unlink(tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: close", tmp);
     }
-    if (rename(tmp, cur) != 0) {
+    if (fci_io_rename(FCI_IO_SITE_CURRENT_RENAME, tmp, cur) != 0) {
         int e = errno;
         unlink(tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: rename to %s", tmp, cur);
     }
-    return sync_dir(dir, err);
+    return fci_dir_sync(dir, err) ? FCI_CURRENT_UNSYNCED : 0;
 }
 
 /* The name is returned as written, since a MANIFEST with more than six
@@ -172,7 +174,7 @@ int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, siz
     char path[4096], buf[CURRENT_MAX + 1];
     if (fci_filename(path, sizeof path, dir, FCI_FILE_CURRENT, 0) < 0)
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         if (errno == ENOENT)
             return fci_err_set(err, FC_ENOTFOUND, "%s: no such file", path);
@@ -180,7 +182,7 @@ int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, siz
     }
     size_t len = 0;
     for (;;) {
-        ssize_t k = read(fd, buf + len, sizeof buf - len);
+        ssize_t k = fci_io_read(FCI_IO_SITE_CURRENT_READ, fd, buf + len, sizeof buf - len);
         if (k < 0 && errno == EINTR)
             continue;
         if (k < 0) {

@@ -54,9 +54,16 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number);
  * Points CURRENT at MANIFEST-<manifest_number> the crash-safe way: write
  * "MANIFEST-NNNNNN\n" to NNNNNN.dbtmp, fsync it, rename it over CURRENT,
  * fsync the directory. On failure the temp file is removed and CURRENT is
- * either the old one or the new one, never a mix.
+ * either the old one or the new one, never a mix. FCI_CURRENT_UNSYNCED
+ * (with err set) when only the directory's fsync failed: CURRENT names the
+ * new MANIFEST, but a crash may still bring the old one back, so the
+ * caller must keep what the old one needs until fci_dir_sync succeeds.
  */
+#define FCI_CURRENT_UNSYNCED 1
 int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, fci_err *err);
+
+/* fsync of the directory itself, so renames and new names in it last. */
+int fci_dir_sync(const char *dir, fci_err *err);
 
 /*
  * Reads CURRENT: 0 with the manifest's number (and its file name, as

@@ -19,6 +19,7 @@
 #include "format/log_reader.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
+#include "util/io.h"
 
 enum { PHYS_EOF = 0, PHYS_REC = 1, PHYS_BAD = 2 };
 
@@ -57,7 +58,7 @@ int fci_log_reader_init_fd(fci_log_reader *r, const char *name, int fd, unsigned
 /* On failure the reader is still initialised, so free() is always safe. */
 int fci_log_reader_open(fci_log_reader *r, const char *path, unsigned flags, fci_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_LOG_READ_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0) {
         init_common(r, path, flags);
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
@@ -86,7 +87,7 @@ static ssize_t read_full(int fd, char *buf, size_t n, uint64_t off)
 {
     size_t got = 0;
     while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+        ssize_t k = fci_io_pread(FCI_IO_SITE_LOG_READ, fd, buf + got, n - got, off + got);
         if (k < 0) {
             if (errno == EINTR)
                 continue;

@@ -5,13 +5,16 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "forkcache.h"
 #include "format/log_writer.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
+#include "util/io.h"
 
 /* The checksum covers the type byte too, so a flipped type is caught. */
 static uint32_t record_crc(int type, const char *data, size_t n)
@@ -21,26 +24,46 @@ static uint32_t record_crc(int type, const char *data, size_t n)
     return fci_crc32c_mask(fci_crc32c_extend(crc, data, n));
 }
 
-/* One physical record: header then payload. n is at most a block. */
-static int emit_physical(fci_buf *out, int type, const char *data, size_t n)
+/* One physical record's header: checksum, length, type. n is at most a
+ * block. */
+static void make_header(char h[FCI_LOG_HEADER_SIZE], int type, const char *data, size_t n)
 {
-    char h[FCI_LOG_HEADER_SIZE];
     fci_put_fixed32(h, record_crc(type, data, n));
     h[4] = (char)(n & 0xff);
     h[5] = (char)((n >> 8) & 0xff);
     h[6] = (char)type;
-    int rc = fci_buf_append(out, h, sizeof h);
-    if (rc == 0)
-        rc = fci_buf_append(out, data, n);
-    return rc;
 }
 
-/* Splits a record at block boundaries; a header never starts in the last
- * six bytes of a block, which are zero-filled instead. The loop runs at
- * least once so an empty record becomes one FULL record of length 0. */
+/* Where the next fragment of a record goes: a header never starts in the
+ * last six bytes of a block, which are zero-filled instead (*pad bytes).
+ * Sets the fragment's payload length and type, and advances *off past
+ * padding, header and payload. Both the encoder and the writer split
+ * records here, so they cannot disagree. */
+static void next_fragment(uint64_t *off, size_t left, int begin, size_t *pad, size_t *n,
+                          int *type)
+{
+    size_t room = FCI_LOG_BLOCK_SIZE - (size_t)(*off % FCI_LOG_BLOCK_SIZE);
+    *pad = 0;
+    if (room < FCI_LOG_HEADER_SIZE) {
+        *pad = room;
+        room = FCI_LOG_BLOCK_SIZE;
+    }
+    size_t avail = room - FCI_LOG_HEADER_SIZE;
+    *n = left < avail ? left : avail;
+    int end = (*n == left);
+    *type = begin && end ? FCI_LOG_FULL
+          : begin        ? FCI_LOG_FIRST
+          : end          ? FCI_LOG_LAST
+                         : FCI_LOG_MIDDLE;
+    *off += *pad + FCI_LOG_HEADER_SIZE + *n;
+}
+
+static const char zeros[FCI_LOG_HEADER_SIZE] = { 0 };
+
+/* Splits a record at block boundaries. The loop runs at least once so an
+ * empty record becomes one FULL record of length 0. */
 int fci_log_encode(fci_buf *out, uint64_t *offset, fci_slice record)
 {
-    static const char zeros[FCI_LOG_HEADER_SIZE] = { 0 };
     size_t old = out->size;
     uint64_t off = *offset;
     const char *p = record.data;
@@ -48,25 +71,18 @@ int fci_log_encode(fci_buf *out, uint64_t *offset, fci_slice record)
     int begin = 1, rc = 0;
 
     do {
-        size_t room = FCI_LOG_BLOCK_SIZE - (size_t)(off % FCI_LOG_BLOCK_SIZE);
-        if (room < FCI_LOG_HEADER_SIZE) {
-            rc = fci_buf_append(out, zeros, room);
-            if (rc != 0)
-                break;
-            off += room;
-            room = FCI_LOG_BLOCK_SIZE;
-        }
-        size_t avail = room - FCI_LOG_HEADER_SIZE;
-        size_t n = left < avail ? left : avail;
-        int end = (n == left);
-        int type = begin && end ? FCI_LOG_FULL
-                 : begin        ? FCI_LOG_FIRST
-                 : end          ? FCI_LOG_LAST
-                                : FCI_LOG_MIDDLE;
-        rc = emit_physical(out, type, p, n);
+        size_t pad, n;
+        int type;
+        next_fragment(&off, left, begin, &pad, &n, &type);
+        char h[FCI_LOG_HEADER_SIZE];
+        make_header(h, type, p, n);
+        rc = fci_buf_append(out, zeros, pad);
+        if (rc == 0)
+            rc = fci_buf_append(out, h, sizeof h);
+        if (rc == 0)
+            rc = fci_buf_append(out, p, n);
         if (rc != 0)
             break;
-        off += FCI_LOG_HEADER_SIZE + n;
         if (n > 0)   /* an empty record may come with a NULL pointer */
             p += n;
         left -= n;
@@ -88,7 +104,7 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset)
     w->owns_fd = 0;
     w->failed = 0;
     w->offset = offset;
-    fci_buf_init(&w->scratch);
+    snprintf(w->name, sizeof w->name, "log");
 }
 
 /* Appending to an existing log continues at its size: LevelDB's recovery
@@ -97,63 +113,72 @@ int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsig
                         fci_err *err)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = open(path, flags, (mode_t)mode);
+    int fd = fci_io_open(FCI_IO_SITE_LOG_OPEN, path, flags, (mode_t)mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
     struct stat st;
-    if (fstat(fd, &st) != 0) {
+    if (fci_io_fstat(FCI_IO_SITE_LOG_STAT, fd, &st) != 0) {
         int e = errno;
         close(fd);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: fstat", path);
     }
     fci_log_writer_init(w, fd, (uint64_t)st.st_size);
     w->owns_fd = 1;
+    snprintf(w->name, sizeof w->name, "%s", path);
     return 0;
 }
 
-/* Loops over short writes and EINTR; pwrite keeps the offset ours. */
-static int write_all(int fd, const char *p, size_t n, uint64_t off)
+/* fci_io_pwritev resumes short writes and EINTR; pwritev keeps the
+ * offset ours. The iovecs are consumed as they are written. */
+static int write_all(int fd, struct iovec *iov, int n, uint64_t off)
 {
-    while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (k == 0) {
-            errno = EIO;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
+    return fci_io_pwritev(FCI_IO_SITE_LOG_APPEND, fd, iov, n, off) < 0 ? -1 : 0;
 }
 
-/* Encodes the whole record first so it reaches the file in one pwrite:
- * fewer system calls, and a crash tears at most this record. */
+/* Fragments gathered per pwritev: a record up to 64 blocks (2 MiB) goes
+ * out in one system call; each fragment needs at most three iovecs. */
+#define FRAGMENTS_PER_CALL 64
+
+/* Headers and padding go out from a small stack array and the payload
+ * straight from the caller's bytes: no copy of the record. A record of up
+ * to FRAGMENTS_PER_CALL blocks reaches the file in one pwritev; a crash
+ * tears at most the record being written either way. */
 int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
 {
     if (w->failed)
-        return fci_err_set(err, FC_EIO, "log writer: an earlier write failed");
+        return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
+    char hdr[FRAGMENTS_PER_CALL][FCI_LOG_HEADER_SIZE];
+    struct iovec iov[3 * FRAGMENTS_PER_CALL];
     uint64_t off = w->offset;
-    fci_buf_clear(&w->scratch);
-    int rc = fci_log_encode(&w->scratch, &off, record);
-    if (rc != 0)
-        return fci_err_set(err, rc, "log writer: no memory for a %zu-byte record",
-                           record.size);
-    if (write_all(w->fd, w->scratch.data, w->scratch.size, w->offset) != 0) {
-        int e = errno;
-        w->failed = 1;
-        return fci_err_errno(err, fci_errno_code(e), e, "log writer: write at offset %llu",
-                             (unsigned long long)w->offset);
-    }
+    const char *p = record.data;
+    size_t left = record.size;
+    int begin = 1;
+    do {
+        uint64_t call_off = off;
+        int niov = 0;
+        for (int f = 0; f < FRAGMENTS_PER_CALL && (begin || left > 0); f++) {
+            size_t pad, n;
+            int type;
+            next_fragment(&off, left, begin, &pad, &n, &type);
+            make_header(hdr[f], type, p, n);
+            if (pad > 0)
+                iov[niov++] = (struct iovec){ (void *)zeros, pad };
+            iov[niov++] = (struct iovec){ hdr[f], FCI_LOG_HEADER_SIZE };
+            if (n > 0) {
+                iov[niov++] = (struct iovec){ (void *)p, n };
+                p += n;
+            }
+            left -= n;
+            begin = 0;
+        }
+        if (write_all(w->fd, iov, niov, call_off) != 0) {
+            int e = errno;
+            w->failed = 1;
+            return fci_err_errno(err, fci_errno_code(e), e, "%s: write at offset %llu",
+                                 w->name, (unsigned long long)call_off);
+        }
+    } while (left > 0);
     w->offset = off;
-    /* A multi-MiB record should not pin its scratch copy forever. */
-    if (w->scratch.cap > 4 * FCI_LOG_BLOCK_SIZE)
-        fci_buf_free(&w->scratch);
     return 0;
 }
 
@@ -162,13 +187,13 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
 int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
 {
     if (w->failed)
-        return fci_err_set(err, FC_EIO, "log writer: an earlier write failed");
-    while (fdatasync(w->fd) != 0) {
+        return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
+    while (fci_io_fdatasync(FCI_IO_SITE_LOG_SYNC, w->fd) != 0) {
         if (errno == EINTR)
             continue;
         int e = errno;
         w->failed = 1;   /* after a failed sync the page cache state is unknown */
-        return fci_err_errno(err, fci_errno_code(e), e, "log writer: fdatasync");
+        return fci_err_errno(err, fci_errno_code(e), e, "%s: fdatasync", w->name);
     }
     return 0;
 }
@@ -178,10 +203,9 @@ int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
 int fci_log_writer_close(fci_log_writer *w, fci_err *err)
 {
     int rc = 0;
-    fci_buf_free(&w->scratch);
     if (w->owns_fd && w->fd >= 0) {
         if (close(w->fd) != 0)
-            rc = fci_err_errno(err, FC_EIO, errno, "log writer: close");
+            rc = fci_err_errno(err, FC_EIO, errno, "%s: close", w->name);
     }
     w->fd = -1;
     w->owns_fd = 0;

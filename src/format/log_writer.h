@@ -2,8 +2,8 @@
  * log_writer.h - appends records in LevelDB's log format (see log_format.h)
  * to a file descriptor. Used by the WAL and the MANIFEST.
  *
- * The writer writes each logical record with one pwrite at its own file
- * offset, so it can continue an existing log at any offset (the block
+ * The writer writes each logical record with one pwritev (headers from the
+ * stack, payload from the caller's bytes, no copy) at its own file offset, so it can continue an existing log at any offset (the block
  * position is offset % 32768) and does not care where the fd's position is.
  * After a failed write the writer refuses further appends: what is on disk
  * past the last good offset is unknown, and the caller must start a new log.
@@ -24,7 +24,7 @@ typedef struct fci_log_writer {
     int owns_fd;        /* close fd in fci_log_writer_close */
     int failed;         /* a write failed: no more appends */
     uint64_t offset;    /* file offset where the next record starts */
-    fci_buf scratch;    /* one record's headers and fragments */
+    char name[256];     /* for messages: the file's path, or "log" */
 } fci_log_writer;
 
 /* Starts a writer on an fd the caller owns, continuing at file offset
@@ -49,8 +49,7 @@ static inline uint64_t fci_log_writer_offset(const fci_log_writer *w)
     return w->offset;
 }
 
-/* Frees the scratch buffer and closes the fd if the writer owns it.
- * Safe to call twice. Does not sync. */
+/* Closes the fd if the writer owns it. Safe to call twice. Does not sync. */
 int fci_log_writer_close(fci_log_writer *w, fci_err *err);
 
 /*

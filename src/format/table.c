@@ -17,6 +17,7 @@
 #include "format/table.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
+#include "util/io.h"
 
 /* ---- reading blocks ------------------------------------------------------ */
 
@@ -36,7 +37,7 @@ static int check_handle(const fci_table *t, fci_block_handle h, fci_err *err)
 static int pread_all(int fd, char *dst, size_t n, uint64_t offset, fci_err *err)
 {
     while (n > 0) {
-        ssize_t r = pread(fd, dst, n, (off_t)offset);
+        ssize_t r = fci_io_pread(FCI_IO_SITE_TABLE_PREAD, fd, dst, n, offset);
         if (r < 0) {
             if (errno == EINTR)
                 continue;

@@ -19,6 +19,7 @@
 #include "format/table.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
+#include "util/io.h"
 
 /* Staged output is written to the fd in pieces of about this size. */
 #define FCI_TABLE_WRITE_CHUNK (256u << 10)
@@ -117,7 +118,7 @@ static int fail(fci_table_builder *tb, int rc)
 static int write_all(int fd, const char *p, size_t n, fci_err *err)
 {
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = fci_io_write(FCI_IO_SITE_TABLE_WRITE, fd, p, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

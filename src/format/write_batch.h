@@ -100,4 +100,16 @@ int fci_batch_iterate(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err);
  */
 int fci_batch_insert(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err);
 
+/*
+ * The writer's form of fci_batch_insert, for a batch this process encoded
+ * itself or already validated (fc_batch_*, the write queue's groups): one
+ * walk over the bytes instead of a dry run and a walk, and fn is called in
+ * internal-key order (user key ascending, then sequence descending) rather
+ * than batch order, each record with its own sequence, so a memtable gets
+ * an ascending run. Small batches, or a sort without memory, go in batch
+ * order. A malformed record stops it with FC_ECORRUPT; in batch order the
+ * records before it have been applied.
+ */
+int fci_batch_apply(fci_slice rep, fci_batch_fn fn, void *arg, fci_err *err);
+
 #endif

@@ -24,6 +24,7 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "shm/arena.h"
+#include "util/io.h"
 
 #define ROUND_UP(x, n) (((x) + (n) - 1) / (n) * (n))
 
@@ -128,7 +129,12 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
     a->path = p;
     int rc = fci_slot_claim(a, err);
     if (rc != 0) {
-        a->is_owner = 0;   /* keep the owner fields for whoever retries */
+        /* A fresh arena nobody will use: left owned by this live process,
+         * it would refuse every later open (this process's retry too).
+         * release: as in fci_arena_detach. */
+        if (owner)
+            atomic_store_explicit(&a->hdr->owner_pid, 0, memory_order_release);
+        a->is_owner = 0;
         fci_arena_detach(a);
         return rc;
     }
@@ -142,8 +148,8 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
 static int create_anonymous(const fci_arena_config *cfg, fci_arena **out, fci_err *err)
 {
     uint64_t start = fci_proc_start_time(fci_getpid());
-    void *m = mmap(NULL, cfg->size, PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *m = fci_io_mmap(FCI_IO_SITE_ARENA_MMAP_ANON, NULL, cfg->size, PROT_READ | PROT_WRITE,
+                           MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED)
         return fci_err_errno(err, fci_errno_code(errno), errno,
                              "arena: mmap of %zu anonymous bytes", cfg->size);
@@ -156,7 +162,7 @@ static int create_anonymous(const fci_arena_config *cfg, fci_arena **out, fci_er
  * header, or make us write through a link). */
 static int check_file(int fd, const char *path, struct stat *st, fci_err *err)
 {
-    if (fstat(fd, st) != 0)
+    if (fci_io_fstat(FCI_IO_SITE_ARENA_STAT, fd, st) != 0)
         return fci_err_errno(err, FC_EIO, errno, "arena %s: fstat", path);
     if (!S_ISREG(st->st_mode))
         return fci_err_set(err, FC_EPERM, "arena %s: not a regular file", path);
@@ -173,7 +179,7 @@ static int check_file(int fd, const char *path, struct stat *st, fci_err *err)
 /* open(O_NOFOLLOW) fails with ELOOP on a symlink; name that plainly. */
 static int open_arena_file(const char *path, int *fd, fci_err *err)
 {
-    *fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    *fd = fci_io_open(FCI_IO_SITE_ARENA_OPEN, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
     if (*fd >= 0)
         return 0;
     int e = errno;
@@ -193,7 +199,7 @@ static int validate_header(int fd, const char *path, uint64_t file_size, fci_are
         return fci_err_set(err, FC_ECORRUPT,
                            "arena %s: file is %llu bytes, smaller than the %zu-byte header",
                            path, (unsigned long long)file_size, sizeof *h);
-    ssize_t n = pread(fd, h, sizeof *h, 0);
+    ssize_t n = fci_io_pread(FCI_IO_SITE_ARENA_HEADER_READ, fd, h, sizeof *h, 0);
     if (n != (ssize_t)sizeof *h)
         return fci_err_errno(err, FC_EIO, n < 0 ? errno : EIO, "arena %s: read header", path);
     uint64_t magic = atomic_load_explicit(&h->magic, memory_order_relaxed); /* local copy */
@@ -238,7 +244,8 @@ static int validate_header(int fd, const char *path, uint64_t file_size, fci_are
 /* MAP_NORESERVE as for anonymous arenas; the file itself is sparse. */
 static int map_file(int fd, const char *path, size_t size, char **base, fci_err *err)
 {
-    void *m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, fd, 0);
+    void *m = fci_io_mmap(FCI_IO_SITE_ARENA_MMAP, NULL, size, PROT_READ | PROT_WRITE,
+                          MAP_SHARED | MAP_NORESERVE, fd, 0);
     if (m == MAP_FAILED)
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: mmap %zu bytes",
                              path, size);
@@ -292,7 +299,14 @@ static int examine_existing(const char *path, ino_t *old_ino, fci_err *err)
                          " to overwrite it", path, (long long)st.st_size);
         goto out;
     }
-    if ((rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err)) != 0)
+    rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err);
+    /* A layout-1 file (its header is ours but for a padding word, so its
+     * owner fields can be read as ours) may be replaced like one of ours,
+     * once its owner is gone: else a build upgrade could not reopen a store. */
+    if (rc == FC_EVERSION && h.layout_version == FCI_ARENA_LAYOUT_PADDED &&
+        h.bom == FCI_ARENA_BOM && h.header_size == sizeof h)
+        rc = 0;
+    if (rc != 0)
         goto out;
     int32_t pid = atomic_load_explicit(&h.owner_pid, memory_order_relaxed);
     uint64_t start = atomic_load_explicit(&h.owner_start, memory_order_relaxed);
@@ -325,7 +339,7 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
     char *base = NULL;
     if (fchmod(fd, cfg->file_mode) != 0)
         rc = fci_err_errno(err, FC_EIO, errno, "arena %s: fchmod", tmp);
-    else if (ftruncate(fd, (off_t)cfg->size) != 0)
+    else if (fci_io_ftruncate(FCI_IO_SITE_ARENA_TRUNCATE, fd, cfg->size) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: ftruncate to %zu",
                            tmp, cfg->size);
     else
@@ -361,7 +375,7 @@ static int install_temp(const char *path, const char *tmp, ino_t old_ino, fci_er
     struct stat st;
     if (lstat(path, &st) != 0 || st.st_ino != old_ino)
         return FC_EAGAIN;
-    if (rename(tmp, path) != 0)
+    if (fci_io_rename(FCI_IO_SITE_ARENA_RENAME, tmp, path) != 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: rename", path);
     return 0;
 }

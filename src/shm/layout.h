@@ -23,7 +23,12 @@
 /* "FCARENA1" read as a little-endian word; a big-endian reader sees it
  * byte-swapped, which attach reports as a byte-order mismatch. */
 #define FCI_ARENA_MAGIC          0x31414e4552414346ull
-#define FCI_ARENA_LAYOUT_VERSION 1u
+/* 2: ttl_off (at 600, padding in 1) and values framed with their expiry in
+ * ttl_framing stores, which a build of layout 1 would misread. Layout 1's
+ * header differs only in that padding word (arena.c replaces a closed
+ * layout-1 file). */
+#define FCI_ARENA_LAYOUT_VERSION 2u
+#define FCI_ARENA_LAYOUT_PADDED  1u
 /* Written natively; read back byte-swapped on a machine of the other order. */
 #define FCI_ARENA_BOM            0x0102030405060708ull
 
@@ -98,8 +103,7 @@ typedef struct fci_arena_header {
     _Atomic uint64_t alloc_in_use;   /* bytes in allocated blocks */
     _Atomic uint64_t alloc_blocks;   /* blocks allocated */
     /* the expiry/eviction block (src/db/ttl.h), 0 = none: stored once by the
-     * writer (release) after the block is filled; a zero pad in older
-     * arenas reads as "none", so the layout version is unchanged */
+     * writer (release) after the block is filled (padding in layout 1) */
     _Atomic uint64_t ttl_off;
     uint64_t pad5[4];
     uint64_t free_head[FCI_ALLOC_CLASSES]; /* offset of first free block, 0 = none */

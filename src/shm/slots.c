@@ -23,6 +23,7 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "shm/arena.h"
+#include "util/io.h"
 
 /* Field 22 of /proc/<pid>/stat. The command name (field 2) may hold spaces
  * and parentheses, so parsing starts after the last ')'. */
@@ -30,10 +31,10 @@ uint64_t fci_proc_start_time(int pid)
 {
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    ssize_t n = fci_io_read(FCI_IO_SITE_PROC_READ, fd, buf, sizeof buf - 1);
     close(fd);
     if (n <= 0)
         return 0;

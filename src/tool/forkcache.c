@@ -279,6 +279,18 @@ const tool_cmd tool_cmds[] = {
         "2  an error: usage, I/O, damage.\n",
         "forkcache add /var/cache/fc lock:job7 \"$$\" && echo \"we own job7\"\n"
     },
+    {
+        "bench", tool_cmd_bench,
+        "bench --dir DIR [--keys N] [--value-size B] [--procs P] [--seconds S] "
+        "[--warmup S] [--rounds R] [--mode LIST] [--csv FILE] [--plot FILE.png]",
+        "measure point gets from forked readers, beside LMDB, LevelDB, Redis",
+        tool_bench_description, tool_bench_options,
+        "0  every mode asked for ran (with --mode all, anchors this machine lacks are\n"
+        "   skipped with a note).\n"
+        "2  an error: usage, a data set could not be built, a reader failed or read\n"
+        "   a wrong value, or an anchor named in --mode is missing.\n",
+        tool_bench_examples
+    },
     { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 

@@ -42,6 +42,9 @@ int tool_cmd_stats(int argc, char **argv);
 int tool_cmd_writer(int argc, char **argv);
 int tool_cmd_add(int argc, char **argv);
 int tool_cmd_incr(int argc, char **argv);   /* cmd_atomic.c */
+int tool_cmd_bench(int argc, char **argv);
+/* bench's help page lives beside it (cmd_bench.c). */
+extern const char tool_bench_description[], tool_bench_options[], tool_bench_examples[];
 
 /* Store options from the command line, applied over fc_options_init. */
 typedef struct store_args {

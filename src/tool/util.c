@@ -92,6 +92,8 @@ static int parse_ttl(const tool_cmd *cmd, const char *arg, store_args *sa)
     }
     sa->has_ttl = 1;
     sa->ttl_ms = (uint64_t)(secs * 1000.0 + 0.5);
+    if (secs > 0 && sa->ttl_ms == 0)
+        sa->ttl_ms = 1; /* rounded to 0 it would mean "never expires" */
     return 1;
 }
 

@@ -99,3 +99,18 @@ void fci_err_clear(fci_err *err)
         err->msg[0] = '\0';
     }
 }
+
+/* Lower layers word a failure without knowing which file it was about;
+ * the caller that does know adds it in front, once. */
+int fci_err_prefix(fci_err *err, int code, const char *what)
+{
+    if (err == NULL)
+        return code;
+    if (strstr(err->msg, what) != NULL) {
+        err->code = code;
+        return code;
+    }
+    char old[FCI_ERR_MSG_MAX];
+    snprintf(old, sizeof old, "%s", err->msg[0] ? err->msg : fc_strerror(code));
+    return fci_err_set(err, code, "%s: %s", what, old);
+}

@@ -30,6 +30,10 @@ int fci_err_errno(fci_err *err, int code, int errnum, const char *fmt, ...)
 /* Maps an errno value from a failed system call to the nearest FC_E* code. */
 int fci_errno_code(int errnum);
 
+/* Puts "what: " in front of the message unless it already names what
+ * (a file's path, usually); sets code and returns it. */
+int fci_err_prefix(fci_err *err, int code, const char *what);
+
 /* Forgets any previous failure. */
 void fci_err_clear(fci_err *err);
 

@@ -1,0 +1,412 @@
+/*
+ * io.c - the library's file system calls, their retries, and the test-only
+ * fault table (see io.h).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <limits.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "util/io.h"
+
+static const struct {
+    const char *name;
+    int kind;
+} sites[FCI_IO_SITES] = {
+    [FCI_IO_SITE_LOG_OPEN] = { "log_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_LOG_STAT] = { "log_stat", FCI_IO_STAT },
+    [FCI_IO_SITE_LOG_APPEND] = { "log_append", FCI_IO_WRITE },
+    [FCI_IO_SITE_LOG_SYNC] = { "log_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_LOG_READ_OPEN] = { "log_read_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_LOG_READ] = { "log_read", FCI_IO_READ },
+    [FCI_IO_SITE_CURRENT_CREATE] = { "current_create", FCI_IO_OPEN },
+    [FCI_IO_SITE_CURRENT_WRITE] = { "current_write", FCI_IO_WRITE },
+    [FCI_IO_SITE_CURRENT_SYNC] = { "current_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_CURRENT_RENAME] = { "current_rename", FCI_IO_RENAME },
+    [FCI_IO_SITE_DIR_OPEN] = { "dir_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_DIR_SYNC] = { "dir_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_CURRENT_OPEN] = { "current_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_CURRENT_READ] = { "current_read", FCI_IO_READ },
+    [FCI_IO_SITE_TABLE_CREATE] = { "table_create", FCI_IO_OPEN },
+    [FCI_IO_SITE_TABLE_WRITE] = { "table_write", FCI_IO_WRITE },
+    [FCI_IO_SITE_TABLE_SYNC] = { "table_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_TABLE_OPEN] = { "table_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_TABLE_STAT] = { "table_stat", FCI_IO_STAT },
+    [FCI_IO_SITE_TABLE_MMAP] = { "table_mmap", FCI_IO_MMAP },
+    [FCI_IO_SITE_TABLE_PREAD] = { "table_pread", FCI_IO_READ },
+    [FCI_IO_SITE_COMPACT_OPEN] = { "compact_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_COMPACT_STAT] = { "compact_stat", FCI_IO_STAT },
+    [FCI_IO_SITE_COMPACT_MMAP] = { "compact_mmap", FCI_IO_MMAP },
+    [FCI_IO_SITE_LOCK_OPEN] = { "lock_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_LOCK_PROBE] = { "lock_probe", FCI_IO_OPEN },
+    [FCI_IO_SITE_VERIFY_CURRENT_OPEN] = { "verify_current_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_VERIFY_CURRENT_READ] = { "verify_current_read", FCI_IO_READ },
+    [FCI_IO_SITE_VERIFY_TABLE_OPEN] = { "verify_table_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_VERIFY_TABLE_STAT] = { "verify_table_stat", FCI_IO_STAT },
+    [FCI_IO_SITE_ARENA_OPEN] = { "arena_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_ARENA_STAT] = { "arena_stat", FCI_IO_STAT },
+    [FCI_IO_SITE_ARENA_HEADER_READ] = { "arena_header_read", FCI_IO_READ },
+    [FCI_IO_SITE_ARENA_MMAP] = { "arena_mmap", FCI_IO_MMAP },
+    [FCI_IO_SITE_ARENA_MMAP_ANON] = { "arena_mmap_anon", FCI_IO_MMAP },
+    [FCI_IO_SITE_ARENA_TRUNCATE] = { "arena_truncate", FCI_IO_TRUNCATE },
+    [FCI_IO_SITE_ARENA_RENAME] = { "arena_rename", FCI_IO_RENAME },
+    [FCI_IO_SITE_PROC_OPEN] = { "proc_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_PROC_READ] = { "proc_read", FCI_IO_READ },
+    [FCI_IO_SITE_OPTIONS_OPEN] = { "options_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_OPTIONS_CREATE] = { "options_create", FCI_IO_OPEN },
+    [FCI_IO_SITE_OPTIONS_WRITE] = { "options_write", FCI_IO_WRITE },
+    [FCI_IO_SITE_OPTIONS_SYNC] = { "options_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_OPTIONS_RENAME] = { "options_rename", FCI_IO_RENAME },
+    [FCI_IO_SITE_OPTIONS_DIR_OPEN] = { "options_dir_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_OPTIONS_DIR_SYNC] = { "options_dir_sync", FCI_IO_SYNC },
+};
+
+const char *fci_io_site_name(int site)
+{
+    return site >= 0 && site < FCI_IO_SITES && sites[site].name ? sites[site].name : "?";
+}
+
+int fci_io_site_kind(int site)
+{
+    return site >= 0 && site < FCI_IO_SITES ? sites[site].kind : -1;
+}
+
+/* ---- the test-only fault table ------------------------------------------- */
+
+#define MAX_RULES 8
+
+typedef struct rule {
+    fci_io_fault f;
+    unsigned seen;      /* matching calls since armed */
+    int live;
+} rule;
+
+/* The one piece of global mutable state for I/O: test hooks. `armed` is
+ * the only thing production calls read; everything else is under mu. */
+static struct {
+    atomic_int armed;
+    pthread_mutex_t mu;
+    rule rules[MAX_RULES];
+    uint64_t calls[FCI_IO_SITES];
+    uint64_t faults[FCI_IO_SITES];
+} hooks = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+/* A fork while another thread holds mu would leave the child's copy locked
+ * for ever: the forking thread takes it across the fork instead. */
+static void hooks_lock(void) { pthread_mutex_lock(&hooks.mu); }
+static void hooks_unlock(void) { pthread_mutex_unlock(&hooks.mu); }
+static void register_atfork(void) { pthread_atfork(hooks_lock, hooks_unlock, hooks_unlock); }
+
+/* Does rule r claim this call? Counts it as seen when it matches. */
+static int rule_fires(rule *r, fci_io_site site)
+{
+    if (!r->live || (r->f.site != FCI_IO_ANY && r->f.site != (int)site) ||
+        (r->f.kind != FCI_IO_ANY && r->f.kind != sites[site].kind))
+        return 0;
+    unsigned n = ++r->seen;
+    if (n < r->f.nth)
+        return 0;
+    unsigned since = n - r->f.nth, period = r->f.period > 1 ? r->f.period : 1;
+    return since % period == 0 && (r->f.count == 0 || since / period < r->f.count);
+}
+
+/* mu held. 0 to go ahead (*n may have shrunk), or the errno to fail with. */
+static int decide(fci_io_site site, size_t *n)
+{
+    hooks.calls[site]++;
+    for (int i = 0; i < MAX_RULES; i++) {
+        rule *r = &hooks.rules[i];
+        if (!rule_fires(r, site))
+            continue;
+        if (r->f.err != 0) {
+            hooks.faults[site]++;
+            return r->f.err;
+        }
+        if (n != NULL && *n > 1) {
+            size_t cut = r->f.short_by < *n - 1 ? r->f.short_by : *n - 1;
+            *n -= cut ? cut : 1;
+            hooks.faults[site]++;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+static int hook_slow(fci_io_site site, size_t *n)
+{
+    if ((unsigned)site >= FCI_IO_SITES)
+        return 0;
+    pthread_mutex_lock(&hooks.mu);
+    int e = decide(site, n);
+    pthread_mutex_unlock(&hooks.mu);
+    return e;
+}
+
+/* The whole cost in production: one relaxed load (no ordering is needed:
+ * a test arms the table before starting the calls it aims at, and mu
+ * orders the rules themselves). */
+static inline int hook(fci_io_site site, size_t *n)
+{
+    if (__builtin_expect(atomic_load_explicit(&hooks.armed, memory_order_relaxed) == 0, 1))
+        return 0;
+    return hook_slow(site, n);
+}
+
+int fci_io_fault_arm(const fci_io_fault *f)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&hooks.mu);
+    int rc = -1;
+    for (int i = 0; i < MAX_RULES && rc != 0; i++)
+        if (!hooks.rules[i].live) {
+            hooks.rules[i] = (rule){ .f = *f, .seen = 0, .live = 1 };
+            if (hooks.rules[i].f.nth == 0)
+                hooks.rules[i].f.nth = 1;
+            rc = 0;
+        }
+    pthread_mutex_unlock(&hooks.mu);
+    /* relaxed: the rule itself is published by mu */
+    atomic_store_explicit(&hooks.armed, 1, memory_order_relaxed);
+    return rc;
+}
+
+void fci_io_fault_clear(void)
+{
+    pthread_mutex_lock(&hooks.mu);
+    memset(hooks.rules, 0, sizeof hooks.rules);
+    pthread_mutex_unlock(&hooks.mu);
+}
+
+void fci_io_hooks_enable(int on)
+{
+    pthread_once(&atfork_once, register_atfork);
+    if (!on)
+        fci_io_fault_clear();
+    atomic_store_explicit(&hooks.armed, on != 0, memory_order_relaxed); /* a switch, no data */
+}
+
+/* One site's entry of a counter array, read under mu. */
+static uint64_t counter(const uint64_t *counters, int site)
+{
+    if (site < 0 || site >= FCI_IO_SITES)
+        return 0;
+    pthread_mutex_lock(&hooks.mu);
+    uint64_t n = counters[site];
+    pthread_mutex_unlock(&hooks.mu);
+    return n;
+}
+
+uint64_t fci_io_site_calls(int site)
+{
+    return counter(hooks.calls, site);
+}
+
+uint64_t fci_io_site_faults(int site)
+{
+    return counter(hooks.faults, site);
+}
+
+void fci_io_counters_reset(void)
+{
+    pthread_mutex_lock(&hooks.mu);
+    memset(hooks.calls, 0, sizeof hooks.calls);
+    memset(hooks.faults, 0, sizeof hooks.faults);
+    pthread_mutex_unlock(&hooks.mu);
+}
+
+/* ---- the wrappers ------------------------------------------------------- */
+
+static int fail(int e)
+{
+    errno = e;
+    return -1;
+}
+
+int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        int fd = e ? fail(e) : open(path, flags, mode);
+        if (fd >= 0 || errno != EINTR)
+            return fd;
+    }
+}
+
+enum { T_READ, T_PREAD, T_WRITE, T_PWRITE };
+
+static ssize_t one_call(int how, int fd, char *p, size_t n, uint64_t off)
+{
+    switch (how) {
+    case T_READ:
+        return read(fd, p, n);
+    case T_PREAD:
+        return pread(fd, p, n, (off_t)off);
+    case T_WRITE:
+        return write(fd, p, n);
+    default:
+        return pwrite(fd, p, n, (off_t)off);
+    }
+}
+
+/* Reads stop early only at end of file; writes never stop early. */
+static ssize_t transfer(fci_io_site site, int how, int fd, char *p, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        size_t want = n - done;
+        int e = hook(site, &want);
+        ssize_t k = e ? fail(e) : one_call(how, fd, p + done, want, off + done);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0) {
+            if (how == T_READ || how == T_PREAD)
+                break;
+            return fail(EIO);
+        }
+        done += (size_t)k;
+    }
+    return (ssize_t)done;
+}
+
+ssize_t fci_io_read(fci_io_site site, int fd, void *buf, size_t n)
+{
+    return transfer(site, T_READ, fd, buf, n, 0);
+}
+
+ssize_t fci_io_pread(fci_io_site site, int fd, void *buf, size_t n, uint64_t off)
+{
+    return transfer(site, T_PREAD, fd, buf, n, off);
+}
+
+/* The casts drop const only to share transfer(); write paths never store. */
+ssize_t fci_io_write(fci_io_site site, int fd, const void *buf, size_t n)
+{
+    return transfer(site, T_WRITE, fd, (char *)(uintptr_t)buf, n, 0);
+}
+
+ssize_t fci_io_pwrite(fci_io_site site, int fd, const void *buf, size_t n, uint64_t off)
+{
+    return transfer(site, T_PWRITE, fd, (char *)(uintptr_t)buf, n, off);
+}
+
+/* Drops the first k bytes of the n iovecs at *iov. */
+static void consume(struct iovec **iov, int *n, size_t k)
+{
+    while (*n > 0 && k >= (*iov)->iov_len) {
+        k -= (*iov)->iov_len;
+        (*iov)++;
+        (*n)--;
+    }
+    if (*n > 0 && k > 0) {
+        (*iov)->iov_base = (char *)(*iov)->iov_base + k;
+        (*iov)->iov_len -= k;
+    }
+}
+
+/* Like fci_io_pwrite for a gather list: every byte is written, short
+ * writes and EINTR are resumed, the iovecs are consumed. A fault that
+ * shortens a call writes part of the first iovec, as a real short write
+ * may stop anywhere. */
+ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off)
+{
+    size_t done = 0;
+    consume(&iov, &n, 0);
+    while (n > 0) {
+        size_t total = 0;
+        for (int i = 0; i < n; i++)
+            total += iov[i].iov_len;
+        size_t want = total;
+        int e = hook(site, &want);
+        ssize_t k;
+        if (e)
+            k = fail(e);
+        else if (want < total)
+            k = pwrite(fd, iov->iov_base, want < iov->iov_len ? want : iov->iov_len,
+                       (off_t)(off + done));
+        else
+            k = pwritev(fd, iov, n < IOV_MAX ? n : IOV_MAX, (off_t)(off + done));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -1;
+        if (k == 0)
+            return fail(EIO);
+        done += (size_t)k;
+        consume(&iov, &n, (size_t)k);
+    }
+    return (ssize_t)done;
+}
+
+static int sync_call(fci_io_site site, int fd, int data_only)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        int rc = e ? fail(e) : data_only ? fdatasync(fd) : fsync(fd);
+        if (rc == 0 || errno != EINTR)
+            return rc;
+    }
+}
+
+int fci_io_fsync(fci_io_site site, int fd)
+{
+    return sync_call(site, fd, 0);
+}
+
+int fci_io_fdatasync(fci_io_site site, int fd)
+{
+    return sync_call(site, fd, 1);
+}
+
+int fci_io_rename(fci_io_site site, const char *from, const char *to)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        int rc = e ? fail(e) : rename(from, to);
+        if (rc == 0 || errno != EINTR)
+            return rc;
+    }
+}
+
+void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        void *m = e ? (fail(e), MAP_FAILED) : mmap(addr, len, prot, flags, fd, off);
+        if (m != MAP_FAILED || errno != EINTR)
+            return m;
+    }
+}
+
+int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        int rc = e ? fail(e) : ftruncate(fd, (off_t)len);
+        if (rc == 0 || errno != EINTR)
+            return rc;
+    }
+}
+
+int fci_io_fstat(fci_io_site site, int fd, struct stat *st)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        int rc = e ? fail(e) : fstat(fd, st);
+        if (rc == 0 || errno != EINTR)
+            return rc;
+    }
+}

@@ -1,0 +1,147 @@
+/*
+ * io.h - the thin layer every file system call of the library goes through.
+ *
+ * Each wrapper behaves like the system call it is named after, with the
+ * retries production code wants done in one place: EINTR is retried, writes
+ * are completed (a short write is continued, never returned), and reads
+ * continue until the requested size or end of file (a short count means
+ * the file ended: data, not an error). Failures return -1 (MAP_FAILED for
+ * mmap) with errno set, so callers word their own message naming the file.
+ *
+ * Every call names its call site (FCI_IO_SITE_*), one per place in the
+ * source that does I/O. The site lets tests aim faults at one place and
+ * lets the fault suite prove that every site was made to fail at least once.
+ *
+ * TEST ONLY: fci_io_fault_* below inject failures. The rule table is the
+ * library's only global mutable state for I/O; it is empty and disarmed
+ * unless a test arms it, and then every wrapper pays one relaxed atomic
+ * load. It survives fork (a pthread_atfork handler keeps its lock sane).
+ */
+#ifndef FC_UTIL_IO_H
+#define FC_UTIL_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+/* What kind of call a site makes; a fault rule may name a kind. */
+typedef enum fci_io_kind {
+    FCI_IO_OPEN,
+    FCI_IO_READ,      /* read, pread */
+    FCI_IO_WRITE,     /* write, pwrite */
+    FCI_IO_SYNC,      /* fsync, fdatasync */
+    FCI_IO_RENAME,
+    FCI_IO_MMAP,
+    FCI_IO_TRUNCATE,  /* ftruncate */
+    FCI_IO_STAT,      /* fstat */
+    FCI_IO_KINDS
+} fci_io_kind;
+
+/* One value per place in src/ that calls the layer. Keep io.c's table
+ * (name and kind of each) in the same order. */
+typedef enum fci_io_site {
+    FCI_IO_SITE_LOG_OPEN,          /* log writer: WAL and MANIFEST */
+    FCI_IO_SITE_LOG_STAT,
+    FCI_IO_SITE_LOG_APPEND,
+    FCI_IO_SITE_LOG_SYNC,
+    FCI_IO_SITE_LOG_READ_OPEN,     /* log reader: WAL and MANIFEST */
+    FCI_IO_SITE_LOG_READ,
+    FCI_IO_SITE_CURRENT_CREATE,    /* writing CURRENT through a temp file */
+    FCI_IO_SITE_CURRENT_WRITE,
+    FCI_IO_SITE_CURRENT_SYNC,
+    FCI_IO_SITE_CURRENT_RENAME,
+    FCI_IO_SITE_DIR_OPEN,          /* syncing the directory after the rename */
+    FCI_IO_SITE_DIR_SYNC,
+    FCI_IO_SITE_CURRENT_OPEN,      /* reading CURRENT */
+    FCI_IO_SITE_CURRENT_READ,
+    FCI_IO_SITE_TABLE_CREATE,      /* a table being written: flush, compaction */
+    FCI_IO_SITE_TABLE_WRITE,
+    FCI_IO_SITE_TABLE_SYNC,
+    FCI_IO_SITE_TABLE_OPEN,        /* tables read by gets and iterators */
+    FCI_IO_SITE_TABLE_STAT,
+    FCI_IO_SITE_TABLE_MMAP,
+    FCI_IO_SITE_TABLE_PREAD,
+    FCI_IO_SITE_COMPACT_OPEN,      /* compaction inputs */
+    FCI_IO_SITE_COMPACT_STAT,
+    FCI_IO_SITE_COMPACT_MMAP,
+    FCI_IO_SITE_LOCK_OPEN,         /* the writer's LOCK */
+    FCI_IO_SITE_LOCK_PROBE,        /* asking who holds LOCK (FC_ATTACH) */
+    FCI_IO_SITE_VERIFY_CURRENT_OPEN,
+    FCI_IO_SITE_VERIFY_CURRENT_READ,
+    FCI_IO_SITE_VERIFY_TABLE_OPEN,
+    FCI_IO_SITE_VERIFY_TABLE_STAT,
+    FCI_IO_SITE_ARENA_OPEN,        /* the arena file */
+    FCI_IO_SITE_ARENA_STAT,
+    FCI_IO_SITE_ARENA_HEADER_READ,
+    FCI_IO_SITE_ARENA_MMAP,
+    FCI_IO_SITE_ARENA_MMAP_ANON,
+    FCI_IO_SITE_ARENA_TRUNCATE,
+    FCI_IO_SITE_ARENA_RENAME,
+    FCI_IO_SITE_PROC_OPEN,         /* /proc/<pid>/stat for start times */
+    FCI_IO_SITE_PROC_READ,
+    FCI_IO_SITE_OPTIONS_OPEN,      /* the FORKCACHE options file */
+    FCI_IO_SITE_OPTIONS_CREATE,
+    FCI_IO_SITE_OPTIONS_WRITE,
+    FCI_IO_SITE_OPTIONS_SYNC,
+    FCI_IO_SITE_OPTIONS_RENAME,
+    FCI_IO_SITE_OPTIONS_DIR_OPEN,
+    FCI_IO_SITE_OPTIONS_DIR_SYNC,
+    FCI_IO_SITES
+} fci_io_site;
+
+int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode);
+/* Reads until n bytes or end of file; returns the count, or -1. */
+ssize_t fci_io_read(fci_io_site site, int fd, void *buf, size_t n);
+ssize_t fci_io_pread(fci_io_site site, int fd, void *buf, size_t n, uint64_t off);
+/* Writes all n bytes; returns n, or -1 (a write of 0 bytes counts as EIO). */
+ssize_t fci_io_write(fci_io_site site, int fd, const void *buf, size_t n);
+ssize_t fci_io_pwrite(fci_io_site site, int fd, const void *buf, size_t n, uint64_t off);
+struct iovec;
+ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off);
+int fci_io_fsync(fci_io_site site, int fd);
+int fci_io_fdatasync(fci_io_site site, int fd);
+int fci_io_rename(fci_io_site site, const char *from, const char *to);
+void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags, int fd,
+                  off_t off);
+int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len);
+int fci_io_fstat(fci_io_site site, int fd, struct stat *st);
+
+/* The site's name ("log_append") and kind, for tests and messages. */
+const char *fci_io_site_name(int site);
+int fci_io_site_kind(int site);
+
+/* ---- TEST ONLY: fault injection ------------------------------------------ */
+
+#define FCI_IO_ANY (-1)
+
+/* A rule: among calls matching kind and site (FCI_IO_ANY for any), the
+ * nth from now (1 = the next) and the count-1 after it (count 0: every one
+ * until cleared) fail with errno err; err 0 makes them short instead, moving
+ * short_by fewer bytes (at least one byte still moves). With period p > 1
+ * only every pth matching call from the nth on is hit (count counts the
+ * hits): period 2 with EINTR interrupts every call once. Never arm EINTR
+ * with count 0 and no period: the retry would loop for ever. */
+typedef struct fci_io_fault {
+    int kind;
+    int site;
+    unsigned nth;
+    unsigned count;
+    int err;
+    size_t short_by;
+    unsigned period;
+} fci_io_fault;
+
+/* Adds a rule (at most 8 at once) and arms the layer; 0 or -1 if full. */
+int fci_io_fault_arm(const fci_io_fault *f);
+/* Removes every rule; counting goes on while the layer stays armed. */
+void fci_io_fault_clear(void);
+/* Arms counting of calls per site (rules arm it too); off also clears. */
+void fci_io_hooks_enable(int on);
+/* Per-site figures since the last reset: calls seen while armed, and
+ * faults injected. */
+uint64_t fci_io_site_calls(int site);
+uint64_t fci_io_site_faults(int site);
+void fci_io_counters_reset(void);
+
+#endif

@@ -1,0 +1,83 @@
+#!/bin/sh
+# forkcache bench on tiny data sets: the shape of every mode's line, the
+# CSV rows, reuse of a built data set, readers catching a wrong value, the
+# plot's script and data (drawn when gnuplot is installed, left for the
+# user when it is not), and the usage rules. Nothing here looks at speed.
+set -u
+: "${top_builddir:?run through make check}"
+FC="$top_builddir/src/tool/forkcache"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/fc-cli-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+B="$tmp/bench"
+
+. "${top_srcdir:?run through make check}/tests/cli_lib.sh"
+
+LINE_RE='^bench mode=(mmap|cache|copy|lmdb|leveldb|redis) procs=[0-9]+ keys=2000 value_size=100 gets_per_s=[0-9]+ ns_per_get=[0-9]+ p99_ns=[0-9]+ pss_mib=[0-9]+\.[0-9]$'
+
+# ---- every mode: one line each, in the fixed shape; the CSV has the rows
+expect 0 "$FC" bench --dir "$B" --keys 2000 --seconds 0.3 --warmup 0.1 --mode all --csv "$tmp/out.csv"
+grep '^bench ' "$tmp/out" >"$tmp/lines"
+bad=$(grep -Ev "$LINE_RE" "$tmp/lines")
+[ -z "$bad" ] || fail "lines out of shape: $bad"
+for m in mmap cache copy; do
+    [ "$(grep -c "^bench mode=$m " "$tmp/lines")" -eq 1 ] || fail "not one $m line: $(cat "$tmp/out")"
+done
+# An anchor gives a line, or a note saying why this machine has none.
+for m in lmdb leveldb redis; do
+    n=$(grep -c "^bench mode=$m " "$tmp/lines")
+    if [ "$n" -ne 1 ]; then
+        grep -q "no $m line:" "$tmp/err" || fail "neither a $m line nor a note"
+    fi
+done
+grep -q '^bench mode=leveldb procs=2 ' "$tmp/lines" && fail "LevelDB ran in 2 processes"
+grep -Eq 'gets_per_s=0 ' "$tmp/lines" && fail "a mode did no gets: $(cat "$tmp/lines")"
+grep -q '^mode  *procs  *keys' "$tmp/out" || fail "no table after the lines"
+[ -f "$B/forkcache-2000-100/CURRENT" ] || fail "no forkcache store in the bench directory"
+head -n 1 "$tmp/out.csv" | grep -qx 'mode,procs,keys,value_size,gets_per_s,ns_per_get,p99_ns,pss_mib,data_mib,cpu_ns_per_get,note' \
+    || fail "CSV header: $(head -n 1 "$tmp/out.csv")"
+[ "$(($(wc -l <"$tmp/out.csv") - 1))" -eq "$(wc -l <"$tmp/lines")" ] || fail "CSV rows differ from the lines"
+while read -r line; do
+    mode=$(echo "$line" | sed 's/^bench mode=\([a-z]*\) procs=\([0-9]*\) .*/\1,\2,2000,100,/')
+    grep -q "^$mode" "$tmp/out.csv" || fail "no CSV row for: $line"
+done <"$tmp/lines"
+
+# ---- a second run reuses the data set instead of building it again; with
+# rounds, still one line per mode (its median round)
+expect 0 "$FC" bench --dir "$B" --keys 2000 --procs 1 --seconds 0.2 --warmup 0 --rounds 3 --mode mmap,copy
+grep -q 'forkcache store' "$tmp/err" && fail "the store was built again"
+[ "$(grep -c '^bench mode=' "$tmp/out")" -eq 2 ] || fail "not two lines: $(cat "$tmp/out")"
+[ "$(grep -c 'round [123]/3: ' "$tmp/err")" -eq 6 ] || fail "not three rounds of two modes: $(cat "$tmp/err")"
+grep -q '^bench mode=mmap procs=1 ' "$tmp/out" || fail "--procs 1 not honoured"
+
+# ---- readers check values: a store holding other values fails the run
+awk 'BEGIN { for (i = 0; i < 10; i++) printf "%016d\t%0100d\n", i, 7 }' >"$tmp/wrong.tsv"
+mkdir -p "$tmp/wrong"
+"$FC" load "$tmp/wrong/forkcache-10-100" "$tmp/wrong.tsv" 2>/dev/null || fail "load of the wrong store"
+expect 2 "$FC" bench --dir "$tmp/wrong" --keys 10 --procs 1 --seconds 0.2 --warmup 0 --mode mmap
+grep -q 'value missing or wrong' "$tmp/err" || fail "a wrong value went unnoticed"
+
+# ---- the plot: script and data always, the PNG when gnuplot is here
+expect 0 "$FC" bench --dir "$B" --keys 2000 --seconds 0.2 --warmup 0 --mode mmap,copy --plot "$tmp/p.png"
+grep -q '^sweep for the plot' "$tmp/out" || fail "no sweep"
+grep -q '^bench mode=copy procs=1 keys=2000 value_size=4096 ' "$tmp/out" || fail "sweep point missing"
+[ -s "$tmp/p.gp" ] && [ -s "$tmp/p.csv" ] || fail "no script or data beside the plot"
+grep -q '^\$v4096 << EOD' "$tmp/p.gp" || fail "no 4096-byte panel in the script"
+if command -v gnuplot >/dev/null 2>&1; then
+    [ -s "$tmp/p.png" ] || fail "gnuplot is installed but drew no PNG"
+fi
+expect 0 env PATH=/nonexistent "$FC" bench --dir "$B" --keys 2000 --seconds 0.2 --warmup 0 --mode mmap --plot "$tmp/q.png"
+grep -q 'gnuplot is not installed' "$tmp/out" || fail "no word about the missing gnuplot"
+[ -s "$tmp/q.gp" ] && [ ! -e "$tmp/q.png" ] || fail "without gnuplot: script expected, no PNG"
+
+# ---- usage
+expect 2 "$FC" bench --keys 10
+grep -q 'no --dir' "$tmp/err" || fail "missing --dir not named"
+expect 2 "$FC" bench --dir "$B" --mode bogus
+expect 2 "$FC" bench --dir "$B" --procs 0
+expect 2 "$FC" bench --dir "$B" --rounds 0
+expect 2 "$FC" bench --dir "$B" --seconds -1
+expect 2 "$FC" bench --dir "$B" extra
+expect 0 "$FC" bench --help
+grep -q 'pss_mib' "$tmp/out" || fail "help page lacks the line's shape"
+expect 0 "$FC" help bench
+echo "cli_bench: ok"
