@@ -11,18 +11,9 @@
 #include "db/version.h"
 #include "format/dbformat.h"
 #include "util/error.h"
+#include "version_test.h"
 
-static fci_file_meta *meta(uint64_t number, uint64_t size, const char *lo, const char *hi)
-{
-    fci_buf s = FCI_BUF_INIT, l = FCI_BUF_INIT;
-    ck_assert_int_eq(fci_ikey_append(&s, fci_slice_str(lo), 100, FCI_TYPE_VALUE), 0);
-    ck_assert_int_eq(fci_ikey_append(&l, fci_slice_str(hi), 90, FCI_TYPE_VALUE), 0);
-    fci_file_meta *f;
-    ck_assert_int_eq(fci_file_meta_new(number, size, fci_buf_slice(&s), fci_buf_slice(&l), &f), 0);
-    fci_buf_free(&s);
-    fci_buf_free(&l);
-    return f;
-}
+#define MAXF (2u << 20) /* max_file_size: the default */
 
 /* Applies "add (level, file)..." to base; files are released here. */
 typedef struct add_spec { int level; fci_file_meta *file; } add_spec;
@@ -161,7 +152,7 @@ START_TEST(pick_l0_compaction)
     for (int i = 0; i < FCI_NUM_LEVELS; i++)
         fci_buf_init(&ptrs[i]);
     fci_compaction *c;
-    ck_assert_int_eq(fci_compaction_pick(v, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(v, ptrs, MAXF, &c), 0);
     ck_assert_ptr_nonnull(c);
     ck_assert_int_eq(c->level, 0);
     ck_assert_uint_eq(c->ninputs[0], 3); /* 1, 2, 4 chain; 3 (p-q) stays */
@@ -183,18 +174,18 @@ START_TEST(pick_round_robin_and_move)
     for (int i = 0; i < FCI_NUM_LEVELS; i++)
         fci_buf_init(&ptrs[i]);
     fci_compaction *c;
-    ck_assert_int_eq(fci_compaction_pick(v, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(v, ptrs, MAXF, &c), 0);
     ck_assert_uint_eq(c->inputs[0][0]->number, 1);
     ck_assert(fci_compaction_is_move(c));
     fci_buf_append(&ptrs[1], c->inputs[0][0]->largest.data, c->inputs[0][0]->largest.size);
     fci_compaction_free(c);
-    ck_assert_int_eq(fci_compaction_pick(v, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(v, ptrs, MAXF, &c), 0);
     ck_assert_uint_eq(c->inputs[0][0]->number, 2); /* next past the pointer */
     fci_compaction_free(c);
     fci_buf_free(&ptrs[1]);
     fci_version_unref(v);
     /* Nothing due: no compaction. */
-    ck_assert_int_eq(fci_compaction_pick(base, ptrs, &c), 0);
+    ck_assert_int_eq(fci_compaction_pick(base, ptrs, MAXF, &c), 0);
     ck_assert_ptr_null(c);
     fci_version_unref(base);
 }
@@ -210,13 +201,13 @@ START_TEST(key_beyond_and_range)
     ck_assert(!fci_version_key_beyond(v, 2, fci_slice_str("n"))); /* L3 is level+1 */
     fci_compaction *c;
     fci_slice lo = fci_slice_str("b");
-    ck_assert_int_eq(fci_compaction_range(v, 1, &lo, NULL, &c), 0);
+    ck_assert_int_eq(fci_compaction_range(v, 1, &lo, NULL, MAXF, &c), 0);
     ck_assert_ptr_nonnull(c);
     ck_assert_uint_eq(c->ninputs[0], 1);
     fci_compaction_free(c);
-    ck_assert_int_eq(fci_compaction_range(v, 2, NULL, NULL, &c), 0);
+    ck_assert_int_eq(fci_compaction_range(v, 2, NULL, NULL, MAXF, &c), 0);
     ck_assert_ptr_null(c); /* L2 is empty */
-    ck_assert_int_eq(fci_compaction_range(v, 6, NULL, NULL, &c), FC_EINVAL);
+    ck_assert_int_eq(fci_compaction_range(v, 6, NULL, NULL, MAXF, &c), FC_EINVAL);
     fci_version_unref(v);
     fci_version_unref(base);
 }

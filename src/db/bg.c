@@ -143,6 +143,7 @@ static int run_compaction(fc_store *s, fci_compaction *c)
     fci_err_clear(&err);
     if (fci_compaction_is_move(c)) {
         int rc = apply_move(s, c, &err);
+        w->trivial_moves += rc == 0;
         return rc ? fci_store_fail(s, rc, &err) : fci_store_publish(s);
     }
     fci_version_edit edit;
@@ -154,10 +155,16 @@ static int run_compaction(fc_store *s, fci_compaction *c)
     if (rc == 0)
         rc = fci_compaction_run(s, c, &edit, snapshot, &bytes, &err);
     pthread_mutex_lock(&w->mu);
+    /* Stopped for fc_close: its outputs are gone, the version unchanged. */
+    int cancelled = rc == FC_ECLOSED && atomic_load_explicit(&w->stop_compaction,
+                                                             memory_order_relaxed);
     if (rc == 0)
         rc = fci_vset_log_and_apply(&w->vs, &edit, &err);
     w->pending_compact = 0;
     fci_edit_free(&edit);
+    w->compactions_cancelled += cancelled;
+    if (cancelled)
+        return 0;
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
     w->compactions++;
@@ -197,7 +204,8 @@ static int background_step(fc_store *s, int *rc)
     if (s->opts.max_bytes > 0)
         return 0; /* FIFO: tables stay in level 0, only dropped whole */
     fci_compaction *c = NULL;
-    *rc = fci_compaction_pick(w->vs.current, w->vs.compact_pointer, &c);
+    *rc = fci_compaction_pick(w->vs.current, w->vs.compact_pointer,
+                              s->opts.max_file_size, &c);
     if (*rc != 0 || c == NULL)
         return *rc != 0;
     *rc = compact_serialised(s, c);
@@ -300,6 +308,8 @@ void fci_bg_stop(fc_store *s)
         return;
     pthread_mutex_lock(&w->mu);
     w->shutting_down = 1;
+    /* relaxed: the compaction only polls it (compact.c cancel_requested) */
+    atomic_store_explicit(&w->stop_compaction, 1, memory_order_relaxed);
     pthread_cond_broadcast(&w->work_cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->bg, NULL);
@@ -359,8 +369,11 @@ static int compact_level(fc_store *s, int level, const fci_slice *begin, const f
     for (;;) {
         while (w->compacting)
             pthread_cond_wait(&w->done_cv, &w->mu);
+        if (w->shutting_down) /* a cancelled compaction must not be retried */
+            return fci_store_fail(s, FC_ECLOSED, NULL);
         fci_compaction *c = NULL;
-        int rc = fci_compaction_range(w->vs.current, level, begin, end, &c);
+        int rc = fci_compaction_range(w->vs.current, level, begin, end,
+                                      s->opts.max_file_size, &c);
         if (rc != 0 || c == NULL)
             return rc;
         rc = compact_serialised(s, c);

@@ -193,6 +193,11 @@ typedef struct merge_state {
     uint64_t now;           /* expiry is judged against this */
     uint64_t expired;       /* expired values dropped or made tombstones */
     fci_buf tombstone;      /* the internal key an expired value becomes */
+    size_t gp_index;        /* first grandparent not wholly before the key */
+    uint64_t gp_overlap;    /* grandparent bytes the current output spans */
+    int gp_seen_key;        /* a key was looked at (LevelDB's seen_key) */
+    int gp_stop;            /* the next output entry starts a new table */
+    uint64_t outputs;       /* output tables started */
 } merge_state;
 
 enum { KEEP = 0, DROP = 1, TO_TOMBSTONE = 2 };
@@ -229,6 +234,36 @@ static int should_drop(merge_state *m, const fci_parsed_ikey *k, fci_slice value
     return drop;
 }
 
+/* LevelDB's ShouldStopBefore, looked at on the first entry of each user
+ * key: grandparents wholly before the key are counted against the current
+ * output, and once they pass max_grandparent_overlap the output ends
+ * before this key, so compacting it later into level + 2 never merges
+ * more than about that much. Level + 2 is disjoint by user key, so a user
+ * key meets at most one grandparent and user keys suffice. */
+static void check_grandparents(merge_state *m, fci_slice user_key)
+{
+    const fci_compaction *c = m->c;
+    while (m->gp_index < c->ngrandparents &&
+           fci_bytewise_compare(user_key,
+                                fci_ikey_user(fci_buf_slice(&c->grandparents[m->gp_index]->largest))) > 0) {
+        if (m->gp_seen_key)
+            m->gp_overlap += c->grandparents[m->gp_index]->size;
+        m->gp_index++;
+    }
+    m->gp_seen_key = 1;
+    if (m->gp_overlap > c->max_grandparent_overlap) {
+        m->gp_overlap = 0;
+        m->gp_stop = 1;
+    }
+}
+
+/* Whether fc_close asked the compaction to stop (fci_bg_stop). Relaxed:
+ * a hint read between entries; nothing is published through it. */
+static int cancel_requested(const fc_store *s)
+{
+    return atomic_load_explicit(&s->w->stop_compaction, memory_order_relaxed) != 0;
+}
+
 static int finish_output(merge_state *m, fci_err *err)
 {
     if (!m->out.started)
@@ -242,12 +277,20 @@ static int finish_output(merge_state *m, fci_err *err)
  * output level stays disjoint by user key. */
 static int emit(merge_state *m, fci_slice ikey, fci_slice value, int new_key, fci_err *err)
 {
-    int rc = 0;
-    if (m->out.started && new_key &&
-        fci_table_builder_file_size(&m->out.tb) >= m->s->opts.max_file_size)
-        rc = finish_output(m, err);
+    int rc = 0, full = 0;
+    if (m->out.started && new_key) {
+        full = fci_table_builder_file_size(&m->out.tb) >= m->s->opts.max_file_size;
+        if (full || m->gp_stop)
+            rc = finish_output(m, err);
+    }
+    if (rc == 0 && !m->out.started && cancel_requested(m->s))
+        rc = fci_err_set(err, FC_ECLOSED, "compaction cancelled: the store is closing");
     if (rc == 0 && !m->out.started) {
         pthread_mutex_lock(&m->s->w->mu);
+        if (m->gp_stop && !full && m->outputs > 0)
+            m->s->w->grandparent_splits++;
+        m->gp_stop = 0;
+        m->outputs++;
         uint64_t number = fci_vset_new_file_number(&m->s->w->vs);
         if (m->s->w->pending_compact == 0)
             m->s->w->pending_compact = number;
@@ -269,6 +312,10 @@ static int merge_inputs(merge_state *m, stream *sts, size_t n, fci_err *err)
     while (rc == 0 && (i = smallest_stream(sts, n)) >= 0) {
         if (++since_check == IMM_CHECK_INTERVAL) {
             since_check = 0;
+            if (cancel_requested(m->s)) {
+                rc = fci_err_set(err, FC_ECLOSED, "compaction cancelled: the store is closing");
+                break;
+            }
             rc = fci_bg_flush_if_waiting(m->s);
             if (rc != 0) {
                 fci_err_set(err, rc, "flush during compaction: %s", fc_errmsg(m->s));
@@ -283,6 +330,8 @@ static int merge_inputs(merge_state *m, stream *sts, size_t n, fci_err *err)
             break;
         }
         int new_key = !m->has_last || fci_bytewise_compare(k.user_key, fci_buf_slice(&m->last_user)) != 0;
+        if (new_key)
+            check_grandparents(m, k.user_key);
         fci_slice value = fci_table_iter_value(&in->it);
         int what = should_drop(m, &k, value);
         if (what == TO_TOMBSTONE) {
@@ -304,6 +353,18 @@ static int merge_inputs(merge_state *m, stream *sts, size_t n, fci_err *err)
     else
         fci_output_abandon(&m->out);
     return rc;
+}
+
+/* A compaction that failed or was cancelled leaves the version as it was:
+ * the tables it had finished are in no version, so they go now rather
+ * than waiting for an obsolete-file sweep. */
+static void remove_outputs(fc_store *s, const fci_version_edit *edit)
+{
+    char path[PATH_MAX];
+    for (size_t i = 0; i < edit->n_new_files; i++) {
+        fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE, edit->new_files[i].number);
+        unlink(path);
+    }
 }
 
 static int record_inputs(fci_compaction *c, fci_version_edit *edit)
@@ -345,6 +406,8 @@ int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
         rc = merge_inputs(&m, sts, k, err);
     if (rc == 0)
         rc = record_inputs(c, edit);
+    else
+        remove_outputs(s, edit);
     for (size_t i = 0; i < k; i++)
         stream_free(&sts[i]);
     free(sts);

@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -89,6 +90,12 @@ typedef struct fci_writer {
     pthread_t drain;            /* applies the write queue (queue.c) */
     int drain_started;
     int queue_stop;
+    /* Compaction (compact.c): set by fci_bg_stop so a running compaction
+     * gives up between entries; read without mu. Counters under mu. */
+    atomic_int stop_compaction;
+    uint64_t compactions_cancelled;
+    uint64_t grandparent_splits;    /* outputs ended by the grandparent rule */
+    uint64_t trivial_moves;
 } fci_writer;
 
 struct fc_store {

@@ -185,12 +185,17 @@ double fci_level_max_bytes(int level)
     return result;
 }
 
-uint64_t fci_level_bytes(const fci_version *v, int level)
+uint64_t fci_files_bytes(fci_file_meta *const *files, size_t n)
 {
     uint64_t sum = 0;
-    for (size_t i = 0; i < v->nfiles[level]; i++)
-        sum += v->files[level][i]->size;
+    for (size_t i = 0; i < n; i++)
+        sum += files[i]->size;
     return sum;
+}
+
+uint64_t fci_level_bytes(const fci_version *v, int level)
+{
+    return fci_files_bytes(v->files[level], v->nfiles[level]);
 }
 
 /* L0 is scored by file count, not bytes: every L0 file costs a lookup on
@@ -280,16 +285,15 @@ void fci_compaction_free(fci_compaction *c)
         return;
     free(c->inputs[0]);
     free(c->inputs[1]);
+    free(c->grandparents);
     fci_version_unref(c->version);
     free(c);
 }
 
-/* Smallest and largest user keys over a set of files. */
-static void range_of(fci_file_meta **files, size_t n, fci_slice *lo, fci_slice *hi)
+/* Widens [lo, hi] (user keys) to cover a set of files. */
+static void widen(fci_file_meta **files, size_t n, fci_slice *lo, fci_slice *hi)
 {
-    *lo = user_of(&files[0]->smallest);
-    *hi = user_of(&files[0]->largest);
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (fci_bytewise_compare(user_of(&files[i]->smallest), *lo) < 0)
             *lo = user_of(&files[i]->smallest);
         if (fci_bytewise_compare(user_of(&files[i]->largest), *hi) > 0)
@@ -297,22 +301,69 @@ static void range_of(fci_file_meta **files, size_t n, fci_slice *lo, fci_slice *
     }
 }
 
+/* Smallest and largest user keys over a set of files (n >= 1). */
+static void range_of(fci_file_meta **files, size_t n, fci_slice *lo, fci_slice *hi)
+{
+    *lo = user_of(&files[0]->smallest);
+    *hi = user_of(&files[0]->largest);
+    widen(files, n, lo, hi);
+}
+
+/* LevelDB's SetupOtherInputs refinement: the level + 1 inputs may span
+ * more of level L than the L inputs do; taking those L files too costs
+ * no extra rewrite at level + 1 and saves a later compaction, so they are
+ * added when that pulls in no further level + 1 file and the whole stays
+ * under FCI_EXPANDED_COMPACTION_FILES tables' worth. */
+static int expand_inputs(fci_compaction *c, fci_slice lo, fci_slice hi, uint64_t max_file_size)
+{
+    fci_file_meta **grown0 = NULL, **grown1 = NULL;
+    size_t n0 = 0, n1 = 0;
+    int rc = fci_version_overlaps(c->version, c->level, &lo, &hi, &grown0, &n0);
+    uint64_t limit = FCI_EXPANDED_COMPACTION_FILES * max_file_size;
+    if (rc == 0 && n0 > c->ninputs[0] &&
+        fci_files_bytes(c->inputs[1], c->ninputs[1]) + fci_files_bytes(grown0, n0) < limit) {
+        range_of(grown0, n0, &lo, &hi);
+        rc = fci_version_overlaps(c->version, c->level + 1, &lo, &hi, &grown1, &n1);
+        if (rc == 0 && n1 == c->ninputs[1]) {
+            free(c->inputs[0]);
+            c->inputs[0] = grown0;
+            c->ninputs[0] = n0;
+            grown0 = NULL;
+        }
+    }
+    free(grown0);
+    free(grown1);
+    return rc;
+}
+
 /* Given inputs[0], pulls in the overlapping files of level + 1 (and, at
- * level 0, every L0 file overlapping the range). */
-static int fill_inputs(fci_compaction *c)
+ * level 0, every L0 file overlapping the range), grows the level-L inputs
+ * where that is free, and notes the grandparents. */
+static int fill_inputs(fci_compaction *c, uint64_t max_file_size)
 {
     fci_slice lo, hi;
     range_of(c->inputs[0], c->ninputs[0], &lo, &hi);
+    int rc = 0;
     if (c->level == 0) {
         free(c->inputs[0]);
         c->inputs[0] = NULL;
-        int rc = fci_version_overlaps(c->version, 0, &lo, &hi, &c->inputs[0], &c->ninputs[0]);
+        rc = fci_version_overlaps(c->version, 0, &lo, &hi, &c->inputs[0], &c->ninputs[0]);
         if (rc != 0)
             return rc;
         range_of(c->inputs[0], c->ninputs[0], &lo, &hi);
     }
-    return fci_version_overlaps(c->version, c->level + 1, &lo, &hi, &c->inputs[1],
-                                &c->ninputs[1]);
+    rc = fci_version_overlaps(c->version, c->level + 1, &lo, &hi, &c->inputs[1], &c->ninputs[1]);
+    if (rc == 0 && c->ninputs[1] > 0) {
+        widen(c->inputs[1], c->ninputs[1], &lo, &hi);
+        rc = expand_inputs(c, lo, hi, max_file_size);
+        range_of(c->inputs[0], c->ninputs[0], &lo, &hi);
+        widen(c->inputs[1], c->ninputs[1], &lo, &hi);
+    }
+    c->max_grandparent_overlap = FCI_GRANDPARENT_OVERLAP_FILES * max_file_size;
+    if (rc == 0 && c->level + 2 < FCI_NUM_LEVELS)
+        rc = fci_version_overlaps(c->version, c->level + 2, &lo, &hi, &c->grandparents,
+                                  &c->ngrandparents);
+    return rc;
 }
 
 static fci_compaction *compaction_new(fci_version *v, int level)
@@ -339,7 +390,7 @@ static fci_file_meta *pick_file(const fci_version *v, int level, const fci_buf *
 }
 
 int fci_compaction_pick(fci_version *v, fci_buf compact_pointer[FCI_NUM_LEVELS],
-                        fci_compaction **out)
+                        uint64_t max_file_size, fci_compaction **out)
 {
     *out = NULL;
     if (v->compaction_score < 1 || v->compaction_level < 0)
@@ -352,7 +403,7 @@ int fci_compaction_pick(fci_version *v, fci_buf compact_pointer[FCI_NUM_LEVELS],
     }
     c->inputs[0][0] = pick_file(v, level, &compact_pointer[level]);
     c->ninputs[0] = 1;
-    int rc = fill_inputs(c);
+    int rc = fill_inputs(c, max_file_size);
     if (rc != 0) {
         fci_compaction_free(c);
         return rc;
@@ -362,7 +413,7 @@ int fci_compaction_pick(fci_version *v, fci_buf compact_pointer[FCI_NUM_LEVELS],
 }
 
 int fci_compaction_range(fci_version *v, int level, const fci_slice *begin, const fci_slice *end,
-                         fci_compaction **out)
+                         uint64_t max_file_size, fci_compaction **out)
 {
     *out = NULL;
     if (level < 0 || level >= FCI_NUM_LEVELS - 1)
@@ -372,7 +423,7 @@ int fci_compaction_range(fci_version *v, int level, const fci_slice *begin, cons
         return FC_ENOMEM;
     int rc = fci_version_overlaps(v, level, begin, end, &c->inputs[0], &c->ninputs[0]);
     if (rc == 0 && c->ninputs[0] > 0)
-        rc = fill_inputs(c);
+        rc = fill_inputs(c, max_file_size);
     if (rc != 0 || c->ninputs[0] == 0) {
         fci_compaction_free(c);
         return rc;
@@ -383,5 +434,6 @@ int fci_compaction_range(fci_version *v, int level, const fci_slice *begin, cons
 
 int fci_compaction_is_move(const fci_compaction *c)
 {
-    return c->ninputs[0] == 1 && c->ninputs[1] == 0;
+    return c->ninputs[0] == 1 && c->ninputs[1] == 0 &&
+           fci_files_bytes(c->grandparents, c->ngrandparents) <= c->max_grandparent_overlap;
 }

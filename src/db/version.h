@@ -83,24 +83,40 @@ int fci_version_overlaps(const fci_version *v, int level, const fci_slice *begin
  * tombstone at the last such level can be dropped. */
 int fci_version_key_beyond(const fci_version *v, int level, fci_slice user_key);
 
-/* A compaction: inputs[0] from level, inputs[1] from level + 1. */
+/* LevelDB's limits, in multiples of max_file_size: an output table at
+ * level + 1 ends before it overlaps more than this much of level + 2 ... */
+#define FCI_GRANDPARENT_OVERLAP_FILES 10
+/* ... and level-L inputs are added to a compaction only while it stays
+ * under this much (inputs at L + 1 plus the grown inputs at L). */
+#define FCI_EXPANDED_COMPACTION_FILES 25
+
+/* A compaction: inputs[0] from level, inputs[1] from level + 1, and the
+ * files of level + 2 its key range overlaps (its grandparents). */
 typedef struct fci_compaction {
     int level;
     fci_file_meta **inputs[2];
     size_t ninputs[2];
+    fci_file_meta **grandparents;   /* sorted by key, borrowed from version */
+    size_t ngrandparents;
+    uint64_t max_grandparent_overlap; /* bytes; FCI_GRANDPARENT_OVERLAP_FILES x max_file_size */
     fci_version *version;   /* referenced while the compaction runs */
 } fci_compaction;
 
 /* Picks the next compaction, or sets *out to NULL when none is due.
  * compact_pointer[level] is the largest key compacted last time at that
- * level (empty = start); inputs rotate through the key space from there. */
+ * level (empty = start); inputs rotate through the key space from there.
+ * max_file_size sets the grandparent and expansion limits. */
 int fci_compaction_pick(fci_version *v, fci_buf compact_pointer[FCI_NUM_LEVELS],
-                        fci_compaction **out);
+                        uint64_t max_file_size, fci_compaction **out);
 /* A manual compaction of every file of `level` overlapping [begin, end]. */
 int fci_compaction_range(fci_version *v, int level, const fci_slice *begin, const fci_slice *end,
-                         fci_compaction **out);
-/* True when the one input file can move down a level without rewriting. */
+                         uint64_t max_file_size, fci_compaction **out);
+/* True when the one input file can move down a level without rewriting:
+ * nothing overlaps it at level + 1 and it overlaps at most
+ * max_grandparent_overlap bytes of level + 2. */
 int fci_compaction_is_move(const fci_compaction *c);
+/* Sum of the sizes of files. */
+uint64_t fci_files_bytes(fci_file_meta *const *files, size_t n);
 void fci_compaction_free(fci_compaction *c);
 
 /* Level and score bookkeeping after a version is complete. */
