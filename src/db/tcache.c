@@ -48,17 +48,20 @@ typedef struct fci_tcache_entry {
     fci_block_fetcher fetcher; /* through the shared block cache */
 } fci_tcache_entry;
 
-/* Initial and minimum buckets: a store of a few hundred tables never
- * resizes; larger ones grow through liburcu's resize worker. */
-#define TCACHE_INIT_BUCKETS 256
+/* A fixed number of buckets, no CDS_LFHT_AUTO_RESIZE: with liburcu 0.13
+ * the resize worker's thread, once a process forks, spins at full CPU in
+ * the child (seen with `forkcache bench`: half of a reader's CPU). 4096
+ * buckets keep chains short up to thousands of tables (8 TB of 2 MiB
+ * tables), and the front array answers most lookups before the hash. */
+#define TCACHE_INIT_BUCKETS 4096
 
 int fci_tcache_init(fci_tcache *c)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->bc_mu, NULL);
+    pthread_mutex_init(&c->front_mu, NULL);
     fci_urcu_mark();
-    c->ht = cds_lfht_new(TCACHE_INIT_BUCKETS, TCACHE_INIT_BUCKETS, 0,
-                         CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, NULL);
+    c->ht = cds_lfht_new(TCACHE_INIT_BUCKETS, TCACHE_INIT_BUCKETS, TCACHE_INIT_BUCKETS, 0, NULL);
     return c->ht != NULL ? 0 : FC_ENOMEM;
 }
 
@@ -297,10 +300,39 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
 /* Under rcu_read_lock; NULL when not cached. */
 static fci_tcache_entry *lookup(fci_tcache *c, uint64_t number)
 {
+    /* acquire: pairs with front_set's release, so the entry is seen whole */
+    fci_tcache_entry *e = atomic_load_explicit(&c->front[number % FCI_TCACHE_FRONT],
+                                               memory_order_acquire);
+    if (e != NULL && e->number == number)
+        return e;
     struct cds_lfht_iter it;
     cds_lfht_lookup(c->ht, hash_number(number), match_number, &number, &it);
     struct cds_lfht_node *n = cds_lfht_iter_get_node(&it);
     return n != NULL ? entry_of(n) : NULL;
+}
+
+/* Under rcu_read_lock, after e went into the hash. An entry removed
+ * meanwhile is not put in front: removal marks it deleted before it
+ * clears its front slot, both ordered by front_mu. */
+static void front_set(fci_tcache *c, fci_tcache_entry *e)
+{
+    pthread_mutex_lock(&c->front_mu);
+    if (!cds_lfht_is_node_deleted(&e->node))
+        atomic_store_explicit(&c->front[e->number % FCI_TCACHE_FRONT], e, memory_order_release);
+    pthread_mutex_unlock(&c->front_mu);
+}
+
+/* After e left the hash and before call_rcu: once the grace period ends no
+ * reader can hold e, and none can find it in front any more. */
+static void front_clear(fci_tcache *c, fci_tcache_entry *e)
+{
+    pthread_mutex_lock(&c->front_mu);
+    fci_tcache_entry *_Atomic *slot = &c->front[e->number % FCI_TCACHE_FRONT];
+    /* relaxed: front_mu orders it against front_set; the grace period
+     * before the entry is freed orders it against readers */
+    if (atomic_load_explicit(slot, memory_order_relaxed) == e)
+        atomic_store_explicit(slot, NULL, memory_order_relaxed);
+    pthread_mutex_unlock(&c->front_mu);
 }
 
 int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
@@ -321,6 +353,8 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
     struct cds_lfht_node *n = cds_lfht_add_unique(c->ht, hash_number(number), match_number,
                                                   &number, &e->node);
     *out = &entry_of(n)->table;
+    if (n == &e->node)
+        front_set(c, e);
     rcu_read_unlock();
     if (n != &e->node) {
         entry_free(e, 1); /* lost the race: never seen by anyone */
@@ -337,6 +371,7 @@ static void remove_entry(fci_tcache *c, fci_tcache_entry *e)
 {
     if (cds_lfht_del(c->ht, &e->node) != 0)
         return; /* another thread removed it first */
+    front_clear(c, e);
     atomic_fetch_sub_explicit(&c->count, 1, memory_order_relaxed); /* a figure */
     call_rcu(&e->rcu, entry_free_rcu);
 }
@@ -377,6 +412,7 @@ static void free_without_rcu(fci_tcache *c)
 {
     struct cds_lfht_iter it;
     fci_tcache_entry *e;
+    memset(c->front, 0, sizeof c->front);
     cds_lfht_for_each_entry(c->ht, &it, e, node) {
         entry_free(e, e->owner == fci_getpid());
     }
@@ -395,11 +431,13 @@ void fci_tcache_free(fci_tcache *c)
     fci_bcache_close(c->bc);
     c->bc = NULL;
     pthread_mutex_destroy(&c->bc_mu);
+    pthread_mutex_destroy(&c->front_mu);
 }
 
 void fci_tcache_forget(fci_tcache *c)
 {
     pthread_mutex_init(&c->bc_mu, NULL); /* a parent thread may have held it */
+    pthread_mutex_init(&c->front_mu, NULL);
     fci_tcache_retain(c, keep_none, NULL); /* the callbacks keep the parent's units */
     fci_bcache_close(c->bc); /* names the parent's slot; reopened lazily */
     c->bc = NULL;

@@ -31,9 +31,18 @@
 
 struct cds_lfht;
 struct fci_arena;
+struct fci_tcache_entry;
+
+/* Slots of the direct-mapped front of the hash (by file number). */
+#define FCI_TCACHE_FRONT 4096
 
 typedef struct fci_tcache {
     struct cds_lfht *ht;           /* fci_tcache_entry by file number */
+    /* A get looks here first: one load instead of a walk of the hash's
+     * split-ordered list. Set only when an entry is added and cleared when
+     * it is removed, both under front_mu; read under rcu_read_lock. */
+    struct fci_tcache_entry *_Atomic front[FCI_TCACHE_FRONT];
+    pthread_mutex_t front_mu;
     _Atomic uint64_t count;        /* entries in ht (for tests and stats) */
     _Atomic uint64_t mapped, preads; /* how tables were opened, for stats */
     _Atomic uint64_t swept_vseq;   /* newest version retain was run against */
