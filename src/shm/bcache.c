@@ -680,15 +680,28 @@ void fci_bcache_stats_get(const fci_bcache *bc, fci_bcache_stats *st)
 
 int fci_bcache_count_key(const fci_bcache *bc, uint64_t file, uint64_t offset)
 {
+    /* A key only ever lives in its set; reading the other sets' frames
+     * while they are re-keyed could pair one key's file with another's
+     * offset. Each frame is read like find() does: word, key, word again,
+     * retried when a claim changed the frame in between. */
+    uint32_t set = set_of(bc, file, offset);
     int n = 0;
-    for (uint32_t f = 0; f < bc->nframes; f++) {
-        const fci_bcache_frame *fr = &bc->frames[f];
-        /* acquire: the key of a READY/FILLING frame is visible */
-        int s = FCI_FW_STATE(atomic_load_explicit(&fr->word, memory_order_acquire));
-        if ((s == FCI_FRAME_READY || s == FCI_FRAME_FILLING) &&
-            atomic_load_explicit(&fr->file, memory_order_relaxed) == file &&
-            atomic_load_explicit(&fr->offset, memory_order_relaxed) == offset)
-            n++;
+    for (uint32_t way = 0; way < bc->ways; way++) {
+        const fci_bcache_frame *fr = &bc->frames[set * bc->ways + way];
+        for (;;) {
+            /* acquire: the key of a READY/FILLING frame is visible */
+            uint64_t w = atomic_load_explicit(&fr->word, memory_order_acquire);
+            int s = FCI_FW_STATE(w);
+            int match = (s == FCI_FRAME_READY || s == FCI_FRAME_FILLING) &&
+                        atomic_load_explicit(&fr->file, memory_order_relaxed) == file &&
+                        atomic_load_explicit(&fr->offset, memory_order_relaxed) == offset;
+            /* acquire fence: the key loads above happen before the re-check */
+            atomic_thread_fence(memory_order_acquire);
+            if (atomic_load_explicit(&fr->word, memory_order_relaxed) != w)
+                continue;
+            n += match;
+            break;
+        }
     }
     return n;
 }
