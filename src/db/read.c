@@ -149,10 +149,36 @@ static int retire_result(fc_txn *t)
     return 0;
 }
 
+/* An ended txn is kept, marked, among the last few ends instead of being
+ * freed at once, so that a careless second use (double end, a get after
+ * the end) meets the mark and gets FC_ECLOSED instead of freed memory. */
+static void bury(fc_store *s, fc_txn *t)
+{
+    fci_reader_state *r = &s->rd;
+    memset(t, 0, sizeof *t);
+    t->ended = 1;
+    pthread_mutex_lock(&r->mu);
+    fc_txn *old = r->graves[r->next_grave];
+    r->graves[r->next_grave] = t;
+    r->next_grave = (r->next_grave + 1) % FCI_TXN_GRAVES;
+    pthread_mutex_unlock(&r->mu);
+    free(old);
+}
+
+void fci_reader_graves_free(fci_reader_state *r)
+{
+    for (int i = 0; i < FCI_TXN_GRAVES; i++) {
+        free(r->graves[i]);
+        r->graves[i] = NULL;
+    }
+}
+
 int fc_txn_end(fc_txn *t)
 {
     if (t == NULL)
         return FC_EINVAL;
+    if (t->ended)
+        return FC_ECLOSED;
     fc_store *s = t->store;
     if (t->iters > 0) {
         /* An iterator points into what this txn pins: refuse, keep both. */
@@ -167,7 +193,7 @@ int fc_txn_end(fc_txn *t)
     free(t->held);
     fci_table_get_free(NULL, &t->res);
     unpin(s);
-    free(t);
+    bury(s, t);
     return 0;
 }
 
@@ -256,6 +282,8 @@ int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
 {
     if (t == NULL || value == NULL || (key == NULL && klen > 0))
         return FC_EINVAL;
+    if (t->ended)
+        return FC_ECLOSED;
     if (klen > FC_MAX_KEY_SIZE)
         return FC_ETOOBIG;
     fci_slice v;

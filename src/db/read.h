@@ -12,11 +12,23 @@
 #include "db/vrec.h"
 #include "format/table.h"
 
+/* How many ended transactions a process keeps (not freed) so that a
+ * handle used after fc_txn_end is recognised (FC_ECLOSED) rather than read
+ * from freed memory: the last FCI_TXN_GRAVES ends are detected. */
+#define FCI_TXN_GRAVES 8
+
+struct fc_txn;
+
 typedef struct fci_reader_state {
     pthread_mutex_t mu;
     int active;          /* open transactions in this process */
     uint64_t pinned;     /* version the slot pins while active > 0 */
+    struct fc_txn *graves[FCI_TXN_GRAVES]; /* ended txns, freed in turn */
+    unsigned next_grave;
 } fci_reader_state;
+
+/* Frees the kept ended transactions (fc_close). */
+void fci_reader_graves_free(fci_reader_state *r);
 
 /* A block kept alive until the transaction ends, because a value returned
  * earlier points into it (compressed or pread blocks live on the heap). */
@@ -40,7 +52,7 @@ struct fc_txn {
     fci_held *held;             /* blocks earlier values point into */
     size_t nheld, capheld;
     int res_live;
-    int ended;
+    int ended;                  /* fc_txn_end ran: every use is FC_ECLOSED */
     int iters;                  /* open fc_iter on this txn (iter.c) */
 };
 
