@@ -313,6 +313,8 @@ void fc_iter_free(fc_iter *it);
 #define FC_STALL_MEMTABLE  1  /* the previous memtable is still being flushed */
 #define FC_STALL_L0        2  /* level 0 has too many files (12) */
 #define FC_STALL_ERROR     3  /* the background thread hit an error */
+#define FC_STALL_ARENA     4  /* the arena is full of memory an old snapshot
+                                 pins: fc_stats.oldest_pin_pid names the reader */
 
 /* A snapshot of a store, as any process attached to it sees it. */
 typedef struct fc_stats {
@@ -337,6 +339,9 @@ typedef struct fc_stats {
     uint64_t block_cache_hits;           /* blocks found in the shared cache */
     uint64_t block_cache_misses;         /* blocks read and decompressed into it */
     uint64_t queue_writes;               /* batches applied from the write queue */
+    int oldest_pin_pid;                  /* reader pinning the oldest version (0: none);
+                                            during FC_STALL_ARENA, the one writes wait for */
+    uint64_t oldest_pinned_version;      /* that version (0: none) */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */

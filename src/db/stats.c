@@ -91,6 +91,7 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->tables_pread = s->tcache.preads;
     pthread_mutex_unlock(&s->tcache.mu);
     cache_figures(s, st);
+    fci_oldest_pin(s->arena, &st->oldest_pin_pid, &st->oldest_pinned_version);
     return 0;
 }
 

@@ -156,7 +156,11 @@ static int make_room(fc_store *s)
             pthread_cond_wait(&w->done_cv, &w->mu);
             continue;
         }
-        int rc = fci_switch_memtable(s);
+        int rc = fci_arena_room(s, NULL); /* room for the next memtable (stall.c) */
+        if (rc == FCI_ROOM_WAITED)
+            continue;
+        if (rc == 0)
+            rc = fci_switch_memtable(s);
         if (rc != 0)
             return rc;
     }
@@ -180,6 +184,8 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
     if (count == 0)
         return 0;
     int rc = make_room(s);
+    while (rc == 0 && (rc = fci_arena_room(s, b)) == FCI_ROOM_WAITED)
+        rc = make_room(s);
     if (rc != 0)
         return rc;
     uint64_t first = w->vs.last_sequence + 1;

@@ -28,6 +28,7 @@ static const char *stall_word(int stall)
     case FC_STALL_MEMTABLE: return "memtable";
     case FC_STALL_L0: return "l0";
     case FC_STALL_ERROR: return "error";
+    case FC_STALL_ARENA: return "arena";
     default: return "unknown";
     }
 }
@@ -103,6 +104,10 @@ static void print_human(const char *dir, const fc_stats *st, const fc_reader_sta
     printf(ROW "%" PRIu64 " flushes, %" PRIu64 " compactions, %" PRIu64 " bytes compacted\n",
            "writer counters", st->flushes, st->compactions, st->bytes_compacted);
     printf(ROW "%" PRIu64 " stalls, now %s\n", "write stalls", st->stalls, stall_word(st->stall));
+    if (st->oldest_pin_pid != 0)
+        printf(ROW "pid %d pins version %" PRIu64 "%s\n", "oldest snapshot", st->oldest_pin_pid,
+               st->oldest_pinned_version,
+               st->stall == FC_STALL_ARENA ? " (writes wait for it: the arena is full)" : "");
     printf(ROW "%" PRIu64 " tables mapped, %" PRIu64 " read by pread\n", "this process",
            st->tables_mapped, st->tables_pread);
     printf("\n%-6s %6s %14s\n", "level", "files", "bytes");
