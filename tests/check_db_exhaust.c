@@ -1,10 +1,11 @@
 /*
- * check_db_stall.c - resource exhaustion: a reader that holds a snapshot
+ * check_db_exhaust.c - resource exhaustion: a reader that holds a snapshot
  * while the writer keeps writing fills the arena with memory only that
  * snapshot still reaches. Writes must stall (not fail), fc_stats must say
  * so and name the pinning reader's pid, and the writes must resume once
  * the reader lets go, or dies. A store with many tables is read whole under
- * a file descriptor limit of 64.
+ * a file descriptor limit of 64, and forked workers read everything with
+ * the Limiter at 0 (no table mapped at all).
  */
 #include "config.h"
 
@@ -278,9 +279,60 @@ START_TEST(many_tables_under_fd_limit_64)
 }
 END_TEST
 
-static Suite *stall_suite(void)
+/* Limiter at 0: no process may map a table, so forked workers read every
+ * table through pread and the shared block cache, and still see all. */
+START_TEST(limiter_zero_workers_read_everything)
 {
-    Suite *s = suite_create("db_stall");
+    fc_options o = small_opts();
+    o.max_mappings = 0;
+    fc_store *s = open_in(&o);
+    char k[32], v[300];
+    const int n = 4000;
+    for (int i = 0; i < n; i++) {
+        key_of(k, i);
+        memset(v, 'a' + i % 26, sizeof v);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, sizeof v), 0);
+    }
+    ck_assert_int_eq(fc_flush(s), 0);
+    pid_t pids[2];
+    for (int w = 0; w < 2; w++) {
+        pids[w] = fork();
+        ck_assert_int_ge(pids[w], 0);
+        if (pids[w] != 0)
+            continue;
+        fc_txn *t;
+        fc_val got;
+        fc_stats st;
+        if (fc_after_fork(s) != 0 || fc_txn_begin(s, &t) != 0)
+            _exit(2);
+        for (int i = w; i < n; i += 2) {
+            key_of(k, i);
+            if (fc_get(t, k, strlen(k), &got) != 0 || got.size != sizeof v ||
+                ((const char *)got.data)[0] != 'a' + i % 26)
+                _exit(3);
+        }
+        if (fc_txn_end(t) != 0 || fc_stats_get(s, &st) != 0)
+            _exit(4);
+        /* nothing mapped, all read by pread, and the cache was used */
+        _exit(st.tables_mapped == 0 && st.tables_pread > 0 &&
+                      st.block_cache_hits + st.block_cache_misses > 0 ? 0 : 5);
+    }
+    for (int w = 0; w < 2; w++) {
+        int status;
+        ck_assert_int_eq(waitpid(pids[w], &status, 0), pids[w]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "worker %d status %#x", w,
+                      status);
+    }
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_uint_eq(st.mappings_in_use, 0);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+static Suite *exhaust_suite(void)
+{
+    Suite *s = suite_create("db_exhaust");
     TCase *tc = tcase_create("arena_full");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 180);
@@ -292,8 +344,9 @@ static Suite *stall_suite(void)
     tcase_add_checked_fixture(tf, setup, teardown);
     tcase_set_timeout(tf, 180);
     tcase_add_test(tf, many_tables_under_fd_limit_64);
+    tcase_add_test(tf, limiter_zero_workers_read_everything);
     suite_add_tcase(s, tf);
     return s;
 }
 
-FC_TEST_MAIN(stall_suite)
+FC_TEST_MAIN(exhaust_suite)
