@@ -32,6 +32,16 @@ static fc_store *open_small(void)
     return open_in(&o);
 }
 
+/* Waits for a forked child whose exit status is a bit set of failed
+ * checks (0: all passed). */
+static void child_ok(pid_t pid, const char *what)
+{
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s failed: status %#x", what,
+                  status);
+}
+
 /* A txn with one key in it, for the read-side cases. */
 static fc_store *store_with_key(fc_txn **t)
 {
@@ -502,10 +512,7 @@ START_TEST(refused_second_open_keeps_the_lock)
         fc_store *other = NULL;
         _exit(fc_open(DIR_, &c, &other) == FC_EBUSY ? 0 : 1);
     }
-    int status;
-    ck_assert_int_eq(waitpid(child, &status, 0), child);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-                  "another process opened the store as a second writer");
+    child_ok(child, "another process opened the store as a second writer");
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -532,9 +539,7 @@ START_TEST(child_without_after_fork)
             bad |= 1 << 4;
         _exit(bad);
     }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    child_ok(pid, "a check in the child");
     ck_assert_int_eq(fc_put(s, "k", 1, "w", 1), 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
@@ -625,9 +630,7 @@ START_TEST(attach_refuses_unsafe_arena_file)
         fc_close(s);
         _exit(bad);
     }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+    child_ok(pid, "a check in the child");
     ck_assert_int_eq(fc_close(w), 0);
 }
 END_TEST
