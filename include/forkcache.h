@@ -118,6 +118,9 @@ typedef struct fc_options {
                                     through the queue; 256 KiB */
     int write_timeout_ms;        /* how long a write from another process
                                     waits for the writer; 0 = no limit */
+    int max_snapshot_age_ms;     /* a reader whose snapshot the writer has seen
+                                    pinned longer is named in
+                                    fc_stats.stale_reader_pid; 0 = off */
 } fc_options;
 
 /* Documented defaults, also usable on their own. */
@@ -342,6 +345,8 @@ typedef struct fc_stats {
     int oldest_pin_pid;                  /* reader pinning the oldest version (0: none);
                                             during FC_STALL_ARENA, the one writes wait for */
     uint64_t oldest_pinned_version;      /* that version (0: none) */
+    int stale_reader_pid;                /* that reader, once its pin is older than
+                                            the writer's max_snapshot_age_ms (0: none) */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */

@@ -44,6 +44,7 @@ void fc_options_init(fc_options *opts)
     opts->queue_slots = FC_DEFAULT_QUEUE_SLOTS;
     opts->queue_entry_size = FC_DEFAULT_QUEUE_ENTRY_SIZE;
     opts->write_timeout_ms = 0;
+    opts->max_snapshot_age_ms = 0;
 }
 
 /* One rule per line so the first failing field is easy to name. */
@@ -90,5 +91,6 @@ int fc_options_validate(const fc_options *o, const char **why)
     FC_REQUIRE((uint64_t)o->queue_slots * o->queue_entry_size <= o->arena_size / 4,
                "queue_slots: the write queue must fit in a quarter of arena_size");
     FC_REQUIRE(o->write_timeout_ms >= 0, "write_timeout_ms: must be >= 0");
+    FC_REQUIRE(o->max_snapshot_age_ms >= 0, "max_snapshot_age_ms: must be >= 0");
     return 0;
 }

@@ -376,6 +376,7 @@ static void spoil_mode_owner(fc_options *o) { o->file_mode = 0066; }
 static void spoil_queue(fc_options *o) { o->queue_slots = 0; }
 static void spoil_entry(fc_options *o) { o->queue_entry_size = SIZE_MAX; }
 static void spoil_timeout(fc_options *o) { o->write_timeout_ms = -1; }
+static void spoil_age(fc_options *o) { o->max_snapshot_age_ms = INT_MIN; }
 
 static const bad_option bad_options[] = {
     { "flags", spoil_flags },
@@ -396,6 +397,7 @@ static const bad_option bad_options[] = {
     { "queue_slots", spoil_queue },
     { "queue_entry_size", spoil_entry },
     { "write_timeout_ms", spoil_timeout },
+    { "max_snapshot_age_ms", spoil_age },
 };
 
 /* Each bad field is named by fc_options_validate and by fc_errmsg(NULL)

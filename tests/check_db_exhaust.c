@@ -279,6 +279,43 @@ START_TEST(many_tables_under_fd_limit_64)
 }
 END_TEST
 
+/* max_snapshot_age_ms: a reader pinning one version while the writer
+ * keeps writing is named as stale once the writer has seen its pin longer
+ * than the limit, and no longer once it lets go. */
+START_TEST(stale_snapshot_is_reported)
+{
+    fc_options o = small_opts();
+    o.max_snapshot_age_ms = 20;
+    fc_store *s = open_in(&o);
+    int release;
+    pid_t reader = pinning_reader(s, &release);
+    char k[32], v[VAL_SIZE];
+    memset(v, 's', sizeof v);
+    fc_stats st;
+    int i = 0;
+    /* Writes until the stats name the reader (a generous guard). */
+    for (;; i++) {
+        ck_assert_int_lt(i, 2000000);
+        key_of(k, i);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, sizeof v), 0);
+        ck_assert_int_eq(fc_stats_get(s, &st), 0);
+        if (st.stale_reader_pid != 0)
+            break;
+    }
+    ck_assert_int_eq(st.stale_reader_pid, reader);
+    ck_assert_int_eq(st.oldest_pin_pid, reader);
+    char c = 'g';
+    ck_assert_int_eq(write(release, &c, 1), 1);
+    int status;
+    ck_assert_int_eq(waitpid(reader, &status, 0), reader);
+    close(release);
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_int_eq(st.stale_reader_pid, 0);
+    ck_assert_int_ne(st.oldest_pin_pid, reader);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 /* Limiter at 0: no process may map a table, so forked workers read every
  * table through pread and the shared block cache, and still see all. */
 START_TEST(limiter_zero_workers_read_everything)
@@ -339,6 +376,7 @@ static Suite *exhaust_suite(void)
     tcase_add_test(tc, arena_full_stalls_until_the_reader_ends);
     tcase_add_test(tc, arena_full_stalls_until_the_reader_dies);
     tcase_add_test(tc, arena_full_pinned_by_the_writer_fails);
+    tcase_add_test(tc, stale_snapshot_is_reported);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("fd_limit");
     tcase_add_checked_fixture(tf, setup, teardown);

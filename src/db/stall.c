@@ -183,12 +183,46 @@ static void set_stall(fc_store *s, int stall)
     fci_store_count(s);
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The writer's watch on the oldest pin, for max_snapshot_age_ms: when the
+ * oldest pinned version changes the clock restarts; once the same one has
+ * been seen for longer than the limit, its reader is named for fc_stats.
+ * Called whenever a write takes new arena memory, which is when an old
+ * snapshot starts to cost. The fields are the writer's alone; relaxed
+ * stores, since they are figures. */
+void fci_pin_watch(fc_store *s)
+{
+    fci_arena_header *h = s->arena->hdr;
+    int pid;
+    uint64_t version, t = now_ns();
+    fci_oldest_pin(s->arena, &pid, &version);
+    if (version != atomic_load_explicit(&h->pin_watch_seq, memory_order_relaxed)) {
+        atomic_store_explicit(&h->pin_watch_seq, version, memory_order_relaxed);
+        atomic_store_explicit(&h->pin_watch_since, t, memory_order_relaxed);
+        atomic_store_explicit(&h->pin_stale_pid, 0, memory_order_relaxed);
+        return;
+    }
+    uint64_t since = atomic_load_explicit(&h->pin_watch_since, memory_order_relaxed);
+    uint64_t limit = (uint64_t)s->opts.max_snapshot_age_ms * 1000000u;
+    int stale = version != 0 && limit != 0 && t - since > limit;
+    atomic_store_explicit(&h->pin_stale_pid, stale ? (uint64_t)pid : 0, memory_order_relaxed);
+}
+
 int fci_arena_room(fc_store *s, fci_write_batch *b)
 {
     fci_writer *w = s->w;
     probe p;
-    if (build_probe(s, b, &p) == 0 || p.overflow)
-        return 0; /* nothing new to take; or a batch too large to simulate */
+    if (build_probe(s, b, &p) == 0)
+        return 0; /* nothing new to take */
+    fci_pin_watch(s);
+    if (p.overflow)
+        return 0; /* a batch too large to simulate */
     if (probe_fits(s->arena, &p))
         return 0;
     int waited = 0, rc = 0;
@@ -211,6 +245,7 @@ int fci_arena_room(fc_store *s, fci_write_batch *b)
         set_stall(s, FC_STALL_ARENA);
         waited = 1;
         wait_a_little(w);
+        fci_pin_watch(s);
     }
     if (waited && w->stall == FC_STALL_ARENA)
         set_stall(s, FC_STALL_NONE);

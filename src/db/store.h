@@ -157,6 +157,8 @@ int fci_arena_room(fc_store *s, fci_write_batch *b);
 /* The live reader slot pinning the oldest version: its pid and version
  * (0, 0 when nothing is pinned). A figure, read without synchronisation. */
 void fci_oldest_pin(const fci_arena *a, int *pid, uint64_t *version);
+/* Ages the oldest pin for max_snapshot_age_ms (writer, mu held). */
+void fci_pin_watch(fc_store *s);
 
 /* Records a failure in the handle's message and returns code. */
 int fci_store_fail(fc_store *s, int code, const fci_err *detail);

@@ -96,7 +96,12 @@ typedef struct fci_arena_header {
     _Alignas(FCI_CACHELINE) _Atomic uint64_t alloc_top;    /* bump pointer (offset) */
     _Atomic uint64_t alloc_in_use;   /* bytes in allocated blocks */
     _Atomic uint64_t alloc_blocks;   /* blocks allocated */
-    uint64_t pad5[5];
+    /* the oldest reader pin as the writer last saw it, for the writer's
+     * max_snapshot_age_ms (src/db/stall.c); figures, relaxed */
+    _Atomic uint64_t pin_watch_seq;  /* version pinned longest, 0 = none */
+    _Atomic uint64_t pin_watch_since; /* CLOCK_MONOTONIC ns when the writer first saw it */
+    _Atomic uint64_t pin_stale_pid;  /* its reader once older than the limit, 0 = none */
+    uint64_t pad5[2];
     uint64_t free_head[FCI_ALLOC_CLASSES]; /* offset of first free block, 0 = none */
 } fci_arena_header;
 
