@@ -103,7 +103,9 @@ typedef struct fc_options {
     unsigned flags;              /* FC_CREATE | ...; default FC_CREATE */
     size_t write_buffer_size;    /* memtable size before flush; 4 MiB */
     size_t block_size;           /* target data block size; 4 KiB */
-    int block_restart_interval;  /* keys between restart points; 16 */
+    int block_restart_interval;  /* keys between restart points; 4 (LevelDB
+                                    uses 16: a point get scans at most this
+                                    many entries, for ~2% more space) */
     size_t max_file_size;        /* target table size; 2 MiB */
     int bloom_bits_per_key;      /* bloom filter bits per key; 10 (0 = none) */
     int compression;             /* FC_COMPRESSION_*; FC_COMPRESSION_NONE */
@@ -118,6 +120,16 @@ typedef struct fc_options {
                                     through the queue; 256 KiB */
     int write_timeout_ms;        /* how long a write from another process
                                     waits for the writer; 0 = no limit */
+    /* Expiry and size bound (see "Expiry and size bound" below). */
+    int ttl_framing;             /* 1: every value is framed with its expiry
+                                    (FC_TTL_FRAME_SIZE bytes); chosen when the
+                                    store is created and kept in the store; 0 */
+    uint64_t max_bytes;          /* bound on the tables' total size: the writer
+                                    evicts the oldest tables first (FIFO);
+                                    0 = no bound, leveled compaction */
+    int hash_index;              /* tables carry a "forkcache.hash" meta block
+                                    for point gets (about 6 bytes a key;
+                                    LevelDB ignores it); 1 (0 = none) */
     int max_snapshot_age_ms;     /* a reader whose snapshot the writer has seen
                                     pinned longer is named in
                                     fc_stats.stale_reader_pid; 0 = off */
@@ -126,7 +138,7 @@ typedef struct fc_options {
 /* Documented defaults, also usable on their own. */
 #define FC_DEFAULT_WRITE_BUFFER_SIZE   (4u << 20)
 #define FC_DEFAULT_BLOCK_SIZE          4096u
-#define FC_DEFAULT_RESTART_INTERVAL    16
+#define FC_DEFAULT_RESTART_INTERVAL    4
 #define FC_DEFAULT_MAX_FILE_SIZE       (2u << 20)
 #define FC_DEFAULT_BLOOM_BITS_PER_KEY  10
 #define FC_DEFAULT_MAX_MAPPINGS        1000
@@ -342,6 +354,14 @@ typedef struct fc_stats {
     uint64_t block_cache_hits;           /* blocks found in the shared cache */
     uint64_t block_cache_misses;         /* blocks read and decompressed into it */
     uint64_t queue_writes;               /* batches applied from the write queue */
+    /* Expiry and size bound: the writer's totals since the arena was made. */
+    uint64_t expired_entries;            /* expired values compaction dropped or
+                                            turned into tombstones */
+    uint64_t expired_tables;             /* tables dropped whole, unread, because
+                                            every entry had expired */
+    uint64_t expired_bytes;              /* their size */
+    uint64_t evicted_tables;             /* tables evicted by the max_bytes bound */
+    uint64_t evicted_bytes;              /* their size */
     int oldest_pin_pid;                  /* reader pinning the oldest version (0: none);
                                             during FC_STALL_ARENA, the one writes wait for */
     uint64_t oldest_pinned_version;      /* that version (0: none) */
@@ -361,6 +381,66 @@ int fc_stats_get(fc_store *store, fc_stats *st);
 
 /* Copies up to max live reader slots into out; *n is how many were copied. */
 int fc_stats_readers(fc_store *store, fc_reader_stat *out, size_t max, size_t *n);
+
+/* ---- Expiry and size bound ------------------------------------------------- */
+
+/*
+ * Expiry. A store created with fc_options.ttl_framing = 1 frames every value
+ * it stores: the value LevelDB sees (in the WAL and in tables) is
+ *
+ *     fixed64 expiry | the caller's value bytes
+ *
+ * where expiry is the absolute time the entry expires, in milliseconds since
+ * the Unix epoch, as an 8-byte little-endian integer, and 0 means never. A
+ * plain LevelDB reader of such a store sees these 8 bytes in front of every
+ * value. The choice is written at creation in the store directory's
+ * FORKCACHE file (LevelDB ignores files it does not know): a later open
+ * follows it, and asking for framing on a store created without it fails
+ * with FC_EINVAL. In a framed store values may be up to FC_MAX_VALUE_SIZE -
+ * FC_TTL_FRAME_SIZE bytes.
+ *
+ * An entry whose expiry is <= now is gone for every reader in every process:
+ * fc_get, fc_get_copy and iterators skip it (and it hides older versions of
+ * its key, as a deletion would); "now" is read once, at fc_txn_begin.
+ * Values returned never include the frame. Compaction drops expired entries
+ * (or turns them into deletions where an older version may lie deeper), and
+ * each table carries a "forkcache.ttl" meta block (fixed64: the latest
+ * expiry of its values; 0 when one never expires) so that the writer
+ * deletes a table whose entries have all expired without reading its data.
+ *
+ * Size bound. With fc_options.max_bytes > 0 the writer keeps tables in level
+ * 0 in age order and, whenever their total size exceeds max_bytes, deletes
+ * the oldest ones (never the newest one, so a store is never emptied at
+ * once). Readers are never blocked: a transaction that still sees an
+ * evicted table keeps reading it until it ends. Without a bound the store
+ * uses LevelDB's leveled compaction.
+ */
+#define FC_TTL_FRAME_SIZE 8
+#define FC_TTL_FOREVER UINT64_MAX   /* fc_ttl: the entry never expires */
+
+/*
+ * fc_put with a time to live of ttl_ms milliseconds from now (0 = never
+ * expires, the same as fc_put). FC_EUNSUPPORTED when ttl_ms > 0 and the
+ * store was not created with ttl_framing. fc_put in a framed store stores
+ * a value that never expires.
+ */
+int fc_put_ttl(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+               uint64_t ttl_ms);
+
+/* A batch operation with a time to live (0 = never). The expiry is fixed
+ * from the writing store's clock each time the batch is written by
+ * fc_write, which refuses (FC_EUNSUPPORTED) a batch holding a ttl_ms > 0
+ * for a store without ttl_framing. */
+int fc_batch_put_ttl(fc_batch *b, const void *key, size_t klen, const void *val, size_t vlen,
+                     uint64_t ttl_ms);
+
+/*
+ * The time key has left, as of txn's "now": *ms_left is the milliseconds
+ * until it expires (at least 1), or FC_TTL_FOREVER when it never does (also
+ * every key of a store without ttl_framing). FC_ENOTFOUND when the key is
+ * absent, deleted or expired.
+ */
+int fc_ttl(fc_txn *txn, const void *key, size_t klen, uint64_t *ms_left);
 
 /* ---- Checking a store ------------------------------------------------------ */
 

@@ -34,6 +34,7 @@ void fc_options_init(fc_options *opts)
     opts->block_restart_interval = FC_DEFAULT_RESTART_INTERVAL;
     opts->max_file_size = FC_DEFAULT_MAX_FILE_SIZE;
     opts->bloom_bits_per_key = FC_DEFAULT_BLOOM_BITS_PER_KEY;
+    opts->hash_index = 1;
     opts->compression = FC_COMPRESSION_NONE;
     opts->max_mappings = FC_DEFAULT_MAX_MAPPINGS;
     opts->reader_slots = FC_DEFAULT_READER_SLOTS;
@@ -44,6 +45,8 @@ void fc_options_init(fc_options *opts)
     opts->queue_slots = FC_DEFAULT_QUEUE_SLOTS;
     opts->queue_entry_size = FC_DEFAULT_QUEUE_ENTRY_SIZE;
     opts->write_timeout_ms = 0;
+    opts->ttl_framing = 0;
+    opts->max_bytes = 0;
     opts->max_snapshot_age_ms = 0;
 }
 
@@ -74,6 +77,7 @@ int fc_options_validate(const fc_options *o, const char **why)
                "max_file_size: must be 64 KiB .. 1 GiB");
     FC_REQUIRE(o->bloom_bits_per_key >= 0 && o->bloom_bits_per_key <= 64,
                "bloom_bits_per_key: must be 0 .. 64");
+    FC_REQUIRE(o->hash_index == 0 || o->hash_index == 1, "hash_index: must be 0 or 1");
     FC_REQUIRE(o->compression >= FC_COMPRESSION_NONE && o->compression <= FC_COMPRESSION_ZSTD,
                "compression: unknown FC_COMPRESSION_* value");
     FC_REQUIRE(o->max_mappings >= 0 && o->max_mappings <= 1 << 20,
@@ -91,6 +95,9 @@ int fc_options_validate(const fc_options *o, const char **why)
     FC_REQUIRE((uint64_t)o->queue_slots * o->queue_entry_size <= o->arena_size / 4,
                "queue_slots: the write queue must fit in a quarter of arena_size");
     FC_REQUIRE(o->write_timeout_ms >= 0, "write_timeout_ms: must be >= 0");
+    FC_REQUIRE(o->ttl_framing == 0 || o->ttl_framing == 1, "ttl_framing: must be 0 or 1");
+    FC_REQUIRE(o->max_bytes == 0 || o->max_bytes >= 64 * 1024,
+               "max_bytes: must be 0 (no bound) or at least 64 KiB");
     FC_REQUIRE(o->max_snapshot_age_ms >= 0, "max_snapshot_age_ms: must be >= 0");
     return 0;
 }

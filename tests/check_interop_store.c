@@ -18,6 +18,8 @@
 #include "fc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
+#include "db/ttl.h"
+#include "util/coding.h"
 
 /* ---- the model: what the store must hold ---------------------------------- */
 
@@ -478,6 +480,130 @@ START_TEST(compact_range_while_writing)
 }
 END_TEST
 
+/* ---- a ttl_framing store ---------------------------------------------------- */
+
+#define TTL_T0 UINT64_C(1700000000000)
+#define TTL_KEYS 3000
+
+/* Key i's expiry in the ttl case: every third one at T0 + 1000 ms. */
+static uint64_t ttl_expiry_of(int i)
+{
+    return i % 3 == 0 ? TTL_T0 + 1000 : 0;
+}
+
+/* LevelDB sees each value with its 8-byte frame in front: the expiry (as
+ * documented: fixed64 little-endian, ms since the epoch, 0 = never). */
+static void ldb_check_framed(ldb *l)
+{
+    leveldb_iterator_t *it = leveldb_create_iterator(l->db, l->ro);
+    int i = 0;
+    for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it), i++) {
+        size_t kl, vl;
+        const char *kp = leveldb_iter_key(it, &kl);
+        const char *vp = leveldb_iter_value(it, &vl);
+        char k[32], v[400];
+        key_of(k, i);
+        size_t want = val_of(v, i, 1);
+        ck_assert_msg(kl == strlen(k) && memcmp(kp, k, kl) == 0, "leveldb: key %.*s", (int)kl, kp);
+        ck_assert_uint_eq(vl, FC_TTL_FRAME_SIZE + want);
+        ck_assert_uint_eq(fci_get_fixed64(vp), ttl_expiry_of(i));
+        ck_assert_int_eq(memcmp(vp + FC_TTL_FRAME_SIZE, v, want), 0);
+    }
+    char *errstr = NULL;
+    leveldb_iter_get_error(it, &errstr);
+    ck_assert_msg(errstr == NULL, "leveldb iterator: %s", errstr ? errstr : "");
+    leveldb_iter_destroy(it);
+    ck_assert_int_eq(i, TTL_KEYS);
+}
+
+/* LevelDB writes framed values itself: one that never expires, and key 1
+ * again with an expiry already past at T0 + 1000. */
+static void ldb_put_framed(ldb *l, const char *key, uint64_t expiry, const char *val)
+{
+    char buf[64];
+    fci_put_fixed64(buf, expiry);
+    memcpy(buf + FC_TTL_FRAME_SIZE, val, strlen(val));
+    char *errstr = NULL;
+    leveldb_put(l->db, l->wo, key, strlen(key), buf, FC_TTL_FRAME_SIZE + strlen(val), &errstr);
+    ck_assert_msg(errstr == NULL, "leveldb_put: %s", errstr ? errstr : "");
+}
+
+/* A framed store, its tables carrying the forkcache.ttl meta block, is a
+ * LevelDB database whose values show the frame; what LevelDB writes in
+ * the same framing forkcache reads back, expiry included. */
+START_TEST(ttl_framed_store)
+{
+    fc_options o = small_opts();
+    o.ttl_framing = 1;
+    fc_store *s = fc_open_ok(&o);
+    ck_assert_int_eq(fci_ttl_set_clock(s, TTL_T0), 0);
+    char k[32], v[400];
+    for (int i = 0; i < TTL_KEYS; i++) {
+        key_of(k, i);
+        size_t vl = val_of(v, i, 0);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, vl), 0);
+    }
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    for (int i = 0; i < TTL_KEYS; i++) {   /* newer versions: in L0 and the WAL */
+        key_of(k, i);
+        size_t vl = val_of(v, i, 1);
+        ck_assert_int_eq(fc_put_ttl(s, k, strlen(k), v, vl, i % 3 == 0 ? 1000 : 0), 0);
+        if (i == TTL_KEYS / 2)
+            ck_assert_int_eq(fc_flush(s), 0);
+    }
+    ck_assert_int_eq(fc_close(s), 0);
+    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+
+    ldb l;
+    ldb_open(&l);
+    ldb_check_framed(&l);
+    ldb_put_framed(&l, "key000001", TTL_T0 + 1, "expired by leveldb");
+    ldb_put_framed(&l, "zz-leveldb", 0, "from leveldb");
+    leveldb_compact_range(l.db, NULL, 0, NULL, 0);
+    ldb_close(&l);
+
+    o.ttl_framing = 0; /* the FORKCACHE file decides */
+    s = fc_open_ok(&o);
+    ck_assert_int_eq(fci_ttl_set_clock(s, TTL_T0 + 1000), 0);
+    fc_txn *t;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    for (int i = 0; i < TTL_KEYS; i++) {
+        key_of(k, i);
+        fc_val got;
+        int rc = fc_get(t, k, strlen(k), &got);
+        if (i % 3 == 0 || i == 1) {
+            ck_assert_msg(rc == FC_ENOTFOUND, "%s should have expired: %s", k, fc_strerror(rc));
+            continue;
+        }
+        size_t vl = val_of(v, i, 1);
+        ck_assert_msg(rc == 0 && got.size == vl && memcmp(got.data, v, vl) == 0, "%s", k);
+    }
+    fc_val got;
+    ck_assert_int_eq(fc_get(t, "zz-leveldb", 10, &got), 0);
+    ck_assert_uint_eq(got.size, 12);
+    ck_assert_int_eq(memcmp(got.data, "from leveldb", 12), 0);
+    ck_assert_int_eq(fc_txn_end(t), 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ldb_open(&l);  /* and LevelDB reads what forkcache left, frames intact */
+    for (int i = 0; i < TTL_KEYS; i++) {
+        if (i % 3 == 0 || i == 1)
+            continue;
+        key_of(k, i);
+        size_t vl = val_of(v, i, 1), gl;
+        char *errstr = NULL;
+        char *g = leveldb_get(l.db, l.ro, k, strlen(k), &gl, &errstr);
+        ck_assert_msg(g != NULL && errstr == NULL, "leveldb_get %s", k);
+        ck_assert_uint_eq(gl, FC_TTL_FRAME_SIZE + vl);
+        ck_assert_uint_eq(fci_get_fixed64(g), 0);
+        ck_assert_int_eq(memcmp(g + FC_TTL_FRAME_SIZE, v, vl), 0);
+        leveldb_free(g);
+    }
+    ldb_close(&l);
+}
+END_TEST
+
 static Suite *interop_store_suite(void)
 {
     Suite *s = suite_create("interop_store");
@@ -491,6 +617,7 @@ static Suite *interop_store_suite(void)
     tcase_add_test(tc, snappy_tables_and_verify);
     tcase_add_test(tc, with_sync);
     tcase_add_test(tc, compact_range_while_writing);
+    tcase_add_test(tc, ttl_framed_store);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -28,7 +28,8 @@ START_TEST(defaults)
     ck_assert_uint_eq(o.flags, FC_CREATE);
     ck_assert_uint_eq(o.write_buffer_size, 4u << 20);
     ck_assert_uint_eq(o.block_size, 4096);
-    ck_assert_int_eq(o.block_restart_interval, 16);
+    ck_assert_int_eq(o.block_restart_interval, 4);
+    ck_assert_int_eq(o.hash_index, 1);
     ck_assert_uint_eq(o.max_file_size, 2u << 20);
     ck_assert_int_eq(o.bloom_bits_per_key, 10);
     ck_assert_int_eq(o.compression, FC_COMPRESSION_NONE);

@@ -11,13 +11,18 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "forkcache.h"
 #include "util/proc.h"
 #include "db/store.h"
+#include "db/fifo.h"
 
-/* mu held on entry and exit. */
+/* mu held on entry and exit. With a size bound or expiry, the same edit
+ * that adds the new table drops the tables that must go (fifo.c), so the
+ * published store never exceeds the bound by more than that one table;
+ * not while a compaction runs, since it may have picked them. */
 static int flush_imm(fc_store *s)
 {
     fci_writer *w = s->w;
@@ -26,6 +31,12 @@ static int flush_imm(fc_store *s)
     int rc = fci_flush_memtable(s, &w->imm, &edit, 1);
     fci_err err;
     fci_err_clear(&err);
+    fci_drop_plan drops = { 0 };
+    int claimed = rc == 0 && fci_drop_enabled(s) && !w->compacting;
+    if (claimed) {
+        w->compacting = 1;
+        rc = fci_drop_plan_make(s, &edit, &drops);
+    }
     if (rc == 0) {
         /* The WAL that held imm's entries is obsolete once the table is
          * in the MANIFEST: the live WAL is the one mem is writing to. */
@@ -36,6 +47,10 @@ static int flush_imm(fc_store *s)
     }
     w->pending_flush = 0;
     fci_edit_free(&edit);
+    if (claimed && rc != 0) {
+        fci_drop_plan_done(s, &drops, 0);
+        w->compacting = 0;
+    }
     if (rc != 0)
         return rc;
     fci_memchunks *old = w->imm_chunks;
@@ -43,6 +58,11 @@ static int flush_imm(fc_store *s)
     w->imm_chunks = NULL;
     rc = fci_store_publish(s);
     fci_store_retire(s, 0, old, 0);
+    if (claimed) {
+        fci_drop_plan_done(s, &drops, rc == 0);
+        w->compacting = 0;
+        pthread_cond_broadcast(&w->done_cv);
+    }
     w->flushes++;
     fci_delete_obsolete_files(s);
     return rc;
@@ -144,12 +164,31 @@ static int background_step(fc_store *s, int *rc)
     }
     if (w->compacting || w->shutting_down)
         return 0;
+    if (fci_drop_step(s, rc))
+        return 1;
+    if (s->opts.max_bytes > 0)
+        return 0; /* FIFO: tables stay in level 0, only dropped whole */
     fci_compaction *c = NULL;
     *rc = fci_compaction_pick(w->vs.current, w->vs.compact_pointer, &c);
     if (*rc != 0 || c == NULL)
         return *rc != 0;
     *rc = compact_serialised(s, c);
     return 1;
+}
+
+/* mu held. Entries expire with no write to wake the thread, so in a
+ * ttl_framing store it also looks for wholly expired tables every second. */
+static void wait_for_work(fc_store *s)
+{
+    fci_writer *w = s->w;
+    if (!s->opts.ttl_framing) {
+        pthread_cond_wait(&w->work_cv, &w->mu);
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 1;
+    pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
 }
 
 static void *background_main(void *arg)
@@ -174,7 +213,7 @@ static void *background_main(void *arg)
         if (w->bg_error != 0 && w->shutting_down)
             break;
         pthread_cond_broadcast(&w->done_cv);
-        pthread_cond_wait(&w->work_cv, &w->mu);
+        wait_for_work(s);
     }
     w->bg_running = 0;
     pthread_cond_broadcast(&w->done_cv);

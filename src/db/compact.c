@@ -23,6 +23,7 @@
 #include "forkcache.h"
 #include "db/flush.h"
 #include "db/store.h"
+#include "db/ttl.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
 
@@ -171,12 +172,22 @@ typedef struct merge_state {
     uint64_t last_seq_for_key;
     uint64_t smallest_snapshot;
     uint64_t bytes_out;
+    int ttl;                /* values carry expiry frames */
+    uint64_t now;           /* expiry is judged against this */
+    uint64_t expired;       /* expired values dropped or made tombstones */
+    fci_buf tombstone;      /* the internal key an expired value becomes */
 } merge_state;
+
+enum { KEEP = 0, DROP = 1, TO_TOMBSTONE = 2 };
 
 /* LevelDB's rules: an entry hidden by a newer entry of the same key that
  * every snapshot sees is dropped; so is a tombstone every snapshot sees
- * when no deeper level can hold the key. */
-static int should_drop(merge_state *m, const fci_parsed_ikey *k)
+ * when no deeper level can hold the key. An expired value is invisible to
+ * every reader yet still hides older versions of its key, exactly as a
+ * tombstone does: it follows the tombstone's rule, and where it must stay
+ * (an older version may lie deeper) it is written as a tombstone of the
+ * same sequence, which readers treat the same and which costs no value. */
+static int should_drop(merge_state *m, const fci_parsed_ikey *k, fci_slice value)
 {
     int new_key = !m->has_last || fci_bytewise_compare(k->user_key, fci_buf_slice(&m->last_user)) != 0;
     if (new_key) {
@@ -185,12 +196,18 @@ static int should_drop(merge_state *m, const fci_parsed_ikey *k)
         m->has_last = 1;
         m->last_seq_for_key = UINT64_MAX;
     }
-    int drop = 0;
+    int expired = m->ttl && k->type == FCI_TYPE_VALUE &&
+                  fci_ttl_expired(fci_ttl_value_expiry(value), m->now);
+    int drop = KEEP;
     if (m->last_seq_for_key <= m->smallest_snapshot)
-        drop = 1;
-    else if (k->type == FCI_TYPE_DELETION && k->sequence <= m->smallest_snapshot &&
+        drop = DROP;
+    else if ((k->type == FCI_TYPE_DELETION || expired) && k->sequence <= m->smallest_snapshot &&
              !fci_version_key_beyond(m->c->version, m->c->level, k->user_key))
-        drop = 1;
+        drop = DROP;
+    else if (expired)
+        drop = TO_TOMBSTONE;
+    if (expired && drop != KEEP)
+        m->expired++;
     m->last_seq_for_key = k->sequence;
     return drop;
 }
@@ -249,8 +266,18 @@ static int merge_inputs(merge_state *m, stream *sts, size_t n, fci_err *err)
             break;
         }
         int new_key = !m->has_last || fci_bytewise_compare(k.user_key, fci_buf_slice(&m->last_user)) != 0;
-        if (!should_drop(m, &k))
-            rc = emit(m, ikey, fci_table_iter_value(&in->it), new_key, err);
+        fci_slice value = fci_table_iter_value(&in->it);
+        int what = should_drop(m, &k, value);
+        if (what == TO_TOMBSTONE) {
+            fci_buf_clear(&m->tombstone);
+            if (fci_ikey_append(&m->tombstone, k.user_key, k.sequence, FCI_TYPE_DELETION) != 0) {
+                rc = fci_err_set(err, FC_ENOMEM, "compaction: out of memory");
+                break;
+            }
+            rc = emit(m, fci_buf_slice(&m->tombstone), fci_slice_make("", 0), new_key, err);
+        } else if (what == KEEP) {
+            rc = emit(m, ikey, value, new_key, err);
+        }
         fci_table_iter_next(&in->it);
         if (rc == 0)
             rc = stream_settle(m->s, &sts[i], err);
@@ -286,6 +313,8 @@ int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
     m.c = c;
     m.edit = edit;
     m.smallest_snapshot = smallest_snapshot;
+    m.ttl = s->opts.ttl_framing;
+    m.now = fci_ttl_now(s);
     int rc = 0;
     size_t k = 0;
     if (c->level == 0)
@@ -303,6 +332,10 @@ int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
         stream_free(&sts[i]);
     free(sts);
     fci_buf_free(&m.last_user);
+    fci_buf_free(&m.tombstone);
     *bytes_out = m.bytes_out;
+    fci_ttl_shared *sh = fci_ttl_shared_of(s);
+    if (rc == 0 && sh != NULL && m.expired > 0) /* relaxed: a figure */
+        atomic_fetch_add_explicit(&sh->expired_entries, m.expired, memory_order_relaxed);
     return rc;
 }

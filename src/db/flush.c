@@ -21,6 +21,8 @@ void fci_table_options_from(const fc_options *o, fci_table_options *t)
     t->restart_interval = o->block_restart_interval;
     t->bloom_bits_per_key = o->bloom_bits_per_key;
     t->compression = o->compression;
+    t->ttl_framing = o->ttl_framing;
+    t->hash_index = o->hash_index;
 }
 
 int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)

@@ -24,6 +24,7 @@
 #include "db/iter.h"
 #include "db/read.h"
 #include "db/store.h"
+#include "db/ttl.h"
 #include "format/dbformat.h"
 #include "util/buf.h"
 
@@ -162,6 +163,36 @@ static int parse(fc_iter *it, fci_parsed_ikey *pk)
     return fail(it, FC_ECORRUPT, &err);
 }
 
+/* Whether the visible entry under the merger is hidden: a tombstone, or
+ * in a ttl store a value whose expiry has passed (it hides older versions
+ * of its key just as a tombstone does). 1 hidden, 0 shown, or an error. */
+static int hidden(fc_iter *it, const fci_parsed_ikey *pk)
+{
+    if (pk->type == FCI_TYPE_DELETION)
+        return 1;
+    if (!it->txn->ttl)
+        return 0;
+    fci_slice v = it->in->ops->value(it->in);
+    int rc = fci_ttl_unframe(&v, it->txn->now_ms);
+    if (rc >= 0)
+        return !rc;
+    fci_err err;
+    fci_err_set(&err, FC_ECORRUPT, "iterator: a %zu-byte value is shorter than its expiry frame",
+                v.size);
+    return fail(it, FC_ECORRUPT, &err);
+}
+
+/* The value of the entry under the merger, without its expiry frame. */
+static fci_slice shown_value(const fc_iter *it)
+{
+    fci_slice v = it->in->ops->value(it->in);
+    if (it->txn->ttl && v.size >= FC_TTL_FRAME_SIZE) {
+        v.data += FC_TTL_FRAME_SIZE;
+        v.size -= FC_TTL_FRAME_SIZE;
+    }
+    return v;
+}
+
 /* Forward: from the merger's position, the first entry that is visible,
  * not a tombstone, and (when skipping) of a user key after saved_key. */
 static int find_next_user_entry(fc_iter *it, int skipping)
@@ -173,7 +204,10 @@ static int find_next_user_entry(fc_iter *it, int skipping)
         if (rc != 0)
             return rc;
         if (pk.sequence <= it->snapshot) {
-            if (pk.type == FCI_TYPE_DELETION) {
+            int h = hidden(it, &pk);
+            if (h < 0)
+                return h;
+            if (h) {
                 if ((rc = save_key(it, pk.user_key)) != 0)
                     return fail(it, rc, NULL);
                 skipping = 1;
@@ -207,14 +241,17 @@ static int find_prev_user_entry(fc_iter *it)
             if (type != FCI_TYPE_DELETION &&
                 fci_bytewise_compare(pk.user_key, fci_buf_slice(&it->saved_key)) < 0)
                 break;
-            type = pk.type;
+            int h = hidden(it, &pk);
+            if (h < 0)
+                return h;
+            type = h ? FCI_TYPE_DELETION : FCI_TYPE_VALUE;
             if (type == FCI_TYPE_DELETION) {
                 fci_buf_clear(&it->saved_key);
                 it->value = fci_slice_make(empty, 0);
             } else {
                 rc = save_key(it, pk.user_key);
                 if (rc == 0)
-                    rc = save_value(it, in->ops->value(in), in->ops->value_stable(in));
+                    rc = save_value(it, shown_value(it), in->ops->value_stable(in));
                 if (rc != 0)
                     return fail(it, rc, NULL);
             }
@@ -372,7 +409,7 @@ fc_val fc_iter_value(const fc_iter *it)
         return to_val(fci_slice_make(NULL, 0));
     if (it->dir == REV)
         return to_val(it->value);
-    return to_val(it->in->ops->value(it->in));
+    return to_val(shown_value(it));
 }
 
 int fc_iter_status(const fc_iter *it)

@@ -20,6 +20,7 @@
 #include "util/proc.h"
 #include "db/read.h"
 #include "db/store.h"
+#include "db/ttl.h"
 #include "format/dbformat.h"
 
 /* Loads (V, S) in the order the header comment explains. The version is
@@ -36,11 +37,115 @@ static int load_version(fc_store *s, uint64_t *off, uint64_t *snapshot)
     return FC_EAGAIN;
 }
 
-/* The first transaction of the process pins; later ones ride on that pin. */
-static int pin_and_load(fc_store *s, uint64_t *off, uint64_t *snapshot)
+static int attach_memtables(char *base, size_t size, fci_view_cache *c)
+{
+    const fci_vrec *rec = c->view.rec;
+    c->has_mem = c->has_imm = 0;
+    if (rec->mem_root != 0) {
+        if (fci_memtable_attach(&c->mem, base, size, rec->mem_root) != 0)
+            return FC_ECORRUPT;
+        c->has_mem = 1;
+    }
+    if (rec->imm_root != 0) {
+        if (fci_memtable_attach(&c->imm, base, size, rec->imm_root) != 0)
+            return FC_ECORRUPT;
+        c->has_imm = 1;
+    }
+    return 0;
+}
+
+/* Gives t the checked view of the record at off, checking it only when
+ * the cache holds another record (the cached offset was checked to lie in
+ * the arena, so comparing the header there is safe). Called with rd.mu. */
+static int open_view(fc_store *s, uint64_t off, fc_txn *t)
+{
+    fci_view_cache *c = &s->rd.cache;
+    char *base = fci_arena_base(s->arena);
+    size_t size = fci_arena_size(s->arena);
+    if (!c->valid || c->off != off || memcmp(base + off, &c->header, sizeof c->header) != 0) {
+        c->valid = 0;
+        int rc = fci_vrec_open(base, size, off, &c->view);
+        if (rc == 0)
+            rc = attach_memtables(base, size, c);
+        if (rc != 0)
+            return rc;
+        memcpy(&c->header, base + off, sizeof c->header);
+        c->off = off;
+        c->valid = 1;
+    }
+    t->view = c->view;
+    t->vseq = c->header.vseq;
+    t->mem = c->mem;
+    t->imm = c->imm;
+    t->has_mem = c->has_mem;
+    t->has_imm = c->has_imm;
+    return 0;
+}
+
+static void txn_free(fc_txn *t)
+{
+    fci_table_get_free(NULL, &t->res);
+    free(t->held);
+    free(t);
+}
+
+/* Takes the oldest kept spare, once FCI_TXN_SPARES are kept. */
+static fc_txn *spare_take(fci_reader_state *r)
+{
+    if (r->nspares < FCI_TXN_SPARES)
+        return NULL;
+    fc_txn *t = r->spares[r->oldest_spare];
+    r->spares[r->oldest_spare] = NULL;
+    r->oldest_spare = (r->oldest_spare + 1) % FCI_TXN_SPARES;
+    r->nspares--;
+    return t;
+}
+
+/* A transaction's memory comes from a spare an earlier one left, when
+ * enough are kept (a web worker begins one per request); until then it is
+ * new, so a recently ended handle is never handed out again. */
+static fc_txn *txn_alloc(fci_reader_state *r)
+{
+    fc_txn *t = spare_take(r);
+    if (t == NULL) {
+        t = calloc(1, sizeof *t);
+        if (t != NULL)
+            fci_table_get_init(&t->res);
+    }
+    return t;
+}
+
+/* Resets an ended transaction (marked ended) for reuse; its key buffer and
+ * held-block array keep their memory. With the ring full (several
+ * transactions ended at once) the oldest spare is freed for it. */
+static void txn_recycle(fci_reader_state *r, fc_txn *t)
+{
+    t->nheld = 0;
+    t->res_live = 0;
+    t->res_table = NULL;
+    t->iters = 0;
+    if (r->nspares == FCI_TXN_SPARES)
+        txn_free(spare_take(r));
+    r->spares[(r->oldest_spare + r->nspares) % FCI_TXN_SPARES] = t;
+    r->nspares++;
+}
+
+void fci_reader_state_free(fci_reader_state *r)
+{
+    while (r->nspares > 0) {
+        r->nspares--;
+        txn_free(r->spares[(r->oldest_spare + r->nspares) % FCI_TXN_SPARES]);
+    }
+    r->oldest_spare = 0;
+    r->cache.valid = 0;
+}
+
+/* Pins (the process's first transaction), loads the version and fills t,
+ * all under rd.mu, which also guards the view cache and the spare. */
+static int begin_locked(fc_store *s, fc_txn **out)
 {
     fci_reader_state *r = &s->rd;
-    pthread_mutex_lock(&r->mu);
+    uint64_t off = 0, snapshot;
     int rc = 0;
     if (r->active == 0) {
         uint64_t pinned, poff;
@@ -49,39 +154,32 @@ static int pin_and_load(fc_store *s, uint64_t *off, uint64_t *snapshot)
             r->pinned = pinned;
     }
     if (rc == 0)
-        rc = load_version(s, off, snapshot);
-    if (rc == 0)
-        r->active++;
-    else if (r->active == 0)
-        fci_arena_unpin(s->arena);
-    pthread_mutex_unlock(&r->mu);
-    return rc;
-}
-
-static void unpin(fc_store *s)
-{
-    fci_reader_state *r = &s->rd;
-    pthread_mutex_lock(&r->mu);
-    if (--r->active == 0)
-        fci_arena_unpin(s->arena);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static int attach_memtables(fc_store *s, fc_txn *t)
-{
-    char *base = fci_arena_base(s->arena);
-    size_t size = fci_arena_size(s->arena);
-    const fci_vrec *rec = t->view.rec;
-    if (rec->mem_root != 0) {
-        if (fci_memtable_attach(&t->mem, base, size, rec->mem_root) != 0)
-            return FC_ECORRUPT;
-        t->has_mem = 1;
+        rc = load_version(s, &off, &snapshot);
+    fc_txn *t = rc == 0 ? txn_alloc(r) : NULL;
+    if (rc == 0 && t == NULL)
+        rc = FC_ENOMEM;
+    if (rc == 0 && (rc = open_view(s, off, t)) != 0) {
+        txn_recycle(r, t);
+        fci_err e;
+        fci_err_set(&e, rc, "arena: version record at offset %llu is damaged",
+                    (unsigned long long)off);
+        if (r->active == 0)
+            fci_arena_unpin(s->arena);
+        return fci_store_fail(s, rc, &e);
     }
-    if (rec->imm_root != 0) {
-        if (fci_memtable_attach(&t->imm, base, size, rec->imm_root) != 0)
-            return FC_ECORRUPT;
-        t->has_imm = 1;
+    if (rc != 0) {
+        if (r->active == 0)
+            fci_arena_unpin(s->arena);
+        return fci_store_fail(s, rc, NULL);
     }
+    r->active++;
+    t->store = s;
+    t->snapshot = snapshot;
+    t->ended = 0;
+    t->ttl = s->opts.ttl_framing;
+    if (t->ttl)
+        t->now_ms = fci_ttl_now(s); /* one "now" for the whole transaction */
+    *out = t;
     return 0;
 }
 
@@ -92,32 +190,10 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
     *out = NULL;
     if (s->pid != fci_getpid())
         return fci_store_fail(s, FC_EINVAL, NULL); /* fc_after_fork not called */
-    fc_txn *t = calloc(1, sizeof *t);
-    if (t == NULL)
-        return fci_store_fail(s, FC_ENOMEM, NULL);
-    t->store = s;
-    uint64_t off;
-    int rc = pin_and_load(s, &off, &t->snapshot);
-    if (rc != 0) {
-        free(t);
-        return fci_store_fail(s, rc, NULL);
-    }
-    rc = fci_vrec_open(fci_arena_base(s->arena), fci_arena_size(s->arena), off, &t->view);
-    if (rc == 0)
-        t->vseq = t->view.rec->vseq;
-    if (rc == 0)
-        rc = attach_memtables(s, t);
-    if (rc != 0) {
-        unpin(s);
-        free(t);
-        fci_err e;
-        fci_err_set(&e, rc, "arena: version record at offset %llu is damaged",
-                    (unsigned long long)off);
-        return fci_store_fail(s, rc, &e);
-    }
-    fci_table_get_init(&t->res);
-    *out = t;
-    return 0;
+    pthread_mutex_lock(&s->rd.mu);
+    int rc = begin_locked(s, out);
+    pthread_mutex_unlock(&s->rd.mu);
+    return rc;
 }
 
 /* Lets go of the previous table result; a value pointing into a heap block
@@ -149,30 +225,6 @@ static int retire_result(fc_txn *t)
     return 0;
 }
 
-/* An ended txn is kept, marked, among the last few ends instead of being
- * freed at once, so that a careless second use (double end, a get after
- * the end) meets the mark and gets FC_ECLOSED instead of freed memory. */
-static void bury(fc_store *s, fc_txn *t)
-{
-    fci_reader_state *r = &s->rd;
-    memset(t, 0, sizeof *t);
-    t->ended = 1;
-    pthread_mutex_lock(&r->mu);
-    fc_txn *old = r->graves[r->next_grave];
-    r->graves[r->next_grave] = t;
-    r->next_grave = (r->next_grave + 1) % FCI_TXN_GRAVES;
-    pthread_mutex_unlock(&r->mu);
-    free(old);
-}
-
-void fci_reader_graves_free(fci_reader_state *r)
-{
-    for (int i = 0; i < FCI_TXN_GRAVES; i++) {
-        free(r->graves[i]);
-        r->graves[i] = NULL;
-    }
-}
-
 int fc_txn_end(fc_txn *t)
 {
     if (t == NULL)
@@ -190,10 +242,13 @@ int fc_txn_end(fc_txn *t)
         fci_table_get_done(t->res_table, &t->res);
     for (size_t i = 0; i < t->nheld; i++)
         fci_table_release_block(t->held[i].table, &t->held[i].ref);
-    free(t->held);
-    fci_table_get_free(NULL, &t->res);
-    unpin(s);
-    bury(s, t);
+    fci_reader_state *r = &s->rd;
+    pthread_mutex_lock(&r->mu);
+    t->ended = 1;
+    txn_recycle(r, t);
+    if (--r->active == 0)
+        fci_arena_unpin(s->arena);
+    pthread_mutex_unlock(&r->mu);
     return 0;
 }
 
@@ -278,20 +333,56 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
     return rc;
 }
 
-int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
+/* The newest visible value of key, still framed in a ttl store; an
+ * expired one counts as absent (and hides older versions, as a deletion
+ * does). *expiry is its frame's expiry (0 = never, or no framing). */
+static int get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
 {
-    if (t == NULL || value == NULL || (key == NULL && klen > 0))
+    if (t == NULL || (key == NULL && klen > 0))
         return FC_EINVAL;
     if (t->ended)
         return FC_ECLOSED;
     if (klen > FC_MAX_KEY_SIZE)
         return FC_ETOOBIG;
+    int rc = lookup(t, fci_slice_make(key, klen), v);
+    *expiry = 0;
+    if (rc != 0 || !t->ttl)
+        return rc;
+    *expiry = fci_ttl_value_expiry(*v);
+    rc = fci_ttl_unframe(v, t->now_ms);
+    if (rc == 1)
+        return 0;
+    if (rc == 0)
+        return FC_ENOTFOUND;
+    fci_err e;
+    fci_err_set(&e, FC_ECORRUPT, "value of a %zu-byte key is %zu bytes, shorter than its "
+                "%d-byte expiry frame", klen, v->size, FC_TTL_FRAME_SIZE);
+    return fci_store_fail(t->store, FC_ECORRUPT, &e);
+}
+
+int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
+{
+    if (value == NULL)
+        return FC_EINVAL;
     fci_slice v;
-    int rc = lookup(t, fci_slice_make(key, klen), &v);
+    uint64_t expiry;
+    int rc = get_live(t, key, klen, &v, &expiry);
     if (rc == 0) {
         value->data = v.data;
         value->size = v.size;
     }
+    return rc;
+}
+
+int fc_ttl(fc_txn *t, const void *key, size_t klen, uint64_t *ms_left)
+{
+    if (ms_left == NULL)
+        return FC_EINVAL;
+    fci_slice v;
+    uint64_t expiry;
+    int rc = get_live(t, key, klen, &v, &expiry);
+    if (rc == 0)
+        *ms_left = expiry == 0 ? FC_TTL_FOREVER : expiry - t->now_ms;
     return rc;
 }
 

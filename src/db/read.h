@@ -12,10 +12,22 @@
 #include "db/vrec.h"
 #include "format/table.h"
 
-/* How many ended transactions a process keeps (not freed) so that a
- * handle used after fc_txn_end is recognised (FC_ECLOSED) rather than read
- * from freed memory: the last FCI_TXN_GRAVES ends are detected. */
-#define FCI_TXN_GRAVES 8
+/* Ended transactions a process keeps for reuse (see fci_reader_state). */
+#define FCI_TXN_SPARES 8
+
+/* The checked view of the version record this process opened last. Most
+ * transactions begin on the version the previous one saw (versions change
+ * on flushes, not on writes), so they reuse it instead of checking the
+ * record again: a copy of the record's header, compared whole, tells that
+ * the record at that offset is still the one checked. */
+typedef struct fci_view_cache {
+    int valid;
+    uint64_t off;
+    fci_vrec header;
+    fci_vrec_view view;
+    fci_memtable mem, imm;
+    int has_mem, has_imm;
+} fci_view_cache;
 
 struct fc_txn;
 
@@ -23,12 +35,17 @@ typedef struct fci_reader_state {
     pthread_mutex_t mu;
     int active;          /* open transactions in this process */
     uint64_t pinned;     /* version the slot pins while active > 0 */
-    struct fc_txn *graves[FCI_TXN_GRAVES]; /* ended txns, freed in turn */
-    unsigned next_grave;
+    fci_view_cache cache;
+    /* Ended transactions, oldest first, kept for later begins: one is
+     * reused only once FCI_TXN_SPARES are kept, so a handle used after its
+     * fc_txn_end meets its "ended" mark (FC_ECLOSED) until that many later
+     * transactions have ended, instead of another live transaction. */
+    struct fc_txn *spares[FCI_TXN_SPARES];
+    unsigned nspares, oldest_spare;
 } fci_reader_state;
 
-/* Frees the kept ended transactions (fc_close). */
-void fci_reader_graves_free(fci_reader_state *r);
+/* Frees what the reader state keeps between transactions (fc_close). */
+void fci_reader_state_free(fci_reader_state *r);
 
 /* A block kept alive until the transaction ends, because a value returned
  * earlier points into it (compressed or pread blocks live on the heap). */
@@ -54,6 +71,8 @@ struct fc_txn {
     int res_live;
     int ended;                  /* fc_txn_end ran: every use is FC_ECLOSED */
     int iters;                  /* open fc_iter on this txn (iter.c) */
+    int ttl;                    /* values are framed with their expiry */
+    uint64_t now_ms;            /* expiry is judged against this (ttl.h) */
 };
 
 #endif

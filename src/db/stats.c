@@ -10,6 +10,7 @@
 
 #include "forkcache.h"
 #include "db/store.h"
+#include "db/ttl.h"
 #include "db/vrec.h"
 #include "shm/bcache.h"
 #include "shm/layout.h"
@@ -64,6 +65,20 @@ static void cache_figures(fc_store *s, fc_stats *st)
         st->queue_writes = atomic_load_explicit(&q->applied, memory_order_relaxed);
 }
 
+/* Expired and evicted tables: the writer's counters in the arena. */
+static void drop_figures(fc_store *s, fc_stats *st)
+{
+    const fci_ttl_shared *sh = fci_ttl_shared_of(s);
+    if (sh == NULL)
+        return;
+    /* relaxed: figures, nothing is inferred from their order */
+    st->expired_entries = atomic_load_explicit(&sh->expired_entries, memory_order_relaxed);
+    st->expired_tables = atomic_load_explicit(&sh->expired_tables, memory_order_relaxed);
+    st->expired_bytes = atomic_load_explicit(&sh->expired_bytes, memory_order_relaxed);
+    st->evicted_tables = atomic_load_explicit(&sh->evicted_tables, memory_order_relaxed);
+    st->evicted_bytes = atomic_load_explicit(&sh->evicted_bytes, memory_order_relaxed);
+}
+
 int fc_stats_get(fc_store *s, fc_stats *st)
 {
     if (s == NULL || st == NULL)
@@ -91,6 +106,7 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->tables_pread = s->tcache.preads;
     pthread_mutex_unlock(&s->tcache.mu);
     cache_figures(s, st);
+    drop_figures(s, st);
     fci_oldest_pin(s->arena, &st->oldest_pin_pid, &st->oldest_pinned_version);
     /* relaxed: figures the writer left; named only while that reader
      * still pins the watched version */

@@ -15,6 +15,7 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "db/store.h"
+#include "db/ttl.h"
 #include "format/filename.h"
 #include "shm/layout.h"
 #include "shm/bcache.h"
@@ -261,11 +262,15 @@ static int open_writer(fc_store *s, fci_err *err)
     int rc = (s->opts.flags & FC_CREATE) ? make_dir(s, err) : 0;
     if (rc == 0)
         rc = take_lock(s, s->w, err);
+    if (rc == 0) /* before recovery: tables it writes follow the framing */
+        rc = fci_ttl_prepare(s, (s->opts.flags & FC_CREATE) != 0, err);
     if (rc == 0)
         rc = open_arena(s, err);
     if (rc == 0) /* the shared block cache, carved before anything else */
         rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
                                fci_bcache_frame_size(s->opts.block_size), err);
+    if (rc == 0) /* the expiry clock and counters, before any thread uses them */
+        rc = fci_ttl_attach(s, err);
     if (rc == 0) {
         /* Stats in every process name the writer; relaxed, it is a figure. */
         fci_arena_header *h = s->arena->hdr;
@@ -350,6 +355,10 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
         s->role = FCI_ROLE_WRITER;
         rc = open_writer(s, &err);
     }
+    if (rc == 0 && s->role != FCI_ROLE_WRITER)
+        rc = fci_ttl_prepare(s, 0, &err);
+    if (rc == 0 && s->role != FCI_ROLE_WRITER)
+        rc = fci_ttl_attach(s, &err);
     if (rc != 0) {
         fci_open_failed(&err);
         fc_close(s);
@@ -399,8 +408,8 @@ int fc_close(fc_store *s)
         if (s->w->wal_number != 0 && fci_log_writer_sync(&s->w->wal, NULL) != 0 && rc == 0)
             rc = FC_EIO;
     }
+    fci_reader_state_free(&s->rd);
     fci_tcache_free(&s->tcache, s->arena);
-    fci_reader_graves_free(&s->rd);
     if (s->pid == fci_getpid())
         writer_free(s);
     else

@@ -95,6 +95,7 @@ struct fc_store {
     fci_reader_state rd;        /* this process's transactions */
     fci_writer *w;              /* writer role only */
     pthread_mutex_t err_mu;
+    struct fci_ttl_shared *ttl_shared; /* expiry clock and counters (db/ttl.h) */
 };
 
 /* Store-wide helpers shared by the db files. */

@@ -28,6 +28,10 @@ typedef struct fci_file_meta {
     uint64_t size;
     fci_buf smallest;   /* internal keys */
     fci_buf largest;
+    /* fifo.c (the writer, under its mutex): the table's forkcache.ttl
+     * figure, read once; 0 = never expires or no such block */
+    uint64_t max_expiry;
+    int expiry_known;
 } fci_file_meta;
 
 typedef struct fci_version {

@@ -15,10 +15,12 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "db/store.h"
+#include "db/ttl.h"
 #include "format/dbformat.h"
 
 struct fc_batch {
     fci_write_batch wb;
+    fci_ttl_marks ttl;   /* expiry frames to stamp at fc_write (ttl.c) */
 };
 
 int fc_batch_new(fc_batch **out)
@@ -48,6 +50,9 @@ int fc_batch_put(fc_batch *b, const void *key, size_t klen, const void *val, siz
     if (b == NULL)
         return FC_EINVAL;
     int rc = check_sizes(key, klen, val, vlen);
+    if (rc == 0 && b->ttl.framed)
+        return fci_ttl_batch_put(&b->wb, &b->ttl, fci_slice_make(key, klen),
+                                 fci_slice_make(val, vlen), 0);
     return rc ? rc : fci_batch_put(&b->wb, fci_slice_make(key, klen), fci_slice_make(val, vlen));
 }
 
@@ -61,8 +66,10 @@ int fc_batch_del(fc_batch *b, const void *key, size_t klen)
 
 void fc_batch_clear(fc_batch *b)
 {
-    if (b != NULL)
+    if (b != NULL) {
         fci_batch_clear(&b->wb);
+        fci_ttl_marks_clear(&b->ttl);
+    }
 }
 
 size_t fc_batch_count(const fc_batch *b)
@@ -74,6 +81,7 @@ void fc_batch_free(fc_batch *b)
 {
     if (b != NULL) {
         fci_batch_free(&b->wb);
+        fci_ttl_marks_free(&b->ttl);
         free(b);
     }
 }
@@ -138,7 +146,8 @@ static int make_room(fc_store *s)
     for (;;) {
         if (w->bg_error)
             return fci_store_fail(s, w->bg_error, NULL);
-        size_t l0 = w->vs.current->nfiles[0];
+        /* FIFO (max_bytes): level 0 is bounded by eviction, never stalls */
+        size_t l0 = s->opts.max_bytes ? 0 : w->vs.current->nfiles[0];
         if (!slowed && l0 >= FCI_L0_SLOWDOWN_TRIGGER) {
             slowed = 1;
             pthread_mutex_unlock(&w->mu);
@@ -214,6 +223,11 @@ int fc_write(fc_store *s, fc_batch *b, unsigned flags)
     int sync = (flags & FC_WRITE_SYNC) || (s->opts.flags & FC_SYNC);
     if (fci_batch_count(&b->wb) == 0)
         return 0;
+    fci_err terr;
+    fci_err_clear(&terr);
+    int trc = fci_ttl_batch_stamp(s, &b->wb, &b->ttl, &terr);
+    if (trc != 0)
+        return fci_store_fail(s, trc, &terr);
     if (route == WRITE_QUEUE)
         return fci_queue_submit(s, fci_batch_contents(&b->wb), sync);
     pthread_mutex_lock(&s->w->mu);
@@ -262,10 +276,32 @@ static int write_one(fc_store *s, int type, const void *key, size_t klen, const 
 
 int fc_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
+    if (s != NULL && s->opts.ttl_framing)
+        return fc_put_ttl(s, key, klen, val, vlen, 0); /* a frame that never expires */
     return write_one(s, FCI_TYPE_VALUE, key, klen, val, vlen);
 }
 
 int fc_del(fc_store *s, const void *key, size_t klen)
 {
     return write_one(s, FCI_TYPE_DELETION, key, klen, NULL, 0);
+}
+
+/* ---- expiry (ttl.c): what needs this file's batch and route ---------------- */
+
+int fci_write_one(fc_store *s, int type, const void *key, size_t klen, const void *val,
+                  size_t vlen)
+{
+    return write_one(s, type, key, klen, val, vlen);
+}
+
+int fc_batch_put_ttl(fc_batch *b, const void *key, size_t klen, const void *val, size_t vlen,
+                     uint64_t ttl_ms)
+{
+    if (b == NULL)
+        return FC_EINVAL;
+    if (ttl_ms == 0)
+        return fc_batch_put(b, key, klen, val, vlen);
+    int rc = check_sizes(key, klen, val, vlen);
+    return rc ? rc : fci_ttl_batch_put(&b->wb, &b->ttl, fci_slice_make(key, klen),
+                                       fci_slice_make(val, vlen), ttl_ms);
 }

@@ -141,6 +141,18 @@ int fci_block_init(fci_block *b, const char *data, size_t size, fci_err *err)
     return 0;
 }
 
+int fci_block_init_known(fci_block *b, const char *data, size_t size, uint32_t entries_end)
+{
+    memset(b, 0, sizeof *b);
+    if (size > UINT32_MAX || size < 4 || entries_end > size - 4 || (size - 4 - entries_end) % 4 != 0)
+        return FC_ECORRUPT;
+    b->data = data;
+    b->size = (uint32_t)size;
+    b->restarts_off = entries_end;
+    b->num_restarts = (uint32_t)((size - 4 - entries_end) / 4);
+    return 0;
+}
+
 void fci_block_iter_init(fci_block_iter *it, const fci_block *b, fci_cmp_fn cmp)
 {
     fci_buf_init(&it->key_buf);
@@ -277,9 +289,6 @@ static int parse_next(fci_block_iter *it)
     it->value = fci_slice_make(p + non_shared, value_len);
     it->current = off;
     it->next = (uint32_t)(p + non_shared + value_len - base);
-    while (it->restart_index + 1 < it->block.num_restarts &&
-           restart_point(it, it->restart_index + 1) <= off)
-        it->restart_index++;
     return 1;
 }
 
@@ -307,6 +316,16 @@ void fci_block_iter_first(fci_block_iter *it)
     }
     if (seek_restart(it, 0))
         parse_next(it);
+}
+
+void fci_block_iter_seek_entry(fci_block_iter *it, uint32_t off)
+{
+    if (it->status != 0)
+        return;
+    it->key = fci_slice_make(NULL, 0);
+    it->restart_index = 0;   /* unknown; only prev needs it and searches */
+    it->next = off;
+    parse_next(it);
 }
 
 void fci_block_iter_last(fci_block_iter *it)
@@ -340,17 +359,21 @@ void fci_block_iter_prev(fci_block_iter *it)
     if (!fci_block_iter_valid(it))
         return;
     uint32_t original = it->current;
-    uint32_t i = it->restart_index;
-    if (i >= it->block.num_restarts)
-        i = it->block.num_restarts - 1;
-    while (restart_point(it, i) >= original) {
-        if (i == 0) {
-            mark_end(it);
-            return;
-        }
-        i--;
+    if (it->block.num_restarts == 0 || restart_point(it, 0) >= original) {
+        mark_end(it);
+        return;
     }
-    if (!seek_restart(it, i))
+    /* The last restart point before the current entry. Parsing forward
+     * does not track it (a point lookup never goes back), so search. */
+    uint32_t left = 0, right = it->block.num_restarts - 1;
+    while (left < right) {
+        uint32_t mid = left + (right - left + 1) / 2;
+        if (restart_point(it, mid) < original)
+            left = mid;
+        else
+            right = mid - 1;
+    }
+    if (!seek_restart(it, left))
         return;
     while (parse_next(it) && it->next < original)
         ;

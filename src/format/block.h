@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/coding.h"
 #include "util/error.h"
 #include "util/slice.h"
 
@@ -60,6 +61,24 @@ static inline int fci_block_builder_empty(const fci_block_builder *b)
     return b->num_entries == 0;
 }
 
+/* Offset of the restart run the last key added lies in. */
+static inline uint32_t fci_block_builder_run_offset(const fci_block_builder *b)
+{
+    return b->restarts.size >= 4 ? fci_get_fixed32(b->restarts.data + b->restarts.size - 4) : 0;
+}
+
+/* Bytes of entries so far (before finish appends the restart array). */
+static inline uint32_t fci_block_builder_entries_size(const fci_block_builder *b)
+{
+    return (uint32_t)b->buf.size;
+}
+
+/* Whether the last key added began a restart run. */
+static inline int fci_block_builder_run_started(const fci_block_builder *b)
+{
+    return b->counter == 1;
+}
+
 /* ---- reader -------------------------------------------------------------- */
 
 /* A parsed block: the region plus where its restart array starts. */
@@ -73,6 +92,9 @@ typedef struct fci_block {
 /* Checks the trailer of [data, data+size): 0 or FC_ECORRUPT with detail.
  * The block keeps pointing at data; nothing is copied. */
 int fci_block_init(fci_block *b, const char *data, size_t size, fci_err *err);
+/* The same for a block whose entries are known to end at entries_end (the
+ * hash index records it), without reading the block's trailer. */
+int fci_block_init_known(fci_block *b, const char *data, size_t size, uint32_t entries_end);
 
 typedef struct fci_block_iter {
     fci_block block;
@@ -117,5 +139,9 @@ void fci_block_iter_next(fci_block_iter *it);   /* requires valid */
 void fci_block_iter_prev(fci_block_iter *it);   /* requires valid */
 /* Positions at the first entry whose key is >= target. */
 void fci_block_iter_seek(fci_block_iter *it, fci_slice target);
+/* Positions at the entry at offset off, which must be a restart point
+ * (its key stored whole); a bad offset makes the iterator invalid or
+ * corrupt, never a read outside the block. */
+void fci_block_iter_seek_entry(fci_block_iter *it, uint32_t off);
 
 #endif

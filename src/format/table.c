@@ -224,6 +224,39 @@ int fci_table_find_meta(const fci_table *t, const char *name, fci_block_handle *
     return rc;
 }
 
+int fci_table_max_expiry(const fci_table *t, uint64_t *max_expiry, fci_err *err)
+{
+    fci_block_handle h;
+    int rc = fci_table_find_meta(t, FCI_TTL_META_KEY, &h, err);
+    if (rc != 0)
+        return rc;
+    fci_block_ref ref;
+    if ((rc = fci_table_read_block(t, h, 1, &ref, err)) != 0)
+        return rc;
+    if (ref.data.size == 8)
+        *max_expiry = fci_get_fixed64(ref.data.data);
+    else
+        rc = fci_err_set(err, FC_ECORRUPT, "table: offset %llu: %s block of %zu bytes, expected 8",
+                         (unsigned long long)h.offset, FCI_TTL_META_KEY, ref.data.size);
+    fci_table_release_block(t, &ref);
+    return rc;
+}
+
+/* Like the filter, the hash index is an optimisation: a table whose
+ * block is missing or damaged is read through its index block. */
+static void load_hash(fci_table *t)
+{
+    fci_block_handle h;
+    if (fci_table_find_meta(t, FCI_HASH_INDEX_META_KEY, &h, NULL) != 0)
+        return;
+    if (fci_table_read_block(t, h, 1, &t->hash_ref, NULL) != 0)
+        return;
+    if (fci_hash_index_parse(&t->hash, t->hash_ref.data) == 0)
+        t->has_hash = 1;
+    else
+        fci_table_release_block(t, &t->hash_ref);
+}
+
 static int table_open(fci_table *t, fci_err *err)
 {
     char footer_buf[FCI_FOOTER_SIZE];
@@ -257,6 +290,7 @@ static int table_open(fci_table *t, fci_err *err)
                            (unsigned long long)t->index_handle.offset, inner.msg);
     }
     load_filter(t, t->metaindex_handle);
+    load_hash(t);
     return 0;
 }
 
@@ -295,8 +329,10 @@ void fci_table_close(fci_table *t)
     t->fetcher = NULL;   /* open-time blocks always come from the built-in reader */
     fci_table_release_block(t, &t->index_ref);
     fci_table_release_block(t, &t->filter_ref);
+    fci_table_release_block(t, &t->hash_ref);
     t->fetcher = f;
     t->has_filter = 0;
+    t->has_hash = 0;
     memset(&t->index, 0, sizeof t->index);
 }
 
@@ -322,11 +358,147 @@ void fci_table_get_free(const fci_table *t, fci_table_get_result *r)
     fci_block_iter_free(&r->it);
 }
 
+/* Makes the entry under r->it the result. */
+static int take_entry(const fci_table *t, fci_block_handle h, fci_table_get_result *r,
+                      fci_err *err)
+{
+    fci_parsed_ikey pk;
+    if (fci_ikey_parse(r->it.key, &pk) != 0) {
+        fci_table_get_done(t, r);
+        return fci_err_set(err, FC_ECORRUPT, "table: block at offset %llu: bad internal key",
+                           (unsigned long long)h.offset);
+    }
+    r->key = r->it.key;
+    r->value = r->it.value;
+    r->sequence = pk.sequence;
+    r->type = pk.type;
+    return 0;
+}
+
+/* Seeks ikey in the data block at h and fills r with what it finds. */
+static int seek_in_block(const fci_table *t, fci_block_handle h, fci_slice ikey,
+                         fci_table_get_result *r, fci_err *err)
+{
+    int rc = fci_table_fetch_block(t, h, &r->ref, err);
+    if (rc != 0)
+        return rc;
+    fci_block b;
+    if ((rc = fci_block_init(&b, r->ref.data.data, r->ref.data.size, err)) != 0) {
+        fci_table_get_done(t, r);
+        return rc;
+    }
+    fci_block_iter_reset(&r->it, &b);
+    fci_block_iter_seek(&r->it, ikey);
+    if (!fci_block_iter_valid(&r->it)) {
+        rc = fci_block_iter_status(&r->it, err);
+        fci_table_get_done(t, r);
+        return rc != 0 ? rc : FC_ENOTFOUND;
+    }
+    if (fci_bytewise_compare(fci_ikey_user(r->it.key), fci_ikey_user(ikey)) != 0) {
+        fci_table_get_done(t, r);
+        return FC_ENOTFOUND;
+    }
+    return take_entry(t, h, r, err);
+}
+
+#define HASH_NEXT 3   /* the slot belongs to another key: probe on */
+
+/* A block the hash index names. Its table writes only uncompressed data
+ * blocks, so a mapped one is served in place without looking at the block
+ * trailer (one cache miss less); anything else goes the usual way. */
+static int fetch_hashed(const fci_table *t, fci_block_handle h, fci_block_ref *ref, fci_err *err)
+{
+    if (t->base == NULL || !(t->hash.flags & FCI_HASH_INDEX_RAW_BLOCKS) ||
+        (t->flags & FCI_TABLE_VERIFY_CHECKSUMS))
+        return fci_table_fetch_block(t, h, ref, err);
+    if (h.offset > t->size || h.size > t->size - h.offset ||
+        t->size - h.offset - h.size < FCI_BLOCK_TRAILER_SIZE)
+        return fci_err_set(err, FC_ECORRUPT, "table: hash index names a block at %llu+%llu past "
+                           "the end (%llu bytes)", (unsigned long long)h.offset,
+                           (unsigned long long)h.size, (unsigned long long)t->size);
+    memset(ref, 0, sizeof *ref);
+    ref->data = fci_slice_make(t->base + h.offset, h.size);
+    return 0;
+}
+
+/*
+ * Scans the restart run a slot names. A slot is the key's own when the
+ * run holds the key's first entry, which is so when the key turns up and
+ * the run does not begin by continuing an earlier key (a slot of another
+ * key with the same tag fails one of the two). Then the first entry at or
+ * after ikey is the table's answer. (Our builder places slots in key
+ * order, so a present key's probe meets only smaller keys' slots first;
+ * the checks keep the reader right for any slot order.) Returns 0, FC_ENOTFOUND, HASH_NEXT,
+ * FCI_HASH_UNSURE (the key's entries go on in the next block) or an error.
+ */
+static int scan_run(const fci_table *t, const fci_hash_loc *loc, fci_slice ikey,
+                    fci_table_get_result *r, fci_err *err)
+{
+    fci_block_handle h = { loc->offset, loc->size };
+    int rc = fetch_hashed(t, h, &r->ref, err);
+    if (rc != 0)
+        return rc;
+    fci_block b;
+    if (fci_block_init_known(&b, r->ref.data.data, r->ref.data.size, loc->entries_end) != 0) {
+        fci_table_get_done(t, r);
+        return fci_err_set(err, FC_ECORRUPT, "table: hash index: block at offset %llu does not "
+                           "end its entries at %u", (unsigned long long)h.offset, loc->entries_end);
+    }
+    fci_block_iter_reset(&r->it, &b);
+    fci_slice user = fci_ikey_user(ikey);
+    int saw = 0, first = 1;
+    rc = HASH_NEXT;
+    for (fci_block_iter_seek_entry(&r->it, loc->run_off); fci_block_iter_valid(&r->it);
+         fci_block_iter_next(&r->it), first = 0) {
+        int c = fci_bytewise_compare(fci_ikey_user(r->it.key), user);
+        if (c < 0)
+            continue;
+        if (c > 0 || (first && !loc->fresh)) {
+            rc = saw ? FC_ENOTFOUND : HASH_NEXT;
+            break;
+        }
+        saw = 1;
+        if (fci_ikey_compare(r->it.key, ikey) >= 0)
+            return take_entry(t, h, r, err);
+    }
+    if (!fci_block_iter_valid(&r->it)) {
+        int st = fci_block_iter_status(&r->it, err);
+        rc = st != 0 ? st : saw ? FCI_HASH_UNSURE : HASH_NEXT;
+    }
+    fci_table_get_done(t, r);
+    return rc;
+}
+
+/* Probes the hash index in place of the index block and the bloom filter. */
+static int get_hashed(const fci_table *t, fci_slice ikey, fci_table_get_result *r, fci_err *err)
+{
+    fci_hash_probe p;
+    fci_hash_probe_start(&p, &t->hash, fci_ikey_user(ikey));
+    for (;;) {
+        fci_hash_loc loc;
+        int rc = fci_hash_probe_next(&p, &loc);
+        if (rc == FCI_HASH_ABSENT) {
+            r->filtered = 1;
+            return FC_ENOTFOUND;
+        }
+        if (rc != 0)
+            return rc;
+        rc = scan_run(t, &loc, ikey, r, err);
+        if (rc != HASH_NEXT)
+            return rc;
+    }
+}
+
 /* As LevelDB's Table::InternalGet: index, then filter, then one block. */
 int fci_table_get(const fci_table *t, fci_slice ikey, fci_table_get_result *r, fci_err *err)
 {
     fci_table_get_done(t, r);
     r->filtered = 0;
+    if (t->has_hash) {
+        int rc = get_hashed(t, ikey, r, err);
+        if (rc != FCI_HASH_UNSURE)
+            return rc;
+    }
     fci_block_iter ix;
     fci_block_iter_init(&ix, &t->index, fci_ikey_compare);
     fci_block_iter_seek(&ix, ikey);
@@ -342,40 +514,11 @@ int fci_table_get(const fci_table *t, fci_slice ikey, fci_table_get_result *r, f
     if (rc != 0)
         return fci_err_set(err, FC_ECORRUPT, "table: index block at offset %llu: bad block handle",
                            (unsigned long long)t->index_handle.offset);
-    fci_slice user = fci_ikey_user(ikey);
-    if (t->has_filter && !fci_filter_key_may_match(&t->filter, h.offset, user)) {
+    if (t->has_filter && !fci_filter_key_may_match(&t->filter, h.offset, fci_ikey_user(ikey))) {
         r->filtered = 1;
         return FC_ENOTFOUND;
     }
-    if ((rc = fci_table_fetch_block(t, h, &r->ref, err)) != 0)
-        return rc;
-    fci_block b;
-    if ((rc = fci_block_init(&b, r->ref.data.data, r->ref.data.size, err)) != 0) {
-        fci_table_get_done(t, r);
-        return rc;
-    }
-    fci_block_iter_reset(&r->it, &b);
-    fci_block_iter_seek(&r->it, ikey);
-    if (!fci_block_iter_valid(&r->it)) {
-        rc = fci_block_iter_status(&r->it, err);
-        fci_table_get_done(t, r);
-        return rc != 0 ? rc : FC_ENOTFOUND;
-    }
-    fci_parsed_ikey pk;
-    if (fci_ikey_parse(r->it.key, &pk) != 0) {
-        fci_table_get_done(t, r);
-        return fci_err_set(err, FC_ECORRUPT, "table: block at offset %llu: bad internal key",
-                           (unsigned long long)h.offset);
-    }
-    if (fci_bytewise_compare(pk.user_key, user) != 0) {
-        fci_table_get_done(t, r);
-        return FC_ENOTFOUND;
-    }
-    r->key = r->it.key;
-    r->value = r->it.value;
-    r->sequence = pk.sequence;
-    r->type = pk.type;
-    return 0;
+    return seek_in_block(t, h, ikey, r, err);
 }
 
 /* ---- iteration ----------------------------------------------------------- */

@@ -25,6 +25,7 @@
 
 #include "format/block.h"
 #include "format/filter_block.h"
+#include "format/hash_index.h"
 #include "util/buf.h"
 #include "util/error.h"
 #include "util/slice.h"
@@ -52,7 +53,18 @@ typedef struct fci_table_options {
     int restart_interval;     /* data blocks; FC_DEFAULT_RESTART_INTERVAL */
     int bloom_bits_per_key;   /* 0 = no filter block; default 10 */
     int compression;          /* FC_COMPRESSION_*; default none */
+    int ttl_framing;          /* values carry an expiry frame: write the
+                                 FCI_TTL_META_KEY block; default 0 */
+    int hash_index;           /* write a forkcache.hash meta block; default 0 */
+    unsigned hash_tag_bits;   /* tests only: fewer tag bits force collisions; 0 = 16 */
+    int hash_fill_reverse;    /* tests only: slots placed from the last key back */
 } fci_table_options;
+
+/* Meta block of a ttl_framing store's tables: fixed64, the latest expiry
+ * (ms since the epoch) of the table's values; 0 when a value never
+ * expires; 1 when the table holds no value at all (only deletions). */
+#define FCI_TTL_META_KEY "forkcache.ttl"
+
 
 void fci_table_options_init(fci_table_options *o);
 
@@ -83,6 +95,12 @@ typedef struct fci_table_builder {
     int nextra;                /* extra meta blocks (forkcache.*) */
     char *extra_name[FCI_TABLE_MAX_EXTRA_META];
     fci_buf extra[FCI_TABLE_MAX_EXTRA_META];
+    uint64_t ttl_max;          /* latest expiry of the values added */
+    int ttl_never;             /* a value that never expires was added */
+    uint64_t ttl_values;       /* values added */
+    int has_hash;              /* building a forkcache.hash block */
+    int run_fresh;             /* the current restart run began a new user key */
+    fci_hash_index_builder hash;
 } fci_table_builder;
 
 /* Writes the table sequentially to fd from its current position (the caller
@@ -163,6 +181,9 @@ typedef struct fci_table {
     fci_block index;
     fci_filter_reader filter;
     const fci_block_fetcher *fetcher;  /* NULL: built in */
+    int has_hash;              /* a forkcache.hash block was found and parsed */
+    fci_block_ref hash_ref;
+    fci_hash_index hash;
 } fci_table;
 
 /* Opens a table held in [base, base+size): checks the footer's magic,
@@ -197,6 +218,11 @@ void fci_table_release_block(const fci_table *t, fci_block_ref *ref);
 /* Looks a meta block up by name in the metaindex (e.g. a "forkcache."
  * block). 0 and *h, FC_ENOTFOUND, or an error. */
 int fci_table_find_meta(const fci_table *t, const char *name, fci_block_handle *h, fci_err *err);
+
+/* The table's FCI_TTL_META_KEY figure: 0 and *max_expiry, FC_ENOTFOUND
+ * when it has none, FC_ECORRUPT (detail in err) when it is malformed.
+ * Reads only the metaindex and that block, never a data block. */
+int fci_table_max_expiry(const fci_table *t, uint64_t *max_expiry, fci_err *err);
 
 /* ---- point lookups ------------------------------------------------------- */
 

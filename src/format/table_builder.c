@@ -26,9 +26,15 @@
 void fci_table_options_init(fci_table_options *o)
 {
     o->block_size = FC_DEFAULT_BLOCK_SIZE;
-    o->restart_interval = FC_DEFAULT_RESTART_INTERVAL;
+    /* LevelDB's own defaults, so a table built without store options is
+     * byte for byte the one LevelDB builds from the same entries. */
+    o->restart_interval = 16;
     o->bloom_bits_per_key = FC_DEFAULT_BLOOM_BITS_PER_KEY;
     o->compression = FC_COMPRESSION_NONE;
+    o->ttl_framing = 0;
+    o->hash_index = 0;
+    o->hash_tag_bits = 0;
+    o->hash_fill_reverse = 0;
 }
 
 int fci_block_handle_encode(fci_buf *dst, fci_block_handle h)
@@ -60,6 +66,11 @@ static int builder_init(fci_table_builder *tb, const fci_table_options *o)
     fci_block_builder_init(&tb->index, 1);
     tb->has_filter = tb->opt.bloom_bits_per_key > 0;
     fci_filter_builder_init(&tb->filter, tb->opt.bloom_bits_per_key);
+    tb->has_hash = tb->opt.hash_index != 0;
+    fci_hash_index_builder_init(&tb->hash);
+    if (tb->opt.hash_tag_bits != 0)
+        tb->hash.tag_bits = tb->opt.hash_tag_bits;
+    tb->hash.fill_reverse = tb->opt.hash_fill_reverse;
     return 0;
 }
 
@@ -83,6 +94,7 @@ void fci_table_builder_free(fci_table_builder *tb)
     fci_block_builder_free(&tb->data);
     fci_block_builder_free(&tb->index);
     fci_filter_builder_free(&tb->filter);
+    fci_hash_index_builder_free(&tb->hash);
     fci_buf_free(&tb->last_key);
     fci_buf_free(&tb->smallest);
     fci_buf_free(&tb->scratch);
@@ -193,11 +205,17 @@ static int flush_data(fci_table_builder *tb, fci_err *err)
 {
     if (fci_block_builder_empty(&tb->data))
         return 0;
+    uint32_t entries_end = fci_block_builder_entries_size(&tb->data);
     int rc = write_block(tb, &tb->data, &tb->pending_handle, err);
     if (rc != 0)
         return rc;
     tb->pending_index = 1;
     tb->data_blocks++;
+    if (tb->has_hash &&
+        (rc = fci_hash_index_builder_add_block(&tb->hash, tb->pending_handle.offset,
+                                               tb->pending_handle.size, entries_end,
+                                               tb->opt.compression != FC_COMPRESSION_NONE)) != 0)
+        return fci_err_set(err, rc, "table: hash index");
     if (tb->has_filter && (rc = fci_filter_builder_start_block(&tb->filter, tb->offset)) != 0)
         return fci_err_set(err, rc, "table: filter block");
     return 0;
@@ -224,6 +242,57 @@ static int add_index_entry(fci_table_builder *tb, fci_slice next, fci_err *err)
     return 0;
 }
 
+/* In a ttl_framing store, the latest expiry over the table's values, for
+ * the meta block that lets the writer drop a wholly expired table unread. */
+static void track_expiry(fci_table_builder *tb, fci_slice ikey, fci_slice value)
+{
+    if (!tb->opt.ttl_framing || (fci_ikey_tag(ikey) & 0xff) != FCI_TYPE_VALUE)
+        return;
+    tb->ttl_values++;
+    uint64_t expiry = value.size >= 8 ? fci_get_fixed64(value.data) : 0;
+    if (expiry == 0)
+        tb->ttl_never = 1;
+    else if (expiry > tb->ttl_max)
+        tb->ttl_max = expiry;
+}
+
+/* The FCI_TTL_META_KEY block, added when the table is finished. */
+static int add_expiry_meta(fci_table_builder *tb, fci_err *err)
+{
+    char v[8];
+    fci_put_fixed64(v, tb->ttl_never ? 0 : tb->ttl_values == 0 ? 1 : tb->ttl_max);
+    return fci_table_builder_add_meta(tb, FCI_TTL_META_KEY, fci_slice_make(v, sizeof v), err);
+}
+
+/* Called after ikey went into the data block. The hash index names the
+ * restart run of a user key's first (newest) entry, so only the first of
+ * equal user keys is recorded; new_user says whether ikey is one. */
+static int hash_add_key(fci_table_builder *tb, fci_slice ikey, int new_user)
+{
+    if (fci_block_builder_run_started(&tb->data))
+        tb->run_fresh = new_user;
+    if (!new_user)
+        return 0;
+    return fci_hash_index_builder_add_key(&tb->hash, fci_ikey_user(ikey),
+                                          fci_block_builder_run_offset(&tb->data), tb->run_fresh);
+}
+
+/* Adds the hash index as one more meta block; a table too large for the
+ * format goes without one (reads fall back to the index block). */
+static int add_hash_meta(fci_table_builder *tb, fci_err *err)
+{
+    fci_buf contents = FCI_BUF_INIT;
+    int rc = fci_hash_index_builder_finish(&tb->hash, &contents);
+    if (rc == 0)
+        rc = fci_table_builder_add_meta(tb, FCI_HASH_INDEX_META_KEY, fci_buf_slice(&contents), err);
+    else if (rc == FC_ELIMIT)
+        rc = 0;
+    else
+        rc = fci_err_set(err, rc, "table: hash index");
+    fci_buf_free(&contents);
+    return rc;
+}
+
 int fci_table_builder_add(fci_table_builder *tb, fci_slice ikey, fci_slice value, fci_err *err)
 {
     int rc;
@@ -241,13 +310,19 @@ int fci_table_builder_add(fci_table_builder *tb, fci_slice ikey, fci_slice value
         return fail(tb, fci_err_set(err, rc, "table: filter"));
     if (tb->num_entries == 0 && (rc = fci_buf_append(&tb->smallest, ikey.data, ikey.size)) != 0)
         return fail(tb, fci_err_set(err, rc, "table: no memory"));
+    int new_user = tb->num_entries == 0 ||
+                   fci_bytewise_compare(fci_ikey_user(ikey),
+                                        fci_ikey_user(fci_buf_slice(&tb->last_key))) != 0;
     fci_buf_clear(&tb->last_key);
     if ((rc = fci_buf_append(&tb->last_key, ikey.data, ikey.size)) != 0)
         return fail(tb, fci_err_set(err, rc, "table: no memory"));
     if ((rc = fci_block_builder_add(&tb->data, ikey, value)) != 0)
         return fail(tb, fci_err_set(err, rc, "table: entry of %zu + %zu bytes does not fit a block",
                                     ikey.size, value.size));
+    if (tb->has_hash && (rc = hash_add_key(tb, ikey, new_user)) != 0)
+        return fail(tb, fci_err_set(err, rc, "table: hash index"));
     tb->num_entries++;
+    track_expiry(tb, ikey, value);
     if (fci_block_builder_size_estimate(&tb->data) >= tb->opt.block_size &&
         (rc = flush_data(tb, err)) != 0)
         return fail(tb, rc);
@@ -335,6 +410,8 @@ int fci_table_builder_finish(fci_table_builder *tb, fci_err *err)
         return fci_err_set(err, FC_EINVAL, "table: finished twice");
     if ((rc = flush_data(tb, err)) != 0)
         return fail(tb, rc);
+    if (tb->opt.ttl_framing && (rc = add_expiry_meta(tb, err)) != 0)
+        return fail(tb, rc);
     fci_block_handle filter_h = { 0, 0 }, meta_h, index_h;
     fci_block_handle extra_h[FCI_TABLE_MAX_EXTRA_META];
     if (tb->has_filter) {
@@ -344,6 +421,8 @@ int fci_table_builder_finish(fci_table_builder *tb, fci_err *err)
         if ((rc = write_raw_block(tb, f, FC_COMPRESSION_NONE, &filter_h, err)) != 0)
             return fail(tb, rc);
     }
+    if (tb->has_hash && (rc = add_hash_meta(tb, err)) != 0)
+        return fail(tb, rc);
     for (int i = 0; i < tb->nextra; i++)
         if ((rc = write_raw_block(tb, fci_buf_slice(&tb->extra[i]), FC_COMPRESSION_NONE,
                                   &extra_h[i], err)) != 0)

@@ -96,12 +96,17 @@ typedef struct fci_arena_header {
     _Alignas(FCI_CACHELINE) _Atomic uint64_t alloc_top;    /* bump pointer (offset) */
     _Atomic uint64_t alloc_in_use;   /* bytes in allocated blocks */
     _Atomic uint64_t alloc_blocks;   /* blocks allocated */
+    /* the expiry/eviction block (src/db/ttl.h), 0 = none: stored once by the
+     * writer (release) after the block is filled; a zero pad in older
+     * arenas reads as "none", so the layout version is unchanged */
+    _Atomic uint64_t ttl_off;
     /* the oldest reader pin as the writer last saw it, for the writer's
-     * max_snapshot_age_ms (src/db/stall.c); figures, relaxed */
+     * max_snapshot_age_ms (src/db/stall.c); figures, relaxed; zero pad in
+     * older arenas reads as "nothing watched" */
     _Atomic uint64_t pin_watch_seq;  /* version pinned longest, 0 = none */
     _Atomic uint64_t pin_watch_since; /* CLOCK_MONOTONIC ns when the writer first saw it */
     _Atomic uint64_t pin_stale_pid;  /* its reader once older than the limit, 0 = none */
-    uint64_t pad5[2];
+    uint64_t pad5[1];
     uint64_t free_head[FCI_ALLOC_CLASSES]; /* offset of first free block, 0 = none */
 } fci_arena_header;
 
@@ -123,6 +128,7 @@ _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
+_Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");
 _Static_assert(offsetof(fci_arena_header, free_head) == 640, "free lists");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8,
                "64-bit atomics are plain 8-byte words");

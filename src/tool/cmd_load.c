@@ -34,6 +34,7 @@ typedef struct load_state {
     fc_batch *batch;
     unsigned write_flags;
     int hex;
+    uint64_t ttl_ms;               /* --ttl: each row's time to live (0 = never) */
     unsigned long long rows;       /* rows stored (written) */
     unsigned long long bytes;      /* their key + value bytes */
     unsigned long long pending_bytes;
@@ -155,7 +156,7 @@ static int load_line(load_state *ls, unsigned long long lineno, char *line, size
     if (ls->max_batch_bytes && ls->pending_wire + row > ls->max_batch_bytes &&
         flush_batch(ls) != 0)
         return -1;
-    int rc = fc_batch_put(ls->batch, key, klen, val, vlen);
+    int rc = fc_batch_put_ttl(ls->batch, key, klen, val, vlen, ls->ttl_ms);
     if (rc != 0) {
         char why[160];
         snprintf(why, sizeof why, "%s (key %zu bytes, value %zu bytes)",
@@ -200,6 +201,8 @@ static const struct option load_opts[] = {
     { "batch", required_argument, NULL, OPT_BATCH },
     { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
+    { "ttl", required_argument, NULL, OPT_TTL },
+    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -248,6 +251,7 @@ int tool_cmd_load(int argc, char **argv)
         ls.input = file;
     }
     ls.hex = sa.hex;
+    ls.ttl_ms = sa.ttl_ms;
     ls.write_flags = sa.sync ? FC_WRITE_SYNC : 0;
     ls.progress = isatty(STDERR_FILENO);
     int rc = fc_batch_new(&ls.batch);

@@ -80,6 +80,11 @@ static void print_json(const char *dir, const fc_stats *st, const fc_reader_stat
     printf("  \"writer\": {\"flushes\": %" PRIu64 ", \"compactions\": %" PRIu64
            ", \"bytes_compacted\": %" PRIu64 ", \"stalls\": %" PRIu64 ", \"stall\": \"%s\"},\n",
            st->flushes, st->compactions, st->bytes_compacted, st->stalls, stall_word(st->stall));
+    printf("  \"dropped\": {\"expired_entries\": %" PRIu64 ", \"expired_tables\": %" PRIu64
+           ", \"expired_bytes\": %" PRIu64 ", \"evicted_tables\": %" PRIu64
+           ", \"evicted_bytes\": %" PRIu64 "},\n",
+           st->expired_entries, st->expired_tables, st->expired_bytes, st->evicted_tables,
+           st->evicted_bytes);
     printf("  \"process\": {\"tables_mapped\": %" PRIu64 ", \"tables_pread\": %" PRIu64 "}\n}\n",
            st->tables_mapped, st->tables_pread);
 }
@@ -104,6 +109,10 @@ static void print_human(const char *dir, const fc_stats *st, const fc_reader_sta
     printf(ROW "%" PRIu64 " flushes, %" PRIu64 " compactions, %" PRIu64 " bytes compacted\n",
            "writer counters", st->flushes, st->compactions, st->bytes_compacted);
     printf(ROW "%" PRIu64 " stalls, now %s\n", "write stalls", st->stalls, stall_word(st->stall));
+    printf(ROW "%" PRIu64 " entries; %" PRIu64 " tables, %" PRIu64 " bytes\n", "expired",
+           st->expired_entries, st->expired_tables, st->expired_bytes);
+    printf(ROW "%" PRIu64 " tables, %" PRIu64 " bytes\n", "evicted", st->evicted_tables,
+           st->evicted_bytes);
     if (st->oldest_pin_pid != 0)
         printf(ROW "pid %d pins version %" PRIu64 "%s\n", "oldest snapshot", st->oldest_pin_pid,
                st->oldest_pinned_version,

@@ -48,6 +48,7 @@ static const struct option writer_opts[] = {
     { "sync", no_argument, NULL, OPT_SYNC },
     { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
+    { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };

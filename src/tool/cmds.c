@@ -20,6 +20,7 @@ static const struct option store_opts[] = {
     { "sync", no_argument, NULL, OPT_SYNC },
     { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
+    { "ttl", required_argument, NULL, OPT_TTL },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -34,7 +35,7 @@ static const char *opt_name(int opt)
 
 /*
  * The shared option loop. allowed lists what the command takes: 'x'
- * --hex, 's' --sync, 'w' the store-size options. Returns -1 to go on, or an
+ * --hex, 's' --sync, 'w' the store-size options, 't' --ttl. Returns -1 to go on, or an
  * exit code (help printed, usage error). "+" stops at the first operand,
  * so keys that start with '-' work after DIR.
  */
@@ -48,8 +49,8 @@ static int parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed
             tool_help_cmd(cmd);
             return EXIT_OK;
         }
-        int id = opt == OPT_WRITE_BUFFER || opt == OPT_ARENA_SIZE ? 'w' : opt;
-        if ((id == OPT_HEX || id == OPT_SYNC || id == 'w') && strchr(allowed, id) == NULL)
+        int id = opt == OPT_WRITE_BUFFER || opt == OPT_ARENA_SIZE ? 'w' : opt == OPT_TTL ? 't' : opt;
+        if ((id == OPT_HEX || id == OPT_SYNC || id == 'w' || id == 't') && strchr(allowed, id) == NULL)
             return tool_usage(cmd, "option --%s does not apply", opt_name(opt));
         int r = tool_store_opt(cmd, opt, optarg, sa);
         if (r < 0)
@@ -94,7 +95,7 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
 {
     const tool_cmd *cmd = tool_find(name);
     store_args sa;
-    int r = parse(cmd, argc, argv, "xsw", &sa);
+    int r = parse(cmd, argc, argv, nargs == 3 ? "xswt" : "xsw", &sa);
     if (r >= 0)
         return r;
     if (argc - optind != nargs)
@@ -115,7 +116,8 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
         fc_batch *b = NULL;
         rc = fc_batch_new(&b);
         if (rc == 0)
-            rc = nargs == 3 ? fc_batch_put(b, k, klen, v, vlen) : fc_batch_del(b, k, klen);
+            rc = nargs == 3 ? fc_batch_put_ttl(b, k, klen, v, vlen, sa.ttl_ms)
+                            : fc_batch_del(b, k, klen);
         if (rc == 0)
             rc = fc_write(s, b, sa.sync ? FC_WRITE_SYNC : 0);
         if (rc != 0)

@@ -26,7 +26,8 @@
 const tool_cmd tool_cmds[] = {
     {
         "load", tool_cmd_load,
-        "load [--hex] [--sync] [--batch N] [STORE OPTIONS] DIR [FILE]",
+        "load [--hex] [--sync] [--batch N] [--ttl SECONDS] [--max-bytes SIZE]\n"
+        "     [STORE OPTIONS] DIR [FILE]",
         "load key<TAB>value lines in batches",
         "Reads lines of the form key<TAB>value from FILE (standard input when FILE is\n"
         "absent or -) and stores them in the store at DIR, creating it if needed.\n"
@@ -46,6 +47,11 @@ const tool_cmd tool_cmds[] = {
         "--batch N\n"
         "    Rows per batch, 1 to 1000000 (default 1000). Through a running writer's\n"
         "    queue a batch is also cut before it passes 192 KiB, to fit a queue entry.\n"
+        "--ttl SECONDS\n"
+        "    Every row expires SECONDS after its batch is written (see put --ttl).\n"
+        "--max-bytes SIZE\n"
+        "    When this command is the writer: bound the tables' total size, evicting\n"
+        "    the oldest tables first (at least 64k; default: no bound).\n"
         STORE_OPTIONS,
         NULL,
         "printf 'alpha\\t1\\nbeta\\t2\\n' | forkcache load /var/cache/fc\n"
@@ -54,16 +60,22 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "put", tool_cmd_put,
-        "put [--hex] [--sync] [STORE OPTIONS] DIR KEY VALUE",
+        "put [--hex] [--sync] [--ttl SECONDS] [STORE OPTIONS] DIR KEY VALUE",
         "store one key",
         "Stores VALUE under KEY in the store at DIR, creating the store if needed.\n",
         "--hex\n"
         "    KEY and VALUE are hex-encoded (default: taken as they are).\n"
         "--sync\n"
         "    fdatasync the write-ahead log before returning (default: no sync).\n"
+        "--ttl SECONDS\n"
+        "    The value expires SECONDS from now (a number >= 0, fractions allowed;\n"
+        "    0 = never) and is then gone for every reader. A store put --ttl creates\n"
+        "    frames every value with its expiry; a store created without framing\n"
+        "    refuses --ttl (exit 2).\n"
         STORE_OPTIONS,
         NULL,
         "forkcache put /var/cache/fc user:42 '{\"name\":\"Ada\"}'\n"
+        "forkcache put --ttl 300 /var/cache/fc session:9 token\n"
         "forkcache put --hex /var/cache/fc 00ff 0102\n"
     },
     {
@@ -172,14 +184,18 @@ const tool_cmd tool_cmds[] = {
         "use), the reader slots with each holder's pid, pinned version and mappings,\n"
         "the Limiter (table mappings in use, capacity), the writer's counters\n"
         "(flushes, compactions, bytes compacted, stalls, and why writes wait now:\n"
-        "none, memtable, l0 or error) and this process's tables mapped and read by\n"
+        "none, memtable, l0 or error), what expiry dropped (expired entries removed\n"
+        "by compaction; tables dropped whole because every entry had expired, and\n"
+        "their bytes), what the max-bytes bound evicted (tables, bytes), and this\n"
+        "process's tables mapped and read by\n"
         "pread. The store is opened read-only or, while a writer runs, through its\n"
         "arena; then the command itself holds one of the reader slots shown. Without\n"
         "a writer the arena is the command's own, and the writer counters are 0.\n",
         "--json\n"
         "    One JSON object instead of aligned text (default: text). Keys: store,\n"
         "    version, last_sequence, writer_pid (null when none), levels[], memtable,\n"
-        "    arena, reader_slots, readers[], limiter, writer, process.\n"
+        "    arena, reader_slots, readers[], limiter, writer, dropped (expired_entries,\n"
+        "    expired_tables, expired_bytes, evicted_tables, evicted_bytes), process.\n"
         "--help\n"
         "    Print this page and exit.\n",
         NULL,
@@ -188,7 +204,7 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "writer", tool_cmd_writer,
-        "writer [--sync] [--write-buffer SIZE] [--arena-size SIZE] DIR",
+        "writer [--sync] [--max-bytes SIZE] [--write-buffer SIZE] [--arena-size SIZE] DIR",
         "run the store's writer in the foreground",
         "Opens the store at DIR as its writer (creating it if needed) with its\n"
         "shared arena in the file DIR/forkcache.arena, and keeps it open until\n"
@@ -203,6 +219,11 @@ const tool_cmd tool_cmds[] = {
         "--sync\n"
         "    fdatasync the write-ahead log on every write (default: only writes that\n"
         "    ask for it, such as put --sync).\n"
+        "--max-bytes SIZE\n"
+        "    Bound the tables' total size (at least 64k; default: no bound): tables\n"
+        "    stay in level 0 and, whenever a flush takes the total past SIZE, the\n"
+        "    oldest are deleted (FIFO), never the newest. Readers are not blocked: a\n"
+        "    reader still looking at an evicted table keeps it until it is done.\n"
         STORE_OPTIONS,
         "0  stopped by SIGTERM or SIGINT; the store was closed cleanly.\n"
         "2  an error: usage, the store could not be opened (another writer holds it,\n"

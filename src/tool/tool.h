@@ -48,6 +48,9 @@ typedef struct store_args {
     int hex;
     int sync;
     int arena_here;        /* file-backed arena at DIR/FC_ARENA_FILE */
+    int has_ttl;           /* --ttl given: values expire, store is framed */
+    uint64_t ttl_ms;       /* --ttl SECONDS, in ms (0 = never expires) */
+    size_t max_bytes;      /* --max-bytes: FIFO bound on tables, 0 = none */
 } store_args;
 
 /* Long option ids shared by the commands' getopt_long tables. */
@@ -62,7 +65,9 @@ enum {
     OPT_TO,
     OPT_LIMIT,
     OPT_REVERSE,
-    OPT_JSON
+    OPT_JSON,
+    OPT_TTL,
+    OPT_MAX_BYTES
 };
 
 /* Prints "forkcache: <cmd> <dir>: <what>" to stderr. */

@@ -67,9 +67,33 @@ const tool_cmd *tool_find(const char *name)
     return NULL;
 }
 
+/* --ttl SECONDS: a non-negative number, fractions allowed, kept in ms
+ * (0 = never expires). */
+static int parse_ttl(const tool_cmd *cmd, const char *arg, store_args *sa)
+{
+    char *end;
+    errno = 0;
+    double secs = strtod(arg, &end);
+    if (errno || end == arg || *end || !(secs >= 0) || secs > 1e12) {
+        tool_usage(cmd, "bad --ttl '%s' (seconds, a number >= 0)", arg);
+        return -1;
+    }
+    sa->has_ttl = 1;
+    sa->ttl_ms = (uint64_t)(secs * 1000.0 + 0.5);
+    return 1;
+}
+
 int tool_store_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa)
 {
     switch (opt) {
+    case OPT_TTL:
+        return parse_ttl(cmd, arg, sa);
+    case OPT_MAX_BYTES:
+        if (tool_parse_size(arg, &sa->max_bytes) != 0 || sa->max_bytes < 64 * 1024) {
+            tool_usage(cmd, "bad size '%s' for --max-bytes (at least 64k)", arg);
+            return -1;
+        }
+        return 1;
     case OPT_HEX:
         sa->hex = 1;
         return 1;
@@ -113,6 +137,9 @@ int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned f
         o.arena_size = sa->arena_size;
     if (sa->arena_here)
         o.arena_path = "";   /* DIR/forkcache.arena, where FC_ATTACH looks */
+    if (sa->has_ttl)
+        o.ttl_framing = 1;   /* a new store is made framed; a plain one refuses */
+    o.max_bytes = sa->max_bytes;
     const char *why = NULL;
     if (fc_options_validate(&o, &why) != 0) {
         tool_fail(cmd, dir, "bad option: %s", why ? why : "out of range");

@@ -1,0 +1,328 @@
+/*
+ * check_db_fifo.c - a store bounded by max_bytes: under a write load of ten
+ * times its bound its tables stay within the bound plus one table after
+ * every flush, the oldest tables go first (the surviving keys are exactly
+ * the newest ones), level 0 never stalls writes even past its leveled stop
+ * count, the store is never emptied at once, and forked readers reading
+ * throughout never see an error (only misses for evicted keys).
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fc_test.h"
+#include "store_test.h"
+#include "forkcache.h"
+
+#define VSIZE 1000
+
+static fc_options bounded(uint64_t max_bytes)
+{
+    fc_options o = small_opts();
+    o.max_bytes = max_bytes;
+    return o;
+}
+
+static void key_of(char *buf, long i)
+{
+    snprintf(buf, 24, "key%08ld", i);
+}
+
+/* Value of key i: its number, then filler, so readers can check bytes. */
+static void value_of(char *buf, long i)
+{
+    memset(buf, 'a' + (int)(i % 26), VSIZE);
+    snprintf(buf, 24, "v%08ld", i);
+}
+
+static uint64_t table_bytes(const fc_stats *st)
+{
+    uint64_t total = 0;
+    for (int l = 0; l < FC_NUM_LEVELS; l++)
+        total += st->level_bytes[l];
+    return total;
+}
+
+/* The largest table file in the directory: "one table" in the bound. */
+static uint64_t largest_table(void)
+{
+    DIR *d = opendir(DIR_);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    uint64_t best = 0;
+    char path[4400];
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", DIR_, e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".ldb") == 0 && stat(path, &sb) == 0 &&
+            (uint64_t)sb.st_size > best)
+            best = (uint64_t)sb.st_size;
+    }
+    closedir(d);
+    return best;
+}
+
+/* Writes keys [from, to) and flushes every `every` keys, checking the bound
+ * after each flush. Returns the most level-0 tables seen. */
+static uint32_t load(fc_store *s, long from, long to, long every, uint64_t max_bytes)
+{
+    char k[24], v[VSIZE];
+    uint32_t most_l0 = 0;
+    for (long i = from; i < to; i++) {
+        key_of(k, i);
+        value_of(v, i);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, VSIZE), 0);
+        if ((i + 1) % every != 0)
+            continue;
+        ck_assert_int_eq(fc_flush(s), 0);
+        fc_stats st;
+        ck_assert_int_eq(fc_stats_get(s, &st), 0);
+        uint64_t total = table_bytes(&st), one = largest_table();
+        ck_assert_msg(total <= max_bytes + one, "tables %llu bytes > bound %llu + table %llu",
+                      (unsigned long long)total, (unsigned long long)max_bytes,
+                      (unsigned long long)one);
+        for (int l = 1; l < FC_NUM_LEVELS; l++)
+            ck_assert_uint_eq(st.files[l], 0); /* FIFO: no leveled compaction */
+        ck_assert_uint_ge(st.files[0], 1);     /* never emptied */
+        if (st.files[0] > most_l0)
+            most_l0 = st.files[0];
+    }
+    return most_l0;
+}
+
+/* The keys left are exactly a newest run [first, to): oldest evicted first. */
+static long check_newest_survive(fc_store *s, long to)
+{
+    fc_txn *t;
+    fc_iter *it;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    ck_assert_int_eq(fc_iter_new(t, &it), 0);
+    ck_assert_int_eq(fc_iter_first(it), 0);
+    char k[24], v[VSIZE], first_key[24];
+    fc_val kv = fc_iter_key(it);
+    ck_assert_uint_eq(kv.size, 11);
+    memcpy(first_key, kv.data, kv.size);
+    first_key[kv.size] = '\0';
+    long first = atol(first_key + 3), i = first;
+    int rc;
+    for (rc = 0; rc == 0; rc = fc_iter_next(it), i++) {
+        key_of(k, i);
+        value_of(v, i);
+        kv = fc_iter_key(it);
+        fc_val vv = fc_iter_value(it);
+        ck_assert_msg(kv.size == strlen(k) && memcmp(kv.data, k, kv.size) == 0,
+                      "a gap in the surviving keys at %s", k);
+        ck_assert_uint_eq(vv.size, VSIZE);
+        ck_assert_int_eq(memcmp(vv.data, v, VSIZE), 0);
+    }
+    ck_assert_int_eq(rc, FC_ENOTFOUND);
+    ck_assert_int_eq(i, to);
+    fc_iter_free(it);
+    ck_assert_int_eq(fc_txn_end(t), 0);
+    return first;
+}
+
+/* 10x the bound in writes: bound kept, oldest evicted, figures counted. */
+START_TEST(test_bound_under_load)
+{
+    const uint64_t max_bytes = 512 * 1024;
+    fc_options o = bounded(max_bytes);
+    fc_store *s = open_in(&o);
+    long n = (long)(10 * max_bytes / VSIZE);
+    load(s, 0, n, 50, max_bytes);
+    long first = check_newest_survive(s, n);
+    ck_assert_int_gt(first, 0);
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_uint_gt(st.evicted_tables, 0);
+    ck_assert_uint_ge(st.evicted_bytes, (uint64_t)first * VSIZE / 2);
+    ck_assert_uint_eq(st.compactions, 0);
+    ck_assert_uint_eq(st.expired_tables, 0);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* Level 0 grows past the leveled stop count (12 tables) without stalling:
+ * the bound, not the table count, limits it. */
+START_TEST(test_no_l0_stall)
+{
+    const uint64_t max_bytes = 2u << 20;
+    fc_options o = bounded(max_bytes);
+    fc_store *s = open_in(&o);
+    uint32_t most = load(s, 0, (long)(4 * max_bytes / VSIZE), 40, max_bytes);
+    ck_assert_uint_gt(most, 12);
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_int_eq(st.stall, FC_STALL_NONE);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* A bound smaller than one table: the newest table always stays. */
+START_TEST(test_never_emptied)
+{
+    const uint64_t max_bytes = 64 * 1024;
+    fc_options o = bounded(max_bytes);
+    fc_store *s = open_in(&o);
+    load(s, 0, 2000, 100, max_bytes);
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_uint_eq(st.files[0], 1);
+    long first = check_newest_survive(s, 2000);
+    ck_assert_int_ge(first, 1900); /* what the last flush wrote, at most */
+    ck_assert_int_lt(first, 2000);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* Reopened with a bound, a store keeps it from the first flush on; and
+ * reopened without one, it is an ordinary leveled store again. */
+START_TEST(test_reopen)
+{
+    const uint64_t max_bytes = 256 * 1024;
+    fc_options o = bounded(max_bytes);
+    fc_store *s = open_in(&o);
+    load(s, 0, 3000, 100, max_bytes);
+    ck_assert_int_eq(fc_close(s), 0);
+    s = open_in(&o);
+    load(s, 3000, 4000, 100, max_bytes);
+    check_newest_survive(s, 4000);
+    ck_assert_int_eq(fc_close(s), 0);
+    fc_options plain = small_opts();
+    s = open_in(&plain);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_uint_eq(st.files[0], 0);
+    ck_assert_uint_gt(st.files[1], 0);
+    check_newest_survive(s, 4000);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* ---- forked readers during eviction --------------------------------------- */
+
+#define NREADERS 3
+#define MIN_READS 2000
+
+typedef struct shared {
+    volatile long written;   /* keys [0, written) were acknowledged */
+    volatile int stop;
+} shared;
+
+static uint64_t rng_next(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* Reads random written keys (a hit must have the right bytes, a miss is an
+ * evicted key) and scans a little, until told to stop and MIN_READS are
+ * done. Exit status 0 = never an error. */
+static int reader(fc_store *s, shared *sh, int id)
+{
+    if (fc_after_fork(s) != 0)
+        return 1;
+    uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(id + 1);
+    char k[24], v[VSIZE];
+    long reads = 0, hits = 0;
+    while (!sh->stop || reads < MIN_READS) {
+        long w = sh->written;
+        if (w == 0)
+            continue;
+        long i = (long)(rng_next(&x) % (uint64_t)w);
+        fc_txn *t;
+        if (fc_txn_begin(s, &t) != 0)
+            return 2;
+        key_of(k, i);
+        fc_val got;
+        int rc = fc_get(t, k, strlen(k), &got);
+        if (rc == 0) {
+            value_of(v, i);
+            if (got.size != VSIZE || memcmp(got.data, v, VSIZE) != 0)
+                return 3;
+            hits++;
+        } else if (rc != FC_ENOTFOUND) {
+            return 4;
+        }
+        fc_iter *it;
+        if (fc_iter_new(t, &it) != 0)
+            return 5;
+        rc = fc_iter_seek(it, k, strlen(k));
+        for (int j = 0; rc == 0 && j < 5; j++)
+            rc = fc_iter_next(it);
+        if (rc != 0 && rc != FC_ENOTFOUND)
+            return 6;
+        fc_iter_free(it);
+        if (fc_txn_end(t) != 0)
+            return 7;
+        reads++;
+    }
+    fc_close(s);
+    return hits > 0 ? 0 : 8;
+}
+
+START_TEST(test_readers_never_fail)
+{
+    const uint64_t max_bytes = 512 * 1024;
+    fc_options o = bounded(max_bytes);
+    fc_store *s = open_in(&o);
+    shared *sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(sh, MAP_FAILED);
+    memset(sh, 0, sizeof *sh);
+    pid_t kids[NREADERS];
+    for (int r = 0; r < NREADERS; r++) {
+        kids[r] = fork();
+        ck_assert_int_ge(kids[r], 0);
+        if (kids[r] == 0)
+            _exit(reader(s, sh, r));
+    }
+    char k[24], v[VSIZE];
+    long n = (long)(10 * max_bytes / VSIZE);
+    for (long i = 0; i < n; i++) {
+        key_of(k, i);
+        value_of(v, i);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, VSIZE), 0);
+        sh->written = i + 1;
+    }
+    sh->stop = 1;
+    for (int r = 0; r < NREADERS; r++) {
+        int status;
+        ck_assert_int_eq(waitpid(kids[r], &status, 0), kids[r]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                      "reader %d failed (status %d)", r, WEXITSTATUS(status));
+    }
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_uint_gt(st.evicted_tables, 0);
+    munmap(sh, sizeof *sh);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+static Suite *fifo_suite(void)
+{
+    Suite *su = suite_create("db_fifo");
+    TCase *tc = tcase_create("fifo");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_bound_under_load);
+    tcase_add_test(tc, test_no_l0_stall);
+    tcase_add_test(tc, test_never_emptied);
+    tcase_add_test(tc, test_reopen);
+    tcase_add_test(tc, test_readers_never_fail);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+FC_TEST_MAIN(fifo_suite)
