@@ -64,6 +64,10 @@ START_TEST(null_handles)
     ck_assert_int_eq(fc_after_fork(NULL), FC_EINVAL);
     ck_assert_ptr_nonnull(fc_errmsg(NULL));
     ck_assert_int_eq(fc_put(NULL, "k", 1, "v", 1), FC_EINVAL);
+    ck_assert_int_eq(fc_put_ttl(NULL, "k", 1, "v", 1, 10), FC_EINVAL);
+    ck_assert_int_eq(fc_batch_put_ttl(NULL, "k", 1, "v", 1, 10), FC_EINVAL);
+    uint64_t left;
+    ck_assert_int_eq(fc_ttl(NULL, "k", 1, &left), FC_EINVAL);
     ck_assert_int_eq(fc_del(NULL, "k", 1), FC_EINVAL);
     ck_assert_int_eq(fc_batch_new(NULL), FC_EINVAL);
     ck_assert_int_eq(fc_batch_put(NULL, "k", 1, "v", 1), FC_EINVAL);
@@ -105,6 +109,7 @@ START_TEST(null_out_pointers)
     fc_store *s = store_with_key(&t);
     ck_assert_int_eq(fc_txn_begin(s, NULL), FC_EINVAL);
     ck_assert_int_eq(fc_get(t, "k", 1, NULL), FC_EINVAL);
+    ck_assert_int_eq(fc_ttl(t, "k", 1, NULL), FC_EINVAL);
     ck_assert_int_eq(fc_iter_new(t, NULL), FC_EINVAL);
     ck_assert_int_eq(fc_write(s, NULL, 0), FC_EINVAL);
     ck_assert_int_eq(fc_stats_get(s, NULL), FC_EINVAL);
@@ -140,6 +145,12 @@ START_TEST(null_pointers_with_lengths)
     ck_assert_int_eq(fc_batch_del(b, NULL, 3), FC_EINVAL);
     ck_assert_uint_eq(fc_batch_count(b), 0);
     ck_assert_int_eq(fc_get(t, NULL, 3, &v), FC_EINVAL);
+    uint64_t left;
+    ck_assert_int_eq(fc_ttl(t, NULL, 3, &left), FC_EINVAL);
+    ck_assert_int_eq(fc_put_ttl(s, NULL, 3, "v", 1, 0), FC_EINVAL);
+    ck_assert_int_eq(fc_put_ttl(s, "k", 1, NULL, 3, 0), FC_EINVAL);
+    ck_assert_int_eq(fc_batch_put_ttl(b, NULL, 3, "v", 1, 0), FC_EINVAL);
+    ck_assert_int_eq(fc_batch_put_ttl(b, "k", 1, NULL, 3, 0), FC_EINVAL);
     ck_assert_int_eq(fc_get_copy(t, NULL, 3, NULL, 0, &vlen), FC_EINVAL);
     /* A NULL buffer that claims room: the value does not fit in nothing. */
     ck_assert_int_eq(fc_get_copy(t, "k", 1, NULL, 100, &vlen), FC_ELIMIT);
@@ -230,6 +241,10 @@ START_TEST(lengths_over_the_limits)
         ck_assert_int_eq(fc_batch_put(b, small, n, "v", 1), FC_ETOOBIG);
         ck_assert_int_eq(fc_batch_del(b, small, n), FC_ETOOBIG);
         ck_assert_int_eq(fc_get(t, small, n, &v), FC_ETOOBIG);
+        uint64_t left;
+        ck_assert_int_eq(fc_ttl(t, small, n, &left), FC_ETOOBIG);
+        ck_assert_int_eq(fc_put_ttl(s, small, n, "v", 1, 0), FC_ETOOBIG);
+        ck_assert_int_eq(fc_batch_put_ttl(b, small, n, "v", 1, 0), FC_ETOOBIG);
         if (n > FC_MAX_VALUE_SIZE) {
             ck_assert_int_eq(fc_put(s, "k", 1, small, n), FC_ETOOBIG);
             ck_assert_int_eq(fc_batch_put(b, "k", 1, small, n), FC_ETOOBIG);
@@ -287,6 +302,46 @@ START_TEST(lengths_at_the_limits)
 }
 END_TEST
 
+/* Times to live at the extremes: the largest ttl never wraps into the
+ * past, a framed store's value limit leaves room for the frame, and a
+ * ttl on a store without framing is refused. */
+START_TEST(ttl_extremes)
+{
+    fc_options o = small_opts();
+    o.ttl_framing = 1;
+    fc_store *s = open_in(&o);
+    char small[8] = "vvvvvvv";
+    ck_assert_int_eq(fc_put_ttl(s, "max", 3, "v", 1, UINT64_MAX), 0);
+    ck_assert_int_eq(fc_put_ttl(s, "big", 3, "v", 1, UINT64_MAX / 2), 0);
+    ck_assert_int_eq(fc_put_ttl(s, "k", 1, small, FC_MAX_VALUE_SIZE - FC_TTL_FRAME_SIZE + 1, 5),
+                     FC_ETOOBIG);
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    ck_assert_int_eq(fc_batch_put_ttl(b, "bmax", 4, "v", 1, UINT64_MAX), 0);
+    ck_assert_int_eq(fc_write(s, b, 0), 0);
+    fc_txn *t;
+    fc_val v;
+    uint64_t left = 0;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    const char *keys[] = { "max", "big", "bmax" };
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(fc_get(t, keys[i], strlen(keys[i]), &v) == 0, "%s expired at once", keys[i]);
+        ck_assert_int_eq(fc_ttl(t, keys[i], strlen(keys[i]), &left), 0);
+        ck_assert_uint_gt(left, (uint64_t)1 << 40);
+    }
+    ck_assert_int_eq(fc_txn_end(t), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+    /* a store without framing */
+    fc_test_rmtree(DIR_);
+    o = small_opts();
+    s = open_in(&o);
+    ck_assert_int_eq(fc_put_ttl(s, "k", 1, "v", 1, 10), FC_EUNSUPPORTED);
+    ck_assert_int_eq(fc_write(s, b, 0), FC_EUNSUPPORTED);
+    fc_batch_free(b);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 /* ---- a transaction used after its end --------------------------------------- */
 
 START_TEST(txn_after_end)
@@ -300,6 +355,8 @@ START_TEST(txn_after_end)
     ck_assert_int_eq(fc_txn_end(t), FC_ECLOSED);
     ck_assert_int_eq(fc_get(t, "k", 1, &v), FC_ECLOSED);
     ck_assert_int_eq(fc_get_copy(t, "k", 1, buf, sizeof buf, NULL), FC_ECLOSED);
+    uint64_t left;
+    ck_assert_int_eq(fc_ttl(t, "k", 1, &left), FC_ECLOSED);
     ck_assert_int_eq(fc_iter_new(t, &it), FC_ECLOSED);
     ck_assert_ptr_null(it);
     /* Detected for the next FCI_TXN_GRAVES - 1 ends too (8 in this
@@ -377,6 +434,8 @@ static void spoil_queue(fc_options *o) { o->queue_slots = 0; }
 static void spoil_entry(fc_options *o) { o->queue_entry_size = SIZE_MAX; }
 static void spoil_timeout(fc_options *o) { o->write_timeout_ms = -1; }
 static void spoil_age(fc_options *o) { o->max_snapshot_age_ms = INT_MIN; }
+static void spoil_framing(fc_options *o) { o->ttl_framing = 2; }
+static void spoil_max_bytes(fc_options *o) { o->max_bytes = 1; }
 
 static const bad_option bad_options[] = {
     { "flags", spoil_flags },
@@ -398,6 +457,8 @@ static const bad_option bad_options[] = {
     { "queue_entry_size", spoil_entry },
     { "write_timeout_ms", spoil_timeout },
     { "max_snapshot_age_ms", spoil_age },
+    { "ttl_framing", spoil_framing },
+    { "max_bytes", spoil_max_bytes },
 };
 
 /* Each bad field is named by fc_options_validate and by fc_errmsg(NULL)
@@ -649,6 +710,7 @@ static Suite *hostile_suite(void)
     tcase_add_test(tc, zero_lengths);
     tcase_add_test(tc, lengths_over_the_limits);
     tcase_add_test(tc, lengths_at_the_limits);
+    tcase_add_test(tc, ttl_extremes);
     tcase_add_test(tc, txn_after_end);
     tcase_add_test(tc, iterator_misuse);
     tcase_add_test(tc, bad_write_flags);
