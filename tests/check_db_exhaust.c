@@ -55,6 +55,8 @@ static void *writer_main(void *p)
         key_of(k, i);
         memset(v, 'a' + i % 26, sizeof v);
         int rc = fc_put(w->s, k, strlen(k), v, sizeof v);
+        if (rc == 0 && i % 1000 == 999)
+            rc = fc_flush(w->s); /* a flush stalls like a write */
         if (rc != 0) {
             w->rc = rc;
             break;

@@ -244,17 +244,23 @@ void fci_bg_stop(fc_store *s)
 }
 
 /* mu held. Turns a non-empty memtable into the immutable one and waits
- * until the background thread has written it. */
+ * until the background thread has written it. Like a write, the switch
+ * waits while the arena is full of what old snapshots pin (stall.c), and
+ * looks at the state again after any wait. */
 static int flush_locked(fc_store *s)
 {
     fci_writer *w = s->w;
-    while (w->has_imm && !w->bg_error)
-        pthread_cond_wait(&w->done_cv, &w->mu);
-    if (w->bg_error)
-        return w->bg_error;
-    if (fci_skiplist_count(&w->mem.list) == 0)
-        return 0;
-    int rc = fci_switch_memtable(s);
+    int rc;
+    do {
+        while (w->has_imm && !w->bg_error)
+            pthread_cond_wait(&w->done_cv, &w->mu);
+        if (w->bg_error)
+            return w->bg_error;
+        if (fci_skiplist_count(&w->mem.list) == 0)
+            return 0;
+    } while ((rc = fci_arena_room(s, NULL)) == FCI_ROOM_WAITED);
+    if (rc == 0)
+        rc = fci_switch_memtable(s);
     while (rc == 0 && w->has_imm && !w->bg_error)
         pthread_cond_wait(&w->done_cv, &w->mu);
     return rc ? rc : w->bg_error;
