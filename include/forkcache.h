@@ -132,6 +132,9 @@ typedef struct fc_options {
     int hash_index;              /* tables carry a "forkcache.hash" meta block
                                     for point gets (about 6 bytes a key;
                                     LevelDB ignores it); 1 (0 = none) */
+    int max_snapshot_age_ms;     /* a reader whose snapshot the writer has seen
+                                    pinned longer is named in
+                                    fc_stats.stale_reader_pid; 0 = off */
 } fc_options;
 
 /* Documented defaults, also usable on their own. */
@@ -376,6 +379,8 @@ void fc_iter_free(fc_iter *it);
 #define FC_STALL_MEMTABLE  1  /* the previous memtable is still being flushed */
 #define FC_STALL_L0        2  /* level 0 has too many files (12) */
 #define FC_STALL_ERROR     3  /* the background thread hit an error */
+#define FC_STALL_ARENA     4  /* the arena is full of memory an old snapshot
+                                 pins: fc_stats.oldest_pin_pid names the reader */
 
 /* A snapshot of a store, as any process attached to it sees it. */
 typedef struct fc_stats {
@@ -408,6 +413,11 @@ typedef struct fc_stats {
     uint64_t expired_bytes;              /* their size */
     uint64_t evicted_tables;             /* tables evicted by the max_bytes bound */
     uint64_t evicted_bytes;              /* their size */
+    int oldest_pin_pid;                  /* reader pinning the oldest version (0: none);
+                                            during FC_STALL_ARENA, the one writes wait for */
+    uint64_t oldest_pinned_version;      /* that version (0: none) */
+    int stale_reader_pid;                /* that reader, once its pin is older than
+                                            the writer's max_snapshot_age_ms (0: none) */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */

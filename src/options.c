@@ -47,6 +47,7 @@ void fc_options_init(fc_options *opts)
     opts->write_timeout_ms = 0;
     opts->ttl_framing = 0;
     opts->max_bytes = 0;
+    opts->max_snapshot_age_ms = 0;
 }
 
 /* One rule per line so the first failing field is easy to name. */
@@ -97,5 +98,6 @@ int fc_options_validate(const fc_options *o, const char **why)
     FC_REQUIRE(o->ttl_framing == 0 || o->ttl_framing == 1, "ttl_framing: must be 0 or 1");
     FC_REQUIRE(o->max_bytes == 0 || o->max_bytes >= 64 * 1024,
                "max_bytes: must be 0 (no bound) or at least 64 KiB");
+    FC_REQUIRE(o->max_snapshot_age_ms >= 0, "max_snapshot_age_ms: must be >= 0");
     return 0;
 }

@@ -329,12 +329,18 @@ static int wait_imm(fc_store *s, uint64_t failures)
 }
 
 /* mu held. Turns a non-empty memtable into the immutable one and waits
- * until the background thread has written it. */
+ * until the background thread has written it. Like a write, the switch
+ * waits while the arena is full of what old snapshots pin (stall.c), and
+ * looks at the state again after any wait. */
 static int flush_locked(fc_store *s)
 {
     fci_writer *w = s->w;
-    int rc = wait_imm(s, w->bg_failures);
-    if (rc != 0 || fci_skiplist_count(&w->mem.list) == 0)
+    int rc;
+    do {
+        if ((rc = wait_imm(s, w->bg_failures)) != 0 || fci_skiplist_count(&w->mem.list) == 0)
+            return rc;
+    } while ((rc = fci_arena_room(s, NULL)) == FCI_ROOM_WAITED);
+    if (rc != 0)
         return rc;
     uint64_t failures = w->bg_failures;
     rc = fci_switch_memtable(s);

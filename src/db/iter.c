@@ -79,8 +79,10 @@ int fc_iter_new(fc_txn *txn, fc_iter **out)
 {
     if (out != NULL)
         *out = NULL;
-    if (txn == NULL || out == NULL || txn->ended)
+    if (txn == NULL || out == NULL)
         return FC_EINVAL;
+    if (txn->ended)
+        return FC_ECLOSED;
     fc_iter *it = calloc(1, sizeof *it);
     if (it == NULL)
         return fci_store_fail(txn->store, FC_ENOMEM, NULL);

@@ -91,12 +91,31 @@ static int open_view(fc_store *s, uint64_t off, fc_txn *t)
     return 0;
 }
 
-/* A transaction's memory comes from the spare an earlier one left, when
- * there is one: a web worker begins one per request. */
+static void txn_free(fc_txn *t)
+{
+    fci_table_get_free(NULL, &t->res);
+    free(t->held);
+    free(t);
+}
+
+/* Takes the oldest kept spare, once FCI_TXN_SPARES are kept. */
+static fc_txn *spare_take(fci_reader_state *r)
+{
+    if (r->nspares < FCI_TXN_SPARES)
+        return NULL;
+    fc_txn *t = r->spares[r->oldest_spare];
+    r->spares[r->oldest_spare] = NULL;
+    r->oldest_spare = (r->oldest_spare + 1) % FCI_TXN_SPARES;
+    r->nspares--;
+    return t;
+}
+
+/* A transaction's memory comes from a spare an earlier one left, when
+ * enough are kept (a web worker begins one per request); until then it is
+ * new, so a recently ended handle is never handed out again. */
 static fc_txn *txn_alloc(fci_reader_state *r)
 {
-    fc_txn *t = r->spare;
-    r->spare = NULL;
+    fc_txn *t = spare_take(r);
     if (t == NULL) {
         t = calloc(1, sizeof *t);
         if (t != NULL)
@@ -105,31 +124,28 @@ static fc_txn *txn_alloc(fci_reader_state *r)
     return t;
 }
 
-/* Resets an ended transaction for reuse; its key buffer and held-block
- * array keep their memory. */
+/* Resets an ended transaction (marked ended) for reuse; its key buffer and
+ * held-block array keep their memory. With the ring full (several
+ * transactions ended at once) the oldest spare is freed for it. */
 static void txn_recycle(fci_reader_state *r, fc_txn *t)
 {
     t->nheld = 0;
     t->res_live = 0;
     t->res_table = NULL;
     t->iters = 0;
-    if (r->spare == NULL) {
-        r->spare = t;
-        return;
-    }
-    fci_table_get_free(NULL, &t->res);
-    free(t->held);
-    free(t);
+    if (r->nspares == FCI_TXN_SPARES)
+        txn_free(spare_take(r));
+    r->spares[(r->oldest_spare + r->nspares) % FCI_TXN_SPARES] = t;
+    r->nspares++;
 }
 
 void fci_reader_state_free(fci_reader_state *r)
 {
-    if (r->spare != NULL) {
-        fci_table_get_free(NULL, &r->spare->res);
-        free(r->spare->held);
-        free(r->spare);
-        r->spare = NULL;
+    while (r->nspares > 0) {
+        r->nspares--;
+        txn_free(r->spares[(r->oldest_spare + r->nspares) % FCI_TXN_SPARES]);
     }
+    r->oldest_spare = 0;
     r->cache.valid = 0;
 }
 
@@ -281,6 +297,8 @@ int fc_txn_end(fc_txn *t)
 {
     if (t == NULL)
         return FC_EINVAL;
+    if (t->ended)
+        return FC_ECLOSED;
     fc_store *s = t->store;
     if (t->iters > 0) {
         /* An iterator points into what this txn pins: refuse, keep both. */
@@ -397,6 +415,8 @@ int fci_get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t
 {
     if (t == NULL || (key == NULL && klen > 0))
         return FC_EINVAL;
+    if (t->ended)
+        return FC_ECLOSED;
     if (klen > FC_MAX_KEY_SIZE)
         return FC_ETOOBIG;
     int rc = lookup(t, fci_slice_make(key, klen), v);

@@ -12,6 +12,9 @@
 #include "db/vrec.h"
 #include "format/table.h"
 
+/* Ended transactions a process keeps for reuse (see fci_reader_state). */
+#define FCI_TXN_SPARES 8
+
 /* The checked view of the version record this process opened last. Most
  * transactions begin on the version the previous one saw (versions change
  * on flushes, not on writes), so they reuse it instead of checking the
@@ -33,7 +36,12 @@ typedef struct fci_reader_state {
     int active;          /* open transactions in this process */
     uint64_t pinned;     /* version the slot pins while active > 0 */
     fci_view_cache cache;
-    struct fc_txn *spare; /* an ended transaction kept for the next begin */
+    /* Ended transactions, oldest first, kept for later begins: one is
+     * reused only once FCI_TXN_SPARES are kept, so a handle used after its
+     * fc_txn_end meets its "ended" mark (FC_ECLOSED) until that many later
+     * transactions have ended, instead of another live transaction. */
+    struct fc_txn *spares[FCI_TXN_SPARES];
+    unsigned nspares, oldest_spare;
 } fci_reader_state;
 
 /* Frees what the reader state keeps between transactions (fc_close). */
@@ -62,7 +70,7 @@ struct fc_txn {
     fci_held *held;             /* blocks earlier values point into */
     size_t nheld, capheld;
     int res_live;
-    int ended;
+    int ended;                  /* fc_txn_end ran: every use is FC_ECLOSED */
     int iters;                  /* open fc_iter on this txn (iter.c) */
     int ttl;                    /* values are framed with their expiry */
     uint64_t now_ms;            /* expiry is judged against this (ttl.h) */

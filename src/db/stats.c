@@ -106,6 +106,13 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->tables_pread = atomic_load_explicit(&s->tcache.preads, memory_order_relaxed);
     cache_figures(s, st);
     drop_figures(s, st);
+    fci_oldest_pin(s->arena, &st->oldest_pin_pid, &st->oldest_pinned_version);
+    /* relaxed: figures the writer left; named only while that reader
+     * still pins the watched version */
+    uint64_t stale = atomic_load_explicit(&h->pin_stale_pid, memory_order_relaxed);
+    uint64_t watched = atomic_load_explicit(&h->pin_watch_seq, memory_order_relaxed);
+    if (stale != 0 && (int)stale == st->oldest_pin_pid && watched == st->oldest_pinned_version)
+        st->stale_reader_pid = (int)stale;
     return 0;
 }
 

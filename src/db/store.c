@@ -127,6 +127,35 @@ static long lock_holder(const fc_store *s)
     return pid;
 }
 
+/* Whether this process holds the fcntl lock on dir/LOCK already, as
+ * /proc/locks tells (pid and inode). fcntl locks belong to the process: a
+ * second open would "take" the lock again and make a second writer, and
+ * closing any descriptor of LOCK would drop the first open's lock, so the
+ * question is asked without opening LOCK. */
+static int lock_held_here(const fc_store *s)
+{
+    char path[PATH_MAX], line[256], kind[16];
+    struct stat st;
+    fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
+    if (stat(path, &st) != 0)
+        return 0;
+    FILE *f = fopen("/proc/locks", "re");
+    if (f == NULL)
+        return 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f) != NULL) {
+        long pid;
+        unsigned maj, min;
+        unsigned long long ino;
+        /* "1: POSIX  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (waiters: "1: -> ...") */
+        found = sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%llu", kind, &pid, &maj, &min,
+                       &ino) == 5 &&
+                strcmp(kind, "POSIX") == 0 && pid == (long)s->pid && ino == st.st_ino;
+    }
+    fclose(f);
+    return found;
+}
+
 /* Joins a running writer's file-backed arena as a reader whose writes go
  * through the writer's queue. The arena must name this store. */
 static int attach_to_writer(fc_store *s, long holder, fci_err *err)
@@ -298,31 +327,37 @@ static fc_store *store_new(const char *dir, const fc_options *opts)
 
 static void writer_free(fc_store *s);
 
+/* An argument check failed before any handle existed: the reason goes
+ * where fc_errmsg(NULL) finds it, like any other failed open. */
+#define open_refused(err, ...) \
+    (fci_err_set((err), FC_EINVAL, __VA_ARGS__), fci_open_failed(err), FC_EINVAL)
+
 int fc_open(const char *dir, const fc_options *opts, fc_store **out)
 {
+    fci_err err;
+    fci_err_clear(&err);
     if (out == NULL)
-        return FC_EINVAL;
+        return open_refused(&err, "fc_open: out is NULL");
     *out = NULL;
-    if (dir == NULL || *dir == '\0' || strlen(dir) >= PATH_MAX - 32)
-        return FC_EINVAL;
+    if (dir == NULL || *dir == '\0' || strnlen(dir, PATH_MAX) >= PATH_MAX - 32)
+        return open_refused(&err, "fc_open: dir is NULL, empty or longer than %d bytes",
+                            PATH_MAX - 33);
     const char *why = NULL;
     if (opts != NULL && fc_options_validate(opts, &why) != 0)
-        return FC_EINVAL;
-    if (!fci_urcu_usable()) {
-        fci_err e;
-        fci_err_set(&e, FC_EINVAL, "this process was made by fork() after its parent opened a "
-                                   "store: fork with fc_fork() (liburcu needs its fork hooks)");
-        fci_open_failed(&e);
-        return FC_EINVAL;
-    }
+        return open_refused(&err, "fc_open: bad options: %s", why);
+    if (!fci_urcu_usable())
+        return open_refused(&err, "this process was made by fork() after its parent opened a "
+                                  "store: fork with fc_fork() (liburcu needs its fork hooks)");
     fc_store *s = store_new(dir, opts);
     if (s == NULL)
         return FC_ENOMEM;
-    fci_err err;
-    fci_err_clear(&err);
     int rc;
-    long holder = (s->opts.flags & FC_ATTACH) ? lock_holder(s) : 0;
-    if (holder > 0) {
+    long holder = 0;
+    int ro = (s->opts.flags & (FC_READONLY | FC_ATTACH)) == FC_READONLY;
+    if (!ro && lock_held_here(s)) {
+        rc = fci_err_set(&err, FC_EBUSY, "%s: this process (pid %ld) is its writer already: "
+                         "one process opens a store once", s->dir, (long)s->pid);
+    } else if (!ro && (s->opts.flags & FC_ATTACH) && (holder = lock_holder(s)) > 0) {
         rc = attach_to_writer(s, holder, &err);
     } else if (s->opts.flags & FC_READONLY) {
         s->role = FCI_ROLE_READONLY;

@@ -177,6 +177,19 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync);
 int fci_make_room(fc_store *s);
 int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync);
 
+/* stall.c: before a write (b) or a memtable switch (b NULL) takes arena
+ * memory, waits while the arena is full of what old snapshots pin.
+ * mu held (released while waiting). 0 when there is room at once,
+ * FCI_ROOM_WAITED after a wait (the caller looks at the state again), or
+ * FC_ENOMEM when waiting cannot help. */
+#define FCI_ROOM_WAITED 1
+int fci_arena_room(fc_store *s, fci_write_batch *b);
+/* The live reader slot pinning the oldest version: its pid and version
+ * (0, 0 when nothing is pinned). A figure, read without synchronisation. */
+void fci_oldest_pin(const fci_arena *a, int *pid, uint64_t *version);
+/* Ages the oldest pin for max_snapshot_age_ms (writer, mu held). */
+void fci_pin_watch(fc_store *s);
+
 /* Records a failure in the handle's message and returns code. */
 int fci_store_fail(fc_store *s, int code, const fci_err *detail);
 

@@ -165,7 +165,11 @@ int fci_make_room(fc_store *s)
             pthread_cond_wait(&w->done_cv, &w->mu);
             continue;
         }
-        int rc = fci_switch_memtable(s);
+        int rc = fci_arena_room(s, NULL); /* room for the next memtable (stall.c) */
+        if (rc == FCI_ROOM_WAITED)
+            continue;
+        if (rc == 0)
+            rc = fci_switch_memtable(s);
         if (rc != 0)
             return rc;
     }
@@ -221,6 +225,9 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
     if (fci_batch_count(b) == 0)
         return 0;
     int rc = fci_make_room(s);
+    /* a full arena (old snapshots pin it) stalls the write (stall.c) */
+    while (rc == 0 && (rc = fci_arena_room(s, b)) == FCI_ROOM_WAITED)
+        rc = fci_make_room(s);
     return rc != 0 ? rc : fci_write_batch_room_made(s, b, sync);
 }
 

@@ -12,7 +12,9 @@
  * whole values.
  *
  * Blocks are never split or merged: a memtable chunk or version record
- * comes back in the sizes it left, so a class list refills itself.
+ * comes back in the sizes it left, so a class list refills itself. Once
+ * the heap is all carved, a request whose class list is empty takes a
+ * free block of a larger class whole (it stays of its class).
  */
 #include "config.h"
 
@@ -54,19 +56,34 @@ static fci_block_header *block_at(const fci_arena *a, uint64_t off)
 
 /* Blocks are aligned to their own size up to a page, so the bump pointer is
  * rounded up first; the gap is lost (small, and only at class changes). */
-static int bump(fci_arena *a, int c, uint64_t *boff)
+static int bump_start(const fci_arena *a, int c, uint64_t *start)
 {
-    fci_arena_header *h = a->hdr;
+    const fci_arena_header *h = a->hdr;
     uint64_t bsize = (uint64_t)1 << c;
     uint64_t align = bsize < 4096 ? bsize : 4096;
-    uint64_t top = atomic_load_explicit(&h->alloc_top, memory_order_relaxed);
-    uint64_t start = (top + align - 1) & ~(align - 1);
-    if (start < top || start > h->arena_size || bsize > h->arena_size - start)
+    uint64_t top = atomic_load_explicit(&h->alloc_top, memory_order_relaxed); /* writer only */
+    *start = (top + align - 1) & ~(align - 1);
+    if (*start < top || *start > h->arena_size || bsize > h->arena_size - *start)
+        return FC_ENOMEM;
+    return 0;
+}
+
+static int bump(fci_arena *a, int c, uint64_t *boff)
+{
+    uint64_t start;
+    if (bump_start(a, c, &start) != 0)
         return FC_ENOMEM;
     /* relaxed: only the writer reads it for allocation; stats see a number */
-    atomic_store_explicit(&h->alloc_top, start + bsize, memory_order_relaxed);
+    atomic_store_explicit(&a->hdr->alloc_top, start + ((uint64_t)1 << c), memory_order_relaxed);
     *boff = start;
     return 0;
+}
+
+/* Whether bump() would refuse a block of class c (it changes nothing). */
+static int bump_would_fail(const fci_arena *a, int c)
+{
+    uint64_t start;
+    return bump_start(a, c, &start) != 0;
 }
 
 /* A free block of the class first, so steady-state churn (memtables,
@@ -81,6 +98,17 @@ int fci_arena_alloc(fci_arena *a, uint64_t len, uint64_t *off, fci_err *err)
     int k = c - FCI_ALLOC_MIN_SHIFT;
     uint64_t boff = h->free_head[k];
     fci_block_header *b;
+    if (boff == 0 && bump_would_fail(a, c)) {
+        /* The heap is all carved: a free block of a larger class serves
+         * whole (it keeps its class), rather than failing while blocks of
+         * other sizes sit free. */
+        for (int j = k + 1; j < FCI_ALLOC_CLASSES && boff == 0; j++)
+            if (h->free_head[j] != 0) {
+                k = j;
+                c = j + FCI_ALLOC_MIN_SHIFT;
+                boff = h->free_head[j];
+            }
+    }
     if (boff != 0) {
         b = fci_arena_ptr(a, boff, sizeof *b);
         if (b == NULL || b->state != FCI_BLOCK_FREE || b->size_class != (uint32_t)c)

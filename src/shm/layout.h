@@ -105,7 +105,13 @@ typedef struct fci_arena_header {
     /* the expiry/eviction block (src/db/ttl.h), 0 = none: stored once by the
      * writer (release) after the block is filled (padding in layout 1) */
     _Atomic uint64_t ttl_off;
-    uint64_t pad5[4];
+    /* the oldest reader pin as the writer last saw it, for the writer's
+     * max_snapshot_age_ms (src/db/stall.c); figures, relaxed; zero pad in
+     * older arenas reads as "nothing watched" */
+    _Atomic uint64_t pin_watch_seq;  /* version pinned longest, 0 = none */
+    _Atomic uint64_t pin_watch_since; /* CLOCK_MONOTONIC ns when the writer first saw it */
+    _Atomic uint64_t pin_stale_pid;  /* its reader once older than the limit, 0 = none */
+    uint64_t pad5[1];
     uint64_t free_head[FCI_ALLOC_CLASSES]; /* offset of first free block, 0 = none */
 } fci_arena_header;
 

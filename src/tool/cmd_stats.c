@@ -28,6 +28,7 @@ static const char *stall_word(int stall)
     case FC_STALL_MEMTABLE: return "memtable";
     case FC_STALL_L0: return "l0";
     case FC_STALL_ERROR: return "error";
+    case FC_STALL_ARENA: return "arena";
     default: return "unknown";
     }
 }
@@ -112,6 +113,11 @@ static void print_human(const char *dir, const fc_stats *st, const fc_reader_sta
            st->expired_entries, st->expired_tables, st->expired_bytes);
     printf(ROW "%" PRIu64 " tables, %" PRIu64 " bytes\n", "evicted", st->evicted_tables,
            st->evicted_bytes);
+    if (st->oldest_pin_pid != 0)
+        printf(ROW "pid %d pins version %" PRIu64 "%s\n", "oldest snapshot", st->oldest_pin_pid,
+               st->oldest_pinned_version,
+               st->stall == FC_STALL_ARENA ? " (writes wait for it: the arena is full)" :
+               st->stale_reader_pid != 0 ? " (older than the writer's max snapshot age)" : "");
     printf(ROW "%" PRIu64 " tables mapped, %" PRIu64 " read by pread\n", "this process",
            st->tables_mapped, st->tables_pread);
     printf("\n%-6s %6s %14s\n", "level", "files", "bytes");
