@@ -237,7 +237,7 @@ int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
 {
     for (;;) {
         int e = hook(site, NULL);
-        int fd = e ? fail(e) : open(path, flags, mode);
+        int fd = e ? fail(e) : open(path, flags | O_CLOEXEC, mode); /* every descriptor */
         if (fd >= 0 || errno != EINTR)
             return fd;
     }
