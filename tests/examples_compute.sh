@@ -135,18 +135,24 @@ S=$S_framed
 
 # ---- a worker SIGKILLed while it computes: another process computes
 # instead, every waiting request is answered, nothing hangs. The kill
-# must land during the 1.5 s computation; if it came after (the victim
-# answered), the round is repeated with another key.
-start_server --compute-ttl 600 --compute-ms 1500
+# must land during the 4 s computation; if it came after (the victim
+# answered), or a loaded machine let the computation end before /stats
+# showed it, the round is repeated with another key.
+start_server --compute-ttl 600 --compute-ms 4000
 computing_pid() { curl -s -m 30 "$URL/stats" | sed -n 's/.*"computing": \[\([0-9][0-9]*\).*/\1/p'; }
 has_computing() { [ -n "$(computing_pid)" ]; }
 killed_while_computing=
-for key in 31 32 33; do
+for key in 31 32 33 34 35 36; do
     started0=$(counter computations) completed0=$(counter completed)
     curl -s -m 60 -o "$tmp/first" "$URL/compute/$key" &
     first=$!
-    wait_for has_computing || fail "key $key: no worker is computing"
-    victim=$(computing_pid)
+    victim=
+    wait_for has_computing && victim=$(computing_pid)
+    if [ -z "$victim" ]; then
+        wait "$first"
+        echo "note: key $key: the computation was not seen running; again with another key"
+        continue
+    fi
     burst 6 "/compute/$key" &
     waiters=$!
     kill -KILL "$victim" || fail "key $key: cannot kill worker $victim"
@@ -169,7 +175,7 @@ for key in 31 32 33; do
     [ "$started" -eq 1 ] || fail "key $key: $started computations began, expected 1 or 2"
     echo "note: key $key: worker $victim was killed after it computed; again with another key"
 done
-[ -n "$killed_while_computing" ] || fail "three rounds never killed a worker while it computed"
+[ -n "$killed_while_computing" ] || fail "six rounds never killed a worker while it computed"
 ! curl -s -m 30 "$URL/stats" | grep -q "\"computing\": \[[0-9]" || fail "a dead worker is still listed as computing"
 stop_server
 echo "prefork_http /compute: all checks passed"
