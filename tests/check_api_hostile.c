@@ -496,7 +496,7 @@ START_TEST(bad_directories)
     ck_assert_int_eq(fc_open(path, &o, &s), FC_EINVAL);
     /* A regular file where the store should be. */
     snprintf(path, sizeof path, "%s/file", DIR_);
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "we");
     ck_assert_ptr_nonnull(f);
     fclose(f);
     int rc = fc_open(path, &o, &s);

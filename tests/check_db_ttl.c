@@ -419,7 +419,7 @@ static void write_file(const char *name, const char *text)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", DIR_, name);
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "we");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     ck_assert_int_eq(fclose(f), 0);

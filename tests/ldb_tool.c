@@ -104,7 +104,7 @@ static void hex(FILE *f, const char *p, size_t n)
 /* LevelDB's iteration of the whole database, one direction. */
 static void dump(leveldb_t *db, const char *path, int reverse)
 {
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "we");
     if (f == NULL)
         die(path, NULL);
     leveldb_readoptions_t *ro = leveldb_readoptions_create();
