@@ -228,6 +228,11 @@ int fc_after_fork(fc_store *store);
  * its locks must be put in order around it, or the child's first grace
  * period may wait forever. liburcu's fork hooks free memory, so they are
  * not installed with pthread_atfork(); call them through these functions.
+ * In a writer, the fork also waits until the store's own threads (the
+ * background flush and compaction, the write queue's drain) stand still
+ * between steps, so the child copies no half-done step and no lock they
+ * held; a compaction pauses within about a millisecond, and they resume
+ * in fc_postfork_parent().
  * A child made by a plain fork() after its parent opened a store gets
  * FC_EINVAL from fc_after_fork() and fc_open() instead of a hang. A child
  * that calls exec() at once (posix_spawn, system) needs nothing.

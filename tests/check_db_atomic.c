@@ -469,4 +469,4 @@ static Suite *atomic_suite(void)
     return s;
 }
 
-FC_TEST_MAIN_NOT_UNDER_ASAN(atomic_suite)
+FC_TEST_MAIN(atomic_suite)

@@ -561,4 +561,4 @@ static Suite *fifo_suite(void)
     return su;
 }
 
-FC_TEST_MAIN_NOT_UNDER_ASAN(fifo_suite)
+FC_TEST_MAIN(fifo_suite)

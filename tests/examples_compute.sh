@@ -9,10 +9,6 @@
 # value instead, and every waiting request is answered. "Correct" is what
 # `prefork_http --print-compute N` computes in its own process.
 # The server's plumbing is in tests/http_common.sh.
-# CI's sanitizer leg (FC_ASAN_LEG) skips this: the server forks its
-# children from a writer whose threads allocate, and GCC 12's libasan
-# deadlocks a child forked mid-malloc (docs/RELIABILITY.md).
-if [ -n "${FC_ASAN_LEG:-}" ]; then echo "skipped in the sanitizer leg"; exit 77; fi
 set -u
 http_name=fc-compute
 http_workers=3

@@ -8,10 +8,6 @@
 # on SIGTERM stops with every worker gone. Then the same reads in --mode copy.
 # Needs curl (bootstrap installs it) and bash's /dev/tcp for raw bytes.
 # The server's plumbing is in tests/http_common.sh.
-# CI's sanitizer leg (FC_ASAN_LEG) skips this: the server forks its
-# children from a writer whose threads allocate, and GCC 12's libasan
-# deadlocks a child forked mid-malloc (docs/RELIABILITY.md).
-if [ -n "${FC_ASAN_LEG:-}" ]; then echo "skipped in the sanitizer leg"; exit 77; fi
 set -u
 http_name=fc-http
 . "${top_srcdir:?run through make check}/tests/http_common.sh"

@@ -5,10 +5,6 @@
 # non-zero otherwise; this script checks that exit status and that each
 # consumer and the producer reported. A second run in the same store must
 # not be confused by the first run's records. No timing is asserted.
-# CI's sanitizer leg (FC_ASAN_LEG) skips this: the server forks its
-# children from a writer whose threads allocate, and GCC 12's libasan
-# deadlocks a child forked mid-malloc (docs/RELIABILITY.md).
-if [ -n "${FC_ASAN_LEG:-}" ]; then echo "skipped in the sanitizer leg"; exit 77; fi
 set -u
 : "${top_builddir:?run through make check}"
 IPC="$top_builddir/examples/ipc_pipeline"

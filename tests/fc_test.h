@@ -23,33 +23,6 @@
         return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;        \
     }
 
-/* As FC_TEST_MAIN, but the suite is skipped (exit 77, which Automake
- * reports as SKIP) in CI's sanitizer leg (FC_ASAN_LEG set): GCC 12's
- * libasan does not hold its allocator's locks across fork(), so a child
- * forked while another thread of the parent is inside malloc can deadlock
- * on its first allocation. Suites that fork children from a writer whose
- * threads allocate all the time hit it; glibc's malloc is fork-safe, and
- * the plain leg runs them. */
-#define FC_TEST_MAIN_NOT_UNDER_ASAN(suite_fn)                                   \
-    static int fc_test_main_(void);                                             \
-    int main(void)                                                              \
-    {                                                                           \
-        if (getenv("FC_ASAN_LEG") != NULL) {                                    \
-            fprintf(stderr, "skipped in the sanitizer leg: fork under libasan\n"); \
-            return 77;                                                          \
-        }                                                                       \
-        return fc_test_main_();                                                 \
-    }                                                                           \
-    static int fc_test_main_(void)                                              \
-    {                                                                           \
-        SRunner *sr = srunner_create(suite_fn());                               \
-        srunner_set_fork_status(sr, CK_FORK_GETENV);                            \
-        srunner_run_all(sr, CK_NORMAL);                                         \
-        int failed = srunner_ntests_failed(sr);                                 \
-        srunner_free(sr);                                                       \
-        return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;                       \
-    }
-
 /* Makes a fresh directory under $TMPDIR (or /tmp) and returns its path in a
  * static buffer; the test removes it with fc_test_rmtree. */
 static inline const char *fc_test_tmpdir(void)

@@ -27,6 +27,7 @@
 #include "util/proc.h"
 #include "db/store.h"
 #include "db/fifo.h"
+#include "db/forkgate.h"
 
 /* mu held on entry and exit. With a size bound or expiry, the same edit
  * that adds the new table drops the tables that must go (fifo.c), so the
@@ -224,7 +225,7 @@ static void back_off(fci_writer *w, long ms)
         until.tv_nsec -= 1000000000L;
     }
     if (!w->shutting_down)
-        pthread_cond_timedwait(&w->work_cv, &w->mu, &until);
+        fci_gate_wait(&w->work_cv, &w->mu, &until);
 }
 
 /* mu held. After a step: a failure is noted and backed off from (at
@@ -259,13 +260,13 @@ static void wait_for_work(fc_store *s)
 {
     fci_writer *w = s->w;
     if (!s->opts.ttl_framing) {
-        pthread_cond_wait(&w->work_cv, &w->mu);
+        fci_gate_wait(&w->work_cv, &w->mu, NULL);
         return;
     }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 1;
-    pthread_cond_timedwait(&w->work_cv, &w->mu, &ts);
+    fci_gate_wait(&w->work_cv, &w->mu, &ts);
 }
 
 static void *background_main(void *arg)
@@ -273,6 +274,7 @@ static void *background_main(void *arg)
     fc_store *s = arg;
     fci_writer *w = s->w;
     long backoff_ms = 0;
+    fci_gate_adopt(); /* a fork waits for this thread's step to end (forkgate.c) */
     pthread_mutex_lock(&w->mu);
     w->bg_self = pthread_self();
     w->bg_running = 1;
@@ -294,7 +296,7 @@ static void *background_main(void *arg)
 
 int fci_bg_start(fc_store *s)
 {
-    int rc = pthread_create(&s->w->bg, NULL, background_main, s);
+    int rc = fci_gate_spawn(&s->w->bg, background_main, s);
     if (rc != 0)
         return fci_store_fail(s, FC_EIO, NULL);
     s->w->bg_started = 1;
@@ -312,7 +314,7 @@ void fci_bg_stop(fc_store *s)
     atomic_store_explicit(&w->stop_compaction, 1, memory_order_relaxed);
     pthread_cond_broadcast(&w->work_cv);
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->bg, NULL);
+    fci_gate_reap(w->bg);
     w->bg_started = 0;
 }
 
@@ -323,7 +325,7 @@ static int wait_imm(fc_store *s, uint64_t failures)
     fci_writer *w = s->w;
     while (w->has_imm && w->bg_failures == failures) {
         pthread_cond_signal(&w->work_cv);
-        pthread_cond_wait(&w->done_cv, &w->mu);
+        fci_gate_wait(&w->done_cv, &w->mu, NULL);
     }
     return w->has_imm ? fci_bg_failed(s) : 0;
 }
@@ -374,7 +376,7 @@ static int compact_level(fc_store *s, int level, const fci_slice *begin, const f
     fci_writer *w = s->w;
     for (;;) {
         while (w->compacting)
-            pthread_cond_wait(&w->done_cv, &w->mu);
+            fci_gate_wait(&w->done_cv, &w->mu, NULL);
         if (w->shutting_down) /* a cancelled compaction must not be retried */
             return fci_store_fail(s, FC_ECLOSED, NULL);
         fci_compaction *c = NULL;

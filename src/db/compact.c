@@ -23,6 +23,7 @@
 
 #include "forkcache.h"
 #include "db/flush.h"
+#include "db/forkgate.h"
 #include "db/store.h"
 #include "db/ttl.h"
 #include "format/dbformat.h"
@@ -312,6 +313,7 @@ static int merge_inputs(merge_state *m, stream *sts, size_t n, fci_err *err)
     while (rc == 0 && (i = smallest_stream(sts, n)) >= 0) {
         if (++since_check == IMM_CHECK_INTERVAL) {
             since_check = 0;
+            fci_gate_yield(); /* a fork need not wait for the whole compaction */
             if (cancel_requested(m->s)) {
                 rc = fci_err_set(err, FC_ECLOSED, "compaction cancelled: the store is closing");
                 break;

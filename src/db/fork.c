@@ -29,6 +29,7 @@
 #include <urcu-bp.h>
 
 #include "forkcache.h"
+#include "db/forkgate.h"
 #include "db/tcache.h"
 #include "util/proc.h"
 
@@ -55,6 +56,7 @@ int fc_prefork(void)
         return FC_EINVAL; /* this process came from a plain fork() */
     if (urcu_bp_read_ongoing())
         return FC_EBUSY;  /* a transaction open in this thread would wait for itself */
+    fci_gate_close();         /* the writers' threads stand still (forkgate.c) */
     call_rcu_before_fork();   /* call_rcu threads finish their grace period, pause */
     urcu_bp_before_fork();    /* then the grace-period locks and the resize worker */
     return 0;
@@ -64,10 +66,12 @@ void fc_postfork_parent(void)
 {
     urcu_bp_after_fork_parent();
     call_rcu_after_fork_parent();
+    fci_gate_open();
 }
 
 void fc_postfork_child(void)
 {
+    fci_gate_reset_child();
     urcu_bp_after_fork_child();   /* only this thread's registration is left */
     call_rcu_after_fork_child();  /* a fresh call_rcu thread takes the callbacks */
     atomic_store_explicit(&urcu_pid, getpid(), memory_order_relaxed); /* see mark */

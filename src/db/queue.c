@@ -16,6 +16,7 @@
 
 #include "forkcache.h"
 #include "db/atomic.h"
+#include "db/forkgate.h"
 #include "db/lease.h"
 #include "db/store.h"
 #include "shm/layout.h"
@@ -102,17 +103,22 @@ static void *drain_main(void *arg)
     fci_wq *q = queue_of(s);
     fci_write_batch group;
     fci_batch_init(&group);
+    fci_gate_adopt(); /* a fork waits for the group in hand (forkgate.c) */
     for (;;) {
         uint32_t seen = atomic_load_explicit(&q->work, memory_order_acquire);
         pthread_mutex_lock(&w->mu);
         int stopping = w->queue_stop;
         int did = apply_group(s, q, &group);
         pthread_mutex_unlock(&w->mu);
-        if (did > 0)
+        if (did > 0) {
+            fci_gate_yield();
             continue;
+        }
         if (stopping)
             break; /* drained: nothing ready is left */
+        fci_gate_idle_begin();
         fci_wq_wait_work(q, seen, 100);
+        fci_gate_idle_end();
     }
     fci_batch_free(&group);
     return NULL;
@@ -120,7 +126,7 @@ static void *drain_main(void *arg)
 
 int fci_queue_start(fc_store *s)
 {
-    if (pthread_create(&s->w->drain, NULL, drain_main, s) != 0)
+    if (fci_gate_spawn(&s->w->drain, drain_main, s) != 0)
         return fci_store_fail(s, FC_EIO, NULL);
     s->w->drain_started = 1;
     return 0;
@@ -135,7 +141,7 @@ void fci_queue_stop(fc_store *s)
     pthread_mutex_lock(&w->mu);
     w->queue_stop = 1;
     pthread_mutex_unlock(&w->mu);
-    pthread_join(w->drain, NULL);
+    fci_gate_reap(w->drain);
     w->drain_started = 0;
 }
 

@@ -24,6 +24,7 @@
 
 #include "forkcache.h"
 #include "db/skiplist.h"
+#include "db/forkgate.h"
 #include "db/store.h"
 #include "db/vrec.h"
 #include "shm/layout.h"
@@ -168,7 +169,7 @@ static void wait_a_little(fci_writer *w)
         ts.tv_nsec -= 1000000000L;
     }
     pthread_cond_signal(&w->work_cv);
-    pthread_cond_timedwait(&w->done_cv, &w->mu, &ts);
+    fci_gate_wait(&w->done_cv, &w->mu, &ts);
 }
 
 /* Publishes the stall (or its end) for fc_stats in every process. */

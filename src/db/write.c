@@ -14,6 +14,7 @@
 
 #include "forkcache.h"
 #include "util/proc.h"
+#include "db/forkgate.h"
 #include "db/store.h"
 #include "db/ttl.h"
 #include "format/dbformat.h"
@@ -149,6 +150,7 @@ int fci_make_room(fc_store *s)
         if (!slowed && l0 >= FCI_L0_SLOWDOWN_TRIGGER) {
             slowed = 1;
             pthread_mutex_unlock(&w->mu);
+            fci_gate_yield();
             sleep_ms(1);
             pthread_mutex_lock(&w->mu);
             continue;
@@ -162,7 +164,7 @@ int fci_make_room(fc_store *s)
             w->stall_count++;
             fci_store_count(s);
             pthread_cond_signal(&w->work_cv);
-            pthread_cond_wait(&w->done_cv, &w->mu);
+            fci_gate_wait(&w->done_cv, &w->mu, NULL);
             continue;
         }
         int rc = fci_arena_room(s, NULL); /* room for the next memtable (stall.c) */
