@@ -18,6 +18,7 @@
 #include <stdlib.h>
 
 #include "forkcache.h"
+#include "db/framesize.h"
 #include "db/store.h"
 #include "shm/bcache.h"
 #include "db/vrec.h"
@@ -49,7 +50,7 @@ static int open_private_arena(fc_store *s, fci_err *err)
      * decompressed once for this process and every child it forks. */
     if (rc == 0)
         rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
-                               fci_bcache_frame_size(s->opts.block_size), err);
+                               fci_frame_size_for(s->dir, s->opts.block_size), err);
     return rc;
 }
 

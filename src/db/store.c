@@ -14,6 +14,7 @@
 
 #include "forkcache.h"
 #include "util/proc.h"
+#include "db/framesize.h"
 #include "db/store.h"
 #include "db/ttl.h"
 #include "format/filename.h"
@@ -271,7 +272,7 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = open_arena(s, err);
     if (rc == 0) /* the shared block cache, carved before anything else */
         rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
-                               fci_bcache_frame_size(s->opts.block_size), err);
+                               fci_frame_size_for(s->dir, s->opts.block_size), err);
     if (rc == 0) /* the expiry clock and counters, before any thread uses them */
         rc = fci_ttl_attach(s, err);
     if (rc == 0) {

@@ -45,17 +45,6 @@ static void backoff(unsigned i)
     }
 }
 
-size_t fci_bcache_frame_size(size_t block_size)
-{
-    /* A block is cut once it passes block_size, so it ends a little past
-     * it: twice the target leaves room for that and for most big values. */
-    size_t f = block_size * 2;
-    if (f < FCI_BCACHE_MIN_FRAME)
-        f = FCI_BCACHE_MIN_FRAME;
-    f = (f + 4095) & ~(size_t)4095;
-    return f > (1u << 24) ? (1u << 24) : f;
-}
-
 static uint64_t round_up(uint64_t x, uint64_t to)
 {
     return (x + to - 1) / to * to;
@@ -81,7 +70,11 @@ int fci_bcache_create(fci_arena *a, size_t bytes, size_t frame_size, fci_err *er
     if (rc != 0)
         return rc;
     uint64_t data = round_up(doff, 64);
-    uint64_t nsets = (fci_arena_block_size(a, doff) - (data - doff)) / frame_size / FCI_BCACHE_WAYS;
+    /* As many frames as asked for, not as the heap's size class holds:
+     * frames spread thinner over more sets fill fewer of their pages,
+     * and a part-used page costs a whole one. */
+    uint64_t room = fci_arena_block_size(a, doff) - (data - doff);
+    uint64_t nsets = (room < request ? room : request) / frame_size / FCI_BCACHE_WAYS;
     if (nsets * FCI_BCACHE_WAYS > 0x7fffffffu)
         nsets = 0x7fffffffu / FCI_BCACHE_WAYS;
     uint64_t nframes = nsets * FCI_BCACHE_WAYS;

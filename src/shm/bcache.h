@@ -160,9 +160,6 @@ typedef struct fci_bcache_stats {
     uint64_t hits, misses, fills, evictions, waits, bypasses, takeovers, pinned_skips;
 } fci_bcache_stats;
 
-/* Frame size used for blocks of block_size: twice it, whole pages. */
-size_t fci_bcache_frame_size(size_t block_size);
-
 /* Writer: carves a cache of about bytes (metadata included) from the arena
  * heap and records it in the arena header. FC_EINVAL when bytes cannot
  * hold one set of frames; FC_ENOMEM when the heap cannot. */

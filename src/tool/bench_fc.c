@@ -165,23 +165,22 @@ static void fc_detach(void *ctx)
     free(r->buf);
 }
 
-/* Frames are twice the block size rounded up to pages, as the library
- * sizes them; a block is cut once past 4 KiB, so it holds as many
- * entries as fit plus the one that crossed. A power of two fits the
- * arena's size class exactly (frames never touched cost nothing). */
+/* Room for every block, in frames of about the size the library picks
+ * (db/framesize.c: the blocks' 99th percentile, a sixteenth past the
+ * block size for these values), with slack for 8-way sets filling
+ * unevenly. No more than that: a sparse cache touches pages it half
+ * uses. A block is cut once past 4 KiB, so it holds as many entries as
+ * fit plus the one that crossed. */
 static size_t cache_bytes(const bench_shape *sh, uint64_t table_bytes)
 {
-    size_t frame = (2 * FC_DEFAULT_BLOCK_SIZE + 4095) / 4096 * 4096;
     uint64_t entry = sh->value_size + BENCH_KEY_LEN + 8 + 3;
     uint64_t per_block = FC_DEFAULT_BLOCK_SIZE / entry + 1;
-    uint64_t blocks = sh->keys / per_block + 1;
-    if (blocks < table_bytes / FC_DEFAULT_BLOCK_SIZE)
-        blocks = table_bytes / FC_DEFAULT_BLOCK_SIZE;
+    uint64_t block = per_block * entry, blocks = sh->keys / per_block + 1;
+    size_t frame = (size_t)(block > FC_DEFAULT_BLOCK_SIZE * 17 / 16 ? block : FC_DEFAULT_BLOCK_SIZE * 17 / 16);
+    if (blocks < table_bytes / block)
+        blocks = table_bytes / block;
     size_t bytes = (size_t)((double)blocks * (double)frame * CACHE_SLACK) + ((size_t)16 << 20);
-    size_t pow2 = (size_t)1 << 20;
-    while (pow2 < bytes)
-        pow2 <<= 1;
-    return pow2;
+    return (bytes + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
 }
 
 /* Half the machine's memory: a cache bigger than that is not offered. */

@@ -52,6 +52,8 @@ static const struct {
     [FCI_IO_SITE_VERIFY_CURRENT_READ] = { "verify_current_read", FCI_IO_READ },
     [FCI_IO_SITE_VERIFY_TABLE_OPEN] = { "verify_table_open", FCI_IO_OPEN },
     [FCI_IO_SITE_VERIFY_TABLE_STAT] = { "verify_table_stat", FCI_IO_STAT },
+    [FCI_IO_SITE_FRAME_TABLE_OPEN] = { "frame_table_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_FRAME_TABLE_STAT] = { "frame_table_stat", FCI_IO_STAT },
     [FCI_IO_SITE_ARENA_OPEN] = { "arena_open", FCI_IO_OPEN },
     [FCI_IO_SITE_ARENA_STAT] = { "arena_stat", FCI_IO_STAT },
     [FCI_IO_SITE_ARENA_HEADER_READ] = { "arena_header_read", FCI_IO_READ },

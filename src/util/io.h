@@ -71,6 +71,8 @@ typedef enum fci_io_site {
     FCI_IO_SITE_VERIFY_CURRENT_READ,
     FCI_IO_SITE_VERIFY_TABLE_OPEN,
     FCI_IO_SITE_VERIFY_TABLE_STAT,
+    FCI_IO_SITE_FRAME_TABLE_OPEN,  /* tables sampled to size cache frames */
+    FCI_IO_SITE_FRAME_TABLE_STAT,
     FCI_IO_SITE_ARENA_OPEN,        /* the arena file */
     FCI_IO_SITE_ARENA_STAT,
     FCI_IO_SITE_ARENA_HEADER_READ,
