@@ -20,7 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "forkcache.h"
 #include "db/framesize.h"
+#include "db/store.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
 #include "format/table.h"
@@ -185,4 +187,12 @@ size_t fci_frame_size_for(const char *dir, size_t block_size)
     }
     free(z.v);
     return clamp(frame);
+}
+
+int fci_frame_bcache_create(fc_store *s, fci_err *err)
+{
+    if (s->opts.block_cache_size == 0)
+        return 0;
+    return fci_bcache_create(s->arena, s->opts.block_cache_size,
+                             fci_frame_size_for(s->dir, s->opts.block_size), err);
 }

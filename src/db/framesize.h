@@ -18,4 +18,11 @@
  * 64, 4 KiB .. 16 MiB. Never fails: what cannot be read is not sampled. */
 size_t fci_frame_size_for(const char *dir, size_t block_size);
 
+struct fc_store;
+struct fci_err;
+/* The writer (or a read-only opener with its own arena) carves the
+ * store's block cache when its options ask for one, with frames sized by
+ * fci_frame_size_for; nothing is sampled otherwise. */
+int fci_frame_bcache_create(struct fc_store *s, struct fci_err *err);
+
 #endif

@@ -49,8 +49,7 @@ static int open_private_arena(fc_store *s, fci_err *err)
     /* The shared block cache: a compressed LevelDB database is then
      * decompressed once for this process and every child it forks. */
     if (rc == 0)
-        rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
-                               fci_frame_size_for(s->dir, s->opts.block_size), err);
+        rc = fci_frame_bcache_create(s, err);
     return rc;
 }
 

@@ -271,8 +271,7 @@ static int open_writer(fc_store *s, fci_err *err)
     if (rc == 0)
         rc = open_arena(s, err);
     if (rc == 0) /* the shared block cache, carved before anything else */
-        rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
-                               fci_frame_size_for(s->dir, s->opts.block_size), err);
+        rc = fci_frame_bcache_create(s, err);
     if (rc == 0) /* the expiry clock and counters, before any thread uses them */
         rc = fci_ttl_attach(s, err);
     if (rc == 0) {
