@@ -114,7 +114,11 @@ typedef struct fc_options {
     int max_mappings;            /* Limiter capacity, all processes; 1000 */
     int reader_slots;            /* reader slots in the arena; 1024 */
     size_t arena_size;           /* arena bytes reserved (not touched); 1 GiB */
-    size_t block_cache_size;     /* shared block cache bytes; 8 MiB */
+    size_t block_cache_size;     /* shared block cache bytes; 8 MiB. Carved
+                                    from the arena as one power-of-two block,
+                                    so arena_size must exceed the power of
+                                    two at or above it; only the frames asked
+                                    for are used (and ever touched) */
     const char *arena_path;      /* file-backed arena; NULL = anonymous */
     unsigned file_mode;          /* mode of files the store creates; 0600 */
     int queue_slots;             /* write queue entries in flight; 32 */

@@ -214,7 +214,12 @@ static void mode_options(const char *mode, const bench_shape *sh, const char *pa
     while (want > cap)
         want >>= 1;
     o->block_cache_size = want;
-    o->arena_size = o->block_cache_size + RUN_ARENA;
+    /* The arena's heap hands out power-of-two blocks: room for the one
+     * the cache is carved from (reserved, only the frames are touched). */
+    size_t block = (size_t)1 << 20;
+    while (block < want)
+        block <<= 1;
+    o->arena_size = block + RUN_ARENA;
     if (need > cap)
         snprintf(r->note, sizeof r->note, "block cache %zu MiB < the %zu MiB the data needs",
                  o->block_cache_size >> 20, need >> 20);
