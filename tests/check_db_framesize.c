@@ -103,6 +103,23 @@ START_TEST(damaged_files_are_not_sampled)
 }
 END_TEST
 
+/* A cache the arena's heap cannot hold names the options to change. */
+START_TEST(cache_too_big_for_the_arena_says_so)
+{
+    fc_options o = small_opts();
+    o.arena_size = 64u << 20;
+    o.block_cache_size = 40u << 20; /* carved as a 64 MiB block: no room */
+    fc_store *s = NULL;
+    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_ENOMEM);
+    ck_assert_ptr_null(s);
+    ck_assert_msg(strstr(fc_errmsg(NULL), "block cache of 41943040 bytes does not fit the arena") &&
+                  strstr(fc_errmsg(NULL), "arena_size"), "message: %s", fc_errmsg(NULL));
+    o.arena_size = 128u << 20;
+    s = open_in(&o);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *framesize_suite(void)
 {
     Suite *s = suite_create("db_framesize");
@@ -115,6 +132,7 @@ static Suite *framesize_suite(void)
     tcase_add_test(tc, compressed_tables_get_twice_the_block);
 #endif
     tcase_add_test(tc, damaged_files_are_not_sampled);
+    tcase_add_test(tc, cache_too_big_for_the_arena_says_so);
     suite_add_tcase(s, tc);
     return s;
 }

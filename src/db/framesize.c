@@ -193,6 +193,15 @@ int fci_frame_bcache_create(fc_store *s, fci_err *err)
 {
     if (s->opts.block_cache_size == 0)
         return 0;
-    return fci_bcache_create(s->arena, s->opts.block_cache_size,
-                             fci_frame_size_for(s->dir, s->opts.block_size), err);
+    int rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
+                               fci_frame_size_for(s->dir, s->opts.block_size), err);
+    if (rc == FC_ENOMEM && err != NULL) {
+        /* The heap's message speaks of blocks; say which option to change. */
+        char inner[sizeof err->msg];
+        snprintf(inner, sizeof inner, "%s", err->msg);
+        fci_err_set(err, rc, "block cache of %zu bytes does not fit the arena (arena_size %zu "
+                    "must exceed the power of two at or above it): %s",
+                    s->opts.block_cache_size, s->opts.arena_size, inner);
+    }
+    return rc;
 }
