@@ -90,11 +90,11 @@ START_TEST(damaged_files_are_not_sampled)
 {
     char junk[8192];
     memset(junk, 0x5a, sizeof junk);
-    write_file("000007.ldb", junk, sizeof junk);
-    write_file("000008.ldb", "", 0);
-    write_file("000009.sst", junk, 100);
+    write_file("900007.ldb", junk, sizeof junk);
+    write_file("900008.ldb", "", 0);
+    write_file("900009.sst", junk, 100);
     char path[4096];
-    snprintf(path, sizeof path, "%s/000010.ldb", DIR_);
+    snprintf(path, sizeof path, "%s/900010.ldb", DIR_);
     ck_assert_int_eq(mkdir(path, 0700), 0);
     ck_assert_uint_eq(fci_frame_size_for(DIR_, 4096), 4608);
     fill(FC_COMPRESSION_NONE, 3000, 3000); /* and beside real tables */
