@@ -217,12 +217,13 @@ static uint64_t wal_zero_ahead(const fc_store *s)
     return n < FCI_WAL_ZERO_AHEAD_MAX ? n : FCI_WAL_ZERO_AHEAD_MAX;
 }
 
-/* The first fill is synced when synced writes are expected (FC_SYNC, or
- * the last WAL was synced), and for the store's first WAL, whose open
- * syncs several files anyway: then the synced writes' fdatasyncs find
- * their blocks written and commit no metadata. A store that does not
- * sync waits for zeros only at open. */
-static int wal_sync_fill(const fc_store *s)
+/* A WAL is preallocated, its first fill synced, when synced writes are
+ * expected (FC_SYNC, or the last WAL was synced), and for the store's
+ * first WAL, whose open syncs several files anyway: then the synced
+ * writes' fdatasyncs find their blocks written and commit no metadata. A
+ * store that does not sync gains nothing from the zeros: after its first
+ * WAL it appends as before. */
+static int wal_expects_sync(const fc_store *s)
 {
     const fci_writer *w = s->w;
     return (s->opts.flags & FC_SYNC) || w->wal_number == 0 || w->wal.synced;
@@ -240,8 +241,8 @@ int fci_store_new_wal(fc_store *s, fci_err *err)
     int rc = fci_log_writer_open(&fresh, path, 1, s->opts.file_mode, err);
     if (rc != 0)
         return rc;
-    rc = fci_log_writer_prealloc(&fresh, wal_first_fill(s), wal_zero_ahead(s), wal_sync_fill(s),
-                                 err);
+    if (wal_expects_sync(s))
+        rc = fci_log_writer_prealloc(&fresh, wal_first_fill(s), wal_zero_ahead(s), 1, err);
     if (rc != 0) {
         fci_log_writer_close(&fresh, NULL);
         return rc;

@@ -205,8 +205,11 @@ int fci_log_writer_prealloc(fci_log_writer *w, uint64_t first, uint64_t ahead, i
     w->prealloc = first;
     int rc = zero_ahead(w, w->offset + 1, err);
     w->prealloc = ahead;
-    if (rc == 0 && sync)
+    if (rc == 0 && sync) {
+        int was = w->synced;   /* synced tells of the records' syncs only */
         rc = fci_log_writer_sync(w, err);
+        w->synced = was;
+    }
     return rc;
 }
 
