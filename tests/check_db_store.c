@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -333,6 +334,80 @@ END_TEST
 
 /* Flips a byte in the middle of the WAL: the open fails naming the file
  * and the offset; FC_BEST_EFFORT opens and keeps the records around it. */
+/* The live WAL: the .log file with the highest number. Its number, its
+ * size, and whether its last byte is zero (the zero fill written ahead). */
+static unsigned long long live_wal(off_t *size, int *ends_in_zero)
+{
+    DIR *d = opendir(DIR_);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    unsigned long long best = 0;
+    while ((e = readdir(d)) != NULL) {
+        unsigned long long n;
+        char tail[8];
+        if (sscanf(e->d_name, "%llu.%7s", &n, tail) == 2 && strcmp(tail, "log") == 0 && n > best)
+            best = n;
+    }
+    closedir(d);
+    ck_assert_uint_gt(best, 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%06llu.log", DIR_, best);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    *size = lseek(fd, 0, SEEK_END);
+    char last = 1;
+    if (*size > 0)
+        ck_assert_int_eq(pread(fd, &last, 1, *size - 1), 1);
+    close(fd);
+    *ends_in_zero = *size > 0 && last == 0;
+    return best;
+}
+
+/* Puts until the live WAL is another one (a memtable switch happened). */
+static void fill_until_new_wal(fc_store *s, int *next, unsigned flags)
+{
+    off_t size;
+    int zero;
+    unsigned long long first = live_wal(&size, &zero);
+    for (int guard = 0; live_wal(&size, &zero) == first; guard++) {
+        char k[32], v[200];
+        int kl = snprintf(k, sizeof k, "key%08d", (*next)++);
+        memset(v, 'a' + *next % 26, sizeof v);
+        fc_batch *b;
+        ck_assert_int_eq(fc_batch_new(&b), 0);
+        ck_assert_int_eq(fc_batch_put(b, k, (size_t)kl, v, sizeof v), 0);
+        ck_assert_int_eq(fc_write(s, b, flags), 0);
+        fc_batch_free(b);
+        ck_assert_int_lt(guard, 100000);
+    }
+}
+
+/* WALs are preallocated (zeros written ahead) only where synced writes
+ * are expected: the first WAL of an open, and a WAL that replaces one
+ * that had a synced write. A store that never syncs appends plainly after
+ * its first WAL; a clean close cuts the zeros off. */
+START_TEST(wal_prealloc_follows_sync)
+{
+    fc_options o = small_opts();
+    fc_store *s = open_in(&o);
+    int zero, next = 0;
+    off_t size;
+    live_wal(&size, &zero);
+    ck_assert_msg(size >= 64 * 1024 && zero, "the first WAL is preallocated (%lld bytes)",
+                  (long long)size);
+    fill_until_new_wal(s, &next, 0);
+    live_wal(&size, &zero);
+    ck_assert_msg(size > 0 && !zero, "an unsynced store's later WAL (%lld bytes) has zeros",
+                  (long long)size);
+    fill_until_new_wal(s, &next, FC_WRITE_SYNC);
+    live_wal(&size, &zero);
+    ck_assert_msg(size >= 64 * 1024 && zero, "a WAL after synced writes is preallocated");
+    ck_assert_int_eq(fc_close(s), 0);
+    live_wal(&size, &zero);
+    ck_assert_msg(size > 0 && !zero, "close leaves the zero fill (%lld bytes)", (long long)size);
+}
+END_TEST
+
 START_TEST(wal_damage_fails_open_unless_best_effort)
 {
     fc_options o = small_opts();
@@ -453,6 +528,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, forked_readers_see_writes);
     tcase_add_test(tc, pinned_version_keeps_its_tables);
     tcase_add_test(tc, wal_damage_fails_open_unless_best_effort);
+    tcase_add_test(tc, wal_prealloc_follows_sync);
     tcase_add_test(tc, stats_in_writer_and_reader);
     suite_add_tcase(s, tc);
     return s;

@@ -702,8 +702,9 @@ START_TEST(bad_length_in_full_block)
 }
 END_TEST
 
-/* Zeroed space at the end is what preallocation or a crash leaves: quiet.
- * The same zeros with a record after them are a hole: damage. */
+/* Zeroed space at the end is what preallocation leaves: the clean end of
+ * the log, which ends where the zeros start. The same zeros with a record
+ * after them are a hole: damage. */
 START_TEST(zero_fill_tail_and_hole)
 {
     fci_buf log = FCI_BUF_INIT;
@@ -719,7 +720,8 @@ START_TEST(zero_fill_tail_and_hole)
     fci_log_reader_init_mem(&r, "z", log.data, log.size, 0);
     expect_record(&r, 0, 10, lay.hdr[0]);
     expect_record(&r, 1, 20, lay.hdr[1]);
-    expect_end(&r, 1, end, log.size - end);
+    expect_end(&r, 0, end, 0);
+    ck_assert_uint_eq(r.corruptions, 0);
     fci_log_reader_free(&r);
 
     /* Now put a record at block 2: the zeros before it are a hole. */
@@ -748,6 +750,50 @@ START_TEST(zero_fill_tail_and_hole)
     expect_end(&r, 0, log.size, 0);
     fci_log_reader_free(&r);
     fci_buf_free(&rec);
+    fci_buf_free(&log);
+}
+END_TEST
+
+/* A crash mid-append into a preallocated log leaves part of the last
+ * record and the zeros after it: a torn tail from that record's start,
+ * whether the tear is in its first block or a later one. Without the zero
+ * fill, the same damage at the end is corruption. */
+START_TEST(torn_record_before_zero_fill)
+{
+    size_t sizes[] = { 10, 3 * B, 20 };
+    char zeros[2 * B];
+    memset(zeros, 0, sizeof zeros);
+    uint64_t tears[2];
+    fci_buf log = FCI_BUF_INIT;
+    layout lay;
+    build_log(&log, &lay, sizes, 3);
+    tears[0] = lay.hdr[2] + H + 5;    /* inside the last record */
+    tears[1] = lay.hdr[1] + B + 100;  /* the big record's second block */
+    for (int k = 0; k < 2; k++) {
+        fci_buf torn = FCI_BUF_INIT;
+        ck_assert_int_eq(fci_buf_append(&torn, log.data, tears[k]), 0);
+        ck_assert_int_eq(fci_buf_append(&torn, zeros, sizeof zeros), 0);
+        uint64_t start = k == 0 ? lay.hdr[2] : lay.hdr[1];
+        fci_log_reader r;
+        fci_log_reader_init_mem(&r, "t", torn.data, torn.size, 0);
+        expect_record(&r, 0, 10, lay.hdr[0]);
+        if (k == 0)
+            expect_record(&r, 1, 3 * B, lay.hdr[1]);
+        expect_end(&r, 1, start, torn.size - start);
+        ck_assert_uint_eq(r.corruptions, 0);
+        fci_log_reader_free(&r);
+        fci_buf_free(&torn);
+    }
+    /* A flipped byte in the last record with no zeros after it. */
+    log.data[lay.hdr[2] + H + 5] ^= 1;
+    fci_log_reader r;
+    fci_log_reader_init_mem(&r, "t", log.data, log.size, 0);
+    expect_record(&r, 0, 10, lay.hdr[0]);
+    expect_record(&r, 1, 3 * B, lay.hdr[1]);
+    fci_err err = { 0, "" };
+    fci_slice rec;
+    ck_assert_int_eq(fci_log_reader_read(&r, &rec, &err), FC_ECORRUPT);
+    fci_log_reader_free(&r);
     fci_buf_free(&log);
 }
 END_TEST
@@ -808,6 +854,7 @@ static Suite *log_suite(void)
     tcase_add_test(tc, partial_record_and_missing_start);
     tcase_add_test(tc, bad_length_in_full_block);
     tcase_add_test(tc, zero_fill_tail_and_hole);
+    tcase_add_test(tc, torn_record_before_zero_fill);
     tcase_add_test(tc, io_errors);
     suite_add_tcase(s, tc);
     return s;

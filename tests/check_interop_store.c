@@ -12,7 +12,11 @@
 #include <dirent.h>
 #include <leveldb/c.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fc_test.h"
@@ -425,6 +429,52 @@ START_TEST(with_sync)
 }
 END_TEST
 
+/* The live WAL's path (the only .log file) and its size. */
+static off_t live_wal(char *path, size_t cap)
+{
+    ck_assert_int_eq(fc_test_find_suffix(DIR_, ".log", path, cap), 1);
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* A writer that dies without closing leaves its WAL with the zero fill
+ * written ahead of its records: LevelDB (which skips zero-length records
+ * of type 0) replays it and reads every pair. The model lives in shared
+ * memory so the child's writes update the parent's copy. */
+START_TEST(wal_with_zero_tail)
+{
+    fc_options o;
+    fc_options_init(&o);
+    o.arena_size = 64u << 20;
+    model *m = mmap(NULL, sizeof *m, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(m, MAP_FAILED);
+    model_init(m, 2000);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        fc_store *s = fc_open_ok(&o);
+        fc_workload(s, m, 3000, 0, FC_WRITE_SYNC);
+        _exit(0);   /* no close: the zero fill stays */
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char path[4300];
+    off_t size = live_wal(path, sizeof path);
+    char tail[4096], zeros[sizeof tail];
+    memset(zeros, 0, sizeof zeros);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ck_assert_int_ge(fd, 0);
+    ck_assert(size > (off_t)sizeof tail);
+    ck_assert_int_eq(pread(fd, tail, sizeof tail, size - (off_t)sizeof tail), (ssize_t)sizeof tail);
+    close(fd);
+    ck_assert_msg(memcmp(tail, zeros, sizeof tail) == 0, "%s does not end in zeros", path);
+    round_trip(m, &o);
+    munmap(m, sizeof *m);
+}
+END_TEST
+
 typedef struct loader {
     fc_store *s;
     int nkeys;
@@ -616,6 +666,7 @@ static Suite *interop_store_suite(void)
     tcase_add_test(tc, after_full_compaction);
     tcase_add_test(tc, snappy_tables_and_verify);
     tcase_add_test(tc, with_sync);
+    tcase_add_test(tc, wal_with_zero_tail);
     tcase_add_test(tc, compact_range_while_writing);
     tcase_add_test(tc, ttl_framed_store);
     suite_add_tcase(s, tc);

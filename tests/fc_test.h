@@ -7,6 +7,7 @@
 #define FC_TEST_H
 
 #include <check.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,28 @@ static inline const char *fc_test_tmpdir(void)
     if (mkdtemp(path) == NULL)
         return NULL;
     return path;
+}
+
+/* How many files in dir end in suffix; path gets the last one's full path.
+ * Tests use it to find "the" WAL or table of a store. */
+static inline int fc_test_find_suffix(const char *dir, const char *suffix, char *path,
+                                      size_t cap)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return -1;
+    int n = 0;
+    size_t sl = strlen(suffix);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t nl = strlen(e->d_name);
+        if (nl > sl && strcmp(e->d_name + nl - sl, suffix) == 0) {
+            snprintf(path, cap, "%s/%s", dir, e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
 }
 
 static inline int fc_test_rmtree(const char *path)

@@ -197,6 +197,39 @@ static fci_writer *writer_new(void)
     return w;
 }
 
+/* Zeros kept written past the WAL's last record once it outgrows its
+ * first fill (see fci_log_writer_prealloc), at most. */
+#define FCI_WAL_ZERO_AHEAD_MAX ((uint64_t)1 << 20)
+#define FCI_WAL_FIRST_FILL_MAX ((uint64_t)4 << 20)
+
+/* A WAL holds about one memtable's worth of records: zero that much (up
+ * to 4 MiB) when it is created. */
+static uint64_t wal_first_fill(const fc_store *s)
+{
+    uint64_t n = s->opts.write_buffer_size;
+    return n < FCI_WAL_FIRST_FILL_MAX ? n : FCI_WAL_FIRST_FILL_MAX;
+}
+
+/* Past the first fill, 1 MiB ahead, or less for a small memtable (whose
+ * WAL would otherwise be mostly zeros). */
+static uint64_t wal_zero_ahead(const fc_store *s)
+{
+    uint64_t n = wal_first_fill(s);
+    return n < FCI_WAL_ZERO_AHEAD_MAX ? n : FCI_WAL_ZERO_AHEAD_MAX;
+}
+
+/* A WAL is preallocated, its first fill synced, when synced writes are
+ * expected (FC_SYNC, or the last WAL was synced), and for the store's
+ * first WAL, whose open syncs several files anyway: then the synced
+ * writes' fdatasyncs find their blocks written and commit no metadata. A
+ * store that does not sync gains nothing from the zeros: after its first
+ * WAL it appends as before. */
+static int wal_expects_sync(const fc_store *s)
+{
+    const fci_writer *w = s->w;
+    return (s->opts.flags & FC_SYNC) || w->wal_number == 0 || w->wal.synced;
+}
+
 /* Opens a fresh WAL under a new number; the old one (if any) stays until a
  * flush makes it obsolete. */
 int fci_store_new_wal(fc_store *s, fci_err *err)
@@ -209,6 +242,12 @@ int fci_store_new_wal(fc_store *s, fci_err *err)
     int rc = fci_log_writer_open(&fresh, path, 1, s->opts.file_mode, err);
     if (rc != 0)
         return rc;
+    if (wal_expects_sync(s))
+        rc = fci_log_writer_prealloc(&fresh, wal_first_fill(s), wal_zero_ahead(s), 1, err);
+    if (rc != 0) {
+        fci_log_writer_close(&fresh, NULL);
+        return rc;
+    }
     if (w->wal_number != 0)
         fci_log_writer_close(&w->wal, NULL);
     w->wal = fresh;
@@ -406,6 +445,15 @@ static void writer_free(fc_store *s)
     s->w = NULL;
 }
 
+/* A clean close cuts the WAL's zero fill off (what recovery reads is then
+ * just the records) and syncs it, records and size together. */
+static int close_wal(fci_log_writer *wal)
+{
+    int rc = fci_log_writer_trim(wal, NULL);
+    int sync_rc = fci_log_writer_sync(wal, NULL);
+    return rc != 0 ? rc : sync_rc;
+}
+
 int fc_close(fc_store *s)
 {
     if (s == NULL)
@@ -417,7 +465,7 @@ int fc_close(fc_store *s)
         if (s->arena != NULL)
             atomic_store_explicit(&s->arena->hdr->writer_owner, 0, memory_order_relaxed);
         rc = s->w->bg_error;
-        if (s->w->wal_number != 0 && fci_log_writer_sync(&s->w->wal, NULL) != 0 && rc == 0)
+        if (s->w->wal_number != 0 && close_wal(&s->w->wal) != 0 && rc == 0)
             rc = FC_EIO;
     }
     fci_reader_state_free(&s->rd);

@@ -256,6 +256,68 @@ static int damage(fci_log_reader *r, uint64_t off, uint64_t bytes, const char *r
                        (unsigned long long)off, (unsigned long long)bytes, reason);
 }
 
+/* The log ends at `start`; what lies from there to `end` (the end of the
+ * file) is a torn tail when torn is set, zero fill otherwise. */
+static int finish(fci_log_reader *r, int torn, uint64_t start, uint64_t end)
+{
+    r->at_eof = 1;
+    r->torn_tail = torn;
+    r->tail_offset = start;
+    r->tail_bytes = torn ? end - start : 0;
+    r->end_offset = start;
+    fci_buf_clear(&r->record);
+    return 0;
+}
+
+/* Whether the file holds only zeros from `from` to its end; *end gets the
+ * file's size. Read with a buffer of its own: the current block stays. */
+static int zeros_to_end(fci_log_reader *r, uint64_t from, uint64_t *end, fci_err *err)
+{
+    if (r->blockbuf == NULL) {
+        *end = r->mem_size;
+        return from >= r->mem_size || all_zero(r->mem + from, (size_t)(r->mem_size - from));
+    }
+    char *buf = malloc(FCI_LOG_BLOCK_SIZE);
+    if (buf == NULL)
+        return fci_err_set(err, FC_ENOMEM, "%s: no memory for a read buffer", r->name);
+    int zero = 1;
+    for (;;) {
+        ssize_t n = read_full(r->fd, buf, FCI_LOG_BLOCK_SIZE, from);
+        if (n < 0) {
+            zero = fci_err_errno(err, fci_errno_code(errno), errno, "%s: read at offset %llu",
+                                 r->name, (unsigned long long)from);
+            break;
+        }
+        if (n == 0 || !(zero = all_zero(buf, (size_t)n)))
+            break;
+        from += (uint64_t)n;
+    }
+    free(buf);
+    *end = from;
+    return zero;
+}
+
+/*
+ * Damage that only zero fill follows is a torn tail, not corruption: in a
+ * preallocated log a crash mid-append leaves the part of the last write
+ * that reached the disk, then the zeros that were there before. The file
+ * must end in zeros (a log that was never preallocated does not), and the
+ * damaged block's bytes past the damage may be anything (the torn write).
+ * 1 when it ends the log here, 0 when it is damage, <0 on a read error.
+ */
+static int torn_before_zeros(fci_log_reader *r, uint64_t start, fci_err *err)
+{
+    uint64_t from = r->block_off + r->block_len, end = from;
+    int zero = zeros_to_end(r, from, &end, err);
+    if (zero <= 0)
+        return zero;
+    if (end == from && !(r->block_len >= FCI_LOG_HEADER_SIZE &&
+                         all_zero(r->block + r->block_len - FCI_LOG_HEADER_SIZE,
+                                  FCI_LOG_HEADER_SIZE)))
+        return 0;
+    return finish(r, 1, start, end) == 0;
+}
+
 /* End of the log: decide what the torn tail is, if there is one. The
  * earliest start wins: a record begun before zeroed space is torn from its
  * first fragment. */
@@ -269,20 +331,13 @@ static int at_end(fci_log_reader *r, int in_frag, uint64_t frag_off)
         start = r->phys_tail_off;
     }
     if (r->zero_pending && r->zero_off < start) {
-        torn = 1;
-        start = r->zero_off;
+        start = r->zero_off;   /* zeros from a record boundary: the clean end */
     }
     if (in_frag && frag_off < start) {
         torn = 1;
         start = frag_off;
     }
-    r->at_eof = 1;
-    r->torn_tail = torn;
-    r->tail_offset = torn ? start : end;
-    r->tail_bytes = torn ? end - start : 0;
-    r->end_offset = r->tail_offset;
-    fci_buf_clear(&r->record);
-    return 0;
+    return finish(r, torn, start, end);
 }
 
 /* Glues fragments into records. Damage is always reported from the start
@@ -308,6 +363,11 @@ int fci_log_reader_read(fci_log_reader *r, fci_slice *record, fci_err *err)
             return at_end(r, in_frag, frag_off);
         if (rc == PHYS_BAD) {
             uint64_t start = in_frag ? frag_off : r->bad_off;
+            if (r->bad_off + r->bad_len == r->block_off + r->block_len) {
+                rc = torn_before_zeros(r, start, err);
+                if (rc != 0)
+                    return rc < 0 ? rc : 0;
+            }
             rc = damage(r, start, r->bad_off + r->bad_len - start, r->bad_reason, err);
             in_frag = 0;
             if (rc != 0)

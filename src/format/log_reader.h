@@ -8,9 +8,13 @@
  * What goes wrong is sorted into two kinds:
  *  - a torn tail: the end of the file holds the start of a record a crash
  *    cut short (a partial header, a fragment running past end of file, a
- *    fragmented record without its LAST part, or zero-filled space up to
- *    end of file). That is how a log looks after a crash; it is dropped
- *    quietly: read returns 0 (end) and sets torn_tail/tail_offset/tail_bytes.
+ *    fragmented record without its LAST part, or, in a file that ends in
+ *    zeros, damage followed by nothing but zeros). That is how a log looks
+ *    after a crash; it is dropped quietly: read returns 0 (end) and sets
+ *    torn_tail/tail_offset/tail_bytes.
+ *  - zeros from a record boundary to the end of the file are not a tail but
+ *    the end of the log (a preallocated WAL's zero fill): read returns 0,
+ *    torn_tail is 0 and end_offset is where the zeros start.
  *  - corruption: damage followed by more log (checksum mismatch, length past
  *    the end of a block, unknown record type, a fragment without its start,
  *    a record without its end, a zero-filled hole). Read returns

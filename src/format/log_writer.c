@@ -104,6 +104,9 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset)
     w->owns_fd = 0;
     w->failed = 0;
     w->offset = offset;
+    w->prealloc = 0;
+    w->zero_end = offset;
+    w->synced = 0;
     snprintf(w->name, sizeof w->name, "log");
 }
 
@@ -135,6 +138,94 @@ static int write_all(int fd, struct iovec *iov, int n, uint64_t off)
     return fci_io_pwritev(FCI_IO_SITE_LOG_APPEND, fd, iov, n, off) < 0 ? -1 : 0;
 }
 
+/* A writer that failed refuses everything after, like add and sync. */
+static int fail(fci_log_writer *w, const char *what, uint64_t off, fci_err *err)
+{
+    int e = errno;
+    w->failed = 1;
+    return fci_err_errno(err, fci_errno_code(e), e, "%s: %s at offset %llu", w->name, what,
+                         (unsigned long long)off);
+}
+
+/* Zeros from one 64 KiB buffer named many times in one pwritev. */
+#define ZERO_CHUNK (64 * 1024)
+#define ZERO_IOV 16
+static const char zero_chunk[ZERO_CHUNK];
+
+/* Writes zeros over [zero_end, end), end a whole number of blocks. */
+static int zero_fill(fci_log_writer *w, uint64_t end, fci_err *err)
+{
+    while (w->zero_end < end) {
+        struct iovec iov[ZERO_IOV];
+        int n = 0;
+        uint64_t left = end - w->zero_end;
+        while (n < ZERO_IOV && left > 0) {
+            size_t k = left < ZERO_CHUNK ? (size_t)left : ZERO_CHUNK;
+            iov[n++] = (struct iovec){ (void *)zero_chunk, k };
+            left -= k;
+        }
+        uint64_t from = w->zero_end;
+        if (fci_io_pwritev(FCI_IO_SITE_LOG_PREALLOC, w->fd, iov, n, from) < 0)
+            return fail(w, "zero-fill", from, err);
+        w->zero_end = end - left;
+    }
+    return 0;
+}
+
+/* Where a record of n bytes starting at off ends, padding and headers
+ * included: the same split the writer makes. */
+static uint64_t record_end(uint64_t off, size_t n)
+{
+    int begin = 1;
+    do {
+        size_t pad, k;
+        int type;
+        next_fragment(&off, n, begin, &pad, &k, &type);
+        n -= k;
+        begin = 0;
+    } while (n > 0);
+    return off;
+}
+
+/* Before a record ending at `end`: zeros up to `ahead` past it. */
+static int zero_ahead(fci_log_writer *w, uint64_t end, fci_err *err)
+{
+    if (w->prealloc == 0 || end <= w->zero_end)
+        return 0;
+    uint64_t to = end + w->prealloc;
+    to += (FCI_LOG_BLOCK_SIZE - to % FCI_LOG_BLOCK_SIZE) % FCI_LOG_BLOCK_SIZE;
+    return zero_fill(w, to, err);
+}
+
+int fci_log_writer_prealloc(fci_log_writer *w, uint64_t first, uint64_t ahead, int sync,
+                            fci_err *err)
+{
+    if (w->failed)
+        return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
+    w->prealloc = first;
+    int rc = zero_ahead(w, w->offset + 1, err);
+    w->prealloc = ahead;
+    if (rc == 0 && sync) {
+        int was = w->synced;   /* synced tells of the records' syncs only */
+        rc = fci_log_writer_sync(w, err);
+        w->synced = was;
+    }
+    return rc;
+}
+
+/* Only the zeros go: a failed writer's file is left as it is. A failed
+ * truncate changed nothing, so the writer stays usable (and syncable). */
+int fci_log_writer_trim(fci_log_writer *w, fci_err *err)
+{
+    if (w->failed || w->zero_end <= w->offset)
+        return 0;
+    if (fci_io_ftruncate(FCI_IO_SITE_LOG_TRIM, w->fd, w->offset) != 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "%s: truncate at offset %llu",
+                             w->name, (unsigned long long)w->offset);
+    w->zero_end = w->offset;
+    return 0;
+}
+
 /* Fragments gathered per pwritev: a record up to 64 blocks (2 MiB) goes
  * out in one system call; each fragment needs at most three iovecs. */
 #define FRAGMENTS_PER_CALL 64
@@ -153,6 +244,9 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
     const char *p = record.data;
     size_t left = record.size;
     int begin = 1;
+    int rc = zero_ahead(w, record_end(off, left), err);
+    if (rc != 0)
+        return rc;
     do {
         uint64_t call_off = off;
         int niov = 0;
@@ -171,12 +265,8 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
             left -= n;
             begin = 0;
         }
-        if (write_all(w->fd, iov, niov, call_off) != 0) {
-            int e = errno;
-            w->failed = 1;
-            return fci_err_errno(err, fci_errno_code(e), e, "%s: write at offset %llu",
-                                 w->name, (unsigned long long)call_off);
-        }
+        if (write_all(w->fd, iov, niov, call_off) != 0)
+            return fail(w, "write", call_off, err);
     } while (left > 0);
     w->offset = off;
     return 0;
@@ -195,6 +285,7 @@ int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
         w->failed = 1;   /* after a failed sync the page cache state is unknown */
         return fci_err_errno(err, fci_errno_code(e), e, "%s: fdatasync", w->name);
     }
+    w->synced = 1;
     return 0;
 }
 

@@ -24,6 +24,9 @@ typedef struct fci_log_writer {
     int owns_fd;        /* close fd in fci_log_writer_close */
     int failed;         /* a write failed: no more appends */
     uint64_t offset;    /* file offset where the next record starts */
+    uint64_t prealloc;  /* zero-filled bytes kept written past offset; 0: none */
+    uint64_t zero_end;  /* the file holds written bytes (records or zeros) up to here */
+    int synced;         /* fci_log_writer_sync was called (not by prealloc) */
     char name[256];     /* for messages: the file's path, or "log" */
 } fci_log_writer;
 
@@ -36,6 +39,24 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset);
  * writer owns the fd. 0, FC_EIO (or another errno-derived code). */
 int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsigned mode,
                         fci_err *err);
+
+/*
+ * Preallocation by writing zeros (not fallocate, whose unwritten extents
+ * cost a metadata change on first write): writes zeros up to `first` bytes
+ * past the next record now (synced when sync is set), then keeps at least
+ * `ahead` bytes of zeros past every record, writing more (rounded to whole
+ * blocks) before a record would reach past them. fdatasync over blocks
+ * already written commits no metadata (no size or extent change), so a
+ * synced write costs one data flush, not a journal commit. Readers take
+ * the zeros as the end of the log. 0 or an errno-derived code (the writer
+ * is then failed).
+ */
+int fci_log_writer_prealloc(fci_log_writer *w, uint64_t first, uint64_t ahead, int sync,
+                            fci_err *err);
+
+/* Cuts the zeros off the end of the file (ftruncate to the records' end),
+ * for a log that gets no more records. Does not sync. */
+int fci_log_writer_trim(fci_log_writer *w, fci_err *err);
 
 /* Appends one logical record (any size, including 0 bytes). */
 int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err);

@@ -26,6 +26,8 @@ static const struct {
     [FCI_IO_SITE_LOG_STAT] = { "log_stat", FCI_IO_STAT },
     [FCI_IO_SITE_LOG_APPEND] = { "log_append", FCI_IO_WRITE },
     [FCI_IO_SITE_LOG_SYNC] = { "log_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_LOG_PREALLOC] = { "log_prealloc", FCI_IO_WRITE },
+    [FCI_IO_SITE_LOG_TRIM] = { "log_trim", FCI_IO_TRUNCATE },
     [FCI_IO_SITE_LOG_READ_OPEN] = { "log_read_open", FCI_IO_OPEN },
     [FCI_IO_SITE_LOG_READ] = { "log_read", FCI_IO_READ },
     [FCI_IO_SITE_CURRENT_CREATE] = { "current_create", FCI_IO_OPEN },

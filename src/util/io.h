@@ -45,6 +45,8 @@ typedef enum fci_io_site {
     FCI_IO_SITE_LOG_STAT,
     FCI_IO_SITE_LOG_APPEND,
     FCI_IO_SITE_LOG_SYNC,
+    FCI_IO_SITE_LOG_PREALLOC,      /* zeros written ahead of the WAL's records */
+    FCI_IO_SITE_LOG_TRIM,          /* ... cut off when the store closes */
     FCI_IO_SITE_LOG_READ_OPEN,     /* log reader: WAL and MANIFEST */
     FCI_IO_SITE_LOG_READ,
     FCI_IO_SITE_CURRENT_CREATE,    /* writing CURRENT through a temp file */
