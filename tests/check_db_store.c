@@ -383,9 +383,9 @@ static void fill_until_new_wal(fc_store *s, int *next, unsigned flags)
 }
 
 /* WALs are preallocated (zeros written ahead) only where synced writes
- * are expected: the first WAL of an open, and a WAL that replaces one
- * that had a synced write. A store that never syncs appends plainly after
- * its first WAL; a clean close cuts the zeros off. */
+ * are expected: from the first synced write on, and a WAL that replaces
+ * one that had a synced write. An open writes no zeros, and a store that
+ * never syncs appends plainly; a clean close cuts the zeros off. */
 START_TEST(wal_prealloc_follows_sync)
 {
     fc_options o = small_opts();
@@ -393,11 +393,20 @@ START_TEST(wal_prealloc_follows_sync)
     int zero, next = 0;
     off_t size;
     live_wal(&size, &zero);
-    ck_assert_msg(size >= 64 * 1024 && zero, "the first WAL is preallocated (%lld bytes)",
+    ck_assert_msg(size == 0, "an open wrote %lld bytes of zeros before any write",
                   (long long)size);
     fill_until_new_wal(s, &next, 0);
     live_wal(&size, &zero);
     ck_assert_msg(size > 0 && !zero, "an unsynced store's later WAL (%lld bytes) has zeros",
+                  (long long)size);
+    /* The first synced write preallocates the live WAL. */
+    fc_batch *b;
+    ck_assert_int_eq(fc_batch_new(&b), 0);
+    ck_assert_int_eq(fc_batch_put(b, "synced", 6, "v", 1), 0);
+    ck_assert_int_eq(fc_write(s, b, FC_WRITE_SYNC), 0);
+    fc_batch_free(b);
+    live_wal(&size, &zero);
+    ck_assert_msg(size >= 64 * 1024 && zero, "the first synced write preallocates (%lld bytes)",
                   (long long)size);
     fill_until_new_wal(s, &next, FC_WRITE_SYNC);
     live_wal(&size, &zero);
@@ -405,6 +414,55 @@ START_TEST(wal_prealloc_follows_sync)
     ck_assert_int_eq(fc_close(s), 0);
     live_wal(&size, &zero);
     ck_assert_msg(size > 0 && !zero, "close leaves the zero fill (%lld bytes)", (long long)size);
+}
+END_TEST
+
+/* Records written before a WAL's first synced write stay: its zero fill
+ * starts after them (it once started at offset 0 and zeroed them). Both
+ * after a crash (the child exits without closing) and a clean close. */
+START_TEST(first_synced_write_keeps_earlier_records)
+{
+    for (int crash = 1; crash >= 0; crash--) {
+        fc_test_rmtree(DIR_);
+        pid_t pid = fc_fork();
+        ck_assert_int_ge(pid, 0);
+        if (pid == 0) {
+            fc_options o = small_opts();
+            o.write_buffer_size = 4u << 20; /* everything stays in the WAL */
+            fc_store *s;
+            if (fc_open(DIR_, &o, &s) != 0) {
+                fprintf(stderr, "open: %s\n", fc_errmsg(NULL));
+                _exit(2);
+            }
+            char k[32];
+            for (int i = 0; i < 101; i++) {
+                key_of(k, i);
+                fc_batch *b;
+                if (fc_batch_new(&b) != 0 || fc_batch_put(b, k, strlen(k), k, strlen(k)) != 0 ||
+                    fc_write(s, b, i == 100 ? FC_WRITE_SYNC : 0) != 0)
+                    _exit(3);
+                fc_batch_free(b);
+            }
+            _exit(crash ? 0 : (fc_close(s) == 0 ? 0 : 4));
+        }
+        int status;
+        ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer: %#x", status);
+        ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+        fc_options o = small_opts();
+        fc_store *s = open_in(&o);
+        fc_txn *t;
+        ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+        for (int i = 0; i < 101; i++) {
+            char k[32], v[32];
+            size_t n = 0;
+            key_of(k, i);
+            ck_assert_msg(fc_get_copy(t, k, strlen(k), v, sizeof v, &n) == 0 && n == strlen(k) &&
+                          memcmp(v, k, n) == 0, "%s: key %d lost", crash ? "crash" : "close", i);
+        }
+        ck_assert_int_eq(fc_txn_end(t), 0);
+        ck_assert_int_eq(fc_close(s), 0);
+    }
 }
 END_TEST
 
@@ -529,6 +587,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, pinned_version_keeps_its_tables);
     tcase_add_test(tc, wal_damage_fails_open_unless_best_effort);
     tcase_add_test(tc, wal_prealloc_follows_sync);
+    tcase_add_test(tc, first_synced_write_keeps_earlier_records);
     tcase_add_test(tc, stats_in_writer_and_reader);
     suite_add_tcase(s, tc);
     return s;

@@ -219,15 +219,24 @@ static uint64_t wal_zero_ahead(const fc_store *s)
 }
 
 /* A WAL is preallocated, its first fill synced, when synced writes are
- * expected (FC_SYNC, or the last WAL was synced), and for the store's
- * first WAL, whose open syncs several files anyway: then the synced
- * writes' fdatasyncs find their blocks written and commit no metadata. A
- * store that does not sync gains nothing from the zeros: after its first
- * WAL it appends as before. */
+ * expected (FC_SYNC, or the last WAL had one): then the synced writes'
+ * fdatasyncs find their blocks written and commit no metadata. A store
+ * that does not sync gains nothing from the zeros and appends as before;
+ * its first synced write preallocates the live WAL then
+ * (fci_store_wal_for_sync), so an open never pays for zeros that may
+ * never be used (a command-line put opens and closes a store). */
 static int wal_expects_sync(const fc_store *s)
 {
     const fci_writer *w = s->w;
-    return (s->opts.flags & FC_SYNC) || w->wal_number == 0 || w->wal.synced;
+    return (s->opts.flags & FC_SYNC) || (w->wal_number != 0 && w->wal.synced);
+}
+
+int fci_store_wal_for_sync(fc_store *s, fci_err *err)
+{
+    fci_writer *w = s->w;
+    if (w->wal.prealloc != 0)
+        return 0;
+    return fci_log_writer_prealloc(&w->wal, wal_first_fill(s), wal_zero_ahead(s), 1, err);
 }
 
 /* Opens a fresh WAL under a new number; the old one (if any) stays until a

@@ -153,6 +153,9 @@ void fci_store_count(fc_store *s);
 
 /* store.c */
 int fci_store_new_wal(fc_store *s, fci_err *err);
+/* mu held. Before a synced write: preallocates the live WAL if it is not
+ * yet (its first fill is synced now, so the writes after it are cheap). */
+int fci_store_wal_for_sync(fc_store *s, fci_err *err);
 
 /* queue.c: the write queue, created and drained by the writer */
 int fci_queue_create(fc_store *s, fci_err *err);

@@ -202,7 +202,9 @@ int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
         return fci_store_fail(s, rc, &err);
     uint64_t first = w->vs.last_sequence + 1;
     fci_batch_set_sequence(b, first);
-    rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
+    rc = sync ? fci_store_wal_for_sync(s, &err) : 0;
+    if (rc == 0)
+        rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
     if (rc == 0 && sync)
         rc = fci_log_writer_sync(&w->wal, &err);
     if (rc != 0) {

@@ -202,6 +202,10 @@ int fci_log_writer_prealloc(fci_log_writer *w, uint64_t first, uint64_t ahead, i
 {
     if (w->failed)
         return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
+    /* Records appended before this call lie past zero_end, which only a
+     * preallocating writer keeps: zeros must start after them. */
+    if (w->zero_end < w->offset)
+        w->zero_end = w->offset;
     w->prealloc = first;
     int rc = zero_ahead(w, w->offset + 1, err);
     w->prealloc = ahead;
