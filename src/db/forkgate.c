@@ -45,6 +45,16 @@ static void enter(void)
     pthread_mutex_unlock(&gate_mu);
 }
 
+/* enter() when the gate is open, without waiting; 0 when it is closed. */
+static int try_enter(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    int open = atomic_load_explicit(&gate_closers, memory_order_relaxed) == 0;
+    gate_working += open;
+    pthread_mutex_unlock(&gate_mu);
+    return open;
+}
+
 static void leave(void)
 {
     pthread_mutex_lock(&gate_mu);
@@ -98,12 +108,11 @@ void fci_gate_yield(void)
 
 int fci_gate_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *until)
 {
-    if (gate_member)
-        leave();
+    fci_gate_idle_begin();
     int rc = until ? pthread_cond_timedwait(cv, mu, until) : pthread_cond_wait(cv, mu);
-    if (gate_member) {
-        /* Not enter() under mu: parked with it, this thread could block a
-         * working one that needs mu, and the fork would wait for ever. */
+    if (gate_member && !try_enter()) {
+        /* Never parked under mu: this thread could block a working one
+         * that needs mu, and the fork would wait for ever. */
         pthread_mutex_unlock(mu);
         enter();
         pthread_mutex_lock(mu);

@@ -27,8 +27,9 @@ void fci_gate_idle_end(void);
 void fci_gate_yield(void);
 /* pthread_cond_wait, or pthread_cond_timedwait with `until`, for a thread
  * that may be in the gate: it does not count as working while it sleeps.
- * On waking it may release and retake mu to wait for a fork to finish, so
- * callers must look at their condition again, as after any wake-up. */
+ * Woken while a fork is under way, it releases mu until the fork is done
+ * and takes it again, so callers must look at their condition again, as
+ * after any wake-up. */
 int fci_gate_wait(pthread_cond_t *cv, pthread_mutex_t *mu, const struct timespec *until);
 
 /* fork.c: closes the gate and waits until every member sleeps or is

@@ -195,13 +195,13 @@ int fci_frame_bcache_create(fc_store *s, fci_err *err)
         return 0;
     int rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
                                fci_frame_size_for(s->dir, s->opts.block_size), err);
-    if (rc == FC_ENOMEM && err != NULL) {
+    if (rc == FC_ENOMEM) {
         /* The heap's message speaks of blocks; say which option to change. */
-        char inner[sizeof err->msg];
-        snprintf(inner, sizeof inner, "%s", err->msg);
-        fci_err_set(err, rc, "block cache of %zu bytes does not fit the arena (arena_size %zu "
-                    "must exceed the power of two at or above it): %s",
-                    s->opts.block_cache_size, s->opts.arena_size, inner);
+        char what[160];
+        snprintf(what, sizeof what, "block cache of %zu bytes does not fit the arena "
+                 "(arena_size %zu must exceed the power of two at or above it)",
+                 s->opts.block_cache_size, s->opts.arena_size);
+        fci_err_prefix(err, rc, what);
     }
     return rc;
 }

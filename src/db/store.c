@@ -231,12 +231,15 @@ static int wal_expects_sync(const fc_store *s)
     return (s->opts.flags & FC_SYNC) || (w->wal_number != 0 && w->wal.synced);
 }
 
+/* Zeros the first fill of wal (synced) and keeps zeros ahead from then on. */
+static int wal_prealloc(const fc_store *s, fci_log_writer *wal, fci_err *err)
+{
+    return fci_log_writer_prealloc(wal, wal_first_fill(s), wal_zero_ahead(s), 1, err);
+}
+
 int fci_store_wal_for_sync(fc_store *s, fci_err *err)
 {
-    fci_writer *w = s->w;
-    if (w->wal.prealloc != 0)
-        return 0;
-    return fci_log_writer_prealloc(&w->wal, wal_first_fill(s), wal_zero_ahead(s), 1, err);
+    return s->w->wal.prealloc != 0 ? 0 : wal_prealloc(s, &s->w->wal, err);
 }
 
 /* Opens a fresh WAL under a new number; the old one (if any) stays until a
@@ -252,7 +255,7 @@ int fci_store_new_wal(fc_store *s, fci_err *err)
     if (rc != 0)
         return rc;
     if (wal_expects_sync(s))
-        rc = fci_log_writer_prealloc(&fresh, wal_first_fill(s), wal_zero_ahead(s), 1, err);
+        rc = wal_prealloc(s, &fresh, err);
     if (rc != 0) {
         fci_log_writer_close(&fresh, NULL);
         return rc;

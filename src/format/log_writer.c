@@ -202,10 +202,6 @@ int fci_log_writer_prealloc(fci_log_writer *w, uint64_t first, uint64_t ahead, i
 {
     if (w->failed)
         return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
-    /* Records appended before this call lie past zero_end, which only a
-     * preallocating writer keeps: zeros must start after them. */
-    if (w->zero_end < w->offset)
-        w->zero_end = w->offset;
     w->prealloc = first;
     int rc = zero_ahead(w, w->offset + 1, err);
     w->prealloc = ahead;
@@ -248,7 +244,9 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
     const char *p = record.data;
     size_t left = record.size;
     int begin = 1;
-    int rc = zero_ahead(w, record_end(off, left), err);
+    /* Only a preallocating writer needs the record's end: the split is
+     * worked out twice then, never on a plain append. */
+    int rc = w->prealloc != 0 ? zero_ahead(w, record_end(off, left), err) : 0;
     if (rc != 0)
         return rc;
     do {
@@ -273,6 +271,8 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
             return fail(w, "write", call_off, err);
     } while (left > 0);
     w->offset = off;
+    if (w->zero_end < off)
+        w->zero_end = off; /* written bytes end here at least: zeros go after */
     return 0;
 }
 

@@ -25,7 +25,8 @@ typedef struct fci_log_writer {
     int failed;         /* a write failed: no more appends */
     uint64_t offset;    /* file offset where the next record starts */
     uint64_t prealloc;  /* zero-filled bytes kept written past offset; 0: none */
-    uint64_t zero_end;  /* the file holds written bytes (records or zeros) up to here */
+    uint64_t zero_end;  /* the file holds written bytes (records or zeros) up to here;
+                           never below offset */
     int synced;         /* fci_log_writer_sync was called (not by prealloc) */
     char name[256];     /* for messages: the file's path, or "log" */
 } fci_log_writer;
