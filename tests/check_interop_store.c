@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <leveldb/c.h>
 #include <pthread.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -480,15 +481,26 @@ typedef struct loader {
     int nkeys;
     int done;
     int rc;
+    int compactions;   /* finished by the test thread so far */
 } loader;
+
+#define LOAD_ROUNDS 4
 
 /* Another thread of the writer process loads keys while the test thread
  * compacts: memtable flushes on the background thread overlap manual
  * compactions. */
+/* It loads in rounds and starts each round only once another compaction
+ * has finished, so at least LOAD_ROUNDS - 1 compactions overlap its writes
+ * however fast it runs (it once finished before the third began). */
 static void *load_thread(void *arg)
 {
     loader *ld = arg;
     for (int i = 0; i < ld->nkeys && ld->rc == 0; i++) {
+        if (i > 0 && i % (ld->nkeys / LOAD_ROUNDS) == 0) {
+            int seen = __atomic_load_n(&ld->compactions, __ATOMIC_ACQUIRE);
+            while (__atomic_load_n(&ld->compactions, __ATOMIC_ACQUIRE) == seen)
+                sched_yield();
+        }
         char k[32], v[400];
         key_of(k, i);
         size_t vl = val_of(v, i, 7);
@@ -507,7 +519,7 @@ START_TEST(compact_range_while_writing)
     fc_options o = small_opts();
     model_init(&M, MAXKEYS);
     fc_store *s = fc_open_ok(&o);
-    loader ld = { s, MAXKEYS, 0, 0 };
+    loader ld = { s, MAXKEYS, 0, 0, 0 };
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, load_thread, &ld), 0);
     int compactions = 0;
@@ -515,6 +527,7 @@ START_TEST(compact_range_while_writing)
         int rc = fc_compact_range(s, NULL, 0, NULL, 0);
         ck_assert_msg(rc == 0, "fc_compact_range: %s", fc_errmsg(s));
         compactions++;
+        __atomic_store_n(&ld.compactions, compactions, __ATOMIC_RELEASE);
     }
     pthread_join(th, NULL);
     ck_assert_msg(ld.rc == 0, "loader: %s", fc_errmsg(s));
