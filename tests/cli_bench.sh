@@ -33,6 +33,10 @@ grep -q '^bench mode=leveldb procs=2 ' "$tmp/lines" && fail "LevelDB ran in 2 pr
 grep -Eq 'gets_per_s=0 ' "$tmp/lines" && fail "a mode did no gets: $(cat "$tmp/lines")"
 grep -q '^mode  *procs  *keys' "$tmp/out" || fail "no table after the lines"
 [ -f "$B/forkcache-2000-100/CURRENT" ] || fail "no forkcache store in the bench directory"
+# keys are %016llu of 0..N-1 (the bench formats them by hand)
+"$FC" scan "$B/forkcache-2000-100" | cut -f1 >"$tmp/keys" || fail "scan of the bench store"
+awk 'BEGIN { for (i = 0; i < 2000; i++) printf "%016d\n", i }' | cmp -s - "$tmp/keys" \
+    || fail "bench keys are not %016llu of 0..1999: $(head -n 3 "$tmp/keys")"
 head -n 1 "$tmp/out.csv" | grep -qx 'mode,procs,keys,value_size,gets_per_s,ns_per_get,p99_ns,pss_mib,data_mib,cpu_ns_per_get,note' \
     || fail "CSV header: $(head -n 1 "$tmp/out.csv")"
 [ "$(($(wc -l <"$tmp/out.csv") - 1))" -eq "$(wc -l <"$tmp/lines")" ] || fail "CSV rows differ from the lines"

@@ -65,7 +65,7 @@ static int attach_memtables(char *base, size_t size, fci_view_cache *c)
 
 /* Gives t the checked view of the record at off, checking it only when
  * the cache holds another record (the cached offset was checked to lie in
- * the arena, so comparing the header there is safe). Called with rd.mu. */
+ * the arena, so comparing the header there is safe). Called with rd.lock. */
 static int open_view(fc_store *s, uint64_t off, fc_txn *t)
 {
     fci_view_cache *c = &s->rd.cache;
@@ -82,8 +82,11 @@ static int open_view(fc_store *s, uint64_t off, fc_txn *t)
         c->off = off;
         c->valid = 1;
     }
+    if (t->view_off == off && t->vseq == c->header.vseq)
+        return 0;   /* a reused handle that already holds this view (copying is a fifth of an empty transaction) */
     t->view = c->view;
     t->vseq = c->header.vseq;
+    t->view_off = off;
     t->mem = c->mem;
     t->imm = c->imm;
     t->has_mem = c->has_mem;
@@ -150,7 +153,8 @@ void fci_reader_state_free(fci_reader_state *r)
 }
 
 /* Pins (the process's first transaction), loads the version and fills t,
- * all under rd.mu, which also guards the view cache and the spare. */
+ * all under rd.lock, which also guards the view cache and the spares. Only
+ * the first transactions (before FCI_TXN_SPARES are kept) allocate under it. */
 static int begin_locked(fc_store *s, fc_txn **out)
 {
     fci_reader_state *r = &s->rd;
@@ -252,9 +256,9 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
     if (s->pid != fci_getpid())
         return fci_store_fail(s, FC_EINVAL, NULL); /* fc_after_fork not called */
     fci_tcache_read_begin(); /* before the pin: see the header comment */
-    pthread_mutex_lock(&s->rd.mu);
+    fci_spin_lock(&s->rd.lock);
     int rc = begin_locked(s, out);
-    pthread_mutex_unlock(&s->rd.mu);
+    fci_spin_unlock(&s->rd.lock);
     if (rc != 0) {
         fci_tcache_read_end();
         return rc;
@@ -317,12 +321,12 @@ int fc_txn_end(fc_txn *t)
     for (size_t i = 0; i < t->nheld; i++)
         fci_table_release_block(t->held[i].table, &t->held[i].ref);
     fci_reader_state *r = &s->rd;
-    pthread_mutex_lock(&r->mu);
+    fci_spin_lock(&r->lock);
     t->ended = 1;
     txn_recycle(r, t);
     if (--r->active == 0)
         fci_arena_unpin(s->arena);
-    pthread_mutex_unlock(&r->mu);
+    fci_spin_unlock(&r->lock);
     fci_tcache_read_end(); /* after the last block release above */
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "db/memtable.h"
 #include "db/vrec.h"
 #include "format/table.h"
+#include "util/spin.h"
 
 /* Ended transactions a process keeps for reuse (see fci_reader_state). */
 #define FCI_TXN_SPARES 8
@@ -32,7 +33,7 @@ typedef struct fci_view_cache {
 struct fc_txn;
 
 typedef struct fci_reader_state {
-    pthread_mutex_t mu;
+    fci_spin lock;       /* guards all below; held for a few dozen instructions */
     int active;          /* open transactions in this process */
     uint64_t pinned;     /* version the slot pins while active > 0 */
     fci_view_cache cache;
@@ -62,6 +63,7 @@ struct fc_txn {
     pthread_t thread;           /* began it: owns its RCU read-side section */
     uint64_t vseq;
     uint64_t snapshot;
+    uint64_t view_off;          /* view, mem, imm are of the record here (0: none) */
     fci_vrec_view view;
     fci_memtable mem, imm;
     int has_mem, has_imm;

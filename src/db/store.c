@@ -366,9 +366,8 @@ static fc_store *store_new(const char *dir, const fc_options *opts)
         fc_options_init(&s->opts);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
     s->pid = fci_getpid();
-    pthread_mutex_init(&s->rd.mu, NULL);
+    fci_spin_init(&s->rd.lock);
     if (fci_tcache_init(&s->tcache) != 0) {
-        pthread_mutex_destroy(&s->rd.mu);
         pthread_mutex_destroy(&s->err_mu);
         free(s);
         return NULL;
@@ -526,7 +525,7 @@ int fc_after_fork(fc_store *s)
         s->w = NULL; /* the memory is the parent's copy; leaked on purpose in the child */
     }
     fci_tcache_forget(&s->tcache);
-    pthread_mutex_init(&s->rd.mu, NULL); /* a parent thread may have held it */
+    fci_spin_init(&s->rd.lock);           /* a parent thread may have held it */
     s->rd.active = 0;                     /* the parent's transactions stay the parent's */
     s->pid = fci_getpid();
     s->role = FCI_ROLE_READER;

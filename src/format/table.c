@@ -161,7 +161,8 @@ void fci_table_release_block(const fci_table *t, fci_block_ref *ref)
 {
     if (ref->pin && t->fetcher && t->fetcher->release)
         t->fetcher->release(t->fetcher->arg, t, ref);
-    free(ref->owned);
+    if (ref->owned != NULL)   /* a mapped block has none: no call per get */
+        free(ref->owned);
     memset(ref, 0, sizeof *ref);
 }
 

@@ -519,7 +519,12 @@ int fci_arena_pin_current(fci_arena *a, uint64_t *seq, uint64_t *off)
          * newer sequence and pin again */
         atomic_store_explicit(&sl->pinned_seq, s, memory_order_seq_cst);
         if (atomic_load_explicit(&a->hdr->published_seq, memory_order_seq_cst) == s) {
-            atomic_fetch_add_explicit(&sl->n_pins, 1, memory_order_relaxed); /* stat */
+            /* relaxed load and store, not an add: only this process
+             * writes its slot's counter, and its pins are taken one at a
+             * time under its reader lock (read.c); a stat, read by nobody
+             * for a decision */
+            uint64_t n = atomic_load_explicit(&sl->n_pins, memory_order_relaxed);
+            atomic_store_explicit(&sl->n_pins, n + 1, memory_order_relaxed);
             *seq = s;
             *off = o;
             return 0;
