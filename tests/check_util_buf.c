@@ -103,6 +103,35 @@ START_TEST(bytewise_order)
 }
 END_TEST
 
+static int sign(int x)
+{
+    return (x > 0) - (x < 0);
+}
+
+/* The inlined compare of the read path orders every pair as the library
+ * one does: lengths 0..80 on both sides of its 8-byte words and of its
+ * 64-byte switch to memcmp, keys that differ in one byte anywhere (high
+ * bit set or not) or are prefixes of each other. */
+START_TEST(inline_compare_agrees)
+{
+    char a[80], b[80];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int round = 0; round < 20000; round++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t an = x % 81, bn = (x >> 8) % 81;
+        for (size_t i = 0; i < sizeof a; i++)
+            a[i] = b[i] = (char)('a' + i % 7);
+        if (an > 0 && (x >> 16) % 3 != 0) {
+            size_t at = (x >> 20) % an;
+            b[at] = (char)((x >> 28) & 1 ? 0xf0 : 0x01);
+        }
+        fci_slice sa = fci_slice_make(a, an), sb = fci_slice_make(b, bn);
+        ck_assert_int_eq(sign(fci_slice_compare(sa, sb)), sign(fci_bytewise_compare(sa, sb)));
+        ck_assert_int_eq(sign(fci_slice_compare(sb, sa)), sign(fci_bytewise_compare(sb, sa)));
+    }
+}
+END_TEST
+
 static Suite *buf_suite(void)
 {
     Suite *s = suite_create("util_buf");
@@ -115,6 +144,7 @@ static Suite *buf_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("slice");
     tcase_add_test(tc, bytewise_order);
+    tcase_add_test(tc, inline_compare_agrees);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -353,7 +353,7 @@ static int table_lookup(fc_txn *t, uint64_t number, fci_slice ikey, fci_slice uk
         return fci_store_fail(s, rc, &err);
     t->res_live = 1;
     t->res_table = table;
-    if (fci_bytewise_compare(fci_ikey_user(t->res.key), ukey) != 0)
+    if (fci_slice_compare(fci_ikey_user(t->res.key), ukey) != 0)
         return 1;
     if (t->res.type == FCI_TYPE_DELETION)
         return FC_ENOTFOUND;
@@ -363,8 +363,8 @@ static int table_lookup(fc_txn *t, uint64_t number, fci_slice ikey, fci_slice uk
 
 static int key_in_file(const fci_vrec_view *v, const fci_vrec_file *f, fci_slice ukey)
 {
-    return fci_bytewise_compare(ukey, fci_ikey_user(fci_vrec_smallest(v, f))) >= 0 &&
-           fci_bytewise_compare(ukey, fci_ikey_user(fci_vrec_largest(v, f))) <= 0;
+    return fci_slice_compare(ukey, fci_ikey_user(fci_vrec_smallest(v, f))) >= 0 &&
+           fci_slice_compare(ukey, fci_ikey_user(fci_vrec_largest(v, f))) <= 0;
 }
 
 static int lookup_tables(fc_txn *t, fci_slice ikey, fci_slice ukey, fci_slice *value)

@@ -110,7 +110,7 @@ const fci_vrec_file *fci_vrec_find(const fci_vrec_view *view, int level, fci_sli
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         fci_slice largest = fci_ikey_user(fci_vrec_largest(view, &files[mid]));
-        if (fci_bytewise_compare(largest, user_key) < 0)
+        if (fci_slice_compare(largest, user_key) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -118,5 +118,5 @@ const fci_vrec_file *fci_vrec_find(const fci_vrec_view *view, int level, fci_sli
     if (lo == view->nfiles[level])
         return NULL;
     fci_slice smallest = fci_ikey_user(fci_vrec_smallest(view, &files[lo]));
-    return fci_bytewise_compare(user_key, smallest) >= 0 ? &files[lo] : NULL;
+    return fci_slice_compare(user_key, smallest) >= 0 ? &files[lo] : NULL;
 }

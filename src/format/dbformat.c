@@ -61,7 +61,7 @@ int fci_ikey_compare(fci_slice a, fci_slice b)
 {
     if (a.size < FCI_IKEY_TAG_SIZE || b.size < FCI_IKEY_TAG_SIZE)
         return fci_bytewise_compare(a, b);
-    int r = fci_bytewise_compare(fci_ikey_user(a), fci_ikey_user(b));
+    int r = fci_slice_compare(fci_ikey_user(a), fci_ikey_user(b));
     if (r != 0)
         return r;
     uint64_t ta = fci_ikey_tag(a), tb = fci_ikey_tag(b);

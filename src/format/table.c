@@ -396,7 +396,7 @@ static int seek_in_block(const fci_table *t, fci_block_handle h, fci_slice ikey,
         fci_table_get_done(t, r);
         return rc != 0 ? rc : FC_ENOTFOUND;
     }
-    if (fci_bytewise_compare(fci_ikey_user(r->it.key), fci_ikey_user(ikey)) != 0) {
+    if (fci_slice_compare(fci_ikey_user(r->it.key), fci_ikey_user(ikey)) != 0) {
         fci_table_get_done(t, r);
         return FC_ENOTFOUND;
     }
@@ -452,7 +452,7 @@ static int scan_run(const fci_table *t, const fci_hash_loc *loc, fci_slice ikey,
     rc = HASH_NEXT;
     for (fci_block_iter_seek_entry(&r->it, loc->run_off); fci_block_iter_valid(&r->it);
          fci_block_iter_next(&r->it), first = 0) {
-        int c = fci_bytewise_compare(fci_ikey_user(r->it.key), user);
+        int c = fci_slice_compare(fci_ikey_user(r->it.key), user);
         if (c < 0)
             continue;
         if (c > 0 || (first && !loc->fresh)) {

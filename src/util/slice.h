@@ -64,6 +64,15 @@ static inline int fci_bytewise_compare_short(const char *a, size_t an, const cha
     return an == bn ? 0 : an < bn ? -1 : 1;
 }
 
+/* fci_bytewise_compare for the read path (a get compares a dozen keys):
+ * inlined for keys up to 64 bytes, a library memcmp past that. */
+static inline int fci_slice_compare(fci_slice a, fci_slice b)
+{
+    if (a.size <= 64 && b.size <= 64)
+        return fci_bytewise_compare_short(a.data, a.size, b.data, b.size);
+    return fci_bytewise_compare(a, b);
+}
+
 /* The comparator's name, as stored in the MANIFEST. */
 #define FCI_BYTEWISE_NAME "leveldb.BytewiseComparator"
 
