@@ -180,7 +180,7 @@ static void write_script(FILE *f, const char *png, const bench_result *rs, int n
                "set datafile missing '-'\n"
                "set style data histograms\nset style histogram clustered gap 1\n"
                "set style fill solid 0.85 border -1\nset key top left autotitle columnhead\n"
-               "set yrange [0:*]\nset grid ytics\nset format y '%%.0s%%c'\n"
+               "set yrange [0:*]\nset grid ytics\nset format y '%%.1s%%c'\n"
                "set xlabel 'reader processes'\nset ylabel 'gets/s, all readers'\n"
                "set multiplot layout 1,%d title 'forkcache bench: uniform random gets, one "
                "transaction each'\n",
