@@ -82,8 +82,11 @@ static int open_view(fc_store *s, uint64_t off, fc_txn *t)
         c->off = off;
         c->valid = 1;
     }
+    /* A reused handle may hold this very view already (a record's offset
+     * and version number name it): copying it again was a fifth of an
+     * empty transaction. */
     if (t->view_off == off && t->vseq == c->header.vseq)
-        return 0;   /* a reused handle that already holds this view (copying is a fifth of an empty transaction) */
+        return 0;
     t->view = c->view;
     t->vseq = c->header.vseq;
     t->view_off = off;
