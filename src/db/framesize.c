@@ -29,8 +29,6 @@
 #include "shm/bcache.h"
 #include "util/io.h"
 
-#define MAX_FRAME ((size_t)1 << 24)
-
 typedef struct sizes {
     uint64_t *v;
     size_t n, cap;
@@ -47,7 +45,7 @@ static size_t clamp(size_t f)
     f = round64(f);
     if (f < FCI_BCACHE_MIN_FRAME)
         f = FCI_BCACHE_MIN_FRAME;
-    return f > MAX_FRAME ? MAX_FRAME : f;
+    return f > FCI_BCACHE_MAX_FRAME ? FCI_BCACHE_MAX_FRAME : f;
 }
 
 static int push(sizes *z, uint64_t size)
@@ -85,7 +83,8 @@ static void sample_table(const fci_table *t, sizes *z)
     for (fci_block_iter_first(&it); fci_block_iter_valid(&it); fci_block_iter_next(&it)) {
         fci_block_handle h;
         const char *p = it.value.data;
-        if (fci_block_handle_decode(&p, p + it.value.size, &h) != 0 || h.size > MAX_FRAME)
+        if (fci_block_handle_decode(&p, p + it.value.size, &h) != 0 ||
+            h.size > FCI_BCACHE_MAX_FRAME)
             break;
         if (first && block_compressed(t, h))
             z->compressed = 1;

@@ -54,7 +54,8 @@ static uint64_t round_up(uint64_t x, uint64_t to)
 
 int fci_bcache_create(fci_arena *a, size_t bytes, size_t frame_size, fci_err *err)
 {
-    if (frame_size < FCI_BCACHE_MIN_FRAME || frame_size > (1u << 24) || frame_size % 64 != 0)
+    if (frame_size < FCI_BCACHE_MIN_FRAME || frame_size > FCI_BCACHE_MAX_FRAME ||
+        frame_size % 64 != 0)
         return fci_err_set(err, FC_EINVAL, "block cache: frame size %zu is not 4 KiB .. 16 MiB in 64-byte steps",
                            frame_size);
     if (a->slot_count > 0xffffu)
@@ -120,7 +121,7 @@ static int map_tables(fci_bcache *bc, fci_arena *a, uint64_t off, fci_err *err)
                            (unsigned long long)off);
     if (h->ways != FCI_BCACHE_WAYS || h->nsets == 0 || (uint64_t)h->nsets * h->ways != h->nframes ||
         h->nareas != a->slot_count || h->pins_per_area != FCI_BCACHE_PINS ||
-        h->frame_size < FCI_BCACHE_MIN_FRAME || h->frame_size > (1u << 24))
+        h->frame_size < FCI_BCACHE_MIN_FRAME || h->frame_size > FCI_BCACHE_MAX_FRAME)
         return fci_err_set(err, FC_ECORRUPT, "block cache at offset %llu: bad geometry (%u sets of %u, %u areas, frame %u)",
                            (unsigned long long)off, h->nsets, h->ways, h->nareas, h->frame_size);
     bc->hdr = h;

@@ -28,6 +28,7 @@
 #define FCI_BCACHE_WAYS    8     /* frames per set */
 #define FCI_BCACHE_PINS    63    /* pin records per reader slot */
 #define FCI_BCACHE_MIN_FRAME 4096u
+#define FCI_BCACHE_MAX_FRAME (1u << 24)   /* 16 MiB */
 
 /* fci_bcache_get: the block was not cached; read it yourself (to heap). */
 #define FCI_BCACHE_BYPASS 1

@@ -176,7 +176,8 @@ static size_t cache_bytes(const bench_shape *sh, uint64_t table_bytes)
     uint64_t entry = sh->value_size + BENCH_KEY_LEN + 8 + 3;
     uint64_t per_block = FC_DEFAULT_BLOCK_SIZE / entry + 1;
     uint64_t block = per_block * entry, blocks = sh->keys / per_block + 1;
-    size_t frame = (size_t)(block > FC_DEFAULT_BLOCK_SIZE * 17 / 16 ? block : FC_DEFAULT_BLOCK_SIZE * 17 / 16);
+    uint64_t floor = FC_DEFAULT_BLOCK_SIZE * 17 / 16;
+    size_t frame = (size_t)(block > floor ? block : floor);
     if (blocks < table_bytes / block)
         blocks = table_bytes / block;
     size_t bytes = (size_t)((double)blocks * (double)frame * CACHE_SLACK) + ((size_t)16 << 20);
