@@ -33,7 +33,7 @@
 
 #include "fc_test.h"
 #include "forkcache.h"
-#include "db/vset.h"
+#include "db/core/vset.h"
 #include "format/filename.h"
 
 static const char *DIR_;

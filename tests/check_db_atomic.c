@@ -12,8 +12,8 @@
 #include "proc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/atomic.h"
-#include "db/ttl.h"
+#include "db/write/condwrite.h"
+#include "db/core/ttl.h"
 
 #define PROCS 8
 

@@ -13,7 +13,7 @@
 #include "store_test.h"
 #include "settle_test.h"
 #include "forkcache.h"
-#include "db/store.h"
+#include "db/core/store.h"
 #include "shm/bcache.h"
 
 #define NKEYS 3000

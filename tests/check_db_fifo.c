@@ -21,7 +21,7 @@
 #include "fc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/ttl.h"
+#include "db/core/ttl.h"
 
 #define VSIZE 1000
 

@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 #include "store_test.h"
-#include "db/forkgate.h"
-#include "db/store.h"
+#include "db/core/forkgate.h"
+#include "db/core/store.h"
 
 typedef struct load {
     fc_store *s;

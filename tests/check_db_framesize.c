@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "store_test.h"
-#include "db/framesize.h"
+#include "db/store/framesize.h"
 
 static void fill(int compression, size_t value_size, int n)
 {

@@ -15,7 +15,7 @@
 #include "fc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/read.h"
+#include "db/read/read.h"
 
 /* With compression on, values come from heap blocks instead of the
  * mapping: the path where fc_iter must copy when walking backwards. */

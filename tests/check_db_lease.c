@@ -13,7 +13,7 @@
 #include "proc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/ttl.h"
+#include "db/core/ttl.h"
 #include "shm/lease.h"
 
 #define PROCS 8

@@ -10,7 +10,7 @@
 #include "fc_test.h"
 #include "region_test.h"
 #include "forkcache.h"
-#include "db/memtable.h"
+#include "db/core/memtable.h"
 #include "format/dbformat.h"
 
 static region R;

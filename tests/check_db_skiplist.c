@@ -15,7 +15,7 @@
 #include "fc_test.h"
 #include "region_test.h"
 #include "forkcache.h"
-#include "db/skiplist.h"
+#include "db/core/skiplist.h"
 #include "util/coding.h"
 
 static region *region_new(size_t size)

@@ -21,7 +21,7 @@
 #include "fc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/store.h"
+#include "db/core/store.h"
 #include "shm/arena.h"
 
 #define NKEYS 2000

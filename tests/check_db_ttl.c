@@ -19,7 +19,8 @@
 #include "fc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/ttl.h"
+#include "db/core/ttl.h"
+#include "db/write/write.h"
 
 #define T0 UINT64_C(1700000000000) /* a fixed "now", ms since the epoch */
 

@@ -14,7 +14,7 @@
 #include "fc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/vset.h"
+#include "db/core/vset.h"
 #include "format/filename.h"
 #include "format/log_reader.h"
 

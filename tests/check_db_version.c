@@ -8,7 +8,7 @@
 
 #include "fc_test.h"
 #include "forkcache.h"
-#include "db/version.h"
+#include "db/core/version.h"
 #include "format/dbformat.h"
 #include "util/error.h"
 #include "version_test.h"

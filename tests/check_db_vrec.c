@@ -8,7 +8,7 @@
 
 #include "fc_test.h"
 #include "forkcache.h"
-#include "db/vrec.h"
+#include "db/core/vrec.h"
 #include "format/dbformat.h"
 
 static fci_file_meta *meta(uint64_t number, const char *lo, const char *hi)

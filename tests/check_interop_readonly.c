@@ -17,7 +17,7 @@
 #include "dir_snapshot.h"
 #include "fc_test.h"
 #include "forkcache.h"
-#include "db/read.h"
+#include "db/read/read.h"
 #include "format/dbformat.h"
 #include "format/table.h"
 

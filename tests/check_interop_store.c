@@ -23,7 +23,7 @@
 #include "fc_test.h"
 #include "store_test.h"
 #include "forkcache.h"
-#include "db/ttl.h"
+#include "db/core/ttl.h"
 #include "util/coding.h"
 
 /* ---- the model: what the store must hold ---------------------------------- */

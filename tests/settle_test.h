@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "fc_test.h"
-#include "db/store.h"
+#include "db/core/store.h"
 
 /* mu held: whether the background thread has nothing left to do. */
 static inline int settled_locked(fc_store *s)

@@ -6,7 +6,7 @@
 #define FC_VERSION_TEST_H
 
 #include "fc_test.h"
-#include "db/version.h"
+#include "db/core/version.h"
 #include "format/dbformat.h"
 
 /* A file spanning [lo, hi] (user keys; sequences 100 and 90). */

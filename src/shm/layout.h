@@ -106,7 +106,7 @@ typedef struct fci_arena_header {
      * writer (release) after the block is filled (padding in layout 1) */
     _Atomic uint64_t ttl_off;
     /* the oldest reader pin as the writer last saw it, for the writer's
-     * max_snapshot_age_ms (src/db/stall.c); figures, relaxed; zero pad in
+     * max_snapshot_age_ms (src/db/core/publish.c); figures, relaxed; zero pad in
      * older arenas reads as "nothing watched" */
     _Atomic uint64_t pin_watch_seq;  /* version pinned longest, 0 = none */
     _Atomic uint64_t pin_watch_since; /* CLOCK_MONOTONIC ns when the writer first saw it */

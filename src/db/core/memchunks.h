@@ -1,0 +1,31 @@
+/*
+ * memchunks.h - arena memory for memtables (memchunks.c).
+ */
+#ifndef FC_DB_CORE_MEMCHUNKS_H
+#define FC_DB_CORE_MEMCHUNKS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/core/memtable.h"
+#include "shm/arena.h"
+
+struct fc_store;
+
+/* Arena memory handed to one memtable: chunks carved by bump allocation,
+ * all freed together when the memtable retires. */
+typedef struct fci_memchunks {
+    fci_arena *arena;
+    uint64_t *chunks;
+    size_t n, cap;
+    uint64_t cur, end;
+    uint64_t chunk;             /* bytes per chunk */
+    int failed;
+} fci_memchunks;
+
+/* A new memtable in s's arena on chunks of its own (*chunks), which
+ * fci_memchunks_free gives back once no reader can see the memtable. */
+int fci_memchunks_memtable(struct fc_store *s, fci_memtable *mt, fci_memchunks **chunks);
+void fci_memchunks_free(fci_memchunks *mc);
+
+#endif

@@ -1,0 +1,643 @@
+/*
+ * verify.c - fc_verify: reads every file a store depends on (CURRENT, the
+ * MANIFEST, the live tables, the WALs still needed) and reports each
+ * problem with its file and byte offset, without writing or locking
+ * anything. It is what `forkcache verify` runs, and what a person reaches
+ * for when a store will not open.
+ *
+ * It keeps going after damage so one run shows everything it can: a bad
+ * MANIFEST record stops the replay (later edits cannot be trusted) but the
+ * rest of the log is still scanned, and the tables on disk are then each
+ * checked on their own.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "db/core/version.h"
+#include "db/core/vset.h"
+#include "format/dbformat.h"
+#include "format/filename.h"
+#include "format/log_reader.h"
+#include "format/table.h"
+#include "format/version_edit.h"
+#include "format/write_batch.h"
+#include "util/io.h"
+
+#define CURRENT_MAX 4096   /* far beyond "MANIFEST-<20 digits>\n" */
+#define SHOW_KEY_MAX 40    /* bytes of a key quoted in a message */
+
+/* One store file found in the directory listing. */
+typedef struct dentry {
+    fci_file_kind kind;
+    uint64_t number;
+    char name[NAME_MAX + 1];
+    int live;               /* a table the MANIFEST lists */
+} dentry;
+
+typedef struct vctx {
+    const char *dir;
+    fc_verify_report report;
+    void *arg;
+    int damage;              /* any damage reported */
+    int error;               /* first error code reported */
+    dentry *files;
+    size_t nfiles;
+    const char *cur_file;    /* the file a log reporter speaks about */
+} vctx;
+
+/* The one place findings are counted, so the return code always agrees
+ * with what the caller was told. */
+static void finding(vctx *c, int severity, int code, const char *file, uint64_t offset,
+                    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void finding(vctx *c, int severity, int code, const char *file, uint64_t offset,
+                    const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (severity == FC_VERIFY_DAMAGE)
+        c->damage = 1;
+    else if (severity == FC_VERIFY_ERROR && c->error == 0)
+        c->error = code ? code : FC_EIO;
+    if (c->report == NULL)
+        return;
+    fc_verify_finding f = { severity, severity == FC_VERIFY_NOTE ? 0 : code, file, offset, msg };
+    c->report(c->arg, &f);
+}
+
+#define DAMAGE(c, file, off, ...) finding(c, FC_VERIFY_DAMAGE, FC_ECORRUPT, file, off, __VA_ARGS__)
+#define NOTE(c, file, off, ...) finding(c, FC_VERIFY_NOTE, 0, file, off, __VA_ARGS__)
+#define ERROR(c, code, file, off, ...) finding(c, FC_VERIFY_ERROR, code, file, off, __VA_ARGS__)
+
+/* The lower layers put the position into their messages ("... offset
+ * 1234: ..."); the first such number is where the problem starts. */
+static uint64_t offset_in(const char *msg)
+{
+    const char *p = strstr(msg, "offset ");
+    if (p == NULL)
+        return 0;
+    p += 7;
+    uint64_t v = 0;
+    while (*p >= '0' && *p <= '9' && v < UINT64_MAX / 10)
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    return v;
+}
+
+/* Keys and file contents are arbitrary bytes: quote them so a message
+ * stays one printable line. */
+static const char *show(char *dst, size_t cap, const char *src, size_t len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 5 < cap; i++) {
+        unsigned char ch = (unsigned char)src[i];
+        if (i == SHOW_KEY_MAX) {
+            o += (size_t)snprintf(dst + o, cap - o, "...");
+            break;
+        }
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
+            dst[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", ch);
+    }
+    dst[o < cap ? o : cap - 1] = '\0';
+    return dst;
+}
+
+/* A user key and its sequence, for messages about table boundaries. */
+static const char *show_ikey(char *dst, size_t cap, fci_slice ikey)
+{
+    fci_parsed_ikey pk;
+    char k[4 * SHOW_KEY_MAX + 8];
+    if (fci_ikey_parse(ikey, &pk) != 0)
+        return show(dst, cap, ikey.data, ikey.size);
+    show(k, sizeof k, pk.user_key.data, pk.user_key.size);
+    snprintf(dst, cap, "'%s' @%llu", k, (unsigned long long)pk.sequence);
+    return dst;
+}
+
+/* ---- the directory ------------------------------------------------------- */
+
+static int list_dir(vctx *c)
+{
+    DIR *d = opendir(c->dir);   /* glibc opens it O_CLOEXEC */
+    if (d == NULL) {
+        int e = errno;
+        ERROR(c, e == ENOENT || e == ENOTDIR ? FC_ENOTFOUND : fci_errno_code(e), c->dir, 0,
+              "cannot open the store directory: %s", strerror(e));
+        return -1;
+    }
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        fci_file_kind kind;
+        uint64_t number;
+        if (fci_filename_parse(de->d_name, &kind, &number) != 0)
+            continue;
+        if (c->nfiles == cap) {
+            cap = cap ? 2 * cap : 64;
+            dentry *n = realloc(c->files, cap * sizeof *n);
+            if (n == NULL) {
+                closedir(d);
+                ERROR(c, FC_ENOMEM, c->dir, 0, "out of memory listing the directory");
+                return -1;
+            }
+            c->files = n;
+        }
+        dentry *f = &c->files[c->nfiles++];
+        f->kind = kind;
+        f->number = number;
+        f->live = 0;
+        snprintf(f->name, sizeof f->name, "%s", de->d_name);
+    }
+    closedir(d);
+    return 0;
+}
+
+static dentry *find_file(vctx *c, fci_file_kind kind, uint64_t number)
+{
+    for (size_t i = 0; i < c->nfiles; i++)
+        if (c->files[i].kind == kind && c->files[i].number == number)
+            return &c->files[i];
+    return NULL;
+}
+
+/* The newest MANIFEST on disk, the best guess when CURRENT is unusable. */
+static uint64_t newest_manifest(vctx *c)
+{
+    uint64_t best = 0;
+    for (size_t i = 0; i < c->nfiles; i++)
+        if (c->files[i].kind == FCI_FILE_MANIFEST && c->files[i].number > best)
+            best = c->files[i].number;
+    return best;
+}
+
+static void join(char *dst, size_t cap, const char *dir, const char *name)
+{
+    snprintf(dst, cap, "%s/%s", dir, name);
+}
+
+/* ---- CURRENT ------------------------------------------------------------- */
+
+/* Reads CURRENT ourselves rather than with fci_current_read so each defect
+ * gets its own offset. Returns the MANIFEST number it names, or 0. */
+static uint64_t check_current(vctx *c)
+{
+    char path[PATH_MAX], buf[CURRENT_MAX + 1], q[4 * 64 + 8];
+    join(path, sizeof path, c->dir, "CURRENT");
+    int fd = fci_io_open(FCI_IO_SITE_VERIFY_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            DAMAGE(c, "CURRENT", 0, "missing, but the directory holds MANIFEST files");
+        else
+            ERROR(c, fci_errno_code(errno), "CURRENT", 0, "cannot open: %s", strerror(errno));
+        return 0;
+    }
+    size_t n = 0;
+    while (n < sizeof buf) {
+        ssize_t got = fci_io_read(FCI_IO_SITE_VERIFY_CURRENT_READ, fd, buf + n, sizeof buf - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            ERROR(c, fci_errno_code(errno), "CURRENT", n, "read failed: %s", strerror(errno));
+            close(fd);
+            return 0;
+        }
+        if (got == 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    if (n == 0) {
+        DAMAGE(c, "CURRENT", 0, "is empty; it should name the live MANIFEST");
+        return 0;
+    }
+    if (n > CURRENT_MAX) {
+        DAMAGE(c, "CURRENT", CURRENT_MAX, "is longer than %d bytes; it should hold one MANIFEST name",
+               CURRENT_MAX);
+        return 0;
+    }
+    const char *nl = memchr(buf, '\n', n);
+    if (nl == NULL) {
+        DAMAGE(c, "CURRENT", n, "does not end in a newline (truncated?): '%s'",
+               show(q, sizeof q, buf, n < 64 ? n : 64));
+        return 0;
+    }
+    size_t len = (size_t)(nl - buf);
+    if (len + 1 != n) {
+        DAMAGE(c, "CURRENT", len, "holds more than one line");
+        return 0;
+    }
+    buf[len] = '\0';
+    fci_file_kind kind;
+    uint64_t number;
+    if (memchr(buf, '\0', len) != NULL || fci_filename_parse(buf, &kind, &number) != 0 ||
+        kind != FCI_FILE_MANIFEST) {
+        DAMAGE(c, "CURRENT", 0, "names '%s', which is not a MANIFEST file name",
+               show(q, sizeof q, buf, len < 64 ? len : 64));
+        return 0;
+    }
+    if (find_file(c, FCI_FILE_MANIFEST, number) == NULL) {
+        DAMAGE(c, "CURRENT", 0, "names %s, which does not exist", buf);
+        return 0;
+    }
+    return number;
+}
+
+/* ---- the MANIFEST -------------------------------------------------------- */
+
+typedef struct replay {
+    fci_version *v;
+    int complete;          /* every record applied, nothing skipped */
+    int records;
+    int has_log, has_next, has_last;
+    uint64_t log, prev_log, next, last;
+} replay;
+
+/* Strict log readers call this for each damaged region, with its offset. */
+static void log_damage(void *arg, uint64_t offset, uint64_t bytes, const char *reason)
+{
+    vctx *c = arg;
+    DAMAGE(c, c->cur_file, offset, "%llu bytes unreadable: %s", (unsigned long long)bytes, reason);
+}
+
+/* One VersionEdit: decode, comparator, apply to the version so far. */
+static void replay_edit(vctx *c, replay *st, const char *name, fci_slice rec, uint64_t off)
+{
+    fci_version_edit e;
+    fci_err err;
+    fci_err_clear(&err);
+    fci_edit_init(&e);
+    if (fci_edit_decode(&e, rec, &err) != 0) {
+        DAMAGE(c, name, off, "record does not decode as a version edit: %s", err.msg);
+        st->complete = 0;
+        goto out;
+    }
+    if (e.has_comparator &&
+        fci_bytewise_compare(fci_buf_slice(&e.comparator), fci_slice_str(FCI_IKEY_COMPARATOR_NAME)) != 0) {
+        char q[4 * SHOW_KEY_MAX + 8];
+        DAMAGE(c, name, off, "comparator is '%s', not %s",
+               show(q, sizeof q, e.comparator.data, e.comparator.size), FCI_IKEY_COMPARATOR_NAME);
+        st->complete = 0;
+        goto out;
+    }
+    if (!st->complete)
+        goto out;   /* after a lost record later edits are only decoded */
+    fci_version_delta delta;
+    fci_version *nv = NULL;
+    int rc = fci_vset_delta_from_edit(&e, &delta);
+    if (rc != 0) {
+        ERROR(c, rc, name, off, "out of memory replaying the MANIFEST");
+        st->complete = 0;
+        goto out;
+    }
+    rc = fci_version_apply(st->v, &delta, &nv, &err);
+    fci_vset_delta_free(&delta);
+    if (rc != 0) {
+        DAMAGE(c, name, off, "edit does not apply to the levels before it: %s", err.msg);
+        st->complete = 0;
+        goto out;
+    }
+    fci_version_unref(st->v);
+    st->v = nv;
+    if (e.has_log_number) { st->has_log = 1; st->log = e.log_number; }
+    if (e.has_prev_log_number) st->prev_log = e.prev_log_number;
+    if (e.has_next_file_number) { st->has_next = 1; st->next = e.next_file_number; }
+    if (e.has_last_sequence) { st->has_last = 1; st->last = e.last_sequence; }
+out:
+    fci_edit_free(&e);
+}
+
+/* Rules the replay itself does not enforce: numbers below next-file, no
+ * table listed twice, keys in order inside a file and across L1+. */
+static void check_levels(vctx *c, replay *st, const char *name)
+{
+    fci_version *v = st->v;
+    char a[4 * SHOW_KEY_MAX + 40], b[4 * SHOW_KEY_MAX + 40];
+    if (st->log >= st->next)
+        DAMAGE(c, name, 0, "log number %llu is not below the next file number %llu",
+               (unsigned long long)st->log, (unsigned long long)st->next);
+    for (int l = 0; l < FCI_NUM_LEVELS; l++) {
+        for (size_t i = 0; i < v->nfiles[l]; i++) {
+            const fci_file_meta *f = v->files[l][i];
+            fci_slice lo = fci_buf_slice(&f->smallest), hi = fci_buf_slice(&f->largest);
+            if (f->number >= st->next)
+                DAMAGE(c, name, 0, "table %06llu at level %d is numbered at or past the next file number %llu",
+                       (unsigned long long)f->number, l, (unsigned long long)st->next);
+            if (fci_ikey_compare(lo, hi) > 0)
+                DAMAGE(c, name, 0, "table %06llu at level %d: smallest key %s is past largest %s",
+                       (unsigned long long)f->number, l, show_ikey(a, sizeof a, lo),
+                       show_ikey(b, sizeof b, hi));
+            for (int l2 = l; l2 < FCI_NUM_LEVELS; l2++)
+                for (size_t j = (l2 == l ? i + 1 : 0); j < v->nfiles[l2]; j++)
+                    if (v->files[l2][j]->number == f->number)
+                        DAMAGE(c, name, 0, "table %06llu is listed twice (levels %d and %d)",
+                               (unsigned long long)f->number, l, l2);
+            if (l > 0 && i > 0) {
+                fci_slice prev = fci_ikey_user(fci_buf_slice(&v->files[l][i - 1]->largest));
+                if (fci_bytewise_compare(prev, fci_ikey_user(lo)) >= 0)
+                    DAMAGE(c, name, 0, "level %d: tables %06llu and %06llu overlap",
+                           l, (unsigned long long)v->files[l][i - 1]->number,
+                           (unsigned long long)f->number);
+            }
+        }
+    }
+}
+
+static void check_manifest(vctx *c, uint64_t number, replay *st)
+{
+    char name[64], path[PATH_MAX];
+    fci_err err;
+    fci_err_clear(&err);
+    fci_filename(name, sizeof name, NULL, FCI_FILE_MANIFEST, number);
+    join(path, sizeof path, c->dir, name);
+    fci_log_reader r;
+    int rc = fci_log_reader_open(&r, path, 0, &err);
+    if (rc != 0) {
+        ERROR(c, rc, name, 0, "cannot open: %s", err.msg);
+        st->complete = 0;
+        return;
+    }
+    c->cur_file = name;
+    fci_log_reader_set_reporter(&r, log_damage, c);
+    fci_slice rec;
+    while ((rc = fci_log_reader_read(&r, &rec, &err)) != 0) {
+        if (rc == FC_ECORRUPT) {
+            st->complete = 0;   /* reported by log_damage; a lost edit */
+            continue;
+        }
+        if (rc < 0) {
+            ERROR(c, rc, name, r.record_offset, "read failed: %s", err.msg);
+            st->complete = 0;
+            break;
+        }
+        st->records++;
+        replay_edit(c, st, name, rec, r.record_offset);
+    }
+    /* Our writer syncs every MANIFEST record and starts a new MANIFEST at
+     * each open, so a partial record is lost history, not a pending write. */
+    if (rc == 0 && r.torn_tail) {
+        DAMAGE(c, name, r.tail_offset, "ends in a partial record (%llu bytes): the last version edit is lost",
+               (unsigned long long)r.tail_bytes);
+        st->complete = 0;
+    }
+    fci_log_reader_free(&r);
+    c->cur_file = NULL;
+    if (!st->complete)
+        return;
+    if (st->records == 0) {
+        DAMAGE(c, name, 0, "holds no version edit");
+        st->complete = 0;
+    } else if (!st->has_next || !st->has_log || !st->has_last) {
+        DAMAGE(c, name, 0, "no edit records the %s", !st->has_next ? "next file number" :
+               !st->has_log ? "log number" : "last sequence");
+        st->complete = 0;
+    } else {
+        check_levels(c, st, name);
+    }
+}
+
+/* ---- tables -------------------------------------------------------------- */
+
+/* Compares a table's real first or last key with the MANIFEST's claim. */
+static void check_bound(vctx *c, const char *name, const char *which, fci_slice got,
+                        fci_slice want)
+{
+    char a[4 * SHOW_KEY_MAX + 40], b[4 * SHOW_KEY_MAX + 40];
+    if (fci_bytewise_compare(got, want) != 0)
+        DAMAGE(c, name, 0, "%s key is %s, but the MANIFEST says %s", which,
+               show_ikey(a, sizeof a, got), show_ikey(b, sizeof b, want));
+}
+
+static void check_table_keys(vctx *c, const char *name, const fci_table *t,
+                             const fci_file_meta *meta)
+{
+    fci_table_iter it;
+    fci_err err;
+    fci_table_iter_init(&it, t);
+    fci_table_iter_first(&it);
+    if (fci_table_iter_valid(&it)) {
+        check_bound(c, name, "first", fci_table_iter_key(&it), fci_buf_slice(&meta->smallest));
+        fci_table_iter_last(&it);
+        if (fci_table_iter_valid(&it))
+            check_bound(c, name, "last", fci_table_iter_key(&it), fci_buf_slice(&meta->largest));
+    } else if (fci_table_iter_status(&it, NULL) == 0) {
+        DAMAGE(c, name, 0, "holds no keys, but the MANIFEST lists it");
+    }
+    if (fci_table_iter_status(&it, &err) != 0)
+        DAMAGE(c, name, offset_in(err.msg), "%s", err.msg);
+    fci_table_iter_free(&it);
+}
+
+/* One table file: size, every block, and (when meta is known) its keys. */
+static void check_table_file(vctx *c, const dentry *d, const fci_file_meta *meta, int level)
+{
+    char path[PATH_MAX];
+    fci_err err;
+    fci_err_clear(&err);
+    join(path, sizeof path, c->dir, d->name);
+    int fd = fci_io_open(FCI_IO_SITE_VERIFY_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        ERROR(c, fci_errno_code(errno), d->name, 0, "cannot open: %s", strerror(errno));
+        return;
+    }
+    struct stat sb;
+    if (fci_io_fstat(FCI_IO_SITE_VERIFY_TABLE_STAT, fd, &sb) != 0) {
+        ERROR(c, fci_errno_code(errno), d->name, 0, "cannot stat: %s", strerror(errno));
+        close(fd);
+        return;
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    if (meta && size != meta->size)
+        DAMAGE(c, d->name, size < meta->size ? size : meta->size,
+               "is %llu bytes, but the MANIFEST says %llu (level %d)", (unsigned long long)size,
+               (unsigned long long)meta->size, level);
+    /* pread, not mmap: a file truncated under us gives an error, not SIGBUS. */
+    fci_table t;
+    int rc = fci_table_open_fd(&t, fd, size, FCI_TABLE_VERIFY_CHECKSUMS, &err);
+    if (rc != 0) {
+        if (rc == FC_ENOMEM || rc == FC_EIO)
+            ERROR(c, rc, d->name, offset_in(err.msg), "cannot read: %s", err.msg);
+        else
+            DAMAGE(c, d->name, offset_in(err.msg), "does not open as a table: %s", err.msg);
+        close(fd);
+        return;
+    }
+    rc = fci_table_verify(&t, &err);
+    if (rc == FC_ENOMEM || rc == FC_EIO)
+        ERROR(c, rc, d->name, offset_in(err.msg), "cannot read: %s", err.msg);
+    else if (rc != 0)
+        DAMAGE(c, d->name, offset_in(err.msg), "%s", err.msg);
+    else if (meta)
+        check_table_keys(c, d->name, &t, meta);
+    fci_table_close(&t);
+    close(fd);
+}
+
+/* Tables are found under either spelling; LevelDB wrote .sst once. */
+static dentry *find_table(vctx *c, uint64_t number)
+{
+    dentry *d = find_file(c, FCI_FILE_TABLE, number);
+    return d ? d : find_file(c, FCI_FILE_TABLE_SST, number);
+}
+
+static void check_tables(vctx *c, const replay *st)
+{
+    if (st->complete) {
+        for (int l = 0; l < FCI_NUM_LEVELS; l++)
+            for (size_t i = 0; i < st->v->nfiles[l]; i++) {
+                const fci_file_meta *f = st->v->files[l][i];
+                dentry *d = find_table(c, f->number);
+                if (d == NULL) {
+                    char name[64];
+                    fci_filename(name, sizeof name, NULL, FCI_FILE_TABLE, f->number);
+                    DAMAGE(c, name, 0, "missing: the MANIFEST lists it at level %d", l);
+                    continue;
+                }
+                d->live = 1;
+                check_table_file(c, d, f, l);
+            }
+    }
+    for (size_t i = 0; i < c->nfiles; i++) {
+        dentry *d = &c->files[i];
+        if (!fci_file_is_table(d->kind) || d->live)
+            continue;
+        if (st->complete) {
+            NOTE(c, d->name, 0, "not in the MANIFEST (left over; the writer deletes it at its next open)");
+        } else {
+            check_table_file(c, d, NULL, -1);
+        }
+    }
+}
+
+/* ---- WALs ---------------------------------------------------------------- */
+
+static void check_wal(vctx *c, const dentry *d)
+{
+    char path[PATH_MAX];
+    fci_err err;
+    fci_err_clear(&err);
+    join(path, sizeof path, c->dir, d->name);
+    fci_log_reader r;
+    int rc = fci_log_reader_open(&r, path, 0, &err);
+    if (rc != 0) {
+        ERROR(c, rc, d->name, 0, "cannot open: %s", err.msg);
+        return;
+    }
+    c->cur_file = d->name;
+    fci_log_reader_set_reporter(&r, log_damage, c);
+    fci_slice rec;
+    uint64_t next_seq = 0;
+    while ((rc = fci_log_reader_read(&r, &rec, &err)) != 0) {
+        if (rc == FC_ECORRUPT)
+            continue;   /* reported by log_damage */
+        if (rc < 0) {
+            ERROR(c, rc, d->name, r.record_offset, "read failed: %s", err.msg);
+            break;
+        }
+        uint64_t seq;
+        uint32_t count;
+        if (fci_batch_validate(rec, &err) != 0 || fci_batch_header(rec, &seq, &count, &err) != 0) {
+            DAMAGE(c, d->name, r.record_offset, "record is not a valid write batch: %s", err.msg);
+            continue;
+        }
+        if (seq < next_seq)
+            DAMAGE(c, d->name, r.record_offset, "batch sequence %llu goes back (expected at least %llu)",
+                   (unsigned long long)seq, (unsigned long long)next_seq);
+        next_seq = seq + count;
+    }
+    if (rc == 0 && r.torn_tail)
+        NOTE(c, d->name, r.tail_offset,
+             "torn tail of %llu bytes (a write cut short by a crash); recovery drops it",
+             (unsigned long long)r.tail_bytes);
+    fci_log_reader_free(&r);
+    c->cur_file = NULL;
+}
+
+/* The WALs recovery would replay: log number and up, plus the previous log
+ * LevelDB may still name. Without a trustworthy MANIFEST, every WAL. */
+static void check_wals(vctx *c, const replay *st)
+{
+    for (size_t i = 0; i < c->nfiles; i++) {
+        const dentry *d = &c->files[i];
+        if (d->kind != FCI_FILE_WAL)
+            continue;
+        if (st->complete && d->number < st->log && !(st->prev_log && d->number == st->prev_log))
+            continue;
+        check_wal(c, d);
+    }
+}
+
+/* ---- the whole store ----------------------------------------------------- */
+
+static int by_number(const void *a, const void *b)
+{
+    const dentry *x = a, *y = b;
+    return x->number < y->number ? -1 : x->number > y->number;
+}
+
+int fc_verify(const char *dir, fc_verify_report report, void *arg)
+{
+    if (dir == NULL || *dir == '\0')
+        return FC_EINVAL;
+    vctx c;
+    memset(&c, 0, sizeof c);
+    c.dir = dir;
+    c.report = report;
+    c.arg = arg;
+    if (list_dir(&c) != 0) {
+        free(c.files);
+        return c.error;
+    }
+    if (c.nfiles > 1) /* qsort(NULL, 0) is undefined */
+        qsort(c.files, c.nfiles, sizeof *c.files, by_number);
+    int has_current = 0;
+    for (size_t i = 0; i < c.nfiles; i++)
+        has_current |= c.files[i].kind == FCI_FILE_CURRENT;
+    if (!has_current && newest_manifest(&c) == 0) {
+        ERROR(&c, FC_ENOTFOUND, dir, 0, "not a store: no CURRENT file and no MANIFEST");
+        free(c.files);
+        return FC_ENOTFOUND;
+    }
+    replay st;
+    memset(&st, 0, sizeof st);
+    st.v = fci_version_new();
+    if (st.v == NULL) {
+        free(c.files);
+        return FC_ENOMEM;
+    }
+    uint64_t manifest = check_current(&c);
+    if (manifest == 0 && (manifest = newest_manifest(&c)) != 0) {
+        char name[64];
+        fci_filename(name, sizeof name, NULL, FCI_FILE_MANIFEST, manifest);
+        NOTE(&c, name, 0, "checked instead, as the newest MANIFEST on disk");
+    }
+    st.complete = 1;
+    if (manifest != 0) {
+        check_manifest(&c, manifest, &st);
+    } else {
+        DAMAGE(&c, dir, 0, "no MANIFEST on disk");
+        st.complete = 0;
+    }
+    if (!st.complete)
+        NOTE(&c, dir, 0, "the MANIFEST could not be replayed: every table and WAL is checked on its own");
+    check_tables(&c, &st);
+    check_wals(&c, &st);
+    fci_version_unref(st.v);
+    free(c.files);
+    if (c.damage)
+        return FC_ECORRUPT;
+    return c.error;
+}

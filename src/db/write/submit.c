@@ -1,0 +1,69 @@
+/*
+ * submit.c - writes from processes that are not the writer: a batch or an
+ * atomic operation goes into the arena's write queue and the process waits
+ * for the writer's answer (bg/drain.c applies the queue).
+ */
+#include "config.h"
+
+#include "forkcache.h"
+#include "db/core/store.h"
+#include "db/write/write.h"
+#include "shm/layout.h"
+#include "shm/wqueue.h"
+#include "util/proc.h"
+
+/* The write queue a writer made in this arena, checked; NULL when none. */
+fci_wq *fci_queue_of(fc_store *s)
+{
+    /* acquire: pairs with fci_queue_create's release */
+    uint64_t off = atomic_load_explicit(&s->arena->hdr->wq_off, memory_order_acquire);
+    if (off == 0)
+        return NULL;
+    fci_wq *q = fci_arena_ptr(s->arena, off, sizeof(fci_wq));
+    if (q == NULL || fci_wq_check(q, fci_arena_size(s->arena) - off) != 0)
+        return NULL;
+    return q;
+}
+
+/* The writer a producer waits on: its pid and start time from the arena. */
+static int writer_alive(void *arg)
+{
+    fc_store *s = arg;
+    fci_arena_header *h = s->arena->hdr;
+    uint64_t owner = atomic_load_explicit(&h->writer_owner, memory_order_relaxed);
+    uint64_t start = atomic_load_explicit(&h->writer_start, memory_order_relaxed);
+    int pid = (int)FCI_OWNER_PID(owner);
+    return pid != 0 && fci_proc_alive(pid, start);
+}
+
+/* Sends one entry and waits for the writer: returns 0 with its verdict in
+ * *result (0 or FC_E*) and reply_len bytes of its reply in reply, or the
+ * failure to get an answer at all (recorded in the handle). */
+int fci_submit_call(fc_store *s, const void *data, size_t len, unsigned flags, int *result,
+                   void *reply, uint32_t reply_len)
+{
+    fci_wq *q = fci_queue_of(s);
+    fci_err err;
+    fci_err_clear(&err);
+    if (q == NULL) {
+        fci_err_set(&err, FC_EREADONLY, "no writer has a write queue in this arena");
+        return fci_store_fail(s, FC_EREADONLY, &err);
+    }
+    if (len > UINT32_MAX)
+        return fci_store_fail(s, FC_ETOOBIG, NULL);
+    *result = 0;
+    int rc = fci_wq_call(q, data, (uint32_t)len, flags, s->opts.write_timeout_ms, writer_alive, s,
+                         result, reply, reply_len, &err);
+    return rc != 0 ? fci_store_fail(s, rc, &err) : 0;
+}
+
+int fci_submit_batch(fc_store *s, fci_slice rep, int sync)
+{
+    int result = 0;
+    int rc = fci_submit_call(s, rep.data, rep.size, sync ? FCI_WQ_SYNC : 0, &result, NULL, 0);
+    if (rc != 0 || result == 0)
+        return rc;
+    fci_err err;
+    fci_err_set(&err, result, "the writer refused the batch: %s", fc_strerror(result));
+    return fci_store_fail(s, result, &err);
+}

@@ -1,0 +1,253 @@
+/*
+ * write.c - the write path: batches, the WAL, the memtable, and making room.
+ *
+ * A write holds the writer's mutex from sequence assignment to publication,
+ * so batches are applied in sequence order, and publishes the store's last
+ * sequence only after every entry is in the memtable: a reader in any
+ * process sees a batch whole or not at all.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "forkcache.h"
+#include "util/proc.h"
+#include "db/core/forkgate.h"
+#include "db/core/store.h"
+#include "db/core/ttl.h"
+#include "format/dbformat.h"
+#include "db/write/write.h"
+#include "db/write/expiry.h"
+#include "db/core/publish.h"
+
+
+/* Where this handle's writes go: applied here in the writer process, through
+ * the write queue from any other process attached to the store. */
+int fci_write_route(fc_store *s)
+{
+    if (s == NULL)
+        return FC_EINVAL;
+    if (s->role == FCI_ROLE_READONLY)
+        return fci_store_fail(s, FC_EREADONLY, NULL);
+    if (s->pid != fci_getpid()) {
+        fci_err e;
+        fci_err_set(&e, FC_EINVAL, "store handle used in a forked child before fc_after_fork");
+        return fci_store_fail(s, FC_EINVAL, &e);
+    }
+    return s->w != NULL ? FCI_WRITE_HERE : FCI_WRITE_QUEUE;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* mu held, no immutable memtable. The active memtable becomes the
+ * immutable one, and a fresh memtable and WAL take new writes. The new
+ * memtable is published in a new version before anything is inserted into
+ * it: readers depend on that order (read.c). */
+int fci_switch_memtable(fc_store *s)
+{
+    fci_writer *w = s->w;
+    fci_err err;
+    fci_err_clear(&err);
+    fci_memtable fresh;
+    fci_memchunks *chunks = NULL;
+    int rc = fci_wal_new(s, &err);
+    if (rc == 0)
+        rc = fci_memchunks_memtable(s, &fresh, &chunks);
+    if (rc != 0)
+        return fci_store_fail(s, rc, &err);
+    w->imm = w->mem;
+    w->imm_chunks = w->mem_chunks;
+    w->has_imm = 1;
+    w->mem = fresh;
+    w->mem_chunks = chunks;
+    w->mem_wal = w->wal_number;
+    rc = fci_store_publish(s);
+    pthread_cond_signal(&w->work_cv);
+    return rc;
+}
+
+/* mu held. Swaps a full memtable for a fresh one and a new WAL, waiting
+ * while the previous one is still being flushed or L0 is at its stop
+ * count. Like LevelDB, a write past the slowdown count sleeps 1 ms once. */
+int fci_make_room(fc_store *s)
+{
+    fci_writer *w = s->w;
+    int slowed = 0;
+    uint64_t failures = w->bg_failures;
+    for (;;) {
+        /* FIFO (max_bytes): level 0 is bounded by eviction, never stalls */
+        size_t l0 = s->opts.max_bytes ? 0 : w->vs.current->nfiles[0];
+        if (!slowed && l0 >= FCI_L0_SLOWDOWN_TRIGGER) {
+            slowed = 1;
+            pthread_mutex_unlock(&w->mu);
+            fci_gate_yield();
+            sleep_ms(1);
+            pthread_mutex_lock(&w->mu);
+            continue;
+        }
+        if (fci_memtable_bytes(&w->mem) < s->opts.write_buffer_size)
+            break;
+        if (w->has_imm || l0 >= FCI_L0_STOP_TRIGGER) {
+            if (w->bg_failures != failures)
+                return fci_bg_failed(s); /* the work this write waits for failed again */
+            w->stall = w->has_imm ? FC_STALL_MEMTABLE : FC_STALL_L0;
+            w->stall_count++;
+            fci_store_count(s);
+            pthread_cond_signal(&w->work_cv);
+            fci_gate_wait(&w->done_cv, &w->mu, NULL);
+            continue;
+        }
+        int rc = fci_room_wait(s, NULL); /* room for the next memtable (room.c) */
+        if (rc == FCI_ROOM_WAITED)
+            continue;
+        if (rc == 0)
+            rc = fci_switch_memtable(s);
+        if (rc != 0)
+            return rc;
+    }
+    if (w->stall != FC_STALL_NONE && w->stall != FC_STALL_ERROR) {
+        w->stall = FC_STALL_NONE;
+        fci_store_count(s);
+    }
+    return 0;
+}
+
+static int insert_entry(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
+{
+    return fci_memtable_add(arg, seq, type, key, value);
+}
+
+/* mu held, room made: appends and publishes without ever releasing mu,
+ * so what was decided under mu since fci_make_room still holds. */
+int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
+{
+    fci_writer *w = s->w;
+    uint32_t count = fci_batch_count(b);
+    if (count == 0)
+        return 0;
+    fci_err err;
+    fci_err_clear(&err);
+    int rc;
+    if (w->wal.failed && (rc = fci_wal_new(s, &err)) != 0)
+        return fci_store_fail(s, rc, &err);
+    uint64_t first = w->vs.last_sequence + 1;
+    fci_batch_set_sequence(b, first);
+    rc = sync ? fci_wal_for_sync(s, &err) : 0;
+    if (rc == 0)
+        rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
+    if (rc == 0 && sync)
+        rc = fci_log_writer_sync(&w->wal, &err);
+    if (rc != 0) {
+        /* The record may be on disk, whole or torn: its sequence numbers
+         * are spent so a retried batch cannot reuse them, and the next
+         * write starts a new WAL (this one stays live for recovery). */
+        w->vs.last_sequence = first + count - 1;
+        return fci_store_fail(s, rc, &err);
+    }
+    /* b was built by fc_batch_* or validated by the queue: one pass */
+    rc = fci_batch_apply(fci_batch_contents(b), insert_entry, &w->mem, &err);
+    if (rc != 0)
+        return fci_store_fail(s, rc, &err);
+    w->vs.last_sequence = first + count - 1;
+    fci_arena_publish_last_seq(s->arena, w->vs.last_sequence);
+    return 0;
+}
+
+/* mu held. */
+int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
+{
+    if (fci_batch_count(b) == 0)
+        return 0;
+    int rc = fci_make_room(s);
+    /* a full arena (old snapshots pin it) stalls the write (room.c) */
+    while (rc == 0 && (rc = fci_room_wait(s, b)) == FCI_ROOM_WAITED)
+        rc = fci_make_room(s);
+    return rc != 0 ? rc : fci_write_batch_room_made(s, b, sync);
+}
+
+int fc_write(fc_store *s, fc_batch *b, unsigned flags)
+{
+    int route = fci_write_route(s);
+    if (route < 0)
+        return route;
+    if (b == NULL || (flags & ~FC_WRITE_SYNC) != 0)
+        return fci_store_fail(s, FC_EINVAL, NULL);
+    int sync = (flags & FC_WRITE_SYNC) || (s->opts.flags & FC_SYNC);
+    if (fci_batch_count(&b->wb) == 0)
+        return 0;
+    fci_err terr;
+    fci_err_clear(&terr);
+    int trc = fci_ttl_batch_stamp(s, &b->wb, &b->ttl, &terr);
+    if (trc != 0)
+        return fci_store_fail(s, trc, &terr);
+    if (route == FCI_WRITE_QUEUE)
+        return fci_submit_batch(s, fci_batch_contents(&b->wb), sync);
+    pthread_mutex_lock(&s->w->mu);
+    int rc = fci_write_batch_locked(s, &b->wb, sync);
+    pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}
+
+/* A single put or delete from a non-writer process, through the queue. */
+static int queue_one(fc_store *s, int type, fci_slice key, fci_slice val)
+{
+    fci_write_batch b;
+    int rc = fci_batch_init(&b);
+    if (rc == 0)
+        rc = type == FCI_TYPE_VALUE ? fci_batch_put(&b, key, val) : fci_batch_delete(&b, key);
+    if (rc == 0)
+        rc = fci_submit_batch(s, fci_batch_contents(&b), (s->opts.flags & FC_SYNC) != 0);
+    else
+        fci_store_fail(s, rc, NULL);
+    fci_batch_free(&b);
+    return rc;
+}
+
+static int write_one(fc_store *s, int type, const void *key, size_t klen, const void *val,
+                     size_t vlen)
+{
+    int route = fci_write_route(s);
+    if (route < 0)
+        return route;
+    int rc = fci_check_sizes(key, klen, val, vlen);
+    if (rc != 0)
+        return fci_store_fail(s, rc, NULL);
+    if (route == FCI_WRITE_QUEUE)
+        return queue_one(s, type, fci_slice_make(key, klen), fci_slice_make(val, vlen));
+    pthread_mutex_lock(&s->w->mu);
+    fci_write_batch *wb = &s->w->scratch;
+    fci_batch_clear(wb);
+    rc = type == FCI_TYPE_VALUE
+             ? fci_batch_put(wb, fci_slice_make(key, klen), fci_slice_make(val, vlen))
+             : fci_batch_delete(wb, fci_slice_make(key, klen));
+    if (rc == 0)
+        rc = fci_write_batch_locked(s, wb, (s->opts.flags & FC_SYNC) != 0);
+    pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}
+
+int fc_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    if (s != NULL && s->opts.ttl_framing)
+        return fc_put_ttl(s, key, klen, val, vlen, 0); /* a frame that never expires */
+    return write_one(s, FCI_TYPE_VALUE, key, klen, val, vlen);
+}
+
+int fc_del(fc_store *s, const void *key, size_t klen)
+{
+    return write_one(s, FCI_TYPE_DELETION, key, klen, NULL, 0);
+}
+
+/* ---- expiry (expiry.c): what needs this file's route ------------------------ */
+
+int fci_write_one(fc_store *s, int type, const void *key, size_t klen, const void *val,
+                  size_t vlen)
+{
+    return write_one(s, type, key, klen, val, vlen);
+}
