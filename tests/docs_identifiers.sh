@@ -6,17 +6,19 @@
 #   tests/docs_identifiers.sh              self-test, then check this tree
 #   tests/docs_identifiers.sh --root DIR   check the tree at DIR only
 #
-# What counts, inside one `...` span on one line (fenced ``` blocks are
-# skipped):
+# What counts, inside one `...` span (which may run over the lines of one
+# paragraph; fenced ``` blocks are skipped):
 #   - a path: the whole span starts with src/ include/ examples/ tests/
-#     bench/ docs/ or .ci/; it must exist (a file, a directory, or a program
-#     built from PATH.c, or its test log PATH.log); a glob such as src/db/*.c must match something;
+#     bench/ docs/ or .ci/; it must exist (a file, a directory, a program
+#     built from PATH.c, or that test's log PATH.log); a glob such as
+#     src/db/*.c must match something;
 #   - a file name: the whole span is NAME.c, NAME.h or NAME.sh; some file in
 #     the tree must have that name;
 #   - a name: every word of the span with an underscore inside it (fc_open,
 #     FC_ECORRUPT, next_file, O_CLOEXEC); it must be a whole word of a
 #     source file under src/ include/ examples/ tests/ bench/ or of the build
-#     files (Makefile.am, configure.ac, bootstrap, .ci/run). A word followed
+#     files (Makefile.am, configure.ac, bootstrap, .ci/run), comments
+#     included (a name the docs explain may be a static's). A word followed
 #     by '*' (fc_batch_*, FC_E*), or a whole span ending in '_' (fc_), is a
 #     prefix: some word must start with it.
 # Each miss prints as FILE:LINE: WHAT, with the file's new home when a file
@@ -122,13 +124,19 @@ self_test() {
     printf '# x\nSee `fci_real_thing()` in `src/db/core/real.c`, `real.c`, `FC_E*`.\n' \
         >"$t/docs/X.md"
     printf '```\n`fci_inside_a_fence`\n```\n' >>"$t/docs/X.md"
-    out=$(check_tree "$t" 2>&1) || { echo "self-test: a clean tree failed: $out"; return 1; }
+    out=$(check_tree "$t" 2>&1) ||
+        { echo "self-test: a clean tree failed: $out"; rm -rf "$t"; return 1; }
     bogus="fci_no_such_""thing"
-    printf 'Also `%s`, `src/db/gone.c` and `src/db/real.c`.\n' "$bogus" >>"$t/docs/X.md"
-    out=$(check_tree "$t" 2>&1) && { echo "self-test: a bogus name passed"; return 1; }
+    printf 'Also `%s`, `src/db/gone.c` and `src/db/real.c`, `FC_EREAL |\nfci_gone_too`.\n' \
+        "$bogus" >>"$t/docs/X.md"
+    out=$(check_tree "$t" 2>&1) && { echo "self-test: a bogus name passed"; rm -rf "$t"; return 1; }
     for want in "docs/X.md:6: $bogus:" "docs/X.md:6: src/db/gone.c:" \
-            "src/db/real.c: no such file (now at: src/db/core/real.c)"; do
-        case $out in *"$want"*) ;; *) echo "self-test: no '$want' in: $out"; return 1 ;; esac
+            "src/db/real.c: no such file (now at: src/db/core/real.c)" \
+            "docs/X.md:6: fci_gone_too:"; do
+        case $out in
+        *"$want"*) ;;
+        *) echo "self-test: no '$want' in: $out"; rm -rf "$t"; return 1 ;;
+        esac
     done
     rm -rf "$t"
 }
