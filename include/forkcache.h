@@ -134,7 +134,7 @@ typedef struct fc_options {
                                     evicts the oldest tables first (FIFO);
                                     0 = no bound, leveled compaction */
     int hash_index;              /* tables carry a "forkcache.hash" meta block
-                                    for point gets (about 6 bytes a key;
+                                    for point gets (about 10 bytes a key;
                                     LevelDB ignores it); 1 (0 = none) */
     int max_snapshot_age_ms;     /* a reader whose snapshot the writer has seen
                                     pinned longer is named in

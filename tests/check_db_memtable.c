@@ -11,6 +11,8 @@
 #include "region_test.h"
 #include "forkcache.h"
 #include "db/core/memtable.h"
+#include "db/core/skiplist.h"
+#include "db/read/read.h"
 #include "format/dbformat.h"
 
 static region R;
@@ -180,6 +182,72 @@ START_TEST(order_matches_ikey_compare)
 }
 END_TEST
 
+/* The entry of key as the writer laid it out: varint32 ikey length, ikey,
+ * varint32 value length, value. Writable: the region is ours. */
+static char *entry_of(const char *key)
+{
+    fci_lookup_key lk;
+    ck_assert_int_eq(fci_lookup_key_init(&lk, fci_slice_str(key), 100), 0);
+    uint64_t node = fci_memtable_seek(&MT, lk.ikey);
+    fci_lookup_key_free(&lk);
+    ck_assert_uint_ne(node, 0);
+    return (char *)fci_skiplist_entry(&MT.list, node).data;
+}
+
+/* A damaged entry is damage, never a miss that would let a get fall
+ * through to an older value in a table. */
+START_TEST(damaged_entry_is_corrupt_not_missing)
+{
+    fci_slice v;
+    add(1, FCI_TYPE_VALUE, "k", "value");
+    add(1, FCI_TYPE_VALUE, "t", "x");
+    add(1, FCI_TYPE_VALUE, "u", "fine");
+    /* "k": a value length past the entry's end (ikey is 1 + 8 bytes) */
+    char *e = entry_of("k");
+    ck_assert_int_eq(e[0], 9);
+    e[1 + 9] = 0x7f;
+    ck_assert_int_eq(get("k", 100, &v), FC_ECORRUPT);
+    /* "t": an unknown type in the tag (sorts the entry no earlier) */
+    e = entry_of("t");
+    e[1 + 1] = 0x42;
+    ck_assert_int_eq(get("t", 100, &v), FC_ECORRUPT);
+    /* keys around them still read */
+    ck_assert_int_eq(get("u", 100, &v), 0);
+    ck_assert_mem_eq(v.data, "fine", 4);
+    ck_assert_int_eq(get("v", 100, &v), FC_ENOTFOUND);
+}
+END_TEST
+
+/* Through the store: fc_get answers FC_ECORRUPT for a damaged entry of
+ * the arena's memtable, and the handle's message says where. */
+START_TEST(store_get_of_damaged_entry_names_the_memtable)
+{
+    const char *dir = fc_test_tmpdir();
+    ck_assert_ptr_nonnull(dir);
+    fc_options o;
+    fc_options_init(&o);
+    fc_store *s;
+    ck_assert_int_eq(fc_open(dir, &o, &s), 0);
+    ck_assert_int_eq(fc_put(s, "k", 1, "value", 5), 0);
+    fc_txn *t;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    ck_assert(t->has_mem);
+    fci_lookup_key lk;
+    ck_assert_int_eq(fci_lookup_key_init(&lk, fci_slice_str("k"), t->snapshot), 0);
+    uint64_t node = fci_memtable_seek(&t->mem, lk.ikey);
+    fci_lookup_key_free(&lk);
+    char *e = (char *)fci_skiplist_entry(&t->mem.list, node).data;
+    ck_assert_ptr_nonnull(e);
+    e[1 + 9] = 0x7f; /* value length past the entry's end */
+    fc_val v;
+    ck_assert_int_eq(fc_get(t, "k", 1, &v), FC_ECORRUPT);
+    ck_assert_msg(strstr(fc_errmsg(s), "memtable") != NULL, "%s", fc_errmsg(s));
+    fc_txn_end(t);
+    fc_close(s);
+    fc_test_rmtree(dir);
+}
+END_TEST
+
 START_TEST(attach_sees_same_data)
 {
     add(1, FCI_TYPE_VALUE, "x", "y");
@@ -203,6 +271,8 @@ static Suite *memtable_suite(void)
     tcase_add_test(tc, internal_key_order);
     tcase_add_test(tc, attach_sees_same_data);
     tcase_add_test(tc, order_matches_ikey_compare);
+    tcase_add_test(tc, damaged_entry_is_corrupt_not_missing);
+    tcase_add_test(tc, store_get_of_damaged_entry_names_the_memtable);
     suite_add_tcase(s, tc);
     return s;
 }

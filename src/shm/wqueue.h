@@ -11,7 +11,8 @@
  * slot's owner (pid and start time) is recorded before its ticket is taken,
  * so a producer that dies anywhere in the protocol is recognised and its
  * slot recovered: by the writer if it died before READY, by the next
- * producer of that slot if it died after DONE. See docs/SHM_PROTOCOL.md.
+ * producer of that slot if it died after DONE. See docs/SHM_PROTOCOL.md,
+ * section 13.
  */
 #ifndef FC_SHM_WQUEUE_H
 #define FC_SHM_WQUEUE_H
@@ -35,8 +36,8 @@
 
 typedef struct fci_wq_slot {
     _Atomic uint64_t seq;          /* ticket << 2 | state */
-    _Atomic uint64_t owner;        /* pid of the claimer, 0 = unowned */
-    _Atomic uint64_t owner_start;  /* its start time */
+    _Atomic uint64_t owner;        /* claimer's owner word, 0 = unowned */
+    _Atomic uint64_t owner_start;  /* unused: the start time is in owner */
     _Atomic uint32_t wake;         /* futex word: bumped when DONE */
     uint32_t len;                  /* payload bytes */
     uint32_t flags;                /* FCI_WQ_* */

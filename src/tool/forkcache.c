@@ -338,7 +338,7 @@ void tool_help_cmd(const tool_cmd *c)
 static void help_all(void)
 {
     printf("NAME\n"
-           "    forkcache - load, read, compact and check a forkcache store\n\n"
+           "    forkcache - load, read, write, scan, compact, check and benchmark a store\n\n"
            "SYNOPSIS\n"
            "    forkcache --help | --version\n"
            "    forkcache help COMMAND\n");

@@ -123,8 +123,12 @@ int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *val
     uint64_t node = fci_memtable_seek(mt, ikey);
     fci_slice found, val;
     fci_parsed_ikey parsed;
-    if (node == 0 || fci_memtable_entry(mt, node, &found, &val) != 0 ||
-        fci_ikey_parse(found, &parsed) != 0 || fci_bytewise_compare(parsed.user_key, key) != 0)
+    if (node == 0)
+        return FC_ENOTFOUND;
+    /* damage, not a miss: a miss would let a get return an older value */
+    if (fci_memtable_entry(mt, node, &found, &val) != 0 || fci_ikey_parse(found, &parsed) != 0)
+        return FC_ECORRUPT;
+    if (fci_bytewise_compare(parsed.user_key, key) != 0)
         return FC_ENOTFOUND;
     if (parsed.type == FCI_TYPE_DELETION)
         return FCI_MEMTABLE_DELETED;

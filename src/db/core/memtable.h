@@ -34,7 +34,8 @@ static inline uint64_t fci_memtable_root(const fci_memtable *mt)
 int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fci_slice value);
 
 /* Newest entry for key with sequence <= snapshot: 0 with *value pointing
- * into the shared region, FCI_MEMTABLE_DELETED, or FC_ENOTFOUND. */
+ * into the shared region, FCI_MEMTABLE_DELETED, FC_ENOTFOUND, or
+ * FC_ECORRUPT when that entry does not decode. */
 int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, fci_slice *value);
 /* The same with a lookup key already built (fci_lookup_key), so a get that
  * looks in several places encodes it once. */

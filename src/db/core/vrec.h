@@ -30,7 +30,9 @@ typedef struct fci_vrec {
     uint64_t length;           /* bytes of the whole record */
     uint64_t mem_root;         /* active memtable's root offset (0 = none) */
     uint64_t imm_root;         /* immutable memtable being flushed (0 = none) */
-    uint64_t next_file;        /* informational, for stats */
+    /* the writer's next file number at publication: fc_txn_begin's table
+     * sweep keeps cached tables numbered at or above it (a newer version's) */
+    uint64_t next_file;
     uint32_t nfiles[FCI_NUM_LEVELS];
     uint32_t reserved;
 } fci_vrec;

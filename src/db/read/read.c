@@ -392,6 +392,15 @@ static int lookup_tables(fc_txn *t, fci_slice ikey, fci_slice ukey, fci_slice *v
     return FC_ENOTFOUND;
 }
 
+/* A memtable entry that does not decode: the arena is damaged (a stray
+ * write into shared memory), which the handle's message must say. */
+static int memtable_damaged(fc_store *s)
+{
+    fci_err err;
+    fci_err_set(&err, FC_ECORRUPT, "%s: a memtable entry in the arena does not decode", s->dir);
+    return fci_store_fail(s, FC_ECORRUPT, &err);
+}
+
 /* The lookup key is built once and used for both memtables and every
  * table: the newest visible entry wins, in that order. */
 static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
@@ -411,6 +420,8 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
         rc = lookup_tables(t, lk.ikey, ukey, value);
     else if (rc == FCI_MEMTABLE_DELETED)
         rc = FC_ENOTFOUND;
+    else if (rc == FC_ECORRUPT)
+        rc = memtable_damaged(t->store);
     fci_lookup_key_free(&lk);
     return rc;
 }

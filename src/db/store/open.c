@@ -310,8 +310,11 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
         return open_refused(&err, "this process was made by fork() after its parent opened a "
                                   "store: fork with fc_fork() (liburcu needs its fork hooks)");
     fc_store *s = store_new(dir, opts);
-    if (s == NULL)
+    if (s == NULL) { /* no handle either: fc_errmsg(NULL) must say why */
+        fci_err_set(&err, FC_ENOMEM, "%s: out of memory for the store handle", dir);
+        fci_open_failed(&err);
         return FC_ENOMEM;
+    }
     int rc;
     long holder = 0;
     int ro = (s->opts.flags & (FC_READONLY | FC_ATTACH)) == FC_READONLY;
