@@ -28,6 +28,7 @@
 #include "db/store.h"
 #include "db/fifo.h"
 #include "db/forkgate.h"
+#include "util/clock.h"
 
 /* mu held on entry and exit. With a size bound or expiry, the same edit
  * that adds the new table drops the tables that must go (fifo.c), so the
@@ -216,14 +217,7 @@ static int background_step(fc_store *s, int *rc)
 /* mu held. Sleeps before the next attempt (a shutdown wakes it early). */
 static void back_off(fci_writer *w, long ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = fci_realtime_deadline(ms);
     if (!w->shutting_down)
         fci_gate_wait(&w->work_cv, &w->mu, &until);
 }
@@ -263,9 +257,7 @@ static void wait_for_work(fc_store *s)
         fci_gate_wait(&w->work_cv, &w->mu, NULL);
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 1;
+    struct timespec ts = fci_realtime_deadline(1000);
     fci_gate_wait(&w->work_cv, &w->mu, &ts);
 }
 

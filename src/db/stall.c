@@ -29,6 +29,7 @@
 #include "db/vrec.h"
 #include "shm/layout.h"
 #include "util/coding.h"
+#include "util/clock.h"
 #include "util/proc.h"
 
 /* Version records kept in reserve for the background thread: a flush and
@@ -161,13 +162,7 @@ static int waiting_helps(fc_store *s, int *pid, uint64_t *version, fci_err *err)
 
 static void wait_a_little(fci_writer *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += STALL_POLL_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = fci_realtime_deadline(STALL_POLL_MS);
     pthread_cond_signal(&w->work_cv);
     fci_gate_wait(&w->done_cv, &w->mu, &ts);
 }
@@ -184,13 +179,6 @@ static void set_stall(fc_store *s, int stall)
     fci_store_count(s);
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The writer's watch on the oldest pin, for max_snapshot_age_ms: when the
  * oldest pinned version changes the clock restarts; once the same one has
  * been seen for longer than the limit, its reader is named for fc_stats.
@@ -201,7 +189,7 @@ void fci_pin_watch(fc_store *s)
 {
     fci_arena_header *h = s->arena->hdr;
     int pid;
-    uint64_t version, t = now_ns();
+    uint64_t version, t = fci_mono_ns();
     fci_oldest_pin(s->arena, &pid, &version);
     if (version != atomic_load_explicit(&h->pin_watch_seq, memory_order_relaxed)) {
         atomic_store_explicit(&h->pin_watch_seq, version, memory_order_relaxed);

@@ -111,14 +111,4 @@ void fci_wq_complete(fci_wq *q, fci_wq_slot *slot, int result);
 /* Writer: sleeps until a producer signals work or timeout_ms passes. */
 void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms);
 
-/* Shared with the lease table (src/shm/lease.c). */
-/* This process as one word: pid | low 32 bits of its start time << 32. */
-uint64_t fci_owner_word_self(void);
-/* 1 when the process an owner word names is gone (or 0 names nobody). */
-int fci_owner_word_dead(uint64_t owner);
-/* Futex on a word of the shared mapping: wait while it equals seen (at
- * most ms), and bump + wake every waiter in every process. */
-void fci_futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms);
-void fci_futex_bump(_Atomic uint32_t *word);
-
 #endif
