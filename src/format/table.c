@@ -34,23 +34,17 @@ static int check_handle(const fci_table *t, fci_block_handle h, fci_err *err)
     return 0;
 }
 
+/* fci_io_pread retries and continues by itself: a short count is the end
+ * of the file. */
 static int pread_all(int fd, char *dst, size_t n, uint64_t offset, fci_err *err)
 {
-    while (n > 0) {
-        ssize_t r = fci_io_pread(FCI_IO_SITE_TABLE_PREAD, fd, dst, n, offset);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return fci_err_errno(err, fci_errno_code(errno), errno, "table: pread at offset %llu",
-                                 (unsigned long long)offset);
-        }
-        if (r == 0)
-            return fci_err_set(err, FC_ECORRUPT, "table: file ends before offset %llu",
-                               (unsigned long long)offset);
-        dst += r;
-        n -= (size_t)r;
-        offset += (uint64_t)r;
-    }
+    ssize_t r = fci_io_pread(FCI_IO_SITE_TABLE_PREAD, fd, dst, n, offset);
+    if (r < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "table: pread at offset %llu",
+                             (unsigned long long)offset);
+    if ((size_t)r < n)
+        return fci_err_set(err, FC_ECORRUPT, "table: file ends before offset %llu",
+                           (unsigned long long)(offset + (uint64_t)r));
     return 0;
 }
 
