@@ -203,7 +203,8 @@ int fci_current_load(const char *dir, fci_current *cur, fci_err *err)
     return 0;
 }
 
-const char *fci_current_defect_str(fci_current_defect d)
+/* The defect in a few words, for fci_current_read's message. */
+static const char *defect_str(fci_current_defect d)
 {
     switch (d) {
     case FCI_CURRENT_OK:           return "";
@@ -227,7 +228,7 @@ int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, siz
         return rc;
     if (cur.defect != FCI_CURRENT_OK)
         return fci_err_set(err, FC_ECORRUPT, "%s/CURRENT: %s", dir,
-                           fci_current_defect_str(cur.defect));
+                           defect_str(cur.defect));
     if (name != NULL) {
         if (cur.line_len + 1 > namecap)
             return fci_err_set(err, FC_EINVAL, "%s/CURRENT: name buffer too small", dir);

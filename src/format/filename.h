@@ -97,9 +97,6 @@ typedef struct fci_current {
  */
 int fci_current_load(const char *dir, fci_current *cur, fci_err *err);
 
-/* The defect in a few words ("is empty"), "" for FCI_CURRENT_OK. */
-const char *fci_current_defect_str(fci_current_defect d);
-
 /*
  * Reads CURRENT: 0 with the manifest's number (and its file name, as
  * written, into name when name is not NULL; namecap bytes), FC_ENOTFOUND

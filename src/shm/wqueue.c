@@ -187,8 +187,9 @@ void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, 
     fci_futex_bump(&q->work);
 }
 
-int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
-                 int *result, fci_err *err)
+/* Waits for our entry to be DONE, then takes the writer's answer. */
+static int wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
+                    int *result, fci_err *err)
 {
     fci_wq_slot *s = slot_at(q, ticket);
     int rc = await_done(q, s, ticket, timeout_ms, alive, arg, fci_mono_ms());
@@ -204,7 +205,7 @@ int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn ali
 /* The sequence word moves first, by CAS from our DONE (a recoverer may
  * have freed it already, which is fine), and only then is our ownership
  * dropped: owner 0 on a DONE slot would mean "abandoned" to a recoverer. */
-void fci_wq_release(fci_wq *q, uint64_t ticket)
+static void wq_release(fci_wq *q, uint64_t ticket)
 {
     fci_wq_slot *s = slot_at(q, ticket);
     uint64_t done = seq_of(ticket, FCI_WQ_DONE);
@@ -237,12 +238,12 @@ int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int t
     if (rc != 0)
         return rc;
     fci_wq_publish(q, t, data, len, flags);
-    rc = fci_wq_await(q, t, timeout_ms, alive, arg, result, err);
+    rc = wq_await(q, t, timeout_ms, alive, arg, result, err);
     if (rc == 0) {
         /* DONE was loaded with acquire in await: the reply is complete */
         if (reply_len > 0)
             memcpy(reply, payload(slot_at(q, t)), reply_len);
-        fci_wq_release(q, t);
+        wq_release(q, t);
     } else { /* release: pairs with recover_done's acquire of the owner */
         atomic_store_explicit(&slot_at(q, t)->owner, 0, memory_order_release);
     }

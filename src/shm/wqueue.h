@@ -89,14 +89,12 @@ int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int t
                 fci_wq_alive_fn alive, void *arg, int *result, void *reply, uint32_t reply_len,
                 fci_err *err);
 
-/* The four steps of fci_wq_submit, apart so tests can stop between them:
- * take a ticket, write the entry, wait for the answer, free the slot. */
+/* The first two steps of fci_wq_submit, apart so tests can stop between
+ * them: take a ticket, write the entry (then it waits for the answer and
+ * frees the slot). */
 int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, uint64_t *ticket,
                  fci_err *err);
 void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags);
-int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
-                 int *result, fci_err *err);
-void fci_wq_release(fci_wq *q, uint64_t ticket);
 
 /*
  * Writer: the entry at the tail. Returns 1 with *slot and *data when it is
