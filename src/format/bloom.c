@@ -8,7 +8,6 @@
 
 #include "forkcache.h"
 #include "format/bloom.h"
-#include "util/coding.h"
 
 /* LevelDB rounds bits_per_key * 0.69 down (a size_t cast). */
 int fci_bloom_num_probes(int bits_per_key)
