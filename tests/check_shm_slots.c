@@ -7,6 +7,7 @@
 
 #include "fc_test.h"
 #include "shm_test.h"
+#include "util/proc.h"
 
 /* A child that claims its own slot, pins seq (0 = none), takes units,
  * says "ready" on ready_fd and waits for a byte on go_fd (then detaches

@@ -1,5 +1,5 @@
 /*
- * bloom.c - LevelDB's hash and bloom filter (see bloom.h).
+ * bloom.c - LevelDB's bloom filter (see bloom.h).
  */
 #include "config.h"
 
@@ -8,41 +8,6 @@
 
 #include "forkcache.h"
 #include "format/bloom.h"
-#include "util/coding.h"
-
-/* All arithmetic wraps modulo 2^32 as in LevelDB; tail bytes are taken as
- * unsigned, as current LevelDB does. */
-uint32_t fci_hash(const char *data, size_t n, uint32_t seed)
-{
-    const uint32_t m = 0xc6a4a793u;
-    const uint32_t r = 24;
-    const unsigned char *p = (const unsigned char *)data;
-    const unsigned char *end = p + n;
-    uint32_t h = seed ^ ((uint32_t)n * m);
-    while (end - p >= 4) {
-        uint32_t w = fci_get_fixed32((const char *)p);
-        p += 4;
-        h += w;
-        h *= m;
-        h ^= (h >> 16);
-    }
-    switch (end - p) {
-    case 3:
-        h += (uint32_t)p[2] << 16;
-        /* fall through */
-    case 2:
-        h += (uint32_t)p[1] << 8;
-        /* fall through */
-    case 1:
-        h += p[0];
-        h *= m;
-        h ^= (h >> r);
-        break;
-    default:
-        break;
-    }
-    return h;
-}
 
 /* LevelDB rounds bits_per_key * 0.69 down (a size_t cast). */
 int fci_bloom_num_probes(int bits_per_key)

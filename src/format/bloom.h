@@ -1,5 +1,5 @@
 /*
- * bloom.h - LevelDB's hash and its built-in bloom filter policy
+ * bloom.h - LevelDB's built-in bloom filter policy
  * ("leveldb.BuiltinBloomFilter2"), bit for bit, so filters written by
  * LevelDB answer here and ours answer in LevelDB.
  *
@@ -13,13 +13,11 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/slice.h"
 
 #define FCI_BLOOM_POLICY_NAME "leveldb.BuiltinBloomFilter2"
 #define FCI_BLOOM_HASH_SEED 0xbc9f1d34u
-
-/* LevelDB's util/hash.cc Hash(): a murmur-like 32-bit hash. */
-uint32_t fci_hash(const char *data, size_t n, uint32_t seed);
 
 static inline uint32_t fci_bloom_hash(fci_slice key)
 {

@@ -13,9 +13,6 @@
 #include "format/filename.h"
 #include "util/io.h"
 
-/* CURRENT holds one short name; anything longer is not ours. */
-#define CURRENT_MAX 1024
-
 /* snprintf into the caller's buffer: names are built on hot paths
  * (table opens) where an allocation per name would be waste. */
 int fci_filename(char *dst, size_t cap, const char *dir, fci_file_kind kind,
@@ -103,22 +100,6 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number)
     return FC_EINVAL;
 }
 
-/* write() may be short or interrupted; CURRENT must be whole. */
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t k = fci_io_write(FCI_IO_SITE_CURRENT_WRITE, fd, p, n);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 /* The rename is only durable once the directory entry is on disk. */
 int fci_dir_sync(const char *dir, fci_err *err)
 {
@@ -147,7 +128,8 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
                          (mode_t)mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: create", tmp);
-    if (write_all(fd, content, (size_t)n) != 0 || fci_io_fsync(FCI_IO_SITE_CURRENT_SYNC, fd) != 0) {
+    if (fci_io_write(FCI_IO_SITE_CURRENT_WRITE, fd, content, (size_t)n) < 0 ||
+        fci_io_fsync(FCI_IO_SITE_CURRENT_SYNC, fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);
@@ -166,12 +148,42 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
     return fci_dir_sync(dir, err) ? FCI_CURRENT_UNSYNCED : 0;
 }
 
-/* The name is returned as written, since a MANIFEST with more than six
- * digits (or leading zeros) must be opened by that exact name. */
-int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
-                     fci_err *err)
+/* Sorts the bytes read into one fci_current_defect, checked in the order
+ * a person would look: is there anything, too much, a whole line, one
+ * line, and does it name a MANIFEST. */
+static void parse_current(fci_current *cur)
 {
-    char path[4096], buf[CURRENT_MAX + 1];
+    size_t n = cur->len;
+    const char *nl = memchr(cur->raw, '\n', n);
+    cur->line_len = nl ? (size_t)(nl - cur->raw) : n;
+    cur->defect_offset = 0;
+    if (n == 0) {
+        cur->defect = FCI_CURRENT_EMPTY;
+    } else if (n > FCI_CURRENT_MAX) {
+        cur->defect = FCI_CURRENT_TOO_LONG;
+        cur->defect_offset = FCI_CURRENT_MAX;
+    } else if (nl == NULL) {
+        cur->defect = FCI_CURRENT_NO_NEWLINE;
+        cur->defect_offset = n;
+    } else if (cur->line_len + 1 != n) {
+        cur->defect = FCI_CURRENT_MULTILINE;
+        cur->defect_offset = cur->line_len;
+    } else {
+        cur->raw[cur->line_len] = '\0';
+        fci_file_kind kind;
+        int bad = memchr(cur->raw, '\0', cur->line_len) != NULL ||
+                  fci_filename_parse(cur->raw, &kind, &cur->number) != 0 ||
+                  kind != FCI_FILE_MANIFEST;
+        cur->defect = bad ? FCI_CURRENT_NOT_MANIFEST : FCI_CURRENT_OK;
+    }
+}
+
+/* One more byte than a valid CURRENT can hold is read, so "too long" is
+ * told from "exactly full". */
+int fci_current_load(const char *dir, fci_current *cur, fci_err *err)
+{
+    char path[4096];
+    memset(cur, 0, sizeof *cur);
     if (fci_filename(path, sizeof path, dir, FCI_FILE_CURRENT, 0) < 0)
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
     int fd = fci_io_open(FCI_IO_SITE_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
@@ -180,38 +192,48 @@ int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, siz
             return fci_err_set(err, FC_ENOTFOUND, "%s: no such file", path);
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
     }
-    size_t len = 0;
-    for (;;) {
-        ssize_t k = fci_io_read(FCI_IO_SITE_CURRENT_READ, fd, buf + len, sizeof buf - len);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            int e = errno;
-            close(fd);
-            return fci_err_errno(err, fci_errno_code(e), e, "%s: read", path);
-        }
-        if (k == 0 || len + (size_t)k == sizeof buf) {
-            len += (size_t)k;
-            break;
-        }
-        len += (size_t)k;
-    }
+    ssize_t k = fci_io_read(FCI_IO_SITE_CURRENT_READ, fd, cur->raw, FCI_CURRENT_MAX + 1);
+    int e = errno;
     close(fd);
-    if (len > CURRENT_MAX)
-        return fci_err_set(err, FC_ECORRUPT, "%s: longer than %d bytes", path, CURRENT_MAX);
-    if (len < 2 || buf[len - 1] != '\n')
-        return fci_err_set(err, FC_ECORRUPT, "%s: empty or missing its final newline", path);
-    buf[len - 1] = '\0';
-    fci_file_kind kind;
-    uint64_t number;
-    if (strlen(buf) != len - 1 || fci_filename_parse(buf, &kind, &number) != 0 ||
-        kind != FCI_FILE_MANIFEST)
-        return fci_err_set(err, FC_ECORRUPT, "%s: does not name a MANIFEST", path);
-    if (name) {
-        if (len > namecap)
-            return fci_err_set(err, FC_EINVAL, "%s: name buffer too small", path);
-        memcpy(name, buf, len);
+    if (k < 0)
+        return fci_err_errno(err, fci_errno_code(e), e, "%s: read", path);
+    cur->len = (size_t)k;
+    cur->raw[cur->len] = '\0';
+    parse_current(cur);
+    return 0;
+}
+
+/* The defect in a few words, for fci_current_read's message. */
+static const char *defect_str(fci_current_defect d)
+{
+    switch (d) {
+    case FCI_CURRENT_OK:           return "";
+    case FCI_CURRENT_EMPTY:        return "is empty";
+    case FCI_CURRENT_TOO_LONG:     return "is longer than any MANIFEST name";
+    case FCI_CURRENT_NO_NEWLINE:   return "does not end in a newline";
+    case FCI_CURRENT_MULTILINE:    return "holds more than one line";
+    case FCI_CURRENT_NOT_MANIFEST: return "does not name a MANIFEST";
     }
-    *manifest_number = number;
+    return "is damaged";
+}
+
+/* The name is returned as written, since a MANIFEST with more than six
+ * digits (or leading zeros) must be opened by that exact name. */
+int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
+                     fci_err *err)
+{
+    fci_current cur;
+    int rc = fci_current_load(dir, &cur, err);
+    if (rc != 0)
+        return rc;
+    if (cur.defect != FCI_CURRENT_OK)
+        return fci_err_set(err, FC_ECORRUPT, "%s/CURRENT: %s", dir,
+                           defect_str(cur.defect));
+    if (name != NULL) {
+        if (cur.line_len + 1 > namecap)
+            return fci_err_set(err, FC_EINVAL, "%s/CURRENT: name buffer too small", dir);
+        memcpy(name, cur.raw, cur.line_len + 1);
+    }
+    *manifest_number = cur.number;
     return 0;
 }

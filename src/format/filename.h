@@ -65,11 +65,43 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
 /* fsync of the directory itself, so renames and new names in it last. */
 int fci_dir_sync(const char *dir, fci_err *err);
 
+/* CURRENT holds one short name; anything longer is not ours. */
+#define FCI_CURRENT_MAX 4096
+
+/* What can be wrong with CURRENT's contents, one value per defect, so a
+ * report can say which (fc_verify) and where. */
+typedef enum fci_current_defect {
+    FCI_CURRENT_OK,
+    FCI_CURRENT_EMPTY,
+    FCI_CURRENT_TOO_LONG,       /* more than FCI_CURRENT_MAX bytes */
+    FCI_CURRENT_NO_NEWLINE,     /* truncated, most likely */
+    FCI_CURRENT_MULTILINE,      /* bytes after the first newline */
+    FCI_CURRENT_NOT_MANIFEST    /* the line is not a MANIFEST file name */
+} fci_current_defect;
+
+/* CURRENT as read and parsed. */
+typedef struct fci_current {
+    char raw[FCI_CURRENT_MAX + 2];  /* the bytes read, then a NUL */
+    size_t len;                     /* bytes read, at most FCI_CURRENT_MAX + 1 */
+    size_t line_len;                /* bytes before the first newline (or len) */
+    fci_current_defect defect;
+    uint64_t defect_offset;         /* where in the file the defect is */
+    uint64_t number;                /* the MANIFEST's number, when OK */
+} fci_current;
+
+/*
+ * Reads and parses CURRENT into *cur: 0 when the file could be read (then
+ * cur->defect says whether it names a MANIFEST, whose name is cur->raw
+ * with its newline replaced by a NUL), FC_ENOTFOUND when there is no
+ * CURRENT, or another code on open or read errors; err names the file.
+ */
+int fci_current_load(const char *dir, fci_current *cur, fci_err *err);
+
 /*
  * Reads CURRENT: 0 with the manifest's number (and its file name, as
  * written, into name when name is not NULL; namecap bytes), FC_ENOTFOUND
- * when there is no CURRENT, FC_ECORRUPT when it is empty, lacks the final
- * newline or names anything but a MANIFEST, FC_EIO on read errors.
+ * when there is no CURRENT, FC_ECORRUPT for any fci_current_defect,
+ * FC_EIO on read errors.
  */
 int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
                      fci_err *err);

@@ -10,47 +10,6 @@
 #include "format/hash_index.h"
 #include "util/coding.h"
 
-/* ---- the hash ----------------------------------------------------------- */
-
-static inline uint64_t rotl64(uint64_t x, int r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-/* The hash is defined on little-endian words, whatever the host. */
-static inline uint64_t load_word(const char *p, size_t n)
-{
-    uint64_t w = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(&w, p, n);
-#else
-    for (size_t i = 0; i < n; i++)
-        w |= (uint64_t)(unsigned char)p[i] << (8 * i);
-#endif
-    return w;
-}
-
-/* A word-at-a-time multiply-rotate hash with a final avalanche: the slot
- * and the tag come from different bits, so both must be well mixed. Its
- * values are stored on disk: never change it without a new version. */
-uint64_t fci_hash_index_hash(fci_slice key)
-{
-    const uint64_t k1 = UINT64_C(0x9e3779b97f4a7c15), k2 = UINT64_C(0xc2b2ae3d27d4eb4f);
-    uint64_t h = (uint64_t)key.size * k1;
-    const char *p = key.data;
-    size_t n = key.size;
-    for (; n >= 8; p += 8, n -= 8)
-        h = rotl64(h ^ (rotl64(load_word(p, 8) * k2, 31) * k1), 27) * 5 + 0x52dce729;
-    if (n > 0)
-        h ^= rotl64(load_word(p, n) * k2, 31) * k1;
-    h ^= h >> 33;
-    h *= UINT64_C(0xff51afd7ed558ccd);
-    h ^= h >> 29;
-    h *= UINT64_C(0xc4ceb9fe1a85ec53);
-    h ^= h >> 32;
-    return h;
-}
-
 static inline uint32_t home_slot(uint64_t h, uint32_t nslots)
 {
     return (uint32_t)(((h & 0xffffffffu) * (uint64_t)nslots) >> 32);

@@ -82,24 +82,6 @@ void fci_log_reader_free(fci_log_reader *r)
     r->owns_fd = 0;
 }
 
-/* pread until the block is full or the file ends; EINTR is retried. */
-static ssize_t read_full(int fd, char *buf, size_t n, uint64_t off)
-{
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = fci_io_pread(FCI_IO_SITE_LOG_READ, fd, buf + got, n - got, off + got);
-        if (k < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    return (ssize_t)got;
-}
-
 /* Loads the block after the current one. 1 loaded, 0 no more data, <0
  * error. The current block stays in place when there is nothing more, so
  * offsets at end of file stay right. */
@@ -115,7 +97,7 @@ static int next_block(fci_log_reader *r, fci_err *err)
         r->block = r->mem + off;
         r->block_len = left < FCI_LOG_BLOCK_SIZE ? (size_t)left : FCI_LOG_BLOCK_SIZE;
     } else {
-        ssize_t n = read_full(r->fd, r->blockbuf, FCI_LOG_BLOCK_SIZE, off);
+        ssize_t n = fci_io_pread(FCI_IO_SITE_LOG_READ, r->fd, r->blockbuf, FCI_LOG_BLOCK_SIZE, off);
         if (n < 0)
             return fci_err_errno(err, fci_errno_code(errno), errno, "%s: read at offset %llu",
                                  r->name, (unsigned long long)off);
@@ -282,7 +264,7 @@ static int zeros_to_end(fci_log_reader *r, uint64_t from, uint64_t *end, fci_err
         return fci_err_set(err, FC_ENOMEM, "%s: no memory for a read buffer", r->name);
     int zero = 1;
     for (;;) {
-        ssize_t n = read_full(r->fd, buf, FCI_LOG_BLOCK_SIZE, from);
+        ssize_t n = fci_io_pread(FCI_IO_SITE_LOG_READ, r->fd, buf, FCI_LOG_BLOCK_SIZE, from);
         if (n < 0) {
             zero = fci_err_errno(err, fci_errno_code(errno), errno, "%s: read at offset %llu",
                                  r->name, (unsigned long long)from);

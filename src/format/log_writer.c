@@ -282,9 +282,7 @@ int fci_log_writer_sync(fci_log_writer *w, fci_err *err)
 {
     if (w->failed)
         return fci_err_set(err, FC_EIO, "%s: an earlier write failed", w->name);
-    while (fci_io_fdatasync(FCI_IO_SITE_LOG_SYNC, w->fd) != 0) {
-        if (errno == EINTR)
-            continue;
+    if (fci_io_fdatasync(FCI_IO_SITE_LOG_SYNC, w->fd) != 0) {
         int e = errno;
         w->failed = 1;   /* after a failed sync the page cache state is unknown */
         return fci_err_errno(err, fci_errno_code(e), e, "%s: fdatasync", w->name);

@@ -34,23 +34,17 @@ static int check_handle(const fci_table *t, fci_block_handle h, fci_err *err)
     return 0;
 }
 
+/* fci_io_pread retries and continues by itself: a short count is the end
+ * of the file. */
 static int pread_all(int fd, char *dst, size_t n, uint64_t offset, fci_err *err)
 {
-    while (n > 0) {
-        ssize_t r = fci_io_pread(FCI_IO_SITE_TABLE_PREAD, fd, dst, n, offset);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return fci_err_errno(err, fci_errno_code(errno), errno, "table: pread at offset %llu",
-                                 (unsigned long long)offset);
-        }
-        if (r == 0)
-            return fci_err_set(err, FC_ECORRUPT, "table: file ends before offset %llu",
-                               (unsigned long long)offset);
-        dst += r;
-        n -= (size_t)r;
-        offset += (uint64_t)r;
-    }
+    ssize_t r = fci_io_pread(FCI_IO_SITE_TABLE_PREAD, fd, dst, n, offset);
+    if (r < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "table: pread at offset %llu",
+                             (unsigned long long)offset);
+    if ((size_t)r < n)
+        return fci_err_set(err, FC_ECORRUPT, "table: file ends before offset %llu",
+                           (unsigned long long)(offset + (uint64_t)r));
     return 0;
 }
 
@@ -150,7 +144,8 @@ int fci_table_read_block(const fci_table *t, fci_block_handle h, int verify, fci
     return rc;
 }
 
-int fci_table_fetch_block(const fci_table *t, fci_block_handle h, fci_block_ref *ref, fci_err *err)
+/* Data block read as the table is configured (fetcher, flags). */
+static int fetch_block(const fci_table *t, fci_block_handle h, fci_block_ref *ref, fci_err *err)
 {
     if (t->fetcher)
         return t->fetcher->fetch(t->fetcher->arg, t, h, ref, err);
@@ -381,7 +376,7 @@ static int take_entry(const fci_table *t, fci_block_handle h, fci_table_get_resu
 static int seek_in_block(const fci_table *t, fci_block_handle h, fci_slice ikey,
                          fci_table_get_result *r, fci_err *err)
 {
-    int rc = fci_table_fetch_block(t, h, &r->ref, err);
+    int rc = fetch_block(t, h, &r->ref, err);
     if (rc != 0)
         return rc;
     fci_block b;
@@ -412,7 +407,7 @@ static int fetch_hashed(const fci_table *t, fci_block_handle h, fci_block_ref *r
 {
     if (t->base == NULL || !(t->hash.flags & FCI_HASH_INDEX_RAW_BLOCKS) ||
         (t->flags & FCI_TABLE_VERIFY_CHECKSUMS))
-        return fci_table_fetch_block(t, h, ref, err);
+        return fetch_block(t, h, ref, err);
     if (h.offset > t->size || h.size > t->size - h.offset ||
         t->size - h.offset - h.size < FCI_BLOCK_TRAILER_SIZE)
         return fci_err_set(err, FC_ECORRUPT, "table: hash index names a block at %llu+%llu past "
@@ -574,7 +569,7 @@ static int load_block(fci_table_iter *it)
     if (it->has_block && it->block_offset == h.offset)
         return 1;
     drop_block(it);
-    int rc = fci_table_fetch_block(it->t, h, &it->ref, &it->err);
+    int rc = fetch_block(it->t, h, &it->ref, &it->err);
     if (rc != 0) {
         iter_fail(it, rc);
         return 0;

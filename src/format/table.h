@@ -211,8 +211,6 @@ int fci_block_unwrap(fci_slice raw, uint64_t offset, int verify, int *type, fci_
  * heap memory otherwise. */
 int fci_table_read_block(const fci_table *t, fci_block_handle h, int verify, fci_block_ref *ref,
                          fci_err *err);
-/* Data block read as the table is configured (fetcher, flags). */
-int fci_table_fetch_block(const fci_table *t, fci_block_handle h, fci_block_ref *ref, fci_err *err);
 void fci_table_release_block(const fci_table *t, fci_block_ref *ref);
 
 /* Looks a meta block up by name in the metaindex (e.g. a "forkcache."

@@ -115,18 +115,11 @@ static int fail(fci_table_builder *tb, int rc)
     return rc;
 }
 
+/* fci_io_write retries EINTR and finishes short writes by itself. */
 static int write_all(int fd, const char *p, size_t n, fci_err *err)
 {
-    while (n > 0) {
-        ssize_t w = fci_io_write(FCI_IO_SITE_TABLE_WRITE, fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return fci_err_errno(err, fci_errno_code(errno), errno, "table: write");
-        }
-        p += w;
-        n -= (size_t)w;
-    }
+    if (fci_io_write(FCI_IO_SITE_TABLE_WRITE, fd, p, n) < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "table: write");
     return 0;
 }
 

@@ -24,6 +24,7 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "shm/arena.h"
+#include "util/clock.h"
 #include "util/io.h"
 
 #define ROUND_UP(x, n) (((x) + (n) - 1) / (n) * (n))
@@ -80,8 +81,6 @@ static int config_check(const fci_arena_config *cfg, fci_err *err)
 static void header_init(char *base, const fci_arena_config *cfg, uint64_t owner_start)
 {
     fci_arena_header *h = (fci_arena_header *)base;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     h->layout_version = FCI_ARENA_LAYOUT_VERSION;
     h->header_size = sizeof *h;
     h->bom = FCI_ARENA_BOM;
@@ -90,7 +89,7 @@ static void header_init(char *base, const fci_arena_config *cfg, uint64_t owner_
     h->heap_off = heap_offset(cfg->reader_slots);
     h->slot_count = cfg->reader_slots;
     h->max_mappings = cfg->max_mappings;
-    h->create_time_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    h->create_time_ns = fci_clock_ns(CLOCK_REALTIME);
     /* relaxed: all of these are published by the magic's release store */
     atomic_store_explicit(&h->owner_pid, (int32_t)fci_getpid(), memory_order_relaxed);
     atomic_store_explicit(&h->owner_start, owner_start, memory_order_relaxed);

@@ -182,11 +182,4 @@ int fci_slot_claim(fci_arena *a, fci_err *err);
 /* Releases the calling process's slot: unpin, units back, free. */
 void fci_slot_release(fci_arena *a);
 
-/* Start time of pid (field 22 of /proc/<pid>/stat, clock ticks since
- * boot), 0 if the process does not exist or cannot be read. */
-uint64_t fci_proc_start_time(int pid);
-
-/* 1 if pid is alive and started at start (start 0: only that it exists). */
-int fci_proc_alive(int pid, uint64_t start);
-
 #endif

@@ -21,17 +21,13 @@
 
 #include "forkcache.h"
 #include "shm/bcache.h"
+#include "util/clock.h"
+#include "util/hash.h"
+#include "util/proc.h"
 
 #define WAIT_LIMIT_NS   (200ull * 1000000ull)  /* then read the block yourself */
 #define SWEEP_EVERY_NS  (100ull * 1000000ull)  /* slot sweeps from a full set */
 #define LIVENESS_EVERY  128u                   /* waits between liveness checks */
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Spin a little, then give the core away: two cores are shared by many
  * processes, and the one we wait for may need ours. */
@@ -327,7 +323,7 @@ static int wait_fill(fci_bcache *bc, uint32_t f, uint64_t w, uint64_t deadline)
                 atomic_fetch_add_explicit(&bc->hdr->takeovers, 1, memory_order_relaxed);
             return 0;
         }
-        if (now_ns() > deadline)
+        if (fci_mono_ns() > deadline)
             return FCI_BCACHE_BYPASS;
     }
 }
@@ -382,7 +378,7 @@ static int set_lock(fci_bcache *bc, uint32_t set, uint64_t deadline)
             }
             continue;
         }
-        if (now_ns() > deadline)
+        if (fci_mono_ns() > deadline)
             return FCI_BCACHE_BYPASS;
     }
 }
@@ -494,7 +490,7 @@ static int64_t pick_victim(fci_bcache *bc, uint32_t set, uint32_t *gen)
  * SWEEP_EVERY_NS across all processes. 1 if this call swept. */
 static int maybe_sweep(fci_bcache *bc)
 {
-    uint64_t now = now_ns();
+    uint64_t now = fci_mono_ns();
     /* relaxed: a rate limit; a lost race only delays a sweep */
     uint64_t last = atomic_load_explicit(&bc->hdr->last_sweep_ns, memory_order_relaxed);
     if (now - last < SWEEP_EVERY_NS ||
@@ -506,11 +502,7 @@ static int maybe_sweep(fci_bcache *bc)
 
 static uint32_t set_of(const fci_bcache *bc, uint64_t file, uint64_t offset)
 {
-    uint64_t x = file * 0x9e3779b97f4a7c15ull ^ (offset + 0x632be59bd9b4e019ull) * 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 31;
-    x *= 0x94d049bb133111ebull;
-    x ^= x >> 29;
-    return (uint32_t)(x % bc->nsets);
+    return (uint32_t)(fci_hash_pair64(file, offset) % bc->nsets);
 }
 
 static void hit_ref(fci_bcache *bc, uint32_t f, _Atomic uint64_t *pin, fci_bcache_ref *ref)
@@ -570,7 +562,7 @@ static int get_pinned(fci_bcache *bc, uint64_t file, uint64_t offset, fci_bcache
                       void *arg, _Atomic uint64_t *pin, fci_bcache_ref *ref, fci_err *err)
 {
     uint32_t set = set_of(bc, file, offset), f;
-    uint64_t w, deadline = now_ns() + WAIT_LIMIT_NS;
+    uint64_t w, deadline = fci_mono_ns() + WAIT_LIMIT_NS;
     int waited = 0, swept = 0;
     for (unsigned round = 0;; round++) {
         int r = find(bc, set, file, offset, pin, &f, &w);

@@ -7,7 +7,8 @@
 
 #include "forkcache.h"
 #include "shm/lease.h"
-#include "shm/wqueue.h"
+#include "util/futex.h"
+#include "util/proc.h"
 
 static fci_lease_slot *slot_of(fci_lease_table *t, uint64_t hash)
 {
@@ -85,15 +86,4 @@ void fci_lease_wait(fci_lease_table *t, uint64_t hash, int ms)
     if (owner == 0 || fci_owner_word_dead(owner))
         return;
     fci_futex_wait(&s->wake, seen, ms);
-}
-
-uint64_t fci_lease_hash(const void *key, size_t klen)
-{
-    const unsigned char *p = key;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < klen; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
 }

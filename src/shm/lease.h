@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/hash.h"
+
 #define FCI_LEASE_MAGIC 0x31455341454c4346ull  /* "FCLEASE1" */
 #define FCI_LEASE_SLOTS 1024u
 
@@ -63,7 +65,10 @@ void fci_lease_release(fci_lease_table *t, uint64_t hash, uint64_t lease_id);
 /* Waits up to ms for hash's slot to be released (or found abandoned). */
 void fci_lease_wait(fci_lease_table *t, uint64_t hash, int ms);
 
-/* FNV-1a, 64 bit: the slot of a key in every process. */
-uint64_t fci_lease_hash(const void *key, size_t klen);
+/* The slot of a key must be the same in every process of the store. */
+static inline uint64_t fci_lease_hash(const void *key, size_t klen)
+{
+    return fci_hash_fnv1a(key, klen);
+}
 
 #endif

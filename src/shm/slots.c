@@ -11,65 +11,12 @@
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/types.h>
-#include <unistd.h>
 
 #include "forkcache.h"
 #include "util/proc.h"
 #include "shm/arena.h"
-#include "util/io.h"
-
-/* Field 22 of /proc/<pid>/stat. The command name (field 2) may hold spaces
- * and parentheses, so parsing starts after the last ')'. */
-uint64_t fci_proc_start_time(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    ssize_t n = fci_io_read(FCI_IO_SITE_PROC_READ, fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (p == NULL)
-        return 0;
-    p++;
-    /* after ')' come fields 3, 4, ...: skip 19 of them to reach field 22 */
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p + 1, ' ');
-        if (p == NULL)
-            return 0;
-    }
-    unsigned long long v = 0;
-    if (sscanf(p, " %llu", &v) != 1)
-        return 0;
-    return (uint64_t)v;
-}
-
-/* kill(pid, 0) says whether a pid exists (EPERM means it does, owned by
- * someone else); the start time says whether it is still the same process. */
-int fci_proc_alive(int pid, uint64_t start)
-{
-    if (pid <= 0)
-        return 0;
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return 0;
-    if (start == 0)
-        return 1;
-    uint64_t now = fci_proc_start_time(pid);
-    if (now == 0)
-        return 0;   /* vanished between the two checks */
-    return now == start;
-}
 
 /* ---- the Limiter --------------------------------------------------------- */
 

@@ -1,24 +1,22 @@
 /*
  * wqueue.c - the write queue's protocol (see wqueue.h for the states).
  *
- * Waiting uses futexes on words in the shared mapping, without
- * FUTEX_PRIVATE_FLAG, so a wake in one process reaches a waiter in
- * another. Every wait is bounded (100 ms) and followed by a liveness check,
- * so no process waits forever on one that died.
+ * Waiting uses futexes on words in the shared mapping (util/futex.h), so
+ * a wake in one process reaches a waiter in another. Every wait is bounded
+ * (100 ms) and followed by a liveness check, so no process waits forever
+ * on one that died.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <linux/futex.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "forkcache.h"
 #include "shm/arena.h"
 #include "shm/wqueue.h"
+#include "util/clock.h"
+#include "util/futex.h"
 #include "util/proc.h"
 
 #define WAIT_SLICE_MS 100
@@ -69,60 +67,9 @@ int fci_wq_check(const fci_wq *q, uint64_t bytes_available)
 
 /* ---- waiting ---------------------------------------------------------- */
 
-void fci_futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, seen, &ts, NULL, 0);
-}
-
-/* Bumps a futex word and wakes every waiter in every process. */
-void fci_futex_bump(_Atomic uint32_t *word)
-{
-    /* release: what was written before the bump is seen by the woken */
-    atomic_fetch_add_explicit(word, 1, memory_order_release);
-    syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
-}
-
 void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms)
 {
     fci_futex_wait(&q->work, seen, timeout_ms);
-}
-
-static long elapsed_ms(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
-/* ---- owners ------------------------------------------------------------ */
-
-/* pid in the low half, the low 32 bits of its start time in the high half:
- * one word, so an owner is never seen half-written. Cached per process
- * (reading /proc on every write would cost more than the write); relaxed,
- * since every thread of a process computes the same value. */
-static _Atomic uint64_t owner_word_cache;
-
-uint64_t fci_owner_word_self(void)
-{
-    uint64_t w = atomic_load_explicit(&owner_word_cache, memory_order_relaxed);
-    if ((uint32_t)w == (uint32_t)fci_getpid())
-        return w;
-    uint64_t start = fci_proc_start_time(fci_getpid());
-    w = (uint64_t)(uint32_t)fci_getpid() | (start & 0xffffffffu) << 32;
-    atomic_store_explicit(&owner_word_cache, w, memory_order_relaxed);
-    return w;
-}
-
-int fci_owner_word_dead(uint64_t owner)
-{
-    if (owner == 0)
-        return 1;
-    int pid = (int)(uint32_t)owner;
-    if (kill(pid, 0) != 0 && errno == ESRCH)
-        return 1;
-    uint64_t start = fci_proc_start_time(pid);
-    return start != 0 && (start & 0xffffffffu) != owner >> 32;
 }
 
 /* A slot still holding the previous round's DONE entry whose owner died
@@ -180,7 +127,7 @@ static int64_t try_claim(fci_wq *q, uint64_t me)
 }
 
 static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
-                 const struct timespec *start, uint64_t *ticket)
+                 uint64_t start_ms, uint64_t *ticket)
 {
     uint64_t me = fci_owner_word_self();
     for (;;) {
@@ -194,7 +141,7 @@ static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
             continue;
         if (alive != NULL && !alive(arg))
             return FC_EAGAIN;
-        if (timeout_ms > 0 && elapsed_ms(start) >= timeout_ms)
+        if (timeout_ms > 0 && fci_mono_ms() - start_ms >= (uint64_t)timeout_ms)
             return FC_ETIMEDOUT;
         fci_futex_wait(&q->space, space, WAIT_SLICE_MS);
     }
@@ -202,7 +149,7 @@ static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
 
 /* Waits for DONE; the slot stays ours until we free it. */
 static int await_done(fci_wq *q, fci_wq_slot *s, uint64_t t, int timeout_ms, fci_wq_alive_fn alive,
-                      void *arg, const struct timespec *start)
+                      void *arg, uint64_t start_ms)
 {
     uint64_t done = seq_of(t, FCI_WQ_DONE);
     for (;;) {
@@ -211,7 +158,7 @@ static int await_done(fci_wq *q, fci_wq_slot *s, uint64_t t, int timeout_ms, fci
             return 0;
         if (alive != NULL && !alive(arg))
             return FC_EAGAIN;
-        if (timeout_ms > 0 && elapsed_ms(start) >= timeout_ms)
+        if (timeout_ms > 0 && fci_mono_ms() - start_ms >= (uint64_t)timeout_ms)
             return FC_ETIMEDOUT;
         (void)q;
         fci_futex_wait(&s->wake, seen, WAIT_SLICE_MS);
@@ -221,9 +168,7 @@ static int await_done(fci_wq *q, fci_wq_slot *s, uint64_t t, int timeout_ms, fci
 int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, uint64_t *ticket,
                  fci_err *err)
 {
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    int rc = claim(q, timeout_ms, alive, arg, &start, ticket);
+    int rc = claim(q, timeout_ms, alive, arg, fci_mono_ms(), ticket);
     if (rc != 0)
         return fci_err_set(err, rc, rc == FC_EAGAIN ? "the store's writer is gone"
                                                     : "write queue full for %d ms", timeout_ms);
@@ -242,13 +187,12 @@ void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, 
     fci_futex_bump(&q->work);
 }
 
-int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
-                 int *result, fci_err *err)
+/* Waits for our entry to be DONE, then takes the writer's answer. */
+static int wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
+                    int *result, fci_err *err)
 {
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
     fci_wq_slot *s = slot_at(q, ticket);
-    int rc = await_done(q, s, ticket, timeout_ms, alive, arg, &start);
+    int rc = await_done(q, s, ticket, timeout_ms, alive, arg, fci_mono_ms());
     if (rc != 0)
         return fci_err_set(err, rc, rc == FC_EAGAIN
                                         ? "the store's writer went away before acknowledging"
@@ -261,7 +205,7 @@ int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn ali
 /* The sequence word moves first, by CAS from our DONE (a recoverer may
  * have freed it already, which is fine), and only then is our ownership
  * dropped: owner 0 on a DONE slot would mean "abandoned" to a recoverer. */
-void fci_wq_release(fci_wq *q, uint64_t ticket)
+static void wq_release(fci_wq *q, uint64_t ticket)
 {
     fci_wq_slot *s = slot_at(q, ticket);
     uint64_t done = seq_of(ticket, FCI_WQ_DONE);
@@ -294,12 +238,12 @@ int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int t
     if (rc != 0)
         return rc;
     fci_wq_publish(q, t, data, len, flags);
-    rc = fci_wq_await(q, t, timeout_ms, alive, arg, result, err);
+    rc = wq_await(q, t, timeout_ms, alive, arg, result, err);
     if (rc == 0) {
         /* DONE was loaded with acquire in await: the reply is complete */
         if (reply_len > 0)
             memcpy(reply, payload(slot_at(q, t)), reply_len);
-        fci_wq_release(q, t);
+        wq_release(q, t);
     } else { /* release: pairs with recover_done's acquire of the owner */
         atomic_store_explicit(&slot_at(q, t)->owner, 0, memory_order_release);
     }

@@ -90,14 +90,12 @@ int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int t
                 fci_wq_alive_fn alive, void *arg, int *result, void *reply, uint32_t reply_len,
                 fci_err *err);
 
-/* The four steps of fci_wq_submit, apart so tests can stop between them:
- * take a ticket, write the entry, wait for the answer, free the slot. */
+/* The first two steps of fci_wq_submit, apart so tests can stop between
+ * them: take a ticket, write the entry (then it waits for the answer and
+ * frees the slot). */
 int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, uint64_t *ticket,
                  fci_err *err);
 void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags);
-int fci_wq_await(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
-                 int *result, fci_err *err);
-void fci_wq_release(fci_wq *q, uint64_t ticket);
 
 /*
  * Writer: the entry at the tail. Returns 1 with *slot and *data when it is
@@ -111,15 +109,5 @@ void fci_wq_complete(fci_wq *q, fci_wq_slot *slot, int result);
 
 /* Writer: sleeps until a producer signals work or timeout_ms passes. */
 void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms);
-
-/* Shared with the lease table (src/shm/lease.c). */
-/* This process as one word: pid | low 32 bits of its start time << 32. */
-uint64_t fci_owner_word_self(void);
-/* 1 when the process an owner word names is gone (or 0 names nobody). */
-int fci_owner_word_dead(uint64_t owner);
-/* Futex on a word of the shared mapping: wait while it equals seen (at
- * most ms), and bump + wake every waiter in every process. */
-void fci_futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms);
-void fci_futex_bump(_Atomic uint32_t *word);
 
 #endif

@@ -144,6 +144,9 @@ int bench_err(char *err, size_t cap, const char *fmt, ...) __attribute__((format
 /* Moves all len bytes through fd: 'r' reads, 'w' writes, 's' sends on a
  * socket without SIGPIPE. 0, or -1 on an error or end of file. */
 int bench_io_all(int fd, void *buf, size_t len, char how);
+/* One read of at most cap bytes, EINTR retried: the count, 0 at end of
+ * file, -1 on an error. For replies whose length is not known ahead. */
+ssize_t bench_read_some(int fd, void *buf, size_t cap);
 
 /* forkcache: mode is "mmap", "cache" or "copy". */
 int bench_fc(const char *dir, const char *mode, const bench_params *p, bench_result *r);

@@ -217,6 +217,15 @@ int bench_err(char *err, size_t cap, const char *fmt, ...)
     return -1;
 }
 
+ssize_t bench_read_some(int fd, void *buf, size_t cap)
+{
+    ssize_t n;
+    do
+        n = read(fd, buf, cap);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
 int bench_io_all(int fd, void *buf, size_t len, char how)
 {
     char *p = buf;

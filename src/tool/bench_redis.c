@@ -112,15 +112,13 @@ static int read_oks(int fd, size_t count)
     char buf[4096];
     size_t want = count * 5;
     while (want > 0) {
-        ssize_t n = read(fd, buf, want < sizeof buf ? want : sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
+        size_t n = want < sizeof buf ? want : sizeof buf;
+        if (bench_io_all(fd, buf, n, 'r') != 0)
             return -1;
-        for (ssize_t k = 0; k < n; k++)
-            if (buf[k] != "+OK\r\n"[(count * 5 - want + (size_t)k) % 5])
+        for (size_t k = 0; k < n; k++)
+            if (buf[k] != "+OK\r\n"[(count * 5 - want + k) % 5])
                 return -1;
-        want -= (size_t)n;
+        want -= n;
     }
     return 0;
 }
@@ -192,9 +190,7 @@ static int read_bulk(redis_reader *r, const char **data, size_t *len)
     while (body == NULL || have < need) {
         if (have == r->cap)
             return -1;
-        ssize_t got = read(r->fd, r->buf + have, r->cap - have);
-        if (got < 0 && errno == EINTR)
-            continue;
+        ssize_t got = bench_read_some(r->fd, r->buf + have, r->cap - have);
         if (got <= 0)
             return -1;
         have += (size_t)got;

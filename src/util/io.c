@@ -50,8 +50,6 @@ static const struct {
     [FCI_IO_SITE_COMPACT_MMAP] = { "compact_mmap", FCI_IO_MMAP },
     [FCI_IO_SITE_LOCK_OPEN] = { "lock_open", FCI_IO_OPEN },
     [FCI_IO_SITE_LOCK_PROBE] = { "lock_probe", FCI_IO_OPEN },
-    [FCI_IO_SITE_VERIFY_CURRENT_OPEN] = { "verify_current_open", FCI_IO_OPEN },
-    [FCI_IO_SITE_VERIFY_CURRENT_READ] = { "verify_current_read", FCI_IO_READ },
     [FCI_IO_SITE_VERIFY_TABLE_OPEN] = { "verify_table_open", FCI_IO_OPEN },
     [FCI_IO_SITE_VERIFY_TABLE_STAT] = { "verify_table_stat", FCI_IO_STAT },
     [FCI_IO_SITE_FRAME_TABLE_OPEN] = { "frame_table_open", FCI_IO_OPEN },

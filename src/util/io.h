@@ -69,8 +69,6 @@ typedef enum fci_io_site {
     FCI_IO_SITE_COMPACT_MMAP,
     FCI_IO_SITE_LOCK_OPEN,         /* the writer's LOCK */
     FCI_IO_SITE_LOCK_PROBE,        /* asking who holds LOCK (FC_ATTACH) */
-    FCI_IO_SITE_VERIFY_CURRENT_OPEN,
-    FCI_IO_SITE_VERIFY_CURRENT_READ,
     FCI_IO_SITE_VERIFY_TABLE_OPEN,
     FCI_IO_SITE_VERIFY_TABLE_STAT,
     FCI_IO_SITE_FRAME_TABLE_OPEN,  /* tables sampled to size cache frames */

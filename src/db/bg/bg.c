@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "util/clock.h"
 #include "util/proc.h"
 #include "db/core/store.h"
 #include "db/bg/evict.h"
@@ -215,14 +216,7 @@ static int background_step(fc_store *s, int *rc)
 /* mu held. Sleeps before the next attempt (a shutdown wakes it early). */
 static void back_off(fci_writer *w, long ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = fci_realtime_deadline(ms);
     if (!w->shutting_down)
         fci_gate_wait(&w->work_cv, &w->mu, &until);
 }
@@ -262,9 +256,7 @@ static void wait_for_work(fc_store *s)
         fci_gate_wait(&w->work_cv, &w->mu, NULL);
         return;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += 1;
+    struct timespec ts = fci_realtime_deadline(1000);
     fci_gate_wait(&w->work_cv, &w->mu, &ts);
 }
 

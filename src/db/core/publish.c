@@ -20,6 +20,7 @@
 #include "db/core/tfile.h"
 #include "db/core/vrec.h"
 #include "format/filename.h"
+#include "util/clock.h"
 #include "db/core/publish.h"
 
 /* mu held. Builds the record for the current version and memtables, then
@@ -171,13 +172,6 @@ void fci_oldest_pin(const fci_arena *a, int *pid, uint64_t *version)
     }
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* The writer's watch on the oldest pin, for max_snapshot_age_ms: when the
  * oldest pinned version changes the clock restarts; once the same one has
  * been seen for longer than the limit, its reader is named for fc_stats.
@@ -188,7 +182,7 @@ void fci_pin_watch(fc_store *s)
 {
     fci_arena_header *h = s->arena->hdr;
     int pid;
-    uint64_t version, t = now_ns();
+    uint64_t version, t = fci_mono_ns();
     fci_oldest_pin(s->arena, &pid, &version);
     if (version != atomic_load_explicit(&h->pin_watch_seq, memory_order_relaxed)) {
         atomic_store_explicit(&h->pin_watch_seq, version, memory_order_relaxed);

@@ -31,6 +31,7 @@
 #include "format/compress.h"
 #include "shm/arena.h"
 #include "shm/bcache.h"
+#include "util/hash.h"
 #include "util/io.h"
 #include "util/proc.h"
 
@@ -75,18 +76,6 @@ void fci_tcache_read_begin(void)
 void fci_tcache_read_end(void)
 {
     rcu_read_unlock();
-}
-
-/* The split-ordered list sorts by bit-reversed hash: every bit must mix
- * (file numbers are small and consecutive). splitmix64's finaliser. */
-static unsigned long hash_number(uint64_t n)
-{
-    n ^= n >> 30;
-    n *= 0xbf58476d1ce4e5b9ull;
-    n ^= n >> 27;
-    n *= 0x94d049bb133111ebull;
-    n ^= n >> 31;
-    return (unsigned long)n;
 }
 
 static fci_tcache_entry *entry_of(struct cds_lfht_node *n)
@@ -293,7 +282,7 @@ static fci_tcache_entry *lookup(fci_tcache *c, uint64_t number)
     if (e != NULL && e->number == number)
         return e;
     struct cds_lfht_iter it;
-    cds_lfht_lookup(c->ht, hash_number(number), match_number, &number, &it);
+    cds_lfht_lookup(c->ht, fci_hash_mix64(number), match_number, &number, &it);
     struct cds_lfht_node *n = cds_lfht_iter_get_node(&it);
     return n != NULL ? entry_of(n) : NULL;
 }
@@ -337,7 +326,7 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
     if (rc != 0)
         return rc;
     rcu_read_lock();
-    struct cds_lfht_node *n = cds_lfht_add_unique(c->ht, hash_number(number), match_number,
+    struct cds_lfht_node *n = cds_lfht_add_unique(c->ht, fci_hash_mix64(number), match_number,
                                                   &number, &e->node);
     *out = &entry_of(n)->table;
     if (n == &e->node)

@@ -7,13 +7,13 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "forkcache.h"
 #include "db/core/store.h"
 #include "db/core/ttl.h"
 #include "format/dbformat.h"
 #include "shm/layout.h"
+#include "util/clock.h"
 #include "util/coding.h"
 
 fci_ttl_shared *fci_ttl_shared_of(const fc_store *s)
@@ -60,9 +60,7 @@ uint64_t fci_ttl_now(const fc_store *s)
     uint64_t fixed = sh ? atomic_load_explicit(&sh->clock_ms, memory_order_relaxed) : 0;
     if (fixed != 0)
         return fixed;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return fci_realtime_ms();
 }
 
 int fci_ttl_set_clock(fc_store *s, uint64_t ms)

@@ -18,6 +18,7 @@
 #include "forkcache.h"
 #include "db/store/compute.h"
 #include "shm/lease.h"
+#include "util/clock.h"
 
 #define WAIT_SLICE_MS 20          /* liveness of the holder is checked this often */
 #define DEFAULT_WAIT_MS 10000
@@ -95,13 +96,6 @@ static int compute_and_put(fc_store *s, const void *key, size_t klen, const comp
     return *value != NULL ? 0 : FC_ENOMEM;
 }
 
-static long elapsed_ms(const struct timespec *start)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
 /* The wait loop: read; with the lease, compute; else take the lease
  * (then read again), or wait a slice, or give up waiting and compute. */
 static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, size_t klen,
@@ -109,8 +103,7 @@ static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, s
 {
     uint64_t hash = fci_lease_hash(key, klen), lease = 0;
     int held = 0;
-    struct timespec start;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    uint64_t start_ms = fci_mono_ms();
     for (;;) {
         int rc = read_copy(s, key, klen, value, vlen);
         if (rc != FC_ENOTFOUND || held) {
@@ -124,7 +117,7 @@ static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, s
             held = 1;
             continue;
         }
-        long left = wait_ms - elapsed_ms(&start);
+        long left = wait_ms - (long)(fci_mono_ms() - start_ms);
         if (left <= 0)
             return compute_and_put(s, key, klen, req, value, vlen);
         fci_lease_wait(lt, hash, left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS);

@@ -34,7 +34,6 @@
 #include "format/write_batch.h"
 #include "util/io.h"
 
-#define CURRENT_MAX 4096   /* far beyond "MANIFEST-<20 digits>\n" */
 #define SHOW_KEY_MAX 40    /* bytes of a key quoted in a message */
 
 /* One store file found in the directory listing. */
@@ -191,69 +190,49 @@ static void join(char *dst, size_t cap, const char *dir, const char *name)
 
 /* ---- CURRENT ------------------------------------------------------------- */
 
-/* Reads CURRENT ourselves rather than with fci_current_read so each defect
- * gets its own offset. Returns the MANIFEST number it names, or 0. */
+/* fci_current_load tells each defect apart and where it is; the report
+ * adds what a person needs to see (the bytes found). Returns the MANIFEST
+ * number CURRENT names, or 0. */
 static uint64_t check_current(vctx *c)
 {
-    char path[PATH_MAX], buf[CURRENT_MAX + 1], q[4 * 64 + 8];
-    join(path, sizeof path, c->dir, "CURRENT");
-    int fd = fci_io_open(FCI_IO_SITE_VERIFY_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            DAMAGE(c, "CURRENT", 0, "missing, but the directory holds MANIFEST files");
-        else
-            ERROR(c, fci_errno_code(errno), "CURRENT", 0, "cannot open: %s", strerror(errno));
+    fci_current cur;
+    fci_err err = { 0, "" };
+    char q[4 * 64 + 8];
+    int rc = fci_current_load(c->dir, &cur, &err);
+    if (rc == FC_ENOTFOUND)
+        DAMAGE(c, "CURRENT", 0, "missing, but the directory holds MANIFEST files");
+    else if (rc != 0)
+        ERROR(c, rc, "CURRENT", 0, "cannot read: %s", err.msg);
+    if (rc != 0)
         return 0;
-    }
-    size_t n = 0;
-    while (n < sizeof buf) {
-        ssize_t got = fci_io_read(FCI_IO_SITE_VERIFY_CURRENT_READ, fd, buf + n, sizeof buf - n);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            ERROR(c, fci_errno_code(errno), "CURRENT", n, "read failed: %s", strerror(errno));
-            close(fd);
-            return 0;
-        }
-        if (got == 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    if (n == 0) {
+    size_t show_len = cur.line_len < 64 ? cur.line_len : 64;
+    switch (cur.defect) {
+    case FCI_CURRENT_OK:
+        break;
+    case FCI_CURRENT_EMPTY:
         DAMAGE(c, "CURRENT", 0, "is empty; it should name the live MANIFEST");
         return 0;
-    }
-    if (n > CURRENT_MAX) {
-        DAMAGE(c, "CURRENT", CURRENT_MAX, "is longer than %d bytes; it should hold one MANIFEST name",
-               CURRENT_MAX);
+    case FCI_CURRENT_TOO_LONG:
+        DAMAGE(c, "CURRENT", cur.defect_offset,
+               "is longer than %d bytes; it should hold one MANIFEST name", FCI_CURRENT_MAX);
+        return 0;
+    case FCI_CURRENT_NO_NEWLINE:
+        DAMAGE(c, "CURRENT", cur.defect_offset, "does not end in a newline (truncated?): '%s'",
+               show(q, sizeof q, cur.raw, show_len));
+        return 0;
+    case FCI_CURRENT_MULTILINE:
+        DAMAGE(c, "CURRENT", cur.defect_offset, "holds more than one line");
+        return 0;
+    case FCI_CURRENT_NOT_MANIFEST:
+        DAMAGE(c, "CURRENT", cur.defect_offset, "names '%s', which is not a MANIFEST file name",
+               show(q, sizeof q, cur.raw, show_len));
         return 0;
     }
-    const char *nl = memchr(buf, '\n', n);
-    if (nl == NULL) {
-        DAMAGE(c, "CURRENT", n, "does not end in a newline (truncated?): '%s'",
-               show(q, sizeof q, buf, n < 64 ? n : 64));
+    if (find_file(c, FCI_FILE_MANIFEST, cur.number) == NULL) {
+        DAMAGE(c, "CURRENT", 0, "names %s, which does not exist", cur.raw);
         return 0;
     }
-    size_t len = (size_t)(nl - buf);
-    if (len + 1 != n) {
-        DAMAGE(c, "CURRENT", len, "holds more than one line");
-        return 0;
-    }
-    buf[len] = '\0';
-    fci_file_kind kind;
-    uint64_t number;
-    if (memchr(buf, '\0', len) != NULL || fci_filename_parse(buf, &kind, &number) != 0 ||
-        kind != FCI_FILE_MANIFEST) {
-        DAMAGE(c, "CURRENT", 0, "names '%s', which is not a MANIFEST file name",
-               show(q, sizeof q, buf, len < 64 ? len : 64));
-        return 0;
-    }
-    if (find_file(c, FCI_FILE_MANIFEST, number) == NULL) {
-        DAMAGE(c, "CURRENT", 0, "names %s, which does not exist", buf);
-        return 0;
-    }
-    return number;
+    return cur.number;
 }
 
 /* ---- the MANIFEST -------------------------------------------------------- */

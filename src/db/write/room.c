@@ -29,6 +29,7 @@
 #include "db/core/vrec.h"
 #include "shm/layout.h"
 #include "util/coding.h"
+#include "util/clock.h"
 #include "util/proc.h"
 #include "db/write/write.h"
 #include "db/core/publish.h"
@@ -145,13 +146,7 @@ static int waiting_helps(fc_store *s, int *pid, uint64_t *version, fci_err *err)
 
 static void wait_a_little(fci_writer *w)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += STALL_POLL_MS * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
+    struct timespec ts = fci_realtime_deadline(STALL_POLL_MS);
     pthread_cond_signal(&w->work_cv);
     fci_gate_wait(&w->done_cv, &w->mu, &ts);
 }
