@@ -18,7 +18,7 @@
 
 #include "fc_test.h"
 #include "forkcache.h"
-#include "tool/bench_pss.h"
+#include "bench/bench_pss.h"
 
 #define ROWS 60000
 #define VALUE 512
@@ -36,7 +36,7 @@ static void value_of(char *buf, int i)
 }
 
 /* PSS in KiB of this process's mappings of the store: its tables and the
- * anonymous shared arena (tool/bench_pss.c reads smaps). */
+ * anonymous shared arena (bench/bench_pss.c reads smaps). */
 static long store_pss_kib(void)
 {
     const tool_pss_match m = { NULL, ".ldb", 1 };

@@ -5,9 +5,10 @@
  * LMDB, LevelDB and Redis holding the same keys when they are at hand.
  *
  * This file reads the options, runs the modes in a fixed order, and with
- * --plot a small sweep (value sizes 100 and 4096, 1 and 2 readers); the
- * engines are in bench_fc.c and bench_<anchor>.c, the reader processes in
- * bench_run.c, the output in bench_report.c.
+ * --plot a small sweep (value sizes 100 and 4096, 1 and 2 readers). The
+ * engine is in the top-level bench/ folder: bench_fc.c and bench_<anchor>.c
+ * run the engines, bench_run.c the reader processes, bench_report.c the
+ * output.
  */
 #include "config.h"
 
@@ -18,7 +19,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "tool/bench.h"
+#include "bench/bench.h"
 #include "tool/tool.h"
 
 #define MAX_RESULTS 64

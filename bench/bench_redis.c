@@ -20,8 +20,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tool/bench.h"
-#include "tool/bench_pss.h"
+#include "bench/bench.h"
+#include "bench/bench_pss.h"
 #include "tool/tool.h"
 
 #define PIPELINE 10000        /* SETs per round trip while loading, at most */

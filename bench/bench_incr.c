@@ -7,7 +7,7 @@
  * each forkcache run the counter must equal the increments counted. A
  * benchmark: it prints figures and asserts nothing about speed.
  *
- *   tests/bench_incr [--seconds S] [--dir D]
+ *   bench/bench_incr [--seconds S] [--dir D]
  */
 #define _GNU_SOURCE
 #include <inttypes.h>

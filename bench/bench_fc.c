@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "forkcache.h"
-#include "tool/bench.h"
-#include "tool/bench_pss.h"
+#include "bench/bench.h"
+#include "bench/bench_pss.h"
 #include "tool/tool.h"
 
 #define BUILD_BATCH 1000

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tool/bench_pss.h"
+#include "bench/bench_pss.h"
 
 /* What a mapping's header line says: 0 not counted, 1 a file, 2
  * anonymous shared memory. A header is "lo-hi perms offset dev inode

@@ -5,7 +5,7 @@
  * of ns per block seek (a data block and the index block) and ns per table
  * get, hit and miss.
  *
- * Usage: tests/bench_format [nkeys] (default 1000000); scratch file in
+ * Usage: bench/bench_format [nkeys] (default 1000000); scratch file in
  * $TMPDIR (or /tmp), removed at the end.
  */
 #include "config.h"

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tool/bench.h"
+#include "bench/bench.h"
 #include "tool/tool.h"
 
 #define PROGRESS_INTERVAL 0.1   /* seconds between redraws */

@@ -24,8 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tool/bench.h"
-#include "tool/bench_pss.h"
+#include "bench/bench.h"
+#include "bench/bench_pss.h"
 #include "tool/tool.h"
 
 #define SAMPLE_MASK 63u             /* every 64th get is timed */

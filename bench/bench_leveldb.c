@@ -11,7 +11,7 @@
  */
 #include "config.h"
 
-#include "tool/bench.h"
+#include "bench/bench.h"
 
 #ifndef HAVE_LEVELDB
 int bench_leveldb(const char *dir, const bench_params *p, bench_result *r)
@@ -28,7 +28,7 @@ int bench_leveldb(const char *dir, const bench_params *p, bench_result *r)
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool/bench_pss.h"
+#include "bench/bench_pss.h"
 #include "tool/tool.h"
 
 #define BUILD_BATCH 1000

@@ -5,7 +5,7 @@
  * Prints the median of 5 runs of each; uses only the public API, so the
  * same file measures any build of the library.
  *
- *   tests/bench_txn [ROWS]        (default 100000)
+ *   bench/bench_txn [ROWS]        (default 100000)
  */
 #include "config.h"
 

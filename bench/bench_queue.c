@@ -5,7 +5,7 @@
  * in the same invocation when redis-server is installed). A benchmark: it
  * prints figures and asserts nothing about speed.
  *
- *   tests/bench_queue [--ops N] [--sync-ops N] [--seconds S] [--dir D]
+ *   bench/bench_queue [--ops N] [--sync-ops N] [--seconds S] [--dir D]
  */
 #define _GNU_SOURCE
 #include <errno.h>

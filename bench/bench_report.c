@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tool/bench.h"
+#include "bench/bench.h"
 #include "tool/tool.h"
 
 #define MAX_AXIS 16

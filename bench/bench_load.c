@@ -6,7 +6,7 @@
  * loading thread's CPU time is printed too: on a busy machine it shows the
  * work each engine asks of the caller apart from the waiting.
  *
- *   tests/bench_load [--rows N] [--seq] [--sync] [--runs R] [--dir D]
+ *   bench/bench_load [--rows N] [--seq] [--sync] [--runs R] [--dir D]
  *                    [--only forkcache|leveldb-nocomp|leveldb-snappy]
  *
  * Keys are "key%012d" (shuffled unless --seq), values 100 bytes, half of

@@ -80,7 +80,7 @@ typedef struct bench_target {
      * engine starts with its data in memory (NULL: nothing to warm). */
     int (*warm)(void *ctx, uint64_t from, uint64_t to, char *err, size_t cap);
     /* The engine's data mappings, whose PSS the reader measures at the
-     * end (tool/bench_pss.h; NULL: none of its own). */
+     * end (bench/bench_pss.h; NULL: none of its own). */
     const struct tool_pss_match *pss;
     void (*detach)(void *ctx);
     /* In the parent after the readers measured: extra KiB to count (a

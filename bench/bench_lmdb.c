@@ -9,7 +9,7 @@
  */
 #include "config.h"
 
-#include "tool/bench.h"
+#include "bench/bench.h"
 
 #ifndef HAVE_LMDB
 int bench_lmdb(const char *dir, const bench_params *p, bench_result *r)
@@ -26,7 +26,7 @@ int bench_lmdb(const char *dir, const bench_params *p, bench_result *r)
 #include <stdlib.h>
 #include <string.h>
 
-#include "tool/bench_pss.h"
+#include "bench/bench_pss.h"
 #include "tool/tool.h"
 
 #define COMMIT_EVERY 100000

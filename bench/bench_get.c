@@ -8,7 +8,7 @@
  * turns on the cores) do not count against a round; they still share the
  * caches.
  *
- *   tests/bench_get [--keys N] [--value-size B] [--rounds R] [--dir D]
+ *   bench/bench_get [--keys N] [--value-size B] [--rounds R] [--dir D]
  */
 #include "config.h"
 
