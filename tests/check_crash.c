@@ -31,23 +31,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/vset.h"
 #include "format/filename.h"
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
 
 static fc_options crash_opts(void)
 {
@@ -103,11 +90,6 @@ static int op_entries(int64_t j, entry *e)
         if (e[i].key < 0)
             e[i].key = 0;
     return 4;
-}
-
-static void key_of(char *buf, int64_t i)
-{
-    sprintf(buf, "key%08lld", (long long)i);
 }
 
 /* The value written for key k by op j, variant v: a header naming all
@@ -166,7 +148,7 @@ static int op_write(fc_store *s, int64_t j, fc_batch *b, unsigned flags)
     char k[32], v[VAL_MAX];
     int n = op_entries(j, e);
     if (n == 1) {
-        key_of(k, e[0].key);
+        fct_key_of(k, "key", 8, e[0].key);
         int one_entry_batch = mix64((uint64_t)j + 17) % 2 == 0;
         if (e[0].variant < 0) {
             if (!one_entry_batch)
@@ -184,7 +166,7 @@ static int op_write(fc_store *s, int64_t j, fc_batch *b, unsigned flags)
     }
     fc_batch_clear(b);
     for (int i = 0; i < n; i++) {
-        key_of(k, e[i].key);
+        fct_key_of(k, "key", 8, e[i].key);
         int rc = e[i].variant < 0 ? fc_batch_del(b, k, strlen(k))
                                   : fc_batch_put(b, k, strlen(k), v,
                                                  val_of(v, e[i].key, j, e[i].variant));
@@ -230,7 +212,7 @@ static void child_main(int fd, int64_t start, int sync)
     if (sync)
         o.flags |= FC_SYNC;
     fc_store *s = NULL;
-    int rc = fc_open(DIR_, &o, &s);
+    int rc = fc_open(fct_dir, &o, &s);
     if (rc != 0)
         child_fail("fc_open", rc, NULL);
     send_msg(fd, MSG_OPENED);
@@ -247,8 +229,8 @@ static void child_main(int fd, int64_t start, int sync)
             child_fail("fc_flush", rc, s);
         if (h % COMPACT_EVERY == 1) {
             char lo[32], hi[32];
-            key_of(lo, j / 2);
-            key_of(hi, j);
+            fct_key_of(lo, "key", 8, j / 2);
+            fct_key_of(hi, "key", 8, j);
             if ((rc = fc_compact_range(s, lo, strlen(lo), hi, strlen(hi))) != 0)
                 child_fail("fc_compact_range", rc, s);
         }
@@ -346,7 +328,7 @@ static int64_t run_and_kill(int64_t start, int round)
 static int key_matches(fc_txn *t, int64_t i, int64_t want, int round)
 {
     char k[32], v[VAL_MAX];
-    key_of(k, i);
+    fct_key_of(k, "key", 8, i);
     fc_val got;
     int rc = fc_get(t, k, strlen(k), &got);
     ck_assert_msg(rc == 0 || rc == FC_ENOTFOUND, "round %d: get %s: %s", round, k,
@@ -403,7 +385,7 @@ static int64_t verify_state(fc_store *s, model *m, int64_t acked, int round)
     for (int64_t i = limit; i < limit + 64; i++) {
         char k[32];
         fc_val got;
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         ck_assert_msg(fc_get(t, k, strlen(k), &got) == FC_ENOTFOUND,
                       "round %d: key %lld beyond every attempted op exists", round, (long long)i);
         checks_passed++;
@@ -424,13 +406,13 @@ static void check_no_orphans(int round)
     fci_vset vs;
     fci_err err;
     fci_err_clear(&err);
-    ck_assert_int_eq(fci_vset_init(&vs, DIR_, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(&vs, fct_dir, 0600), 0);
     int rc = fci_vset_recover(&vs, 0, &err);
     ck_assert_msg(rc == 0, "round %d: MANIFEST: %s", round, err.msg);
     size_t listed = 0, found = 0;
     for (int l = 0; l < FCI_NUM_LEVELS; l++)
         listed += vs.current->nfiles[l];
-    DIR *d = opendir(DIR_);
+    DIR *d = opendir(fct_dir);
     ck_assert_ptr_nonnull(d);
     struct dirent *de;
     int manifests = 0;
@@ -474,10 +456,10 @@ static void print_finding(void *arg, const fc_verify_finding *f)
 static void verify_after_kill(int round, int64_t acked_ever)
 {
     char current[4200];
-    snprintf(current, sizeof current, "%s/CURRENT", DIR_);
+    snprintf(current, sizeof current, "%s/CURRENT", fct_dir);
     if (acked_ever == 0 && access(current, F_OK) != 0)
         return; /* killed while creating the store: there is no store yet */
-    int rc = fc_verify(DIR_, print_finding, &round);
+    int rc = fc_verify(fct_dir, print_finding, &round);
     ck_assert_msg(rc == 0, "round %d: fc_verify after the kill: %s", round, fc_strerror(rc));
     checks_passed++;
 }
@@ -488,7 +470,7 @@ static fc_store *open_ok(int round)
     if (round_syncs(round))
         o.flags |= FC_SYNC;
     fc_store *s = NULL;
-    int rc = fc_open(DIR_, &o, &s);
+    int rc = fc_open(fct_dir, &o, &s);
     ck_assert_msg(rc == 0, "round %d: reopen: %s: %s", round, fc_strerror(rc), fc_errmsg(NULL));
     return s;
 }
@@ -560,7 +542,7 @@ END_TEST
  * file past them is the zero fill written ahead. */
 static uint64_t wal_data_end(char *path, size_t cap)
 {
-    ck_assert_int_eq(fc_test_find_suffix(DIR_, ".log", path, cap), 1);
+    ck_assert_int_eq(fct_find_suffix(fct_dir, ".log", path, cap), 1);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
     off_t size = lseek(fd, 0, SEEK_END);
@@ -594,7 +576,7 @@ START_TEST(torn_record_before_zero_fill)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         fc_store *s = NULL;
-        int rc = fc_open(DIR_, &o, &s);
+        int rc = fc_open(fct_dir, &o, &s);
         for (int i = 0; rc == 0 && i <= N; i++) {
             char k[16];
             int kl = snprintf(k, sizeof k, "k%05d", i);
@@ -620,9 +602,9 @@ START_TEST(torn_record_before_zero_fill)
                      (ssize_t)sizeof zeros);
     close(fd);
 
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
     fc_store *s = NULL;
-    ck_assert_msg(fc_open(DIR_, &o, &s) == 0, "open: %s", fc_errmsg(NULL));
+    ck_assert_msg(fc_open(fct_dir, &o, &s) == 0, "open: %s", fc_errmsg(NULL));
     fc_txn *t;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
     for (int i = 0; i <= N; i++) {
@@ -645,17 +627,17 @@ static Suite *crash_suite(void)
 {
     Suite *s = suite_create("crash");
     TCase *tc = tcase_create("sigkill");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     /* An explicit round count runs to the end: about a second a round. */
     int rounds = env_int("FC_CRASH_ROUNDS", 0);
     tcase_set_timeout(tc, rounds > 40 ? rounds * 2.0 : 60);
     tcase_add_test(tc, sigkill_rounds);
     suite_add_tcase(s, tc);
     TCase *torn = tcase_create("torn");
-    tcase_add_checked_fixture(torn, setup, teardown);
+    tcase_add_checked_fixture(torn, fct_setup, fct_teardown);
     tcase_add_test(torn, torn_record_before_zero_fill);
     suite_add_tcase(s, torn);
     return s;
 }
 
-FC_TEST_MAIN(crash_suite)
+FCT_MAIN(crash_suite)

@@ -18,8 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 #define VAL_SIZE 1000
@@ -28,7 +27,7 @@
 /* A 16 MiB arena: a few hundred 64 KiB memtables pinned fill it. */
 static fc_options stall_opts(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.arena_size = 16u << 20;
     o.block_cache_size = 256u << 10;
     o.queue_slots = 4;
@@ -42,17 +41,12 @@ typedef struct writer_arg {
     int rc;                /* first error, 0 if none */
 } writer_arg;
 
-static void key_of(char *k, int i)
-{
-    sprintf(k, "key%08d", i);
-}
-
 static void *writer_main(void *p)
 {
     writer_arg *w = p;
     char k[32], v[VAL_SIZE];
     for (int i = 0; i < TOTAL_PUTS; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         memset(v, 'a' + i % 26, sizeof v);
         int rc = fc_put(w->s, k, strlen(k), v, sizeof v);
         if (rc == 0 && i % 1000 == 999)
@@ -143,7 +137,7 @@ static void check_all_there(fc_store *s)
     char k[32];
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
     for (int i = 0; i < TOTAL_PUTS; i += 97) {
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         ck_assert_int_eq(fc_get(t, k, strlen(k), &v), 0);
         ck_assert_uint_eq(v.size, VAL_SIZE);
         ck_assert_int_eq(((const char *)v.data)[0], 'a' + i % 26);
@@ -154,7 +148,7 @@ static void check_all_there(fc_store *s)
 static void run_stall(int kill_reader)
 {
     fc_options o = stall_opts();
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     int release;
     pid_t reader = pinning_reader(s, &release);
     writer_arg w = { .s = s };
@@ -202,14 +196,14 @@ END_TEST
 START_TEST(arena_full_pinned_by_the_writer_fails)
 {
     fc_options o = stall_opts();
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     fc_txn *t;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
     char k[32], v[VAL_SIZE];
     memset(v, 'x', sizeof v);
     int rc = 0, i;
     for (i = 0; i < TOTAL_PUTS && rc == 0; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         rc = fc_put(s, k, strlen(k), v, sizeof v);
     }
     ck_assert_int_eq(rc, FC_ENOMEM);
@@ -224,7 +218,7 @@ START_TEST(arena_full_pinned_by_the_writer_fails)
     ck_assert_int_eq(fc_txn_end(t), 0);
     ck_assert_int_eq(fc_put(s, k, strlen(k), v, sizeof v), 0);
     ck_assert_int_eq(fc_close(s), 0);
-    s = open_in(&o);
+    s = fct_open_in(&o);
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
     ck_assert_int_eq(fc_get(t, k, strlen(k), &got), 0);
     ck_assert_int_eq(fc_txn_end(t), 0);
@@ -236,20 +230,20 @@ END_TEST
  * whole, by point reads and a scan, with 64 descriptors. */
 START_TEST(many_tables_under_fd_limit_64)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.max_file_size = 64 * 1024;
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     char k[32], v[2000];
     memset(v, 'f', sizeof v);
     const int n = 12000;   /* ~24 MB: about 350 tables of 64 KiB */
     for (int i = 0; i < n; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, sizeof v), 0);
     }
     ck_assert_int_eq(fc_close(s), 0);
     struct rlimit rl = { 64, 64 };
     ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
-    s = open_in(&o);
+    s = fct_open_in(&o);
     fc_stats st;
     ck_assert_int_eq(fc_stats_get(s, &st), 0);
     uint32_t tables = 0;
@@ -260,7 +254,7 @@ START_TEST(many_tables_under_fd_limit_64)
     fc_val got;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
     for (int i = 0; i < n; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         ck_assert_msg(fc_get(t, k, strlen(k), &got) == 0, "get %s: %s", k, fc_errmsg(s));
         ck_assert_uint_eq(got.size, sizeof v);
     }
@@ -277,7 +271,7 @@ START_TEST(many_tables_under_fd_limit_64)
     ck_assert_int_eq(fc_put(s, "after", 5, "x", 1), 0);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert_int_eq(fc_close(s), 0);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 }
 END_TEST
 
@@ -286,9 +280,9 @@ END_TEST
  * than the limit, and no longer once it lets go. */
 START_TEST(stale_snapshot_is_reported)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.max_snapshot_age_ms = 20;
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     int release;
     pid_t reader = pinning_reader(s, &release);
     char k[32], v[VAL_SIZE];
@@ -298,7 +292,7 @@ START_TEST(stale_snapshot_is_reported)
     /* Writes until the stats name the reader (a generous guard). */
     for (;; i++) {
         ck_assert_int_lt(i, 2000000);
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, sizeof v), 0);
         ck_assert_int_eq(fc_stats_get(s, &st), 0);
         if (st.stale_reader_pid != 0)
@@ -322,13 +316,13 @@ END_TEST
  * table through pread and the shared block cache, and still see all. */
 START_TEST(limiter_zero_workers_read_everything)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.max_mappings = 0;
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     char k[32], v[300];
     const int n = 4000;
     for (int i = 0; i < n; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 8, i);
         memset(v, 'a' + i % 26, sizeof v);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, sizeof v), 0);
     }
@@ -345,7 +339,7 @@ START_TEST(limiter_zero_workers_read_everything)
         if (fc_after_fork(s) != 0 || fc_txn_begin(s, &t) != 0)
             _exit(2);
         for (int i = w; i < n; i += 2) {
-            key_of(k, i);
+            fct_key_of(k, "key", 8, i);
             if (fc_get(t, k, strlen(k), &got) != 0 || got.size != sizeof v ||
                 ((const char *)got.data)[0] != 'a' + i % 26)
                 _exit(3);
@@ -373,7 +367,7 @@ static Suite *exhaust_suite(void)
 {
     Suite *s = suite_create("db_exhaust");
     TCase *tc = tcase_create("arena_full");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 180);
     tcase_add_test(tc, arena_full_stalls_until_the_reader_ends);
     tcase_add_test(tc, arena_full_stalls_until_the_reader_dies);
@@ -381,7 +375,7 @@ static Suite *exhaust_suite(void)
     tcase_add_test(tc, stale_snapshot_is_reported);
     suite_add_tcase(s, tc);
     TCase *tf = tcase_create("fd_limit");
-    tcase_add_checked_fixture(tf, setup, teardown);
+    tcase_add_checked_fixture(tf, fct_setup, fct_teardown);
     tcase_set_timeout(tf, 180);
     tcase_add_test(tf, many_tables_under_fd_limit_64);
     tcase_add_test(tf, limiter_zero_workers_read_everything);
@@ -389,4 +383,4 @@ static Suite *exhaust_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(exhaust_suite)
+FCT_MAIN(exhaust_suite)

@@ -7,13 +7,12 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "fc_test.h"
-#include "region_test.h"
+#include "fct_internal.h"
 #include "forkcache.h"
 #include "db/memtable.h"
 #include "format/dbformat.h"
 
-static region R;
+static fct_region R;
 static fci_memtable MT;
 
 static void setup(void)
@@ -22,7 +21,7 @@ static void setup(void)
     R.base = mmap(NULL, R.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(R.base, MAP_FAILED);
     R.used = 64;
-    ck_assert_int_eq(fci_memtable_create(&MT, R.base, R.size, region_alloc, &R), 0);
+    ck_assert_int_eq(fci_memtable_create(&MT, R.base, R.size, fct_region_alloc, &R), 0);
 }
 
 static void teardown(void)
@@ -207,4 +206,4 @@ static Suite *memtable_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(memtable_suite)
+FCT_MAIN(memtable_suite)

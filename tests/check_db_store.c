@@ -12,8 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 static void put_str(fc_store *s, const char *k, const char *v)
@@ -39,11 +38,6 @@ static void expect(fc_store *s, const char *k, const char *want)
     fc_txn_end(t);
 }
 
-static void key_of(char *buf, int i)
-{
-    sprintf(buf, "key%06d", i);
-}
-
 static void val_of(char *buf, int i, int gen)
 {
     sprintf(buf, "value-%d-%d-%0*d", i, gen, 40 + i % 50, i);
@@ -51,8 +45,8 @@ static void val_of(char *buf, int i, int gen)
 
 START_TEST(put_get_delete)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     expect(s, "a", NULL);
     put_str(s, "a", "1");
     put_str(s, "b", "2");
@@ -69,8 +63,8 @@ END_TEST
 
 START_TEST(batch_is_atomic_and_ordered)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     fc_batch *b;
     ck_assert_int_eq(fc_batch_new(&b), 0);
     ck_assert_int_eq(fc_batch_put(b, "x", 1, "1", 1), 0);
@@ -89,8 +83,8 @@ END_TEST
 
 START_TEST(limits_and_bad_arguments)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     static char big[FC_MAX_KEY_SIZE + 1];
     ck_assert_int_eq(fc_put(s, big, sizeof big, "v", 1), FC_ETOOBIG);
     ck_assert_int_eq(fc_put(s, big, FC_MAX_KEY_SIZE, "v", 1), 0);
@@ -107,24 +101,24 @@ START_TEST(limits_and_bad_arguments)
     fc_close(s);
     ck_assert_int_eq(fc_open(NULL, &o, &s), FC_EINVAL);
     o.block_size = 1;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_EINVAL);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EINVAL);
 }
 END_TEST
 
 START_TEST(reopen_recovers_from_wal)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     put_str(s, "k1", "v1");
     put_str(s, "k2", "v2");
     ck_assert_int_eq(fc_del(s, "k1", 2), 0);
     ck_assert_int_eq(fc_close(s), 0);
-    s = open_in(&o);
+    s = fct_open_in(&o);
     expect(s, "k1", NULL);
     expect(s, "k2", "v2");
     put_str(s, "k3", "v3");
     fc_close(s);
-    s = open_in(&o);
+    s = fct_open_in(&o);
     expect(s, "k2", "v2");
     expect(s, "k3", "v3");
     fc_close(s);
@@ -133,33 +127,33 @@ END_TEST
 
 START_TEST(flush_and_compaction_keep_every_key)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     char k[32], v[128];
     const int n = 6000;
     for (int gen = 0; gen < 2; gen++)
         for (int i = 0; i < n; i++) {
-            key_of(k, i);
+            fct_key_of(k, "key", 6, i);
             val_of(v, i, gen);
             ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
         }
     for (int i = 0; i < n; i += 3) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         ck_assert_int_eq(fc_del(s, k, strlen(k)), 0);
     }
     ck_assert_int_eq(fc_flush(s), 0);
     for (int round = 0; round < 2; round++) {
         for (int i = 0; i < n; i++) {
-            key_of(k, i);
+            fct_key_of(k, "key", 6, i);
             val_of(v, i, 1);
             expect(s, k, i % 3 == 0 ? NULL : v);
         }
         ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     }
     ck_assert_int_eq(fc_close(s), 0);
-    s = open_in(&o);
+    s = fct_open_in(&o);
     for (int i = 1; i < n; i += 7) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 1);
         expect(s, k, i % 3 == 0 ? NULL : v);
     }
@@ -169,14 +163,14 @@ END_TEST
 
 START_TEST(second_writer_is_busy)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         /* A different process, so the fcntl lock really conflicts. */
         fc_store *other = NULL;
-        int rc = fc_open(DIR_, &o, &other);
+        int rc = fc_open(fct_dir, &o, &other);
         _exit(rc == FC_EBUSY && strstr(fc_errmsg(NULL), "locked by process") ? 0 : 1);
     }
     int status;
@@ -188,10 +182,10 @@ END_TEST
 
 START_TEST(missing_store_without_create)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.flags = 0;
     fc_store *s = NULL;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_ENOTFOUND);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_ENOTFOUND);
     ck_assert_ptr_null(s);
     ck_assert_ptr_nonnull(strstr(fc_errmsg(NULL), "CURRENT"));
 }
@@ -199,13 +193,13 @@ END_TEST
 
 START_TEST(files_are_private_by_default)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     put_str(s, "k", "v");
     ck_assert_int_eq(fc_flush(s), 0);
     fc_close(s);
     char cmd[4200];
-    snprintf(cmd, sizeof cmd, "find '%s' -type f ! -perm 600 | grep -q .", DIR_);
+    snprintf(cmd, sizeof cmd, "find '%s' -type f ! -perm 600 | grep -q .", fct_dir);
     ck_assert_msg(system(cmd) != 0, "a store file is not mode 0600");
 }
 END_TEST
@@ -214,11 +208,11 @@ END_TEST
  * and the tables, while the parent keeps writing and flushing. */
 START_TEST(forked_readers_see_writes)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     char k[32], v[128];
     for (int i = 0; i < 3000; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 0);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
     }
@@ -233,7 +227,7 @@ START_TEST(forked_readers_see_writes)
                 for (int i = c; i < 3000; i += 4) {
                     fc_txn *t;
                     fc_val got;
-                    key_of(k, i);
+                    fct_key_of(k, "key", 6, i);
                     if (fc_txn_begin(s, &t) != 0)
                         _exit(4);
                     int rc = fc_get(t, k, strlen(k), &got);
@@ -247,7 +241,7 @@ START_TEST(forked_readers_see_writes)
         }
     }
     for (int i = 0; i < 3000; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 1);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
     }
@@ -266,11 +260,11 @@ END_TEST
  * ends the transaction, the next reclamation unlinks them. */
 START_TEST(pinned_version_keeps_its_tables)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     char k[32], v[128];
     for (int i = 0; i < 4000; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 0);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
     }
@@ -289,7 +283,7 @@ START_TEST(pinned_version_keeps_its_tables)
             _exit(3);
         for (int i = 0; i < 4000; i++) { /* the old version, after the compaction */
             fc_val got;
-            key_of(k, i);
+            fct_key_of(k, "key", 6, i);
             val_of(v, i, 0);
             if (fc_get(t, k, strlen(k), &got) != 0 || got.size != strlen(v) ||
                 memcmp(got.data, v, got.size) != 0)
@@ -306,13 +300,13 @@ START_TEST(pinned_version_keeps_its_tables)
     ck_assert_int_eq(read(to_parent[0], &c, 1), 1);
     /* Rewrite everything and compact: the child's tables leave the version. */
     for (int i = 0; i < 4000; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 1);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
     }
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     char cmd[4300];
-    snprintf(cmd, sizeof cmd, "test $(ls '%s' | grep -c 'ldb$') -gt 1", DIR_);
+    snprintf(cmd, sizeof cmd, "test $(ls '%s' | grep -c 'ldb$') -gt 1", fct_dir);
     ck_assert_msg(system(cmd) == 0, "old tables were unlinked while pinned");
     ck_assert_int_eq(write(to_child[1], "g", 1), 1);
     int done = (int)read(to_parent[0], &c, 1);
@@ -324,7 +318,7 @@ START_TEST(pinned_version_keeps_its_tables)
     put_str(s, "after", "x");
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     for (int i = 0; i < 4000; i += 97) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 1);
         expect(s, k, v);
     }
@@ -338,7 +332,7 @@ END_TEST
  * size, and whether its last byte is zero (the zero fill written ahead). */
 static unsigned long long live_wal(off_t *size, int *ends_in_zero)
 {
-    DIR *d = opendir(DIR_);
+    DIR *d = opendir(fct_dir);
     ck_assert_ptr_nonnull(d);
     struct dirent *e;
     unsigned long long best = 0;
@@ -351,7 +345,7 @@ static unsigned long long live_wal(off_t *size, int *ends_in_zero)
     closedir(d);
     ck_assert_uint_gt(best, 0);
     char path[4200];
-    snprintf(path, sizeof path, "%s/%06llu.log", DIR_, best);
+    snprintf(path, sizeof path, "%s/%06llu.log", fct_dir, best);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
     *size = lseek(fd, 0, SEEK_END);
@@ -388,8 +382,8 @@ static void fill_until_new_wal(fc_store *s, int *next, unsigned flags)
  * never syncs appends plainly; a clean close cuts the zeros off. */
 START_TEST(wal_prealloc_follows_sync)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     int zero, next = 0;
     off_t size;
     live_wal(&size, &zero);
@@ -423,20 +417,20 @@ END_TEST
 START_TEST(first_synced_write_keeps_earlier_records)
 {
     for (int crash = 1; crash >= 0; crash--) {
-        fc_test_rmtree(DIR_);
+        fct_rmtree(fct_dir);
         pid_t pid = fc_fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
-            fc_options o = small_opts();
+            fc_options o = fct_small_opts();
             o.write_buffer_size = 4u << 20; /* everything stays in the WAL */
             fc_store *s;
-            if (fc_open(DIR_, &o, &s) != 0) {
+            if (fc_open(fct_dir, &o, &s) != 0) {
                 fprintf(stderr, "open: %s\n", fc_errmsg(NULL));
                 _exit(2);
             }
             char k[32];
             for (int i = 0; i < 101; i++) {
-                key_of(k, i);
+                fct_key_of(k, "key", 6, i);
                 fc_batch *b;
                 if (fc_batch_new(&b) != 0 || fc_batch_put(b, k, strlen(k), k, strlen(k)) != 0 ||
                     fc_write(s, b, i == 100 ? FC_WRITE_SYNC : 0) != 0)
@@ -448,15 +442,15 @@ START_TEST(first_synced_write_keeps_earlier_records)
         int status;
         ck_assert_int_eq(waitpid(pid, &status, 0), pid);
         ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "writer: %#x", status);
-        ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
-        fc_options o = small_opts();
-        fc_store *s = open_in(&o);
+        ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
+        fc_options o = fct_small_opts();
+        fc_store *s = fct_open_in(&o);
         fc_txn *t;
         ck_assert_int_eq(fc_txn_begin(s, &t), 0);
         for (int i = 0; i < 101; i++) {
             char k[32], v[32];
             size_t n = 0;
-            key_of(k, i);
+            fct_key_of(k, "key", 6, i);
             ck_assert_msg(fc_get_copy(t, k, strlen(k), v, sizeof v, &n) == 0 && n == strlen(k) &&
                           memcmp(v, k, n) == 0, "%s: key %d lost", crash ? "crash" : "close", i);
         }
@@ -468,12 +462,12 @@ END_TEST
 
 START_TEST(wal_damage_fails_open_unless_best_effort)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.write_buffer_size = 4u << 20; /* everything stays in the WAL */
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     char k[32], v[2048];
     for (int i = 0; i < 100; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         memset(v, 'a' + i % 26, sizeof v - 1);
         v[sizeof v - 1] = '\0';
         put_str(s, k, v);
@@ -481,14 +475,14 @@ START_TEST(wal_damage_fails_open_unless_best_effort)
     /* Find the WAL before closing: close keeps it (nothing was flushed). */
     fc_close(s);
     char cmd[4300], wal[4200];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep 'log$' | head -n 1", DIR_);
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep 'log$' | head -n 1", fct_dir);
     FILE *p = popen(cmd, "re");
     ck_assert_ptr_nonnull(p);
     char name[64] = "";
     ck_assert_ptr_nonnull(fgets(name, sizeof name, p));
     pclose(p);
     name[strcspn(name, "\n")] = '\0';
-    snprintf(wal, sizeof wal, "%s/%s", DIR_, name);
+    snprintf(wal, sizeof wal, "%s/%s", fct_dir, name);
     int fd = open(wal, O_RDWR | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
     char byte;
@@ -497,15 +491,15 @@ START_TEST(wal_damage_fails_open_unless_best_effort)
     ck_assert_int_eq(pwrite(fd, &byte, 1, 50000), 1);
     close(fd);
     fc_store *bad = NULL;
-    ck_assert_int_eq(fc_open(DIR_, &o, &bad), FC_ECORRUPT);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &bad), FC_ECORRUPT);
     ck_assert_msg(strstr(fc_errmsg(NULL), name) != NULL, "message names no file: %s", fc_errmsg(NULL));
     ck_assert_msg(strstr(fc_errmsg(NULL), "offset") != NULL, "message names no offset: %s", fc_errmsg(NULL));
     o.flags |= FC_BEST_EFFORT;
-    s = open_in(&o);
-    key_of(k, 0);
+    s = fct_open_in(&o);
+    fct_key_of(k, "key", 6, 0);
     memset(v, 'a', sizeof v - 1);
     expect(s, k, v); /* the first block's records survive */
-    key_of(k, 99);
+    fct_key_of(k, "key", 6, 99);
     memset(v, 'a' + 99 % 26, sizeof v - 1);
     expect(s, k, v); /* and so do those after the damaged block */
     fc_close(s);
@@ -516,16 +510,16 @@ END_TEST
  * store-wide ones (they live in the arena) plus its own slot. */
 START_TEST(stats_in_writer_and_reader)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     char k[32], v[128];
     for (int i = 0; i < 3000; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 0);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
     }
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
-    key_of(k, 5);
+    fct_key_of(k, "key", 6, 5);
     val_of(v, 5, 0);
     expect(s, k, v); /* maps a table */
     fc_stats st;
@@ -573,7 +567,7 @@ static Suite *store_suite(void)
 {
     Suite *s = suite_create("db_store");
     TCase *tc = tcase_create("store");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, put_get_delete);
     tcase_add_test(tc, batch_is_atomic_and_ordered);
@@ -593,4 +587,4 @@ static Suite *store_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(store_suite)
+FCT_MAIN(store_suite)

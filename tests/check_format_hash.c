@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/compress.h"
 #include "format/dbformat.h"
@@ -433,4 +433,4 @@ static Suite *hash_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(hash_suite)
+FCT_MAIN(hash_suite)

@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 START_TEST(version_numbers)
@@ -124,4 +124,4 @@ static Suite *options_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(options_suite)
+FCT_MAIN(options_suite)

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "util/crc32c.h"
 
 typedef uint32_t (*crc_fn)(uint32_t, const void *, size_t);
@@ -131,4 +131,4 @@ static Suite *crc_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(crc_suite)
+FCT_MAIN(crc_suite)
