@@ -11,7 +11,8 @@
  * record reaches the kernel before the write is acknowledged, so a killed
  * process (not a lost machine) loses no acknowledged write either way.
  * After each kill, before anything reopens the store, fc_verify must find
- * no damage (a torn WAL tail is only a note).
+ * no damage (a torn WAL tail is only a note). The single torn record
+ * crafted by hand is in check_db_recover.
  *
  * At the end it prints "kills survived: N, checks passed: M, acked ops: K"
  * (in tests/check_crash.log): every key compared with the model, every
@@ -35,17 +36,6 @@
 #include "forkcache.h"
 #include "db/vset.h"
 #include "format/filename.h"
-
-static fc_options crash_opts(void)
-{
-    fc_options o;
-    fc_options_init(&o);
-    o.write_buffer_size = 64 * 1024;
-    o.max_file_size = 64 * 1024;
-    o.arena_size = 64u << 20;
-    o.block_cache_size = 1u << 20;
-    return o;
-}
 
 /* ---- the operation sequence: op j is a pure function of j ------------------- */
 
@@ -208,7 +198,7 @@ static void send_msg(int fd, uint64_t v)
  * acknowledged; now and then flushes or compacts a range by hand. */
 static void child_main(int fd, int64_t start, int sync)
 {
-    fc_options o = crash_opts();
+    fc_options o = fct_small_opts();
     if (sync)
         o.flags |= FC_SYNC;
     fc_store *s = NULL;
@@ -466,7 +456,7 @@ static void verify_after_kill(int round, int64_t acked_ever)
 
 static fc_store *open_ok(int round)
 {
-    fc_options o = crash_opts();
+    fc_options o = fct_small_opts();
     if (round_syncs(round))
         o.flags |= FC_SYNC;
     fc_store *s = NULL;
@@ -536,93 +526,6 @@ START_TEST(sigkill_rounds)
 }
 END_TEST
 
-/* ---- a torn record before the WAL's zero fill ------------------------------- */
-
-/* The live WAL's path (the only .log file) and the end of its records: the
- * file past them is the zero fill written ahead. */
-static uint64_t wal_data_end(char *path, size_t cap)
-{
-    ck_assert_int_eq(fct_find_suffix(fct_dir, ".log", path, cap), 1);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    off_t size = lseek(fd, 0, SEEK_END);
-    char *buf = malloc((size_t)size);
-    ck_assert_ptr_nonnull(buf);
-    ck_assert_int_eq(pread(fd, buf, (size_t)size, 0), (ssize_t)size);
-    close(fd);
-    uint64_t end = (uint64_t)size;
-    while (end > 0 && buf[end - 1] == 0)
-        end--;
-    free(buf);
-    ck_assert_msg(end < (uint64_t)size, "%s has no zero fill", path);
-    return end;
-}
-
-/* A machine crash in the middle of a synced append into the preallocated
- * WAL leaves the first part of the record and the zeros that were there.
- * The writer is a child that dies without closing; its last record (a
- * 20000-byte value) loses its second half to zeros. Recovery, strict, must
- * open the store with exactly the writes before it, and verify finds no
- * damage. */
-START_TEST(torn_record_before_zero_fill)
-{
-    enum { N = 100, BIG = 20000 };
-    static char big[BIG];
-    memset(big, 'b', sizeof big);
-    fc_options o = crash_opts();
-    o.write_buffer_size = 4u << 20;   /* everything stays in the one WAL */
-    o.flags |= FC_CREATE;
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        fc_store *s = NULL;
-        int rc = fc_open(fct_dir, &o, &s);
-        for (int i = 0; rc == 0 && i <= N; i++) {
-            char k[16];
-            int kl = snprintf(k, sizeof k, "k%05d", i);
-            fc_batch *b = NULL;
-            rc = fc_batch_new(&b);
-            if (rc == 0)
-                rc = fc_batch_put(b, k, (size_t)kl, i < N ? k : big, i < N ? (size_t)kl : BIG);
-            if (rc == 0)
-                rc = fc_write(s, b, FC_WRITE_SYNC);
-            fc_batch_free(b);
-        }
-        _exit(rc == 0 ? 0 : 1);   /* no close: the zero fill stays */
-    }
-    int status;
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    char path[4300];
-    uint64_t end = wal_data_end(path, sizeof path);
-    static char zeros[BIG / 2];
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(pwrite(fd, zeros, sizeof zeros, (off_t)(end - sizeof zeros)),
-                     (ssize_t)sizeof zeros);
-    close(fd);
-
-    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
-    fc_store *s = NULL;
-    ck_assert_msg(fc_open(fct_dir, &o, &s) == 0, "open: %s", fc_errmsg(NULL));
-    fc_txn *t;
-    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
-    for (int i = 0; i <= N; i++) {
-        char k[16], v[16];
-        int kl = snprintf(k, sizeof k, "k%05d", i);
-        size_t vl = 0;
-        int rc = fc_get_copy(t, k, (size_t)kl, v, sizeof v, &vl);
-        if (i < N)
-            ck_assert_msg(rc == 0 && vl == (size_t)kl && memcmp(v, k, vl) == 0,
-                          "%s: rc %d", k, rc);
-        else
-            ck_assert_int_eq(rc, FC_ENOTFOUND);
-    }
-    fc_txn_end(t);
-    ck_assert_int_eq(fc_close(s), 0);
-}
-END_TEST
-
 static Suite *crash_suite(void)
 {
     Suite *s = suite_create("crash");
@@ -633,10 +536,6 @@ static Suite *crash_suite(void)
     tcase_set_timeout(tc, rounds > 40 ? rounds * 2.0 : 60);
     tcase_add_test(tc, sigkill_rounds);
     suite_add_tcase(s, tc);
-    TCase *torn = tcase_create("torn");
-    tcase_add_checked_fixture(torn, fct_setup, fct_teardown);
-    tcase_add_test(torn, torn_record_before_zero_fill);
-    suite_add_tcase(s, torn);
     return s;
 }
 

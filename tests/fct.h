@@ -9,9 +9,12 @@
  *   fct_key_of           the keys tests write ("key000042" and the like)
  *   fct_dir, fct_setup,  a scratch store directory per test (a checked
  *   fct_teardown         fixture), fct_small_opts, fct_open_in
+ *   fct_put_str, fct_expect, fct_val_of   writing and checking values
  *   fct_shared, fct_run_workers, fct_wait_ok   forked reader processes
+ *   fct_pin_reader       a forked reader holding a version pinned
  *   fct_now, fct_wait_byte, fct_kill, fct_reap  children and pipes
  *   fct_dir_snapshot     a directory's bytes as one comparable string
+ *   fct_pss_kib          the memory this process's mappings cost
  *
  * What needs the library's internals (src/) is in fct_internal.h.
  */
@@ -143,6 +146,39 @@ static inline fc_store *fct_open_in(const fc_options *o)
     return s;
 }
 
+/* Puts the C strings k and v, failing the test with the library's message. */
+static inline void fct_put_str(fc_store *s, const char *k, const char *v)
+{
+    int rc = fc_put(s, k, strlen(k), v, strlen(v));
+    ck_assert_msg(rc == 0, "put %s: %s", k, fc_errmsg(s));
+}
+
+/* In a fresh transaction, checks that k reads as want, or is absent when
+ * want is NULL. */
+static inline void fct_expect(fc_store *s, const char *k, const char *want)
+{
+    fc_txn *t;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    fc_val v;
+    int rc = fc_get(t, k, strlen(k), &v);
+    if (want == NULL) {
+        ck_assert_msg(rc == FC_ENOTFOUND, "%s: expected absent, got %d", k, rc);
+    } else {
+        ck_assert_msg(rc == 0, "%s: %s (%s)", k, fc_strerror(rc), fc_errmsg(s));
+        ck_assert_uint_eq(v.size, strlen(want));
+        ck_assert_int_eq(memcmp(v.data, want, v.size), 0);
+    }
+    fc_txn_end(t);
+}
+
+/* The value of key i in generation gen: names both, 50 to 100 bytes long
+ * depending on i, so a stale or misplaced value never compares equal.
+ * buf holds 128 bytes. */
+static inline void fct_val_of(char *buf, int i, int gen)
+{
+    sprintf(buf, "value-%d-%d-%0*d", i, gen, 40 + i % 50, i);
+}
+
 /* ---- forked processes ---------------------------------------------------- */
 
 /* Zeroed anonymous memory shared with every child forked afterwards. */
@@ -186,6 +222,36 @@ static inline void fct_run_workers(fc_store *s, int n, fct_worker fn, void *arg)
         kids[w] = fct_fork_worker(s, w, fn, arg);
     for (int w = 0; w < n; w++)
         fct_wait_ok(kids[w], "worker");
+}
+
+/* Forks a reader that pins the current version (a transaction held
+ * open) until it reads a byte from *release, or is killed. Returns its pid
+ * once the pin is held; the caller writes to and closes *release. */
+static inline pid_t fct_pin_reader(fc_store *s, int *release)
+{
+    int ready[2], go[2];
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    pid_t pid = fc_fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        fc_txn *t;
+        char c = 'r';
+        if (fc_after_fork(s) != 0 || fc_txn_begin(s, &t) != 0)
+            _exit(2);
+        if (write(ready[1], &c, 1) != 1)
+            _exit(3);
+        if (read(go[0], &c, 1) != 1)
+            _exit(4);
+        _exit(fc_txn_end(t) == 0 ? 0 : 5);
+    }
+    close(ready[1]);
+    close(go[0]);
+    char c;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    *release = go[1];
+    return pid;
 }
 
 /* Seconds since an arbitrary start, for bounding stress loops. */
