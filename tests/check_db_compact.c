@@ -64,8 +64,10 @@ static fci_compaction *pick(fci_version *v)
 START_TEST(move_bounded_by_grandparents)
 {
     /* One L1 file over its target, nothing under it at L2; L3 below. */
-    add_spec heavy[] = { { 1, fct_meta(1, 12u << 20, "c", "m") }, { 3, fct_meta(2, 8u << 20, "a", "d") },
-                         { 3, fct_meta(3, 8u << 20, "e", "h") }, { 3, fct_meta(4, 8u << 20, "i", "z") } };
+    add_spec heavy[] = { { 1, fct_meta(1, 12u << 20, "c", "m") },
+                         { 3, fct_meta(2, 8u << 20, "a", "d") },
+                         { 3, fct_meta(3, 8u << 20, "e", "h") },
+                         { 3, fct_meta(4, 8u << 20, "i", "z") } };
     fci_version *v = version_of(heavy, 4);
     fci_compaction *c = pick(v);
     ck_assert_int_eq(c->level, 1);
@@ -77,8 +79,10 @@ START_TEST(move_bounded_by_grandparents)
     fci_compaction_free(c);
     fci_version_unref(v);
 
-    add_spec light[] = { { 1, fct_meta(1, 12u << 20, "c", "m") }, { 3, fct_meta(2, 8u << 20, "a", "d") },
-                         { 3, fct_meta(3, 8u << 20, "e", "h") }, { 3, fct_meta(4, 8u << 20, "n", "z") } };
+    add_spec light[] = { { 1, fct_meta(1, 12u << 20, "c", "m") },
+                         { 3, fct_meta(2, 8u << 20, "a", "d") },
+                         { 3, fct_meta(3, 8u << 20, "e", "h") },
+                         { 3, fct_meta(4, 8u << 20, "n", "z") } };
     v = version_of(light, 4);
     c = pick(v);
     ck_assert_uint_eq(c->ngrandparents, 2);
@@ -92,8 +96,10 @@ START_TEST(inputs_grow_without_growing_next_level)
 {
     /* f1 is picked; its L2 file g1 spans c..e, so f2 (c..d) comes along
      * free of charge; f3 (e..f) would pull in g2 as well, so it does not. */
-    add_spec adds[] = { { 1, fct_meta(1, 4u << 20, "a", "b") }, { 1, fct_meta(2, 4u << 20, "c", "d") },
-                        { 1, fct_meta(3, 4u << 20, "f", "g") }, { 2, fct_meta(4, 1u << 20, "a", "e") },
+    add_spec adds[] = { { 1, fct_meta(1, 4u << 20, "a", "b") },
+                        { 1, fct_meta(2, 4u << 20, "c", "d") },
+                        { 1, fct_meta(3, 4u << 20, "f", "g") },
+                        { 2, fct_meta(4, 1u << 20, "a", "e") },
                         { 2, fct_meta(5, 1u << 20, "f", "h") } };
     fci_version *v = version_of(adds, 5);
     fci_compaction *c = pick(v);
@@ -107,8 +113,10 @@ START_TEST(inputs_grow_without_growing_next_level)
     fci_version_unref(v);
 
     /* Growing would pull in a second L2 file: inputs stay as picked. */
-    add_spec adds2[] = { { 1, fct_meta(1, 4u << 20, "a", "b") }, { 1, fct_meta(2, 4u << 20, "c", "e") },
-                         { 1, fct_meta(3, 4u << 20, "f", "g") }, { 2, fct_meta(4, 1u << 20, "a", "c") },
+    add_spec adds2[] = { { 1, fct_meta(1, 4u << 20, "a", "b") },
+                         { 1, fct_meta(2, 4u << 20, "c", "e") },
+                         { 1, fct_meta(3, 4u << 20, "f", "g") },
+                         { 2, fct_meta(4, 1u << 20, "a", "c") },
                          { 2, fct_meta(5, 1u << 20, "d", "h") } };
     v = version_of(adds2, 5);
     c = pick(v);
@@ -118,7 +126,8 @@ START_TEST(inputs_grow_without_growing_next_level)
     fci_version_unref(v);
 
     /* Growing would make the compaction too big (25 x max_file_size). */
-    add_spec adds3[] = { { 1, fct_meta(1, 30u << 20, "a", "b") }, { 1, fct_meta(2, 30u << 20, "c", "d") },
+    add_spec adds3[] = { { 1, fct_meta(1, 30u << 20, "a", "b") },
+                         { 1, fct_meta(2, 30u << 20, "c", "d") },
                          { 2, fct_meta(4, 1u << 20, "a", "e") } };
     v = version_of(adds3, 3);
     c = pick(v);

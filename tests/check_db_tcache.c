@@ -372,7 +372,8 @@ START_TEST(deleted_tables_are_read_through_what_the_cache_holds)
     int mappings[] = { 1000, 1 };
     for (int m = 0; m < 2; m++) {
         char copy[4200];
-        snprintf(copy, sizeof copy, "rm -rf '%s.keep' && cp -a '%s' '%s.keep'", fct_dir, fct_dir, fct_dir);
+        snprintf(copy, sizeof copy, "rm -rf '%s.keep' && cp -a '%s' '%s.keep'", fct_dir, fct_dir,
+                 fct_dir);
         ck_assert_int_eq(system(copy), 0);
         o.flags = FC_READONLY;
         o.max_mappings = mappings[m];

@@ -46,8 +46,9 @@ START_TEST(l0_newest_first_and_l1_sorted)
 {
     fci_version *base = fci_version_new(), *v;
     add_spec adds[] = {
-        { 0, fct_meta(3, 100, "a", "z") }, { 0, fct_meta(7, 100, "b", "c") }, { 0, fct_meta(5, 100, "a", "b") },
-        { 1, fct_meta(9, 100, "m", "p") }, { 1, fct_meta(8, 100, "a", "f") }, { 1, fct_meta(10, 100, "g", "k") },
+        { 0, fct_meta(3, 100, "a", "z") }, { 0, fct_meta(7, 100, "b", "c") },
+        { 0, fct_meta(5, 100, "a", "b") }, { 1, fct_meta(9, 100, "m", "p") },
+        { 1, fct_meta(8, 100, "a", "f") }, { 1, fct_meta(10, 100, "g", "k") },
     };
     ck_assert_int_eq(apply(base, adds, 6, 0, 0, &v, NULL), 0);
     ck_assert_uint_eq(v->nfiles[0], 3);
@@ -107,8 +108,8 @@ START_TEST(scores)
     fci_version *base = fci_version_new(), *v;
     ck_assert_int_eq(base->compaction_level, -1);
     add_spec adds[] = {
-        { 0, fct_meta(1, 1, "a", "b") }, { 0, fct_meta(2, 1, "a", "b") }, { 0, fct_meta(3, 1, "a", "b") },
-        { 1, fct_meta(9, 25u << 20, "m", "p") },
+        { 0, fct_meta(1, 1, "a", "b") }, { 0, fct_meta(2, 1, "a", "b") },
+        { 0, fct_meta(3, 1, "a", "b") }, { 1, fct_meta(9, 25u << 20, "m", "p") },
     };
     ck_assert_int_eq(apply(base, adds, 4, 0, 0, &v, NULL), 0);
     ck_assert_int_eq(v->compaction_level, 1);
@@ -167,7 +168,8 @@ END_TEST
 START_TEST(pick_round_robin_and_move)
 {
     fci_version *base = fci_version_new(), *v;
-    add_spec adds[] = { { 1, fct_meta(1, 8u << 20, "a", "b") }, { 1, fct_meta(2, 8u << 20, "c", "d") } };
+    add_spec adds[] = { { 1, fct_meta(1, 8u << 20, "a", "b") },
+                        { 1, fct_meta(2, 8u << 20, "c", "d") } };
     ck_assert_int_eq(apply(base, adds, 2, 0, 0, &v, NULL), 0);
     fci_buf ptrs[FCI_NUM_LEVELS];
     for (int i = 0; i < FCI_NUM_LEVELS; i++)
