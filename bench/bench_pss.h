@@ -2,8 +2,9 @@
  * bench_pss.h - how much memory a store's data costs a process: the
  * proportional set size (PSS) of its mappings, from /proc/PID/smaps.
  * A shared page counts 1/n in each of the n processes that map it, so the
- * sum over processes is what the data really takes. Shared by
- * `forkcache bench` and tests/check_db_pss.c.
+ * sum over processes is what the data really takes. Used by
+ * `forkcache bench` (tests/check_db_pss.c reads smaps through the test
+ * fixture's fct_pss_kib).
  */
 #ifndef FC_TOOL_BENCH_PSS_H
 #define FC_TOOL_BENCH_PSS_H

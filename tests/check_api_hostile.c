@@ -22,14 +22,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 static fc_store *open_small(void)
 {
-    fc_options o = small_opts();
-    return open_in(&o);
+    fc_options o = fct_small_opts();
+    return fct_open_in(&o);
 }
 
 /* Waits for a forked child whose exit status is a bit set of failed
@@ -262,9 +261,9 @@ END_TEST
  * are stored, flushed into a table, compacted and read back whole. */
 START_TEST(lengths_at_the_limits)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.arena_size = (size_t)512 << 20; /* the 64 MiB value lives in a memtable first */
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     char *key = malloc(FC_MAX_KEY_SIZE);
     char *val = malloc(FC_MAX_VALUE_SIZE);
     ck_assert_ptr_nonnull(key);
@@ -298,7 +297,7 @@ START_TEST(lengths_at_the_limits)
     free(key);
     free(val);
     ck_assert_int_eq(fc_close(s), 0);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 }
 END_TEST
 
@@ -307,9 +306,9 @@ END_TEST
  * ttl on a store without framing is refused. */
 START_TEST(ttl_extremes)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.ttl_framing = 1;
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     char small[8] = "vvvvvvv";
     ck_assert_int_eq(fc_put_ttl(s, "max", 3, "v", 1, UINT64_MAX), 0);
     ck_assert_int_eq(fc_put_ttl(s, "big", 3, "v", 1, UINT64_MAX / 2), 0);
@@ -332,9 +331,9 @@ START_TEST(ttl_extremes)
     ck_assert_int_eq(fc_txn_end(t), 0);
     ck_assert_int_eq(fc_close(s), 0);
     /* a store without framing */
-    fc_test_rmtree(DIR_);
-    o = small_opts();
-    s = open_in(&o);
+    fct_rmtree(fct_dir);
+    o = fct_small_opts();
+    s = fct_open_in(&o);
     ck_assert_int_eq(fc_put_ttl(s, "k", 1, "v", 1, 10), FC_EUNSUPPORTED);
     ck_assert_int_eq(fc_write(s, b, 0), FC_EUNSUPPORTED);
     fc_batch_free(b);
@@ -474,7 +473,7 @@ START_TEST(bad_options_refused)
     ck_assert_ptr_nonnull(why);
     ck_assert_msg(strncmp(why, bo->field, strlen(bo->field)) == 0, "%s: %s", bo->field, why);
     char dir[4200];
-    snprintf(dir, sizeof dir, "%s/store", DIR_);
+    snprintf(dir, sizeof dir, "%s/store", fct_dir);
     fc_store *s = (fc_store *)&o;
     ck_assert_int_eq(fc_open(dir, &o, &s), FC_EINVAL);
     ck_assert_ptr_null(s);
@@ -486,7 +485,7 @@ END_TEST
 START_TEST(bad_directories)
 {
     fc_store *s = NULL;
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     char path[PATH_MAX + 64];
     ck_assert_int_eq(fc_open(NULL, &o, &s), FC_EINVAL);
     ck_assert_int_eq(fc_open("", &o, &s), FC_EINVAL);
@@ -495,7 +494,7 @@ START_TEST(bad_directories)
     path[sizeof path - 1] = '\0';
     ck_assert_int_eq(fc_open(path, &o, &s), FC_EINVAL);
     /* A regular file where the store should be. */
-    snprintf(path, sizeof path, "%s/file", DIR_);
+    snprintf(path, sizeof path, "%s/file", fct_dir);
     FILE *f = fopen(path, "we");
     ck_assert_ptr_nonnull(f);
     fclose(f);
@@ -503,7 +502,7 @@ START_TEST(bad_directories)
     ck_assert_int_lt(rc, 0);
     ck_assert_ptr_null(s);
     /* No store, no FC_CREATE; and read-only needs a store. */
-    snprintf(path, sizeof path, "%s/absent", DIR_);
+    snprintf(path, sizeof path, "%s/absent", fct_dir);
     o.flags = 0;
     ck_assert_int_eq(fc_open(path, &o, &s), FC_ENOTFOUND);
     o.flags = FC_READONLY;
@@ -529,10 +528,10 @@ START_TEST(readonly_handle_refuses_writes)
 {
     fc_store *s = open_small();
     ck_assert_int_eq(fc_put(s, "k", 1, "v", 1), 0);
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.flags = FC_READONLY;
     fc_store *ro = NULL;
-    ck_assert_int_eq(fc_open(DIR_, &o, &ro), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &ro), 0);
     fc_batch *b;
     ck_assert_int_eq(fc_batch_new(&b), 0);
     ck_assert_int_eq(fc_batch_put(b, "k", 1, "v", 1), 0);
@@ -547,13 +546,13 @@ START_TEST(readonly_handle_refuses_writes)
      * the refusal leaves the first one's lock in place: another process
      * is still refused too. */
     fc_store *second = NULL;
-    o = small_opts();
-    ck_assert_int_eq(fc_open(DIR_, &o, &second), FC_EBUSY);
+    o = fct_small_opts();
+    ck_assert_int_eq(fc_open(fct_dir, &o, &second), FC_EBUSY);
     char pid[32];
     snprintf(pid, sizeof pid, "pid %ld", (long)getpid());
     ck_assert_msg(strstr(fc_errmsg(NULL), pid) != NULL, "%s", fc_errmsg(NULL));
     o.flags |= FC_ATTACH;
-    ck_assert_int_eq(fc_open(DIR_, &o, &second), FC_EBUSY);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &second), FC_EBUSY);
     ck_assert_int_eq(fc_put(s, "k2", 2, "v", 1), 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
@@ -566,14 +565,14 @@ START_TEST(refused_second_open_keeps_the_lock)
 {
     fc_store *s = open_small();
     fc_store *second = NULL;
-    fc_options o = small_opts();
-    ck_assert_int_eq(fc_open(DIR_, &o, &second), FC_EBUSY);
+    fc_options o = fct_small_opts();
+    ck_assert_int_eq(fc_open(fct_dir, &o, &second), FC_EBUSY);
     pid_t child = fc_fork();
     ck_assert_int_ge(child, 0);
     if (child == 0) {
-        fc_options c = small_opts();
+        fc_options c = fct_small_opts();
         fc_store *other = NULL;
-        _exit(fc_open(DIR_, &c, &other) == FC_EBUSY ? 0 : 1);
+        _exit(fc_open(fct_dir, &c, &other) == FC_EBUSY ? 0 : 1);
     }
     child_ok(child, "another process opened the store as a second writer");
     ck_assert_int_eq(fc_close(s), 0);
@@ -612,12 +611,12 @@ END_TEST
 
 static void arena_path(char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s/%s", DIR_, FC_ARENA_FILE);
+    snprintf(buf, cap, "%s/%s", fct_dir, FC_ARENA_FILE);
 }
 
 static fc_options file_arena_opts(unsigned flags)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.arena_path = "";
     o.flags |= flags;
     return o;
@@ -629,30 +628,30 @@ START_TEST(writer_refuses_unsafe_arena_file)
 {
     char path[4200], target[4200];
     arena_path(path, sizeof path);
-    snprintf(target, sizeof target, "%s/elsewhere", DIR_);
+    snprintf(target, sizeof target, "%s/elsewhere", fct_dir);
     int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
     ck_assert_int_ge(fd, 0);
     close(fd);
     ck_assert_int_eq(symlink(target, path), 0);
     fc_options o = file_arena_opts(0);
     fc_store *s = NULL;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_EPERM);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EPERM);
     ck_assert_msg(strstr(fc_errmsg(NULL), "symbolic link") != NULL, "%s", fc_errmsg(NULL));
     struct stat st;
     ck_assert_int_eq(stat(target, &st), 0);
     ck_assert_int_eq(st.st_size, 0); /* nothing written through the link */
     ck_assert_int_eq(unlink(path), 0);
     /* A real arena, left by a writer that is gone, made group-writable. */
-    s = open_in(&o);
+    s = fct_open_in(&o);
     ck_assert_int_eq(fc_close(s), 0);
     ck_assert_int_eq(chmod(path, 0620), 0);
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_EPERM);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EPERM);
     ck_assert_msg(strstr(fc_errmsg(NULL), "writable by group or others") != NULL, "%s",
                   fc_errmsg(NULL));
     ck_assert_int_eq(chmod(path, 0606), 0);
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_EPERM);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EPERM);
     ck_assert_int_eq(chmod(path, 0600), 0);
-    s = open_in(&o);
+    s = fct_open_in(&o);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -663,9 +662,9 @@ START_TEST(attach_refuses_unsafe_arena_file)
 {
     char path[4200], moved[4200];
     arena_path(path, sizeof path);
-    snprintf(moved, sizeof moved, "%s/moved.arena", DIR_);
+    snprintf(moved, sizeof moved, "%s/moved.arena", fct_dir);
     fc_options o = file_arena_opts(0);
-    fc_store *w = open_in(&o);
+    fc_store *w = fct_open_in(&o);
     ck_assert_int_eq(fc_put(w, "k", 1, "v", 1), 0);
     pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
@@ -676,15 +675,15 @@ START_TEST(attach_refuses_unsafe_arena_file)
         int bad = 0;
         if (chmod(path, 0666) != 0)
             _exit(100);
-        bad |= fc_open(DIR_, &a, &s) != FC_EPERM;
+        bad |= fc_open(fct_dir, &a, &s) != FC_EPERM;
         bad |= (strstr(fc_errmsg(NULL), "writable by group or others") == NULL) << 1;
         if (chmod(path, 0600) != 0 || rename(path, moved) != 0 || symlink(moved, path) != 0)
             _exit(101);
-        bad |= (fc_open(DIR_, &a, &s) != FC_EPERM) << 2;
+        bad |= (fc_open(fct_dir, &a, &s) != FC_EPERM) << 2;
         bad |= (strstr(fc_errmsg(NULL), "symbolic link") == NULL) << 3;
         if (unlink(path) != 0 || rename(moved, path) != 0)
             _exit(102);
-        if (fc_open(DIR_, &a, &s) != 0)
+        if (fc_open(fct_dir, &a, &s) != 0)
             _exit(103);
         fc_txn *t;
         fc_val v;
@@ -702,7 +701,7 @@ static Suite *hostile_suite(void)
 {
     Suite *s = suite_create("api_hostile");
     TCase *tc = tcase_create("arguments");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, null_handles);
     tcase_add_test(tc, null_out_pointers);
@@ -724,17 +723,17 @@ static Suite *hostile_suite(void)
      * leak check would run again in each child that leaves by _exit. */
     if (getenv("FC_UNDER_VALGRIND") == NULL) {
         TCase *tp = tcase_create("processes");
-        tcase_add_checked_fixture(tp, setup, teardown);
+        tcase_add_checked_fixture(tp, fct_setup, fct_teardown);
         tcase_add_test(tp, refused_second_open_keeps_the_lock);
         tcase_add_test(tp, child_without_after_fork);
         tcase_add_test(tp, attach_refuses_unsafe_arena_file);
         suite_add_tcase(s, tp);
     }
     TCase *ta = tcase_create("arena_files");
-    tcase_add_checked_fixture(ta, setup, teardown);
+    tcase_add_checked_fixture(ta, fct_setup, fct_teardown);
     tcase_add_test(ta, writer_refuses_unsafe_arena_file);
     suite_add_tcase(s, ta);
     return s;
 }
 
-FC_TEST_MAIN(hostile_suite)
+FCT_MAIN(hostile_suite)

@@ -8,9 +8,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#include "fc_test.h"
-#include "proc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/write/condwrite.h"
 #include "db/core/ttl.h"
@@ -22,12 +20,12 @@ static int framed_;
 
 static fc_store *open_atomic(int timeout_ms)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.ttl_framing = framed_;
     o.queue_slots = 16;
     o.queue_entry_size = 16 * 1024;
     o.write_timeout_ms = timeout_ms;
-    return open_in(&o);
+    return fct_open_in(&o);
 }
 
 /* Reads key into a NUL-terminated buffer; 1 when it equals want (NULL:
@@ -153,7 +151,7 @@ START_TEST(answers_in_the_writer_and_through_the_queue)
     framed_ = _i;
     fc_store *s = open_atomic(10000);
     ck_assert_int_eq(exercise(s, "here"), 0);
-    fc_test_run_workers(s, 1, exercise_queued, NULL);
+    fct_run_workers(s, 1, exercise_queued, NULL);
     /* what the child did is in the store as plain puts, also after reopening */
     ck_assert(value_is(s, "queued:a", "four"));
     ck_assert_int_eq(fc_close(s), 0);
@@ -161,7 +159,7 @@ START_TEST(answers_in_the_writer_and_through_the_queue)
     ck_assert(value_is(s, "queued:n", "8"));
     ck_assert(value_is(s, "here:max", "-1"));
     fc_close(s);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 }
 END_TEST
 
@@ -195,17 +193,17 @@ START_TEST(incr_from_eight_processes_is_exact)
     framed_ = _i;
     fc_store *s = open_atomic(30000);
     const int mine = 10000;
-    incr_arg a = { 10000, fc_test_shared(sizeof(int64_t) * PROCS) };
+    incr_arg a = { 10000, fct_shared(sizeof(int64_t) * PROCS) };
     pid_t kids[PROCS];
     for (int w = 0; w < PROCS; w++)
-        kids[w] = fc_test_fork_worker(s, w, incr_worker, &a);
+        kids[w] = fct_fork_worker(s, w, incr_worker, &a);
     int64_t sum = 0, v;
     for (int i = 0; i < mine; i++) {
         ck_assert_int_eq(fc_incr(s, "ctr", 3, 1, 0, 0, &v), 0);
         sum += v;
     }
     for (int w = 0; w < PROCS; w++)
-        fc_test_wait_ok(kids[w], "incr worker");
+        fct_wait_ok(kids[w], "incr worker");
     int64_t total = (int64_t)PROCS * a.n + mine;
     ck_assert_int_eq(counter_of(s, "ctr"), total);
     for (int w = 0; w < PROCS; w++)
@@ -240,10 +238,10 @@ START_TEST(incr_with_producers_killed)
 {
     fc_store *s = open_atomic(30000);
     const int target = KILL_TARGET;
-    _Atomic int *acked = fc_test_shared(sizeof(int) * PROCS);
+    _Atomic int *acked = fct_shared(sizeof(int) * PROCS);
     pid_t pids[PROCS];
     for (int w = 0; w < PROCS; w++)
-        pids[w] = fc_test_fork_worker(s, w, incr_producer, acked);
+        pids[w] = fct_fork_worker(s, w, incr_producer, acked);
     uint32_t x = 2463534242u;
     int kills = 0;
     for (int round = 0; round < 40; round++) {
@@ -259,10 +257,10 @@ START_TEST(incr_with_producers_killed)
             ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "producer %d: %d", w,
                           status);
         /* restarted; one that is done already exits 0 at once */
-        pids[w] = fc_test_fork_worker(s, w, incr_producer, acked);
+        pids[w] = fct_fork_worker(s, w, incr_producer, acked);
     }
     for (int w = 0; w < PROCS; w++)
-        fc_test_wait_ok(pids[w], "producer");
+        fct_wait_ok(pids[w], "producer");
     long sum = 0;
     for (int w = 0; w < PROCS; w++) {
         ck_assert_int_eq(atomic_load(&acked[w]), target);
@@ -282,7 +280,7 @@ START_TEST(incr_with_producers_killed)
     s = open_atomic(30000);
     ck_assert_int_eq(counter_of(s, "killed"), final);
     fc_close(s);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 }
 END_TEST
 
@@ -313,9 +311,9 @@ static int adder(fc_store *s, int w, void *arg)
 START_TEST(add_races_have_one_winner)
 {
     fc_store *s = open_atomic(30000);
-    _Atomic int *wins = fc_test_shared(sizeof(int) * ADD_KEYS * 2);
+    _Atomic int *wins = fct_shared(sizeof(int) * ADD_KEYS * 2);
     _Atomic int *winner = wins + ADD_KEYS;
-    fc_test_run_workers(s, PROCS, adder, wins);
+    fct_run_workers(s, PROCS, adder, wins);
     for (int i = 0; i < ADD_KEYS; i++) {
         char k[16], v[8];
         snprintf(k, sizeof k, "add%03d", i);
@@ -365,8 +363,8 @@ START_TEST(cas_loops_lose_no_update)
     fc_store *s = open_atomic(30000);
     const int per = CAS_PER;
     ck_assert_int_eq(fc_put(s, "cas", 3, "0", 1), 0);
-    _Atomic long *stats = fc_test_shared(sizeof(long) * 2);
-    fc_test_run_workers(s, PROCS, cas_worker, (void *)stats);
+    _Atomic long *stats = fct_shared(sizeof(long) * 2);
+    fct_run_workers(s, PROCS, cas_worker, (void *)stats);
     fprintf(stderr, "cas: %ld successes, %ld mismatches retried\n", atomic_load(&stats[0]),
             atomic_load(&stats[1]));
     ck_assert_int_eq(atomic_load(&stats[0]), (long)PROCS * per);
@@ -431,7 +429,7 @@ START_TEST(time_to_live)
     framed_ = 1;
     fc_store *s = open_atomic(10000);
     ck_assert_int_eq(ttl_checks(s, 0, "here"), 0);
-    fc_test_run_workers(s, 1, ttl_checks, "queued");
+    fct_run_workers(s, 1, ttl_checks, "queued");
     ck_assert_int_eq(fci_ttl_set_clock(s, 0), 0);
     fc_close(s);
 }
@@ -454,7 +452,7 @@ static Suite *atomic_suite(void)
 {
     Suite *s = suite_create("db_atomic");
     TCase *tc = tcase_create("atomic");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, counter_encoding);
     /* _i = 0: a plain store; 1: values framed with their expiry */
@@ -469,4 +467,4 @@ static Suite *atomic_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(atomic_suite)
+FCT_MAIN(atomic_suite)

@@ -11,8 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 static fc_options base_opts(void)
@@ -67,7 +66,7 @@ static int run_helper(const char *mode)
 {
     pid_t pid = fc_fork();
     if (pid == 0) {
-        execl("/proc/self/exe", "check_db_attach", "--helper", DIR_, mode, (char *)NULL);
+        execl("/proc/self/exe", "check_db_attach", "--helper", fct_dir, mode, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -80,9 +79,9 @@ START_TEST(exec_process_attaches_reads_and_writes)
     fc_options o = base_opts();
     o.arena_path = ""; /* DIR/forkcache.arena */
     fc_store *s;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", DIR_, FC_ARENA_FILE);
+    snprintf(path, sizeof path, "%s/%s", fct_dir, FC_ARENA_FILE);
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     ck_assert_uint_eq(st.st_mode & 0777, 0600);
@@ -102,13 +101,13 @@ START_TEST(attach_needs_a_file_backed_arena)
 {
     fc_options o = base_opts(); /* anonymous arena */
     fc_store *s;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     pid_t pid = fc_fork();
     if (pid == 0) {
         fc_options a = base_opts();
         a.flags = FC_ATTACH;
         fc_store *other;
-        int rc = fc_open(DIR_, &a, &other);
+        int rc = fc_open(fct_dir, &a, &other);
         _exit(rc == FC_EBUSY && strstr(fc_errmsg(NULL), "arena") ? 0 : 1);
     }
     int status;
@@ -124,11 +123,11 @@ START_TEST(attach_without_a_writer)
     fc_options o = base_opts();
     o.flags = FC_CREATE | FC_ATTACH;
     fc_store *s;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     ck_assert_int_eq(fc_put(s, "k", 1, "v", 1), 0);
     ck_assert_int_eq(fc_close(s), 0);
     o.flags = FC_ATTACH | FC_READONLY;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     ck_assert(has(s, "k", "v"));
     ck_assert_int_eq(fc_put(s, "k", 1, "w", 1), FC_EREADONLY);
     fc_close(s);
@@ -139,7 +138,7 @@ static Suite *attach_suite(void)
 {
     Suite *s = suite_create("db_attach");
     TCase *tc = tcase_create("attach");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, exec_process_attaches_reads_and_writes);
     tcase_add_test(tc, attach_needs_a_file_backed_arena);

@@ -9,19 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
-#include "settle_test.h"
+#include "fct_internal.h"
 #include "forkcache.h"
 #include "db/core/store.h"
 #include "shm/bcache.h"
 
 #define NKEYS 3000
-
-static void key_of(char *buf, int i)
-{
-    sprintf(buf, "key%06d", i);
-}
 
 static void val_of(char *buf, int i, int gen)
 {
@@ -40,16 +33,16 @@ static int expected(int i, char *buf)
 /* Two generations in different tables, so reads must pick the newest. */
 static void fill(const fc_options *o)
 {
-    fc_store *s = open_in(o);
+    fc_store *s = fct_open_in(o);
     char k[32], v[160];
     for (int i = 0; i < NKEYS; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         val_of(v, i, 1);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
     }
     ck_assert_int_eq(fc_flush(s), 0);
     for (int i = 0; i < NKEYS; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         if (i % 7 == 0) {
             ck_assert_int_eq(fc_del(s, k, strlen(k)), 0);
         } else if (i % 3 == 0) {
@@ -58,7 +51,7 @@ static void fill(const fc_options *o)
         }
     }
     ck_assert_int_eq(fc_flush(s), 0);
-    settle(s); /* else the reopened store compacts under the readers */
+    fct_settle(s); /* else the reopened store compacts under the readers */
     ck_assert_int_eq(fc_close(s), 0);
 }
 
@@ -80,7 +73,7 @@ static int read_all(fc_store *s, int passes, int start, long *in_arena)
                 if (fc_txn_begin(s, &t) != 0)
                     return NKEYS;
             }
-            key_of(k, i);
+            fct_key_of(k, "key", 6, i);
             fc_val v;
             int rc = fc_get(t, k, strlen(k), &v);
             if (!expected(i, want)) {
@@ -137,12 +130,12 @@ static int forked_readers(fc_store *s)
  * results are the same as with every table mapped, and the cache hits. */
 START_TEST(unmapped_tables_read_through_the_cache)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fill(&o);
     int mappings[] = { 0, 2, 1000 };
     for (int m = 0; m < 3; m++) {
         o.max_mappings = mappings[m];
-        fc_store *s = open_in(&o);
+        fc_store *s = fct_open_in(&o);
         ck_assert_int_eq(read_all(s, 1, 0, NULL), 0);
         ck_assert_int_eq(forked_readers(s), 0);
         fci_bcache_stats st;
@@ -174,11 +167,11 @@ END_TEST
  * a frame and returned zero-copy from the arena. */
 START_TEST(compressed_blocks_served_from_the_arena)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.compression = _i == 0 ? FC_COMPRESSION_SNAPPY : FC_COMPRESSION_ZSTD;
     o.block_cache_size = 4u << 20;   /* room for every block */
     fill(&o);
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     long in_arena = 0;
     ck_assert_int_eq(read_all(s, 1, 0, &in_arena), 0);
     int present = 0;
@@ -207,7 +200,7 @@ static Suite *db_bcache_suite(void)
 {
     Suite *s = suite_create("db_bcache");
     TCase *tc = tcase_create("store");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, unmapped_tables_read_through_the_cache);
     tcase_add_loop_test(tc, compressed_blocks_served_from_the_arena, 0, 2);
@@ -215,4 +208,4 @@ static Suite *db_bcache_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(db_bcache_suite)
+FCT_MAIN(db_bcache_suite)

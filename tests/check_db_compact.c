@@ -15,8 +15,7 @@
 #include <leveldb/c.h>
 #endif
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct_internal.h"
 #include "forkcache.h"
 #include "db/core/store.h"
 #include "db/bg/bg.h"
@@ -24,8 +23,6 @@
 #include "db/core/version.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
-#include "settle_test.h"
-#include "version_test.h"
 
 #define MAXF (2u << 20) /* the default max_file_size */
 
@@ -69,8 +66,10 @@ static fci_compaction *pick(fci_version *v)
 START_TEST(move_bounded_by_grandparents)
 {
     /* One L1 file over its target, nothing under it at L2; L3 below. */
-    add_spec heavy[] = { { 1, meta(1, 12u << 20, "c", "m") }, { 3, meta(2, 8u << 20, "a", "d") },
-                         { 3, meta(3, 8u << 20, "e", "h") }, { 3, meta(4, 8u << 20, "i", "z") } };
+    add_spec heavy[] = { { 1, fct_meta(1, 12u << 20, "c", "m") },
+                         { 3, fct_meta(2, 8u << 20, "a", "d") },
+                         { 3, fct_meta(3, 8u << 20, "e", "h") },
+                         { 3, fct_meta(4, 8u << 20, "i", "z") } };
     fci_version *v = version_of(heavy, 4);
     fci_compaction *c = pick(v);
     ck_assert_int_eq(c->level, 1);
@@ -82,8 +81,10 @@ START_TEST(move_bounded_by_grandparents)
     fci_compaction_free(c);
     fci_version_unref(v);
 
-    add_spec light[] = { { 1, meta(1, 12u << 20, "c", "m") }, { 3, meta(2, 8u << 20, "a", "d") },
-                         { 3, meta(3, 8u << 20, "e", "h") }, { 3, meta(4, 8u << 20, "n", "z") } };
+    add_spec light[] = { { 1, fct_meta(1, 12u << 20, "c", "m") },
+                         { 3, fct_meta(2, 8u << 20, "a", "d") },
+                         { 3, fct_meta(3, 8u << 20, "e", "h") },
+                         { 3, fct_meta(4, 8u << 20, "n", "z") } };
     v = version_of(light, 4);
     c = pick(v);
     ck_assert_uint_eq(c->ngrandparents, 2);
@@ -97,9 +98,11 @@ START_TEST(inputs_grow_without_growing_next_level)
 {
     /* f1 is picked; its L2 file g1 spans c..e, so f2 (c..d) comes along
      * free of charge; f3 (e..f) would pull in g2 as well, so it does not. */
-    add_spec adds[] = { { 1, meta(1, 4u << 20, "a", "b") }, { 1, meta(2, 4u << 20, "c", "d") },
-                        { 1, meta(3, 4u << 20, "f", "g") }, { 2, meta(4, 1u << 20, "a", "e") },
-                        { 2, meta(5, 1u << 20, "f", "h") } };
+    add_spec adds[] = { { 1, fct_meta(1, 4u << 20, "a", "b") },
+                        { 1, fct_meta(2, 4u << 20, "c", "d") },
+                        { 1, fct_meta(3, 4u << 20, "f", "g") },
+                        { 2, fct_meta(4, 1u << 20, "a", "e") },
+                        { 2, fct_meta(5, 1u << 20, "f", "h") } };
     fci_version *v = version_of(adds, 5);
     fci_compaction *c = pick(v);
     ck_assert_int_eq(c->level, 1);
@@ -112,9 +115,11 @@ START_TEST(inputs_grow_without_growing_next_level)
     fci_version_unref(v);
 
     /* Growing would pull in a second L2 file: inputs stay as picked. */
-    add_spec adds2[] = { { 1, meta(1, 4u << 20, "a", "b") }, { 1, meta(2, 4u << 20, "c", "e") },
-                         { 1, meta(3, 4u << 20, "f", "g") }, { 2, meta(4, 1u << 20, "a", "c") },
-                         { 2, meta(5, 1u << 20, "d", "h") } };
+    add_spec adds2[] = { { 1, fct_meta(1, 4u << 20, "a", "b") },
+                         { 1, fct_meta(2, 4u << 20, "c", "e") },
+                         { 1, fct_meta(3, 4u << 20, "f", "g") },
+                         { 2, fct_meta(4, 1u << 20, "a", "c") },
+                         { 2, fct_meta(5, 1u << 20, "d", "h") } };
     v = version_of(adds2, 5);
     c = pick(v);
     ck_assert_uint_eq(c->ninputs[0], 1);
@@ -123,8 +128,9 @@ START_TEST(inputs_grow_without_growing_next_level)
     fci_version_unref(v);
 
     /* Growing would make the compaction too big (25 x max_file_size). */
-    add_spec adds3[] = { { 1, meta(1, 30u << 20, "a", "b") }, { 1, meta(2, 30u << 20, "c", "d") },
-                         { 2, meta(4, 1u << 20, "a", "e") } };
+    add_spec adds3[] = { { 1, fct_meta(1, 30u << 20, "a", "b") },
+                         { 1, fct_meta(2, 30u << 20, "c", "d") },
+                         { 2, fct_meta(4, 1u << 20, "a", "e") } };
     v = version_of(adds3, 3);
     c = pick(v);
     ck_assert_uint_eq(c->ninputs[0], 1);
@@ -134,11 +140,6 @@ START_TEST(inputs_grow_without_growing_next_level)
 END_TEST
 
 /* ---- a real store, a crafted compaction ------------------------------------ */
-
-static void key_of(char *buf, int i)
-{
-    sprintf(buf, "key%06d", i);
-}
 
 /* Values of about 1000 bytes, recognisable by key and generation. */
 static size_t val_of(char *buf, int i, int gen)
@@ -153,7 +154,7 @@ static size_t val_of(char *buf, int i, int gen)
 static void put_i(fc_store *s, int i, int gen)
 {
     char k[32], v[1200];
-    key_of(k, i);
+    fct_key_of(k, "key", 6, i);
     size_t n = val_of(v, i, gen);
     int rc = fc_put(s, k, strlen(k), v, n);
     ck_assert_msg(rc == 0, "put %s: %s", k, fc_errmsg(s));
@@ -162,7 +163,7 @@ static void put_i(fc_store *s, int i, int gen)
 static void expect_i(fc_store *s, int i, int gen)
 {
     char k[32], want[1200];
-    key_of(k, i);
+    fct_key_of(k, "key", 6, i);
     size_t n = val_of(want, i, gen);
     fc_txn *t;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
@@ -175,7 +176,7 @@ static void expect_i(fc_store *s, int i, int gen)
 
 static fc_options opts_with(size_t buffer, size_t max_file)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.write_buffer_size = buffer;
     o.max_file_size = max_file;
     return o;
@@ -215,9 +216,9 @@ static fci_compaction *crafted(fc_store *s, fci_file_meta *gps[GP_FILES])
     c->grandparents = calloc(GP_FILES, sizeof *c->grandparents);
     for (int j = 0; j < GP_FILES; j++) {
         char lo[32], hi[32];
-        key_of(lo, j * 100);
-        key_of(hi, j * 100 + 99);
-        gps[j] = meta(900000 + (uint64_t)j, 1u << 20, lo, hi);
+        fct_key_of(lo, "key", 6, j * 100);
+        fct_key_of(hi, "key", 6, j * 100 + 99);
+        gps[j] = fct_meta(900000 + (uint64_t)j, 1u << 20, lo, hi);
         c->grandparents[j] = gps[j];
     }
     c->ngrandparents = GP_FILES;
@@ -234,7 +235,7 @@ static void crafted_free(fci_compaction *c, fci_file_meta *gps[GP_FILES])
 /* A store whose one L0 table holds keys 0..n-1, generation 0. */
 static fc_store *store_with_l0(const fc_options *o, int n)
 {
-    fc_store *s = open_in(o);
+    fc_store *s = fct_open_in(o);
     for (int i = 0; i < n; i++)
         put_i(s, i, 0);
     ck_assert_int_eq(fc_flush(s), 0);
@@ -247,7 +248,7 @@ static void unlink_outputs(const fci_version_edit *edit)
 {
     for (size_t i = 0; i < edit->n_new_files; i++) {
         char path[PATH_MAX];
-        fci_filename(path, sizeof path, DIR_, FCI_FILE_TABLE, edit->new_files[i].number);
+        fci_filename(path, sizeof path, fct_dir, FCI_FILE_TABLE, edit->new_files[i].number);
         ck_assert_int_eq(unlink(path), 0);
     }
 }
@@ -299,8 +300,8 @@ START_TEST(outputs_split_at_grandparent_limit)
     }
     unlink_outputs(&edit);
     char first[32], last[32];
-    key_of(first, 0);
-    key_of(last, 3999);
+    fct_key_of(first, "key", 6, 0);
+    fct_key_of(last, "key", 6, 3999);
     ck_assert(fci_bytewise_compare(fci_ikey_user(fci_buf_slice(&edit.new_files[0].smallest)),
                                    fci_slice_str(first)) == 0);
     ck_assert(fci_bytewise_compare(fci_ikey_user(fci_buf_slice(&edit.new_files[n - 1].largest)),
@@ -342,7 +343,7 @@ static void load_version(fci_vset *vs)
 {
     fci_err err;
     fci_err_clear(&err);
-    ck_assert_int_eq(fci_vset_init(vs, DIR_, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(vs, fct_dir, 0600), 0);
     ck_assert_msg(fci_vset_recover(vs, 0, &err) == 0, "%s", err.msg);
 }
 
@@ -369,7 +370,7 @@ static void *cancel_mid_way(void *arg)
 {
     canceller *k = arg;
     for (int naps = 0; naps < 100000; naps++) {
-        if (count_tables(DIR_) >= 4 || __atomic_load_n(&k->done, __ATOMIC_ACQUIRE))
+        if (count_tables(fct_dir) >= 4 || __atomic_load_n(&k->done, __ATOMIC_ACQUIRE))
             break;
         usleep(50);
     }
@@ -408,12 +409,12 @@ START_TEST(cancelled_compaction_leaves_nothing)
     ck_assert_int_eq(rc, FC_ECLOSED);
     ck_assert_uint_ge(finished, 2); /* outputs were finished, then removed */
     pthread_mutex_lock(&s->w->mu);
-    ck_assert_int_eq(stray_tables(DIR_, s->w->vs.current), 0);
+    ck_assert_int_eq(stray_tables(fct_dir, s->w->vs.current), 0);
     ck_assert_uint_eq(s->w->vs.current->nfiles[0], 1); /* the version is untouched */
     pthread_mutex_unlock(&s->w->mu);
     atomic_store(&s->w->stop_compaction, 0);
     ck_assert_int_eq(fc_close(s), 0);
-    s = open_in(&o);
+    s = fct_open_in(&o);
     for (int i = 0; i < 2000; i++)
         expect_i(s, i, 0);
     ck_assert_int_eq(fc_close(s), 0);
@@ -460,7 +461,7 @@ static void leveldb_reads_all(void)
     char *errstr = NULL;
     leveldb_options_t *lo = leveldb_options_create();
     leveldb_options_set_paranoid_checks(lo, 1);
-    leveldb_t *db = leveldb_open(lo, DIR_, &errstr);
+    leveldb_t *db = leveldb_open(lo, fct_dir, &errstr);
     ck_assert_msg(db != NULL, "leveldb_open: %s", errstr ? errstr : "?");
     leveldb_readoptions_t *ro = leveldb_readoptions_create();
     leveldb_readoptions_set_verify_checksums(ro, 1);
@@ -468,7 +469,7 @@ static void leveldb_reads_all(void)
     int i = 0;
     for (leveldb_iter_seek_to_first(it); leveldb_iter_valid(it); leveldb_iter_next(it), i++) {
         char k[32], v[1200];
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         size_t n = val_of(v, i, i % SPARSE == 0), klen, vlen;
         const char *gk = leveldb_iter_key(it, &klen), *gv = leveldb_iter_value(it, &vlen);
         ck_assert_msg(klen == strlen(k) && memcmp(gk, k, klen) == 0, "key %d", i);
@@ -492,10 +493,10 @@ START_TEST(deep_store_keeps_grandparent_rule)
      * compaction into the empty L1 would, without the rule, write a few
      * tables each spanning megabytes of L2. */
     fc_options o = opts_with(256u << 10, 64u << 10);
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     for (int i = 0; i < DEEP_KEYS; i++)
         put_i(s, i, 0);
-    settle(s);
+    fct_settle(s);
     fc_stats st;
     ck_assert_int_eq(fc_stats_get(s, &st), 0);
     ck_assert_uint_gt(st.files[2], 0);
@@ -511,7 +512,7 @@ START_TEST(deep_store_keeps_grandparent_rule)
             put_i(s, i, 1);
         ck_assert_int_eq(fc_flush(s), 0);
     }
-    settle(s);
+    fct_settle(s);
     pthread_mutex_lock(&s->w->mu);
     ck_assert_uint_gt(s->w->grandparent_splits, 0);
     check_levels(s->w->vs.current, 10ull * o.max_file_size);
@@ -522,7 +523,7 @@ START_TEST(deep_store_keeps_grandparent_rule)
     ck_assert_int_eq(fc_close(s), 0);
     fci_vset vs;
     load_version(&vs);
-    ck_assert_int_eq(stray_tables(DIR_, vs.current), 0);
+    ck_assert_int_eq(stray_tables(fct_dir, vs.current), 0);
     check_levels(vs.current, 10ull * o.max_file_size);
     fci_vset_free(&vs);
 #ifdef FC_TEST_WITH_LEVELDB
@@ -544,7 +545,7 @@ static int compaction_writing(fc_store *s)
     for (int naps = 0; naps < 200000; naps++) {
         pthread_mutex_lock(&w->mu);
         int writing = w->compacting && w->pending_compact != 0;
-        int idle = settled_locked(s);
+        int idle = fct_settled_locked(s);
         pthread_mutex_unlock(&w->mu);
         if (writing || idle)
             return writing;
@@ -568,7 +569,7 @@ START_TEST(close_cancels_running_compaction)
     uint64_t cancelled = 0;
     int round = 0;
     for (; round < 20 && (cancelled == 0 || round < 2); round++) {
-        fc_store *s = open_in(&o);
+        fc_store *s = fct_open_in(&o);
         int writing = 0;
         for (int b = 0; b < 12 && !writing; b++) {
             for (int i = b % 4; i < CLOSE_KEYS; i += 4) {
@@ -594,13 +595,13 @@ START_TEST(close_cancels_running_compaction)
         ck_assert_int_eq(fc_close(s), 0);
         fci_vset vs;
         load_version(&vs);
-        ck_assert_int_eq(stray_tables(DIR_, vs.current), 0);
+        ck_assert_int_eq(stray_tables(fct_dir, vs.current), 0);
         fci_vset_free(&vs);
     }
     fprintf(stderr, "close_cancels_running_compaction: %llu of %d rounds cancelled\n",
             (unsigned long long)cancelled, round);
     ck_assert_msg(cancelled > 0, "no compaction was cancelled in %d rounds", round);
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     char late[32];
     sprintf(late, "key%06d.late", round - 1);
     for (int pass = 0; pass < 2; pass++) { /* before and after compacting it all */
@@ -623,7 +624,7 @@ static Suite *compact_suite(void)
 {
     Suite *s = suite_create("db_compact");
     TCase *tc = tcase_create("compact");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, move_bounded_by_grandparents);
     tcase_add_test(tc, inputs_grow_without_growing_next_level);
@@ -635,4 +636,4 @@ static Suite *compact_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(compact_suite)
+FCT_MAIN(compact_suite)

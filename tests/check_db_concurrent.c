@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 #define GROUPS 400
@@ -30,7 +30,8 @@
 #define READERS 8
 #define VALUE_MIN 24
 
-static void key_of(char *buf, int group, int member)
+/* Member `member` of group `group`: members of a group sort together. */
+static void group_key(char *buf, int group, int member)
 {
     sprintf(buf, "g%05d.%d", group, member);
 }
@@ -40,7 +41,7 @@ static void key_of(char *buf, int group, int member)
 static size_t value_of(char *buf, int group, int member, uint32_t gen)
 {
     char key[32];
-    key_of(key, group, member);
+    group_key(key, group, member);
     int n = sprintf(buf, "gen=%u key=%s ", gen, key);
     size_t len = (size_t)n + 10 + gen % 200;
     for (size_t i = (size_t)n; i < len; i++)
@@ -71,7 +72,7 @@ static int check_group(fc_store *s, int group, uint32_t *last_gen)
     for (int m = 0; m < GROUP && rc == 0; m++) {
         char key[32], want[512];
         fc_val v;
-        key_of(key, group, m);
+        group_key(key, group, m);
         int got = fc_get(t, key, strlen(key), &v);
         if (got != 0 && got != FC_ENOTFOUND) {
             rc = 11;
@@ -121,7 +122,7 @@ static int check_scan(fc_store *s, int first_group, int reverse)
         return 21;
     }
     char from[32], prev[32] = "";
-    key_of(from, first_group, 0);
+    group_key(from, first_group, 0);
     int rc = reverse ? fc_iter_last(it) : fc_iter_seek(it, from, strlen(from));
     int group = -1, members = 0, steps = 0, bad = 0;
     uint32_t gen = 0;
@@ -192,7 +193,7 @@ static int write_group(fc_store *s, fc_batch *b, int group, uint32_t gen, int de
     char key[32], val[512];
     fc_batch_clear(b);
     for (int m = 0; m < GROUP; m++) {
-        key_of(key, group, m);
+        group_key(key, group, m);
         size_t len = value_of(val, group, m, gen);
         int rc = del ? fc_batch_del(b, key, strlen(key)) : fc_batch_put(b, key, strlen(key), val, len);
         if (rc != 0)
@@ -210,7 +211,7 @@ static double seconds(void)
 
 static void run(int max_mappings, double duration)
 {
-    const char *tmp = fc_test_tmpdir();
+    const char *tmp = fct_tmpdir();
     char *dir = strdup(tmp);
     fc_options o;
     fc_options_init(&o);
@@ -265,7 +266,7 @@ static void run(int max_mappings, double duration)
     ck_assert_uint_gt(st.flushes, 2);
     fc_batch_free(b);
     ck_assert_int_eq(fc_close(s), 0);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
     free(dir);
 }
 
@@ -292,4 +293,4 @@ static Suite *concurrent_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(concurrent_suite)
+FCT_MAIN(concurrent_suite)

@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "store_test.h"
+#include "fct.h"
 #include "db/core/forkgate.h"
 #include "db/core/store.h"
 
@@ -56,8 +56,8 @@ static void producer_main(fc_store *s)
 
 static void load_start(load *l)
 {
-    fc_options o = small_opts();
-    l->s = open_in(&o);
+    fc_options o = fct_small_opts();
+    l->s = fct_open_in(&o);
     atomic_init(&l->stop, 0);
     l->producer = fc_fork();
     ck_assert_int_ge(l->producer, 0);
@@ -176,9 +176,9 @@ END_TEST
 /* Readers forked the moment the writer opened, again and again. */
 START_TEST(fork_right_after_open)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     for (int i = 0; i < 30; i++) {
-        fc_store *s = open_in(&o);
+        fc_store *s = fct_open_in(&o);
         pid_t pid = fc_fork();
         ck_assert_int_ge(pid, 0);
         if (pid == 0) {
@@ -200,7 +200,7 @@ static Suite *forkgate_suite(void)
 {
     Suite *s = suite_create("db_forkgate");
     TCase *tc = tcase_create("forkgate");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_add_test(tc, closed_gate_stops_the_writer_threads);
     tcase_add_test(tc, fork_of_a_busy_writer_never_hangs);
     tcase_add_test(tc, a_thread_counts_from_spawn_to_reap);
@@ -209,4 +209,4 @@ static Suite *forkgate_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(forkgate_suite)
+FCT_MAIN(forkgate_suite)

@@ -12,8 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/read/read.h"
 
@@ -23,11 +22,11 @@ static int compressed;
 
 static fc_store *open_store(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     if (compressed)
         o.compression = FC_COMPRESSION_SNAPPY;
     fc_store *s = NULL;
-    int rc = fc_open(DIR_, &o, &s);
+    int rc = fc_open(fct_dir, &o, &s);
     ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
     return s;
 }
@@ -52,13 +51,15 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static size_t key_of(char *buf, int i)
+/* Key i, except that key 0 is the empty key: iterators must order and
+ * seek it like any other. */
+static size_t iter_key(char *buf, int i)
 {
     if (i == 0) {
         buf[0] = '\0';
         return 0;
     }
-    return (size_t)sprintf(buf, "k%05d", i);
+    return fct_key_of(buf, "k", 5, i);
 }
 
 static size_t val_of(char *buf, int i, uint64_t gen)
@@ -109,12 +110,12 @@ static void random_op(fc_store *s, model *m, uint64_t gen)
     uint64_t r = rnd() % 100;
     if (r < 60) {
         int i = (int)(rnd() % NKEYS);
-        size_t kl = key_of(k, i), vl = val_of(v, i, gen);
+        size_t kl = iter_key(k, i), vl = val_of(v, i, gen);
         ck_assert_int_eq(fc_put(s, k, kl, v, vl), 0);
         model_set(m, i, v, vl);
     } else if (r < 85) {
         int i = (int)(rnd() % NKEYS);
-        size_t kl = key_of(k, i);
+        size_t kl = iter_key(k, i);
         ck_assert_int_eq(fc_del(s, k, kl), 0);
         model_del(m, i);
     } else {
@@ -124,7 +125,7 @@ static void random_op(fc_store *s, model *m, uint64_t gen)
         int base = (int)(rnd() % NKEYS);
         for (int j = 0; j < n; j++) {
             int i = (base + j * 3) % NKEYS;
-            size_t kl = key_of(k, i);
+            size_t kl = iter_key(k, i);
             if (rnd() % 4 == 0) {
                 ck_assert_int_eq(fc_batch_del(b, k, kl), 0);
                 model_del(m, i);
@@ -144,7 +145,7 @@ static void random_op(fc_store *s, model *m, uint64_t gen)
 static void expect_at(fc_iter *it, const model *m, int i)
 {
     char k[16];
-    size_t kl = key_of(k, i);
+    size_t kl = iter_key(k, i);
     ck_assert_msg(fc_iter_valid(it), "iterator invalid, expected key %d", i);
     fc_val key = fc_iter_key(it), val = fc_iter_value(it);
     ck_assert_msg(key.size == kl && memcmp(key.data, k, kl) == 0,
@@ -212,7 +213,7 @@ static void check_walks(fc_txn *t, const model *m, int walks)
     char k[24];
     for (int w = 0; w < walks; w++) {
         int i = (int)(rnd() % NKEYS), between = (int)(rnd() % 3 == 0);
-        size_t kl = key_of(k, i);
+        size_t kl = iter_key(k, i);
         int want;
         if (between) {
             k[kl++] = 'x'; /* after key i, before key i+1 */
@@ -421,7 +422,7 @@ START_TEST(random_against_model)
             ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
         else if (round % 4 == 2) {
             char lo[16], hi[16];
-            size_t ll = key_of(lo, 200), hl = key_of(hi, 700);
+            size_t ll = iter_key(lo, 200), hl = iter_key(hi, 700);
             ck_assert_int_eq(fc_compact_range(s, lo, ll, hi, hl), 0);
         } else if (round % 4 == 3)
             ck_assert_int_eq(fc_flush(s), 0);
@@ -621,7 +622,7 @@ static Suite *iter_suite(void)
 {
     Suite *s = suite_create("db_iter");
     TCase *tc = tcase_create("iter");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, empty_store);
     tcase_add_test(tc, bad_arguments_and_lifetime);
@@ -635,4 +636,4 @@ static Suite *iter_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(iter_suite)
+FCT_MAIN(iter_suite)

@@ -9,9 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#include "fc_test.h"
-#include "proc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/core/ttl.h"
 #include "shm/lease.h"
@@ -32,12 +30,12 @@ static int framed_;
 
 static fc_store *open_lease(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.ttl_framing = framed_;
     o.queue_slots = 16;
     o.write_timeout_ms = 30000;
-    C = fc_test_shared(sizeof *C);
-    return open_in(&o);
+    C = fct_shared(sizeof *C);
+    return fct_open_in(&o);
 }
 
 static int key_index(const void *key, size_t klen)
@@ -105,11 +103,11 @@ START_TEST(computed_once_per_key)
     fc_store *s = open_lease();
     pid_t kids[PROCS - 1];
     for (int w = 0; w < PROCS - 1; w++)
-        kids[w] = fc_test_fork_worker(s, w, fetcher, NULL);
+        kids[w] = fct_fork_worker(s, w, fetcher, NULL);
     for (int j = 0; j < KEYS; j++)
         ck_assert_int_eq(fetch(s, (j + 5) % KEYS, slow_compute, NULL), 0);
     for (int w = 0; w < PROCS - 1; w++)
-        fc_test_wait_ok(kids[w], "fetcher");
+        fct_wait_ok(kids[w], "fetcher");
     for (int i = 0; i < KEYS; i++)
         ck_assert_msg(atomic_load(&C->computes[i]) == 1, "page%d computed %d times", i,
                       atomic_load(&C->computes[i]));
@@ -145,21 +143,21 @@ static int fetch_page3(fc_store *s, int w, void *arg)
 START_TEST(holder_killed_mid_compute)
 {
     fc_store *s = open_lease();
-    pid_t holder = fc_test_fork_worker(s, 0, fetch_page3, "stuck");
+    pid_t holder = fct_fork_worker(s, 0, fetch_page3, "stuck");
     for (long guard = 0; atomic_load(&C->started) == 0; guard++) {
         ck_assert_msg(guard < 60000, "the holder never started computing");
         usleep(1000);
     }
     pid_t kids[PROCS - 1];
     for (int w = 0; w < PROCS - 1; w++)
-        kids[w] = fc_test_fork_worker(s, w, fetch_page3, NULL);
+        kids[w] = fct_fork_worker(s, w, fetch_page3, NULL);
     usleep(50000); /* not needed for correctness: lets the waiters queue up */
     kill(holder, SIGKILL);
     int status;
     waitpid(holder, &status, 0);
     ck_assert(WIFSIGNALED(status));
     for (int w = 0; w < PROCS - 1; w++)
-        fc_test_wait_ok(kids[w], "waiter");
+        fct_wait_ok(kids[w], "waiter");
     ck_assert_int_eq(atomic_load(&C->started), 1);
     ck_assert_int_eq(atomic_load(&C->computes[3]), 1);
     ck_assert_int_eq(atomic_load(&C->bad), 0);
@@ -257,7 +255,7 @@ static Suite *lease_suite(void)
 {
     Suite *s = suite_create("db_lease");
     TCase *tc = tcase_create("lease");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, lease_table_protocol);
     tcase_add_test(tc, computed_once_per_key);
@@ -268,4 +266,4 @@ static Suite *lease_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(lease_suite)
+FCT_MAIN(lease_suite)

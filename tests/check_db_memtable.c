@@ -7,15 +7,14 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "fc_test.h"
-#include "region_test.h"
+#include "fct_internal.h"
 #include "forkcache.h"
 #include "db/core/memtable.h"
 #include "db/core/skiplist.h"
 #include "db/read/read.h"
 #include "format/dbformat.h"
 
-static region R;
+static fct_region R;
 static fci_memtable MT;
 
 static void setup(void)
@@ -24,7 +23,7 @@ static void setup(void)
     R.base = mmap(NULL, R.size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(R.base, MAP_FAILED);
     R.used = 64;
-    ck_assert_int_eq(fci_memtable_create(&MT, R.base, R.size, region_alloc, &R), 0);
+    ck_assert_int_eq(fci_memtable_create(&MT, R.base, R.size, fct_region_alloc, &R), 0);
 }
 
 static void teardown(void)
@@ -222,7 +221,7 @@ END_TEST
  * the arena's memtable, and the handle's message says where. */
 START_TEST(store_get_of_damaged_entry_names_the_memtable)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     ck_assert_ptr_nonnull(dir);
     fc_options o;
     fc_options_init(&o);
@@ -244,7 +243,7 @@ START_TEST(store_get_of_damaged_entry_names_the_memtable)
     ck_assert_msg(strstr(fc_errmsg(s), "memtable") != NULL, "%s", fc_errmsg(s));
     fc_txn_end(t);
     fc_close(s);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -277,4 +276,4 @@ static Suite *memtable_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(memtable_suite)
+FCT_MAIN(memtable_suite)

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 void *__real_calloc(size_t n, size_t size);
@@ -58,4 +58,4 @@ static Suite *suite(void)
     return s;
 }
 
-FC_TEST_MAIN(suite)
+FCT_MAIN(suite)

@@ -16,18 +16,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "forkcache.h"
-#include "bench/bench_pss.h"
+#include "fct.h"
 
 #define ROWS 60000
 #define VALUE 512
 #define WORKERS 8
-
-static void key_of(char *buf, int i)
-{
-    sprintf(buf, "row%07d", i);
-}
 
 static void value_of(char *buf, int i)
 {
@@ -36,12 +29,11 @@ static void value_of(char *buf, int i)
 }
 
 /* PSS in KiB of this process's mappings of the store: its tables and the
- * anonymous shared arena (bench/bench_pss.c reads smaps). */
+ * anonymous shared arena. */
 static long store_pss_kib(void)
 {
-    const tool_pss_match m = { NULL, ".ldb", 1 };
     long ldb = 0, arena = 0;
-    long total = tool_pss_kib(0, &m, &ldb, &arena);
+    long total = fct_pss_kib(".ldb", &ldb, &arena);
     if (getenv("FC_PSS_DEBUG"))
         fprintf(stderr, "worker %d: tables %ld KiB, arena %ld KiB\n", (int)getpid(), ldb, arena);
     return total;
@@ -62,7 +54,7 @@ static void read_all(fc_store *s)
         if (i % 32 == 0 && ((t != NULL && fc_txn_end(t) != 0) || fc_txn_begin(s, &t) != 0))
             _exit(3);
         fc_val v;
-        key_of(k, i);
+        fct_key_of(k, "row", 7, i);
         value_of(want, i);
         if (fc_get(t, k, strlen(k), &v) != 0 || v.size != VALUE || memcmp(v.data, want, VALUE) != 0)
             _exit(4);
@@ -113,7 +105,7 @@ static void build(const char *path)
     ck_assert_int_eq(fc_open(path, &o, &s), 0);
     char k[32], v[VALUE];
     for (int i = 0; i < ROWS; i++) {
-        key_of(k, i);
+        fct_key_of(k, "row", 7, i);
         value_of(v, i);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, VALUE), 0);
     }
@@ -184,7 +176,7 @@ static void check_ratio(const char *mode, long sum, double data)
  * in use. */
 START_TEST(workers_share_the_mapped_tables)
 {
-    char *path = strdup(fc_test_tmpdir());
+    char *path = strdup(fct_tmpdir());
     build(path);
     fc_options o;
     fc_options_init(&o);
@@ -197,7 +189,7 @@ START_TEST(workers_share_the_mapped_tables)
     long sum = workers_pss(s);
     check_ratio("mmap", sum, (double)table_bytes(path) + (double)st.arena_in_use);
     fc_close(s);
-    fc_test_rmtree(path);
+    fct_rmtree(path);
     free(path);
 }
 END_TEST
@@ -209,7 +201,7 @@ END_TEST
  * cache is carved whole at open, so "arena in use" would count it all). */
 START_TEST(workers_share_the_block_cache)
 {
-    char *path = strdup(fc_test_tmpdir());
+    char *path = strdup(fct_tmpdir());
     build(path);
     uint64_t tables = table_bytes(path);
     fc_options o;
@@ -228,7 +220,7 @@ START_TEST(workers_share_the_block_cache)
     ck_assert_uint_eq(st.tables_mapped, 0);
     check_ratio("cache", sum, (double)tables);
     fc_close(s);
-    fc_test_rmtree(path);
+    fct_rmtree(path);
     free(path);
 }
 END_TEST
@@ -244,4 +236,4 @@ static Suite *pss_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(pss_suite)
+FCT_MAIN(pss_suite)

@@ -10,8 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 static fc_store *open_small(void)
@@ -25,7 +24,7 @@ static fc_store *open_small(void)
     o.queue_slots = 8;
     o.queue_entry_size = 64 * 1024;
     fc_store *s;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     return s;
 }
 
@@ -234,7 +233,7 @@ START_TEST(producers_killed_and_restarted)
     o.queue_entry_size = 16 * 1024;
     o.write_timeout_ms = 10000;
     fc_store *s;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     int acks[2];
     ck_assert_int_eq(pipe2(acks, O_CLOEXEC), 0);
     fcntl(acks[0], F_SETFL, O_NONBLOCK);
@@ -311,7 +310,7 @@ static Suite *queue_suite(void)
 {
     Suite *s = suite_create("db_queue");
     TCase *tc = tcase_create("queue");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, workers_write_through_the_queue);
     tcase_add_test(tc, queue_limits_and_errors);
@@ -322,4 +321,4 @@ static Suite *queue_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(queue_suite)
+FCT_MAIN(queue_suite)

@@ -8,40 +8,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "dir_snapshot.h"
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
-
-static fc_options small_opts(void)
-{
-    fc_options o;
-    fc_options_init(&o);
-    o.write_buffer_size = 64 * 1024;
-    o.max_file_size = 64 * 1024;
-    o.arena_size = 64u << 20;
-    o.block_cache_size = 1u << 20;
-    return o;
-}
-
 #define NKEYS 6000
-
-static size_t key_of(char *buf, int i)
-{
-    return (size_t)sprintf(buf, "key%06d", i);
-}
 
 static size_t val_of(char *buf, int i, int gen)
 {
@@ -54,31 +24,31 @@ static int gen_of[NKEYS];
 /* Tables at several levels, then writes that stay only in the WAL. */
 static void build_store(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     char k[32], v[128];
     for (int i = 0; i < NKEYS; i++) {
-        ck_assert_int_eq(fc_put(s, k, key_of(k, i), v, val_of(v, i, 0)), 0);
+        ck_assert_int_eq(fc_put(s, k, fct_key_of(k, "key", 6, i), v, val_of(v, i, 0)), 0);
         gen_of[i] = 0;
     }
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     for (int i = 0; i < NKEYS; i += 5) {
-        ck_assert_int_eq(fc_put(s, k, key_of(k, i), v, val_of(v, i, 1)), 0);
+        ck_assert_int_eq(fc_put(s, k, fct_key_of(k, "key", 6, i), v, val_of(v, i, 1)), 0);
         gen_of[i] = 1;
     }
     for (int i = 1; i < NKEYS; i += 9) {
-        ck_assert_int_eq(fc_del(s, k, key_of(k, i)), 0);
+        ck_assert_int_eq(fc_del(s, k, fct_key_of(k, "key", 6, i)), 0);
         gen_of[i] = -1;
     }
     ck_assert_int_eq(fc_flush(s), 0);
     /* Only in the WAL: a few overwrites, deletes and a new key. */
     for (int i = 2; i < NKEYS; i += 500) {
-        ck_assert_int_eq(fc_put(s, k, key_of(k, i), v, val_of(v, i, 2)), 0);
+        ck_assert_int_eq(fc_put(s, k, fct_key_of(k, "key", 6, i), v, val_of(v, i, 2)), 0);
         gen_of[i] = 2;
     }
     for (int i = 3; i < NKEYS; i += 700) {
-        ck_assert_int_eq(fc_del(s, k, key_of(k, i)), 0);
+        ck_assert_int_eq(fc_del(s, k, fct_key_of(k, "key", 6, i)), 0);
         gen_of[i] = -1;
     }
     ck_assert_int_eq(fc_put(s, "zz-wal-only", 11, "fresh", 5), 0);
@@ -95,7 +65,7 @@ static int check_contents(fc_store *s)
     int bad = 0;
     for (int i = 0; i < NKEYS && !bad; i++) {
         fc_val got;
-        int rc = fc_get(t, k, key_of(k, i), &got);
+        int rc = fc_get(t, k, fct_key_of(k, "key", 6, i), &got);
         if (gen_of[i] < 0) {
             bad = rc != FC_ENOTFOUND;
         } else {
@@ -116,7 +86,7 @@ static int check_contents(fc_store *s)
         if (i == NKEYS) {
             bad = key.size != 11 || memcmp(key.data, "zz-wal-only", 11) != 0;
         } else {
-            size_t kl = key_of(k, i), vl = val_of(v, i, gen_of[i]);
+            size_t kl = fct_key_of(k, "key", 6, i), vl = val_of(v, i, gen_of[i]);
             bad = key.size != kl || memcmp(key.data, k, kl) != 0 || val.size != vl ||
                   memcmp(val.data, v, vl) != 0;
         }
@@ -128,7 +98,7 @@ static int check_contents(fc_store *s)
         if (i == NKEYS) {
             bad = fc_iter_key(it).size != 11;
         } else {
-            size_t kl = key_of(k, i), vl = val_of(v, i, gen_of[i]);
+            size_t kl = fct_key_of(k, "key", 6, i), vl = val_of(v, i, gen_of[i]);
             fc_val key = fc_iter_key(it), val = fc_iter_value(it);
             bad = key.size != kl || memcmp(key.data, k, kl) != 0 || val.size != vl ||
                   memcmp(val.data, v, vl) != 0;
@@ -146,16 +116,16 @@ static int check_contents(fc_store *s)
 START_TEST(reads_tables_and_wal_and_changes_nothing)
 {
     build_store();
-    char *before = dir_snapshot(DIR_);
+    char *before = fct_dir_snapshot(fct_dir);
     ck_assert_ptr_nonnull(before);
     ck_assert_msg(strstr(before, ".log ") != NULL && strstr(before, ".log 0 ") == NULL,
                   "expected a non-empty WAL:\n%s", before);
     ck_assert_msg(strstr(before, ".ldb ") != NULL, "expected tables:\n%s", before);
     usleep(20000); /* a write now would show in the mtimes */
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.flags = FC_READONLY;
     fc_store *s;
-    int rc = fc_open(DIR_, &o, &s);
+    int rc = fc_open(fct_dir, &o, &s);
     ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
     ck_assert_int_eq(check_contents(s), 0);
     /* Writes of every kind are refused. */
@@ -183,14 +153,14 @@ START_TEST(reads_tables_and_wal_and_changes_nothing)
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     ck_assert_int_eq(check_contents(s), 0);
     ck_assert_int_eq(fc_close(s), 0);
-    char *after = dir_snapshot(DIR_);
+    char *after = fct_dir_snapshot(fct_dir);
     ck_assert_msg(strcmp(before, after) == 0, "directory changed:\nbefore:\n%s\nafter:\n%s",
                   before, after);
     free(before);
     free(after);
     /* The store still opens for writing and has lost nothing. */
-    fc_options w = small_opts();
-    ck_assert_int_eq(fc_open(DIR_, &w, &s), 0);
+    fc_options w = fct_small_opts();
+    ck_assert_int_eq(fc_open(fct_dir, &w, &s), 0);
     ck_assert_int_eq(check_contents(s), 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
@@ -201,13 +171,13 @@ END_TEST
 START_TEST(no_lock_taken)
 {
     build_store();
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.flags = FC_READONLY;
     fc_store *r1, *r2, *w;
-    ck_assert_int_eq(fc_open(DIR_, &o, &r1), 0);
-    ck_assert_int_eq(fc_open(DIR_, &o, &r2), 0);
-    fc_options wo = small_opts();
-    ck_assert_int_eq(fc_open(DIR_, &wo, &w), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &r1), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &r2), 0);
+    fc_options wo = fct_small_opts();
+    ck_assert_int_eq(fc_open(fct_dir, &wo, &w), 0);
     ck_assert_int_eq(fc_close(w), 0);
     ck_assert_int_eq(check_contents(r1), 0);
     ck_assert_int_eq(check_contents(r2), 0);
@@ -219,8 +189,8 @@ END_TEST
 START_TEST(missing_store_is_not_created)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/nothing-here", DIR_);
-    fc_options o = small_opts();
+    snprintf(path, sizeof path, "%s/nothing-here", fct_dir);
+    fc_options o = fct_small_opts();
     o.flags = FC_READONLY | FC_CREATE;
     fc_store *s = (fc_store *)1;
     ck_assert_int_eq(fc_open(path, &o, &s), FC_ENOTFOUND);
@@ -228,8 +198,8 @@ START_TEST(missing_store_is_not_created)
     struct stat st;
     ck_assert_int_ne(stat(path, &st), 0);
     /* An empty directory: nothing appears in it either. */
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_ENOTFOUND);
-    char *snap = dir_snapshot(DIR_);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_ENOTFOUND);
+    char *snap = fct_dir_snapshot(fct_dir);
     ck_assert_str_eq(snap, "");
     free(snap);
 }
@@ -237,12 +207,12 @@ END_TEST
 
 START_TEST(empty_fresh_store)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     ck_assert_int_eq(fc_close(s), 0);
     o.flags = FC_READONLY;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
     fc_txn *t;
     fc_iter *it;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
@@ -260,7 +230,7 @@ static Suite *readonly_suite(void)
 {
     Suite *s = suite_create("db_readonly");
     TCase *tc = tcase_create("readonly");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_add_test(tc, reads_tables_and_wal_and_changes_nothing);
     tcase_add_test(tc, no_lock_taken);
     tcase_add_test(tc, missing_store_is_not_created);
@@ -269,4 +239,4 @@ static Suite *readonly_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(readonly_suite)
+FCT_MAIN(readonly_suite)

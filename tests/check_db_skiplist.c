@@ -12,17 +12,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "region_test.h"
+#include "fct_internal.h"
 #include "forkcache.h"
 #include "db/core/skiplist.h"
 #include "util/coding.h"
 
-static region *region_new(size_t size)
+static fct_region *region_new(size_t size)
 {
     char *base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(base, MAP_FAILED);
-    region *r = (region *)base;
+    fct_region *r = (fct_region *)base;
     r->base = base;
     r->size = size;
     r->used = 64; /* offset 0 means "none": never hand it out */
@@ -35,10 +34,10 @@ static int cmp_bytes(fci_slice a, fci_slice b)
 }
 
 /* A fresh region holding an empty list with the byte order. */
-static region *list_new(size_t size, fci_skiplist *l)
+static fct_region *list_new(size_t size, fci_skiplist *l)
 {
-    region *r = region_new(size);
-    ck_assert_int_eq(fci_skiplist_create(l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    fct_region *r = region_new(size);
+    ck_assert_int_eq(fci_skiplist_create(l, r->base, r->size, cmp_bytes, fct_region_alloc, r), 0);
     return r;
 }
 
@@ -77,7 +76,7 @@ static void insert_id(fci_skiplist *l, uint64_t i)
 START_TEST(empty_list)
 {
     fci_skiplist l;
-    region *r = list_new(1 << 20, &l);
+    fct_region *r = list_new(1 << 20, &l);
     ck_assert_uint_eq(fci_skiplist_first(&l), 0);
     ck_assert_uint_eq(fci_skiplist_last(&l), 0);
     ck_assert_uint_eq(fci_skiplist_seek(&l, fci_slice_str("a")), 0);
@@ -90,7 +89,7 @@ END_TEST
 START_TEST(ordered_iteration_and_seeks)
 {
     fci_skiplist l;
-    region *r = list_new(16 << 20, &l);
+    fct_region *r = list_new(16 << 20, &l);
     const uint64_t n = 20000;
     /* Insert the even ids in a scrambled order (multiplicative permutation). */
     for (uint64_t k = 0; k < n; k++)
@@ -132,7 +131,7 @@ END_TEST
 START_TEST(duplicate_refused)
 {
     fci_skiplist l;
-    region *r = list_new(1 << 20, &l);
+    fct_region *r = list_new(1 << 20, &l);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), 0);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("k")), FC_EEXIST);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_str("")), 0); /* empty entry is fine */
@@ -145,7 +144,7 @@ END_TEST
 START_TEST(out_of_memory_leaves_list_intact)
 {
     fci_skiplist l;
-    region *r = list_new(64 << 10, &l);
+    fct_region *r = list_new(64 << 10, &l);
     uint64_t i = 0;
     int rc;
     char buf[128];
@@ -166,9 +165,9 @@ END_TEST
 
 START_TEST(attach_checks_root)
 {
-    region *r = region_new(1 << 20);
+    fct_region *r = region_new(1 << 20);
     fci_skiplist l, m;
-    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, region_alloc, r), 0);
+    ck_assert_int_eq(fci_skiplist_create(&l, r->base, r->size, cmp_bytes, fct_region_alloc, r), 0);
     insert_id(&l, 5);
     ck_assert_int_eq(fci_skiplist_attach(&m, r->base, r->size, l.root, cmp_bytes), 0);
     uint64_t id;
@@ -187,7 +186,7 @@ END_TEST
 START_TEST(damaged_links_read_as_end)
 {
     fci_skiplist l;
-    region *r = list_new(1 << 20, &l);
+    fct_region *r = list_new(1 << 20, &l);
     for (uint64_t i = 0; i < 10; i++)
         insert_id(&l, i);
     uint64_t first = fci_skiplist_first(&l);
@@ -235,7 +234,7 @@ static uint64_t check_levels(fci_skiplist *l)
 START_TEST(sequential_inserts_use_splice)
 {
     fci_skiplist l;
-    region *r = list_new(32 << 20, &l);
+    fct_region *r = list_new(32 << 20, &l);
     const uint64_t n = 30000;
     for (uint64_t i = 0; i < n; i++)
         insert_id(&l, 4 * i + 2);            /* ascending */
@@ -272,7 +271,7 @@ static int cmp_u64(const void *a, const void *b)
 START_TEST(sorted_runs_use_finger_search)
 {
     fci_skiplist l;
-    region *r = list_new(64 << 20, &l);
+    fct_region *r = list_new(64 << 20, &l);
     uint64_t run[500], s = 77, linked = 0;
     for (int k = 0; k < 120; k++) {
         int n = 1 + k * 4;
@@ -300,7 +299,7 @@ START_TEST(duplicates_refused_next_to_the_splice)
 {
     fci_skiplist l;
     char buf[128];
-    region *r = list_new(1 << 20, &l);
+    fct_region *r = list_new(1 << 20, &l);
     insert_id(&l, 10);
     ck_assert_int_eq(fci_skiplist_insert(&l, fci_slice_make(buf, make_entry(buf, 10))), FC_EEXIST);
     insert_id(&l, 5);   /* last = 5, and 10 follows it */
@@ -321,7 +320,7 @@ END_TEST
 START_TEST(stale_splice_of_a_copied_handle_is_not_used)
 {
     fci_skiplist a;
-    region *r = list_new(32 << 20, &a);
+    fct_region *r = list_new(32 << 20, &a);
     for (uint64_t i = 0; i < 1000; i++)
         insert_id(&a, 8 * i);
     fci_skiplist b = a;   /* same list, same splice, as a struct copy makes */
@@ -369,7 +368,7 @@ static int reader_loop(fci_skiplist *l, volatile uint64_t *done)
 START_TEST(concurrent_readers_in_other_processes)
 {
     fci_skiplist l;
-    region *r = list_new(64 << 20, &l);
+    fct_region *r = list_new(64 << 20, &l);
     volatile uint64_t *done = (volatile uint64_t *)(r->base + 32); /* after the region header */
     *done = 0;
     pid_t kids[2];
@@ -418,4 +417,4 @@ static Suite *skiplist_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(skiplist_suite)
+FCT_MAIN(skiplist_suite)

@@ -18,8 +18,7 @@
 
 #include <urcu-bp.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/core/store.h"
 #include "shm/arena.h"
@@ -29,11 +28,6 @@
 #define MIN_GETS 20000     /* per reader thread */
 #define MIN_ROUNDS 12      /* writer rounds, a compaction every third */
 #define MAX_ROUNDS 100000  /* guard: the readers stopped making progress */
-
-static void key_of(char *buf, int i)
-{
-    sprintf(buf, "k%06d", i);
-}
 
 /* Self-describing: the key's number, the round that wrote it, and a body
  * whose length and fill both depend on the two. */
@@ -66,7 +60,7 @@ static void put_all(fc_store *s, unsigned gen)
 {
     char k[16], v[160];
     for (int i = 0; i < NKEYS; i++) {
-        key_of(k, i);
+        fct_key_of(k, "k", 6, i);
         size_t n = val_of(v, i, gen);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, n), 0);
     }
@@ -74,7 +68,7 @@ static void put_all(fc_store *s, unsigned gen)
 
 static fc_store *fill(fc_options *o, unsigned gen)
 {
-    fc_store *s = open_in(o);
+    fc_store *s = fct_open_in(o);
     put_all(s, gen);
     return s;
 }
@@ -123,11 +117,11 @@ static void scan_some(shared *sh, fc_txn *t, int start, unsigned lo)
         note_bad(sh, "iter_new", start, 0, lo, 0);
         return;
     }
-    key_of(k, start);
+    fct_key_of(k, "k", 6, start);
     int i = start, rc = fc_iter_seek(it, k, strlen(k));
     for (int n = 0; n < 50 && i < NKEYS; n++, i++, rc = fc_iter_next(it)) {
         fc_val key = fc_iter_key(it), v = fc_iter_value(it);
-        key_of(k, i);
+        fct_key_of(k, "k", 6, i);
         if (rc != 0 || key.size != strlen(k) || memcmp(key.data, k, key.size) != 0) {
             note_bad(sh, "scan order", i, 0, lo, 0);
             break;
@@ -158,7 +152,7 @@ static void *reader(void *arg)
         for (int n = 0; n < 32; n++) {
             int i = (int)(next_rand(&r) % NKEYS);
             fc_val v;
-            key_of(k, i);
+            fct_key_of(k, "k", 6, i);
             if (fc_get(t, k, strlen(k), &v) != 0)
                 note_bad(sh, "get missed", i, 0, lo, 0);
             else
@@ -212,7 +206,7 @@ static void drain(fc_store *s)
  * block cache, by the same threads, with the same results. */
 static void hammer(int max_mappings)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.max_mappings = max_mappings;
     static shared sh;
     memset(&sh, 0, sizeof sh);
@@ -292,7 +286,7 @@ static void *read_everything(void *arg)
     for (int i = 0; i < NKEYS; i++) {
         fc_val v;
         unsigned gen;
-        key_of(k, i);
+        fct_key_of(k, "k", 6, i);
         if (fc_get(t, k, strlen(k), &v) != 0 || !val_ok(&v, i, &gen) || gen != 0)
             rc->bad++;
     }
@@ -305,13 +299,13 @@ static void *read_everything(void *arg)
  * every losing thread's Limiter unit is back (held == cached, all mapped). */
 START_TEST(racing_opens_keep_one_entry_and_return_the_losers_units)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s = fill(&o, 0);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert_int_eq(fc_close(s), 0);
     for (int attempt = 0; attempt < 20; attempt++) {
         o.flags = FC_READONLY; /* no writer: nothing evicts behind our back */
-        s = open_in(&o);
+        s = fct_open_in(&o);
         pthread_barrier_t go;
         pthread_barrier_init(&go, NULL, NTHREADS);
         pthread_t th[NTHREADS];
@@ -347,7 +341,7 @@ static int read_all_gen(fc_store *s, unsigned want)
     for (int i = 0; i < NKEYS && ok; i++) {
         fc_val v;
         unsigned gen;
-        key_of(k, i);
+        fct_key_of(k, "k", 6, i);
         ok = fc_get(t, k, strlen(k), &v) == 0 && val_ok(&v, i, &gen) && gen == want;
     }
     return fc_txn_end(t) == 0 && ok;
@@ -362,7 +356,7 @@ static int unlink_tables(void)
 {
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "n=$(ls '%s'/*.ldb | wc -l) && rm -f '%s'/*.ldb && test $n -gt 1",
-             DIR_, DIR_);
+             fct_dir, fct_dir);
     return system(cmd);
 }
 
@@ -371,18 +365,19 @@ static int unlink_tables(void)
  * pread ones through the descriptor the cache kept. */
 START_TEST(deleted_tables_are_read_through_what_the_cache_holds)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s = fill(&o, 0);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert_int_eq(fc_close(s), 0);
     int mappings[] = { 1000, 1 };
     for (int m = 0; m < 2; m++) {
         char copy[4200];
-        snprintf(copy, sizeof copy, "rm -rf '%s.keep' && cp -a '%s' '%s.keep'", DIR_, DIR_, DIR_);
+        snprintf(copy, sizeof copy, "rm -rf '%s.keep' && cp -a '%s' '%s.keep'", fct_dir, fct_dir,
+                 fct_dir);
         ck_assert_int_eq(system(copy), 0);
         o.flags = FC_READONLY;
         o.max_mappings = mappings[m];
-        s = open_in(&o);
+        s = fct_open_in(&o);
         ck_assert(read_all_ok(s));
         ck_assert_int_eq(unlink_tables(), 0);
         ck_assert(read_all_ok(s)); /* a new transaction, same cached tables */
@@ -390,7 +385,7 @@ START_TEST(deleted_tables_are_read_through_what_the_cache_holds)
             ck_assert_uint_gt(s->tcache.preads, 0);
         drain(s);
         ck_assert_int_eq(fc_close(s), 0);
-        snprintf(copy, sizeof copy, "rm -rf '%s' && mv '%s.keep' '%s'", DIR_, DIR_, DIR_);
+        snprintf(copy, sizeof copy, "rm -rf '%s' && mv '%s.keep' '%s'", fct_dir, fct_dir, fct_dir);
         ck_assert_int_eq(system(copy), 0);
     }
 }
@@ -402,7 +397,7 @@ END_TEST
  * call_rcu at least once (the call_rcu thread exists from then on). */
 static fc_store *store_that_evicted(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s = fill(&o, 0);
     ck_assert_int_eq(fc_flush(s), 0);
     ck_assert(read_all_ok(s));
@@ -447,7 +442,7 @@ END_TEST
  * and the call_rcu callbacks give their Limiter units back. */
 START_TEST(reader_process_drops_tables_of_old_versions)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s = fill(&o, 0);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     int up[2], down[2];
@@ -502,11 +497,11 @@ START_TEST(plain_fork_and_fork_inside_a_txn_are_refused)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        fc_options o = small_opts();
+        fc_options o = fct_small_opts();
         o.flags = FC_READONLY;
         fc_store *other = NULL;
         int ok = fc_after_fork(s) == FC_EINVAL && strstr(fc_errmsg(s), "fc_fork") != NULL &&
-                 fc_open(DIR_, &o, &other) == FC_EINVAL && other == NULL &&
+                 fc_open(fct_dir, &o, &other) == FC_EINVAL && other == NULL &&
                  strstr(fc_errmsg(NULL), "fc_fork") != NULL && fc_prefork() == FC_EINVAL;
         _exit(ok ? 0 : 1);
     }
@@ -526,7 +521,7 @@ static void *end_elsewhere(void *arg)
 
 START_TEST(txn_ends_on_its_own_thread)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s = fill(&o, 0);
     fc_txn *t;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
@@ -544,7 +539,7 @@ static Suite *tcache_suite(void)
 {
     Suite *su = suite_create("db_tcache");
     TCase *tc = tcase_create("tcache");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, threads_share_the_cache_while_tables_come_and_go);
     tcase_add_test(tc, threads_share_pread_tables_through_the_block_cache);
@@ -558,4 +553,4 @@ static Suite *tcache_suite(void)
     return su;
 }
 
-FC_TEST_MAIN(tcache_suite)
+FCT_MAIN(tcache_suite)

@@ -16,8 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/core/ttl.h"
 #include "db/write/write.h"
@@ -26,7 +25,7 @@
 
 static fc_options ttl_opts(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.ttl_framing = 1;
     return o;
 }
@@ -34,7 +33,7 @@ static fc_options ttl_opts(void)
 static fc_store *open_ttl(void)
 {
     fc_options o = ttl_opts();
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     ck_assert_int_eq(fci_ttl_set_clock(s, T0), 0);
     return s;
 }
@@ -124,25 +123,20 @@ END_TEST
 
 #define NK 200
 
-static void key_of(char *buf, int i)
-{
-    snprintf(buf, 16, "k%03d", i);
-}
-
 /* Older never-expiring versions, then the newest ones; with flush_between
  * they sit in two overlapping tables, so compaction really merges them. */
 static void fill(fc_store *s, int flush_between)
 {
     char k[16], v[32];
     for (int i = 0; i < NK; i++) {
-        key_of(k, i);
+        fct_key_of(k, "k", 3, i);
         snprintf(v, sizeof v, "old%03d", i);
         ck_assert_int_eq(fc_put(s, k, 4, v, strlen(v)), 0);
     }
     if (flush_between)
         ck_assert_int_eq(fc_flush(s), 0);
     for (int i = 0; i < NK; i++) {
-        key_of(k, i);
+        fct_key_of(k, "k", 3, i);
         snprintf(v, sizeof v, "value%03d", i);
         put_ttl(s, k, v, i % 2 == 0 ? 1000 : 0);
     }
@@ -159,7 +153,7 @@ static void check_scans(fc_store *s)
     char k[16], v[32];
     int i = 1, rc;
     for (rc = fc_iter_first(it); rc == 0; rc = fc_iter_next(it), i += 2) {
-        key_of(k, i);
+        fct_key_of(k, "k", 3, i);
         snprintf(v, sizeof v, "value%03d", i);
         fc_val kv = fc_iter_key(it), vv = fc_iter_value(it);
         ck_assert_uint_eq(kv.size, 4);
@@ -171,7 +165,7 @@ static void check_scans(fc_store *s)
     ck_assert_int_eq(i, NK + 1);
     i = NK - 1;
     for (rc = fc_iter_last(it); rc == 0; rc = fc_iter_prev(it), i -= 2) {
-        key_of(k, i);
+        fct_key_of(k, "k", 3, i);
         snprintf(v, sizeof v, "value%03d", i);
         fc_val kv = fc_iter_key(it), vv = fc_iter_value(it);
         ck_assert_int_eq(memcmp(kv.data, k, 4), 0);
@@ -216,7 +210,7 @@ START_TEST(test_iterators_memtable_tables_compacted)
     ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 1000), 0);
     check_scans(s);                 /* in the memtable */
     ck_assert_int_eq(fc_close(s), 0);
-    fc_test_rmtree(DIR_);
+    fct_rmtree(fct_dir);
     s = open_ttl();
     fill(s, 1);                     /* old versions in a table, new ones in the memtable */
     ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 1000), 0);
@@ -242,8 +236,8 @@ START_TEST(test_iterators_memtable_tables_compacted)
 
     /* Reopened: the framing comes from the FORKCACHE file, the data from
      * the tables. */
-    fc_options o = small_opts();
-    s = open_in(&o);
+    fc_options o = fct_small_opts();
+    s = fct_open_in(&o);
     ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 1000), 0);
     check_scans(s);
     ck_assert_int_eq(fc_close(s), 0);
@@ -383,8 +377,8 @@ END_TEST
  * values carry no frame. */
 START_TEST(test_unframed_store_refuses)
 {
-    fc_options o = small_opts();
-    fc_store *s = open_in(&o);
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
     ck_assert_int_eq(fc_put_ttl(s, "a", 1, "v", 1, 10), FC_EUNSUPPORTED);
     ck_assert_int_eq(fc_put_ttl(s, "a", 1, "v", 1, 0), 0);
     fc_batch *b;
@@ -410,7 +404,7 @@ START_TEST(test_unframed_store_refuses)
     /* Framing cannot be added to a store made without it. */
     o.ttl_framing = 1;
     fc_store *s2 = NULL;
-    ck_assert_int_eq(fc_open(DIR_, &o, &s2), FC_EINVAL);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s2), FC_EINVAL);
     ck_assert_ptr_null(s2);
     ck_assert_ptr_nonnull(strstr(fc_errmsg(NULL), "ttl_framing"));
 }
@@ -419,7 +413,7 @@ END_TEST
 static void write_file(const char *name, const char *text)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%s", DIR_, name);
+    snprintf(path, sizeof path, "%s/%s", fct_dir, name);
     FILE *f = fopen(path, "we");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
@@ -434,29 +428,29 @@ START_TEST(test_options_file)
     put_ttl(s, "k", "v", 0);
     ck_assert_int_eq(fc_close(s), 0);
     char path[4200], text[128] = { 0 };
-    snprintf(path, sizeof path, "%s/FORKCACHE", DIR_);
+    snprintf(path, sizeof path, "%s/FORKCACHE", fct_dir);
     FILE *f = fopen(path, "r");
     ck_assert_ptr_nonnull(f);
     ck_assert_uint_gt(fread(text, 1, sizeof text - 1, f), 0);
     fclose(f);
     ck_assert_str_eq(text, "forkcache-options 1\nttl_framing 1\n");
 
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.flags = FC_READONLY;
-    s = open_in(&o);
+    s = fct_open_in(&o);
     char buf[8];
     ck_assert_int_eq(get_str(s, "k", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "v");
     ck_assert_int_eq(fc_close(s), 0);
 
-    o = small_opts();
+    o = fct_small_opts();
     write_file("FORKCACHE", "forkcache-options 1\nttl_framing 1\ncolour 3\n");
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_EUNSUPPORTED);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EUNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(fc_errmsg(NULL), "colour"));
     write_file("FORKCACHE", "forkcache-options 9\n");
-    ck_assert_int_eq(fc_open(DIR_, &o, &s), FC_ECORRUPT);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_ECORRUPT);
     write_file("FORKCACHE", "forkcache-options 1\nttl_framing 1\n");
-    s = open_in(&o);
+    s = fct_open_in(&o);
     ck_assert_int_eq(get_str(s, "k", buf, sizeof buf), 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
@@ -466,7 +460,7 @@ END_TEST
 static void damage_table(uint64_t number)
 {
     char path[4200];
-    snprintf(path, sizeof path, "%s/%06llu.ldb", DIR_, (unsigned long long)number);
+    snprintf(path, sizeof path, "%s/%06llu.ldb", fct_dir, (unsigned long long)number);
     int fd = open(path, O_WRONLY | O_CLOEXEC);
     ck_assert_int_ge(fd, 0);
     char junk[64];
@@ -479,7 +473,7 @@ static void damage_table(uint64_t number)
 static uint64_t newest_table(void)
 {
     char cmd[4300];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep 'ldb$' | sort | tail -1", DIR_);
+    snprintf(cmd, sizeof cmd, "ls '%s' | grep 'ldb$' | sort | tail -1", fct_dir);
     FILE *p = popen(cmd, "r");
     ck_assert_ptr_nonnull(p);
     unsigned long long n = 0;
@@ -517,7 +511,7 @@ START_TEST(test_expired_table_dropped_unread)
     {
         char path[4200];
         struct stat sb;
-        snprintf(path, sizeof path, "%s/%06llu.ldb", DIR_, (unsigned long long)a);
+        snprintf(path, sizeof path, "%s/%06llu.ldb", fct_dir, (unsigned long long)a);
         ck_assert_int_eq(stat(path, &sb), 0);
         a_size = (uint64_t)sb.st_size;
     }
@@ -635,7 +629,7 @@ START_TEST(test_batch_too_big_once_framed)
     ck_assert_str_eq(buf, "a");
     ck_assert_int_eq(fc_close(s), 0);
     fc_options o = ttl_opts();
-    s = open_in(&o);
+    s = fct_open_in(&o);
     ck_assert_int_eq(get_str(s, "after", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "a");
     ck_assert_int_eq(get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND);
@@ -649,8 +643,8 @@ END_TEST
 START_TEST(test_plain_batch_reused_across_stores)
 {
     fc_store *framed = open_ttl();
-    const char *dir2 = strdup(fc_test_tmpdir());
-    fc_options o = small_opts();
+    const char *dir2 = strdup(fct_tmpdir());
+    fc_options o = fct_small_opts();
     fc_store *plain = NULL;
     ck_assert_int_eq(fc_open(dir2, &o, &plain), 0);
     fc_batch *b;
@@ -676,7 +670,7 @@ START_TEST(test_plain_batch_reused_across_stores)
     ck_assert_str_eq(buf, "v2");
     ck_assert_int_eq(fc_close(plain), 0);
     ck_assert_int_eq(fc_close(framed), 0);
-    fc_test_rmtree(dir2);
+    fct_rmtree(dir2);
     free((void *)dir2);
 }
 END_TEST
@@ -740,10 +734,10 @@ END_TEST
  * queue, carry expiries from that clock. */
 static int attached_child(int go_fd, int done_fd)
 {
-    fc_options a = small_opts();
+    fc_options a = fct_small_opts();
     a.flags = FC_ATTACH;
     fc_store *s = NULL;
-    if (fc_open(DIR_, &a, &s) != 0)
+    if (fc_open(fct_dir, &a, &s) != 0)
         return 1;
     char buf[16], c = 0;
     uint64_t left = 0;
@@ -763,7 +757,7 @@ START_TEST(test_attached_process)
 {
     fc_options o = ttl_opts();
     o.arena_path = ""; /* DIR/forkcache.arena, where FC_ATTACH looks */
-    fc_store *s = open_in(&o);
+    fc_store *s = fct_open_in(&o);
     ck_assert_int_eq(fci_ttl_set_clock(s, T0), 0);
     put_ttl(s, "x", "soon", 500);
     int go[2], done[2];
@@ -793,7 +787,7 @@ static Suite *ttl_suite(void)
 {
     Suite *su = suite_create("db_ttl");
     TCase *tc = tcase_create("ttl");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_get_and_ttl);
     tcase_add_test(tc, test_iterators_memtable_tables_compacted);
@@ -813,4 +807,4 @@ static Suite *ttl_suite(void)
     return su;
 }
 
-FC_TEST_MAIN(ttl_suite)
+FCT_MAIN(ttl_suite)

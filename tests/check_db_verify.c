@@ -11,8 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/core/vset.h"
 #include "format/filename.h"
@@ -58,7 +57,7 @@ static void collect(void *arg, const fc_verify_finding *f)
 static int run_verify(found *fd)
 {
     memset(fd, 0, sizeof *fd);
-    int rc = fc_verify(DIR_, collect, fd);
+    int rc = fc_verify(fct_dir, collect, fd);
     for (int i = 0; i < fd->n; i++)
         fprintf(stderr, "  [%d] %s:%llu: %s\n", fd->f[i].severity, fd->f[i].file,
                 (unsigned long long)fd->f[i].offset, fd->f[i].msg);
@@ -90,9 +89,9 @@ static void put_n(fc_store *s, int from, int to, int gen)
  * left in the WAL at close. */
 static void build_store(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     fc_store *s;
-    ck_assert_msg(fc_open(DIR_, &o, &s) == 0, "open: %s", fc_errmsg(NULL));
+    ck_assert_msg(fc_open(fct_dir, &o, &s) == 0, "open: %s", fc_errmsg(NULL));
     put_n(s, 0, 3000, 1);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     put_n(s, 0, 3000, 2);
@@ -107,13 +106,13 @@ static void build_store(void)
 static void load_vset(fci_vset *vs)
 {
     fci_err err;
-    ck_assert_int_eq(fci_vset_init(vs, DIR_, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(vs, fct_dir, 0600), 0);
     ck_assert_msg(fci_vset_recover(vs, 0, &err) == 0, "recover: %s", err.msg);
 }
 
 static void path_of(char *dst, size_t cap, const char *name)
 {
-    snprintf(dst, cap, "%s/%s", DIR_, name);
+    snprintf(dst, cap, "%s/%s", fct_dir, name);
 }
 
 static uint64_t file_size(const char *name)
@@ -148,7 +147,7 @@ static void cut(const char *name, uint64_t size)
 /* Name of the newest file of kind (a WAL: the one holding the last writes). */
 static void newest(fci_file_kind kind, char *name, size_t cap)
 {
-    DIR *d = opendir(DIR_);
+    DIR *d = opendir(fct_dir);
     struct dirent *de;
     uint64_t best = 0;
     ck_assert_ptr_nonnull(d);
@@ -169,7 +168,7 @@ static void manifest_name(char *name, size_t cap)
 {
     uint64_t m;
     fci_err err;
-    ck_assert_int_eq(fci_current_read(DIR_, &m, name, cap, &err), 0);
+    ck_assert_int_eq(fci_current_read(fct_dir, &m, name, cap, &err), 0);
 }
 
 /* A live table from the middle of the largest level, and its number. */
@@ -228,7 +227,7 @@ START_TEST(clean_store)
     ck_assert_int_eq(fd.errors, 0);
     ck_assert_int_eq(fd.notes, 0);
     /* no callback at all is fine too */
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 }
 END_TEST
 
@@ -428,12 +427,12 @@ static void flip_everywhere(const char *name, int steps)
     for (int i = 0; i < steps; i++) {
         uint64_t at = size * (uint64_t)i / (uint64_t)steps;
         flip_byte(name, at);
-        int rc = fc_verify(DIR_, NULL, NULL);
+        int rc = fc_verify(fct_dir, NULL, NULL);
         ck_assert_msg(rc == 0 || rc == FC_ECORRUPT, "%s at %llu: rc %d", name,
                       (unsigned long long)at, rc);
         flip_byte(name, at);   /* put it back */
     }
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 }
 
 START_TEST(damage_everywhere)
@@ -454,7 +453,7 @@ static Suite *verify_suite(void)
 {
     Suite *s = suite_create("db_verify");
     TCase *tc = tcase_create("verify");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, clean_store);
     tcase_add_test(tc, not_a_store);
@@ -474,4 +473,4 @@ static Suite *verify_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(verify_suite)
+FCT_MAIN(verify_suite)

@@ -6,12 +6,11 @@
 
 #include <stdlib.h>
 
-#include "fc_test.h"
+#include "fct_internal.h"
 #include "forkcache.h"
 #include "db/core/version.h"
 #include "format/dbformat.h"
 #include "util/error.h"
-#include "version_test.h"
 
 #define MAXF (2u << 20) /* max_file_size: the default */
 
@@ -47,8 +46,9 @@ START_TEST(l0_newest_first_and_l1_sorted)
 {
     fci_version *base = fci_version_new(), *v;
     add_spec adds[] = {
-        { 0, meta(3, 100, "a", "z") }, { 0, meta(7, 100, "b", "c") }, { 0, meta(5, 100, "a", "b") },
-        { 1, meta(9, 100, "m", "p") }, { 1, meta(8, 100, "a", "f") }, { 1, meta(10, 100, "g", "k") },
+        { 0, fct_meta(3, 100, "a", "z") }, { 0, fct_meta(7, 100, "b", "c") },
+        { 0, fct_meta(5, 100, "a", "b") }, { 1, fct_meta(9, 100, "m", "p") },
+        { 1, fct_meta(8, 100, "a", "f") }, { 1, fct_meta(10, 100, "g", "k") },
     };
     ck_assert_int_eq(apply(base, adds, 6, 0, 0, &v, NULL), 0);
     ck_assert_uint_eq(v->nfiles[0], 3);
@@ -68,7 +68,7 @@ END_TEST
 START_TEST(delete_and_keep_base_intact)
 {
     fci_version *base = fci_version_new(), *v1, *v2;
-    add_spec adds[] = { { 1, meta(4, 10, "a", "b") }, { 1, meta(6, 10, "c", "d") } };
+    add_spec adds[] = { { 1, fct_meta(4, 10, "a", "b") }, { 1, fct_meta(6, 10, "c", "d") } };
     ck_assert_int_eq(apply(base, adds, 2, 0, 0, &v1, NULL), 0);
     ck_assert_int_eq(apply(v1, NULL, 0, 1, 4, &v2, NULL), 0);
     ck_assert_uint_eq(v2->nfiles[1], 1);
@@ -88,15 +88,15 @@ START_TEST(invalid_deltas_refused)
     fci_err err;
     ck_assert_int_eq(apply(base, NULL, 0, 1, 42, &v, &err), FC_ECORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "42"));
-    add_spec overlap[] = { { 2, meta(4, 10, "a", "m") }, { 2, meta(5, 10, "k", "z") } };
+    add_spec overlap[] = { { 2, fct_meta(4, 10, "a", "m") }, { 2, fct_meta(5, 10, "k", "z") } };
     ck_assert_int_eq(apply(base, overlap, 2, 0, 0, &v, &err), FC_ECORRUPT);
     ck_assert_ptr_nonnull(strstr(err.msg, "overlap"));
-    add_spec bad[] = { { 7, meta(4, 10, "a", "m") } };
+    add_spec bad[] = { { 7, fct_meta(4, 10, "a", "m") } };
     ck_assert_int_eq(apply(base, bad, 1, 0, 0, &v, &err), FC_ECORRUPT);
     ck_assert_int_eq(apply(base, NULL, 0, -1, 3, &v, &err), FC_ECORRUPT);
     ck_assert_ptr_null(v);
     /* Overlap is allowed in L0. */
-    add_spec l0[] = { { 0, meta(4, 10, "a", "m") }, { 0, meta(5, 10, "k", "z") } };
+    add_spec l0[] = { { 0, fct_meta(4, 10, "a", "m") }, { 0, fct_meta(5, 10, "k", "z") } };
     ck_assert_int_eq(apply(base, l0, 2, 0, 0, &v, &err), 0);
     fci_version_unref(v);
     fci_version_unref(base);
@@ -108,8 +108,8 @@ START_TEST(scores)
     fci_version *base = fci_version_new(), *v;
     ck_assert_int_eq(base->compaction_level, -1);
     add_spec adds[] = {
-        { 0, meta(1, 1, "a", "b") }, { 0, meta(2, 1, "a", "b") }, { 0, meta(3, 1, "a", "b") },
-        { 1, meta(9, 25u << 20, "m", "p") },
+        { 0, fct_meta(1, 1, "a", "b") }, { 0, fct_meta(2, 1, "a", "b") },
+        { 0, fct_meta(3, 1, "a", "b") }, { 1, fct_meta(9, 25u << 20, "m", "p") },
     };
     ck_assert_int_eq(apply(base, adds, 4, 0, 0, &v, NULL), 0);
     ck_assert_int_eq(v->compaction_level, 1);
@@ -124,8 +124,8 @@ END_TEST
 START_TEST(l0_overlap_range_expands)
 {
     fci_version *base = fci_version_new(), *v;
-    add_spec adds[] = { { 0, meta(1, 1, "a", "c") }, { 0, meta(2, 1, "c", "f") },
-                        { 0, meta(3, 1, "f", "h") }, { 0, meta(4, 1, "x", "z") } };
+    add_spec adds[] = { { 0, fct_meta(1, 1, "a", "c") }, { 0, fct_meta(2, 1, "c", "f") },
+                        { 0, fct_meta(3, 1, "f", "h") }, { 0, fct_meta(4, 1, "x", "z") } };
     ck_assert_int_eq(apply(base, adds, 4, 0, 0, &v, NULL), 0);
     fci_slice lo = fci_slice_str("a"), hi = fci_slice_str("b");
     fci_file_meta **files;
@@ -144,9 +144,9 @@ END_TEST
 START_TEST(pick_l0_compaction)
 {
     fci_version *base = fci_version_new(), *v;
-    add_spec adds[] = { { 0, meta(1, 1, "a", "c") }, { 0, meta(2, 1, "b", "d") },
-                        { 0, meta(3, 1, "p", "q") }, { 0, meta(4, 1, "c", "e") },
-                        { 1, meta(5, 1, "d", "g") }, { 1, meta(6, 1, "h", "k") } };
+    add_spec adds[] = { { 0, fct_meta(1, 1, "a", "c") }, { 0, fct_meta(2, 1, "b", "d") },
+                        { 0, fct_meta(3, 1, "p", "q") }, { 0, fct_meta(4, 1, "c", "e") },
+                        { 1, fct_meta(5, 1, "d", "g") }, { 1, fct_meta(6, 1, "h", "k") } };
     ck_assert_int_eq(apply(base, adds, 6, 0, 0, &v, NULL), 0);
     fci_buf ptrs[FCI_NUM_LEVELS];
     for (int i = 0; i < FCI_NUM_LEVELS; i++)
@@ -168,7 +168,8 @@ END_TEST
 START_TEST(pick_round_robin_and_move)
 {
     fci_version *base = fci_version_new(), *v;
-    add_spec adds[] = { { 1, meta(1, 8u << 20, "a", "b") }, { 1, meta(2, 8u << 20, "c", "d") } };
+    add_spec adds[] = { { 1, fct_meta(1, 8u << 20, "a", "b") },
+                        { 1, fct_meta(2, 8u << 20, "c", "d") } };
     ck_assert_int_eq(apply(base, adds, 2, 0, 0, &v, NULL), 0);
     fci_buf ptrs[FCI_NUM_LEVELS];
     for (int i = 0; i < FCI_NUM_LEVELS; i++)
@@ -194,7 +195,7 @@ END_TEST
 START_TEST(key_beyond_and_range)
 {
     fci_version *base = fci_version_new(), *v;
-    add_spec adds[] = { { 1, meta(1, 1, "a", "c") }, { 3, meta(2, 1, "m", "p") } };
+    add_spec adds[] = { { 1, fct_meta(1, 1, "a", "c") }, { 3, fct_meta(2, 1, "m", "p") } };
     ck_assert_int_eq(apply(base, adds, 2, 0, 0, &v, NULL), 0);
     ck_assert(fci_version_key_beyond(v, 1, fci_slice_str("n")));
     ck_assert(!fci_version_key_beyond(v, 1, fci_slice_str("b")));
@@ -229,4 +230,4 @@ static Suite *version_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(version_suite)
+FCT_MAIN(version_suite)

@@ -6,7 +6,7 @@
 
 #include <stdlib.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/core/vrec.h"
 #include "format/dbformat.h"
@@ -150,4 +150,4 @@ static Suite *vrec_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(vrec_suite)
+FCT_MAIN(vrec_suite)

@@ -24,8 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "util/io.h"
 
@@ -49,11 +48,6 @@ typedef struct ctx {
     char verify_msg[512];
 } ctx;
 
-static void key_of(int i, char *k)
-{
-    snprintf(k, 16, "key%05d", i);
-}
-
 static void value_of(int i, int gen, char *v)
 {
     int n = snprintf(v, VLEN, "v%d.%d.", i, gen);
@@ -75,7 +69,7 @@ static uint64_t faults_total(void)
 }
 
 /* ---- coverage across forked tests ------------------------------------------
- * Check runs each test in a child: a test's teardown appends its per-site
+ * Check runs each test in a child: a test's fct_teardown appends its per-site
  * fault counts to the file main() named in FC_FAULT_COV. */
 
 static void coverage_save(void)
@@ -113,7 +107,7 @@ static void coverage_load(uint64_t *faults)
 
 static void fault_setup(void)
 {
-    setup();
+    fct_setup();
     fci_io_counters_reset();
     fci_io_hooks_enable(1);
 }
@@ -122,14 +116,14 @@ static void fault_teardown(void)
 {
     coverage_save();
     fci_io_hooks_enable(0);
-    teardown();
+    fct_teardown();
 }
 
 /* ---- the workload's steps --------------------------------------------------- */
 
 static fc_options sweep_opts(void)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.flags |= FC_CREATE | FC_ATTACH;   /* ATTACH: asks who holds LOCK first */
     o.arena_path = "";                  /* a file-backed arena in the store */
     o.ttl_framing = 1;                  /* a FORKCACHE options file too */
@@ -138,14 +132,14 @@ static fc_options sweep_opts(void)
 
 static int st_open(ctx *c)
 {
-    return fc_open(DIR_, &c->o, &c->s);
+    return fc_open(fct_dir, &c->o, &c->s);
 }
 
 static int st_open_readonly(ctx *c)
 {
     fc_options o = c->o;
     o.flags = FC_READONLY;
-    return fc_open(DIR_, &o, &c->s);
+    return fc_open(fct_dir, &o, &c->s);
 }
 
 /* One synced batch of nput keys. */
@@ -156,7 +150,7 @@ static int st_put(ctx *c)
     for (int j = 0; j < c->nput; j++) {
         char k[16], v[VLEN];
         int i = c->key + j * c->stride;
-        key_of(i, k);
+        fct_key_of(k, "key", 5, i);
         value_of(i, c->gen, v);
         ck_assert_int_eq(fc_batch_put(b, k, strlen(k), v, VLEN), 0);
     }
@@ -170,7 +164,7 @@ static int st_put(ctx *c)
 static int st_del(ctx *c)
 {
     char k[16];
-    key_of(c->key, k);
+    fct_key_of(k, "key", 5, c->key);
     int rc = fc_del(c->s, k, strlen(k));
     if (rc == 0)
         c->m.gen[c->key] = 0;
@@ -196,7 +190,7 @@ static int st_read(ctx *c)
         return rc;
     for (int i = 0; i < NKEYS && rc == 0; i++) {
         char k[16], v[VLEN];
-        key_of(i, k);
+        fct_key_of(k, "key", 5, i);
         fc_val got;
         rc = fc_get(t, k, strlen(k), &got);
         if (rc == FC_ENOTFOUND && c->m.gen[i] == 0) {
@@ -232,13 +226,13 @@ static void verify_report(void *arg, const fc_verify_finding *f)
 {
     ctx *c = arg;
     if (f->severity != FC_VERIFY_NOTE && c->verify_msg[0] == '\0')
-        snprintf(c->verify_msg, sizeof c->verify_msg, "%s/%s: %s", DIR_, f->file, f->message);
+        snprintf(c->verify_msg, sizeof c->verify_msg, "%s/%s: %s", fct_dir, f->file, f->message);
 }
 
 static int st_verify(ctx *c)
 {
     c->verify_msg[0] = '\0';
-    int rc = fc_verify(DIR_, verify_report, c);
+    int rc = fc_verify(fct_dir, verify_report, c);
     ck_assert_msg(rc != FC_ECORRUPT, "fc_verify finds damage: %s", c->verify_msg);
     return rc;
 }
@@ -257,7 +251,7 @@ static const char *step_message(ctx *c, int (*fn)(ctx *))
 static int names_file(const char *msg)
 {
     static const char *const names[] = { ".ldb", ".sst", ".log", "MANIFEST-", "CURRENT", "LOCK" };
-    if (strstr(msg, DIR_) != NULL)
+    if (strstr(msg, fct_dir) != NULL)
         return 1;
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strstr(msg, names[i]) != NULL)
@@ -411,7 +405,7 @@ static const unsigned sweep_nth[] = { 1, 3 };
 
 static void sweep_one(int site, fault_kind fk, unsigned nth)
 {
-    fc_test_rmtree(DIR_);
+    fct_rmtree(fct_dir);
     fci_io_fault_clear();
     uint64_t before = fci_io_site_faults(site);
     ctx *c = calloc(1, sizeof *c);
@@ -465,14 +459,14 @@ static ctx *ctx_open(void)
     ctx *c = calloc(1, sizeof *c);
     ck_assert_ptr_nonnull(c);
     c->o = sweep_opts();
-    c->s = open_in(&c->o);
+    c->s = fct_open_in(&c->o);
     return c;
 }
 
 /* Reads through a fresh open, then fc_verify: what is on disk is whole. */
 static void reopen_and_check(ctx *c)
 {
-    c->s = open_in(&c->o);
+    c->s = fct_open_in(&c->o);
     ck_assert_msg(st_read(c) == 0, "read after reopen: %s", fc_errmsg(c->s));
     ck_assert_int_eq(fc_close(c->s), 0);
     c->s = NULL;
@@ -603,7 +597,7 @@ START_TEST(wal_failure_then_retry)
 {
     static const int sites[] = { FCI_IO_SITE_LOG_APPEND, FCI_IO_SITE_LOG_SYNC };
     for (size_t i = 0; i < 2; i++) {
-        fc_test_rmtree(DIR_);
+        fct_rmtree(fct_dir);
         ctx *c = ctx_open();
         puts_range(c, 0, NKEYS, 1, 1);
         arm(FCI_IO_ANY, sites[i], 1, EIO);

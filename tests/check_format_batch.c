@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/dbformat.h"
 #include "format/write_batch.h"
@@ -428,4 +428,4 @@ static Suite *batch_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(batch_suite)
+FCT_MAIN(batch_suite)

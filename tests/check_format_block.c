@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/block.h"
 
@@ -354,4 +354,4 @@ static Suite *block_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(block_suite)
+FCT_MAIN(block_suite)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/bloom.h"
 #include "format/filter_block.h"
@@ -247,4 +247,4 @@ static Suite *bloom_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(bloom_suite)
+FCT_MAIN(bloom_suite)

@@ -4,7 +4,7 @@
  */
 #include "config.h"
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/dbformat.h"
 
@@ -153,4 +153,4 @@ static Suite *dbformat_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(dbformat_suite)
+FCT_MAIN(dbformat_suite)

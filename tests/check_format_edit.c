@@ -7,7 +7,7 @@
 
 #include <stdlib.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/dbformat.h"
 #include "format/version_edit.h"
@@ -314,4 +314,4 @@ static Suite *edit_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(edit_suite)
+FCT_MAIN(edit_suite)

@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/filename.h"
 
@@ -99,7 +99,7 @@ static void put_file(const char *dir, const char *name, const char *data, size_t
 
 START_TEST(current_write_and_read)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     char path[4200], name[64];
     fci_err err = { 0, "" };
     uint64_t num = 0;
@@ -134,13 +134,13 @@ START_TEST(current_write_and_read)
     /* Writing into a directory that does not exist fails cleanly. */
     snprintf(path, sizeof path, "%s/nope", dir);
     ck_assert_int_lt(fci_current_write(path, 1, 0600, &err), 0);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
 START_TEST(current_corrupt)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     fci_err err = { 0, "" };
     uint64_t num = 42;
     static const struct { const char *data; size_t n; } bad[] = {
@@ -159,7 +159,7 @@ START_TEST(current_corrupt)
     huge[sizeof huge - 1] = '\n';
     put_file(dir, "CURRENT", huge, sizeof huge);
     ck_assert_int_eq(fci_current_read(dir, &num, NULL, 0, &err), FC_ECORRUPT);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -176,4 +176,4 @@ static Suite *filename_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(filename_suite)
+FCT_MAIN(filename_suite)

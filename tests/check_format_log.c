@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/log_reader.h"
 #include "format/log_writer.h"
@@ -181,7 +181,7 @@ static const char *scratch_file(char *path, size_t cap, const char *dir, const c
 /* Records through the fd writer and back through both readers. */
 START_TEST(writer_fd_round_trip)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     char path[4200];
     fci_err err = { 0, "" };
     fci_log_writer w;
@@ -224,7 +224,7 @@ START_TEST(writer_fd_round_trip)
     fci_buf_free(&rec);
     fci_buf_free(&all);
     fci_buf_free(&disk);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -234,7 +234,7 @@ END_TEST
  * of 63, 64, 65 and 130 blocks (one, two and three calls). */
 START_TEST(writer_bytes_match_encoder)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     char path[4200];
     fci_err err = { 0, "" };
     fci_buf rec = FCI_BUF_INIT, want = FCI_BUF_INIT, disk = FCI_BUF_INIT;
@@ -273,7 +273,7 @@ START_TEST(writer_bytes_match_encoder)
     fci_buf_free(&rec);
     fci_buf_free(&want);
     fci_buf_free(&disk);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -281,7 +281,7 @@ END_TEST
  * middle of a block, and a reader sees one seamless log. */
 START_TEST(writer_continues_existing_log)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     char path[4200];
     fci_err err = { 0, "" };
     fci_log_writer w;
@@ -316,13 +316,13 @@ START_TEST(writer_continues_existing_log)
     fci_log_reader_free(&r);
     fci_buf_free(&rec);
     fci_buf_free(&all);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
 START_TEST(record_of_8_mib)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     char path[4200];
     fci_err err = { 0, "" };
     fci_log_writer w;
@@ -350,7 +350,7 @@ START_TEST(record_of_8_mib)
     fci_log_reader_free(&r);
     fci_buf_free(&rec);
     fci_buf_free(&all);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -404,7 +404,7 @@ END_TEST
 
 START_TEST(torn_tail_fd)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     char path[4200];
     fci_buf log = FCI_BUF_INIT;
     layout lay;
@@ -420,7 +420,7 @@ START_TEST(torn_tail_fd)
         check_cut(&log, &lay, cuts[k], 1, path);
     }
     fci_buf_free(&log);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -800,7 +800,7 @@ END_TEST
 
 START_TEST(io_errors)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     char path[4200];
     fci_err err = { 0, "" };
     scratch_file(path, sizeof path, dir, "missing/000001.log");
@@ -830,7 +830,7 @@ START_TEST(io_errors)
     ck_assert_int_eq(fci_log_writer_sync(&w, &err), FC_EIO);
     fci_log_writer_close(&w, NULL);
     close(fd);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -860,4 +860,4 @@ static Suite *log_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(log_suite)
+FCT_MAIN(log_suite)

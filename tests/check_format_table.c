@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/dbformat.h"
 #include "format/table.h"
@@ -466,7 +466,7 @@ END_TEST
 /* The fd builder and the pread reader: a table that is never mapped. */
 START_TEST(file_builder_and_pread_source)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     ck_assert_ptr_nonnull(dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/000005.ldb", dir);
@@ -510,7 +510,7 @@ START_TEST(file_builder_and_pread_source)
     fci_table_iter_free(&it);
     fci_table_close(&t);
     close(fd);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -766,4 +766,4 @@ static Suite *table_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(table_suite)
+FCT_MAIN(table_suite)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
@@ -130,11 +130,6 @@ static leveldb_t *open_db(const char *dir, int compression, int create)
     return db;
 }
 
-static void key_of(char *buf, size_t cap, int i)
-{
-    snprintf(buf, cap, "key%06d", i);
-}
-
 /* Value i: mostly small, every 97th is 100 KiB so tables and log records
  * span blocks. */
 static size_t value_of(char *buf, int i)
@@ -192,20 +187,20 @@ static uint64_t max_wal_sequence(const char *dir, uint64_t min_log)
 
 START_TEST(leveldb_manifest_parses)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     leveldb_t *db = open_db(dir, _i, 1);
     leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
     static char val[100 * 1024];
     char key[32], *errptr = NULL;
     int writes = 0;
     for (int i = 0; i < 3000; i++) {
-        key_of(key, sizeof key, i);
+        fct_key_of(key, "key", 6, i);
         size_t n = value_of(val, i);
         leveldb_put(db, wo, key, strlen(key), val, n, &errptr);
         ck_assert_ptr_null(errptr);
         writes++;
         if (i % 10 == 3) {
-            key_of(key, sizeof key, i - 2);
+            fct_key_of(key, "key", 6, i - 2);
             leveldb_delete(db, wo, key, strlen(key), &errptr);
             ck_assert_ptr_null(errptr);
             writes++;
@@ -233,7 +228,7 @@ START_TEST(leveldb_manifest_parses)
     ck_assert_str_eq(v.comparator, "leveldb.BytewiseComparator");
     ck_assert_uint_ge(v.last_sequence, (uint64_t)writes);
     check_tables_exist(dir, &v);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -277,7 +272,7 @@ static uint64_t newest_wal(const char *dir, int *count)
 
 START_TEST(leveldb_wal_parses)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     leveldb_t *db = open_db(dir, _i, 1);
     leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
     char *errptr = NULL;
@@ -324,7 +319,7 @@ START_TEST(leveldb_wal_parses)
     version v;
     load_manifest(dir, &v);
     ck_assert_uint_le(v.log_number, number);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -354,7 +349,7 @@ static size_t our_value(char *buf, int i)
 
 START_TEST(leveldb_opens_our_store)
 {
-    const char *dir = fc_test_tmpdir();
+    const char *dir = fct_tmpdir();
     static char val[100 * 1024];
     char key[32], path[4200];
     fci_err err = { 0, "" };
@@ -367,19 +362,19 @@ START_TEST(leveldb_opens_our_store)
         fci_batch_set_sequence(&b[k], seq);
         if (k == 0) {
             for (int i = 0; i < NKEYS; i++) {
-                key_of(key, sizeof key, i);
+                fct_key_of(key, "key", 6, i);
                 size_t n = value_of(val, i + 1);
                 ck_assert_int_eq(fci_batch_put(&b[k], fci_slice_str(key),
                                                fci_slice_make(val, n)), 0);
             }
         } else if (k == 1) {
-            key_of(key, sizeof key, 250);
+            fct_key_of(key, "key", 6, 250);
             size_t n = value_of(val, 97 * 3);
             ck_assert_int_eq(fci_batch_put(&b[k], fci_slice_str(key), fci_slice_make(val, n)), 0);
             ck_assert_int_eq(fci_batch_put(&b[k], fci_slice_make("", 0), fci_slice_str("e")), 0);
         } else {
             for (int i = 3; i < NKEYS; i += 7) {
-                key_of(key, sizeof key, i);
+                fct_key_of(key, "key", 6, i);
                 ck_assert_int_eq(fci_batch_delete(&b[k], fci_slice_str(key)), 0);
             }
         }
@@ -413,7 +408,7 @@ START_TEST(leveldb_opens_our_store)
         char *errptr = NULL;
         for (int i = 0; i < NKEYS; i++) {
             size_t got_n = 0;
-            key_of(key, sizeof key, i);
+            fct_key_of(key, "key", 6, i);
             char *got = leveldb_get(db, ro, key, strlen(key), &got_n, &errptr);
             ck_assert_ptr_null(errptr);
             size_t n = our_value(val, i);
@@ -457,7 +452,7 @@ START_TEST(leveldb_opens_our_store)
         fci_batch_free(&b[k]);
     fci_edit_free(&e);
     fci_buf_free(&enc);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 END_TEST
 
@@ -472,4 +467,4 @@ static Suite *interop_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(interop_suite)
+FCT_MAIN(interop_suite)

@@ -14,25 +14,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "dir_snapshot.h"
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/read/read.h"
 #include "format/dbformat.h"
 #include "format/table.h"
-
-static const char *DIR_;
-
-static void setup(void)
-{
-    DIR_ = strdup(fc_test_tmpdir());
-}
-
-static void teardown(void)
-{
-    fc_test_rmtree(DIR_);
-    free((void *)DIR_);
-}
 
 #define NKEYS 30000
 
@@ -47,11 +33,6 @@ static size_t nscan;
 static char *got_val[NKEYS];
 static size_t got_len[NKEYS];
 static int got_found[NKEYS];
-
-static size_t key_of(char *dst, int i)
-{
-    return (size_t)snprintf(dst, 24, "user:%07d", i);
-}
 
 /* Later passes visit keys scattered, so their tables overlap the old. */
 static int perm(int n)
@@ -89,38 +70,38 @@ static void build_leveldb(void)
     leveldb_options_set_write_buffer_size(opt, 64 * 1024);
     leveldb_options_set_max_file_size(opt, 128 * 1024);
     char *errstr = NULL;
-    leveldb_t *db = leveldb_open(opt, DIR_, &errstr);
+    leveldb_t *db = leveldb_open(opt, fct_dir, &errstr);
     ck_assert_msg(db != NULL, "leveldb_open: %s", errstr ? errstr : "?");
     leveldb_writeoptions_t *wo = leveldb_writeoptions_create();
     char k[24], v[256];
     for (int i = 0; i < NKEYS; i++) {
-        leveldb_put(db, wo, k, key_of(k, i), v, val_of(v, i, 0), &errstr);
+        leveldb_put(db, wo, k, fct_key_of(k, "user:", 7, i), v, val_of(v, i, 0), &errstr);
         ck_assert_ptr_null(errstr);
     }
     /* In key order, so flushed memtables are disjoint and LevelDB places
      * them straight into level 2; what follows lands in L0 and L1. */
     for (int n = 0; n < NKEYS; n += 3) { /* overwrites */
         int i = perm(n);
-        leveldb_put(db, wo, k, key_of(k, i), v, val_of(v, i, 1), &errstr);
+        leveldb_put(db, wo, k, fct_key_of(k, "user:", 7, i), v, val_of(v, i, 1), &errstr);
         ck_assert_ptr_null(errstr);
     }
     for (int n = 1; n < NKEYS; n += 7) { /* deletions */
         int i = perm(n);
-        leveldb_delete(db, wo, k, key_of(k, i), &errstr);
+        leveldb_delete(db, wo, k, fct_key_of(k, "user:", 7, i), &errstr);
         ck_assert_ptr_null(errstr);
     }
     /* Part of the key space pushed down; the rest stays where it is. */
     leveldb_compact_range(db, "user:0010000", 12, "user:0020000", 12);
     for (int n = 2; n < NKEYS; n += 5) {
         int i = perm(n);
-        leveldb_put(db, wo, k, key_of(k, i), v, val_of(v, i, 2), &errstr);
+        leveldb_put(db, wo, k, fct_key_of(k, "user:", 7, i), v, val_of(v, i, 2), &errstr);
         ck_assert_ptr_null(errstr);
     }
     /* A few writes that will exist only in the WAL (LevelDB does not flush
      * its memtable on close). */
     for (int i = 4; i < NKEYS; i += 997) {
-        leveldb_put(db, wo, k, key_of(k, i), v, val_of(v, i, 3), &errstr);
-        leveldb_delete(db, wo, k, key_of(k, i + 1), &errstr);
+        leveldb_put(db, wo, k, fct_key_of(k, "user:", 7, i), v, val_of(v, i, 3), &errstr);
+        leveldb_delete(db, wo, k, fct_key_of(k, "user:", 7, i + 1), &errstr);
     }
     leveldb_put(db, wo, "zz:wal", 6, "only in the log", 15, &errstr);
     ck_assert_ptr_null(errstr);
@@ -135,8 +116,8 @@ static void build_leveldb(void)
 static void collect_expected(void)
 {
     char copy[2048], cmd[6400];
-    snprintf(copy, sizeof copy, "%s/copy", DIR_);
-    snprintf(cmd, sizeof cmd, "mkdir '%s' && cp -p '%s'/[0-9A-Z]* '%s'/", copy, DIR_, copy);
+    snprintf(copy, sizeof copy, "%s/copy", fct_dir);
+    snprintf(cmd, sizeof cmd, "mkdir '%s' && cp -p '%s'/[0-9A-Z]* '%s'/", copy, fct_dir, copy);
     ck_assert_int_eq(system(cmd), 0);
     leveldb_options_t *opt = leveldb_options_create();
     char *errstr = NULL;
@@ -158,7 +139,7 @@ static void collect_expected(void)
     leveldb_iter_destroy(it);
     char k[24];
     for (int i = 0; i < NKEYS; i++) {
-        size_t kl = key_of(k, i);
+        size_t kl = fct_key_of(k, "user:", 7, i);
         got_val[i] = leveldb_get(db, ro, k, kl, &got_len[i], &errstr);
         ck_assert_ptr_null(errstr);
         got_found[i] = got_val[i] != NULL;
@@ -166,7 +147,7 @@ static void collect_expected(void)
     leveldb_readoptions_destroy(ro);
     leveldb_close(db);
     leveldb_options_destroy(opt);
-    fc_test_rmtree(copy);
+    fct_rmtree(copy);
 }
 
 static void free_expected(void)
@@ -211,14 +192,14 @@ static size_t lower_bound(const char *t, size_t tl)
  * proof that the test exercises the non-zero-copy path. */
 static int compressed_blocks(void)
 {
-    DIR *d = opendir(DIR_);
+    DIR *d = opendir(fct_dir);
     struct dirent *e;
     int n = 0;
     while (d != NULL && (e = readdir(d)) != NULL) {
         if (strstr(e->d_name, ".ldb") == NULL)
             continue;
         char path[4200];
-        snprintf(path, sizeof path, "%s/%s", DIR_, e->d_name);
+        snprintf(path, sizeof path, "%s/%s", fct_dir, e->d_name);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         struct stat st;
         ck_assert_int_ge(fd, 0);
@@ -253,7 +234,7 @@ static int compressed_blocks(void)
 START_TEST(readonly_open_matches_leveldb)
 {
     build_leveldb();
-    char *before = dir_snapshot(DIR_);
+    char *before = fct_dir_snapshot(fct_dir);
     ck_assert_int_gt(compressed_blocks(), 0);
     collect_expected();
     ck_assert_uint_gt(nscan, NKEYS / 2);
@@ -266,7 +247,7 @@ START_TEST(readonly_open_matches_leveldb)
     o.flags = FC_READONLY;
     o.arena_size = 64u << 20;
     fc_store *s;
-    int rc = fc_open(DIR_, &o, &s);
+    int rc = fc_open(fct_dir, &o, &s);
     ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
     fc_txn *t;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
@@ -291,7 +272,7 @@ START_TEST(readonly_open_matches_leveldb)
     /* Seeks (to present, absent and in-between keys) with a step each way. */
     char k[32];
     for (int n = 0; n < 2000; n++) {
-        size_t kl = key_of(k, (n * 131) % NKEYS);
+        size_t kl = fct_key_of(k, "user:", 7, (n * 131) % NKEYS);
         if (n % 3 == 0)
             k[kl++] = '!';
         size_t want = lower_bound(k, kl);
@@ -318,7 +299,7 @@ START_TEST(readonly_open_matches_leveldb)
 
     for (int j = 0; j < NKEYS; j++) {
         fc_val v;
-        size_t kl = key_of(k, j);
+        size_t kl = fct_key_of(k, "user:", 7, j);
         rc = fc_get(t, k, kl, &v);
         if (!got_found[j]) {
             ck_assert_msg(rc == FC_ENOTFOUND, "%.*s: LevelDB has no value, forkcache %d",
@@ -336,7 +317,7 @@ START_TEST(readonly_open_matches_leveldb)
     ck_assert_int_eq(fc_put(s, "a", 1, "b", 1), FC_EREADONLY);
     ck_assert_int_eq(fc_close(s), 0);
 
-    char *after = dir_snapshot(DIR_);
+    char *after = fct_dir_snapshot(fct_dir);
     ck_assert_msg(strcmp(before, after) == 0, "directory changed:\nbefore:\n%s\nafter:\n%s",
                   before, after);
     free(before);
@@ -345,7 +326,7 @@ START_TEST(readonly_open_matches_leveldb)
     /* LevelDB still opens it and still sees the WAL-only write. */
     leveldb_options_t *opt = leveldb_options_create();
     char *errstr = NULL;
-    leveldb_t *db = leveldb_open(opt, DIR_, &errstr);
+    leveldb_t *db = leveldb_open(opt, fct_dir, &errstr);
     ck_assert_msg(db != NULL, "leveldb reopen: %s", errstr ? errstr : "?");
     leveldb_readoptions_t *ro = leveldb_readoptions_create();
     size_t vl;
@@ -363,11 +344,11 @@ static Suite *interop_suite(void)
 {
     Suite *s = suite_create("interop_readonly");
     TCase *tc = tcase_create("readonly");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, readonly_open_matches_leveldb);
     suite_add_tcase(s, tc);
     return s;
 }
 
-FC_TEST_MAIN(interop_suite)
+FCT_MAIN(interop_suite)

@@ -20,8 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
-#include "store_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "db/core/ttl.h"
 #include "util/coding.h"
@@ -42,11 +41,6 @@ static void model_init(model *m, int nkeys)
     m->nkeys = nkeys;
     for (int i = 0; i < nkeys; i++)
         m->gen[i] = -1;
-}
-
-static void key_of(char *buf, int i)
-{
-    sprintf(buf, "key%06d", i);
 }
 
 /* Values of varied lengths (10..330 bytes), compressible so LevelDB's
@@ -76,7 +70,7 @@ static uint32_t rnd(void)
 static fc_store *fc_open_ok(const fc_options *o)
 {
     fc_store *s = NULL;
-    int rc = fc_open(DIR_, o, &s);
+    int rc = fc_open(fct_dir, o, &s);
     ck_assert_msg(rc == 0, "fc_open: %s: %s", fc_strerror(rc), fc_errmsg(NULL));
     return s;
 }
@@ -84,7 +78,7 @@ static fc_store *fc_open_ok(const fc_options *o)
 static void fc_put_model(fc_store *s, model *m, int i, int gen)
 {
     char k[32], v[400];
-    key_of(k, i);
+    fct_key_of(k, "key", 6, i);
     size_t vl = val_of(v, i, gen);
     int rc = fc_put(s, k, strlen(k), v, vl);
     ck_assert_msg(rc == 0, "fc_put %s: %s", k, fc_errmsg(s));
@@ -94,7 +88,7 @@ static void fc_put_model(fc_store *s, model *m, int i, int gen)
 static void fc_del_model(fc_store *s, model *m, int i)
 {
     char k[32];
-    key_of(k, i);
+    fct_key_of(k, "key", 6, i);
     int rc = fc_del(s, k, strlen(k));
     ck_assert_msg(rc == 0, "fc_del %s: %s", k, fc_errmsg(s));
     m->gen[i] = -1;
@@ -111,7 +105,7 @@ static void fc_batch_model(fc_store *s, model *m, int nops, int gen, unsigned fl
         char k[32], v[400];
         idx[j] = (int)(rnd() % (unsigned)m->nkeys);
         put[j] = rnd() % 4 != 0;
-        key_of(k, idx[j]);
+        fct_key_of(k, "key", 6, idx[j]);
         if (put[j]) {
             size_t vl = val_of(v, idx[j], gen);
             ck_assert_int_eq(fc_batch_put(b, k, strlen(k), v, vl), 0);
@@ -152,7 +146,7 @@ static void model_check_fc(fc_store *s, const model *m)
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
     for (int i = 0; i < m->nkeys; i++) {
         char k[32], v[400];
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         fc_val got;
         int rc = fc_get(t, k, strlen(k), &got);
         if (m->gen[i] < 0) {
@@ -191,7 +185,7 @@ static void ldb_open(ldb *l)
     l->ro = leveldb_readoptions_create();
     leveldb_readoptions_set_verify_checksums(l->ro, 1);
     l->wo = leveldb_writeoptions_create();
-    l->db = leveldb_open(l->opt, DIR_, &errstr);
+    l->db = leveldb_open(l->opt, fct_dir, &errstr);
     ck_assert_msg(l->db != NULL, "leveldb_open: %s", errstr ? errstr : "?");
 }
 
@@ -218,7 +212,7 @@ static void ldb_verify(ldb *l, const model *m)
             i++;
         ck_assert_msg(i < m->nkeys, "leveldb: extra key %.*s", (int)kl, kp);
         char k[32], v[400];
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         ck_assert_msg(kl == strlen(k) && memcmp(kp, k, kl) == 0,
                       "leveldb: key %.*s where %s was expected", (int)kl, kp, k);
         size_t want = val_of(v, i, m->gen[i]);
@@ -239,7 +233,7 @@ static void ldb_verify(ldb *l, const model *m)
             continue;
         char k[32];
         size_t vl;
-        key_of(k, j);
+        fct_key_of(k, "key", 6, j);
         char *v = leveldb_get(l->db, l->ro, k, strlen(k), &vl, &errstr);
         ck_assert_msg(errstr == NULL, "leveldb_get %s: %s", k, errstr ? errstr : "");
         ck_assert_msg(v == NULL, "leveldb: deleted key %s has a value", k);
@@ -256,7 +250,7 @@ static void ldb_write_more(ldb *l, model *m, int gen0)
     for (int op = 0; op < 3000; op++) {
         char k[32], v[400];
         int i = (int)(rnd() % (unsigned)m->nkeys);
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         if (rnd() % 5 == 0) {
             leveldb_delete(l->db, l->wo, k, strlen(k), &errstr);
             m->gen[i] = -1;
@@ -273,7 +267,7 @@ static void ldb_write_more(ldb *l, model *m, int gen0)
 
 static int count_files(const char *suffix)
 {
-    DIR *d = opendir(DIR_);
+    DIR *d = opendir(fct_dir);
     ck_assert_ptr_nonnull(d);
     int n = 0;
     size_t sl = strlen(suffix);
@@ -295,7 +289,7 @@ static void round_trip(model *m, const fc_options *o)
 {
     ldb l;
     /* forkcache's own checker agrees with LevelDB that the store is sound. */
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
     ldb_open(&l);
     ldb_verify(&l, m);
     ldb_write_more(&l, m, 1000000);
@@ -310,7 +304,7 @@ static void round_trip(model *m, const fc_options *o)
         fc_batch_model(s, m, 8, 2000000 + op, 0);
     model_check_fc(s, m);
     ck_assert_int_eq(fc_close(s), 0);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 
     ldb_open(&l);
     ldb_verify(&l, m);
@@ -367,7 +361,7 @@ END_TEST
  * data left in several levels and the memtable at close. */
 START_TEST(many_levels)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     model_init(&M, MAXKEYS);
     fc_store *s = fc_open_ok(&o);
     fc_workload(s, &M, 8000, 0, 0);
@@ -382,7 +376,7 @@ END_TEST
  * LevelDB reads them, and fc_verify checks every block's checksum. */
 START_TEST(snappy_tables_and_verify)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.compression = FC_COMPRESSION_SNAPPY;
     model_init(&M, MAXKEYS);
     fc_store *s = fc_open_ok(&o);
@@ -391,16 +385,16 @@ START_TEST(snappy_tables_and_verify)
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert_int_eq(fc_close(s), 0);
     ck_assert_int_gt(count_files(".ldb"), 2);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
     round_trip(&M, &o);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 }
 END_TEST
 
 /* The same load, then fc_compact_range over everything. */
 START_TEST(after_full_compaction)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     model_init(&M, MAXKEYS);
     fc_store *s = fc_open_ok(&o);
     fc_workload(s, &M, 8000, 0, 0);
@@ -419,7 +413,7 @@ END_TEST
 /* FC_SYNC on open and FC_WRITE_SYNC batches. */
 START_TEST(with_sync)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.flags |= FC_SYNC;
     model_init(&M, 1500);
     fc_store *s = fc_open_ok(&o);
@@ -433,7 +427,7 @@ END_TEST
 /* The live WAL's path (the only .log file) and its size. */
 static off_t live_wal(char *path, size_t cap)
 {
-    ck_assert_int_eq(fc_test_find_suffix(DIR_, ".log", path, cap), 1);
+    ck_assert_int_eq(fct_find_suffix(fct_dir, ".log", path, cap), 1);
     struct stat st;
     ck_assert_int_eq(stat(path, &st), 0);
     return st.st_size;
@@ -502,7 +496,7 @@ static void *load_thread(void *arg)
                 sched_yield();
         }
         char k[32], v[400];
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         size_t vl = val_of(v, i, 7);
         ld->rc = fc_put(ld->s, k, strlen(k), v, vl);
     }
@@ -516,7 +510,7 @@ static void *load_thread(void *arg)
  * that is gone (forkcache's reads fail, LevelDB refuses the open). */
 START_TEST(compact_range_while_writing)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     model_init(&M, MAXKEYS);
     fc_store *s = fc_open_ok(&o);
     loader ld = { s, MAXKEYS, 0, 0, 0 };
@@ -565,7 +559,7 @@ static void ldb_check_framed(ldb *l)
         const char *kp = leveldb_iter_key(it, &kl);
         const char *vp = leveldb_iter_value(it, &vl);
         char k[32], v[400];
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         size_t want = val_of(v, i, 1);
         ck_assert_msg(kl == strlen(k) && memcmp(kp, k, kl) == 0, "leveldb: key %.*s", (int)kl, kp);
         ck_assert_uint_eq(vl, FC_TTL_FRAME_SIZE + want);
@@ -596,26 +590,26 @@ static void ldb_put_framed(ldb *l, const char *key, uint64_t expiry, const char 
  * the same framing forkcache reads back, expiry included. */
 START_TEST(ttl_framed_store)
 {
-    fc_options o = small_opts();
+    fc_options o = fct_small_opts();
     o.ttl_framing = 1;
     fc_store *s = fc_open_ok(&o);
     ck_assert_int_eq(fci_ttl_set_clock(s, TTL_T0), 0);
     char k[32], v[400];
     for (int i = 0; i < TTL_KEYS; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         size_t vl = val_of(v, i, 0);
         ck_assert_int_eq(fc_put(s, k, strlen(k), v, vl), 0);
     }
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     for (int i = 0; i < TTL_KEYS; i++) {   /* newer versions: in L0 and the WAL */
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         size_t vl = val_of(v, i, 1);
         ck_assert_int_eq(fc_put_ttl(s, k, strlen(k), v, vl, i % 3 == 0 ? 1000 : 0), 0);
         if (i == TTL_KEYS / 2)
             ck_assert_int_eq(fc_flush(s), 0);
     }
     ck_assert_int_eq(fc_close(s), 0);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
 
     ldb l;
     ldb_open(&l);
@@ -631,7 +625,7 @@ START_TEST(ttl_framed_store)
     fc_txn *t;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
     for (int i = 0; i < TTL_KEYS; i++) {
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         fc_val got;
         int rc = fc_get(t, k, strlen(k), &got);
         if (i % 3 == 0 || i == 1) {
@@ -648,12 +642,12 @@ START_TEST(ttl_framed_store)
     ck_assert_int_eq(fc_txn_end(t), 0);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     ck_assert_int_eq(fc_close(s), 0);
-    ck_assert_int_eq(fc_verify(DIR_, NULL, NULL), 0);
+    ck_assert_int_eq(fc_verify(fct_dir, NULL, NULL), 0);
     ldb_open(&l);  /* and LevelDB reads what forkcache left, frames intact */
     for (int i = 0; i < TTL_KEYS; i++) {
         if (i % 3 == 0 || i == 1)
             continue;
-        key_of(k, i);
+        fct_key_of(k, "key", 6, i);
         size_t vl = val_of(v, i, 1), gl;
         char *errstr = NULL;
         char *g = leveldb_get(l.db, l.ro, k, strlen(k), &gl, &errstr);
@@ -671,7 +665,7 @@ static Suite *interop_store_suite(void)
 {
     Suite *s = suite_create("interop_store");
     TCase *tc = tcase_create("store");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, wal_only);
     tcase_add_test(tc, l0_only);
@@ -686,4 +680,4 @@ static Suite *interop_store_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(interop_store_suite)
+FCT_MAIN(interop_store_suite)

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "format/dbformat.h"
 #include "format/filter_block.h"
@@ -283,7 +283,7 @@ static int cmp_str(const void *a, const void *b)
 
 static void interop(int compression)
 {
-    const char *tmp = fc_test_tmpdir();
+    const char *tmp = fct_tmpdir();
     ck_assert_ptr_nonnull(tmp);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s", tmp);
@@ -346,7 +346,7 @@ static void interop(int compression)
     free(live);
     free(order);
     free(ex);
-    fc_test_rmtree(dir);
+    fct_rmtree(dir);
 }
 
 START_TEST(leveldb_tables_uncompressed)
@@ -372,4 +372,4 @@ static Suite *interop_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(interop_suite)
+FCT_MAIN(interop_suite)

@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 
 START_TEST(version_numbers)
@@ -20,6 +20,9 @@ START_TEST(version_numbers)
 }
 END_TEST
 
+/* Every field of fc_options, in the order include/forkcache.h lists them,
+ * against the default documented there; the 0xa5 fill shows a field that
+ * fc_options_init leaves alone. */
 START_TEST(defaults)
 {
     fc_options o;
@@ -42,6 +45,9 @@ START_TEST(defaults)
     ck_assert_int_eq(o.queue_slots, 32);
     ck_assert_uint_eq(o.queue_entry_size, 256u << 10);
     ck_assert_int_eq(o.write_timeout_ms, 0);
+    ck_assert_int_eq(o.ttl_framing, 0);
+    ck_assert_uint_eq(o.max_bytes, 0);
+    ck_assert_int_eq(o.max_snapshot_age_ms, 0);
     ck_assert_int_eq(fc_options_validate(&o, NULL), 0);
 }
 END_TEST
@@ -124,4 +130,4 @@ static Suite *options_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(options_suite)
+FCT_MAIN(options_suite)

@@ -4,12 +4,11 @@
  */
 #include "config.h"
 
-#include "fc_test.h"
-#include "shm_test.h"
+#include "fct_internal.h"
 
 START_TEST(alloc_free_reuse)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 4, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 4, 10);
     fci_err e;
     uint64_t o1, o2, o3;
     ck_assert_int_eq(fci_arena_alloc(a, 100, &o1, &e), 0);
@@ -46,7 +45,7 @@ END_TEST
 
 START_TEST(free_rejects_bad_offsets)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 4, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 4, 10);
     fci_err e;
     uint64_t o;
     ck_assert_int_eq(fci_arena_alloc(a, 10, &o, &e), 0);
@@ -66,7 +65,7 @@ END_TEST
 START_TEST(ptr_bounds)
 {
     size_t size = 1 << 20;
-    fci_arena *a = shm_test_anon(size, 4, 10);
+    fci_arena *a = fct_shm_anon(size, 4, 10);
     ck_assert_ptr_null(fci_arena_ptr(a, 0, 8));            /* 0 means none */
     ck_assert_ptr_nonnull(fci_arena_ptr(a, 8, 8));
     ck_assert_ptr_nonnull(fci_arena_ptr(a, size - 8, 8));
@@ -87,7 +86,7 @@ END_TEST
 START_TEST(exhaustion)
 {
     size_t size = 256 << 10;
-    fci_arena *a = shm_test_anon(size, 4, 10);
+    fci_arena *a = fct_shm_anon(size, 4, 10);
     fci_err e;
     fci_arena_stats st;
     fci_arena_stats_get(a, &st, NULL, 0);
@@ -118,7 +117,7 @@ END_TEST
  * offset with the same bytes, though addresses are never shared. */
 START_TEST(allocation_visible_to_child)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 4, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 4, 10);
     fci_err e;
     uint64_t o;
     ck_assert_int_eq(fci_arena_alloc(a, 4000, &o, &e), 0);
@@ -135,7 +134,7 @@ START_TEST(allocation_visible_to_child)
         _exit(1);
     }
     memset(fci_arena_ptr(a, o, 4000), 'z', 4000);
-    ck_assert_int_eq(shm_test_reap(pid), 0);
+    ck_assert_int_eq(fct_reap(pid), 0);
     fci_arena_detach(a);
 }
 END_TEST
@@ -153,4 +152,4 @@ static Suite *alloc_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(alloc_suite)
+FCT_MAIN(alloc_suite)

@@ -9,15 +9,14 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
-#include "fc_test.h"
-#include "shm_test.h"
+#include "fct_internal.h"
 
 static char g_dir[4096];
 static char g_path[4200];
 
 static void setup(void)
 {
-    const char *d = fc_test_tmpdir();
+    const char *d = fct_tmpdir();
     ck_assert_ptr_nonnull(d);
     snprintf(g_dir, sizeof g_dir, "%s", d);
     snprintf(g_path, sizeof g_path, "%s/arena", g_dir);
@@ -25,7 +24,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    fc_test_rmtree(g_dir);
+    fct_rmtree(g_dir);
 }
 
 static fci_arena *create_file(const char *path, size_t size, fci_err *e, int *rc)
@@ -382,14 +381,14 @@ START_TEST(crashed_owner_reinitialised)
         pause();
         _exit(0);
     }
-    shm_test_wait_byte(ready[0]);
+    fct_wait_byte(ready[0]);
     fci_arena *old = NULL, *a;
     fci_err e;
     int rc;
     ck_assert_int_eq(fci_arena_attach(g_path, &old, &e), 0);
     create_file(g_path, 1 << 20, &e, &rc);
     ck_assert_int_eq(rc, FC_EBUSY);                 /* alive */
-    shm_test_kill(kid);
+    fct_kill(kid);
     a = create_file(g_path, 1 << 20, &e, &rc);
     ck_assert_msg(rc == 0, "reinit: %s", e.msg);
     ck_assert_int_eq(atomic_load(&a->hdr->owner_pid), getpid());
@@ -455,4 +454,4 @@ static Suite *arena_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(arena_suite)
+FCT_MAIN(arena_suite)

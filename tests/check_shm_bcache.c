@@ -12,8 +12,7 @@
 #include <sched.h>
 #include <sys/mman.h>
 
-#include "fc_test.h"
-#include "shm_test.h"
+#include "fct_internal.h"
 #include "shm/bcache.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -78,7 +77,8 @@ static int fill_key(void *arg, char *buf, size_t cap, size_t *len, fci_err *err)
     return 0;
 }
 
-static void key_of(uint64_t k, uint64_t *file, uint64_t *offset)
+/* Test key k as the cache's (file, offset) pair: 16 blocks per file. */
+static void split_key(uint64_t k, uint64_t *file, uint64_t *offset)
 {
     *file = k / 16 + 1;
     *offset = (k % 16) * 4096;
@@ -88,7 +88,7 @@ static void key_of(uint64_t k, uint64_t *file, uint64_t *offset)
 static int get_key(fci_bcache *bc, uint64_t k, fci_bcache_ref *ref, int *filled)
 {
     fill_arg fa = { .bc = bc, .k = k, .pipe_fd = -1 };
-    key_of(k, &fa.file, &fa.offset);
+    split_key(k, &fa.file, &fa.offset);
     fci_err e;
     int rc = fci_bcache_get(bc, fa.file, fa.offset, fill_key, &fa, ref, &e);
     if (filled)
@@ -112,14 +112,14 @@ static int contents_ok(const fci_bcache_ref *ref, uint64_t k)
 static int key_count(fci_bcache *bc, uint64_t k)
 {
     uint64_t file, offset;
-    key_of(k, &file, &offset);
+    split_key(k, &file, &offset);
     return fci_bcache_count_key(bc, file, offset);
 }
 
 /* An arena of 8 slots whose cache has `bytes` (64 KiB: one set of 8 frames). */
 static fci_arena *arena_with_cache(size_t bytes, uint32_t slots, fci_bcache **bc)
 {
-    fci_arena *a = shm_test_anon(16u << 20, slots, 16);
+    fci_arena *a = fct_shm_anon(16u << 20, slots, 16);
     fci_err e;
     ck_assert_msg(fci_bcache_create(a, bytes, 4096, &e) == 0, "create: %s", e.msg);
     ck_assert_msg(fci_bcache_open(a, bc, &e) == 0, "open: %s", e.msg);
@@ -166,7 +166,7 @@ END_TEST
 
 START_TEST(no_cache_and_too_small)
 {
-    fci_arena *a = shm_test_anon(16u << 20, 8, 16);
+    fci_arena *a = fct_shm_anon(16u << 20, 8, 16);
     fci_bcache *bc;
     fci_err e;
     ck_assert_int_eq(fci_bcache_open(a, &bc, &e), FC_ENOTFOUND);
@@ -306,10 +306,10 @@ static int one_set_child(fci_arena *a, shared_counts *sc, unsigned seed, double 
         return 3;
     /* At least secs and 2048 gets (a loaded machine gives a child little
      * time), within a 60 s guard. */
-    double start = shm_test_now(), end = start + secs;
+    double start = fct_now(), end = start + secs;
     uint64_t ops = 0, x = seed * 2654435761u + 1;
     while ((ops & 63) != 0 ||
-           ((shm_test_now() < end || ops < 2048) && shm_test_now() < start + 60.0)) {
+           ((fct_now() < end || ops < 2048) && fct_now() < start + 60.0)) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         uint64_t k = (x >> 8) % 12;
         fci_bcache_ref r;
@@ -346,7 +346,7 @@ START_TEST(one_set_race_never_tears_a_pinned_block)
             _exit(one_set_child(a, sc, (unsigned)i + 11, 1.0));
     }
     for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(shm_test_reap(kids[i]), 0);
+        ck_assert_int_eq(fct_reap(kids[i]), 0);
     fci_bcache_stats st;
     fci_bcache_stats_get(bc, &st);
     fprintf(stderr, "one set: %llu gets, evictions %llu, pinned skips %llu, bypasses %llu\n",
@@ -369,16 +369,16 @@ static int hammer_child(fci_arena *a, shared_counts *sc, unsigned seed, double s
     fci_bcache *bc;
     if (fci_bcache_open(a, &bc, NULL) != 0)
         return 3;
-    double end = shm_test_now() + secs;
+    double end = fct_now() + secs;
     uint64_t ops = 0, x = seed * 2654435761u + 1;
     fci_bcache_ref held[4] = { 0 };
-    while ((ops & 255) != 0 || shm_test_now() < end) {
+    while ((ops & 255) != 0 || fct_now() < end) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         uint64_t k = (x >> 8) % HAMMER_KEYS;
         if (k >= HAMMER_KEYS / 2)   /* hot half: more hits */
             k %= 60;
         fill_arg fa = { .bc = bc, .k = k, .check_unique = 1, .sc = sc, .pipe_fd = -1 };
-        key_of(k, &fa.file, &fa.offset);
+        split_key(k, &fa.file, &fa.offset);
         fci_bcache_ref r;
         fci_err e;
         int rc = fci_bcache_get(bc, fa.file, fa.offset, fill_key, &fa, &r, &e);
@@ -417,7 +417,7 @@ START_TEST(eight_processes_hammer_overlapping_keys)
     fci_arena *a = arena_with_cache(512 << 10, 16, &bc);
     shared_counts *sc = counts_new();
     pid_t kids[8];
-    double t0 = shm_test_now();
+    double t0 = fct_now();
     for (int i = 0; i < 8; i++) {
         kids[i] = fork();
         ck_assert_int_ge(kids[i], 0);
@@ -425,8 +425,8 @@ START_TEST(eight_processes_hammer_overlapping_keys)
             _exit(hammer_child(a, sc, (unsigned)i + 1, 1.5));
     }
     for (int i = 0; i < 8; i++)
-        ck_assert_int_eq(shm_test_reap(kids[i]), 0);
-    double secs = shm_test_now() - t0;
+        ck_assert_int_eq(fct_reap(kids[i]), 0);
+    double secs = fct_now() - t0;
     fci_bcache_stats st;
     fci_bcache_stats_get(bc, &st);
     uint64_t ops = atomic_load(&sc->ops);
@@ -496,7 +496,7 @@ static void fill_and_hang(fci_arena *a, int fd)
     if (fci_bcache_open(a, &bc, NULL) != 0)
         _exit(3);
     fill_arg fa = { .bc = bc, .k = 5, .pipe_fd = fd };
-    key_of(5, &fa.file, &fa.offset);
+    split_key(5, &fa.file, &fa.offset);
     fci_bcache_ref r;
     fci_bcache_get(bc, fa.file, fa.offset, fill_key, &fa, &r, NULL);
     _exit(4);
@@ -508,20 +508,20 @@ START_TEST(killed_filler_is_taken_over)
     fci_arena *a = arena_with_cache(64 << 10, 8, &bc);
     int rd;
     pid_t kid = spawn(a, fill_and_hang, &rd);
-    shm_test_wait_byte(rd);
+    fct_wait_byte(rd);
     close(rd);
     fci_bcache_stats st;
     fci_bcache_stats_get(bc, &st);
     ck_assert_uint_eq(st.filling, 1);
-    shm_test_kill(kid);
+    fct_kill(kid);
     fci_bcache_ref r;
     int filled;
-    double t0 = shm_test_now();
+    double t0 = fct_now();
     /* Taken over, not bypassed: the get fills the frame itself (a bypass
      * would return FCI_BCACHE_BYPASS). No timing bound beyond "not stuck":
      * this machine may be busy. */
     ck_assert_int_eq(get_key(bc, 5, &r, &filled), 0);
-    ck_assert_double_lt(shm_test_now() - t0, 10.0);
+    ck_assert_double_lt(fct_now() - t0, 10.0);
     ck_assert_int_eq(filled, 1);
     ck_assert(contents_ok(&r, 5));
     fci_bcache_release(bc, &r);
@@ -542,9 +542,9 @@ START_TEST(killed_filler_frame_reclaimed_without_waiters)
     fci_arena *a = arena_with_cache(64 << 10, 8, &bc);
     int rd;
     pid_t kid = spawn(a, fill_and_hang, &rd);
-    shm_test_wait_byte(rd);
+    fct_wait_byte(rd);
     close(rd);
-    shm_test_kill(kid);
+    fct_kill(kid);
     fci_bcache_ref r[8];
     int filled;
     for (uint64_t k = 0; k < 8; k++) {   /* 8 pins need all 8 frames */
@@ -584,7 +584,7 @@ START_TEST(killed_pinner_frames_become_usable)
     fci_arena *a = arena_with_cache(64 << 10, 8, &bc);
     int rd;
     pid_t kid = spawn(a, pin_all_and_hang, &rd);
-    shm_test_wait_byte(rd);
+    fct_wait_byte(rd);
     close(rd);
     fci_bcache_ref r;
     int filled;
@@ -593,7 +593,7 @@ START_TEST(killed_pinner_frames_become_usable)
     fci_bcache_stats st;
     fci_bcache_stats_get(bc, &st);
     ck_assert_uint_eq(st.pinned_records, 8);
-    shm_test_kill(kid);
+    fct_kill(kid);
     /* the sweep rate limit (100 ms) was used by the refused get above */
     usleep(120 * 1000);
     fci_bcache_ref mine[8];
@@ -650,9 +650,9 @@ START_TEST(killed_lock_holder_is_replaced)
     }
     int rd;
     pid_t kid = spawn(a, lock_and_hang, &rd);
-    shm_test_wait_byte(rd);
+    fct_wait_byte(rd);
     close(rd);
-    shm_test_kill(kid);
+    fct_kill(kid);
     ck_assert_int_eq(get_key(bc, 3, &r, &filled), 0);   /* undecided: READY again */
     ck_assert_int_eq(filled, 0);
     ck_assert(contents_ok(&r, 3));
@@ -694,4 +694,4 @@ static Suite *bcache_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(bcache_suite)
+FCT_MAIN(bcache_suite)

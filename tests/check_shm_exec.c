@@ -14,8 +14,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include "fc_test.h"
-#include "shm_test.h"
+#include "fct_internal.h"
 
 /* ---- helper modes (run in the exec'd process) ---- */
 
@@ -72,7 +71,7 @@ static char g_path[4200];
 
 static void setup(void)
 {
-    const char *d = fc_test_tmpdir();
+    const char *d = fct_tmpdir();
     ck_assert_ptr_nonnull(d);
     snprintf(g_dir, sizeof g_dir, "%s", d);
     snprintf(g_path, sizeof g_path, "%s/arena", g_dir);
@@ -80,7 +79,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    fc_test_rmtree(g_dir);
+    fct_rmtree(g_dir);
 }
 
 /* Runs this binary with args, returns its stdout (static buffer) and exit
@@ -108,7 +107,7 @@ static const char *run_helper(const char *mode, const char *arg1, const char *ar
         used += (size_t)n;
     out[used] = '\0';
     close(p[0]);
-    *status = shm_test_reap(pid);
+    *status = fct_reap(pid);
     return out;
 }
 
@@ -226,7 +225,7 @@ START_TEST(forked_worker_exec_leaks_nothing)
         used += n;
     buf[used] = '\0';
     close(p[0]);
-    ck_assert_int_eq(shm_test_reap(kid), 0);
+    ck_assert_int_eq(fct_reap(kid), 0);
     ck_assert_ptr_nonnull(strstr(buf, "0 -> "));
     ck_assert_msg(!lists_arena(buf), "leaked:\n%s", buf);
     fci_arena_detach(a);
@@ -246,11 +245,11 @@ static Suite *exec_suite(void)
     return s;
 }
 
-/* FC_TEST_MAIN's main becomes suite_main; the real main first routes the
+/* FCT_MAIN's main becomes suite_main; the real main first routes the
  * --helper-* invocations made by the tests above. */
 int suite_main(void);
 #define main suite_main
-FC_TEST_MAIN(exec_suite)
+FCT_MAIN(exec_suite)
 #undef main
 
 int main(int argc, char **argv)

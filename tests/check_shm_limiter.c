@@ -9,12 +9,11 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "fc_test.h"
-#include "shm_test.h"
+#include "fct_internal.h"
 
 START_TEST(bound_and_errors)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 5);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 5);
     fci_err e;
     ck_assert_uint_eq(fci_limiter_available(a), 5);
     for (int i = 0; i < 5; i++)
@@ -46,7 +45,7 @@ END_TEST
  * detaches, and when it is killed once its slot is swept. */
 START_TEST(units_return_on_detach_and_death)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     fci_err e;
     int p[2];
     ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
@@ -63,7 +62,7 @@ START_TEST(units_return_on_detach_and_death)
         fci_arena_detach(a);
         _exit(0);
     }
-    ck_assert_int_eq(shm_test_reap(normal), 0);
+    ck_assert_int_eq(fct_reap(normal), 0);
     ck_assert_uint_eq(fci_limiter_available(a), 9);
 
     pid_t killed = fork();
@@ -77,11 +76,11 @@ START_TEST(units_return_on_detach_and_death)
         pause();
         _exit(0);
     }
-    shm_test_wait_byte(p[0]);
+    fct_wait_byte(p[0]);
     ck_assert_uint_eq(fci_limiter_available(a), 3);
     ck_assert_int_eq(fci_readers_sweep(a), 0);      /* alive: nothing to take */
     ck_assert_uint_eq(fci_limiter_available(a), 3);
-    shm_test_kill(killed);
+    fct_kill(killed);
     ck_assert_uint_eq(fci_limiter_available(a), 3);  /* not until a sweep */
     ck_assert_int_eq(fci_readers_sweep(a), 1);
     ck_assert_uint_eq(fci_limiter_available(a), 9);
@@ -116,7 +115,7 @@ static void *thread_hammer(void *arg)
 
 START_TEST(threads_share_a_slot)
 {
-    g_arena = shm_test_anon(1 << 20, 8, 16);
+    g_arena = fct_shm_anon(1 << 20, 8, 16);
     pthread_t t[4];
     for (int i = 0; i < 4; i++)
         ck_assert_int_eq(pthread_create(&t[i], NULL, thread_hammer, NULL), 0);
@@ -168,7 +167,7 @@ static void hammer_child(fci_arena *a, struct shared_flags *f, unsigned seed)
 
 START_TEST(random_sigkills_leave_count_exact)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 32, CAP);
+    fci_arena *a = fct_shm_anon(1 << 20, 32, CAP);
     struct shared_flags *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE,
                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(f, MAP_FAILED);
@@ -183,11 +182,11 @@ START_TEST(random_sigkills_leave_count_exact)
     int kills = 0, swept = 0;
     /* about one second and at least 40 kills, however slow the machine (a
      * sanitizer build is); 60 s only guards against a wedged child */
-    double start = shm_test_now(), now;
-    while ((now = shm_test_now()) < start + 60.0 && (now < start + 1.0 || kills < 40)) {
+    double start = fct_now(), now;
+    while ((now = fct_now()) < start + 60.0 && (now < start + 1.0 || kills < 40)) {
         usleep(500 + (unsigned)rand_r(&seed) % 2500);
         int i = rand_r(&seed) % NPROC;
-        shm_test_kill(kids[i]);
+        fct_kill(kids[i]);
         kills++;
         if (rand_r(&seed) % 2)
             swept += fci_readers_sweep(a);
@@ -199,10 +198,10 @@ START_TEST(random_sigkills_leave_count_exact)
     atomic_store(&f->stop, 1);
     for (int i = 0; i < NPROC; i++) {
         if (i % 2) {
-            shm_test_kill(kids[i]);
+            fct_kill(kids[i]);
             kills++;
         } else {
-            ck_assert_int_eq(shm_test_reap(kids[i]), 0);
+            ck_assert_int_eq(fct_reap(kids[i]), 0);
         }
     }
     swept += fci_readers_sweep(a);
@@ -239,4 +238,4 @@ static Suite *limiter_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(limiter_suite)
+FCT_MAIN(limiter_suite)

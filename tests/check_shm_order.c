@@ -16,8 +16,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "fc_test.h"
-#include "shm_test.h"
+#include "fct_internal.h"
 
 #define RING   2        /* two records: every superseded one is reused at once */
 #define POISON UINT64_MAX
@@ -121,7 +120,7 @@ static void reader(fci_arena *a, struct flags *f, int forked)
 
 START_TEST(published_records_are_whole_and_pinned_ones_kept)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     struct flags *f = shared_flags();
     uint64_t ring[RING];
     for (int i = 0; i < RING; i++)
@@ -135,14 +134,14 @@ START_TEST(published_records_are_whole_and_pinned_ones_kept)
     /* At least a second, and until the minimum numbers of records were
      * published and read (so a slow or sanitizer build checks as many, just
      * more slowly); 60 s is only a guard against a wedged child. */
-    double start = shm_test_now(), now;
-    while ((now = shm_test_now()) < start + 60.0 &&
+    double start = fct_now(), now;
+    while ((now = fct_now()) < start + 60.0 &&
            (now < start + 1.0 || atomic_load(&f->reads) < 10 * MIN_READS ||
             atomic_load(&f->published) < MIN_READS))
         usleep(50000);
     atomic_store(&f->stop, 1);
-    ck_assert_int_eq(shm_test_reap(w), 0);
-    ck_assert_int_eq(shm_test_reap(r), 0);
+    ck_assert_int_eq(fct_reap(w), 0);
+    ck_assert_int_eq(fct_reap(r), 0);
     uint64_t published = atomic_load(&f->published), reads = atomic_load(&f->reads);
     uint64_t torn = atomic_load(&f->torn), stale = atomic_load(&f->stale);
     uint64_t backwards = atomic_load(&f->backwards);
@@ -188,7 +187,7 @@ static void claimant(fci_arena *a, struct flags *f)
 
 START_TEST(sweeper_never_steals_a_live_claim)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     struct flags *f = shared_flags();
     pid_t c[2];
     for (int i = 0; i < 2; i++) {
@@ -197,15 +196,15 @@ START_TEST(sweeper_never_steals_a_live_claim)
             claimant(a, f);
     }
     uint64_t sweeps = 0;
-    double start = shm_test_now(), now;
-    while ((now = shm_test_now()) < start + 60.0 &&
+    double start = fct_now(), now;
+    while ((now = fct_now()) < start + 60.0 &&
            (now < start + 1.0 || atomic_load(&f->claims) < 100000)) {
         fci_readers_sweep(a);
         sweeps++;
     }
     atomic_store(&f->stop, 1);
     for (int i = 0; i < 2; i++)
-        ck_assert_int_eq(shm_test_reap(c[i]), 0);
+        ck_assert_int_eq(fct_reap(c[i]), 0);
     uint64_t claims = atomic_load(&f->claims), stolen = atomic_load(&f->stolen);
     fprintf(stderr, "claims: %llu claims against %llu sweeps, %llu stolen\n",
             (unsigned long long)claims, (unsigned long long)sweeps, (unsigned long long)stolen);
@@ -232,4 +231,4 @@ static Suite *order_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(order_suite)
+FCT_MAIN(order_suite)

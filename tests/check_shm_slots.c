@@ -5,8 +5,7 @@
  */
 #include "config.h"
 
-#include "fc_test.h"
-#include "shm_test.h"
+#include "fct_internal.h"
 #include "util/proc.h"
 
 /* A child that claims its own slot, pins seq (0 = none), takes units,
@@ -51,7 +50,7 @@ static char read_byte(int fd)
 
 START_TEST(claim_and_release)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 4, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 4, 10);
     fci_arena_stats st;
     fci_reader_info ri[4];
     int ready[2], go[2];
@@ -75,7 +74,7 @@ START_TEST(claim_and_release)
     ck_assert_uint_eq(ri[k].held, 2);
     ck_assert_uint_eq(st.limiter_in_use, 2);
     go_on(go[1], 1);                  /* let it detach */
-    ck_assert_int_eq(shm_test_reap(kid), 0);
+    ck_assert_int_eq(fct_reap(kid), 0);
     fci_arena_stats_get(a, &st, ri, 4);
     ck_assert_uint_eq(st.slots_live, 1);
     ck_assert_uint_eq(st.limiter_in_use, 0);
@@ -86,7 +85,7 @@ END_TEST
 
 START_TEST(killed_holder_slot_reclaimed)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 4, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 4, 10);
     int ready[2], go[2];
     ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
@@ -94,7 +93,7 @@ START_TEST(killed_holder_slot_reclaimed)
     ck_assert_int_eq(read_byte(ready[0]), 'y');
     ck_assert_uint_eq(fci_readers_oldest(a), 5);
     ck_assert_int_eq(fci_readers_sweep(a), 0);
-    shm_test_kill(kid);
+    fct_kill(kid);
     /* the pin holds until a sweep: a dead reader is conservatively live */
     ck_assert_uint_eq(fci_readers_oldest(a), 5);
     ck_assert_uint_eq(fci_limiter_available(a), 7);
@@ -132,7 +131,7 @@ static int fake_slot(fci_arena *a, int32_t pid, uint64_t start, uint64_t pin, ui
  * holder is gone even though kill(pid, 0) succeeds. */
 START_TEST(recycled_pid_is_stale)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     uint64_t real = fci_proc_start_time(getpid());
     ck_assert_uint_ne(real, 0);
     int s = fake_slot(a, getpid(), real + 12345, 4, 3);
@@ -170,7 +169,7 @@ static pid_t dead_pid(void)
 
 START_TEST(dead_pid_and_dead_reclaimer)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     pid_t d = dead_pid();
     fake_slot(a, d, 0, 3, 2);           /* died between claim and start store */
     fake_slot(a, -dead_pid(), 0, 0, 4); /* a reclaimer died mid-reclaim */
@@ -187,7 +186,7 @@ END_TEST
  * exactly what was held. */
 START_TEST(reclaim_finishes_transfer_in_flight)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     int s = fake_slot(a, dead_pid(), 1, 0, 5);     /* count is 5 now */
     fci_reader_slot *sl = &a->slots[s];
     /* a release of 5 half done: count already +5, holdings not yet -5 */
@@ -210,7 +209,7 @@ END_TEST
 
 START_TEST(full_table)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 4, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 4, 10);
     int ready[2], go[2];
     ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
@@ -222,7 +221,7 @@ START_TEST(full_table)
     /* table full of live holders: the sweep on claim finds nothing */
     pid_t extra = spawn_holder(a, 0, 0, ready[1], go[0]);
     ck_assert_int_eq(read_byte(ready[0]), 'n');
-    ck_assert_int_eq(shm_test_reap(extra), 4);          /* FC_ELIMIT */
+    ck_assert_int_eq(fct_reap(extra), 4);          /* FC_ELIMIT */
     fci_arena *b = NULL;
     fci_err e;
     fci_arena tmp = *a;
@@ -231,20 +230,20 @@ START_TEST(full_table)
     ck_assert_ptr_nonnull(strstr(e.msg, "all 4 reader slots"));
     (void)b;
     /* one holder dies: the next claim sweeps it away and succeeds */
-    shm_test_kill(kids[1]);
+    fct_kill(kids[1]);
     extra = spawn_holder(a, 0, 0, ready[1], go[0]);
     ck_assert_int_eq(read_byte(ready[0]), 'y');
     go_on(go[1], 3);
-    ck_assert_int_eq(shm_test_reap(kids[0]), 0);
-    ck_assert_int_eq(shm_test_reap(kids[2]), 0);
-    ck_assert_int_eq(shm_test_reap(extra), 0);
+    ck_assert_int_eq(fct_reap(kids[0]), 0);
+    ck_assert_int_eq(fct_reap(kids[2]), 0);
+    ck_assert_int_eq(fct_reap(extra), 0);
     fci_arena_detach(a);
 }
 END_TEST
 
 START_TEST(oldest_across_processes)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     int ready[2], go[4][2];
     ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
     uint64_t pins[4] = { 10, 7, 12, 0 };
@@ -256,7 +255,7 @@ START_TEST(oldest_across_processes)
         ck_assert_int_eq(read_byte(ready[0]), 'y');
     }
     ck_assert_uint_eq(fci_readers_oldest(a), 7);
-    shm_test_kill(kids[1]);
+    fct_kill(kids[1]);
     ck_assert_uint_eq(fci_readers_oldest(a), 7);
     ck_assert_int_eq(fci_readers_sweep(a), 1);
     ck_assert_uint_eq(fci_readers_oldest(a), 10);
@@ -270,12 +269,12 @@ START_TEST(oldest_across_processes)
     fci_arena_unpin(a);
     ck_assert_uint_eq(fci_readers_oldest(a), 10);
     go_on(go[0][1], 1);                   /* the 10 detaches normally */
-    ck_assert_int_eq(shm_test_reap(kids[0]), 0);
+    ck_assert_int_eq(fct_reap(kids[0]), 0);
     ck_assert_uint_eq(fci_readers_oldest(a), 12);
     go_on(go[2][1], 1);
     go_on(go[3][1], 1);
-    ck_assert_int_eq(shm_test_reap(kids[2]), 0);
-    ck_assert_int_eq(shm_test_reap(kids[3]), 0);
+    ck_assert_int_eq(fct_reap(kids[2]), 0);
+    ck_assert_int_eq(fct_reap(kids[3]), 0);
     ck_assert_uint_eq(fci_readers_oldest(a), FCI_NO_PIN);
     fci_arena_detach(a);
 }
@@ -285,7 +284,7 @@ END_TEST
  * parent's slot; after the call it has its own, with no holdings. */
 START_TEST(fork_without_and_with_after_fork)
 {
-    fci_arena *a = shm_test_anon(1 << 20, 8, 10);
+    fci_arena *a = fct_shm_anon(1 << 20, 8, 10);
     ck_assert_int_eq(fci_limiter_acquire(a, NULL), 0);
     int parent_slot = a->slot;
     pid_t kid = fork();
@@ -305,13 +304,13 @@ START_TEST(fork_without_and_with_after_fork)
             _exit(6);       /* second call is a no-op */
         _exit(0);           /* dies holding a unit, without detach */
     }
-    ck_assert_int_eq(shm_test_reap(kid), 0);
+    ck_assert_int_eq(fct_reap(kid), 0);
     kid = fork();
     if (kid == 0) {
         fci_arena_detach(a);  /* no after_fork: must not free the parent's slot */
         _exit(0);
     }
-    ck_assert_int_eq(shm_test_reap(kid), 0);
+    ck_assert_int_eq(fct_reap(kid), 0);
     ck_assert_int_eq(FCI_OWNER_PID(atomic_load(&a->slots[parent_slot].owner)), getpid());
     ck_assert_uint_eq(fci_limiter_held(a), 1);
     ck_assert_uint_eq(fci_limiter_available(a), 8);
@@ -337,4 +336,4 @@ static Suite *slots_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(slots_suite)
+FCT_MAIN(slots_suite)

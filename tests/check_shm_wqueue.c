@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "shm/wqueue.h"
 
@@ -289,4 +289,4 @@ static Suite *wqueue_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(wqueue_suite)
+FCT_MAIN(wqueue_suite)

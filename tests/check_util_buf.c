@@ -5,7 +5,7 @@
 
 #include <stdint.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "util/buf.h"
 #include "util/coding.h"
@@ -149,4 +149,4 @@ static Suite *buf_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(buf_suite)
+FCT_MAIN(buf_suite)

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "util/coding.h"
 
@@ -292,4 +292,4 @@ static Suite *coding_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(coding_suite)
+FCT_MAIN(coding_suite)

@@ -5,7 +5,7 @@
 
 #include <errno.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "forkcache.h"
 #include "util/error.h"
 
@@ -149,4 +149,4 @@ static Suite *error_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(error_suite)
+FCT_MAIN(error_suite)

@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "util/hash.h"
 
 #define BLOOM_SEED 0xbc9f1d34u   /* the seed LevelDB's bloom filter uses */
@@ -133,4 +133,4 @@ static Suite *hash_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(hash_suite)
+FCT_MAIN(hash_suite)

@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "util/proc.h"
 
 START_TEST(matches_getpid)
@@ -43,4 +43,4 @@ static Suite *proc_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(proc_suite)
+FCT_MAIN(proc_suite)

@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fc_test.h"
+#include "fct.h"
 #include "util/spin.h"
 
 #define THREADS 4
@@ -122,4 +122,4 @@ static Suite *spin_suite(void)
     return s;
 }
 
-FC_TEST_MAIN(spin_suite)
+FCT_MAIN(spin_suite)

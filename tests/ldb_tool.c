@@ -46,7 +46,7 @@ static uint32_t next_rand(void)
 
 /* Key i: a two-byte big-endian group (so groups sort together and share
  * prefixes), then bytes that include NUL, TAB, newline and 0xff. */
-static size_t key_of(char *buf, int i)
+static size_t odd_key(char *buf, int i)
 {
     static const char odd[] = { '\0', '\t', '\n', '\xff', ' ', '\\' };
     buf[0] = (char)((i / 64) >> 8);
@@ -76,7 +76,7 @@ static void put_range(leveldb_t *db, leveldb_writeoptions_t *wo, int from, int t
     char k[64], v[512];
     char *err = NULL;
     for (int i = from; i < to; i += step) {
-        size_t kl = key_of(k, i), vl = val_of(v, i, gen);
+        size_t kl = odd_key(k, i), vl = val_of(v, i, gen);
         leveldb_put(db, wo, k, kl, v, vl, &err);
         if (err)
             die("put", err);
@@ -88,7 +88,7 @@ static void del_range(leveldb_t *db, leveldb_writeoptions_t *wo, int from, int t
     char k[64];
     char *err = NULL;
     for (int i = from; i < to; i += step) {
-        size_t kl = key_of(k, i);
+        size_t kl = odd_key(k, i);
         leveldb_delete(db, wo, k, kl, &err);
         if (err)
             die("delete", err);
