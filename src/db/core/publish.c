@@ -20,6 +20,7 @@
 #include "db/core/tfile.h"
 #include "db/core/vrec.h"
 #include "format/filename.h"
+#include "util/io.h"
 #include "db/core/publish.h"
 
 /* mu held. Builds the record for the current version and memtables, then
@@ -148,7 +149,7 @@ void fci_delete_obsolete_files(fc_store *s)
         if (fci_file_is_table(kind))
             fci_tcache_evict(&s->tcache, number);
         if (snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name) < (int)sizeof path)
-            unlink(path);
+            fci_io_unlink(FCI_IO_SITE_UNLINK, path);
     }
     closedir(d);
 }

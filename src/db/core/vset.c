@@ -15,6 +15,7 @@
 #include "format/dbformat.h"
 #include "format/filename.h"
 #include "format/log_reader.h"
+#include "util/io.h"
 
 int fci_vset_init(fci_vset *vs, const char *dir, unsigned file_mode)
 {
@@ -178,7 +179,7 @@ static void abandon_manifest(fci_vset *vs, int created)
     vs->manifest_open = 0;
     if (created) {
         fci_filename(path, sizeof path, vs->dir, FCI_FILE_MANIFEST, vs->manifest_number);
-        unlink(path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, path);
     }
     vs->manifest_number = fci_vset_new_file_number(vs);
 }
