@@ -25,8 +25,8 @@
  * "powerloss: workloads W, crash states S checked, synced writes lost L,
  * half batches H".
  *
- * FC_POWERLOSS_STATES sets the crash states per workload (default 300),
- * FC_POWERLOSS_SEED the seed.
+ * FC_POWERLOSS_STATES sets the crash states per workload (default 300, 16
+ * under valgrind), FC_POWERLOSS_SEED the seed.
  */
 #include "config.h"
 
@@ -862,7 +862,7 @@ START_TEST(power_loss_keeps_every_synced_write)
     };
     int nwl = (int)(sizeof ws / sizeof ws[0]);
     uint64_t seed = (uint64_t)env_long("FC_POWERLOSS_SEED", 20261207);
-    long per = env_long("FC_POWERLOSS_STATES", 300);
+    long per = env_long("FC_POWERLOSS_STATES", getenv("FC_UNDER_VALGRIND") ? 16 : 300);
     fprintf(stderr, "check_powerloss: seed %" PRIu64 " (FC_POWERLOSS_SEED), %ld states per "
             "workload (FC_POWERLOSS_STATES)\n", seed, per);
     char base[900];
