@@ -260,6 +260,7 @@ void fci_io_counters_reset(void)
 
 /* ---- the test-only recorder ---------------------------------------------- */
 
+/* Sets (or with NULL clears) the recorder, then flips its armed bit. */
 void fci_io_record(fci_io_recorder fn, void *arg)
 {
     pthread_once(&atfork_once, register_atfork);
@@ -297,6 +298,7 @@ static int fail(int e)
     return -1;
 }
 
+/* open with its fault hook and EINTR retry; every descriptor close-on-exec. */
 static int open_call(fci_io_site site, const char *path, int flags, mode_t mode)
 {
     for (;;) {
@@ -307,6 +309,9 @@ static int open_call(fci_io_site site, const char *path, int flags, mode_t mode)
     }
 }
 
+/* Opens are recorded too (read-only ones included): the recorder needs to
+ * know which file or directory each descriptor is, to place later writes
+ * and syncs. */
 int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
 {
     if (!recording())
@@ -396,6 +401,7 @@ ssize_t fci_io_write(fci_io_site site, int fd, const void *buf, size_t n)
     return k;
 }
 
+/* Like fci_io_write at a given offset; recorded with it. */
 ssize_t fci_io_pwrite(fci_io_site site, int fd, const void *buf, size_t n, uint64_t off)
 {
     if (!recording())
@@ -456,7 +462,8 @@ static ssize_t pwritev_call(fci_io_site site, int fd, struct iovec *iov, int n, 
     return (ssize_t)done;
 }
 
-/* Recording keeps a copy of the gather list: the call consumes it. */
+/* The public gather write: recording keeps a copy of the gather list,
+ * since the call consumes it. */
 ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off)
 {
     if (!recording())
@@ -493,6 +500,7 @@ static int record_if_ok(int rc, const fci_io_event *ev)
     return rc;
 }
 
+/* A sync, recorded when it succeeded: it is what makes data durable. */
 static int recorded_sync(fci_io_site site, int fd, int data_only)
 {
     if (!recording())
@@ -515,6 +523,7 @@ int fci_io_fdatasync(fci_io_site site, int fd)
     return recorded_sync(site, fd, 1);
 }
 
+/* rename with its fault hook and EINTR retry. */
 static int rename_call(fci_io_site site, const char *from, const char *to)
 {
     for (;;) {
@@ -525,6 +534,7 @@ static int rename_call(fci_io_site site, const char *from, const char *to)
     }
 }
 
+/* A rename, recorded when it succeeded (a directory change). */
 int fci_io_rename(fci_io_site site, const char *from, const char *to)
 {
     if (!recording())
@@ -537,6 +547,7 @@ int fci_io_rename(fci_io_site site, const char *from, const char *to)
     return rc;
 }
 
+/* unlink with its fault hook and EINTR retry. */
 static int unlink_call(fci_io_site site, const char *path)
 {
     for (;;) {
@@ -547,6 +558,8 @@ static int unlink_call(fci_io_site site, const char *path)
     }
 }
 
+/* Removing a store file goes through here so that faults can be aimed at
+ * it and the recorder sees the directory change. */
 int fci_io_unlink(fci_io_site site, const char *path)
 {
     if (!recording())
@@ -570,6 +583,7 @@ void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags,
     }
 }
 
+/* ftruncate with its fault hook and EINTR retry. */
 static int truncate_call(fci_io_site site, int fd, uint64_t len)
 {
     for (;;) {
@@ -580,6 +594,7 @@ static int truncate_call(fci_io_site site, int fd, uint64_t len)
     }
 }
 
+/* A truncate, recorded when it succeeded (it changes a file's data). */
 int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len)
 {
     if (!recording())
