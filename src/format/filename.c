@@ -132,17 +132,17 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
         fci_io_fsync(FCI_IO_SITE_CURRENT_SYNC, fd) != 0) {
         int e = errno;
         close(fd);
-        unlink(tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: write", tmp);
     }
     if (close(fd) != 0) {
         int e = errno;
-        unlink(tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: close", tmp);
     }
     if (fci_io_rename(FCI_IO_SITE_CURRENT_RENAME, tmp, cur) != 0) {
         int e = errno;
-        unlink(tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: rename to %s", tmp, cur);
     }
     return fci_dir_sync(dir, err) ? FCI_CURRENT_UNSYNCED : 0;

@@ -1,6 +1,6 @@
 /*
- * io.c - the library's file system calls, their retries, and the test-only
- * fault table (see io.h).
+ * io.c - the library's file system calls, their retries, the test-only
+ * fault table and the test-only recorder (see io.h).
  */
 #include "config.h"
 
@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <limits.h>
@@ -70,6 +71,7 @@ static const struct {
     [FCI_IO_SITE_OPTIONS_RENAME] = { "options_rename", FCI_IO_RENAME },
     [FCI_IO_SITE_OPTIONS_DIR_OPEN] = { "options_dir_open", FCI_IO_OPEN },
     [FCI_IO_SITE_OPTIONS_DIR_SYNC] = { "options_dir_sync", FCI_IO_SYNC },
+    [FCI_IO_SITE_UNLINK] = { "unlink", FCI_IO_UNLINK },
 };
 
 const char *fci_io_site_name(int site)
@@ -92,6 +94,10 @@ typedef struct rule {
     int live;
 } rule;
 
+/* Bits of `armed`: fault rules and counters, and the recorder. */
+#define ARMED_FAULTS 1
+#define ARMED_RECORD 2
+
 /* The one piece of global mutable state for I/O: test hooks. `armed` is
  * the only thing production calls read; everything else is under mu. */
 static struct {
@@ -102,12 +108,31 @@ static struct {
     uint64_t faults[FCI_IO_SITES];
 } hooks = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
+/* The recorder: taken around a recorded call and its record, before mu
+ * (a recorded call's fault hook takes mu inside it). */
+static struct {
+    pthread_mutex_t mu;
+    fci_io_recorder fn;
+    void *arg;
+} rec = { .mu = PTHREAD_MUTEX_INITIALIZER };
+
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
-/* A fork while another thread holds mu would leave the child's copy locked
- * for ever: the forking thread takes it across the fork instead. */
-static void hooks_lock(void) { pthread_mutex_lock(&hooks.mu); }
-static void hooks_unlock(void) { pthread_mutex_unlock(&hooks.mu); }
+/* A fork while another thread holds a lock would leave the child's copy
+ * locked for ever: the forking thread takes both across the fork instead,
+ * in the order calls take them. */
+static void hooks_lock(void)
+{
+    pthread_mutex_lock(&rec.mu);
+    pthread_mutex_lock(&hooks.mu);
+}
+
+static void hooks_unlock(void)
+{
+    pthread_mutex_unlock(&hooks.mu);
+    pthread_mutex_unlock(&rec.mu);
+}
+
 static void register_atfork(void) { pthread_atfork(hooks_lock, hooks_unlock, hooks_unlock); }
 
 /* Does rule r claim this call? Counts it as seen when it matches. */
@@ -160,7 +185,8 @@ static int hook_slow(fci_io_site site, size_t *n)
  * orders the rules themselves). */
 static inline int hook(fci_io_site site, size_t *n)
 {
-    if (__builtin_expect(atomic_load_explicit(&hooks.armed, memory_order_relaxed) == 0, 1))
+    int a = atomic_load_explicit(&hooks.armed, memory_order_relaxed);
+    if (__builtin_expect(a == 0, 1) || !(a & ARMED_FAULTS))
         return 0;
     return hook_slow(site, n);
 }
@@ -179,7 +205,7 @@ int fci_io_fault_arm(const fci_io_fault *f)
         }
     pthread_mutex_unlock(&hooks.mu);
     /* relaxed: the rule itself is published by mu */
-    atomic_store_explicit(&hooks.armed, 1, memory_order_relaxed);
+    atomic_fetch_or_explicit(&hooks.armed, ARMED_FAULTS, memory_order_relaxed);
     return rc;
 }
 
@@ -195,7 +221,10 @@ void fci_io_hooks_enable(int on)
     pthread_once(&atfork_once, register_atfork);
     if (!on)
         fci_io_fault_clear();
-    atomic_store_explicit(&hooks.armed, on != 0, memory_order_relaxed); /* a switch, no data */
+    if (on) /* relaxed: a switch, no data */
+        atomic_fetch_or_explicit(&hooks.armed, ARMED_FAULTS, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&hooks.armed, ~ARMED_FAULTS, memory_order_relaxed);
 }
 
 /* One site's entry of a counter array, read under mu. */
@@ -227,6 +256,38 @@ void fci_io_counters_reset(void)
     pthread_mutex_unlock(&hooks.mu);
 }
 
+/* ---- the test-only recorder ---------------------------------------------- */
+
+/* Sets (or with NULL clears) the recorder, then flips its armed bit. */
+void fci_io_record(fci_io_recorder fn, void *arg)
+{
+    pthread_once(&atfork_once, register_atfork);
+    pthread_mutex_lock(&rec.mu);
+    rec.fn = fn;
+    rec.arg = arg;
+    pthread_mutex_unlock(&rec.mu);
+    /* relaxed: fn and arg are published by rec.mu, which a recorded call takes */
+    if (fn != NULL)
+        atomic_fetch_or_explicit(&hooks.armed, ARMED_RECORD, memory_order_relaxed);
+    else
+        atomic_fetch_and_explicit(&hooks.armed, ~ARMED_RECORD, memory_order_relaxed);
+}
+
+/* Whether mutating calls go through the recorder: the same one relaxed
+ * load as the fault hook's. */
+static inline int recording(void)
+{
+    int a = atomic_load_explicit(&hooks.armed, memory_order_relaxed);
+    return __builtin_expect(a != 0, 0) && (a & ARMED_RECORD);
+}
+
+/* rec.mu held: hands ev to the recorder, if one is still set. */
+static void record(const fci_io_event *ev)
+{
+    if (rec.fn != NULL)
+        rec.fn(rec.arg, ev);
+}
+
 /* ---- the wrappers ------------------------------------------------------- */
 
 static int fail(int e)
@@ -235,7 +296,8 @@ static int fail(int e)
     return -1;
 }
 
-int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
+/* open with its fault hook and EINTR retry; every descriptor close-on-exec. */
+static int open_call(fci_io_site site, const char *path, int flags, mode_t mode)
 {
     for (;;) {
         int e = hook(site, NULL);
@@ -243,6 +305,24 @@ int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
         if (fd >= 0 || errno != EINTR)
             return fd;
     }
+}
+
+/* Opens are recorded too (read-only ones included): the recorder needs to
+ * know which file or directory each descriptor is, to place later writes
+ * and syncs. */
+int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
+{
+    if (!recording())
+        return open_call(site, path, flags, mode);
+    pthread_mutex_lock(&rec.mu);
+    int fd = open_call(site, path, flags, mode);
+    if (fd >= 0)
+        record(&(fci_io_event){ .op = FCI_IO_OP_OPEN, .site = site, .fd = fd, .flags = flags,
+                                .path = path });
+    int e = errno;
+    pthread_mutex_unlock(&rec.mu);
+    errno = e;
+    return fd;
 }
 
 enum { T_READ, T_PREAD, T_WRITE, T_PWRITE };
@@ -293,15 +373,43 @@ ssize_t fci_io_pread(fci_io_site site, int fd, void *buf, size_t n, uint64_t off
     return transfer(site, T_PREAD, fd, buf, n, off);
 }
 
-/* The casts drop const only to share transfer(); write paths never store. */
-ssize_t fci_io_write(fci_io_site site, int fd, const void *buf, size_t n)
+/* rec.mu held: records a successful write of the k bytes of iov at off. */
+static void record_write(fci_io_site site, int fd, const struct iovec *iov, int n, uint64_t off,
+                         ssize_t k)
 {
-    return transfer(site, T_WRITE, fd, (char *)(uintptr_t)buf, n, 0);
+    int e = errno;
+    if (k >= 0)
+        record(&(fci_io_event){ .op = FCI_IO_OP_WRITE, .site = site, .fd = fd, .off = off,
+                                .len = (uint64_t)k, .iov = iov, .iovcnt = n });
+    errno = e;
 }
 
+/* The casts drop const only to share transfer(); write paths never store.
+ * A plain write is recorded at the file offset it started from. */
+ssize_t fci_io_write(fci_io_site site, int fd, const void *buf, size_t n)
+{
+    if (!recording())
+        return transfer(site, T_WRITE, fd, (char *)(uintptr_t)buf, n, 0);
+    pthread_mutex_lock(&rec.mu);
+    off_t at = lseek(fd, 0, SEEK_CUR);
+    ssize_t k = transfer(site, T_WRITE, fd, (char *)(uintptr_t)buf, n, 0);
+    struct iovec one = { (void *)(uintptr_t)buf, (size_t)(k > 0 ? k : 0) };
+    record_write(site, fd, &one, 1, at < 0 ? 0 : (uint64_t)at, k);
+    pthread_mutex_unlock(&rec.mu);
+    return k;
+}
+
+/* Like fci_io_write at a given offset; recorded with it. */
 ssize_t fci_io_pwrite(fci_io_site site, int fd, const void *buf, size_t n, uint64_t off)
 {
-    return transfer(site, T_PWRITE, fd, (char *)(uintptr_t)buf, n, off);
+    if (!recording())
+        return transfer(site, T_PWRITE, fd, (char *)(uintptr_t)buf, n, off);
+    pthread_mutex_lock(&rec.mu);
+    ssize_t k = transfer(site, T_PWRITE, fd, (char *)(uintptr_t)buf, n, off);
+    struct iovec one = { (void *)(uintptr_t)buf, n };
+    record_write(site, fd, &one, 1, off, k);
+    pthread_mutex_unlock(&rec.mu);
+    return k;
 }
 
 /* Drops the first k bytes of the n iovecs at *iov. */
@@ -322,7 +430,7 @@ static void consume(struct iovec **iov, int *n, size_t k)
  * writes and EINTR are resumed, the iovecs are consumed. A fault that
  * shortens a call writes part of the first iovec, as a real short write
  * may stop anywhere. */
-ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off)
+static ssize_t pwritev_call(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off)
 {
     size_t done = 0;
     consume(&iov, &n, 0);
@@ -352,6 +460,24 @@ ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint6
     return (ssize_t)done;
 }
 
+/* The public gather write: recording keeps a copy of the gather list,
+ * since the call consumes it. */
+ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off)
+{
+    if (!recording())
+        return pwritev_call(site, fd, iov, n, off);
+    struct iovec *copy = n > 0 ? malloc(sizeof *copy * (size_t)n) : NULL;
+    if (n > 0 && copy == NULL)
+        return fail(ENOMEM);
+    memcpy(copy, iov, sizeof *copy * (size_t)(n > 0 ? n : 0));
+    pthread_mutex_lock(&rec.mu);
+    ssize_t k = pwritev_call(site, fd, iov, n, off);
+    record_write(site, fd, copy, n, off, k);
+    pthread_mutex_unlock(&rec.mu);
+    free(copy);
+    return k;
+}
+
 static int sync_call(fci_io_site site, int fd, int data_only)
 {
     for (;;) {
@@ -362,17 +488,41 @@ static int sync_call(fci_io_site site, int fd, int data_only)
     }
 }
 
+/* rec.mu held: records ev when the call it describes returned 0. */
+static int record_if_ok(int rc, const fci_io_event *ev)
+{
+    int e = errno;
+    if (rc == 0)
+        record(ev);
+    errno = e;
+    return rc;
+}
+
+/* A sync, recorded when it succeeded: it is what makes data durable. */
+static int recorded_sync(fci_io_site site, int fd, int data_only)
+{
+    if (!recording())
+        return sync_call(site, fd, data_only);
+    pthread_mutex_lock(&rec.mu);
+    int rc = record_if_ok(sync_call(site, fd, data_only),
+                          &(fci_io_event){ .op = FCI_IO_OP_SYNC, .site = site, .fd = fd,
+                                           .datasync = data_only });
+    pthread_mutex_unlock(&rec.mu);
+    return rc;
+}
+
 int fci_io_fsync(fci_io_site site, int fd)
 {
-    return sync_call(site, fd, 0);
+    return recorded_sync(site, fd, 0);
 }
 
 int fci_io_fdatasync(fci_io_site site, int fd)
 {
-    return sync_call(site, fd, 1);
+    return recorded_sync(site, fd, 1);
 }
 
-int fci_io_rename(fci_io_site site, const char *from, const char *to)
+/* rename with its fault hook and EINTR retry. */
+static int rename_call(fci_io_site site, const char *from, const char *to)
 {
     for (;;) {
         int e = hook(site, NULL);
@@ -380,6 +530,44 @@ int fci_io_rename(fci_io_site site, const char *from, const char *to)
         if (rc == 0 || errno != EINTR)
             return rc;
     }
+}
+
+/* A rename, recorded when it succeeded (a directory change). */
+int fci_io_rename(fci_io_site site, const char *from, const char *to)
+{
+    if (!recording())
+        return rename_call(site, from, to);
+    pthread_mutex_lock(&rec.mu);
+    int rc = record_if_ok(rename_call(site, from, to),
+                          &(fci_io_event){ .op = FCI_IO_OP_RENAME, .site = site, .fd = -1,
+                                           .path = from, .to = to });
+    pthread_mutex_unlock(&rec.mu);
+    return rc;
+}
+
+/* unlink with its fault hook and EINTR retry. */
+static int unlink_call(fci_io_site site, const char *path)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        int rc = e ? fail(e) : unlink(path);
+        if (rc == 0 || errno != EINTR)
+            return rc;
+    }
+}
+
+/* Removing a store file goes through here so that faults can be aimed at
+ * it and the recorder sees the directory change. */
+int fci_io_unlink(fci_io_site site, const char *path)
+{
+    if (!recording())
+        return unlink_call(site, path);
+    pthread_mutex_lock(&rec.mu);
+    int rc = record_if_ok(unlink_call(site, path),
+                          &(fci_io_event){ .op = FCI_IO_OP_UNLINK, .site = site, .fd = -1,
+                                           .path = path });
+    pthread_mutex_unlock(&rec.mu);
+    return rc;
 }
 
 void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags, int fd,
@@ -393,7 +581,8 @@ void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags,
     }
 }
 
-int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len)
+/* ftruncate with its fault hook and EINTR retry. */
+static int truncate_call(fci_io_site site, int fd, uint64_t len)
 {
     for (;;) {
         int e = hook(site, NULL);
@@ -401,6 +590,19 @@ int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len)
         if (rc == 0 || errno != EINTR)
             return rc;
     }
+}
+
+/* A truncate, recorded when it succeeded (it changes a file's data). */
+int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len)
+{
+    if (!recording())
+        return truncate_call(site, fd, len);
+    pthread_mutex_lock(&rec.mu);
+    int rc = record_if_ok(truncate_call(site, fd, len),
+                          &(fci_io_event){ .op = FCI_IO_OP_TRUNCATE, .site = site, .fd = fd,
+                                           .len = len });
+    pthread_mutex_unlock(&rec.mu);
+    return rc;
 }
 
 int fci_io_fstat(fci_io_site site, int fd, struct stat *st)

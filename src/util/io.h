@@ -16,6 +16,12 @@
  * library's only global mutable state for I/O; it is empty and disarmed
  * unless a test arms it, and then every wrapper pays one relaxed atomic
  * load. It survives fork (a pthread_atfork handler keeps its lock sane).
+ *
+ * TEST ONLY: fci_io_record below hands every call that changes the file
+ * system (open, write, sync, rename, truncate, unlink) to a test's function,
+ * in the order the calls happened: the power-loss simulator
+ * (tests/check_powerloss.c) builds crash states from that log. It shares
+ * the same armed flag, so production pays nothing more.
  */
 #ifndef FC_UTIL_IO_H
 #define FC_UTIL_IO_H
@@ -35,6 +41,7 @@ typedef enum fci_io_kind {
     FCI_IO_MMAP,
     FCI_IO_TRUNCATE,  /* ftruncate */
     FCI_IO_STAT,      /* fstat */
+    FCI_IO_UNLINK,
     FCI_IO_KINDS
 } fci_io_kind;
 
@@ -89,6 +96,7 @@ typedef enum fci_io_site {
     FCI_IO_SITE_OPTIONS_RENAME,
     FCI_IO_SITE_OPTIONS_DIR_OPEN,
     FCI_IO_SITE_OPTIONS_DIR_SYNC,
+    FCI_IO_SITE_UNLINK,            /* removing a store file: obsolete or unfinished */
     FCI_IO_SITES
 } fci_io_site;
 
@@ -108,6 +116,7 @@ void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags,
                   off_t off);
 int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len);
 int fci_io_fstat(fci_io_site site, int fd, struct stat *st);
+int fci_io_unlink(fci_io_site site, const char *path);
 
 /* The site's name ("log_append") and kind, for tests and messages. */
 const char *fci_io_site_name(int site);
@@ -145,5 +154,40 @@ void fci_io_hooks_enable(int on);
 uint64_t fci_io_site_calls(int site);
 uint64_t fci_io_site_faults(int site);
 void fci_io_counters_reset(void);
+
+/* ---- TEST ONLY: recording the calls that change the file system ---------- */
+
+typedef enum fci_io_op {
+    FCI_IO_OP_OPEN,       /* path, flags (O_CREAT, O_TRUNC, O_DIRECTORY...), fd */
+    FCI_IO_OP_WRITE,      /* fd, off, len, the bytes in iov[0..iovcnt) */
+    FCI_IO_OP_SYNC,       /* fd; datasync tells fdatasync from fsync */
+    FCI_IO_OP_RENAME,     /* path to `to` */
+    FCI_IO_OP_TRUNCATE,   /* fd, to len bytes */
+    FCI_IO_OP_UNLINK      /* path */
+} fci_io_op;
+
+/* One successful call, as the recorder sees it; the pointers are valid
+ * only during the recorder's call. Paths are as the library named them. */
+typedef struct fci_io_event {
+    fci_io_op op;
+    int site;
+    int fd;
+    int flags;
+    int datasync;
+    const char *path;
+    const char *to;
+    uint64_t off;
+    uint64_t len;
+    const struct iovec *iov;
+    int iovcnt;
+} fci_io_event;
+
+typedef void (*fci_io_recorder)(void *arg, const fci_io_event *ev);
+
+/* Starts handing every successful mutating call (and every open) to fn,
+ * or stops when fn is NULL. While recording, such calls are serialised
+ * under one lock, call and record together, so the log's order is the
+ * order the kernel saw them in. fn must not call the I/O layer. */
+void fci_io_record(fci_io_recorder fn, void *arg);
 
 #endif

@@ -360,7 +360,7 @@ static void remove_outputs(fc_store *s, const fci_version_edit *edit)
     char path[PATH_MAX];
     for (size_t i = 0; i < edit->n_new_files; i++) {
         fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE, edit->new_files[i].number);
-        unlink(path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, path);
     }
 }
 

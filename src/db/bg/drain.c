@@ -20,6 +20,7 @@
 #include "db/core/store.h"
 #include "shm/layout.h"
 #include "shm/wqueue.h"
+#include "util/futex.h"
 #include "util/proc.h"
 #include "db/write/write.h"
 #include "db/bg/bg.h"
@@ -121,7 +122,8 @@ int fci_queue_start(fc_store *s)
     return 0;
 }
 
-/* Drains what is ready, then stops. */
+/* Drains what is ready, then stops. The drain thread is woken, not left
+ * to its 100 ms wait: fc_close would otherwise take up to that long. */
 void fci_queue_stop(fc_store *s)
 {
     fci_writer *w = s->w;
@@ -130,6 +132,7 @@ void fci_queue_stop(fc_store *s)
     pthread_mutex_lock(&w->mu);
     w->queue_stop = 1;
     pthread_mutex_unlock(&w->mu);
+    fci_futex_bump(&fci_queue_of(s)->work);
     fci_gate_reap(w->drain);
     w->drain_started = 0;
 }

@@ -41,7 +41,7 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
     int rc = fci_table_builder_init_fd(&out->tb, &topt, out->fd);
     if (rc != 0) {
         close(out->fd);
-        unlink(out->path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, out->path);
         return fci_err_set(err, rc, "table builder for %s", out->path);
     }
     out->started = 1;
@@ -67,7 +67,7 @@ int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_er
     out->fd = -1;
     out->started = 0;
     if (rc != 0 || entries == 0)
-        unlink(out->path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, out->path);
     return rc;
 }
 
@@ -84,7 +84,7 @@ void fci_output_abandon(fci_output *out)
         return;
     fci_table_builder_free(&out->tb);
     close(out->fd);
-    unlink(out->path);
+    fci_io_unlink(FCI_IO_SITE_UNLINK, out->path);
     out->started = 0;
 }
 

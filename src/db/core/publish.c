@@ -21,6 +21,7 @@
 #include "db/core/vrec.h"
 #include "format/filename.h"
 #include "util/clock.h"
+#include "util/io.h"
 #include "db/core/publish.h"
 
 /* mu held. Builds the record for the current version and memtables, then
@@ -149,7 +150,7 @@ void fci_delete_obsolete_files(fc_store *s)
         if (fci_file_is_table(kind))
             fci_tcache_evict(&s->tcache, number);
         if (snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name) < (int)sizeof path)
-            unlink(path);
+            fci_io_unlink(FCI_IO_SITE_UNLINK, path);
     }
     closedir(d);
 }

@@ -12,6 +12,7 @@
 #include "forkcache.h"
 #include "db/core/tfile.h"
 #include "format/filename.h"
+#include "util/io.h"
 
 /* .ldb first: every table this library writes has that name. */
 int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *path, size_t cap,
@@ -44,8 +45,8 @@ void fci_tfile_unlink(const char *dir, uint64_t number)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, dir, FCI_FILE_TABLE, number);
-    if (unlink(path) != 0 && errno == ENOENT) {
+    if (fci_io_unlink(FCI_IO_SITE_UNLINK, path) != 0 && errno == ENOENT) {
         fci_filename(path, sizeof path, dir, FCI_FILE_TABLE_SST, number);
-        unlink(path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, path);
     }
 }

@@ -15,6 +15,7 @@
 #include "format/dbformat.h"
 #include "format/filename.h"
 #include "format/log_reader.h"
+#include "util/io.h"
 
 int fci_vset_init(fci_vset *vs, const char *dir, unsigned file_mode)
 {
@@ -178,19 +179,27 @@ static void abandon_manifest(fci_vset *vs, int created)
     vs->manifest_open = 0;
     if (created) {
         fci_filename(path, sizeof path, vs->dir, FCI_FILE_MANIFEST, vs->manifest_number);
-        unlink(path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, path);
     }
     vs->manifest_number = fci_vset_new_file_number(vs);
 }
 
 /* Appends an encoded edit to the open MANIFEST and syncs it. With unlock,
  * vs->mu is released meanwhile: only this thread touches the MANIFEST
- * writer while vs->busy is set. */
-static int append_and_sync(fci_vset *vs, const fci_buf *rec, int unlock, fci_err *err)
+ * writer while vs->busy is set. With dir_first the directory is synced
+ * before: the tables the edit adds, or a new MANIFEST, were created since
+ * the last directory sync, and fsyncing a file does not make its name
+ * durable. Without it a power loss could keep the edit and lose the
+ * tables it names, or keep CURRENT's rename and lose the MANIFEST it
+ * names (LevelDB syncs the directory before a new MANIFEST for this). */
+static int append_and_sync(fci_vset *vs, const fci_buf *rec, int unlock, int dir_first,
+                           fci_err *err)
 {
     if (unlock)
         pthread_mutex_unlock(vs->mu);
-    int rc = fci_log_writer_add(&vs->manifest, fci_buf_slice(rec), err);
+    int rc = dir_first ? fci_dir_sync(vs->dir, err) : 0;
+    if (rc == 0)
+        rc = fci_log_writer_add(&vs->manifest, fci_buf_slice(rec), err);
     if (rc == 0)
         rc = fci_log_writer_sync(&vs->manifest, err);
     if (unlock)
@@ -220,7 +229,8 @@ static int log_and_apply_busy(fci_vset *vs, fci_version_edit *edit, fci_err *err
     if (rc == 0 && (rc = fci_edit_encode(edit, &rec)) != 0)
         fci_err_set(err, rc, "encoding a version edit");
     if (rc == 0)
-        rc = append_and_sync(vs, &rec, vs->mu != NULL && !created, err);
+        rc = append_and_sync(vs, &rec, vs->mu != NULL && !created,
+                             created || edit->n_new_files > 0, err);
     fci_buf_free(&rec);
     if (rc == 0 && created) {
         rc = fci_current_write(vs->dir, vs->manifest_number, vs->file_mode, err);

@@ -106,7 +106,7 @@ static int write_options(const fc_store *s, int framing, fci_err *err)
     if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, tmp, path) != 0)
         rc = fci_err_errno(err, FC_EIO, errno, "rename %s", tmp);
     if (rc != 0) {
-        unlink(tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
         return rc;
     }
     int dfd = fci_io_open(FCI_IO_SITE_OPTIONS_DIR_OPEN, s->dir,

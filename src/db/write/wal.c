@@ -45,10 +45,14 @@ static int wal_expects_sync(const fc_store *s)
     return (s->opts.flags & FC_SYNC) || (w->wal_number != 0 && w->wal.synced);
 }
 
-/* Zeros the first fill of wal (synced) and keeps zeros ahead from then on. */
+/* Zeros the first fill of wal (synced) and keeps zeros ahead from then on.
+ * The directory is synced too: a WAL created since the last directory sync
+ * (every WAL after the one an open makes) has a name that a power loss may
+ * drop, taking the synced writes in it along, whatever its fdatasyncs did. */
 static int wal_prealloc(const fc_store *s, fci_log_writer *wal, fci_err *err)
 {
-    return fci_log_writer_prealloc(wal, wal_first_fill(s), wal_zero_ahead(s), 1, err);
+    int rc = fci_log_writer_prealloc(wal, wal_first_fill(s), wal_zero_ahead(s), 1, err);
+    return rc != 0 ? rc : fci_dir_sync(s->dir, err);
 }
 
 /* mu held. Before a synced write: preallocates the live WAL if it is not
