@@ -51,8 +51,8 @@ int tool_cmd_incr(int argc, char **argv)
             code = EXIT_NO; /* a negative answer: the value is not a counter */
         rc = tool_close("incr", dir, s, rc);
         if (rc == 0) {
-            printf("%" PRId64 "\n", value);
-            code = fflush(stdout) == 0 ? EXIT_OK : EXIT_TROUBLE;
+            printf("%" PRId64 "\n", value);   /* checked by main */
+            code = EXIT_OK;
         }
     }
     free(tk.owned);

@@ -191,11 +191,12 @@ int tool_cmd_get(int argc, char **argv)
         if (rc == 0) {
             rc = fc_get(t, k, klen, &v);
             if (rc == 0) {
+                /* A failed write is reported by main (tool_out_finish). */
                 if (sa.hex) {
-                    tool_hex_print(v.data, v.size);
-                    putchar('\n');
+                    if (tool_hex_print(v.data, v.size) == 0)
+                        tool_write("\n", 1);
                 } else {
-                    fwrite(v.data, 1, v.size, stdout);
+                    tool_write(v.data, v.size);
                 }
                 code = EXIT_OK;
             } else if (rc == FC_ENOTFOUND) {
@@ -206,10 +207,6 @@ int tool_cmd_get(int argc, char **argv)
         if (rc != 0 && rc != FC_ENOTFOUND)
             tool_fail("get", dir, "%s", tool_detail(s, rc));
         fc_close(s);
-        if (code == EXIT_OK && fflush(stdout) != 0) {
-            tool_fail("get", dir, "writing the value: %s", strerror(errno));
-            code = EXIT_TROUBLE;
-        }
     }
     free(kown);
     return code;

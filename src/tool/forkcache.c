@@ -167,7 +167,8 @@ const tool_cmd tool_cmds[] = {
         "--help\n"
         "    Print this page and exit.\n",
         "0  the range was printed (it may be empty), or the reader went away.\n"
-        "2  an error: usage, no store at DIR, I/O, damage met while scanning.\n",
+        "2  an error: usage, no store at DIR, I/O, damage met while scanning, or\n"
+        "   output that could not be written (a full disk): the dump is incomplete.\n",
         "forkcache scan /var/cache/fc | head\n"
         "forkcache scan --from user: --to 'user;' /var/cache/fc\n"
         "forkcache scan --reverse --limit 10 /var/cache/fc\n"
@@ -299,7 +300,10 @@ const tool_cmd tool_cmds[] = {
     "1  a negative answer: get found no such key, verify found damage, add found\n" \
     "   the key present, incr found a value that is not a 64-bit integer.\n" \
     "2  an error: a usage error (with a usage line on standard error), no store,\n" \
-    "   a store held by another writer, an I/O error, damage met while working.\n"
+    "   a store held by another writer, an I/O error, damage met while working,\n" \
+    "   or output that could not be written (a full disk, a closed standard\n" \
+    "   output): every command checks its writes, then flushes and closes\n" \
+    "   standard output, and says \"writing standard output\" and why.\n"
 
 /* Indents each line of text by n spaces. */
 static void indented(const char *text, int n)
@@ -389,7 +393,8 @@ static void help_all(void)
              "DIR/forkcache.arena  the shared arena of forkcache writer, for attaching\n", 4);
 }
 
-int main(int argc, char **argv)
+/* Everything but the output check, which main adds to every path. */
+static int run(int argc, char **argv, const char **name)
 {
     if (argc < 2)
         return tool_usage(NULL, "no command given");
@@ -403,6 +408,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(first, "help") == 0) {
+        *name = "help";
         if (argc == 2) {
             help_all();
             return EXIT_OK;
@@ -419,5 +425,13 @@ int main(int argc, char **argv)
     if (c == NULL)
         return tool_usage(NULL, first[0] == '-' ? "unknown option '%s'"
                                                 : "unknown command '%s'", first);
+    *name = c->name;
     return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : "";
+    int code = run(argc, argv, &name);
+    return tool_out_finish(name, code);
 }

@@ -135,7 +135,18 @@ int tool_parse_size(const char *s, size_t *out);
 /* Hex: decode into out (cap >= len / 2), -1 with *bad = the offending
  * character's index on odd length or a non-hex digit. */
 int tool_hex_decode(const char *s, size_t len, unsigned char *out, size_t *bad);
-void tool_hex_print(const void *data, size_t len);
+int tool_hex_print(const void *data, size_t len);   /* 0, or -1 as tool_write */
+
+/* Standard output, checked. tool_write writes len bytes: 0, or -1 with the
+ * error kept for tool_out_finish. tool_out_failed is 1 (and keeps the
+ * error) once any earlier write failed, as after printf. */
+int tool_write(const void *data, size_t len);
+int tool_out_failed(void);
+/* Flushes and closes standard output after a command: code, or
+ * EXIT_TROUBLE with "forkcache: CMD: writing standard output: ..." on
+ * standard error when any write failed (EPIPE excepted: the reader went
+ * away on purpose). */
+int tool_out_finish(const char *cmd, int code);
 
 double tool_now(void);   /* monotonic seconds */
 

@@ -225,14 +225,70 @@ int tool_hex_decode(const char *s, size_t len, unsigned char *out, size_t *bad)
     return 0;
 }
 
-void tool_hex_print(const void *data, size_t len)
+/* In chunks through tool_write, so a failure is noticed and kept. */
+int tool_hex_print(const void *data, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
     const unsigned char *p = data;
+    char buf[512];
+    size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        putchar(digits[p[i] >> 4]);
-        putchar(digits[p[i] & 15]);
+        buf[n++] = digits[p[i] >> 4];
+        buf[n++] = digits[p[i] & 15];
+        if (n == sizeof buf) {
+            if (tool_write(buf, n) != 0)
+                return -1;
+            n = 0;
+        }
     }
+    return tool_write(buf, n);
+}
+
+/* The first error met writing standard output. Kept apart from errno,
+ * which the calls made after it (closing the store) may change before
+ * main reports it. Written by the one thread the tool runs. */
+static int out_errno;
+
+int tool_out_failed(void)
+{
+    if (!ferror(stdout))
+        return 0;
+    if (out_errno == 0)
+        out_errno = errno ? errno : EIO;
+    return 1;
+}
+
+int tool_write(const void *data, size_t len)
+{
+    if (len == 0)
+        return tool_out_failed() ? -1 : 0;
+    errno = 0;
+    if (fwrite(data, 1, len, stdout) != len) {
+        tool_out_failed();
+        return -1;
+    }
+    return 0;
+}
+
+/* Output that did not reach its file is a failed command, whatever the
+ * command itself concluded: a scan cut short by a full disk must not pass
+ * for a backup. Only a reader that went away (EPIPE, with SIGPIPE
+ * ignored) is not an error, as for `scan | head`. */
+int tool_out_finish(const char *cmd, int code)
+{
+    int err = out_errno;
+    errno = 0;
+    if (fflush(stdout) != 0 && err == 0)
+        err = errno ? errno : EIO;
+    if (ferror(stdout) && err == 0)
+        err = EIO;   /* failed earlier, errno lost: the generic I/O error */
+    errno = 0;
+    if (fclose(stdout) != 0 && err == 0)
+        err = errno ? errno : EIO;
+    if (err == 0 || err == EPIPE)
+        return code;
+    fprintf(stderr, "forkcache: %s: writing standard output: %s\n", cmd ? cmd : "", strerror(err));
+    return EXIT_TROUBLE;
 }
 
 /* A command that opened with FC_ATTACH may have become the writer itself
