@@ -49,6 +49,7 @@ static const struct option writer_opts[] = {
     { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+    { "ttl-framing", no_argument, NULL, OPT_TTL_FRAMING },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -116,6 +117,10 @@ int tool_cmd_writer(int argc, char **argv)
         if (opt == OPT_HELP) {
             tool_help_cmd(cmd);
             return EXIT_OK;
+        }
+        if (opt == OPT_TTL_FRAMING) {
+            sa.has_ttl = 1;   /* framing only: the writer writes no values */
+            continue;
         }
         return tool_usage(cmd, NULL);
     }
