@@ -636,17 +636,18 @@ static void out_of_fds(http_loop *l)
     l->accept_resume_ms = http_now_ms() + ACCEPT_PAUSE_MS;
 }
 
-/* An accept4 error line, at most one per ACCEPT_LOG_MS, with the number
- * of errors it stands for: the same error a million times says nothing
- * more and fills the disk. */
+/* An accept4 error line, at most one per ACCEPT_LOG_MS, saying how many
+ * errors went unlogged before it: the same error a million times says
+ * nothing more and fills the disk. */
 static void accept_error(http_loop *l, int err)
 {
     int64_t now = http_now_ms();
-    l->accept_errors++;
-    if (l->accept_log_ms != 0 && now - l->accept_log_ms < ACCEPT_LOG_MS)
+    if (l->accept_log_ms != 0 && now - l->accept_log_ms < ACCEPT_LOG_MS) {
+        l->accept_errors++;
         return;
-    fprintf(stderr, "%s[%d]: accept4: %s (%lu times since the last such line)\n", l->name,
-            (int)getpid(), strerror(err), l->accept_errors);
+    }
+    fprintf(stderr, "%s[%d]: accept4: %s (%lu more not logged since the last such line)\n",
+            l->name, (int)getpid(), strerror(err), l->accept_errors);
     l->accept_log_ms = now;
     l->accept_errors = 0;
 }

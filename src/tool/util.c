@@ -181,8 +181,9 @@ int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned f
     snprintf(current, sizeof current, "%s/CURRENT", dir);
     if (!create && stat(current, &sb) != 0) {
         int err = errno;
-        if (err == ENOENT) {
-            tool_fail(cmd, dir, "not a store (no CURRENT file)");
+        if (err == ENOENT || err == ENOTDIR) {
+            tool_fail(cmd, dir, "not a store (%s)",
+                      err == ENOENT ? "no CURRENT file" : "not a directory");
             return FC_ENOTFOUND;
         }
         /* EACCES: the store may well be there; say so, not "no store". */
