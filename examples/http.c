@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE /* accept4, ppoll, MSG_NOSIGNAL */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -26,6 +27,8 @@
 #define IN_INITIAL 16384              /* a connection's first input buffer */
 #define LINGER_MS 2000                /* reading what follows a final answer */
 #define ACCEPT_BURST 64               /* accepts per wake-up at most */
+#define ACCEPT_PAUSE_MS 100           /* out of descriptors: wait this long */
+#define ACCEPT_LOG_MS 10000           /* one accept4 error line per 10 s */
 
 enum {
     PARSE_OK = 0,
@@ -356,6 +359,7 @@ static const char *reason(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 413: return "Content Too Large";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
@@ -446,6 +450,19 @@ static void send_continue(http_conn *c)
     c->continued = 1;
 }
 
+/* Keeps head_ms, the start of the head being awaited: set by the first
+ * byte of a head (a new connection has it from its accept), cleared once
+ * the head is whole or nothing is buffered (idle between requests). Each
+ * byte resets the idle clock, not this one, so a head trickled a byte at a
+ * time still meets its deadline. */
+static void note_head(http_conn *c, size_t avail, int head_partial)
+{
+    if (!head_partial)
+        c->head_ms = 0;
+    else if (avail > 0 && c->head_ms == 0)
+        c->head_ms = http_now_ms();
+}
+
 /* Answers the buffered requests in order. A request is answered only when
  * the previous answer is wholly out, so pipelined answers keep their order
  * and a client that does not read is not buffered for without bound. */
@@ -455,6 +472,7 @@ static void serve_buffered(http_loop *l, http_conn *c)
         http_request rq;
         size_t avail = c->in_len - c->in_off;
         int pr = parse_request(c->in + c->in_off, avail, l->max_body, &rq);
+        note_head(c, avail, pr == PARSE_MORE && rq.head_len == 0);
         if (pr == PARSE_MORE) {
             /* content_length is checked against max_body only once the
              * head is whole */
@@ -561,26 +579,118 @@ static void conn_free(http_conn *c)
     free(c->out);
 }
 
-/* Takes new connections from the shared socket while this worker has room.
- * Every worker polls the socket; those that lose the race get EAGAIN. */
+/* Whether c may be closed to make room for a new connection, and how
+ * much it is worth keeping: 0 = not closable (an answer or a body is on
+ * its way), 1 = answered and lingering, 2 = idle between requests, 3 = an
+ * unfinished head. */
+static int close_rank(const http_conn *c)
+{
+    if (c->dead || c->lingering)
+        return 1;
+    if (c->out_off != c->out_len || c->in_want != 0 || c->close_after)
+        return 0;
+    return c->head_ms == 0 ? 2 : 3;
+}
+
+/* The connection to close when the table is full: the lowest rank, and
+ * within a rank the oldest (idle: least recently active; head: the
+ * earliest begun, so a fresh connection is the last to go). -1: none. */
+static int victim(const http_loop *l)
+{
+    int best = -1, best_rank = 4;
+    int64_t best_age = 0;
+    for (int i = 0; i < l->nconns; i++) {
+        const http_conn *c = &l->conns[i];
+        int rank = close_rank(c);
+        int64_t age = rank == 3 ? c->head_ms : c->last_ms;
+        if (rank != 0 && (rank < best_rank || (rank == best_rank && age < best_age))) {
+            best = i;
+            best_rank = rank;
+            best_age = age;
+        }
+    }
+    return best;
+}
+
+/* Frees table entry i (swapping the last one in). */
+static void drop_conn(http_loop *l, int i)
+{
+    conn_free(&l->conns[i]);
+    l->conns[i] = l->conns[--l->nconns];
+}
+
+/* Out of descriptors (EMFILE, ENFILE): the pending connection would make
+ * the listener readable again at once, so a worker that only returned
+ * would spin. Refuse it instead (the reserve descriptor, given up for a
+ * moment, makes room to accept and close it) and leave the listener alone
+ * for ACCEPT_PAUSE_MS. */
+static void out_of_fds(http_loop *l)
+{
+    if (l->reserve_fd >= 0) {
+        close(l->reserve_fd);
+        int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd >= 0)
+            close(fd);
+        l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    l->accept_resume_ms = http_now_ms() + ACCEPT_PAUSE_MS;
+}
+
+/* An accept4 error line, at most one per ACCEPT_LOG_MS, saying how many
+ * errors went unlogged before it: the same error a million times says
+ * nothing more and fills the disk. */
+static void accept_error(http_loop *l, int err)
+{
+    int64_t now = http_now_ms();
+    if (l->accept_log_ms != 0 && now - l->accept_log_ms < ACCEPT_LOG_MS) {
+        l->accept_errors++;
+        return;
+    }
+    fprintf(stderr, "%s[%d]: accept4: %s (%lu more not logged since the last such line)\n",
+            l->name, (int)getpid(), strerror(err), l->accept_errors);
+    l->accept_log_ms = now;
+    l->accept_errors = 0;
+}
+
+/* Takes new connections from the shared socket. A full table makes room
+ * by closing its least valuable connection (victim), so connections that
+ * trickle their heads cannot keep new ones out. Every worker polls the
+ * socket; those that lose the race get EAGAIN. */
 static void accept_some(http_loop *l)
 {
-    for (int i = 0; i < ACCEPT_BURST && l->nconns < l->max_conns; i++) {
+    for (int i = 0; i < ACCEPT_BURST; i++) {
+        int v = l->nconns < l->max_conns ? -1 : victim(l);
+        if (l->nconns == l->max_conns && v < 0)
+            return;
         int fd = accept4(l->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
-                fprintf(stderr, "%s[%d]: accept4: %s\n", l->name, (int)getpid(),
-                        strerror(errno));
+            int err = errno;
+            if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED)
+                return;
+            accept_error(l, err);
+            if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM)
+                out_of_fds(l);
             return;
         }
+        if (v >= 0)
+            drop_conn(l, v);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         http_conn *c = &l->conns[l->nconns++];
         memset(c, 0, sizeof *c);
         c->fd = fd;
-        c->last_ms = http_now_ms();
+        c->last_ms = c->head_ms = http_now_ms();
     }
+}
+
+/* Whether to poll the listening socket: not while paused for lack of
+ * descriptors, nor while the table is full of connections none of which
+ * may be closed for a new one. */
+static int want_accept(const http_loop *l)
+{
+    if (l->accept_resume_ms != 0 && http_now_ms() < l->accept_resume_ms)
+        return 0;
+    return l->nconns < l->max_conns || victim(l) >= 0;
 }
 
 /* What to wait for on each connection, and on the listening socket. */
@@ -594,22 +704,37 @@ static int fill_pollfds(http_loop *l)
             ev = POLLOUT;
         l->pfds[n++] = (struct pollfd){ c->fd, ev, 0 };
     }
-    if (l->nconns < l->max_conns)
+    if (want_accept(l))
         l->pfds[n++] = (struct pollfd){ l->lfd, POLLIN, 0 };
     return n;
 }
 
-/* Closes dead, idle and finished-lingering connections. */
+/* A head not whole by its deadline: 408, and the connection closes once
+ * the answer is out (lingering, itself bounded). */
+static void head_late(http_conn *c)
+{
+    static const char text[] = "request head not received in time\n";
+    http_reply r = { 408, NULL, text, sizeof text - 1, 1 };
+    c->head_ms = 0;
+    http_send_reply(c, NULL, &r, 0);
+    if (!c->dead && c->out_off == c->out_len)
+        start_linger(c);
+}
+
+/* Closes dead, idle and finished-lingering connections, and answers heads
+ * past their deadline. */
 static void sweep(http_loop *l)
 {
     int64_t now = http_now_ms();
     for (int i = 0; i < l->nconns;) {
         http_conn *c = &l->conns[i];
         int64_t idle = now - c->last_ms;
+        if (!c->dead && !c->lingering && c->head_ms != 0 && c->out_off == c->out_len &&
+            now - c->head_ms > l->head_timeout_ms)
+            head_late(c);
         if (c->dead || (c->lingering && idle > LINGER_MS) ||
             (!c->lingering && idle > (int64_t)l->idle_s * 1000)) {
-            conn_free(c);
-            l->conns[i] = l->conns[--l->nconns];
+            drop_conn(l, i);
             continue;
         }
         i++;
@@ -623,6 +748,13 @@ int http_loop_turn(http_loop *l, const sigset_t *wait_mask)
 {
     int n = fill_pollfds(l);
     struct timespec tick = { 1, 0 };
+    if (l->accept_resume_ms != 0) {   /* wake when the pause ends */
+        int64_t left = l->accept_resume_ms - http_now_ms();
+        if (left <= 0)
+            l->accept_resume_ms = 0;
+        else if (left < 1000)
+            tick = (struct timespec){ 0, (long)left * 1000000L };
+    }
     int ready = ppoll(l->pfds, (nfds_t)n, &tick, wait_mask);
     if (ready < 0)
         return errno == EINTR ? 0 : -1;
@@ -642,6 +774,9 @@ int http_loop_turn(http_loop *l, const sigset_t *wait_mask)
 int http_loop_init(http_loop *l)
 {
     l->nconns = 0;
+    if (l->head_timeout_ms <= 0)
+        l->head_timeout_ms = HTTP_HEAD_TIMEOUT_MS;
+    l->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     l->conns = calloc((size_t)l->max_conns, sizeof *l->conns);
     l->pfds = calloc((size_t)l->max_conns + 1, sizeof *l->pfds);
     return l->conns && l->pfds ? 0 : -1;
@@ -653,6 +788,9 @@ void http_loop_free(http_loop *l)
 {
     for (int i = 0; i < l->nconns; i++)
         conn_free(&l->conns[i]);
+    if (l->reserve_fd >= 0)
+        close(l->reserve_fd);
+    l->reserve_fd = -1;
     free(l->conns);
     free(l->pfds);
     l->conns = NULL;

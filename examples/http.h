@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #define HTTP_HEAD_MAX 8192     /* request line + headers, bytes */
+#define HTTP_HEAD_TIMEOUT_MS 10000 /* default deadline of a request head */
 
 /* One connection's buffers and state. */
 typedef struct http_conn {
@@ -28,6 +29,9 @@ typedef struct http_conn {
     int dead;               /* close at the end of this event */
     int continued;          /* "100 Continue" sent for the request at in_off */
     int64_t last_ms;        /* last activity, for the idle and linger timeouts */
+    int64_t head_ms;        /* when the request head being awaited began: the
+                               accept, or the first byte after the previous
+                               request; 0 while idle between requests */
 } http_conn;
 
 /* The methods the handlers tell apart; any other token is HTTP_OTHER. */
@@ -67,13 +71,19 @@ typedef struct http_loop {
     const char *name;       /* the program, for log lines */
     int lfd;                /* the listening socket, shared by every worker */
     size_t max_body;
-    int max_conns;
+    int max_conns;          /* when full, the oldest idle (else the oldest
+                               unfinished head) is closed for a new one */
     int idle_s;
+    int head_timeout_ms;    /* a request head must be whole this soon */
     http_handler handler;
     void *ctx;              /* the handler's first argument */
     http_conn *conns;
     int nconns;
     struct pollfd *pfds;
+    int reserve_fd;         /* kept open to accept-and-close on EMFILE */
+    int64_t accept_resume_ms; /* out of descriptors: listener unpolled until */
+    int64_t accept_log_ms;  /* the last accept4 error line, at most 1 per 10 s */
+    unsigned long accept_errors; /* accept4 errors since that line */
 } http_loop;
 
 int64_t http_now_ms(void);

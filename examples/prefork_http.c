@@ -38,6 +38,8 @@
 #define LIMIT_MAX_BODY (4u << 20)     /* the write queue's entries must hold it */
 #define DEFAULT_MAX_CONNS 1024        /* connections per worker */
 #define DEFAULT_IDLE_S 60             /* idle keep-alive connections close */
+#define DEFAULT_HEAD_TIMEOUT_S 10     /* a request head must be whole by then */
+#define DEFAULT_WRITE_TIMEOUT_MS 2000 /* a PUT waits this long for the writer */
 #define STOP_GRACE_MS 5000            /* workers get this long after SIGTERM */
 #define RESPAWN_DELAY_MS 1000         /* a worker that died young waits this */
 #define DEFAULT_COMPUTE_TTL_S 5       /* /compute results expire after this */
@@ -54,6 +56,8 @@ typedef struct server_config {
     size_t max_body;
     int max_conns;
     int idle_s;
+    int head_timeout_s;
+    int write_timeout_ms;   /* fc_options.write_timeout_ms of the workers */
     uint64_t compute_ttl_s; /* /compute results live this long (0: forever) */
     int compute_ms;         /* --compute-ms: a computation lasts at least this */
     int no_cache;           /* --no-cache: /compute computes every time */
@@ -398,6 +402,7 @@ static int worker_init(worker *w, fc_store *s, const server_config *cfg, int lfd
     w->cfg = cfg;
     w->loop = (http_loop){ .name = "prefork_http", .lfd = lfd, .max_body = cfg->max_body,
                            .max_conns = cfg->max_conns, .idle_s = cfg->idle_s,
+                           .head_timeout_ms = cfg->head_timeout_s * 1000,
                            .handler = dispatch, .ctx = w };
     return http_loop_init(&w->loop);
 }
@@ -586,6 +591,9 @@ static int open_framed(server *srv, int framing)
     if (srv->cfg.arena_file)
         o.arena_path = "";
     o.ttl_framing = framing;
+    /* A stopped or stalled writer must not hold a worker (and the GETs
+     * behind its PUT) for ever: the PUT gives up and answers 503. */
+    o.write_timeout_ms = srv->cfg.write_timeout_ms;
     return fc_open(srv->cfg.dir, &o, &srv->store);
 }
 
@@ -661,7 +669,8 @@ static void help(void)
         "SYNOPSIS\n"
         "    prefork_http --dir DIR [--port P] [--workers N] [--mode mmap|copy]\n"
         "                 [--bind ADDR] [--max-body BYTES] [--max-conns N]\n"
-        "                 [--idle-timeout SECONDS] [--arena-file]\n"
+        "                 [--idle-timeout SECONDS] [--head-timeout SECONDS]\n"
+        "                 [--write-timeout MS] [--arena-file]\n"
         "                 [--compute-ttl SECONDS] [--compute-ms MS] [--no-cache]\n"
         "    prefork_http --print-compute N [--compute-ms MS]\n"
         "\n"
@@ -730,8 +739,16 @@ static void help(void)
         "    --workers N           worker processes, 1..256 (default 2)\n"
         "    --mode mmap|copy      zero-copy answers, or copy each value first (default mmap)\n"
         "    --max-body BYTES      largest PUT body (default 1048576, at most 4194304)\n"
-        "    --max-conns N         connections per worker (default 1024)\n"
+        "    --max-conns N         connections per worker (default 1024); when a worker\n"
+        "                          is full, a new connection closes its oldest idle one\n"
+        "                          or, failing that, the oldest unfinished request head\n"
         "    --idle-timeout S      close connections idle this long (default 60)\n"
+        "    --head-timeout S      a request head (line and headers) must arrive whole\n"
+        "                          within S seconds of its first byte, or of the\n"
+        "                          connection's accept; else 408 and close (default 10)\n"
+        "    --write-timeout MS    a PUT or DELETE waits at most MS milliseconds for the\n"
+        "                          store's writer, then answers 503 (its outcome is then\n"
+        "                          unknown); 0 waits for ever (default 2000)\n"
         "    --arena-file          keep the arena in DIR/forkcache.arena, so that\n"
         "                          `forkcache get|put|scan DIR ...` attach while it runs\n"
         "    --compute-ttl S       /compute results expire after S seconds; 0: never\n"
@@ -784,6 +801,7 @@ static int usage_error(const char *what, const char *arg)
 }
 
 enum { O_DIR = 256, O_PORT, O_BIND, O_WORKERS, O_MODE, O_MAX_BODY, O_MAX_CONNS, O_IDLE,
+       O_HEAD_TIMEOUT, O_WRITE_TIMEOUT,
        O_ARENA_FILE, O_HELP, O_COMPUTE_TTL, O_COMPUTE_MS, O_NO_CACHE, O_PRINT_COMPUTE };
 
 static const struct option long_opts[] = {
@@ -795,6 +813,8 @@ static const struct option long_opts[] = {
     { "max-body", required_argument, NULL, O_MAX_BODY },
     { "max-conns", required_argument, NULL, O_MAX_CONNS },
     { "idle-timeout", required_argument, NULL, O_IDLE },
+    { "head-timeout", required_argument, NULL, O_HEAD_TIMEOUT },
+    { "write-timeout", required_argument, NULL, O_WRITE_TIMEOUT },
     { "arena-file", no_argument, NULL, O_ARENA_FILE },
     { "help", no_argument, NULL, O_HELP },
     { "compute-ttl", required_argument, NULL, O_COMPUTE_TTL },
@@ -841,6 +861,14 @@ static int parse_option(server_config *cfg, int opt, const char *arg)
         if ((rc = set_number("bad --idle-timeout", arg, 1, 86400, &v)) == 0)
             cfg->idle_s = (int)v;
         break;
+    case O_HEAD_TIMEOUT:
+        if ((rc = set_number("bad --head-timeout", arg, 1, 3600, &v)) == 0)
+            cfg->head_timeout_s = (int)v;
+        break;
+    case O_WRITE_TIMEOUT:
+        if ((rc = set_number("bad --write-timeout", arg, 0, 3600 * 1000, &v)) == 0)
+            cfg->write_timeout_ms = (int)v;
+        break;
     case O_COMPUTE_TTL: /* at most a year: ttl * 1000 stays far from overflow */
         if ((rc = set_number("bad --compute-ttl", arg, 0, 366LL * 86400, &v)) == 0)
             cfg->compute_ttl_s = (uint64_t)v;
@@ -882,7 +910,9 @@ int main(int argc, char **argv)
     server_config *cfg = &srv.cfg;
     *cfg = (server_config){ .bind = "127.0.0.1", .port = 8080, .workers = 2,
                             .max_body = DEFAULT_MAX_BODY, .max_conns = DEFAULT_MAX_CONNS,
-                            .idle_s = DEFAULT_IDLE_S, .compute_ttl_s = DEFAULT_COMPUTE_TTL_S };
+                            .idle_s = DEFAULT_IDLE_S, .head_timeout_s = DEFAULT_HEAD_TIMEOUT_S,
+                            .write_timeout_ms = DEFAULT_WRITE_TIMEOUT_MS,
+                            .compute_ttl_s = DEFAULT_COMPUTE_TTL_S };
     int opt;
     while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         if (opt == O_HELP) {

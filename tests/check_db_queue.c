@@ -5,13 +5,16 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "fct.h"
 #include "forkcache.h"
+#include "util/io.h"
 
 static fc_store *open_small(void)
 {
@@ -158,6 +161,46 @@ START_TEST(writer_gone_is_an_error)
     int status;
     waitpid(pid, &status, 0);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d", status);
+}
+END_TEST
+
+/* A batch the writer refuses because its own I/O failed (here every WAL
+ * append fails with EMFILE, as when the writer runs out of descriptors)
+ * reaches the producer with the writer's reason: the error's text and the
+ * file, not a bare "input/output error". */
+START_TEST(writer_refusal_says_why)
+{
+    fc_store *s = open_small();
+    int go[2];
+    ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    pid_t pid = fc_fork();
+    if (pid == 0) {
+        char c;
+        close(go[1]);
+        if (fc_after_fork(s) != 0 || read(go[0], &c, 1) != 0)
+            _exit(2);
+        int rc = fc_put(s, "k", 1, "v", 1);
+        const char *msg = fc_errmsg(s);
+        if (rc == 0)
+            _exit(3);
+        if (strstr(msg, strerror(EMFILE)) == NULL || strstr(msg, ".log") == NULL) {
+            fprintf(stderr, "producer's message: %s\n", msg);
+            _exit(4);
+        }
+        _exit(0);
+    }
+    close(go[0]);
+    /* Only this process (the writer) fails its appends. */
+    fci_io_fault f = { .kind = FCI_IO_ANY, .site = FCI_IO_SITE_LOG_APPEND, .nth = 1,
+                       .count = 0, .err = EMFILE };
+    ck_assert_int_eq(fci_io_fault_arm(&f), 0);
+    close(go[1]);
+    int status;
+    waitpid(pid, &status, 0);
+    fci_io_fault_clear();
+    fci_io_hooks_enable(0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d", status);
+    fc_close(s);   /* may report the failed appends: not what is tested */
 }
 END_TEST
 
@@ -315,6 +358,7 @@ static Suite *queue_suite(void)
     tcase_add_test(tc, workers_write_through_the_queue);
     tcase_add_test(tc, queue_limits_and_errors);
     tcase_add_test(tc, writer_gone_is_an_error);
+    tcase_add_test(tc, writer_refusal_says_why);
     tcase_add_test(tc, visible_in_another_process_when_put_returns);
     tcase_add_test(tc, producers_killed_and_restarted);
     suite_add_tcase(s, tc);

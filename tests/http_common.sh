@@ -2,7 +2,8 @@
 # binaries ($HTTP, $FC), a scratch directory ($tmp, removed at exit) with
 # the store path ($S), a cleanup that never lets the server ($spid) or its
 # workers outlive the test, and starting, stopping and asking the server.
-# Set http_name (the scratch prefix) before sourcing; http_workers (default
+# Set http_name (the scratch prefix) before sourcing; http_wrap, when set,
+# is a command start_server runs the server under (prlimit ...); http_workers (default
 # 2) is how many workers start_server starts and waits for.
 : "${top_builddir:?run through make check}"
 FC="$top_builddir/src/tool/forkcache"
@@ -69,7 +70,7 @@ all_workers() { [ "$(children_of | wc -l)" -eq "$http_workers" ]; }
 # workers' pids ($workers).
 start_server() {
     rm -f "$tmp/server.out"   # the previous server's line must not be read
-    "$HTTP" --dir "$S" --port 0 --workers "$http_workers" "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
+    ${http_wrap:-} "$HTTP" --dir "$S" --port 0 --workers "$http_workers" "$@" >"$tmp/server.out" 2>"$tmp/server.err" &
     spid=$!
     wait_for grep -qs ' port [0-9]' "$tmp/server.out" || fail "no listening line"
     port=$(sed -n 's/.* port \([0-9][0-9]*\),.*/\1/p' "$tmp/server.out")

@@ -32,6 +32,11 @@
  * the code of an operation the writer decides (src/db/atomic.h), which
  * answers in the first bytes of the payload (fci_wq_call's reply). */
 #define FCI_WQ_OP_SHIFT 8
+/* A plain batch the writer refuses gets, over the start of its payload, the
+ * reason as a NUL-terminated sentence of at most this many bytes (the
+ * writer's own message: the file and the system's error), so the producer
+ * can say more than the code. Entries are at least 4 KiB. */
+#define FCI_WQ_REASON_MAX 256
 #define FCI_WQ_OP(flags) (((flags) >> FCI_WQ_OP_SHIFT) & 0xffu)
 
 typedef struct fci_wq_slot {

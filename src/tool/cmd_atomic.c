@@ -31,7 +31,7 @@ int tool_cmd_incr(int argc, char **argv)
     const tool_cmd *cmd = tool_find("incr");
     store_args sa;
     tool_key tk;
-    int r = tool_key_args(cmd, argc, argv, "xswt", 2, 3, &sa, &tk);
+    int r = tool_key_args(cmd, argc, argv, "xswtT", 2, 3, &sa, &tk);
     if (r >= 0)
         return r;
     const char *dir = tk.dir;
@@ -44,15 +44,17 @@ int tool_cmd_incr(int argc, char **argv)
     int rc = tool_open("incr", dir, &sa, TOOL_WRITE_FLAGS | FC_CREATE, &s);
     int code = EXIT_TROUBLE;
     if (rc == 0) {
+        tool_wait_begin("incr", dir, s, &sa);
         rc = fc_incr(s, tk.key, tk.klen, delta, 0, sa.ttl_ms, &value);
+        tool_wait_end();
         if (rc != 0)
-            tool_fail("incr", dir, "%s", tool_detail(s, rc));
+            tool_write_failed("incr", dir, s, rc);
         if (rc == FC_ENAN || rc == FC_EOVERFLOW)
             code = EXIT_NO; /* a negative answer: the value is not a counter */
         rc = tool_close("incr", dir, s, rc);
         if (rc == 0) {
-            printf("%" PRId64 "\n", value);
-            code = fflush(stdout) == 0 ? EXIT_OK : EXIT_TROUBLE;
+            printf("%" PRId64 "\n", value);   /* checked by main */
+            code = EXIT_OK;
         }
     }
     free(tk.owned);

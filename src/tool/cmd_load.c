@@ -29,6 +29,7 @@
 
 typedef struct load_state {
     const char *dir;
+    const store_args *sa;    /* the command line's options */
     const char *input;       /* for messages: the file name or "stdin" */
     fc_store *store;
     fc_batch *batch;
@@ -63,12 +64,16 @@ static int flush_batch(load_state *ls)
     size_t n = fc_batch_count(ls->batch);
     if (n == 0)
         return 0;
+    tool_wait_begin("load", ls->dir, ls->store, ls->sa);
     int rc = fc_write(ls->store, ls->batch, ls->write_flags);
+    tool_wait_end();
     if (rc != 0) {
         if (ls->progress)
             fputc('\n', stderr);
-        tool_fail("load", ls->dir, "writing rows %llu to %llu: %s", ls->rows + 1,
-                  ls->rows + n, tool_detail(ls->store, rc));
+        tool_fail("load", ls->dir, "writing rows %llu to %llu: %s%s", ls->rows + 1,
+                  ls->rows + n, tool_detail(ls->store, rc),
+                  rc == FC_ETIMEDOUT ? " (the writer did not answer within --timeout; "
+                                       "these rows may or may not be stored)" : "");
         return rc;
     }
     ls->rows += n;
@@ -203,6 +208,7 @@ static const struct option load_opts[] = {
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
     { "ttl", required_argument, NULL, OPT_TTL },
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -239,6 +245,7 @@ int tool_cmd_load(int argc, char **argv)
     load_state ls;
     memset(&ls, 0, sizeof ls);
     ls.dir = argv[optind];
+    ls.sa = &sa;
     const char *file = argc - optind == 2 ? argv[optind + 1] : "-";
     FILE *in = stdin;
     ls.input = "stdin";

@@ -92,29 +92,32 @@ static int in_range(fc_val k, const scan_args *a)
     return !a->has_to || key_cmp(k, a->to_buf, a->to_len) < 0;
 }
 
-static void print_field(fc_val v, int hex)
+static int print_field(fc_val v, int hex)
 {
-    if (hex)
-        tool_hex_print(v.data, v.size);
-    else
-        fwrite(v.data, 1, v.size, stdout);
+    return hex ? tool_hex_print(v.data, v.size) : tool_write(v.data, v.size);
 }
 
-/* Walks and prints. Returns 0, 1 when stdout went away (EPIPE), or an
- * FC_E* code from the iterator. */
+/* One key<TAB>value line: 0, or -1 once standard output failed (the error
+ * is kept for main's report, so the scan stops at once). */
+static int print_pair(fc_iter *it, int hex)
+{
+    if (print_field(fc_iter_key(it), hex) != 0 || tool_write("\t", 1) != 0 ||
+        print_field(fc_iter_value(it), hex) != 0 || tool_write("\n", 1) != 0)
+        return -1;
+    return 0;
+}
+
+/* Walks and prints. Returns 0, 1 when standard output failed (main
+ * reports it, or ignores it when the reader went away), or an FC_E* code
+ * from the iterator. */
 static int walk(fc_iter *it, const scan_args *a, int hex)
 {
     unsigned long long n = 0;
     int rc = start(it, a);
     while (rc == 0 && (!a->has_limit || n < a->limit)) {
-        fc_val k = fc_iter_key(it);
-        if (!in_range(k, a))
+        if (!in_range(fc_iter_key(it), a))
             break;
-        print_field(k, hex);
-        putchar('\t');
-        print_field(fc_iter_value(it), hex);
-        putchar('\n');
-        if (ferror(stdout))
+        if (print_pair(it, hex) != 0)
             return 1;
         n++;
         rc = a->reverse ? fc_iter_prev(it) : fc_iter_next(it);
@@ -122,6 +125,8 @@ static int walk(fc_iter *it, const scan_args *a, int hex)
     return rc == FC_ENOTFOUND ? 0 : rc;
 }
 
+/* Output errors are main's to report (tool_out_finish), after the flush
+ * that may be the first write to fail. */
 static int scan_store(const char *dir, const store_args *sa, const scan_args *a)
 {
     fc_store *s;
@@ -143,15 +148,6 @@ static int scan_store(const char *dir, const store_args *sa, const scan_args *a)
     if (t)
         fc_txn_end(t);
     fc_close(s);
-    /* A reader that closed the pipe wanted no more: not an error. */
-    if (rc == 1 || (fflush(stdout) != 0 && errno == EPIPE)) {
-        clearerr(stdout);
-        return code;
-    }
-    if (ferror(stdout)) {
-        tool_fail("scan", dir, "writing the output: %s", strerror(errno));
-        return EXIT_TROUBLE;
-    }
     return code;
 }
 

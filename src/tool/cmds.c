@@ -21,6 +21,7 @@ static const struct option store_opts[] = {
     { "write-buffer", required_argument, NULL, OPT_WRITE_BUFFER },
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
     { "ttl", required_argument, NULL, OPT_TTL },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -35,7 +36,8 @@ static const char *opt_name(int opt)
 
 /*
  * The shared option loop. allowed lists what the command takes: 'x'
- * --hex, 's' --sync, 'w' the store-size options, 't' --ttl. Returns -1 to go on, or an
+ * --hex, 's' --sync, 'w' the store-size options, 't' --ttl, 'T' --timeout.
+ * Returns -1 to go on, or an
  * exit code (help printed, usage error). "+" stops at the first operand,
  * so keys that start with '-' work after DIR.
  */
@@ -49,8 +51,12 @@ int tool_parse(const tool_cmd *cmd, int argc, char **argv, const char *allowed,
             tool_help_cmd(cmd);
             return EXIT_OK;
         }
-        int id = opt == OPT_WRITE_BUFFER || opt == OPT_ARENA_SIZE ? 'w' : opt == OPT_TTL ? 't' : opt;
-        if ((id == OPT_HEX || id == OPT_SYNC || id == 'w' || id == 't') && strchr(allowed, id) == NULL)
+        int id = opt == OPT_WRITE_BUFFER || opt == OPT_ARENA_SIZE ? 'w'
+                 : opt == OPT_TTL                                ? 't'
+                 : opt == OPT_TIMEOUT                            ? 'T'
+                                                                 : opt;
+        if ((id == OPT_HEX || id == OPT_SYNC || id == 'w' || id == 't' || id == 'T') &&
+            strchr(allowed, id) == NULL)
             return tool_usage(cmd, "option --%s does not apply", opt_name(opt));
         int r = tool_store_opt(cmd, opt, optarg, sa);
         if (r < 0)
@@ -115,7 +121,7 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
     const tool_cmd *cmd = tool_find(name);
     store_args sa;
     tool_key tk;
-    int r = tool_key_args(cmd, argc, argv, nargs == 3 ? "xswt" : "xsw", nargs, nargs, &sa, &tk);
+    int r = tool_key_args(cmd, argc, argv, nargs == 3 ? "xswtT" : "xswT", nargs, nargs, &sa, &tk);
     if (r >= 0)
         return r;
     const char *dir = tk.dir;
@@ -131,6 +137,7 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
     int exists = 0;
     if (rc == 0) {
         fc_batch *b = NULL;
+        tool_wait_begin(name, dir, s, &sa);
         if (strcmp(name, "add") == 0) {
             rc = fc_add(s, k, klen, v, vlen, sa.ttl_ms);
             exists = rc == FC_EEXIST; /* the negative answer, exit 1 */
@@ -143,9 +150,9 @@ static int write_one(const char *name, int argc, char **argv, int nargs)
             if (rc == 0)
                 rc = fc_write(s, b, sa.sync ? FC_WRITE_SYNC : 0);
         }
+        tool_wait_end();
         if (rc != 0)
-            tool_fail(name, dir, "%s", rc == FC_ETOOBIG ? "key or value too big"
-                                                        : tool_detail(s, rc));
+            tool_write_failed(name, dir, s, rc);
         fc_batch_free(b);
         rc = tool_close(name, dir, s, rc);
     }
@@ -191,11 +198,12 @@ int tool_cmd_get(int argc, char **argv)
         if (rc == 0) {
             rc = fc_get(t, k, klen, &v);
             if (rc == 0) {
+                /* A failed write is reported by main (tool_out_finish). */
                 if (sa.hex) {
-                    tool_hex_print(v.data, v.size);
-                    putchar('\n');
+                    if (tool_hex_print(v.data, v.size) == 0)
+                        tool_write("\n", 1);
                 } else {
-                    fwrite(v.data, 1, v.size, stdout);
+                    tool_write(v.data, v.size);
                 }
                 code = EXIT_OK;
             } else if (rc == FC_ENOTFOUND) {
@@ -206,10 +214,6 @@ int tool_cmd_get(int argc, char **argv)
         if (rc != 0 && rc != FC_ENOTFOUND)
             tool_fail("get", dir, "%s", tool_detail(s, rc));
         fc_close(s);
-        if (code == EXIT_OK && fflush(stdout) != 0) {
-            tool_fail("get", dir, "writing the value: %s", strerror(errno));
-            code = EXIT_TROUBLE;
-        }
     }
     free(kown);
     return code;

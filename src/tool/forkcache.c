@@ -23,10 +23,18 @@
     "--help\n" \
     "    Print this page and exit.\n"
 
+/* The commands that write through a running writer's queue. */
+#define WAIT_OPTIONS \
+    "--timeout S\n" \
+    "    While another process is the store's writer, wait at most S seconds for it\n" \
+    "    to take and apply each write, then fail (exit 2): the write's outcome is\n" \
+    "    then unknown. Default: no limit; a write still waiting after 3 s says so\n" \
+    "    on standard error, naming the writer's pid.\n"
+
 const tool_cmd tool_cmds[] = {
     {
         "load", tool_cmd_load,
-        "load [--hex] [--sync] [--batch N] [--ttl SECONDS] [--max-bytes SIZE]\n"
+        "load [--hex] [--sync] [--batch N] [--ttl SECONDS] [--max-bytes SIZE] [--timeout S]\n"
         "     [STORE OPTIONS] DIR [FILE]",
         "load key<TAB>value lines in batches",
         "Reads lines of the form key<TAB>value from FILE (standard input when FILE is\n"
@@ -52,7 +60,7 @@ const tool_cmd tool_cmds[] = {
         "--max-bytes SIZE\n"
         "    When this command is the writer: bound the tables' total size, evicting\n"
         "    the oldest tables first (at least 64k; default: no bound).\n"
-        STORE_OPTIONS,
+        WAIT_OPTIONS STORE_OPTIONS,
         NULL,
         "printf 'alpha\\t1\\nbeta\\t2\\n' | forkcache load /var/cache/fc\n"
         "forkcache load --batch 10000 /var/cache/fc dump.tsv\n"
@@ -60,7 +68,7 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "put", tool_cmd_put,
-        "put [--hex] [--sync] [--ttl SECONDS] [STORE OPTIONS] DIR KEY VALUE",
+        "put [--hex] [--sync] [--ttl SECONDS] [--timeout S] [STORE OPTIONS] DIR KEY VALUE",
         "store one key",
         "Stores VALUE under KEY in the store at DIR, creating the store if needed.\n",
         "--hex\n"
@@ -72,7 +80,7 @@ const tool_cmd tool_cmds[] = {
         "    0 = never) and is then gone for every reader. A store put --ttl creates\n"
         "    frames every value with its expiry; a store created without framing\n"
         "    refuses --ttl (exit 2).\n"
-        STORE_OPTIONS,
+        WAIT_OPTIONS STORE_OPTIONS,
         NULL,
         "forkcache put /var/cache/fc user:42 '{\"name\":\"Ada\"}'\n"
         "forkcache put --ttl 300 /var/cache/fc session:9 token\n"
@@ -80,14 +88,14 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "del", tool_cmd_del,
-        "del [--hex] [--sync] [STORE OPTIONS] DIR KEY",
+        "del [--hex] [--sync] [--timeout S] [STORE OPTIONS] DIR KEY",
         "delete one key",
         "Deletes KEY from the store at DIR. Deleting an absent key is not an error.\n",
         "--hex\n"
         "    KEY is hex-encoded (default: taken as it is).\n"
         "--sync\n"
         "    fdatasync the write-ahead log before returning (default: no sync).\n"
-        STORE_OPTIONS,
+        WAIT_OPTIONS STORE_OPTIONS,
         NULL,
         "forkcache del /var/cache/fc user:42\n"
     },
@@ -167,7 +175,8 @@ const tool_cmd tool_cmds[] = {
         "--help\n"
         "    Print this page and exit.\n",
         "0  the range was printed (it may be empty), or the reader went away.\n"
-        "2  an error: usage, no store at DIR, I/O, damage met while scanning.\n",
+        "2  an error: usage, no store at DIR, I/O, damage met while scanning, or\n"
+        "   output that could not be written (a full disk): the dump is incomplete.\n",
         "forkcache scan /var/cache/fc | head\n"
         "forkcache scan --from user: --to 'user;' /var/cache/fc\n"
         "forkcache scan --reverse --limit 10 /var/cache/fc\n"
@@ -204,7 +213,8 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "writer", tool_cmd_writer,
-        "writer [--sync] [--max-bytes SIZE] [--write-buffer SIZE] [--arena-size SIZE] DIR",
+        "writer [--sync] [--ttl-framing] [--max-bytes SIZE] [--write-buffer SIZE]\n"
+        "       [--arena-size SIZE] DIR",
         "run the store's writer in the foreground",
         "Opens the store at DIR as its writer (creating it if needed) with its\n"
         "shared arena in the file DIR/forkcache.arena, and keeps it open until\n"
@@ -224,6 +234,11 @@ const tool_cmd tool_cmds[] = {
         "    stay in level 0 and, whenever a flush takes the total past SIZE, the\n"
         "    oldest are deleted (FIFO), never the newest. Readers are not blocked: a\n"
         "    reader still looking at an evicted table keeps it until it is done.\n"
+        "--ttl-framing\n"
+        "    Create the store with expiry framing, so that put --ttl, add --ttl, incr\n"
+        "    --ttl and load --ttl work through this writer (default: a new store is\n"
+        "    plain, and then refuses --ttl for good). Framing is chosen when a store\n"
+        "    is created: on an existing plain store this option fails (exit 2).\n"
         STORE_OPTIONS,
         "0  stopped by SIGTERM or SIGINT; the store was closed cleanly.\n"
         "2  an error: usage, the store could not be opened (another writer holds it,\n"
@@ -234,7 +249,7 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "incr", tool_cmd_incr,
-        "incr [--hex] [--sync] [--ttl SECONDS] [STORE OPTIONS] DIR KEY [DELTA]",
+        "incr [--hex] [--sync] [--ttl SECONDS] [--timeout S] [STORE OPTIONS] DIR KEY [DELTA]",
         "add to a counter atomically and print it",
         "Adds DELTA (default 1; negative to subtract) to the counter stored under\n"
         "KEY and prints the new value and a newline. A counter is its value in\n"
@@ -252,7 +267,7 @@ const tool_cmd tool_cmds[] = {
         "    A counter this command creates expires SECONDS from now (as put --ttl);\n"
         "    an existing counter keeps its expiry, so a counter counts over a fixed\n"
         "    window. Needs a store with expiry framing (put --ttl says more).\n"
-        STORE_OPTIONS,
+        WAIT_OPTIONS STORE_OPTIONS,
         "0  the counter was updated and its new value printed.\n"
         "1  the value under KEY is not a decimal 64-bit integer, or the sum would\n"
         "   overflow; nothing was written.\n"
@@ -262,7 +277,7 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "add", tool_cmd_add,
-        "add [--hex] [--sync] [--ttl SECONDS] [STORE OPTIONS] DIR KEY VALUE",
+        "add [--hex] [--sync] [--ttl SECONDS] [--timeout S] [STORE OPTIONS] DIR KEY VALUE",
         "store one key only if it is absent",
         "Stores VALUE under KEY only when KEY is absent, atomically with respect to\n"
         "every other write: of several processes adding the same key, exactly one\n"
@@ -273,7 +288,7 @@ const tool_cmd tool_cmds[] = {
         "    fdatasync the write-ahead log before returning (default: no sync).\n"
         "--ttl SECONDS\n"
         "    The value expires SECONDS from now, as with put --ttl.\n"
-        STORE_OPTIONS,
+        WAIT_OPTIONS STORE_OPTIONS,
         "0  the key was absent and VALUE is now stored.\n"
         "1  the key exists; nothing was written.\n"
         "2  an error: usage, I/O, damage.\n",
@@ -299,7 +314,10 @@ const tool_cmd tool_cmds[] = {
     "1  a negative answer: get found no such key, verify found damage, add found\n" \
     "   the key present, incr found a value that is not a 64-bit integer.\n" \
     "2  an error: a usage error (with a usage line on standard error), no store,\n" \
-    "   a store held by another writer, an I/O error, damage met while working.\n"
+    "   a store held by another writer, an I/O error, damage met while working,\n" \
+    "   or output that could not be written (a full disk, a closed standard\n" \
+    "   output): every command checks its writes, then flushes and closes\n" \
+    "   standard output, and says \"writing standard output\" and why.\n"
 
 /* Indents each line of text by n spaces. */
 static void indented(const char *text, int n)
@@ -389,7 +407,8 @@ static void help_all(void)
              "DIR/forkcache.arena  the shared arena of forkcache writer, for attaching\n", 4);
 }
 
-int main(int argc, char **argv)
+/* Everything but the output check, which main adds to every path. */
+static int run(int argc, char **argv, const char **name)
 {
     if (argc < 2)
         return tool_usage(NULL, "no command given");
@@ -403,6 +422,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (strcmp(first, "help") == 0) {
+        *name = "help";
         if (argc == 2) {
             help_all();
             return EXIT_OK;
@@ -419,5 +439,13 @@ int main(int argc, char **argv)
     if (c == NULL)
         return tool_usage(NULL, first[0] == '-' ? "unknown option '%s'"
                                                 : "unknown command '%s'", first);
+    *name = c->name;
     return c->run(argc - 1, argv + 1);
+}
+
+int main(int argc, char **argv)
+{
+    const char *name = argc > 1 ? argv[1] : "";
+    int code = run(argc, argv, &name);
+    return tool_out_finish(name, code);
 }

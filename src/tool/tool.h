@@ -56,6 +56,8 @@ typedef struct store_args {
     int has_ttl;           /* --ttl given: values expire, store is framed */
     uint64_t ttl_ms;       /* --ttl SECONDS, in ms (0 = never expires) */
     size_t max_bytes;      /* --max-bytes: FIFO bound on tables, 0 = none */
+    int timeout_ms;        /* --timeout: a write waits this long for another
+                              process's writer (0 = no limit) */
 } store_args;
 
 /* Long option ids shared by the commands' getopt_long tables. */
@@ -72,7 +74,9 @@ enum {
     OPT_REVERSE,
     OPT_JSON,
     OPT_TTL,
-    OPT_MAX_BYTES
+    OPT_MAX_BYTES,
+    OPT_TTL_FRAMING,
+    OPT_TIMEOUT
 };
 
 /* The option loop of the store commands (cmds.c). allowed lists what the
@@ -135,8 +139,30 @@ int tool_parse_size(const char *s, size_t *out);
 /* Hex: decode into out (cap >= len / 2), -1 with *bad = the offending
  * character's index on odd length or a non-hex digit. */
 int tool_hex_decode(const char *s, size_t len, unsigned char *out, size_t *bad);
-void tool_hex_print(const void *data, size_t len);
+int tool_hex_print(const void *data, size_t len);   /* 0, or -1 as tool_write */
+
+/* Standard output, checked. tool_write writes len bytes: 0, or -1 with the
+ * error kept for tool_out_finish. tool_out_failed is 1 (and keeps the
+ * error) once any earlier write failed, as after printf. */
+int tool_write(const void *data, size_t len);
+int tool_out_failed(void);
+/* Flushes and closes standard output after a command: code, or
+ * EXIT_TROUBLE with "forkcache: CMD: writing standard output: ..." on
+ * standard error when any write failed (EPIPE excepted: the reader went
+ * away on purpose). */
+int tool_out_finish(const char *cmd, int code);
 
 double tool_now(void);   /* monotonic seconds */
+
+/* Around one write that may wait for another process's writer: when it
+ * has not returned after TOOL_WAIT_NOTE_S seconds, one note on standard
+ * error says what it waits for (the writer's pid, --timeout), so a stopped
+ * or stalled writer is not a silent hang. Once per command. */
+#define TOOL_WAIT_NOTE_S 3
+void tool_wait_begin(const char *cmd, const char *dir, fc_store *store, const store_args *sa);
+void tool_wait_end(void);
+/* The message for a failed write: the library's, and for FC_ETIMEDOUT
+ * what --timeout means for the write's outcome. */
+void tool_write_failed(const char *cmd, const char *dir, fc_store *store, int rc);
 
 #endif

@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,19 @@ int tool_store_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa
     switch (opt) {
     case OPT_TTL:
         return parse_ttl(cmd, arg, sa);
+    case OPT_TIMEOUT: {
+        char *end;
+        errno = 0;
+        double secs = strtod(arg, &end);
+        if (errno || end == arg || *end || !(secs > 0) || secs > 86400) {
+            tool_usage(cmd, "bad --timeout '%s' (seconds, a number > 0, at most 86400)", arg);
+            return -1;
+        }
+        sa->timeout_ms = (int)(secs * 1000.0 + 0.5);
+        if (sa->timeout_ms == 0)
+            sa->timeout_ms = 1;
+        return 1;
+    }
     case OPT_MAX_BYTES:
         if (tool_parse_size(arg, &sa->max_bytes) != 0 || sa->max_bytes < 64 * 1024) {
             tool_usage(cmd, "bad size '%s' for --max-bytes (at least 64k)", arg);
@@ -154,6 +168,7 @@ int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned f
     if (sa->has_ttl)
         o.ttl_framing = 1;   /* a new store is made framed; a plain one refuses */
     o.max_bytes = sa->max_bytes;
+    o.write_timeout_ms = sa->timeout_ms;
     const char *why = NULL;
     if (fc_options_validate(&o, &why) != 0) {
         tool_fail(cmd, dir, "bad option: %s", why ? why : "out of range");
@@ -165,8 +180,15 @@ int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned f
     struct stat sb;
     snprintf(current, sizeof current, "%s/CURRENT", dir);
     if (!create && stat(current, &sb) != 0) {
-        tool_fail(cmd, dir, "not a store (no CURRENT file)");
-        return FC_ENOTFOUND;
+        int err = errno;
+        if (err == ENOENT || err == ENOTDIR) {
+            tool_fail(cmd, dir, "not a store (%s)",
+                      err == ENOENT ? "no CURRENT file" : "not a directory");
+            return FC_ENOTFOUND;
+        }
+        /* EACCES: the store may well be there; say so, not "no store". */
+        tool_fail(cmd, dir, "cannot look at %s: %s", current, strerror(err));
+        return err == EACCES || err == EPERM ? FC_EPERM : FC_EIO;
     }
     int rc = fc_open(dir, &o, out);
     if (rc != 0)
@@ -225,14 +247,70 @@ int tool_hex_decode(const char *s, size_t len, unsigned char *out, size_t *bad)
     return 0;
 }
 
-void tool_hex_print(const void *data, size_t len)
+/* In chunks through tool_write, so a failure is noticed and kept. */
+int tool_hex_print(const void *data, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
     const unsigned char *p = data;
+    char buf[512];
+    size_t n = 0;
     for (size_t i = 0; i < len; i++) {
-        putchar(digits[p[i] >> 4]);
-        putchar(digits[p[i] & 15]);
+        buf[n++] = digits[p[i] >> 4];
+        buf[n++] = digits[p[i] & 15];
+        if (n == sizeof buf) {
+            if (tool_write(buf, n) != 0)
+                return -1;
+            n = 0;
+        }
     }
+    return tool_write(buf, n);
+}
+
+/* The first error met writing standard output. Kept apart from errno,
+ * which the calls made after it (closing the store) may change before
+ * main reports it. Written by the one thread the tool runs. */
+static int out_errno;
+
+int tool_out_failed(void)
+{
+    if (!ferror(stdout))
+        return 0;
+    if (out_errno == 0)
+        out_errno = errno ? errno : EIO;
+    return 1;
+}
+
+int tool_write(const void *data, size_t len)
+{
+    if (len == 0)
+        return tool_out_failed() ? -1 : 0;
+    errno = 0;
+    if (fwrite(data, 1, len, stdout) != len) {
+        tool_out_failed();
+        return -1;
+    }
+    return 0;
+}
+
+/* Output that did not reach its file is a failed command, whatever the
+ * command itself concluded: a scan cut short by a full disk must not pass
+ * for a backup. Only a reader that went away (EPIPE, with SIGPIPE
+ * ignored) is not an error, as for `scan | head`. */
+int tool_out_finish(const char *cmd, int code)
+{
+    int err = out_errno;
+    errno = 0;
+    if (fflush(stdout) != 0 && err == 0)
+        err = errno ? errno : EIO;
+    if (ferror(stdout) && err == 0)
+        err = EIO;   /* failed earlier, errno lost: the generic I/O error */
+    errno = 0;
+    if (fclose(stdout) != 0 && err == 0)
+        err = errno ? errno : EIO;
+    if (err == 0 || err == EPIPE)
+        return code;
+    fprintf(stderr, "forkcache: %s: writing standard output: %s\n", cmd ? cmd : "", strerror(err));
+    return EXIT_TROUBLE;
 }
 
 /* A command that opened with FC_ATTACH may have become the writer itself
@@ -243,6 +321,57 @@ int tool_other_writer(fc_store *store)
     if (fc_stats_get(store, &st) != 0)
         return 0;
     return st.writer_pid != 0 && st.writer_pid != (int)getpid() ? st.writer_pid : 0;
+}
+
+/* The note the alarm prints, formatted before it is armed: the handler
+ * may only write(2) it. Both are touched by the tool's one thread and its
+ * signal handler; wait_noted is a sig_atomic_t for that reason. */
+static char wait_note[512];
+static size_t wait_note_len;
+static volatile sig_atomic_t wait_noted;
+
+static void on_wait_alarm(int sig)
+{
+    (void)sig;
+    if (wait_noted)
+        return;
+    wait_noted = 1;
+    ssize_t r = write(STDERR_FILENO, wait_note, wait_note_len);
+    (void)r;   /* nothing to do if stderr is gone */
+}
+
+void tool_wait_begin(const char *cmd, const char *dir, fc_store *store, const store_args *sa)
+{
+    int pid = tool_other_writer(store);
+    if (pid == 0 || wait_noted)
+        return;   /* this process is the writer: nothing to wait for */
+    int n = snprintf(wait_note, sizeof wait_note,
+                     "forkcache: %s %s: still waiting for the store's writer (pid %d) after "
+                     "%d s; it may be stopped or stalled. %s\n", cmd, dir, pid, TOOL_WAIT_NOTE_S,
+                     sa->timeout_ms ? "The wait ends at --timeout."
+                                    : "--timeout SECONDS would bound the wait.");
+    wait_note_len = n < 0 ? 0 : (size_t)n < sizeof wait_note ? (size_t)n : sizeof wait_note - 1;
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_handler = on_wait_alarm;
+    act.sa_flags = SA_RESTART;   /* the queue's waits loop on EINTR anyway */
+    sigemptyset(&act.sa_mask);
+    if (sigaction(SIGALRM, &act, NULL) == 0)
+        alarm(TOOL_WAIT_NOTE_S);
+}
+
+void tool_wait_end(void)
+{
+    alarm(0);
+}
+
+void tool_write_failed(const char *cmd, const char *dir, fc_store *store, int rc)
+{
+    if (rc == FC_ETIMEDOUT)
+        tool_fail(cmd, dir, "%s: the writer did not answer within --timeout; the write may "
+                  "or may not have been applied", tool_detail(store, rc));
+    else
+        tool_fail(cmd, dir, "%s", rc == FC_ETOOBIG ? "key or value too big" : tool_detail(store, rc));
 }
 
 double tool_now(void)

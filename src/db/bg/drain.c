@@ -44,6 +44,25 @@ int fci_queue_create(fc_store *s, fci_err *err)
     return 0;
 }
 
+/* The reason a refused plain batch is given (FCI_WQ_REASON_MAX): for the
+ * group's failure, the writer's message, which names the file and the
+ * system's error (EMFILE says "Too many open files"); for a batch refused
+ * alone, what its code says. Written over the payload, which the group has
+ * copied and no one reads again. */
+static void give_reason(fc_store *s, char *payload, int verdict, int group_rc)
+{
+    const char *why = fc_strerror(verdict != 0 ? verdict : group_rc);
+    if (verdict == 0)
+        pthread_mutex_lock(&s->err_mu);
+    if (verdict == 0 && s->err.msg[0])
+        why = s->err.msg;
+    size_t n = strnlen(why, FCI_WQ_REASON_MAX - 1);   /* cut, never overrun */
+    memcpy(payload, why, n);
+    payload[n] = '\0';
+    if (verdict == 0)
+        pthread_mutex_unlock(&s->err_mu);
+}
+
 /* mu held. Gathers the ready entries at the tail into one batch, writes
  * it, and answers each: its own verdict (a malformed batch, an atomic
  * operation refused), or the group's result. An atomic operation is
@@ -52,6 +71,7 @@ int fci_queue_create(fc_store *s, fci_err *err)
 static int apply_group(fc_store *s, fci_wq *q, fci_write_batch *group)
 {
     fci_wq_slot *slots[GROUP_MAX];
+    char *payloads[GROUP_MAX];
     int verdict[GROUP_MAX];
     int n = 0, sync = 0;
     fci_cond_ctx actx;
@@ -60,6 +80,7 @@ static int apply_group(fc_store *s, fci_wq *q, fci_write_batch *group)
     const char *data;
     while (n < GROUP_MAX && fci_wq_peek(q, (uint64_t)n, &slots[n], &data)) {
         unsigned op = FCI_WQ_OP(slots[n]->flags);
+        payloads[n] = (char *)data;
         if (op != 0 && n > 0 && fci_batch_approximate_size(group) > FCI_COND_GROUP_SCAN_MAX)
             break;
         if (op != 0) {
@@ -81,8 +102,12 @@ static int apply_group(fc_store *s, fci_wq *q, fci_write_batch *group)
     sync = sync || (s->opts.flags & FC_SYNC);
     int rc = actx.room_made ? fci_write_batch_room_made(s, group, sync)
                             : fci_write_batch_locked(s, group, sync);
-    for (int i = 0; i < n; i++)
-        fci_wq_complete(q, slots[i], verdict[i] != 0 ? verdict[i] : rc);
+    for (int i = 0; i < n; i++) {
+        int result = verdict[i] != 0 ? verdict[i] : rc;
+        if (result != 0 && FCI_WQ_OP(slots[i]->flags) == 0)
+            give_reason(s, payloads[i], verdict[i], rc);
+        fci_wq_complete(q, slots[i], result);
+    }
     return n;
 }
 

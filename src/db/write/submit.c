@@ -60,10 +60,14 @@ int fci_submit_call(fc_store *s, const void *data, size_t len, unsigned flags, i
 int fci_submit_batch(fc_store *s, fci_slice rep, int sync)
 {
     int result = 0;
-    int rc = fci_submit_call(s, rep.data, rep.size, sync ? FCI_WQ_SYNC : 0, &result, NULL, 0);
+    char why[FCI_WQ_REASON_MAX];   /* the writer's reason, when it refuses */
+    int rc = fci_submit_call(s, rep.data, rep.size, sync ? FCI_WQ_SYNC : 0, &result, why,
+                             sizeof why);
     if (rc != 0 || result == 0)
         return rc;
+    why[sizeof why - 1] = '\0';
     fci_err err;
-    fci_err_set(&err, result, "the writer refused the batch: %s", fc_strerror(result));
+    fci_err_set(&err, result, "the writer refused the batch: %s",
+                why[0] ? why : fc_strerror(result));
     return fci_store_fail(s, result, &err);
 }
