@@ -65,8 +65,9 @@ const char *fc_version(int *major, int *minor, int *patch);
 #define FC_EREADONLY  -19   /* write attempted on a read-only handle */
 #define FC_EINTERNAL  -20   /* an internal invariant failed: a bug, please report */
 #define FC_EOVERFLOW  -21   /* fc_incr would leave the 64-bit integer range */
+#define FC_ESTALE     -22   /* the writer this handle attached to is gone: reopen */
 
-#define FC_ERRNO_LAST  -21  /* the most negative code in this release */
+#define FC_ERRNO_LAST  -22  /* the most negative code in this release */
 
 /*
  * Returns a static, human-readable name for an FC_E* code (never NULL).
