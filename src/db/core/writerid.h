@@ -55,9 +55,20 @@ int fci_writer_lock_guard(void *arg, fci_err *err);
 
 /* An attached process (a reader of a file-backed arena): FC_ESTALE, with
  * the reason in err, when its arena's writer is gone and a later writer
- * retired the arena or put another arena file at its path; else 0. Costs
- * one relaxed load while the arena's writer has not closed. */
+ * retired the arena or put another arena file at its path; else 0. */
 int fci_store_stale(fc_store *s, fci_err *err);
+
+/* fci_store_stale's cheap first half, for every transaction: 1 when this
+ * process reads a file-backed arena whose writer closed or was retired
+ * (then fci_store_stale decides). Relaxed: a hint, which the acquire load
+ * in fci_store_stale reads again. */
+static inline int fci_store_writer_left(const fc_store *s)
+{
+    if (s->role != FCI_ROLE_READER || s->arena == NULL || s->arena->path == NULL)
+        return 0;
+    uint64_t owner = atomic_load_explicit(&s->arena->hdr->writer_owner, memory_order_relaxed);
+    return owner == 0 || owner == FCI_WRITER_RETIRED;
+}
 
 /* The arena's writer pid, 0 when none or when that process is gone. */
 int fci_store_writer_pid(fc_store *s);

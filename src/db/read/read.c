@@ -269,7 +269,7 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
     *out = NULL;
     if (s->pid != fci_getpid())
         return fci_store_fail(s, FC_EINVAL, NULL); /* fc_after_fork not called */
-    int stale = s->role == FCI_ROLE_READER ? check_stale(s) : 0;
+    int stale = fci_store_writer_left(s) ? check_stale(s) : 0;
     if (stale != 0)
         return stale;
     fci_tcache_read_begin(); /* before the pin: see the header comment */

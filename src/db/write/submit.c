@@ -45,7 +45,8 @@ int fci_submit_call(fc_store *s, const void *data, size_t len, unsigned flags, i
 {
     fci_err err;
     fci_err_clear(&err);
-    int rc = fci_store_stale(s, &err); /* the queue of a replaced writer answers nobody */
+    /* the queue of a replaced writer answers nobody */
+    int rc = fci_store_writer_left(s) ? fci_store_stale(s, &err) : 0;
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
     fci_wq *q = fci_queue_of(s);
