@@ -103,8 +103,12 @@ int fci_writerid_read(const char *dir, long *pid)
     boot_id(now, sizeof now);
     if (strcmp(boot, now) != 0 && strcmp(boot, "-") != 0 && strcmp(now, "-") != 0)
         return FCI_WRITERID_NONE; /* written before a reboot */
-    if (p == (long)fci_getpid() && start == fci_proc_start_time(fci_getpid()))
-        return FCI_WRITERID_SELF;
+    if (p == (long)fci_getpid()) {
+        /* our pid: us, unless an earlier process with this pid wrote it
+         * (an unreadable start time of our own counts as us) */
+        uint64_t mine = fci_proc_start_time(fci_getpid());
+        return mine == 0 || mine == start ? FCI_WRITERID_SELF : FCI_WRITERID_NONE;
+    }
     if (!process_live(p, start))
         return FCI_WRITERID_NONE;
     *pid = p;
@@ -140,13 +144,25 @@ int fci_writerid_write(const char *dir, unsigned file_mode, fci_err *err)
     return rc;
 }
 
-void fci_writerid_remove(const char *dir)
+/* LOCK still ours: while we hold the lock on the file at LOCK's name,
+ * nobody else can have written the identity file. */
+static int lock_still_ours(const fc_store *s)
 {
-    long pid;
+    char path[PATH_MAX];
+    struct stat held, now;
+    fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
+    return s->w->lock_fd >= 0 && !s->w->lock_lost && fstat(s->w->lock_fd, &held) == 0 &&
+           lstat(path, &now) == 0 && held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+}
+
+/* Removed without reading it first: a failed read would leave our name
+ * behind, and this process's next open would take it for a live writer. */
+void fci_writerid_remove(const fc_store *s)
+{
     char path[PATH_MAX + 32];
-    if (fci_writerid_read(dir, &pid) != FCI_WRITERID_SELF)
+    if (!lock_still_ours(s))
         return;
-    id_path(path, sizeof path, dir, "");
+    id_path(path, sizeof path, s->dir, "");
     unlink(path);
 }
 
@@ -156,8 +172,9 @@ static int writer_lost(fc_store *s, fci_err *err, long pid, const char *what)
 {
     fci_writer *w = s->w;
     w->lock_lost = 1;
-    fci_err_set(&w->lock_err, FC_EBUSY, "%s: LOCK was replaced and process %ld %s: another "
-                "writer may have got in, so this one stops writing", s->dir, pid, what);
+    fci_err_set(&w->lock_err, FC_EBUSY, "%s: process %ld %s (LOCK or %s was removed under "
+                "this writer): another writer may have got in, so this one stops writing",
+                s->dir, pid, what, FCI_WRITERID_FILE);
     return fci_err_set(err, FC_EBUSY, "%s", w->lock_err.msg);
 }
 
@@ -177,7 +194,7 @@ static int relock(fc_store *s, const char *path, fci_err *err)
         struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
         long holder = fcntl(fd, F_GETLK, &who) == 0 ? (long)who.l_pid : -1;
         close(fd);
-        return writer_lost(s, err, holder, "holds the new one");
+        return writer_lost(s, err, holder, "holds a new LOCK");
     }
     long other;
     if (fci_writerid_read(s->dir, &other) == FCI_WRITERID_OTHER) {
@@ -190,23 +207,26 @@ static int relock(fc_store *s, const char *path, fci_err *err)
     return fci_writerid_write(s->dir, s->opts.file_mode, err);
 }
 
-/* Two stats in the common case: LOCK's name and the locked descriptor
- * still agree, and the identity file is there. */
+/* LOCK's name and the locked descriptor must still agree, and the
+ * identity file must name this process: a removed one is written again,
+ * one naming another live process means a second writer (a dozen system
+ * calls, once per MANIFEST edit or new WAL). */
 int fci_writer_lock_check(fc_store *s, fci_err *err)
 {
     fci_writer *w = s->w;
     if (w->lock_lost)
         return fci_err_set(err, FC_EBUSY, "%s", w->lock_err.msg);
-    char path[PATH_MAX], id[PATH_MAX + 32];
+    char path[PATH_MAX];
     struct stat held, now;
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
     if (w->lock_fd < 0 || fstat(w->lock_fd, &held) != 0 || lstat(path, &now) != 0 ||
         held.st_dev != now.st_dev || held.st_ino != now.st_ino)
         return relock(s, path, err);
-    id_path(id, sizeof id, s->dir, "");
-    if (lstat(id, &now) != 0 && errno == ENOENT)
-        return fci_writerid_write(s->dir, s->opts.file_mode, err);
-    return 0;
+    long other;
+    int who = fci_writerid_read(s->dir, &other);
+    if (who == FCI_WRITERID_OTHER)
+        return writer_lost(s, err, other, "names itself the writer");
+    return who == FCI_WRITERID_SELF ? 0 : fci_writerid_write(s->dir, s->opts.file_mode, err);
 }
 
 int fci_writer_lock_guard(void *arg, fci_err *err)

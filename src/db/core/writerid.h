@@ -41,8 +41,9 @@ int fci_writerid_read(const char *dir, long *pid);
 /* Names this process as dir's writer (temporary file, then rename). */
 int fci_writerid_write(const char *dir, unsigned file_mode, fci_err *err);
 
-/* Removes the identity file if it names this process (at close). */
-void fci_writerid_remove(const char *dir);
+/* The writer's close: removes the identity file while LOCK is still the
+ * file it locked (else the name may be another writer's). */
+void fci_writerid_remove(const fc_store *s);
 
 /* The writer, mu held (or during open): checks that dir/LOCK is still the
  * file whose lock it holds; takes a new LOCK if it vanished or was

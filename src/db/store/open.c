@@ -430,8 +430,7 @@ static void writer_free(fc_store *s)
         free(r);
     }
     fci_batch_free(&w->scratch);
-    if (w->lock_fd >= 0 && !w->lock_lost)
-        fci_writerid_remove(s->dir); /* while LOCK is still held */
+    fci_writerid_remove(s); /* while LOCK is still held */
     if (w->lock_fd >= 0)
         close(w->lock_fd); /* releases the fcntl lock */
     pthread_mutex_destroy(&w->mu);
