@@ -65,8 +65,9 @@ const char *fc_version(int *major, int *minor, int *patch);
 #define FC_EREADONLY  -19   /* write attempted on a read-only handle */
 #define FC_EINTERNAL  -20   /* an internal invariant failed: a bug, please report */
 #define FC_EOVERFLOW  -21   /* fc_incr would leave the 64-bit integer range */
+#define FC_ESTALE     -22   /* the writer this handle attached to is gone: reopen */
 
-#define FC_ERRNO_LAST  -21  /* the most negative code in this release */
+#define FC_ERRNO_LAST  -22  /* the most negative code in this release */
 
 /*
  * Returns a static, human-readable name for an FC_E* code (never NULL).
@@ -90,7 +91,10 @@ const char *fc_strerror(int code);
 #define FC_ATTACH      0x20u  /* if another process is the writer, attach to its
                                  file-backed arena instead of failing with
                                  FC_EBUSY: reads are zero-copy, writes go
-                                 through its write queue */
+                                 through its write queue. Once a new writer
+                                 has replaced that one, transactions and
+                                 writes fail with FC_ESTALE: close the
+                                 handle and open the store again */
 
 /* Where a file-backed arena lives when arena_path is "" (empty string):
  * inside the store directory, so other processes find it with FC_ATTACH. */
@@ -192,7 +196,10 @@ typedef struct fc_val {
  * FC_READONLY the calling process becomes the store's writer: it holds the
  * fcntl lock on dir/LOCK, recovers the MANIFEST and WALs, and runs a
  * background thread that flushes and compacts. A second writer gets
- * FC_EBUSY (fc_errmsg names the holder's pid). With FC_READONLY nothing in
+ * FC_EBUSY (fc_errmsg names the holder's pid), even when dir/LOCK was
+ * removed: the writer also names itself in dir/FORKCACHE-WRITER, and
+ * stops writing (FC_EBUSY) if another process holds a LOCK made after
+ * its own was removed. With FC_READONLY nothing in
  * dir is created, locked, renamed or written. opts may be NULL (defaults).
  */
 int fc_open(const char *dir, const fc_options *opts, fc_store **out);

@@ -53,7 +53,8 @@ START_TEST(codes_are_negative_and_dense)
     int codes[] = { FC_EINVAL, FC_ENOMEM, FC_EIO, FC_ECORRUPT, FC_ENOTFOUND, FC_EBUSY,
                     FC_EEXIST, FC_ENOSPC, FC_EUNSUPPORTED, FC_EVERSION, FC_ELIMIT,
                     FC_ETOOBIG, FC_ECLOSED, FC_EAGAIN, FC_ETIMEDOUT, FC_EMISMATCH,
-                    FC_ENAN, FC_EPERM, FC_EREADONLY, FC_EINTERNAL, FC_EOVERFLOW };
+                    FC_ENAN, FC_EPERM, FC_EREADONLY, FC_EINTERNAL, FC_EOVERFLOW,
+                    FC_ESTALE };
     int n = (int)(sizeof codes / sizeof codes[0]);
     ck_assert_int_eq(n, -FC_ERRNO_LAST);
     for (int i = 0; i < n; i++)

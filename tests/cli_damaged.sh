@@ -135,7 +135,13 @@ flips_and_cuts() {
 }
 
 flips_and_cuts CURRENT CURRENT damage damage
-flips_and_cuts MANIFEST "$MANIFEST" damage damage
+# A MANIFEST cut short ends in a partial record, which is what a crash
+# between appending an edit and syncing it leaves: a note, as for the WAL.
+# Cut to nothing it holds no edit: damage.
+n=$(size_of "$P/$MANIFEST")
+for off in 0 $((n / 3)) $((n / 2)) $((n - 1)); do damage MANIFEST "$MANIFEST" flip "$off" damage; done
+damage MANIFEST "$MANIFEST" cut 0 damage
+for len in $((n / 2)) $((n - 1)); do damage MANIFEST "$MANIFEST" cut "$len" note; done
 # The WAL's last byte ends its last record: a flip there is damage too. A
 # cut inside it is a torn tail (a note); cut to nothing it is a WAL a crash
 # left just after creating it, clean.

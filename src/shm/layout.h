@@ -73,7 +73,9 @@ typedef struct fci_arena_header {
     _Alignas(FCI_CACHELINE) _Atomic int32_t owner_pid;  /* creator; 0 after its detach */
     int32_t pad1;
     _Atomic uint64_t owner_start;    /* creator's start time (/proc stat field 22) */
-    _Atomic uint64_t writer_owner;   /* reserved for the writer module: pid | gen<<32 */
+    _Atomic uint64_t writer_owner;   /* reserved for the writer module: pid | gen<<32;
+                                        0 after its close, pid 0 gen 1 once a later
+                                        writer retired the arena (db/core/writerid.h) */
     _Atomic uint64_t writer_start;   /* the writer's start time */
     /* the writer's counters, for fc_stats in any process (relaxed: figures) */
     _Atomic uint64_t writer_flushes;

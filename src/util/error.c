@@ -34,6 +34,7 @@ static const char *const fc_error_names[] = {
     "store is open read-only",
     "internal error (a bug in forkcache)",
     "integer overflow",
+    "stale handle: the writer it attached to has gone; reopen the store",
 };
 
 _Static_assert(sizeof fc_error_names / sizeof fc_error_names[0] == 1 - FC_ERRNO_LAST,

@@ -72,6 +72,11 @@ static const struct {
     [FCI_IO_SITE_OPTIONS_DIR_OPEN] = { "options_dir_open", FCI_IO_OPEN },
     [FCI_IO_SITE_OPTIONS_DIR_SYNC] = { "options_dir_sync", FCI_IO_SYNC },
     [FCI_IO_SITE_UNLINK] = { "unlink", FCI_IO_UNLINK },
+    [FCI_IO_SITE_WRITERID_CREATE] = { "writerid_create", FCI_IO_OPEN },
+    [FCI_IO_SITE_WRITERID_WRITE] = { "writerid_write", FCI_IO_WRITE },
+    [FCI_IO_SITE_WRITERID_RENAME] = { "writerid_rename", FCI_IO_RENAME },
+    [FCI_IO_SITE_WRITERID_OPEN] = { "writerid_open", FCI_IO_OPEN },
+    [FCI_IO_SITE_WRITERID_READ] = { "writerid_read", FCI_IO_READ },
 };
 
 const char *fci_io_site_name(int site)

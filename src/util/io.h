@@ -97,6 +97,11 @@ typedef enum fci_io_site {
     FCI_IO_SITE_OPTIONS_DIR_OPEN,
     FCI_IO_SITE_OPTIONS_DIR_SYNC,
     FCI_IO_SITE_UNLINK,            /* removing a store file: obsolete or unfinished */
+    FCI_IO_SITE_WRITERID_CREATE,   /* FORKCACHE-WRITER, the writer's identity */
+    FCI_IO_SITE_WRITERID_WRITE,
+    FCI_IO_SITE_WRITERID_RENAME,
+    FCI_IO_SITE_WRITERID_OPEN,     /* reading it */
+    FCI_IO_SITE_WRITERID_READ,
     FCI_IO_SITES
 } fci_io_site;
 

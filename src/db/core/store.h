@@ -43,6 +43,11 @@ typedef struct fci_retired {
 
 typedef struct fci_writer {
     int lock_fd;
+    /* LOCK was replaced under us and another process holds the new one or
+     * names itself the writer (core/writerid.c): sticky, guarded by mu;
+     * lock_err says why every later write fails. */
+    int lock_lost;
+    fci_err lock_err;
     fci_vset vs;
     fci_log_writer wal;
     uint64_t wal_number;

@@ -263,7 +263,9 @@ int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err)
         while (vs->busy)
             pthread_cond_wait(&vs->idle, vs->mu);
     vs->busy = 1;
-    int rc = log_and_apply_busy(vs, edit, err);
+    int rc = vs->guard ? vs->guard(vs->guard_arg, err) : 0;
+    if (rc == 0)
+        rc = log_and_apply_busy(vs, edit, err);
     vs->busy = 0;
     if (vs->mu != NULL)
         pthread_cond_broadcast(&vs->idle);

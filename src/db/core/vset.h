@@ -42,6 +42,11 @@ typedef struct fci_vset {
     pthread_mutex_t *mu;
     pthread_cond_t idle;
     int busy;
+    /* When set, asked before every edit is written: a nonzero answer
+     * (with err set) refuses the edit. The writer checks here that it
+     * still holds LOCK (core/writerid.c). */
+    int (*guard)(void *arg, fci_err *err);
+    void *guard_arg;
 } fci_vset;
 
 /* An empty set for dir; nothing is read or written yet. */

@@ -30,6 +30,7 @@
 #include "db/read/read.h"
 #include "db/core/store.h"
 #include "db/core/ttl.h"
+#include "db/core/writerid.h"
 #include "format/dbformat.h"
 
 /* Loads (V, S) in the order the header comment explains. The version is
@@ -251,6 +252,16 @@ static void sweep_tables(fc_store *s, const fc_txn *t)
     free(lt.numbers);
 }
 
+/* An attached process whose writer was replaced must not go on serving
+ * the old writer's last version: it is told to reopen (core/writerid.c). */
+static int check_stale(fc_store *s)
+{
+    fci_err e;
+    fci_err_clear(&e);
+    int rc = fci_store_stale(s, &e);
+    return rc != 0 ? fci_store_fail(s, rc, &e) : 0;
+}
+
 int fc_txn_begin(fc_store *s, fc_txn **out)
 {
     if (s == NULL || out == NULL)
@@ -258,6 +269,9 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
     *out = NULL;
     if (s->pid != fci_getpid())
         return fci_store_fail(s, FC_EINVAL, NULL); /* fc_after_fork not called */
+    int stale = fci_store_writer_left(s) ? check_stale(s) : 0;
+    if (stale != 0)
+        return stale;
     fci_tcache_read_begin(); /* before the pin: see the header comment */
     fci_spin_lock(&s->rd.lock);
     int rc = begin_locked(s, out);

@@ -26,13 +26,37 @@
 #include "db/store/compute.h"
 #include "db/read/read.h"
 #include "db/core/publish.h"
+#include "db/core/writerid.h"
 #include "db/bg/bg.h"
 #include "db/store/open.h"
 
 
+/* LOCK is ours: unless FORKCACHE-WRITER names a live writer (then LOCK
+ * was removed under it and our lock is on a new file), name this process
+ * the writer. Refused, the new LOCK is left unlocked for that writer to
+ * take back (core/writerid.c). */
+static int claim_identity(fc_store *s, fci_writer *w, fci_err *err)
+{
+    long pid;
+    int who = fci_writerid_read(s->dir, &pid);
+    if (who == FCI_WRITERID_NONE)
+        return fci_writerid_write(s->dir, s->opts.file_mode, err);
+    close(w->lock_fd);
+    w->lock_fd = -1;
+    if (who == FCI_WRITERID_SELF)
+        return fci_err_set(err, FC_EBUSY, "%s: this process (pid %ld) is its writer already "
+                           "(%s names it; LOCK was removed): one process opens a store once",
+                           s->dir, (long)fci_getpid(), FCI_WRITERID_FILE);
+    return fci_err_set(err, FC_EBUSY, "%s: process %ld is its writer (%s names it, and it is "
+                       "alive) though it does not hold LOCK: was LOCK removed?", s->dir, pid,
+                       FCI_WRITERID_FILE);
+}
+
 /* The writer's exclusive claim on the directory. An fcntl lock, as LevelDB
  * takes it, so real LevelDB refuses to open the store while we write it. It
- * belongs to this process and is not inherited by children. */
+ * belongs to this process and is not inherited by children. The lock alone
+ * is not enough: if LOCK was removed, the lock we just took is on a new
+ * file, so the writer named in FORKCACHE-WRITER is asked too. */
 static int take_lock(fc_store *s, fci_writer *w, fci_err *err)
 {
     char path[PATH_MAX];
@@ -43,7 +67,7 @@ static int take_lock(fc_store *s, fci_writer *w, fci_err *err)
         return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     if (fcntl(w->lock_fd, F_SETLK, &fl) == 0)
-        return 0;
+        return claim_identity(s, w, err);
     int saved = errno;
     struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
     long holder = fcntl(w->lock_fd, F_GETLK, &who) == 0 ? (long)who.l_pid : -1;
@@ -74,6 +98,44 @@ static const char *arena_file(const fc_store *s, char *buf, size_t cap)
         return p;
     snprintf(buf, cap, "%s/%s", s->dir, FC_ARENA_FILE);
     return buf;
+}
+
+/* A file-backed arena left by a writer that is gone is marked retired, so
+ * a process still attached to it fails with FC_ESTALE (core/writerid.c)
+ * instead of serving its last version while this writer writes elsewhere.
+ * Best effort: an arena that cannot be attached has nobody attached that
+ * could be misled by it either. */
+static void retire_arena(const char *path)
+{
+    fci_arena *old;
+    fci_err e;
+    fci_err_clear(&e);
+    if (path == NULL || access(path, F_OK) != 0 || fci_arena_attach(path, &old, &e) != 0)
+        return;
+    fci_arena_header *h = old->hdr;
+    /* relaxed loads: the owners' words are judged by the processes they
+     * name, whose liveness is asked of the kernel */
+    int32_t creator = atomic_load_explicit(&h->owner_pid, memory_order_relaxed);
+    uint64_t cstart = atomic_load_explicit(&h->owner_start, memory_order_relaxed);
+    int writer = FCI_OWNER_PID(atomic_load_explicit(&h->writer_owner, memory_order_relaxed));
+    uint64_t wstart = atomic_load_explicit(&h->writer_start, memory_order_relaxed);
+    if ((creator <= 0 || !fci_proc_alive(creator, cstart)) &&
+        (writer <= 0 || !fci_proc_alive(writer, wstart)))
+        /* release: pairs with fci_store_stale's acquire */
+        atomic_store_explicit(&h->writer_owner, FCI_WRITER_RETIRED, memory_order_release);
+    fci_arena_detach(old);
+}
+
+/* Retires the arena file this writer will replace and, when its own arena
+ * is elsewhere (or anonymous), the conventional one in the directory. */
+static void retire_old_arenas(const fc_store *s)
+{
+    char mine[PATH_MAX + 32], conv[PATH_MAX + 32];
+    const char *path = arena_file(s, mine, sizeof mine);
+    snprintf(conv, sizeof conv, "%s/%s", s->dir, FC_ARENA_FILE);
+    retire_arena(path);
+    if (path == NULL || strcmp(path, conv) != 0)
+        retire_arena(conv);
 }
 
 static int open_arena(fc_store *s, fci_err *err)
@@ -228,8 +290,10 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = take_lock(s, s->w, err);
     if (rc == 0) /* before recovery: tables it writes follow the framing */
         rc = fci_options_prepare(s, (s->opts.flags & FC_CREATE) != 0, err);
-    if (rc == 0)
+    if (rc == 0) {
+        retire_old_arenas(s);
         rc = open_arena(s, err);
+    }
     if (rc == 0) /* the shared block cache, carved before anything else */
         rc = fci_frame_bcache_create(s, err);
     if (rc == 0) /* the expiry clock and counters, before any thread uses them */
@@ -248,6 +312,9 @@ static int open_writer(fc_store *s, fci_err *err)
         /* From now on every MANIFEST append holds mu: let it release mu
          * for the append's fdatasync. */
         s->w->vs.mu = &s->w->mu;
+        /* ... and first makes sure LOCK is still ours (core/writerid.c) */
+        s->w->vs.guard = fci_writer_lock_guard;
+        s->w->vs.guard_arg = s;
         rc = fci_store_publish(s);
         /* Recovered entries are visible from the first transaction on. */
         fci_arena_publish_last_seq(s->arena, s->w->vs.last_sequence);
@@ -321,7 +388,9 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
     if (!ro && lock_held_here(s)) {
         rc = fci_err_set(&err, FC_EBUSY, "%s: this process (pid %ld) is its writer already: "
                          "one process opens a store once", s->dir, (long)s->pid);
-    } else if (!ro && (s->opts.flags & FC_ATTACH) && (holder = lock_holder(s)) > 0) {
+    } else if (!ro && (s->opts.flags & FC_ATTACH) &&
+               ((holder = lock_holder(s)) > 0 ||
+                fci_writerid_read(s->dir, &holder) == FCI_WRITERID_OTHER)) {
         rc = attach_to_writer(s, holder, &err);
     } else if (s->opts.flags & FC_READONLY) {
         s->role = FCI_ROLE_READONLY;
@@ -361,6 +430,7 @@ static void writer_free(fc_store *s)
         free(r);
     }
     fci_batch_free(&w->scratch);
+    fci_writerid_remove(s); /* while LOCK is still held */
     if (w->lock_fd >= 0)
         close(w->lock_fd); /* releases the fcntl lock */
     pthread_mutex_destroy(&w->mu);

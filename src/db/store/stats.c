@@ -17,6 +17,7 @@
 #include "shm/layout.h"
 #include "shm/wqueue.h"
 #include "db/core/publish.h"
+#include "db/core/writerid.h"
 
 static void version_figures(fc_store *s, fc_stats *st)
 {
@@ -83,7 +84,7 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->mappings_capacity = as.limiter_capacity;
     st->mappings_in_use = as.limiter_in_use;
     fci_arena_header *h = s->arena->hdr;
-    st->writer_pid = (int)FCI_OWNER_PID(atomic_load_explicit(&h->writer_owner, memory_order_relaxed));
+    st->writer_pid = fci_store_writer_pid(s); /* 0 once that process is gone */
     st->flushes = atomic_load_explicit(&h->writer_flushes, memory_order_relaxed);
     st->compactions = atomic_load_explicit(&h->writer_compactions, memory_order_relaxed);
     st->bytes_compacted = atomic_load_explicit(&h->writer_bytes_compacted, memory_order_relaxed);

@@ -365,13 +365,12 @@ static void check_manifest(vctx *c, uint64_t number, replay *st)
         st->records++;
         replay_edit(c, st, name, rec, r.record_offset);
     }
-    /* Our writer syncs every MANIFEST record and starts a new MANIFEST at
-     * each open, so a partial record is lost history, not a pending write. */
-    if (rc == 0 && r.torn_tail) {
-        DAMAGE(c, name, r.tail_offset, "ends in a partial record (%llu bytes): the last version edit is lost",
-               (unsigned long long)r.tail_bytes);
-        st->complete = 0;
-    }
+    /* The writer acts on an edit only once it is synced, so a partial
+     * record is an edit a crash cut before its sync: nothing relied on it,
+     * and recovery (ours and LevelDB's) drops it, as for a WAL's tail. */
+    if (rc == 0 && r.torn_tail)
+        NOTE(c, name, r.tail_offset, "ends in a partial record (%llu bytes): an edit cut by a "
+             "crash before it was synced, which recovery drops", (unsigned long long)r.tail_bytes);
     fci_log_reader_free(&r);
     c->cur_file = NULL;
     if (!st->complete)

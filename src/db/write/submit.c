@@ -7,6 +7,7 @@
 
 #include "forkcache.h"
 #include "db/core/store.h"
+#include "db/core/writerid.h"
 #include "db/write/write.h"
 #include "shm/layout.h"
 #include "shm/wqueue.h"
@@ -42,9 +43,13 @@ static int writer_alive(void *arg)
 int fci_submit_call(fc_store *s, const void *data, size_t len, unsigned flags, int *result,
                    void *reply, uint32_t reply_len)
 {
-    fci_wq *q = fci_queue_of(s);
     fci_err err;
     fci_err_clear(&err);
+    /* the queue of a replaced writer answers nobody */
+    int rc = fci_store_writer_left(s) ? fci_store_stale(s, &err) : 0;
+    if (rc != 0)
+        return fci_store_fail(s, rc, &err);
+    fci_wq *q = fci_queue_of(s);
     if (q == NULL) {
         fci_err_set(&err, FC_EREADONLY, "no writer has a write queue in this arena");
         return fci_store_fail(s, FC_EREADONLY, &err);
@@ -52,7 +57,7 @@ int fci_submit_call(fc_store *s, const void *data, size_t len, unsigned flags, i
     if (len > UINT32_MAX)
         return fci_store_fail(s, FC_ETOOBIG, NULL);
     *result = 0;
-    int rc = fci_wq_call(q, data, (uint32_t)len, flags, s->opts.write_timeout_ms, writer_alive, s,
+    rc = fci_wq_call(q, data, (uint32_t)len, flags, s->opts.write_timeout_ms, writer_alive, s,
                          result, reply, reply_len, &err);
     return rc != 0 ? fci_store_fail(s, rc, &err) : 0;
 }

@@ -8,6 +8,7 @@
 
 #include "forkcache.h"
 #include "db/core/store.h"
+#include "db/core/writerid.h"
 #include "db/write/write.h"
 #include "format/filename.h"
 
@@ -68,10 +69,14 @@ int fci_wal_new(fc_store *s, fci_err *err)
 {
     fci_writer *w = s->w;
     char path[PATH_MAX];
+    /* a new file number is handed out: only while LOCK is still ours */
+    int rc = w->vs.guard ? fci_writer_lock_check(s, err) : 0;
+    if (rc != 0)
+        return rc;
     uint64_t number = fci_vset_new_file_number(&w->vs);
     fci_filename(path, sizeof path, s->dir, FCI_FILE_WAL, number);
     fci_log_writer fresh;
-    int rc = fci_log_writer_open(&fresh, path, 1, s->opts.file_mode, err);
+    rc = fci_log_writer_open(&fresh, path, 1, s->opts.file_mode, err);
     if (rc != 0)
         return rc;
     if (wal_expects_sync(s))

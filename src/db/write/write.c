@@ -134,6 +134,8 @@ int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
     fci_err err;
     fci_err_clear(&err);
     int rc;
+    if (w->lock_lost) /* another writer may run: nothing more is acknowledged */
+        return fci_store_fail(s, FC_EBUSY, &w->lock_err);
     if (w->wal.failed && (rc = fci_wal_new(s, &err)) != 0)
         return fci_store_fail(s, rc, &err);
     uint64_t first = w->vs.last_sequence + 1;
