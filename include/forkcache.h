@@ -117,7 +117,10 @@ typedef struct fc_options {
                                     the soft RLIMIT_NOFILE of their
                                     descriptors open, closing idle ones */
     int reader_slots;            /* reader slots in the arena; 1024 */
-    size_t arena_size;           /* arena bytes reserved (not touched); 1 GiB */
+    size_t arena_size;           /* arena bytes reserved (not touched); 1 GiB.
+                                    A file arena (arena_path) has all its
+                                    blocks allocated on disk when built, so
+                                    a full disk fails the open (FC_ENOSPC) */
     size_t block_cache_size;     /* shared block cache bytes; 8 MiB. Carved
                                     from the arena as one power-of-two block,
                                     so arena_size must exceed the power of
