@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -734,6 +735,72 @@ START_TEST(emfile_closes_idle_descriptors_and_retries_once)
 }
 END_TEST
 
+/* The numbers of DIR_'s .ldb tables, ascending; how many (at most cap). */
+static int table_numbers(uint64_t *out, int cap)
+{
+    DIR *d = opendir(DIR_);
+    struct dirent *de;
+    int n = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        unsigned long long num;
+        char tail[8];
+        if (sscanf(de->d_name, "%llu.%7s", &num, tail) == 2 && strcmp(tail, "ldb") == 0 &&
+            n < cap)
+            out[n++] = num;
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++) /* a few tables: insertion sort */
+        for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            uint64_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+/* Out of descriptors, the cache gives back only the ones it could open
+ * again: a descriptor whose file another process deleted is the only way
+ * left to that table, and is kept. */
+START_TEST(emfile_keeps_descriptors_of_deleted_tables)
+{
+    fc_options o = small_opts();
+    fc_store *s = fill(&o, 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+    uint64_t num[64];
+    int n = table_numbers(num, 64);
+    ck_assert_int_ge(n, 3);
+    o.flags = FC_READONLY; /* no writer: only we touch the files */
+    o.max_mappings = 0;
+    s = open_in(&o);
+    ck_assert(read_all_ok(s));
+    ck_assert_uint_eq(s->tcache.fd_open, (uint64_t)n);
+    /* the last table leaves the cache (its file stays); the first stays
+     * cached with its file; every other file is deleted */
+    fci_tcache_evict(&s->tcache, num[n - 1]);
+    urcu_bp_barrier();
+    ck_assert_uint_eq(s->tcache.fd_open, (uint64_t)n - 1);
+    char path[4200];
+    for (int i = 1; i < n - 1; i++) {
+        snprintf(path, sizeof path, "%s/%06llu.ldb", DIR_, (unsigned long long)num[i]);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+    fci_io_fault f = { .kind = FCI_IO_ANY, .site = FCI_IO_SITE_TABLE_OPEN, .nth = 1,
+                       .count = 1, .err = EMFILE };
+    ck_assert_int_eq(fci_io_fault_arm(&f), 0);
+    int ok = read_all_ok(s); /* the last table's open meets EMFILE */
+    uint64_t faults = fci_io_site_faults(FCI_IO_SITE_TABLE_OPEN);
+    fci_io_fault_clear();
+    fci_io_hooks_enable(0);
+    ck_assert_uint_eq(faults, 1);
+    ck_assert_msg(ok, "a table was unreadable after EMFILE");
+    ck_assert_uint_eq(s->tcache.fd_closes, 1); /* the first table's only */
+    ck_assert(read_all_ok(s));
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *tcache_suite(void)
 {
     Suite *su = suite_create("db_tcache");
@@ -750,6 +817,7 @@ static Suite *tcache_suite(void)
     tcase_add_test(tc, txn_ends_on_its_own_thread);
     tcase_add_test(tc, pread_tables_stay_within_the_descriptor_limit);
     tcase_add_test(tc, emfile_closes_idle_descriptors_and_retries_once);
+    tcase_add_test(tc, emfile_keeps_descriptors_of_deleted_tables);
     suite_add_tcase(su, tc);
     return su;
 }
