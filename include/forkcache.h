@@ -115,9 +115,16 @@ typedef struct fc_options {
     size_t max_file_size;        /* target table size; 2 MiB */
     int bloom_bits_per_key;      /* bloom filter bits per key; 10 (0 = none) */
     int compression;             /* FC_COMPRESSION_*; FC_COMPRESSION_NONE */
-    int max_mappings;            /* Limiter capacity, all processes; 1000 */
+    int max_mappings;            /* Limiter capacity, all processes; 1000.
+                                    Tables past it are read with pread: a
+                                    store handle keeps at most a quarter of
+                                    the soft RLIMIT_NOFILE of their
+                                    descriptors open, closing idle ones */
     int reader_slots;            /* reader slots in the arena; 1024 */
-    size_t arena_size;           /* arena bytes reserved (not touched); 1 GiB */
+    size_t arena_size;           /* arena bytes reserved (not touched); 1 GiB.
+                                    A file arena (arena_path) has all its
+                                    blocks allocated on disk when built, so
+                                    a full disk fails the open (FC_ENOSPC) */
     size_t block_cache_size;     /* shared block cache bytes; 8 MiB. Carved
                                     from the arena as one power-of-two block,
                                     so arena_size must exceed the power of

@@ -4,15 +4,19 @@
  * compacts underneath; evicted tables give their Limiter units back; a
  * table deleted from the directory is still read through its mapping (or
  * its kept descriptor); a child made by fc_fork runs call_rcu, while one
- * made by a plain fork() is refused instead of hanging.
+ * made by a plain fork() is refused instead of hanging; descriptors of
+ * pread tables stay within a quarter of RLIMIT_NOFILE, and a table open
+ * that meets EMFILE gives idle ones back and is tried again.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +26,7 @@
 #include "forkcache.h"
 #include "db/core/store.h"
 #include "shm/arena.h"
+#include "util/io.h"
 
 #define NKEYS 2000
 #define NTHREADS 4
@@ -535,6 +540,262 @@ START_TEST(txn_ends_on_its_own_thread)
 }
 END_TEST
 
+/* ---- descriptors of tables read with pread ---- */
+
+#define FD_KEYS 14000      /* ~1 KiB values: some 200 tables of 64 KiB */
+#define FD_LIMIT 64        /* RLIMIT_NOFILE of the reading process */
+
+static void fd_key(char *buf, int i)
+{
+    sprintf(buf, "b%07d", i);
+}
+
+/* 1000 bytes that depend on the key, so a value read from the wrong
+ * table (or through the wrong descriptor) shows. */
+static void fd_val(char *buf, int i)
+{
+    int n = sprintf(buf, "%07d:", i);
+    for (int j = n; j < 1000; j++)
+        buf[j] = (char)('a' + (i * 31 + j) % 26);
+}
+
+/* A closed store of about 200 small tables, all past level 0. */
+static void fill_many_tables(void)
+{
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
+    char k[16], v[1000];
+    for (int i = 0; i < FD_KEYS; i++) {
+        fd_key(k, i);
+        fd_val(v, i);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, sizeof v), 0);
+    }
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    ck_assert_uint_ge(live_files(s), 150);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+
+/* Every key, one get each, in one transaction: the first failure's
+ * message goes to why. */
+static int get_every_key(fc_store *s, char *why, size_t cap)
+{
+    char k[16], want[1000];
+    fc_txn *t;
+    int rc = fc_txn_begin(s, &t), bad = 0;
+    if (rc != 0) {
+        snprintf(why, cap, "txn_begin: %s", fc_errmsg(s));
+        return 1;
+    }
+    for (int i = 0; i < FD_KEYS; i++) {
+        fc_val v;
+        fd_key(k, i);
+        fd_val(want, i);
+        rc = fc_get(t, k, strlen(k), &v);
+        if (rc != 0 || v.size != sizeof want || memcmp(v.data, want, sizeof want) != 0) {
+            if (bad++ == 0)
+                snprintf(why, cap, "get %s: %s: %s", k, fc_strerror(rc), fc_errmsg(s));
+        }
+    }
+    fc_txn_end(t);
+    return bad;
+}
+
+/* One scan from first to last in one transaction: every key, in order,
+ * with its value. */
+static int scan_every_key(fc_store *s, char *why, size_t cap)
+{
+    char k[16], want[1000];
+    fc_txn *t = NULL;
+    fc_iter *it = NULL;
+    int rc = fc_txn_begin(s, &t), i = 0, bad = 0;
+    if (rc == 0 && (rc = fc_iter_new(t, &it)) == 0) {
+        for (fc_iter_first(it); fc_iter_valid(it); fc_iter_next(it), i++) {
+            fc_val key = fc_iter_key(it), v = fc_iter_value(it);
+            fd_key(k, i);
+            fd_val(want, i);
+            if (key.size != strlen(k) || memcmp(key.data, k, key.size) != 0 ||
+                v.size != sizeof want || memcmp(v.data, want, sizeof want) != 0) {
+                bad = 1;
+                break;
+            }
+        }
+        rc = fc_iter_status(it);
+        fc_iter_free(it);
+    }
+    if (rc != 0 || bad || i != FD_KEYS)
+        snprintf(why, cap, "scan stopped at %d of %d: %s: %s", i, FD_KEYS, fc_strerror(rc),
+                 fc_errmsg(s));
+    if (t != NULL)
+        fc_txn_end(t);
+    return rc != 0 || bad || i != FD_KEYS;
+}
+
+/* With no mappings at all every table is read with pread, and this
+ * process may open only FD_LIMIT descriptors: the cache closes idle ones
+ * and reopens them, so every get and the scan succeed. Before the bound,
+ * the 50th table or so failed with EMFILE. */
+START_TEST(pread_tables_stay_within_the_descriptor_limit)
+{
+    fill_many_tables();
+    fflush(NULL);
+    pid_t pid = fc_fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rlimit rl;
+        char why[512] = "";
+        int ok = getrlimit(RLIMIT_NOFILE, &rl) == 0;
+        rl.rlim_cur = FD_LIMIT;
+        ok = ok && setrlimit(RLIMIT_NOFILE, &rl) == 0;
+        fc_options o = fct_small_opts();
+        o.max_mappings = 0;
+        fc_store *s = NULL;
+        if (ok && fc_open(fct_dir, &o, &s) != 0) {
+            snprintf(why, sizeof why, "open: %s", fc_errmsg(NULL));
+            ok = 0;
+        }
+        for (int round = 0; s != NULL && round < 2; round++) {
+            int bad = get_every_key(s, why, sizeof why);
+            if (bad)
+                fprintf(stderr, "round %d: %d of %d gets failed; first: %s\n", round, bad,
+                        FD_KEYS, why);
+            ok = ok && bad == 0;
+            if (scan_every_key(s, why, sizeof why) != 0) {
+                fprintf(stderr, "round %d: %s\n", round, why);
+                ok = 0;
+            }
+        }
+        /* idle descriptors were closed and reopened, and at most a
+         * quarter of the limit is open now */
+        if (s != NULL && (s->tcache.fd_closes == 0 || s->tcache.fd_reopens == 0 ||
+                          s->tcache.fd_open > FD_LIMIT / 4)) {
+            fprintf(stderr, "descriptors: %llu open, %llu closed, %llu reopened\n",
+                    (unsigned long long)s->tcache.fd_open,
+                    (unsigned long long)s->tcache.fd_closes,
+                    (unsigned long long)s->tcache.fd_reopens);
+            ok = 0;
+        }
+        if (s != NULL)
+            ok = fc_close(s) == 0 && ok;
+        _exit(ok ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the reader under RLIMIT_NOFILE %d failed (its stderr says why)", FD_LIMIT);
+}
+END_TEST
+
+/* One get of key i in its own transaction. */
+static int get_one(fc_store *s, int i)
+{
+    char k[16];
+    fc_txn *t;
+    fc_val v;
+    unsigned gen;
+    fct_key_of(k, "k", 6, i);
+    if (fc_txn_begin(s, &t) != 0)
+        return 0;
+    int rc = fc_get(t, k, strlen(k), &v);
+    if (rc != 0)
+        fprintf(stderr, "get %s: %s: %s\n", k, fc_strerror(rc), fc_errmsg(s));
+    int ok = rc == 0 && val_ok(&v, i, &gen) && gen == 0;
+    return fc_txn_end(t) == 0 && ok;
+}
+
+/* A table opened when the process is out of descriptors: the cache closes
+ * its idle pread descriptors and tries the open once more. */
+START_TEST(emfile_closes_idle_descriptors_and_retries_once)
+{
+    fc_options o = fct_small_opts();
+    fc_store *s = fill(&o, 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    ck_assert_uint_ge(live_files(s), 2); /* the first and last keys: two tables */
+    ck_assert_int_eq(fc_close(s), 0);
+    o.max_mappings = 0;
+    s = fct_open_in(&o);
+    ck_assert(get_one(s, 0)); /* its table's descriptor stays open, idle */
+    fci_io_fault f = { .kind = FCI_IO_ANY, .site = FCI_IO_SITE_TABLE_OPEN, .nth = 1,
+                       .count = 1, .err = EMFILE };
+    ck_assert_int_eq(fci_io_fault_arm(&f), 0);
+    int ok = get_one(s, NKEYS - 1);
+    uint64_t faults = fci_io_site_faults(FCI_IO_SITE_TABLE_OPEN);
+    fci_io_fault_clear();
+    fci_io_hooks_enable(0);
+    ck_assert_uint_eq(faults, 1);
+    ck_assert_msg(ok, "the open that met EMFILE was not retried");
+    ck_assert_uint_eq(s->tcache.fd_closes, 1); /* the first table's */
+    ck_assert(get_one(s, 0)); /* its table reopens when a block is not cached */
+    ck_assert(read_all_ok(s));
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
+/* The numbers of fct_dir's .ldb tables, ascending; how many (at most cap). */
+static int table_numbers(uint64_t *out, int cap)
+{
+    DIR *d = opendir(fct_dir);
+    struct dirent *de;
+    int n = 0;
+    ck_assert_ptr_nonnull(d);
+    while ((de = readdir(d)) != NULL) {
+        unsigned long long num;
+        char tail[8];
+        if (sscanf(de->d_name, "%llu.%7s", &num, tail) == 2 && strcmp(tail, "ldb") == 0 &&
+            n < cap)
+            out[n++] = num;
+    }
+    closedir(d);
+    for (int i = 1; i < n; i++) /* a few tables: insertion sort */
+        for (int j = i; j > 0 && out[j - 1] > out[j]; j--) {
+            uint64_t t = out[j];
+            out[j] = out[j - 1];
+            out[j - 1] = t;
+        }
+    return n;
+}
+
+/* Out of descriptors, the cache gives back only the ones it could open
+ * again: a descriptor whose file another process deleted is the only way
+ * left to that table, and is kept. */
+START_TEST(emfile_keeps_descriptors_of_deleted_tables)
+{
+    fc_options o = fct_small_opts();
+    fc_store *s = fill(&o, 0);
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+    uint64_t num[64];
+    int n = table_numbers(num, 64);
+    ck_assert_int_ge(n, 3);
+    o.flags = FC_READONLY; /* no writer: only we touch the files */
+    o.max_mappings = 0;
+    s = fct_open_in(&o);
+    ck_assert(read_all_ok(s));
+    ck_assert_uint_eq(s->tcache.fd_open, (uint64_t)n);
+    /* the last table leaves the cache (its file stays); the first stays
+     * cached with its file; every other file is deleted */
+    fci_tcache_evict(&s->tcache, num[n - 1]);
+    urcu_bp_barrier();
+    ck_assert_uint_eq(s->tcache.fd_open, (uint64_t)n - 1);
+    char path[4200];
+    for (int i = 1; i < n - 1; i++) {
+        snprintf(path, sizeof path, "%s/%06llu.ldb", fct_dir, (unsigned long long)num[i]);
+        ck_assert_int_eq(unlink(path), 0);
+    }
+    fci_io_fault f = { .kind = FCI_IO_ANY, .site = FCI_IO_SITE_TABLE_OPEN, .nth = 1,
+                       .count = 1, .err = EMFILE };
+    ck_assert_int_eq(fci_io_fault_arm(&f), 0);
+    int ok = read_all_ok(s); /* the last table's open meets EMFILE */
+    uint64_t faults = fci_io_site_faults(FCI_IO_SITE_TABLE_OPEN);
+    fci_io_fault_clear();
+    fci_io_hooks_enable(0);
+    ck_assert_uint_eq(faults, 1);
+    ck_assert_msg(ok, "a table was unreadable after EMFILE");
+    ck_assert_uint_eq(s->tcache.fd_closes, 1); /* the first table's only */
+    ck_assert(read_all_ok(s));
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *tcache_suite(void)
 {
     Suite *su = suite_create("db_tcache");
@@ -549,6 +810,9 @@ static Suite *tcache_suite(void)
     tcase_add_test(tc, reader_process_drops_tables_of_old_versions);
     tcase_add_test(tc, plain_fork_and_fork_inside_a_txn_are_refused);
     tcase_add_test(tc, txn_ends_on_its_own_thread);
+    tcase_add_test(tc, pread_tables_stay_within_the_descriptor_limit);
+    tcase_add_test(tc, emfile_closes_idle_descriptors_and_retries_once);
+    tcase_add_test(tc, emfile_keeps_descriptors_of_deleted_tables);
     suite_add_tcase(su, tc);
     return su;
 }

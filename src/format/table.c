@@ -48,6 +48,20 @@ static int pread_all(int fd, char *dst, size_t n, uint64_t offset, fci_err *err)
     return 0;
 }
 
+/* Through the owner's descriptor when it lends one per read (a table
+ * whose descriptor may be closed while idle), else through t->fd. */
+static int table_pread(const fci_table *t, char *dst, size_t n, uint64_t offset, fci_err *err)
+{
+    if (t->file == NULL)
+        return pread_all(t->fd, dst, n, offset, err);
+    int fd = t->file->acquire(t->file->arg, err);
+    if (fd < 0)
+        return fd;
+    int rc = pread_all(fd, dst, n, offset, err);
+    t->file->release(t->file->arg);
+    return rc;
+}
+
 int fci_table_read_raw(const fci_table *t, fci_block_handle h, char *scratch, fci_slice *raw,
                        fci_err *err)
 {
@@ -59,7 +73,7 @@ int fci_table_read_raw(const fci_table *t, fci_block_handle h, char *scratch, fc
         *raw = fci_slice_make(t->base + h.offset, n);
         return 0;
     }
-    if ((rc = pread_all(t->fd, scratch, n, h.offset, err)) != 0)
+    if ((rc = table_pread(t, scratch, n, h.offset, err)) != 0)
         return rc;
     *raw = fci_slice_make(scratch, n);
     return 0;
@@ -266,7 +280,7 @@ static int table_open(fci_table *t, fci_err *err)
     if (t->base) {
         footer = t->base + foff;
     } else {
-        if ((rc = pread_all(t->fd, footer_buf, sizeof footer_buf, foff, err)) != 0)
+        if ((rc = table_pread(t, footer_buf, sizeof footer_buf, foff, err)) != 0)
             return rc;
         footer = footer_buf;
     }

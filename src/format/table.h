@@ -11,7 +11,8 @@
  * size), zero padding up to 40 bytes, and the fixed64 magic.
  *
  * Reading: a table is a region (base pointer + length: an mmap, a frame)
- * or, when not mapped, an fd read with pread. A get or an iterator hands out
+ * or, when not mapped, an fd read with pread (an fd the owner may instead
+ * lend for each read: fci_table_file). A get or an iterator hands out
  * slices pointing into the region for uncompressed blocks of a mapped table;
  * every other block is obtained through a fetcher (built in: heap memory;
  * later the shared block cache) and held by an fci_block_ref until the
@@ -165,6 +166,19 @@ typedef struct fci_block_fetcher {
     void *arg;
 } fci_block_fetcher;
 
+/*
+ * Where a table read with pread finds its descriptor when the owner may
+ * close it while the table stays open (the table cache closes idle ones):
+ * acquire returns a descriptor that stays open until the matching release,
+ * or a negative FC_E* code with err set. NULL: fd is open for the table's
+ * life.
+ */
+typedef struct fci_table_file {
+    int (*acquire)(void *arg, fci_err *err);
+    void (*release)(void *arg);
+    void *arg;
+} fci_table_file;
+
 #define FCI_TABLE_VERIFY_CHECKSUMS 0x1u   /* check every data block's CRC */
 
 typedef struct fci_table {
@@ -184,6 +198,7 @@ typedef struct fci_table {
     int has_hash;              /* a forkcache.hash block was found and parsed */
     fci_block_ref hash_ref;
     fci_hash_index hash;
+    const fci_table_file *file;        /* NULL: fd, for the table's life */
 } fci_table;
 
 /* Opens a table held in [base, base+size): checks the footer's magic,
@@ -197,6 +212,13 @@ void fci_table_close(fci_table *t);
 static inline void fci_table_set_fetcher(fci_table *t, const fci_block_fetcher *f)
 {
     t->fetcher = f;
+}
+
+/* Reads through f from now on instead of fd (set after open, before
+ * the table is shared). */
+static inline void fci_table_set_file(fci_table *t, const fci_table_file *f)
+{
+    t->file = f;
 }
 
 /* The raw block at h, contents plus trailer (h.size + 5 bytes): a pointer

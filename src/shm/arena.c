@@ -240,7 +240,8 @@ static int validate_header(int fd, const char *path, uint64_t file_size, fci_are
     return 0;
 }
 
-/* MAP_NORESERVE as for anonymous arenas; the file itself is sparse. */
+/* MAP_NORESERVE as for anonymous arenas; the file's blocks were
+ * allocated when it was built (allocate_blocks). */
 static int map_file(int fd, const char *path, size_t size, char **base, fci_err *err)
 {
     void *m = fci_io_mmap(FCI_IO_SITE_ARENA_MMAP, NULL, size, PROT_READ | PROT_WRITE,
@@ -319,6 +320,21 @@ out:
     return rc;
 }
 
+/* The arena is written through its mapping, where a page the file system
+ * has no block for is a SIGBUS, not an error: every block is allocated
+ * now, so a full disk (or quota, or RLIMIT_FSIZE) fails the open instead.
+ * On tmpfs this commits the whole arena's memory up front. */
+static int allocate_blocks(int fd, const char *path, const char *tmp, size_t size,
+                           fci_err *err)
+{
+    if (fci_io_fallocate(FCI_IO_SITE_ARENA_ALLOCATE, fd, 0, size) == 0)
+        return 0;
+    int e = errno;
+    return fci_err_errno(err, fci_errno_code(e), e,
+                         "arena %s: cannot allocate its %zu bytes in the file system (building %s); "
+                         "free space there or lower arena_size", path, size, tmp);
+}
+
 /* Builds a complete arena in a temporary file beside path; returns its fd
  * and name. mkostemp creates it 0600 with O_CLOEXEC; fchmod applies the
  * configured mode (which check_config keeps owner-only-writable). */
@@ -341,7 +357,7 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
     else if (fci_io_ftruncate(FCI_IO_SITE_ARENA_TRUNCATE, fd, cfg->size) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: ftruncate to %zu",
                            tmp, cfg->size);
-    else
+    else if ((rc = allocate_blocks(fd, cfg->path, tmp, cfg->size, err)) == 0)
         rc = map_file(fd, tmp, cfg->size, &base, err);
     if (rc != 0) {
         close(fd);

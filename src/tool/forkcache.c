@@ -19,7 +19,9 @@
     "    bytes, or a number with a k, M or G suffix (powers of 1024).\n" \
     "--arena-size SIZE\n" \
     "    Bytes of address space reserved for the shared arena (default 1G); only\n" \
-    "    what the memtables use is ever touched.\n" \
+    "    what the memtables use is ever touched. The writer's arena is a file in\n" \
+    "    DIR whose blocks are all allocated when it starts (a full disk fails then,\n" \
+    "    not later).\n" \
     "--help\n" \
     "    Print this page and exit.\n"
 

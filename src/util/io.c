@@ -61,6 +61,7 @@ static const struct {
     [FCI_IO_SITE_ARENA_MMAP] = { "arena_mmap", FCI_IO_MMAP },
     [FCI_IO_SITE_ARENA_MMAP_ANON] = { "arena_mmap_anon", FCI_IO_MMAP },
     [FCI_IO_SITE_ARENA_TRUNCATE] = { "arena_truncate", FCI_IO_TRUNCATE },
+    [FCI_IO_SITE_ARENA_ALLOCATE] = { "arena_allocate", FCI_IO_ALLOCATE },
     [FCI_IO_SITE_ARENA_RENAME] = { "arena_rename", FCI_IO_RENAME },
     [FCI_IO_SITE_PROC_OPEN] = { "proc_open", FCI_IO_OPEN },
     [FCI_IO_SITE_PROC_READ] = { "proc_read", FCI_IO_READ },
@@ -608,6 +609,21 @@ int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len)
                                            .len = len });
     pthread_mutex_unlock(&rec.mu);
     return rc;
+}
+
+/* posix_fallocate returns its error instead of setting errno: turned
+ * into the -1-and-errno of every other wrapper. */
+int fci_io_fallocate(fci_io_site site, int fd, uint64_t off, uint64_t len)
+{
+    for (;;) {
+        int e = hook(site, NULL);
+        if (!e && (e = posix_fallocate(fd, (off_t)off, (off_t)len)) == 0)
+            return 0;
+        if (e != EINTR) {
+            errno = e;
+            return -1;
+        }
+    }
 }
 
 int fci_io_fstat(fci_io_site site, int fd, struct stat *st)

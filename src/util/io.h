@@ -42,6 +42,7 @@ typedef enum fci_io_kind {
     FCI_IO_TRUNCATE,  /* ftruncate */
     FCI_IO_STAT,      /* fstat */
     FCI_IO_UNLINK,
+    FCI_IO_ALLOCATE,  /* posix_fallocate */
     FCI_IO_KINDS
 } fci_io_kind;
 
@@ -86,6 +87,7 @@ typedef enum fci_io_site {
     FCI_IO_SITE_ARENA_MMAP,
     FCI_IO_SITE_ARENA_MMAP_ANON,
     FCI_IO_SITE_ARENA_TRUNCATE,
+    FCI_IO_SITE_ARENA_ALLOCATE,    /* its blocks, before the mapping writes */
     FCI_IO_SITE_ARENA_RENAME,
     FCI_IO_SITE_PROC_OPEN,         /* /proc/<pid>/stat for start times */
     FCI_IO_SITE_PROC_READ,
@@ -122,6 +124,8 @@ void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags,
 int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len);
 int fci_io_fstat(fci_io_site site, int fd, struct stat *st);
 int fci_io_unlink(fci_io_site site, const char *path);
+/* posix_fallocate, but -1 with errno set like the other wrappers. */
+int fci_io_fallocate(fci_io_site site, int fd, uint64_t off, uint64_t len);
 
 /* The site's name ("log_append") and kind, for tests and messages. */
 const char *fci_io_site_name(int site);

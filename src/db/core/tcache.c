@@ -8,6 +8,11 @@
  * munmap and its Limiter unit wait for the grace period, so the Limiter
  * never counts fewer mappings than exist and a reader that found the entry
  * before its removal keeps reading the mapping to the end of its section.
+ *
+ * A pread table's descriptor is the one thing of an entry that changes
+ * while the entry is in the hash: it is closed when idle and over budget,
+ * and reopened by the next read (tcache.h). Reads borrow it under fd_mu,
+ * which is never held across a system call other than close and fstat.
  */
 #include "config.h"
 
@@ -17,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,7 +48,18 @@ typedef struct fci_tcache_entry {
     uint64_t number;
     void *map;                 /* NULL when read through fd */
     size_t size;
-    int fd;                    /* -1 when mapped */
+    int fd;                    /* -1 when mapped, or while closed for the budget */
+    /* pread tables only; under the cache's fd_mu once the entry is shared */
+    unsigned fd_users;         /* reads in flight through fd */
+    int fd_counted;            /* fd is counted in the cache's fd_open */
+    int fd_listed;             /* on the cache's list of closable descriptors */
+    int fd_keep;               /* never close before the entry is freed */
+    struct fci_tcache_entry *fd_prev, *fd_next;
+    dev_t dev;                 /* the file, so that a reopen finds the same */
+    ino_t ino;
+    const char *dir;           /* the store's directory, for reopening */
+    struct fci_tcache *cache;
+    fci_table_file file;       /* lends fd to the table's reads */
     int limiter_unit;          /* holds one Limiter unit (of owner's slot) */
     pid_t owner;               /* the process that took the unit */
     struct fci_arena *arena;
@@ -62,6 +79,7 @@ int fci_tcache_init(fci_tcache *c)
 {
     memset(c, 0, sizeof *c);
     pthread_mutex_init(&c->bc_mu, NULL);
+    pthread_mutex_init(&c->fd_mu, NULL);
     pthread_mutex_init(&c->front_mu, NULL);
     fci_urcu_mark();
     c->ht = cds_lfht_new(TCACHE_INIT_BUCKETS, TCACHE_INIT_BUCKETS, TCACHE_INIT_BUCKETS, 0, NULL);
@@ -104,6 +122,8 @@ static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err 
     if (fci_io_fstat(FCI_IO_SITE_TABLE_STAT, fd, &st) != 0)
         return fci_err_errno(err, FC_EIO, errno, "stat table %llu", (unsigned long long)e->number);
     e->size = (size_t)st.st_size;
+    e->dev = st.st_dev;
+    e->ino = st.st_ino;
     e->fd = -1;
     if (st.st_size > 0 && fci_limiter_acquire(a, NULL) == 0) {
         e->map = fci_tfile_map(fd, e->size, FCI_IO_SITE_TABLE_MMAP);
@@ -116,6 +136,217 @@ static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err 
     }
     e->fd = fd;
     return fci_table_open_fd(&e->table, fd, e->size, 0, err);
+}
+
+/* ---- descriptors of pread tables ---------------------------------------- */
+
+/* The most a cache keeps open: a quarter of the soft RLIMIT_NOFILE, read
+ * at each new descriptor so a limit lowered later is followed. The rest
+ * of the process (its sockets, the store's other files) keeps the other
+ * three quarters. */
+#define FD_BUDGET_MIN 4
+#define FD_BUDGET_MAX 65536
+
+static uint64_t fd_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur / 4 > FD_BUDGET_MAX)
+        return FD_BUDGET_MAX;
+    return rl.rlim_cur / 4 > FD_BUDGET_MIN ? (uint64_t)rl.rlim_cur / 4 : FD_BUDGET_MIN;
+}
+
+/* Under fd_mu. */
+static void fd_unlist(fci_tcache *c, fci_tcache_entry *e)
+{
+    if (!e->fd_listed)
+        return;
+    if (e->fd_prev)
+        e->fd_prev->fd_next = e->fd_next;
+    else
+        c->fd_head = e->fd_next;
+    if (e->fd_next)
+        e->fd_next->fd_prev = e->fd_prev;
+    else
+        c->fd_tail = e->fd_prev;
+    e->fd_prev = e->fd_next = NULL;
+    e->fd_listed = 0;
+}
+
+/* Under fd_mu: e's descriptor was just used. Counts it if it is new to
+ * the cache and moves it to the front of the closable ones; 1 when it
+ * was new (the budget may now be exceeded). */
+static int fd_touch(fci_tcache *c, fci_tcache_entry *e)
+{
+    int fresh = 0;
+    if (e->fd < 0)
+        return 0;
+    if (!e->fd_counted) {
+        e->fd_counted = 1;
+        fresh = 1;
+        /* relaxed: written under fd_mu; readers only want a figure */
+        atomic_fetch_add_explicit(&c->fd_open, 1, memory_order_relaxed);
+    }
+    if (e->fd_keep)
+        return fresh;
+    fd_unlist(c, e);
+    e->fd_next = c->fd_head;
+    if (c->fd_head)
+        c->fd_head->fd_prev = e;
+    else
+        c->fd_tail = e;
+    c->fd_head = e;
+    e->fd_listed = 1;
+    return fresh;
+}
+
+/* Under fd_mu: closes idle descriptors, least recently used first, until
+ * at most budget are open; returns how many it closed. A file already
+ * unlinked is kept instead (no reopen could find it again). */
+static unsigned fd_trim(fci_tcache *c, uint64_t budget)
+{
+    unsigned closed = 0;
+    fci_tcache_entry *e = c->fd_tail;
+    while (e != NULL && atomic_load_explicit(&c->fd_open, memory_order_relaxed) > budget) {
+        fci_tcache_entry *prev = e->fd_prev;
+        if (e->fd_users == 0) {
+            struct stat st;
+            fd_unlist(c, e);
+            if (fci_io_fstat(FCI_IO_SITE_TABLE_STAT, e->fd, &st) == 0 && st.st_nlink == 0) {
+                e->fd_keep = 1;
+            } else {
+                close(e->fd);
+                e->fd = -1;
+                e->fd_counted = 0;
+                closed++;
+                /* relaxed: under fd_mu; figures */
+                atomic_fetch_sub_explicit(&c->fd_open, 1, memory_order_relaxed);
+                atomic_fetch_add_explicit(&c->fd_closes, 1, memory_order_relaxed);
+            }
+        }
+        e = prev;
+    }
+    return closed;
+}
+
+/* Opens table number; when the process is out of descriptors, gives back
+ * this cache's idle ones and tries once more. */
+static int open_table(fci_tcache *c, const char *dir, uint64_t number, fci_err *err)
+{
+    char path[PATH_MAX];
+    int fd = fci_tfile_open(dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+        pthread_mutex_lock(&c->fd_mu);
+        unsigned closed = fd_trim(c, 0);
+        pthread_mutex_unlock(&c->fd_mu);
+        if (closed > 0)
+            fd = fci_tfile_open(dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
+    }
+    return fd;
+}
+
+/* Opens e's file again after its descriptor was closed for the budget:
+ * the same inode, or the table is refused (its number now names another
+ * file, which the cached index does not describe). */
+static int fd_reopen(fci_tcache_entry *e, fci_err *err)
+{
+    int fd = open_table(e->cache, e->dir, e->number, err);
+    if (fd < 0)
+        return table_failed(e->number, fd, err);
+    struct stat st;
+    int rc = 0;
+    if (fci_io_fstat(FCI_IO_SITE_TABLE_STAT, fd, &st) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "stat table %llu", (unsigned long long)e->number);
+    else if (st.st_dev != e->dev || st.st_ino != e->ino || (uint64_t)st.st_size != e->size)
+        rc = fci_err_set(err, FC_ECORRUPT,
+                         "table %llu: reopened file is inode %llu of %llu bytes, expected "
+                         "inode %llu of %zu bytes (replaced while open)",
+                         (unsigned long long)e->number, (unsigned long long)st.st_ino,
+                         (unsigned long long)st.st_size, (unsigned long long)e->ino, e->size);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    /* relaxed: a figure */
+    atomic_fetch_add_explicit(&e->cache->fd_reopens, 1, memory_order_relaxed);
+    return fd;
+}
+
+/* The table's pread source (fci_table_file): e's descriptor, reopened if
+ * it was closed, held open until fd_release. */
+static int fd_acquire(void *arg, fci_err *err)
+{
+    fci_tcache_entry *e = arg;
+    fci_tcache *c = e->cache;
+    int spare = -1;
+    pthread_mutex_lock(&c->fd_mu);
+    if (e->fd < 0) {
+        pthread_mutex_unlock(&c->fd_mu);
+        int fd = fd_reopen(e, err);
+        if (fd < 0)
+            return fd;
+        pthread_mutex_lock(&c->fd_mu);
+        if (e->fd < 0)
+            e->fd = fd;
+        else
+            spare = fd; /* another thread reopened it meanwhile */
+    }
+    e->fd_users++;
+    if (fd_touch(c, e))
+        fd_trim(c, fd_budget());
+    int fd = e->fd;
+    pthread_mutex_unlock(&c->fd_mu);
+    if (spare >= 0)
+        close(spare);
+    return fd;
+}
+
+static void fd_release(void *arg)
+{
+    fci_tcache_entry *e = arg;
+    pthread_mutex_lock(&e->cache->fd_mu);
+    e->fd_users--;
+    pthread_mutex_unlock(&e->cache->fd_mu);
+}
+
+/* Under rcu_read_lock, once e is in the hash: its descriptor joins the
+ * cache's count (a reader may have done it already). */
+static void fd_adopt(fci_tcache *c, fci_tcache_entry *e)
+{
+    pthread_mutex_lock(&c->fd_mu);
+    if (fd_touch(c, e))
+        fd_trim(c, fd_budget());
+    pthread_mutex_unlock(&c->fd_mu);
+}
+
+/* e left the hash: readers that found it before may still read it, and
+ * reclamation may unlink its file, so its descriptor stays to the end. */
+static void fd_retire(fci_tcache *c, fci_tcache_entry *e)
+{
+    pthread_mutex_lock(&c->fd_mu);
+    fd_unlist(c, e);
+    e->fd_keep = 1;
+    pthread_mutex_unlock(&c->fd_mu);
+}
+
+/* Freeing: no read can be in flight any more; takes e off the list and
+ * the count and gives its descriptor back. lock is 0 where no other
+ * thread of this process can run (a plain fork's child). */
+static void fd_drop(fci_tcache_entry *e, int lock)
+{
+    fci_tcache *c = e->cache;
+    if (lock)
+        pthread_mutex_lock(&c->fd_mu);
+    fd_unlist(c, e);
+    if (e->fd_counted)
+        atomic_fetch_sub_explicit(&c->fd_open, 1, memory_order_relaxed); /* a figure */
+    e->fd_counted = 0;
+    int fd = e->fd;
+    e->fd = -1;
+    if (lock)
+        pthread_mutex_unlock(&c->fd_mu);
+    if (fd >= 0)
+        close(fd);
 }
 
 /* What a cache miss needs to fill a frame with one block. */
@@ -189,17 +420,24 @@ static void cached_release(void *arg, const fci_table *t, fci_block_ref *ref)
 }
 
 /* Unmaps (or closes) and gives the Limiter unit back when release says
- * this process owns it. */
-static void entry_free(fci_tcache_entry *e, int release)
+ * this process owns it. lock: as for fd_drop. */
+static void entry_free_locked(fci_tcache_entry *e, int release, int lock)
 {
     fci_table_close(&e->table);
     if (e->map)
         munmap(e->map, e->size);
-    if (e->fd >= 0)
+    if (e->cache != NULL)
+        fd_drop(e, lock);
+    else if (e->fd >= 0)
         close(e->fd);
     if (e->limiter_unit && release)
         fci_limiter_release(e->arena, NULL);
     free(e);
+}
+
+static void entry_free(fci_tcache_entry *e, int release)
+{
+    entry_free_locked(e, release, 1);
 }
 
 /* call_rcu callback: no thread can still read the table. A callback the
@@ -248,8 +486,7 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
     fci_tcache_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return fci_err_set(err, FC_ENOMEM, "out of memory");
-    char path[PATH_MAX];
-    int fd = fci_tfile_open(dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
+    int fd = open_table(c, dir, number, err);
     if (fd < 0) {
         free(e);
         return fd;
@@ -263,6 +500,14 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
         table_failed(number, rc, err);
         entry_free(e, 1);
         return rc;
+    }
+    if (e->map == NULL) {
+        /* from now on reads borrow the descriptor, which may be closed */
+        e->cache = c;
+        e->dir = dir;
+        e->file = (fci_table_file){ fd_acquire, fd_release, e };
+        e->table.fd = -1;
+        fci_table_set_file(&e->table, &e->file);
     }
     e->bc = tcache_bcache(c, a);
     if (e->bc != NULL) {
@@ -329,8 +574,11 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
     struct cds_lfht_node *n = cds_lfht_add_unique(c->ht, fci_hash_mix64(number), match_number,
                                                   &number, &e->node);
     *out = &entry_of(n)->table;
-    if (n == &e->node)
+    if (n == &e->node) {
         front_set(c, e);
+        if (e->cache != NULL)
+            fd_adopt(c, e);
+    }
     rcu_read_unlock();
     if (n != &e->node) {
         entry_free(e, 1); /* lost the race: never seen by anyone */
@@ -348,6 +596,8 @@ static void remove_entry(fci_tcache *c, fci_tcache_entry *e)
     if (cds_lfht_del(c->ht, &e->node) != 0)
         return; /* another thread removed it first */
     front_clear(c, e);
+    if (e->cache != NULL)
+        fd_retire(c, e);
     atomic_fetch_sub_explicit(&c->count, 1, memory_order_relaxed); /* a figure */
     call_rcu(&e->rcu, entry_free_rcu);
 }
@@ -390,7 +640,7 @@ static void free_without_rcu(fci_tcache *c)
     fci_tcache_entry *e;
     memset(c->front, 0, sizeof c->front);
     cds_lfht_for_each_entry(c->ht, &it, e, node) {
-        entry_free(e, e->owner == fci_getpid());
+        entry_free_locked(e, e->owner == fci_getpid(), 0); /* fd_mu may be a dead thread's */
     }
 }
 
@@ -408,12 +658,14 @@ void fci_tcache_free(fci_tcache *c)
     c->bc = NULL;
     pthread_mutex_destroy(&c->bc_mu);
     pthread_mutex_destroy(&c->front_mu);
+    pthread_mutex_destroy(&c->fd_mu);
 }
 
 void fci_tcache_forget(fci_tcache *c)
 {
     pthread_mutex_init(&c->bc_mu, NULL); /* a parent thread may have held it */
     pthread_mutex_init(&c->front_mu, NULL);
+    pthread_mutex_init(&c->fd_mu, NULL);
     fci_tcache_retain(c, keep_none, NULL); /* the callbacks keep the parent's units */
     fci_bcache_close(c->bc); /* names the parent's slot; reopened lazily */
     c->bc = NULL;

@@ -15,6 +15,17 @@
  * fc_txn_begin to fc_txn_end). An entry removed from the hash (evict,
  * retain) is unmapped, and its Limiter unit given back, by a call_rcu
  * callback once every such section that could have seen it has ended.
+ *
+ * Descriptors of pread tables are bounded: once more than a quarter of
+ * the soft RLIMIT_NOFILE are open (per cache, i.e. per store handle),
+ * the least recently used idle ones are closed, and the table reopens its
+ * file at its next read (checking that the inode is the same). A
+ * descriptor is closed only while no read is in flight through it (reads
+ * borrow it under fd_mu: fci_table_file), and never when the file has
+ * been unlinked (nothing could reopen it) or the entry has left the hash
+ * (its readers may be reading a file reclamation is about to remove).
+ * An open that fails with EMFILE or ENFILE closes every idle descriptor
+ * and is tried once more.
  */
 #ifndef FC_DB_TCACHE_H
 #define FC_DB_TCACHE_H
@@ -46,6 +57,13 @@ typedef struct fci_tcache {
     _Atomic uint64_t count;        /* entries in ht (for tests and stats) */
     _Atomic uint64_t mapped, preads; /* how tables were opened, for stats */
     _Atomic uint64_t swept_vseq;   /* newest version retain was run against */
+    /* Open descriptors of pread tables. The closable ones are listed,
+     * most recently used first; list, counts and every entry's fd fields
+     * are under fd_mu. fd_open counts listed and kept ones alike. */
+    pthread_mutex_t fd_mu;
+    struct fci_tcache_entry *fd_head, *fd_tail;
+    _Atomic uint64_t fd_open;      /* written under fd_mu; read by tests */
+    _Atomic uint64_t fd_closes, fd_reopens; /* figures, for tests */
     pthread_mutex_t bc_mu;         /* only for opening bc, once */
     struct fci_bcache *_Atomic bc; /* handle on the arena's block cache, or NULL */
     _Atomic int bc_tried;          /* bc was looked for (opened lazily, per process) */

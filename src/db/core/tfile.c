@@ -14,7 +14,8 @@
 #include "format/filename.h"
 #include "util/io.h"
 
-/* .ldb first: every table this library writes has that name. */
+/* .ldb first: every table this library writes has that name. errno is
+ * left as the failed open set it. */
 int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *path, size_t cap,
                    fci_err *err)
 {
@@ -24,8 +25,11 @@ int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *pat
         fci_filename(path, cap, dir, FCI_FILE_TABLE_SST, number);
         fd = fci_io_open(site, path, O_RDONLY | O_CLOEXEC, 0);
     }
-    if (fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "open table %s", path);
+    if (fd < 0) {
+        int e = errno;
+        fd = fci_err_errno(err, fci_errno_code(e), e, "open table %s", path);
+        errno = e; /* the caller may act on EMFILE */
+    }
     return fd;
 }
 

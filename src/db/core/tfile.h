@@ -15,7 +15,8 @@
 
 /* Opens table number of dir read-only and close-on-exec, as .ldb or else
  * .sst: the descriptor, or a negative FC_E* code with err naming the file.
- * path (cap bytes) holds the name tried last, for the caller's messages. */
+ * path (cap bytes) holds the name tried last, for the caller's messages;
+ * on failure errno is the open's (EMFILE, say). */
 int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *path, size_t cap,
                    fci_err *err);
 
