@@ -32,10 +32,13 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
     out->fd = -1;
     out->started = 0;
     fci_filename(out->path, sizeof out->path, s->dir, FCI_FILE_TABLE, number);
-    out->fd = fci_io_open(FCI_IO_SITE_TABLE_CREATE, out->path,
-                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode);
-    if (out->fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", out->path);
+    out->fd = fci_io_open_regular(FCI_IO_SITE_TABLE_CREATE, out->path,
+                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode, err);
+    if (out->fd < 0) {
+        int rc = out->fd;
+        out->fd = -1;
+        return rc;
+    }
     fci_table_options topt;
     table_options_from(&s->opts, &topt);
     int rc = fci_table_builder_init_fd(&out->tb, &topt, out->fd);

@@ -18,13 +18,11 @@ int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *pat
                    fci_err *err)
 {
     fci_filename(path, cap, dir, FCI_FILE_TABLE, number);
-    int fd = fci_io_open(site, path, O_RDONLY | O_CLOEXEC, 0);
+    int fd = fci_io_open_regular(site, path, O_RDONLY | O_CLOEXEC, 0, err);
     if (fd < 0 && errno == ENOENT) {
         fci_filename(path, cap, dir, FCI_FILE_TABLE_SST, number);
-        fd = fci_io_open(site, path, O_RDONLY | O_CLOEXEC, 0);
+        fd = fci_io_open_regular(site, path, O_RDONLY | O_CLOEXEC, 0, err);
     }
-    if (fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "open table %s", path);
     return fd;
 }
 

@@ -201,6 +201,8 @@ static uint64_t check_current(vctx *c)
     int rc = fci_current_load(c->dir, &cur, &err);
     if (rc == FC_ENOTFOUND)
         DAMAGE(c, "CURRENT", 0, "missing, but the directory holds MANIFEST files");
+    else if (rc == FC_ECORRUPT)
+        DAMAGE(c, "CURRENT", 0, "cannot be read: %s", err.msg);
     else if (rc != 0)
         ERROR(c, rc, "CURRENT", 0, "cannot read: %s", err.msg);
     if (rc != 0)
@@ -345,7 +347,10 @@ static void check_manifest(vctx *c, uint64_t number, replay *st)
     fci_log_reader r;
     int rc = fci_log_reader_open(&r, path, 0, &err);
     if (rc != 0) {
-        ERROR(c, rc, name, 0, "cannot open: %s", err.msg);
+        if (rc == FC_ECORRUPT)
+            DAMAGE(c, name, 0, "cannot be read: %s", err.msg);
+        else
+            ERROR(c, rc, name, 0, "cannot open: %s", err.msg);
         st->complete = 0;
         return;
     }
@@ -427,9 +432,14 @@ static void check_table_file(vctx *c, const dentry *d, const fci_file_meta *meta
     fci_err err;
     fci_err_clear(&err);
     join(path, sizeof path, c->dir, d->name);
-    int fd = fci_io_open(FCI_IO_SITE_VERIFY_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+    int fd = fci_io_open_regular(FCI_IO_SITE_VERIFY_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0,
+                                 &err);
+    if (fd == FC_ECORRUPT) {
+        DAMAGE(c, d->name, 0, "cannot be read: %s", err.msg);
+        return;
+    }
     if (fd < 0) {
-        ERROR(c, fci_errno_code(errno), d->name, 0, "cannot open: %s", strerror(errno));
+        ERROR(c, fd, d->name, 0, "cannot open: %s", err.msg);
         return;
     }
     struct stat sb;
@@ -512,7 +522,10 @@ static void check_wal(vctx *c, const dentry *d)
     fci_log_reader r;
     int rc = fci_log_reader_open(&r, path, 0, &err);
     if (rc != 0) {
-        ERROR(c, rc, d->name, 0, "cannot open: %s", err.msg);
+        if (rc == FC_ECORRUPT)
+            DAMAGE(c, d->name, 0, "cannot be read: %s", err.msg);
+        else
+            ERROR(c, rc, d->name, 0, "cannot open: %s", err.msg);
         return;
     }
     c->cur_file = d->name;
