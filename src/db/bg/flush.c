@@ -101,6 +101,9 @@ int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, in
     fci_err err;
     fci_err_clear(&err);
     uint64_t number = fci_vset_new_file_number(&w->vs);
+    if (number == 0)
+        return fci_store_fail(s, fci_err_set(&err, FC_ELIMIT, "no file number left for a new table"),
+                              &err);
     if (w->pending_flush == 0)
         w->pending_flush = number;
     if (unlock)
