@@ -414,7 +414,12 @@ END_TEST
 
 /* ---- a large MANIFEST ----------------------------------------------------- */
 
-#define DUPLICATES 20000
+/* 20,000 copies; FC_TEST_DUPLICATES=N measures other sizes by hand. */
+static size_t duplicates(void)
+{
+    const char *e = getenv("FC_TEST_DUPLICATES");
+    return e != NULL && atoi(e) > 0 ? (size_t)atoi(e) : 20000;
+}
 
 static double now_s(void)
 {
@@ -423,21 +428,23 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The same table added to L0 once per edit, DUPLICATES edits. */
+/* The same table added to L0 duplicates() times: in as many edits, or in
+ * one_edit. */
 static void craft_duplicates(int one_edit)
 {
     build_store();
     state st;
     load(&st);
     const fci_file_meta *f = st.vs.current->files[0][0];
-    size_t n = one_edit ? 2 : DUPLICATES + 1;
+    size_t dups = duplicates();
+    size_t n = one_edit ? 2 : dups + 1;
     fci_buf *recs = calloc(n, sizeof *recs);
     fci_version_edit e;
     snapshot(&st, &e);
     ck_assert_int_eq(fci_edit_encode(&e, &recs[0]), 0);
     fci_edit_free(&e);
     fci_edit_init(&e);
-    for (size_t i = 0; i < DUPLICATES; i++) {
+    for (size_t i = 0; i < dups; i++) {
         ck_assert_int_eq(fci_edit_add_file(&e, 0, f->number, f->size,
                                            fci_buf_slice(&f->smallest),
                                            fci_buf_slice(&f->largest)), 0);
@@ -463,11 +470,11 @@ static void verify_duplicates(const char *how)
     double t0 = now_s();
     int rc = verify_has(&sn, "listed");
     double t1 = now_s();
-    fprintf(stderr, "  verify of %d duplicates (%s): %.3f s, %d findings: %s\n", DUPLICATES, how,
-            t1 - t0, sn.damage, sn.first);
+    fprintf(stderr, "  verify of %zu duplicates (%s): %.3f s, %d findings: %s\n", duplicates(),
+            how, t1 - t0, sn.damage, sn.first);
     ck_assert_int_eq(rc, FC_ECORRUPT);
     ck_assert_int_eq(sn.hits, 1);   /* the table, once, with its count */
-    ck_assert_ptr_nonnull(strstr(sn.first, u64(DUPLICATES + 1)));
+    ck_assert_ptr_nonnull(strstr(sn.first, u64(duplicates() + 1)));
 }
 
 START_TEST(duplicates_in_many_edits)
