@@ -284,6 +284,8 @@ static int open_failed(const char *path, int e, struct fci_err *err)
     return code;
 }
 
+/* Back to blocking I/O, as the caller asked: F_SETFL keeps the other
+ * status flags (O_APPEND, ...) as they were. */
 static int clear_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
