@@ -347,11 +347,13 @@ static int decode_field(fci_version_edit *e, cursor *c, uint32_t tag)
             return FC_ECORRUPT;
         return fci_edit_add_compact_pointer(e, level, s);
     case FCI_EDIT_DELETED_FILE:
-        if (get_level(c, &level) != 0 || get_u64(c, &a, "deleted file number", FCI_FILE_NUMBER_MAX) != 0)
+        if (get_level(c, &level) != 0 ||
+            get_u64(c, &a, "deleted file number", FCI_FILE_NUMBER_MAX) != 0)
             return FC_ECORRUPT;
         return fci_edit_delete_file(e, level, a);
     case FCI_EDIT_NEW_FILE:
-        if (get_level(c, &level) != 0 || get_u64(c, &a, "new file number", FCI_FILE_NUMBER_MAX) != 0 ||
+        if (get_level(c, &level) != 0 ||
+            get_u64(c, &a, "new file number", FCI_FILE_NUMBER_MAX) != 0 ||
             get_u64(c, &b, "new file size", FCI_FILE_SIZE_MAX) != 0 ||
             get_ikey(c, &small, "new file smallest key") != 0 ||
             get_ikey(c, &large, "new file largest key") != 0)

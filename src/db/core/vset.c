@@ -370,8 +370,8 @@ static int out_of_range(fci_err *err, const char *path, const char *field, uint6
                         uint64_t lo, uint64_t hi)
 {
     return fci_err_set(err, FC_ECORRUPT, "%s%s%s %llu is out of range (allowed: %llu to %llu)",
-                       path ? path : "", path ? ": " : "", field, (unsigned long long)value, (unsigned long long)lo,
-                       (unsigned long long)hi);
+                       path ? path : "", path ? ": " : "", field, (unsigned long long)value,
+                       (unsigned long long)lo, (unsigned long long)hi);
 }
 
 /* The next file number bounds every other file number: a file at or past
