@@ -356,8 +356,9 @@ int fci_vbuild_version(fci_vbuild *b, fci_version **out)
                     v->files[0][n++] = b->l0[i].f;
             qsort(v->files[0], n, sizeof *v->files[0], cmp_newest_first);
         } else {
-            memcpy(v->files[l], b->lv[l], b->n[l] * sizeof *b->lv[l]);
             n = b->n[l];
+            if (n > 0)   /* a level never touched has no array at all */
+                memcpy(v->files[l], b->lv[l], n * sizeof *b->lv[l]);
         }
         for (size_t i = 0; i < n; i++)
             v->files[l][i]->refs++;
