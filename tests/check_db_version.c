@@ -8,6 +8,7 @@
 
 #include "fct_internal.h"
 #include "forkcache.h"
+#include "db/core/vbuild.h"
 #include "db/core/version.h"
 #include "format/dbformat.h"
 #include "util/error.h"
@@ -214,6 +215,94 @@ START_TEST(key_beyond_and_range)
 }
 END_TEST
 
+/* ---- the replay builder agrees with fci_version_apply --------------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static unsigned rnd(unsigned n)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (unsigned)(rng_state % n);
+}
+
+/* The same files, in the same order, level by level. */
+static void same_levels(const fci_version *a, const fci_version *b, int step)
+{
+    for (int l = 0; l < FCI_NUM_LEVELS; l++) {
+        ck_assert_msg(a->nfiles[l] == b->nfiles[l], "step %d level %d: %zu files, builder %zu",
+                      step, l, a->nfiles[l], b->nfiles[l]);
+        for (size_t i = 0; i < a->nfiles[l]; i++)
+            ck_assert_msg(a->files[l][i]->number == b->files[l][i]->number,
+                          "step %d level %d [%zu]: %llu, builder %llu", step, l, i,
+                          (unsigned long long)a->files[l][i]->number,
+                          (unsigned long long)b->files[l][i]->number);
+    }
+    ck_assert_int_eq(a->compaction_level, b->compaction_level);
+}
+
+/* Random edits over few numbers, levels and keys, so deletions of absent
+ * files, duplicates in L0 and overlaps above it all happen: every edit is
+ * accepted or refused by both alike, and the levels always agree. */
+START_TEST(builder_matches_apply)
+{
+    fci_version *cur = fci_version_new();
+    fci_vbuild *b = fci_vbuild_new(cur);
+    ck_assert_ptr_nonnull(b);
+    int refused = 0, accepted = 0;
+    for (int step = 0; step < 4000; step++) {
+        fci_version_delta d;
+        memset(&d, 0, sizeof d);
+        d.deleted = calloc(4, sizeof *d.deleted);
+        d.added = calloc(4, sizeof *d.added);
+        d.ndeleted = rnd(3);
+        for (size_t i = 0; i < d.ndeleted; i++) {
+            d.deleted[i].level = (int)rnd(4);
+            d.deleted[i].number = 1 + rnd(30);
+            /* mostly files that are there */
+            int l = d.deleted[i].level;
+            if (rnd(4) != 0 && cur->nfiles[l] > 0)
+                d.deleted[i].number = cur->files[l][rnd((unsigned)cur->nfiles[l])]->number;
+        }
+        d.nadded = rnd(4);
+        for (size_t i = 0; i < d.nadded; i++) {
+            char lo[2] = { (char)('a' + rnd(20)), 0 }, hi[2] = { (char)(lo[0] + rnd(2)), 0 };
+            d.added[i].level = (int)rnd(4);
+            d.added[i].file = fct_meta(1 + rnd(30), 1000 + rnd(100000), lo, hi);
+        }
+        fci_version *next = NULL;
+        fci_err e1, e2;
+        int rc1 = fci_version_apply(cur, &d, &next, &e1);
+        int rc2 = fci_vbuild_apply(b, &d, &e2);
+        ck_assert_msg(rc1 == rc2, "step %d: apply %d (%s), builder %d (%s)", step, rc1,
+                      rc1 ? e1.msg : "", rc2, rc2 ? e2.msg : "");
+        if (rc1 == 0) {
+            fci_version_unref(cur);
+            cur = next;
+            accepted++;
+        } else {
+            ck_assert_str_eq(e1.msg, e2.msg);
+            refused++;
+        }
+        for (size_t i = 0; i < d.nadded; i++)
+            fci_file_meta_unref(d.added[i].file);
+        free(d.added);
+        free(d.deleted);
+        if (step % 50 == 0 || step == 3999) {
+            fci_version *v;
+            ck_assert_int_eq(fci_vbuild_version(b, &v), 0);
+            same_levels(cur, v, step);
+            fci_version_unref(v);
+        }
+    }
+    ck_assert_int_gt(accepted, 500);
+    ck_assert_int_gt(refused, 500);
+    fci_vbuild_free(b);
+    fci_version_unref(cur);
+}
+END_TEST
+
 static Suite *version_suite(void)
 {
     Suite *s = suite_create("db_version");
@@ -226,6 +315,7 @@ static Suite *version_suite(void)
     tcase_add_test(tc, pick_l0_compaction);
     tcase_add_test(tc, pick_round_robin_and_move);
     tcase_add_test(tc, key_beyond_and_range);
+    tcase_add_test(tc, builder_matches_apply);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -152,12 +152,13 @@ START_TEST(field_order_and_deleted_set)
 }
 END_TEST
 
-/* A busy edit with every field, big numbers, empty and 64 KiB user keys. */
+/* A busy edit with every field, the largest numbers decode accepts, empty
+ * and 64 KiB user keys. */
 static void build_full(fci_version_edit *e, char *big, size_t n)
 {
     fci_edit_init(e);
     ck_assert_int_eq(fci_edit_set_comparator(e, fci_slice_str(FCI_BYTEWISE_NAME)), 0);
-    fci_edit_set_log_number(e, UINT64_MAX);
+    fci_edit_set_log_number(e, FCI_FILE_NUMBER_MAX);
     fci_edit_set_prev_log_number(e, 1ull << 40);
     fci_edit_set_next_file_number(e, 123456789012ull);
     fci_edit_set_last_sequence(e, FCI_MAX_SEQUENCE);
@@ -281,6 +282,68 @@ START_TEST(unknown_tags_and_bad_levels)
 }
 END_TEST
 
+/* One u64 field (tag) holding v, alone in an edit. */
+static int decode_u64(uint32_t tag, uint64_t v, fci_err *err)
+{
+    fci_buf b = FCI_BUF_INIT;
+    ck_assert_int_eq(fci_buf_put_varint32(&b, tag), 0);
+    ck_assert_int_eq(fci_buf_put_varint64(&b, v), 0);
+    int rc = decode_bytes(b.data, b.size, err);
+    fci_buf_free(&b);
+    return rc;
+}
+
+/* Every number is held to its range, and a refusal names the field, the
+ * value and the range: past them a counter would wrap or a table's size
+ * would not fit an off_t. */
+START_TEST(numbers_out_of_range)
+{
+    static const struct { uint32_t tag; const char *name; uint64_t max; } f[] = {
+        { FCI_EDIT_LOG_NUMBER, "log number", FCI_FILE_NUMBER_MAX },
+        { FCI_EDIT_PREV_LOG_NUMBER, "previous log number", FCI_FILE_NUMBER_MAX },
+        { FCI_EDIT_NEXT_FILE_NUMBER, "next file number", FCI_FILE_NUMBER_MAX },
+        { FCI_EDIT_LAST_SEQUENCE, "last sequence", FCI_MAX_SEQUENCE },
+    };
+    fci_err err = { 0, "" };
+    char want[160];
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+        ck_assert_int_eq(decode_u64(f[i].tag, f[i].max, &err), 0);
+        uint64_t bad[] = { f[i].max + 1, UINT64_MAX };
+        for (int j = 0; j < 2; j++) {
+            ck_assert_int_eq(decode_u64(f[i].tag, bad[j], &err), FC_ECORRUPT);
+            snprintf(want, sizeof want, "%s %llu is out of range (allowed: 0 to %llu)",
+                     f[i].name, (unsigned long long)bad[j], (unsigned long long)f[i].max);
+            ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+        }
+    }
+    /* A new file's number and size, and a deleted file's number. */
+    fci_buf key = ikey("k", 1, 1, FCI_TYPE_VALUE);
+    for (int which = 0; which < 3; which++) {
+        fci_buf b = FCI_BUF_INIT;
+        uint64_t v = which == 1 ? FCI_FILE_SIZE_MAX + 1 : FCI_FILE_NUMBER_MAX + 1;
+        ck_assert_int_eq(fci_buf_put_varint32(&b, which == 2 ? FCI_EDIT_DELETED_FILE
+                                                             : FCI_EDIT_NEW_FILE), 0);
+        ck_assert_int_eq(fci_buf_put_varint32(&b, 1), 0);
+        ck_assert_int_eq(fci_buf_put_varint64(&b, which == 1 ? 5 : v), 0);
+        if (which != 2) {
+            ck_assert_int_eq(fci_buf_put_varint64(&b, which == 1 ? v : 100), 0);
+            ck_assert_int_eq(fci_buf_put_length_prefixed(&b, fci_buf_slice(&key)), 0);
+            ck_assert_int_eq(fci_buf_put_length_prefixed(&b, fci_buf_slice(&key)), 0);
+        }
+        ck_assert_int_eq(decode_bytes(b.data, b.size, &err), FC_ECORRUPT);
+        const char *name = which == 0 ? "new file number" : which == 1 ? "new file size"
+                                                                        : "deleted file number";
+        snprintf(want, sizeof want, "%s %llu is out of range", name, (unsigned long long)v);
+        ck_assert_msg(strstr(err.msg, want) != NULL, "%s", err.msg);
+        fci_buf_free(&b);
+    }
+    fci_buf_free(&key);
+    ck_assert_int_eq(decode_bytes("\x06\x07\x01", 3, &err), FC_ECORRUPT);
+    ck_assert_msg(strstr(err.msg, "level 7 is out of range (allowed: 0 to 6)") != NULL, "%s",
+                  err.msg);
+}
+END_TEST
+
 /* Decoding into a used edit replaces what it held (no leak, no mix). */
 START_TEST(decode_replaces)
 {
@@ -310,6 +373,7 @@ static Suite *edit_suite(void)
     tcase_add_test(tc, every_truncation_refused);
     tcase_add_test(tc, unknown_tags_and_bad_levels);
     tcase_add_test(tc, decode_replaces);
+    tcase_add_test(tc, numbers_out_of_range);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -124,10 +124,10 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
     content[n++] = '\n';
 
-    int fd = fci_io_open(FCI_IO_SITE_CURRENT_CREATE, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                         (mode_t)mode);
+    int fd = fci_io_open_regular(FCI_IO_SITE_CURRENT_CREATE, tmp,
+                                 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode, err);
     if (fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "%s: create", tmp);
+        return fd;
     if (fci_io_write(FCI_IO_SITE_CURRENT_WRITE, fd, content, (size_t)n) < 0 ||
         fci_io_fsync(FCI_IO_SITE_CURRENT_SYNC, fd) != 0) {
         int e = errno;
@@ -186,11 +186,11 @@ int fci_current_load(const char *dir, fci_current *cur, fci_err *err)
     memset(cur, 0, sizeof *cur);
     if (fci_filename(path, sizeof path, dir, FCI_FILE_CURRENT, 0) < 0)
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
-    int fd = fci_io_open(FCI_IO_SITE_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+    int fd = fci_io_open_regular(FCI_IO_SITE_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
     if (fd < 0) {
         if (errno == ENOENT)
             return fci_err_set(err, FC_ENOTFOUND, "%s: no such file", path);
-        return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
+        return fd;
     }
     ssize_t k = fci_io_read(FCI_IO_SITE_CURRENT_READ, fd, cur->raw, FCI_CURRENT_MAX + 1);
     int e = errno;

@@ -116,9 +116,9 @@ int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsig
                         fci_err *err)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = fci_io_open(FCI_IO_SITE_LOG_OPEN, path, flags, (mode_t)mode);
+    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_OPEN, path, flags, (mode_t)mode, err);
     if (fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open", path);
+        return fd;
     struct stat st;
     if (fci_io_fstat(FCI_IO_SITE_LOG_STAT, fd, &st) != 0) {
         int e = errno;

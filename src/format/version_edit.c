@@ -257,6 +257,8 @@ typedef struct cursor {
     const char *p, *start, *end;
     unsigned long long field;   /* offset of the tag being decoded */
     const char *what;           /* what was being read when it failed */
+    int out_of_range;           /* it was read, but value is past max */
+    uint64_t value, max;
 } cursor;
 
 /* Field readers record what they read, for the error message. */
@@ -266,10 +268,19 @@ static int get_u32(cursor *c, uint32_t *v, const char *what)
     return fci_get_varint32(&c->p, c->end, v);
 }
 
-static int get_u64(cursor *c, uint64_t *v, const char *what)
+/* A number is read whole, then held to [0, max]: one past the range is
+ * refused here, with its value, before it can reach a counter. */
+static int get_u64(cursor *c, uint64_t *v, const char *what, uint64_t max)
 {
     c->what = what;
-    return fci_get_varint64(&c->p, c->end, v);
+    if (fci_get_varint64(&c->p, c->end, v) != 0)
+        return FC_ECORRUPT;
+    if (*v <= max)
+        return 0;
+    c->out_of_range = 1;
+    c->value = *v;
+    c->max = max;
+    return FC_ECORRUPT;
 }
 
 /* Levels index arrays of seven later: refuse anything larger here. */
@@ -278,9 +289,12 @@ static int get_level(cursor *c, int *level)
     uint32_t v;
     if (get_u32(c, &v, "level") != 0)
         return FC_ECORRUPT;
-    c->what = "level (must be below 7)";
-    if (v >= FCI_NUM_LEVELS)
+    if (v >= FCI_NUM_LEVELS) {
+        c->out_of_range = 1;
+        c->value = v;
+        c->max = FCI_NUM_LEVELS - 1;
         return FC_ECORRUPT;
+    }
     *level = (int)v;
     return 0;
 }
@@ -309,22 +323,22 @@ static int decode_field(fci_version_edit *e, cursor *c, uint32_t tag)
             return FC_ECORRUPT;
         return fci_edit_set_comparator(e, s);
     case FCI_EDIT_LOG_NUMBER:
-        if (get_u64(c, &a, "log number") != 0)
+        if (get_u64(c, &a, "log number", FCI_FILE_NUMBER_MAX) != 0)
             return FC_ECORRUPT;
         fci_edit_set_log_number(e, a);
         return 0;
     case FCI_EDIT_PREV_LOG_NUMBER:
-        if (get_u64(c, &a, "previous log number") != 0)
+        if (get_u64(c, &a, "previous log number", FCI_FILE_NUMBER_MAX) != 0)
             return FC_ECORRUPT;
         fci_edit_set_prev_log_number(e, a);
         return 0;
     case FCI_EDIT_NEXT_FILE_NUMBER:
-        if (get_u64(c, &a, "next file number") != 0)
+        if (get_u64(c, &a, "next file number", FCI_FILE_NUMBER_MAX) != 0)
             return FC_ECORRUPT;
         fci_edit_set_next_file_number(e, a);
         return 0;
     case FCI_EDIT_LAST_SEQUENCE:
-        if (get_u64(c, &a, "last sequence") != 0)
+        if (get_u64(c, &a, "last sequence", FCI_MAX_SEQUENCE) != 0)
             return FC_ECORRUPT;
         fci_edit_set_last_sequence(e, a);
         return 0;
@@ -333,12 +347,14 @@ static int decode_field(fci_version_edit *e, cursor *c, uint32_t tag)
             return FC_ECORRUPT;
         return fci_edit_add_compact_pointer(e, level, s);
     case FCI_EDIT_DELETED_FILE:
-        if (get_level(c, &level) != 0 || get_u64(c, &a, "deleted file number") != 0)
+        if (get_level(c, &level) != 0 ||
+            get_u64(c, &a, "deleted file number", FCI_FILE_NUMBER_MAX) != 0)
             return FC_ECORRUPT;
         return fci_edit_delete_file(e, level, a);
     case FCI_EDIT_NEW_FILE:
-        if (get_level(c, &level) != 0 || get_u64(c, &a, "new file number") != 0 ||
-            get_u64(c, &b, "new file size") != 0 ||
+        if (get_level(c, &level) != 0 ||
+            get_u64(c, &a, "new file number", FCI_FILE_NUMBER_MAX) != 0 ||
+            get_u64(c, &b, "new file size", FCI_FILE_SIZE_MAX) != 0 ||
             get_ikey(c, &small, "new file smallest key") != 0 ||
             get_ikey(c, &large, "new file largest key") != 0)
             return FC_ECORRUPT;
@@ -356,7 +372,7 @@ int fci_edit_decode(fci_version_edit *e, fci_slice src, fci_err *err)
     fci_edit_clear(e);
     if (src.size == 0)
         return 0;   /* (an empty slice may carry a NULL pointer) */
-    cursor c = { src.data, src.data, src.data + src.size, 0, NULL };
+    cursor c = { src.data, src.data, src.data + src.size, 0, NULL, 0, 0, 0 };
     while (c.p < c.end) {
         uint32_t tag = 0;
         c.field = (unsigned long long)(c.p - c.start);
@@ -368,6 +384,11 @@ int fci_edit_decode(fci_version_edit *e, fci_slice src, fci_err *err)
         fci_edit_clear(e);
         if (rc == FC_ENOMEM)
             return fci_err_set(err, rc, "version edit: no memory");
+        if (c.out_of_range)
+            return fci_err_set(err, FC_ECORRUPT,
+                               "version edit: offset %llu: %s %llu is out of range "
+                               "(allowed: 0 to %llu)", c.field, c.what,
+                               (unsigned long long)c.value, (unsigned long long)c.max);
         if (c.what == NULL)
             return fci_err_set(err, FC_ECORRUPT, "version edit: offset %llu: unknown tag %lu",
                                c.field, (unsigned long)tag);

@@ -26,6 +26,14 @@
 
 #define FCI_NUM_LEVELS 7
 
+/* The largest number a MANIFEST may give a file (log, next file, table).
+ * LevelDB never checks; a number near 2^64 would wrap the writer's counter
+ * and reuse the numbers of live files. 2^62 is beyond any real store (a
+ * new file every microsecond for 146,000 years) and far from the wrap. */
+#define FCI_FILE_NUMBER_MAX (UINT64_C(1) << 62)
+/* The largest table size: an off_t must hold it. */
+#define FCI_FILE_SIZE_MAX ((uint64_t)INT64_MAX)
+
 enum {
     FCI_EDIT_COMPARATOR = 1,
     FCI_EDIT_LOG_NUMBER = 2,
@@ -105,7 +113,10 @@ int fci_edit_encode(const fci_version_edit *e, fci_buf *out);
 /*
  * Replaces *e with the edit encoded in src. FC_ECORRUPT naming the field
  * and its offset for an unknown tag, a level >= 7, an internal key that
- * does not parse, or anything running past the end; e is cleared then.
+ * does not parse, or anything running past the end; and naming the field,
+ * its value and the allowed range for a file number above
+ * FCI_FILE_NUMBER_MAX, a last sequence above FCI_MAX_SEQUENCE or a file
+ * size above FCI_FILE_SIZE_MAX. e is cleared then.
  */
 int fci_edit_decode(fci_version_edit *e, fci_slice src, fci_err *err);
 

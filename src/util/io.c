@@ -17,6 +17,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "forkcache.h"
+#include "util/error.h"
 #include "util/io.h"
 
 static const struct {
@@ -329,6 +331,82 @@ int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
     pthread_mutex_unlock(&rec.mu);
     errno = e;
     return fd;
+}
+
+/* Names a file type plainly; a message says what was found instead of a
+ * regular file. */
+const char *fci_io_file_type(mode_t mode)
+{
+    if (S_ISREG(mode))
+        return "a regular file";
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    return "a special file";
+}
+
+/* Why an open with O_NOFOLLOW | O_NONBLOCK failed: ELOOP is a symbolic
+ * link and ENXIO a FIFO with no reader (a write-only open); both are named
+ * as what they are, the rest keep the system's reason. */
+static int open_failed(const char *path, int e, struct fci_err *err)
+{
+    struct stat st;
+    int code;
+    if ((e == ELOOP || e == ENXIO) && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        code = fci_err_set(err, FC_ECORRUPT, "%s: is %s, not a regular file", path,
+                           fci_io_file_type(st.st_mode));
+    else
+        code = fci_err_errno(err, fci_errno_code(e), e, "%s: open", path);
+    errno = e;
+    return code;
+}
+
+/* Back to blocking I/O, as the caller asked: F_SETFL keeps the other
+ * status flags (O_APPEND, ...) as they were. */
+static int clear_nonblock(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+}
+
+/* Not-blocking is only for the open and the type check: a regular file
+ * ignores it, but the caller gets the flags it asked for. */
+int fci_io_open_regular(fci_io_site site, const char *path, int flags, mode_t mode,
+                        struct fci_err *err)
+{
+    int fd = fci_io_open(site, path, flags | O_NOFOLLOW | O_NONBLOCK, mode);
+    if (fd < 0)
+        return open_failed(path, errno, err);
+    struct stat st;
+    int code = 0;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        code = fci_err_errno(err, fci_errno_code(e), e, "%s: fstat", path);
+        errno = e;
+    } else if (!S_ISREG(st.st_mode)) {
+        code = fci_err_set(err, FC_ECORRUPT, "%s: is %s, not a regular file", path,
+                           fci_io_file_type(st.st_mode));
+        errno = EINVAL;
+    } else if (!(flags & O_NONBLOCK) && clear_nonblock(fd) != 0) {
+        int e = errno;
+        code = fci_err_errno(err, fci_errno_code(e), e, "%s: fcntl", path);
+        errno = e;
+    }
+    if (code == 0)
+        return fd;
+    int e = errno;
+    close(fd);
+    errno = e;
+    return code;
 }
 
 enum { T_READ, T_PREAD, T_WRITE, T_PWRITE };

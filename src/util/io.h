@@ -108,6 +108,23 @@ typedef enum fci_io_site {
 } fci_io_site;
 
 int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode);
+
+/*
+ * Opens a store file that must be a regular file (CURRENT, a MANIFEST, a
+ * WAL, a table, the options file), created or not. A symbolic link is
+ * refused (O_NOFOLLOW); a FIFO or a device is refused without blocking
+ * (O_NONBLOCK until fstat has said S_ISREG, then cleared unless the caller
+ * asked for it). Returns the descriptor, or a negative FC_E* code with err
+ * naming path and what it is ("a FIFO, not a regular file": FC_ECORRUPT)
+ * or the system's reason; errno is that of the failed call (ENOENT stays
+ * ENOENT, so callers can tell a missing file apart).
+ */
+struct fci_err;
+int fci_io_open_regular(fci_io_site site, const char *path, int flags, mode_t mode,
+                        struct fci_err *err);
+
+/* "a FIFO", "a directory", ... for a stat mode, for messages. */
+const char *fci_io_file_type(mode_t mode);
 /* Reads until n bytes or end of file; returns the count, or -1. */
 ssize_t fci_io_read(fci_io_site site, int fd, void *buf, size_t n);
 ssize_t fci_io_pread(fci_io_site site, int fd, void *buf, size_t n, uint64_t off);

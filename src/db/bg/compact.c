@@ -291,7 +291,8 @@ static int emit(merge_state *m, fci_slice ikey, fci_slice value, int new_key, fc
         if (m->s->w->pending_compact == 0)
             m->s->w->pending_compact = number;
         pthread_mutex_unlock(&m->s->w->mu);
-        rc = fci_output_open(m->s, &m->out, number, err);
+        rc = number ? fci_output_open(m->s, &m->out, number, err)
+                    : fci_err_set(err, FC_ELIMIT, "no file number left for a compaction's table");
     }
     return rc ? rc : fci_output_add(&m->out, ikey, value, err);
 }

@@ -32,10 +32,13 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
     out->fd = -1;
     out->started = 0;
     fci_filename(out->path, sizeof out->path, s->dir, FCI_FILE_TABLE, number);
-    out->fd = fci_io_open(FCI_IO_SITE_TABLE_CREATE, out->path,
-                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode);
-    if (out->fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", out->path);
+    out->fd = fci_io_open_regular(FCI_IO_SITE_TABLE_CREATE, out->path,
+                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode, err);
+    if (out->fd < 0) {
+        int rc = out->fd;
+        out->fd = -1;
+        return rc;
+    }
     fci_table_options topt;
     table_options_from(&s->opts, &topt);
     int rc = fci_table_builder_init_fd(&out->tb, &topt, out->fd);
@@ -98,6 +101,9 @@ int fci_flush_memtable(fc_store *s, fci_memtable *mt, fci_version_edit *edit, in
     fci_err err;
     fci_err_clear(&err);
     uint64_t number = fci_vset_new_file_number(&w->vs);
+    if (number == 0)
+        return fci_store_fail(s, fci_err_set(&err, FC_ELIMIT, "no file number left for a new table"),
+                              &err);
     if (w->pending_flush == 0)
         w->pending_flush = number;
     if (unlock)

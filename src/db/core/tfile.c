@@ -20,15 +20,10 @@ int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *pat
                    fci_err *err)
 {
     fci_filename(path, cap, dir, FCI_FILE_TABLE, number);
-    int fd = fci_io_open(site, path, O_RDONLY | O_CLOEXEC, 0);
+    int fd = fci_io_open_regular(site, path, O_RDONLY | O_CLOEXEC, 0, err);
     if (fd < 0 && errno == ENOENT) {
         fci_filename(path, cap, dir, FCI_FILE_TABLE_SST, number);
-        fd = fci_io_open(site, path, O_RDONLY | O_CLOEXEC, 0);
-    }
-    if (fd < 0) {
-        int e = errno;
-        fd = fci_err_errno(err, fci_errno_code(e), e, "open table %s", path);
-        errno = e; /* the caller may act on EMFILE */
+        fd = fci_io_open_regular(site, path, O_RDONLY | O_CLOEXEC, 0, err);
     }
     return fd;
 }

@@ -202,6 +202,11 @@ uint64_t fci_level_bytes(const fci_version *v, int level)
     return files_bytes(v->files[level], v->nfiles[level]);
 }
 
+void fci_version_finish(fci_version *v)
+{
+    version_finish(v);
+}
+
 /* L0 is scored by file count, not bytes: every L0 file costs a lookup on
  * every get, whatever its size. */
 static void version_finish(fci_version *v)

@@ -67,6 +67,10 @@ struct fci_err;
 int fci_version_apply(const fci_version *base, const fci_version_delta *delta,
                       fci_version **out, struct fci_err *err);
 
+/* Scores a version built by hand (vbuild.c) as fci_version_apply does:
+ * compaction_level and compaction_score. */
+void fci_version_finish(fci_version *v);
+
 /* Target total bytes for a level >= 1: 10 MiB at L1, x10 per level. */
 double fci_level_max_bytes(int level);
 uint64_t fci_level_bytes(const fci_version *v, int level);

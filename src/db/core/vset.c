@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "db/core/vbuild.h"
 #include "db/core/vset.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
@@ -100,10 +101,9 @@ static int apply_edit(fci_vset *vs, const fci_version_edit *edit, fci_version **
     return rc;
 }
 
-static void install(fci_vset *vs, fci_version *v, const fci_version_edit *edit)
+/* The compact pointers an edit moves (the last one per level wins). */
+static void set_compact_pointers(fci_vset *vs, const fci_version_edit *edit)
 {
-    fci_version_unref(vs->current);
-    vs->current = v;
     for (size_t i = 0; i < edit->n_compact_pointers; i++) {
         const fci_edit_pointer *p = &edit->compact_pointers[i];
         if (p->level >= 0 && p->level < FCI_NUM_LEVELS) {
@@ -111,6 +111,13 @@ static void install(fci_vset *vs, fci_version *v, const fci_version_edit *edit)
             fci_buf_append(&vs->compact_pointer[p->level], p->key.data, p->key.size);
         }
     }
+}
+
+static void install(fci_vset *vs, fci_version *v, const fci_version_edit *edit)
+{
+    fci_version_unref(vs->current);
+    vs->current = v;
+    set_compact_pointers(vs, edit);
 }
 
 /* The edit that recreates the whole current state in a new MANIFEST. */
@@ -181,7 +188,7 @@ static void abandon_manifest(fci_vset *vs, int created)
         fci_filename(path, sizeof path, vs->dir, FCI_FILE_MANIFEST, vs->manifest_number);
         fci_io_unlink(FCI_IO_SITE_UNLINK, path);
     }
-    vs->manifest_number = fci_vset_new_file_number(vs);
+    vs->manifest_number = fci_vset_new_file_number(vs);   /* 0: none left */
 }
 
 /* Appends an encoded edit to the open MANIFEST and syncs it. With unlock,
@@ -214,6 +221,10 @@ static int log_and_apply_busy(fci_vset *vs, fci_version_edit *edit, fci_err *err
         return fci_err_set(err, FC_EINTERNAL, "edit names log %llu beyond next file %llu",
                            (unsigned long long)edit->log_number,
                            (unsigned long long)vs->next_file);
+    if (!vs->manifest_open && vs->manifest_number == 0)
+        return fci_err_set(err, FC_ELIMIT, "%s: no file number left for a new MANIFEST "
+                           "(the numbers stop at %llu)", vs->dir,
+                           (unsigned long long)FCI_NEXT_FILE_LIMIT);
     fill_counters(vs, edit);
     int rc = apply_edit(vs, edit, &v, err);
     if (rc != 0)
@@ -291,8 +302,20 @@ typedef struct replay_state {
     uint64_t log, prev_log, next, last;
 } replay_state;
 
-static int replay_record(fci_vset *vs, fci_slice rec, replay_state *st, const char *path,
-                         uint64_t offset, fci_err *err)
+/* One edit into the replay's builder: all of it, or (refused) none. */
+static int replay_apply(fci_vbuild *b, const fci_version_edit *e, fci_err *err)
+{
+    fci_version_delta delta;
+    int rc = fci_vset_delta_from_edit(e, &delta);
+    if (rc != 0)
+        return fci_err_set(err, rc, "out of memory applying a version edit");
+    rc = fci_vbuild_apply(b, &delta, err);
+    fci_vset_delta_free(&delta);
+    return rc;
+}
+
+static int replay_record(fci_vset *vs, fci_vbuild *b, fci_slice rec, replay_state *st,
+                         const char *path, uint64_t offset, fci_err *err)
 {
     fci_version_edit e;
     fci_edit_init(&e);
@@ -301,11 +324,10 @@ static int replay_record(fci_vset *vs, fci_slice rec, replay_state *st, const ch
         fci_bytewise_compare(fci_buf_slice(&e.comparator), fci_slice_str(FCI_IKEY_COMPARATOR_NAME)) != 0)
         rc = fci_err_set(err, FC_EUNSUPPORTED, "%s: comparator '%.*s' is not %s", path,
                          (int)e.comparator.size, e.comparator.data, FCI_IKEY_COMPARATOR_NAME);
-    fci_version *v = NULL;
     if (rc == 0)
-        rc = apply_edit(vs, &e, &v, err);
+        rc = replay_apply(b, &e, err);
     if (rc == 0) {
-        install(vs, v, &e);
+        set_compact_pointers(vs, &e);
         if (e.has_log_number) { st->has_log = 1; st->log = e.log_number; }
         if (e.has_prev_log_number) st->prev_log = e.prev_log_number;
         if (e.has_next_file_number) { st->has_next = 1; st->next = e.next_file_number; }
@@ -327,17 +349,68 @@ static int replay_manifest(fci_vset *vs, const char *path, int best_effort, repl
     int rc = fci_log_reader_open(&r, path, best_effort ? FCI_LOG_BEST_EFFORT : 0, err);
     if (rc != 0)
         return rc;
+    /* One builder for the whole log: applying edit after edit to whole
+     * versions would copy every level once per edit. */
+    fci_vbuild *b = fci_vbuild_new(vs->current);
+    if (b == NULL) {
+        fci_log_reader_free(&r);
+        return fci_err_set(err, FC_ENOMEM, "%s: out of memory replaying", path);
+    }
     fci_slice rec;
     while ((rc = fci_log_reader_read(&r, &rec, err)) != 0) {
         if (rc < 0)
             break;
-        rc = replay_record(vs, rec, st, path, r.record_offset, err);
+        rc = replay_record(vs, b, rec, st, path, r.record_offset, err);
         if (rc != 0 && !(best_effort && rc == FC_ECORRUPT))
             break;
         rc = 0;
     }
     fci_log_reader_free(&r);
+    fci_version *v = NULL;
+    if (rc == 0 && (rc = fci_vbuild_version(b, &v)) != 0)
+        fci_err_set(err, rc, "%s: out of memory replaying", path);
+    if (rc == 0) {
+        fci_version_unref(vs->current);
+        vs->current = v;
+    }
+    fci_vbuild_free(b);
     return rc;
+}
+
+/* One counter against its bound, worded the same for every field. */
+static int out_of_range(fci_err *err, const char *path, const char *field, uint64_t value,
+                        uint64_t lo, uint64_t hi)
+{
+    return fci_err_set(err, FC_ECORRUPT, "%s%s%s %llu is out of range (allowed: %llu to %llu)",
+                       path ? path : "", path ? ": " : "", field, (unsigned long long)value,
+                       (unsigned long long)lo, (unsigned long long)hi);
+}
+
+/* The next file number bounds every other file number: a file at or past
+ * it would be overwritten by the next file the writer creates. */
+int fci_vset_check_numbers(const char *path, const fci_vset_numbers *n, const fci_version *v,
+                           fci_err *err)
+{
+    if (n->next_file < 2 || n->next_file > FCI_NEXT_FILE_LIMIT)
+        return out_of_range(err, path, "next file number", n->next_file, 2, FCI_NEXT_FILE_LIMIT);
+    if (n->last_sequence > FCI_LAST_SEQUENCE_LIMIT)
+        return out_of_range(err, path, "last sequence", n->last_sequence, 0,
+                            FCI_LAST_SEQUENCE_LIMIT);
+    if (n->manifest >= n->next_file)
+        return out_of_range(err, path, "MANIFEST number", n->manifest, 1, n->next_file - 1);
+    if (n->log >= n->next_file)
+        return out_of_range(err, path, "log number", n->log, 0, n->next_file - 1);
+    if (n->prev_log >= n->next_file)
+        return out_of_range(err, path, "previous log number", n->prev_log, 0, n->next_file - 1);
+    for (int l = 0; v != NULL && l < FCI_NUM_LEVELS; l++)
+        for (size_t i = 0; i < v->nfiles[l]; i++)
+            if (v->files[l][i]->number >= n->next_file) {
+                char field[64];
+                snprintf(field, sizeof field, "table number (level %d)", l);
+                return out_of_range(err, path, field, v->files[l][i]->number, 1,
+                                    n->next_file - 1);
+            }
+    return 0;
 }
 
 int fci_vset_recover(fci_vset *vs, int best_effort, fci_err *err)
@@ -357,6 +430,10 @@ int fci_vset_recover(fci_vset *vs, int best_effort, fci_err *err)
         return fci_err_set(err, FC_ECORRUPT, "%s: no %s entry", path,
                            !st.has_next ? "next-file-number" :
                            !st.has_log ? "log-number" : "last-sequence");
+    fci_vset_numbers n = { manifest, st.next, st.log, st.prev_log, st.last };
+    rc = fci_vset_check_numbers(path, &n, vs->current, err);
+    if (rc != 0)
+        return rc;
     vs->next_file = st.next;
     vs->log_number = st.log;
     vs->prev_log_number = st.prev_log;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "db/core/version.h"
+#include "format/dbformat.h"
 #include "format/log_writer.h"
 #include "format/version_edit.h"
 #include "util/buf.h"
@@ -75,8 +76,42 @@ int fci_vset_log_and_apply(fci_vset *vs, fci_version_edit *edit, fci_err *err);
  * 0 while it is not (then nothing may be deleted from the store). */
 int fci_vset_dir_synced(fci_vset *vs);
 
+/*
+ * Where the writer's counters stop, below the largest numbers a MANIFEST
+ * may carry (FCI_FILE_NUMBER_MAX, and FCI_MAX_SEQUENCE, which LevelDB
+ * also uses as the sequence of seek keys, so no entry may hold it). The
+ * writer hands out no file number at or past FCI_NEXT_FILE_LIMIT and no
+ * sequence past FCI_LAST_SEQUENCE_LIMIT (FC_ELIMIT, cleanly), and open
+ * and verify refuse a MANIFEST past either: so whatever the writer wrote
+ * opens again, and nothing can make a counter wrap. No real store comes
+ * near: 2^62 files, or 2^56 writes, is centuries at any rate.
+ */
+#define FCI_NUMBER_HEADROOM (UINT64_C(1) << 32)
+#define FCI_NEXT_FILE_LIMIT (FCI_FILE_NUMBER_MAX - FCI_NUMBER_HEADROOM)
+#define FCI_LAST_SEQUENCE_LIMIT (FCI_MAX_SEQUENCE - FCI_NUMBER_HEADROOM)
+
+/* The counters a MANIFEST's replay ends with. */
+typedef struct fci_vset_numbers {
+    uint64_t manifest;         /* the MANIFEST's own number (CURRENT's) */
+    uint64_t next_file, log, prev_log, last_sequence;
+} fci_vset_numbers;
+
+/*
+ * The range checks the counters of a replayed MANIFEST must pass: next
+ * file within FCI_NEXT_FILE_LIMIT, last sequence within
+ * FCI_LAST_SEQUENCE_LIMIT, the MANIFEST's and logs' numbers below the next
+ * file number, and (when v is not NULL) every table's too. FC_ECORRUPT
+ * naming path (unless NULL), the field, its value and the allowed range; else 0.
+ */
+int fci_vset_check_numbers(const char *path, const fci_vset_numbers *n, const fci_version *v,
+                           fci_err *err);
+
+/* 0 once the numbers are spent (FCI_NEXT_FILE_LIMIT reached): the caller
+ * refuses to create the file (FC_ELIMIT) instead of reusing a number. */
 static inline uint64_t fci_vset_new_file_number(fci_vset *vs)
 {
+    if (vs->next_file >= FCI_NEXT_FILE_LIMIT)
+        return 0;
     return vs->next_file++;
 }
 

@@ -100,7 +100,8 @@ static void sample_file(const char *dir, const char *name, sizes *z)
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return;
-    int fd = fci_io_open(FCI_IO_SITE_FRAME_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    int fd = fci_io_open_regular(FCI_IO_SITE_FRAME_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0,
+                                 NULL);
     if (fd < 0)
         return;
     struct stat st;

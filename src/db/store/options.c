@@ -56,11 +56,11 @@ static int read_options(const fc_store *s, int *framing, fci_err *err)
 {
     char path[PATH_MAX + 32];
     options_path(s, path, sizeof path, "");
-    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_OPEN, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
     if (fd < 0 && errno == ENOENT)
         return FC_ENOTFOUND;
     if (fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
+        return fd;
     FILE *f = fdopen(fd, "r");
     if (f == NULL) {
         close(fd);

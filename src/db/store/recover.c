@@ -44,6 +44,12 @@ static int live_wals(const char *dir, fci_vset *vs, uint64_t **out, size_t *n, f
         uint64_t number;
         if (fci_filename_parse(e->d_name, &kind, &number) != 0 || kind != FCI_FILE_WAL)
             continue;
+        if (number >= FCI_NEXT_FILE_LIMIT) {   /* marking it used would spend every number */
+            rc = fci_err_set(err, FC_ECORRUPT, "%s/%s: WAL number %llu is out of range "
+                             "(allowed: 1 to %llu)", dir, e->d_name, (unsigned long long)number,
+                             (unsigned long long)(FCI_NEXT_FILE_LIMIT - 1));
+            break;
+        }
         fci_vset_mark_used(vs, number);
         if (number < vs->log_number && number != vs->prev_log_number)
             continue;
@@ -106,11 +112,18 @@ typedef struct replay {
     fc_store *s;
     fci_version_edit *edit;
     uint64_t max_seq;
+    uint64_t bad_seq;      /* a WAL sequence past FCI_LAST_SEQUENCE_LIMIT */
 } replay;
 
+/* A WAL's sequences are held to the writer's own limit (vset.h), or the
+ * MANIFEST written after recovery would not open again. */
 static int insert_one(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
 {
     replay *r = arg;
+    if (seq > FCI_LAST_SEQUENCE_LIMIT) {
+        r->bad_seq = seq;
+        return FC_ECORRUPT;
+    }
     if (seq > r->max_seq)
         r->max_seq = seq;
     return fci_memtable_add(&r->s->w->mem, seq, type, key, value);
@@ -143,9 +156,13 @@ int fci_store_recover_wals(fc_store *s, fci_version_edit *edit)
 {
     fci_err err;
     fci_err_clear(&err);
-    replay r = { s, edit, s->w->vs.last_sequence };
+    replay r = { s, edit, s->w->vs.last_sequence, 0 };
     int rc = fci_replay_wals(s->dir, &s->w->vs, (s->opts.flags & FC_BEST_EFFORT) != 0, insert_one,
                              after_record, &r, &err);
+    if (r.bad_seq != 0)
+        rc = fci_err_set(&err, FC_ECORRUPT, "%s: a WAL record's sequence %llu is out of range "
+                         "(allowed: 0 to %llu)", s->dir, (unsigned long long)r.bad_seq,
+                         (unsigned long long)FCI_LAST_SEQUENCE_LIMIT);
     if (rc == 0)
         rc = flush_if_full(&r, 1, &err);
     if (rc != 0)

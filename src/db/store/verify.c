@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "db/core/vbuild.h"
 #include "db/core/version.h"
 #include "db/core/vset.h"
 #include "format/dbformat.h"
@@ -165,10 +166,21 @@ static int list_dir(vctx *c)
     return 0;
 }
 
+/* c->files is sorted by number (fc_verify sorts it once): a binary search
+ * to the first file of that number, then its few namesakes. Verify looks
+ * up every table the MANIFEST lists, so this keeps it n log n. */
 static dentry *find_file(vctx *c, fci_file_kind kind, uint64_t number)
 {
-    for (size_t i = 0; i < c->nfiles; i++)
-        if (c->files[i].kind == kind && c->files[i].number == number)
+    size_t lo = 0, hi = c->nfiles;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->files[mid].number < number)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < c->nfiles && c->files[i].number == number; i++)
+        if (c->files[i].kind == kind)
             return &c->files[i];
     return NULL;
 }
@@ -201,6 +213,8 @@ static uint64_t check_current(vctx *c)
     int rc = fci_current_load(c->dir, &cur, &err);
     if (rc == FC_ENOTFOUND)
         DAMAGE(c, "CURRENT", 0, "missing, but the directory holds MANIFEST files");
+    else if (rc == FC_ECORRUPT)
+        DAMAGE(c, "CURRENT", 0, "cannot be read: %s", err.msg);
     else if (rc != 0)
         ERROR(c, rc, "CURRENT", 0, "cannot read: %s", err.msg);
     if (rc != 0)
@@ -238,7 +252,8 @@ static uint64_t check_current(vctx *c)
 /* ---- the MANIFEST -------------------------------------------------------- */
 
 typedef struct replay {
-    fci_version *v;
+    fci_vbuild *b;         /* the levels while edits are replayed */
+    fci_version *v;        /* ... and once they all are */
     int complete;          /* every record applied, nothing skipped */
     int records;
     int has_log, has_next, has_last;
@@ -275,22 +290,21 @@ static void replay_edit(vctx *c, replay *st, const char *name, fci_slice rec, ui
     if (!st->complete)
         goto out;   /* after a lost record later edits are only decoded */
     fci_version_delta delta;
-    fci_version *nv = NULL;
     int rc = fci_vset_delta_from_edit(&e, &delta);
+    if (rc == 0) {
+        rc = fci_vbuild_apply(st->b, &delta, &err);
+        fci_vset_delta_free(&delta);
+    }
+    if (rc == FC_ECORRUPT) {
+        DAMAGE(c, name, off, "edit does not apply to the levels before it: %s", err.msg);
+        st->complete = 0;
+        goto out;
+    }
     if (rc != 0) {
         ERROR(c, rc, name, off, "out of memory replaying the MANIFEST");
         st->complete = 0;
         goto out;
     }
-    rc = fci_version_apply(st->v, &delta, &nv, &err);
-    fci_vset_delta_free(&delta);
-    if (rc != 0) {
-        DAMAGE(c, name, off, "edit does not apply to the levels before it: %s", err.msg);
-        st->complete = 0;
-        goto out;
-    }
-    fci_version_unref(st->v);
-    st->v = nv;
     if (e.has_log_number) { st->has_log = 1; st->log = e.log_number; }
     if (e.has_prev_log_number) st->prev_log = e.prev_log_number;
     if (e.has_next_file_number) { st->has_next = 1; st->next = e.next_file_number; }
@@ -299,31 +313,86 @@ out:
     fci_edit_free(&e);
 }
 
+/* One table number where the levels list it. */
+typedef struct listing {
+    uint64_t number;
+    int level;
+} listing;
+
+static int by_listing(const void *a, const void *b)
+{
+    const listing *x = a, *y = b;
+    if (x->number != y->number)
+        return x->number < y->number ? -1 : 1;
+    return (x->level > y->level) - (x->level < y->level);
+}
+
+/* "level 0" or "levels 0, 3": the distinct levels of one run. */
+static void levels_of(const listing *run, size_t n, char *dst, size_t cap)
+{
+    int seen[FCI_NUM_LEVELS] = { 0 }, count = 0;
+    for (size_t i = 0; i < n; i++)
+        count += !seen[run[i].level]++;
+    size_t o = (size_t)snprintf(dst, cap, count > 1 ? "levels" : "level");
+    const char *sep = " ";
+    for (int l = 0; l < FCI_NUM_LEVELS && o < cap; l++)
+        if (seen[l]) {
+            o += (size_t)snprintf(dst + o, cap - o, "%s%d", sep, l);
+            sep = ", ";
+        }
+}
+
+/* A table listed more than once is reported once, with its count: sorted
+ * by number, the copies sit together (n log n, where comparing every
+ * pair was quadratic in a MANIFEST's size, and so was its report). */
+static void check_listed_once(vctx *c, const fci_version *v, const char *name)
+{
+    size_t total = 0;
+    for (int l = 0; l < FCI_NUM_LEVELS; l++)
+        total += v->nfiles[l];
+    if (total < 2)
+        return;
+    listing *all = malloc(total * sizeof *all);
+    if (all == NULL) {
+        ERROR(c, FC_ENOMEM, name, 0, "out of memory checking for tables listed twice");
+        return;
+    }
+    size_t n = 0;
+    for (int l = 0; l < FCI_NUM_LEVELS; l++)
+        for (size_t i = 0; i < v->nfiles[l]; i++)
+            all[n++] = (listing){ v->files[l][i]->number, l };
+    qsort(all, n, sizeof *all, by_listing);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && all[j].number == all[i].number; j++)
+            ;
+        if (j - i < 2)
+            continue;
+        char where[64];
+        levels_of(&all[i], j - i, where, sizeof where);
+        DAMAGE(c, name, 0, "table %06llu is listed %zu times (%s)",
+               (unsigned long long)all[i].number, j - i, where);
+    }
+    free(all);
+}
+
 /* Rules the replay itself does not enforce: numbers below next-file, no
  * table listed twice, keys in order inside a file and across L1+. */
 static void check_levels(vctx *c, replay *st, const char *name)
 {
     fci_version *v = st->v;
     char a[4 * SHOW_KEY_MAX + 40], b[4 * SHOW_KEY_MAX + 40];
-    if (st->log >= st->next)
-        DAMAGE(c, name, 0, "log number %llu is not below the next file number %llu",
-               (unsigned long long)st->log, (unsigned long long)st->next);
     for (int l = 0; l < FCI_NUM_LEVELS; l++) {
         for (size_t i = 0; i < v->nfiles[l]; i++) {
             const fci_file_meta *f = v->files[l][i];
             fci_slice lo = fci_buf_slice(&f->smallest), hi = fci_buf_slice(&f->largest);
             if (f->number >= st->next)
-                DAMAGE(c, name, 0, "table %06llu at level %d is numbered at or past the next file number %llu",
-                       (unsigned long long)f->number, l, (unsigned long long)st->next);
+                DAMAGE(c, name, 0, "table number %llu (level %d) is out of range (allowed: 1 to "
+                       "%llu, below the next file number)", (unsigned long long)f->number, l,
+                       (unsigned long long)(st->next ? st->next - 1 : 0));
             if (fci_ikey_compare(lo, hi) > 0)
                 DAMAGE(c, name, 0, "table %06llu at level %d: smallest key %s is past largest %s",
                        (unsigned long long)f->number, l, show_ikey(a, sizeof a, lo),
                        show_ikey(b, sizeof b, hi));
-            for (int l2 = l; l2 < FCI_NUM_LEVELS; l2++)
-                for (size_t j = (l2 == l ? i + 1 : 0); j < v->nfiles[l2]; j++)
-                    if (v->files[l2][j]->number == f->number)
-                        DAMAGE(c, name, 0, "table %06llu is listed twice (levels %d and %d)",
-                               (unsigned long long)f->number, l, l2);
             if (l > 0 && i > 0) {
                 fci_slice prev = fci_ikey_user(fci_buf_slice(&v->files[l][i - 1]->largest));
                 if (fci_bytewise_compare(prev, fci_ikey_user(lo)) >= 0)
@@ -333,6 +402,17 @@ static void check_levels(vctx *c, replay *st, const char *name)
             }
         }
     }
+}
+
+/* The counters as open checks them (fci_vset_check_numbers): a store that
+ * verifies clean opens, and takes writes. */
+static void check_numbers(vctx *c, replay *st, const char *name, uint64_t number)
+{
+    fci_err err;
+    fci_err_clear(&err);
+    fci_vset_numbers n = { number, st->next, st->log, st->prev_log, st->last };
+    if (fci_vset_check_numbers(NULL, &n, NULL, &err) != 0)
+        DAMAGE(c, name, 0, "%s", err.msg);
 }
 
 static void check_manifest(vctx *c, uint64_t number, replay *st)
@@ -345,7 +425,10 @@ static void check_manifest(vctx *c, uint64_t number, replay *st)
     fci_log_reader r;
     int rc = fci_log_reader_open(&r, path, 0, &err);
     if (rc != 0) {
-        ERROR(c, rc, name, 0, "cannot open: %s", err.msg);
+        if (rc == FC_ECORRUPT)
+            DAMAGE(c, name, 0, "cannot be read: %s", err.msg);
+        else
+            ERROR(c, rc, name, 0, "cannot open: %s", err.msg);
         st->complete = 0;
         return;
     }
@@ -375,6 +458,14 @@ static void check_manifest(vctx *c, uint64_t number, replay *st)
     c->cur_file = NULL;
     if (!st->complete)
         return;
+    fci_version *v = NULL;
+    if ((rc = fci_vbuild_version(st->b, &v)) != 0) {
+        ERROR(c, rc, name, 0, "out of memory replaying the MANIFEST");
+        st->complete = 0;
+        return;
+    }
+    fci_version_unref(st->v);
+    st->v = v;
     if (st->records == 0) {
         DAMAGE(c, name, 0, "holds no version edit");
         st->complete = 0;
@@ -383,7 +474,9 @@ static void check_manifest(vctx *c, uint64_t number, replay *st)
                !st->has_log ? "log number" : "last sequence");
         st->complete = 0;
     } else {
+        check_numbers(c, st, name, number);
         check_levels(c, st, name);
+        check_listed_once(c, st->v, name);
     }
 }
 
@@ -426,9 +519,14 @@ static void check_table_file(vctx *c, const dentry *d, const fci_file_meta *meta
     fci_err err;
     fci_err_clear(&err);
     join(path, sizeof path, c->dir, d->name);
-    int fd = fci_io_open(FCI_IO_SITE_VERIFY_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+    int fd = fci_io_open_regular(FCI_IO_SITE_VERIFY_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0,
+                                 &err);
+    if (fd == FC_ECORRUPT) {
+        DAMAGE(c, d->name, 0, "cannot be read: %s", err.msg);
+        return;
+    }
     if (fd < 0) {
-        ERROR(c, fci_errno_code(errno), d->name, 0, "cannot open: %s", strerror(errno));
+        ERROR(c, fd, d->name, 0, "cannot open: %s", err.msg);
         return;
     }
     struct stat sb;
@@ -484,6 +582,8 @@ static void check_tables(vctx *c, const replay *st)
                     DAMAGE(c, name, 0, "missing: the MANIFEST lists it at level %d", l);
                     continue;
                 }
+                if (d->live)
+                    continue;   /* listed twice: reported, and read once */
                 d->live = 1;
                 check_table_file(c, d, f, l);
             }
@@ -511,7 +611,10 @@ static void check_wal(vctx *c, const dentry *d)
     fci_log_reader r;
     int rc = fci_log_reader_open(&r, path, 0, &err);
     if (rc != 0) {
-        ERROR(c, rc, d->name, 0, "cannot open: %s", err.msg);
+        if (rc == FC_ECORRUPT)
+            DAMAGE(c, d->name, 0, "cannot be read: %s", err.msg);
+        else
+            ERROR(c, rc, d->name, 0, "cannot open: %s", err.msg);
         return;
     }
     c->cur_file = d->name;
@@ -531,6 +634,11 @@ static void check_wal(vctx *c, const dentry *d)
             DAMAGE(c, d->name, r.record_offset, "record is not a valid write batch: %s", err.msg);
             continue;
         }
+        if (count > 0 && count - 1 > FCI_LAST_SEQUENCE_LIMIT - (seq < FCI_LAST_SEQUENCE_LIMIT ?
+                                                                 seq : FCI_LAST_SEQUENCE_LIMIT))
+            DAMAGE(c, d->name, r.record_offset, "batch sequence %llu (of %lu entries) is out of "
+                   "range (allowed: 0 to %llu)", (unsigned long long)seq, (unsigned long)count,
+                   (unsigned long long)FCI_LAST_SEQUENCE_LIMIT);
         if (seq < next_seq)
             DAMAGE(c, d->name, r.record_offset, "batch sequence %llu goes back (expected at least %llu)",
                    (unsigned long long)seq, (unsigned long long)next_seq);
@@ -592,7 +700,10 @@ int fc_verify(const char *dir, fc_verify_report report, void *arg)
     replay st;
     memset(&st, 0, sizeof st);
     st.v = fci_version_new();
-    if (st.v == NULL) {
+    st.b = fci_vbuild_new(NULL);
+    if (st.v == NULL || st.b == NULL) {
+        fci_version_unref(st.v);
+        fci_vbuild_free(st.b);
         free(c.files);
         return FC_ENOMEM;
     }
@@ -614,6 +725,7 @@ int fc_verify(const char *dir, fc_verify_report report, void *arg)
     check_tables(&c, &st);
     check_wals(&c, &st);
     fci_version_unref(st.v);
+    fci_vbuild_free(st.b);
     free(c.files);
     if (c.damage)
         return FC_ECORRUPT;

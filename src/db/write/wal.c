@@ -74,6 +74,8 @@ int fci_wal_new(fc_store *s, fci_err *err)
     if (rc != 0)
         return rc;
     uint64_t number = fci_vset_new_file_number(&w->vs);
+    if (number == 0)
+        return fci_err_set(err, FC_ELIMIT, "%s: no file number left for a new WAL", s->dir);
     fci_filename(path, sizeof path, s->dir, FCI_FILE_WAL, number);
     fci_log_writer fresh;
     rc = fci_log_writer_open(&fresh, path, 1, s->opts.file_mode, err);

@@ -136,6 +136,17 @@ int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
     int rc;
     if (w->lock_lost) /* another writer may run: nothing more is acknowledged */
         return fci_store_fail(s, FC_EBUSY, &w->lock_err);
+    /* Sequences stop at FCI_LAST_SEQUENCE_LIMIT (vset.h), below the 56
+     * bits of a key's tag: a batch that would pass it is refused before
+     * the WAL sees it, and the store stays up for reads. */
+    if (w->vs.last_sequence >= FCI_LAST_SEQUENCE_LIMIT ||
+        count > FCI_LAST_SEQUENCE_LIMIT - w->vs.last_sequence)
+        return fci_store_fail(s, fci_err_set(&err, FC_ELIMIT,
+                                             "sequence numbers are spent: the last is %llu, the "
+                                             "limit %llu; a batch of %lu does not fit",
+                                             (unsigned long long)w->vs.last_sequence,
+                                             (unsigned long long)FCI_LAST_SEQUENCE_LIMIT,
+                                             (unsigned long)count), &err);
     if (w->wal.failed && (rc = fci_wal_new(s, &err)) != 0)
         return fci_store_fail(s, rc, &err);
     uint64_t first = w->vs.last_sequence + 1;

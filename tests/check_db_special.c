@@ -1,0 +1,215 @@
+/*
+ * check_db_special.c - store files that are not regular files.
+ *
+ * CURRENT, the MANIFEST, a live WAL and a live table are each replaced by
+ * a FIFO and by a symbolic link to /dev/zero. Opening the store (writer and
+ * read-only), reading the table's keys and fc_verify must each come back
+ * promptly with an error naming the file and what it is; a FIFO's open
+ * must not wait for a writer, nor /dev/zero be read for ever. Each check
+ * runs in a forked child under alarm(), so a regression fails the test
+ * instead of hanging the suite.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fct.h"
+#include "forkcache.h"
+#include "db/core/vset.h"
+#include "format/dbformat.h"
+#include "format/filename.h"
+
+#define GUARD_SECONDS 20   /* far beyond a prompt answer; only a hang trips it */
+
+/* A table at L0 and below, and writes left in the WAL at close. */
+static void build_store(void)
+{
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
+    char k[32], v[64];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(k, sizeof k, "key%06d", i);
+        int n = snprintf(v, sizeof v, "value-%d", i);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, (size_t)n), 0);
+    }
+    ck_assert_int_eq(fc_flush(s), 0);
+    ck_assert_int_eq(fc_put(s, "wal", 3, "x", 1), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+
+/* The name of one file of the store (kind), and for a table a user key
+ * it holds (in key, NUL-terminated). */
+static void pick(const char *kind, char *name, size_t cap, char *key, size_t kcap)
+{
+    fci_vset vs;
+    fci_err err;
+    key[0] = '\0';
+    ck_assert_int_eq(fci_vset_init(&vs, fct_dir, 0600), 0);
+    ck_assert_msg(fci_vset_recover(&vs, 0, &err) == 0, "%s", err.msg);
+    if (strcmp(kind, "CURRENT") == 0) {
+        snprintf(name, cap, "CURRENT");
+    } else if (strcmp(kind, "MANIFEST") == 0) {
+        uint64_t m;
+        ck_assert_int_eq(fci_current_read(fct_dir, &m, name, cap, &err), 0);
+    } else if (strcmp(kind, "WAL") == 0) {
+        fci_filename(name, cap, NULL, FCI_FILE_WAL, vs.log_number);
+    } else {
+        int l = 0;
+        while (l < FCI_NUM_LEVELS && vs.current->nfiles[l] == 0)
+            l++;
+        ck_assert_int_lt(l, FCI_NUM_LEVELS);
+        const fci_file_meta *f = vs.current->files[l][0];
+        fci_filename(name, cap, NULL, FCI_FILE_TABLE, f->number);
+        fci_slice u = fci_ikey_user(fci_buf_slice(&f->smallest));
+        snprintf(key, kcap, "%.*s", (int)u.size, u.data);
+    }
+    fci_vset_free(&vs);
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s", fct_dir, name);
+    ck_assert_msg(stat(path, &st) == 0, "%s is not there", path);
+}
+
+/* Puts a FIFO, or a symbolic link to /dev/zero, where name was. */
+static void replace(const char *name, int fifo)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", fct_dir, name);
+    ck_assert_int_eq(unlink(path), 0);
+    if (fifo)
+        ck_assert_int_eq(mkfifo(path, 0600), 0);
+    else
+        ck_assert_int_eq(symlink("/dev/zero", path), 0);
+}
+
+/* The message names the file and what it found. */
+static int says(const char *msg, const char *name, int fifo)
+{
+    return strstr(msg, name) != NULL &&
+           strstr(msg, fifo ? "a FIFO" : "a symbolic link") != NULL;
+}
+
+typedef struct seen {
+    const char *name;
+    int fifo, named, damage;
+} seen;
+
+static void collect(void *arg, const fc_verify_finding *f)
+{
+    seen *s = arg;
+    fprintf(stderr, "    verify [%d] %s: %s\n", f->severity, f->file, f->message);
+    if (f->severity == FC_VERIFY_DAMAGE)
+        s->damage++;
+    if (f->severity != FC_VERIFY_NOTE && says(f->message, s->name, s->fifo))
+        s->named++;
+}
+
+/* A get of key: its code (opening the table happens here, not at open). */
+static int get(fc_store *s, const char *key)
+{
+    fc_txn *t;
+    char buf[64];
+    size_t len;
+    if (fc_txn_begin(s, &t) != 0)
+        return FC_EIO;
+    int rc = fc_get_copy(t, key, strlen(key), buf, sizeof buf, &len);
+    fc_txn_end(t);
+    return rc;
+}
+
+/* In the child: each way in must fail, naming the file. Exits with the
+ * number of the first check that did not hold (0: all held). */
+static int child_checks(const char *name, const char *key, int fifo)
+{
+    fc_options o = fct_small_opts();
+    for (int ro = 0; ro < 2; ro++) {
+        fc_store *s = NULL;
+        o.flags = ro ? FC_READONLY : FC_CREATE;
+        int rc = fc_open(fct_dir, &o, &s);
+        fprintf(stderr, "    open%s: %s: %s\n", ro ? " read-only" : "", fc_strerror(rc),
+                rc ? fc_errmsg(NULL) : "opened");
+        if (rc == 0) {
+            /* Tables open at the first read: a get must then fail. */
+            if (key[0] == '\0')
+                return 1 + ro;   /* other files are read by open itself */
+            rc = get(s, key);
+            fprintf(stderr, "    get %s: %s: %s\n", key, fc_strerror(rc), fc_errmsg(s));
+            int ok = rc != 0 && rc != FC_ENOTFOUND && says(fc_errmsg(s), name, fifo);
+            fc_close(s);
+            if (!ok)
+                return 3 + ro;
+        } else if (!says(fc_errmsg(NULL), name, fifo)) {
+            return 5 + ro;
+        }
+    }
+    seen sn = { name, fifo, 0, 0 };
+    int rc = fc_verify(fct_dir, collect, &sn);
+    if (rc != FC_ECORRUPT || sn.named == 0)
+        return 7;
+    return 0;
+}
+
+static void check_kind(const char *kind, int fifo)
+{
+    char name[256], key[256];
+    build_store();
+    pick(kind, name, sizeof name, key, sizeof key);
+    replace(name, fifo);
+    fprintf(stderr, "%s (%s) as %s:\n", kind, name, fifo ? "a FIFO" : "a link to /dev/zero");
+    pid_t pid = fc_fork();   /* the parent opened stores: liburcu needs its hooks */
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* Check's own SIGALRM handler would kill the whole test: die alone */
+        signal(SIGALRM, SIG_DFL);
+        alarm(GUARD_SECONDS);
+        _exit(child_checks(name, key, fifo));
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(!WIFSIGNALED(status), "%s as %s: the child died of signal %d (%s)", kind,
+                  fifo ? "a FIFO" : "a link to /dev/zero", WTERMSIG(status),
+                  WTERMSIG(status) == SIGALRM ? "it hung" : "a crash");
+    ck_assert_msg(WEXITSTATUS(status) == 0, "%s as %s: check %d did not hold", kind,
+                  fifo ? "a FIFO" : "a link to /dev/zero", WEXITSTATUS(status));
+}
+
+START_TEST(current_fifo) { check_kind("CURRENT", 1); }
+END_TEST
+START_TEST(current_dev_zero) { check_kind("CURRENT", 0); }
+END_TEST
+START_TEST(manifest_fifo) { check_kind("MANIFEST", 1); }
+END_TEST
+START_TEST(manifest_dev_zero) { check_kind("MANIFEST", 0); }
+END_TEST
+START_TEST(wal_fifo) { check_kind("WAL", 1); }
+END_TEST
+START_TEST(wal_dev_zero) { check_kind("WAL", 0); }
+END_TEST
+START_TEST(table_fifo) { check_kind("table", 1); }
+END_TEST
+START_TEST(table_dev_zero) { check_kind("table", 0); }
+END_TEST
+
+static Suite *special_suite(void)
+{
+    Suite *s = suite_create("db_special");
+    TCase *tc = tcase_create("special");
+    tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, current_fifo);
+    tcase_add_test(tc, current_dev_zero);
+    tcase_add_test(tc, manifest_fifo);
+    tcase_add_test(tc, manifest_dev_zero);
+    tcase_add_test(tc, wal_fifo);
+    tcase_add_test(tc, wal_dev_zero);
+    tcase_add_test(tc, table_fifo);
+    tcase_add_test(tc, table_dev_zero);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+FCT_MAIN(special_suite)
