@@ -43,7 +43,6 @@ typedef struct fci_block_handle {
     uint64_t size;    /* contents only, without the trailer */
 } fci_block_handle;
 
-int fci_block_handle_encode(fci_buf *dst, fci_block_handle h);
 /* 0 or FC_ECORRUPT; advances *p. */
 int fci_block_handle_decode(const char **p, const char *end, fci_block_handle *h);
 

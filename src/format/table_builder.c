@@ -38,7 +38,8 @@ void fci_table_options_init(fci_table_options *o)
     o->hash_fill_reverse = 0;
 }
 
-int fci_block_handle_encode(fci_buf *dst, fci_block_handle h)
+/* A block handle as LevelDB writes it: offset and size, two varint64s. */
+static int block_handle_encode(fci_buf *dst, fci_block_handle h)
 {
     int rc = fci_buf_put_varint64(dst, h.offset);
     return rc != 0 ? rc : fci_buf_put_varint64(dst, h.size);
@@ -226,7 +227,7 @@ static int add_index_entry(fci_table_builder *tb, fci_slice next, fci_err *err)
                        : fci_ikey_short_successor(&tb->sep);
     if (rc == 0) {
         fci_buf_clear(&tb->scratch);
-        rc = fci_block_handle_encode(&tb->scratch, tb->pending_handle);
+        rc = block_handle_encode(&tb->scratch, tb->pending_handle);
     }
     if (rc == 0)
         rc = fci_block_builder_add(&tb->index, fci_buf_slice(&tb->sep), fci_buf_slice(&tb->scratch));
@@ -363,13 +364,13 @@ static int write_metaindex(fci_table_builder *tb, const fci_block_handle *filter
     }
     fci_buf hb = FCI_BUF_INIT;
     if (tb->has_filter) {
-        rc = fci_block_handle_encode(&hb, *filter_h);
+        rc = block_handle_encode(&hb, *filter_h);
         if (rc == 0)
             rc = fci_block_builder_add(&meta, fci_slice_str(FCI_FILTER_META_KEY), fci_buf_slice(&hb));
     }
     for (int i = 0; rc == 0 && i < tb->nextra; i++) {
         fci_buf_clear(&hb);
-        rc = fci_block_handle_encode(&hb, extra_h[order[i]]);
+        rc = block_handle_encode(&hb, extra_h[order[i]]);
         if (rc == 0)
             rc = fci_block_builder_add(&meta, fci_slice_str(tb->extra_name[order[i]]), fci_buf_slice(&hb));
     }

@@ -35,7 +35,7 @@ void fci_edit_free(fci_version_edit *e)
 }
 
 /* Clearing frees: edits are short-lived and rarely reused. */
-void fci_edit_clear(fci_version_edit *e)
+static void edit_clear(fci_version_edit *e)
 {
     fci_edit_free(e);
 }
@@ -369,7 +369,7 @@ static int decode_field(fci_version_edit *e, cursor *c, uint32_t tag)
  * never apply half of a damaged edit. */
 int fci_edit_decode(fci_version_edit *e, fci_slice src, fci_err *err)
 {
-    fci_edit_clear(e);
+    edit_clear(e);
     if (src.size == 0)
         return 0;   /* (an empty slice may carry a NULL pointer) */
     cursor c = { src.data, src.data, src.data + src.size, 0, NULL, 0, 0, 0 };
@@ -381,7 +381,7 @@ int fci_edit_decode(fci_version_edit *e, fci_slice src, fci_err *err)
             rc = decode_field(e, &c, tag);
         if (rc == 0)
             continue;
-        fci_edit_clear(e);
+        edit_clear(e);
         if (rc == FC_ENOMEM)
             return fci_err_set(err, rc, "version edit: no memory");
         if (c.out_of_range)

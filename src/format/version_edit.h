@@ -87,8 +87,6 @@ typedef struct fci_version_edit {
 
 void fci_edit_init(fci_version_edit *e);
 void fci_edit_free(fci_version_edit *e);
-/* Empties the edit (frees what it holds; init state). */
-void fci_edit_clear(fci_version_edit *e);
 
 int fci_edit_set_comparator(fci_version_edit *e, fci_slice name);
 void fci_edit_set_log_number(fci_version_edit *e, uint64_t n);
