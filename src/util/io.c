@@ -335,7 +335,7 @@ int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
 
 /* Names a file type plainly; a message says what was found instead of a
  * regular file. */
-const char *fci_io_file_type(mode_t mode)
+static const char *file_type(mode_t mode)
 {
     if (S_ISREG(mode))
         return "a regular file";
@@ -363,7 +363,7 @@ static int open_failed(const char *path, int e, struct fci_err *err)
     int code;
     if ((e == ELOOP || e == ENXIO) && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
         code = fci_err_set(err, FC_ECORRUPT, "%s: is %s, not a regular file", path,
-                           fci_io_file_type(st.st_mode));
+                           file_type(st.st_mode));
     else
         code = fci_err_errno(err, fci_errno_code(e), e, "%s: open", path);
     errno = e;
@@ -394,7 +394,7 @@ int fci_io_open_regular(fci_io_site site, const char *path, int flags, mode_t mo
         errno = e;
     } else if (!S_ISREG(st.st_mode)) {
         code = fci_err_set(err, FC_ECORRUPT, "%s: is %s, not a regular file", path,
-                           fci_io_file_type(st.st_mode));
+                           file_type(st.st_mode));
         errno = EINVAL;
     } else if (!(flags & O_NONBLOCK) && clear_nonblock(fd) != 0) {
         int e = errno;

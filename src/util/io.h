@@ -123,8 +123,6 @@ struct fci_err;
 int fci_io_open_regular(fci_io_site site, const char *path, int flags, mode_t mode,
                         struct fci_err *err);
 
-/* "a FIFO", "a directory", ... for a stat mode, for messages. */
-const char *fci_io_file_type(mode_t mode);
 /* Reads until n bytes or end of file; returns the count, or -1. */
 ssize_t fci_io_read(fci_io_site site, int fd, void *buf, size_t n);
 ssize_t fci_io_pread(fci_io_site site, int fd, void *buf, size_t n, uint64_t off);
