@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -175,7 +176,7 @@ static int writer_helper(const char *dir, const char *value)
 static pid_t start_writer(const char *value)
 {
     int p[2];
-    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
     pid_t pid = fc_fork();
     if (pid == 0) {
         dup2(p[1], 1);

@@ -162,8 +162,8 @@ START_TEST(writer_stops_when_another_holds_a_new_lock)
     unlink_in("LOCK");
     unlink_in("FORKCACHE-WRITER");
     int ready[2], done[2];
-    ck_assert_int_eq(pipe(ready), 0);
-    ck_assert_int_eq(pipe(done), 0);
+    ck_assert_int_eq(pipe2(ready, O_CLOEXEC), 0);
+    ck_assert_int_eq(pipe2(done, O_CLOEXEC), 0);
     pid_t pid = fc_fork();
     if (pid == 0) {
         fc_options c = fct_small_opts();
