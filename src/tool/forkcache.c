@@ -31,7 +31,9 @@
     "    While another process is the store's writer, wait at most S seconds for it\n" \
     "    to take and apply each write, then fail (exit 2): the write's outcome is\n" \
     "    then unknown. Default: no limit; a write still waiting after 3 s says so\n" \
-    "    on standard error, naming the writer's pid.\n"
+    "    on standard error, naming the writer's pid. While another command holds\n" \
+    "    the store (two shells writing at once), the command waits for its turn,\n" \
+    "    at most S seconds (default 10).\n"
 
 const tool_cmd tool_cmds[] = {
     {

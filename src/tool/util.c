@@ -150,6 +150,37 @@ int tool_store_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa
 /* Every command goes through here so that the flags (attach to a running
  * writer, read-only, create) are chosen per command in one place: the
  * caller passes FC_* open flags and gets the library's message on failure. */
+/* How long a command waits for another one that holds the store (its
+ * writer, for a moment: a put, a load) when no --timeout says. */
+#define TOOL_BUSY_WAIT_S 10
+
+/* fc_open, retried while the store is busy: two shells writing to one
+ * store at once take turns (each command is the writer only while it
+ * runs) instead of the second failing. A writer that runs for long with no
+ * arena file to attach to is busy for good: the wait then ends at
+ * --timeout, or after TOOL_BUSY_WAIT_S, and says so after a second. */
+static int open_waiting(const char *cmd, const char *dir, const fc_options *o,
+                        const store_args *sa, fc_store **out)
+{
+    double limit = sa->timeout_ms ? sa->timeout_ms / 1000.0 : TOOL_BUSY_WAIT_S;
+    double start = tool_now();
+    long pause_us = 2000;
+    int noted = 0;
+    for (;;) {
+        int rc = fc_open(dir, o, out);
+        double waited = tool_now() - start;
+        if (rc != FC_EBUSY || waited >= limit)
+            return rc;
+        if (!noted && waited >= 1.0) {
+            fprintf(stderr, "forkcache: %s %s: waiting for the process that holds the store: "
+                    "%s (at most %g s more)\n", cmd, dir, fc_errmsg(NULL), limit - waited);
+            noted = 1;
+        }
+        usleep((useconds_t)pause_us);
+        pause_us = pause_us < 50000 ? pause_us * 2 : 50000;
+    }
+}
+
 int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned flags,
               fc_store **out)
 {
@@ -190,7 +221,7 @@ int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned f
         tool_fail(cmd, dir, "cannot look at %s: %s", current, strerror(err));
         return err == EACCES || err == EPERM ? FC_EPERM : FC_EIO;
     }
-    int rc = fc_open(dir, &o, out);
+    int rc = open_waiting(cmd, dir, &o, sa, out);
     if (rc != 0)
         tool_fail(cmd, dir, "%s", tool_detail(NULL, rc));
     return rc;
