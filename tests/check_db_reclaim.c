@@ -2,11 +2,15 @@
  * check_db_reclaim.c - reclamation: what a reader pins stays. A version a
  * child's transaction holds keeps its tables on disk across a compaction
  * and they are unlinked once it ends; a reader that pins one version too
- * long is named as stale, and no longer once it lets go.
+ * long is named as stale, and no longer once it lets go; a reader killed
+ * while pinning lets go of its tables even when no write follows.
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +91,75 @@ START_TEST(pinned_version_keeps_its_tables)
 }
 END_TEST
 
+/* The numbers of fct_dir's tables (at most cap), and how many. */
+static int table_numbers(unsigned long *num, int cap)
+{
+    DIR *d = opendir(fct_dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)) != NULL && n < cap) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".ldb") == 0)
+            num[n++] = strtoul(e->d_name, NULL, 10);
+    }
+    closedir(d);
+    return n;
+}
+
+/* A reader killed while it pins an old version: with no write after its
+ * death, its tables still go (the writer's idle reclamation sweeps its
+ * slot); before, they stayed until the next write. */
+START_TEST(killed_reader_tables_go_while_idle)
+{
+    fc_options o = fct_small_opts();
+    fc_store *s = fct_open_in(&o);
+    char k[32], v[128];
+    for (int i = 0; i < 4000; i++) {
+        fct_key_of(k, "key", 6, i);
+        fct_val_of(v, i, 0);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+    ck_assert_int_eq(fc_flush(s), 0);
+    unsigned long old[256];
+    int nold = table_numbers(old, 256);
+    ck_assert_int_gt(nold, 0);
+    int release;
+    pid_t reader = fct_pin_reader(s, &release);
+    for (int i = 0; i < 4000; i++) {
+        fct_key_of(k, "key", 6, i);
+        fct_val_of(v, i, 1);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+    ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%06lu.ldb", fct_dir, old[0]);
+    ck_assert_msg(access(path, F_OK) == 0, "%s went while pinned", path);
+    kill(reader, SIGKILL);
+    int status;
+    ck_assert_int_eq(waitpid(reader, &status, 0), reader);
+    close(release);
+    /* No write from here on. The sweep runs each second; allow 30. */
+    int left = nold;
+    for (int tries = 0; tries < 300 && left > 0; tries++) {
+        usleep(100 * 1000);
+        left = 0;
+        for (int i = 0; i < nold; i++) {
+            snprintf(path, sizeof path, "%s/%06lu.ldb", fct_dir, old[i]);
+            left += access(path, F_OK) == 0;
+        }
+    }
+    ck_assert_msg(left == 0, "%d of %d old tables still on disk 30 s after their reader died",
+                  left, nold);
+    for (int i = 0; i < 4000; i += 97) {
+        fct_key_of(k, "key", 6, i);
+        fct_val_of(v, i, 1);
+        fct_expect(s, k, v);
+    }
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 /* max_snapshot_age_ms: a reader pinning one version while the writer
  * keeps writing is named as stale once the writer has seen its pin longer
  * than the limit, and no longer once it lets go. */
@@ -132,6 +205,7 @@ static Suite *reclaim_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, pinned_version_keeps_its_tables);
     tcase_add_test(tc, stale_snapshot_is_reported);
+    tcase_add_test(tc, killed_reader_tables_go_while_idle);
     suite_add_tcase(s, tc);
     return s;
 }

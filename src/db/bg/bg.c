@@ -247,12 +247,15 @@ static int after_step(fc_store *s, int rc, long *backoff_ms)
     return 1;
 }
 
-/* mu held. Entries expire with no write to wake the thread, so in a
- * ttl_framing store it also looks for wholly expired tables every second. */
+/* mu held. Nothing wakes the thread when a reader ends or dies, nor when
+ * entries expire: while something is retired (a reader pins it) it
+ * reclaims every second, so a killed reader's tables go while the store
+ * is idle; a ttl_framing store also looks for wholly expired tables. */
 static void wait_for_work(fc_store *s)
 {
     fci_writer *w = s->w;
-    if (!s->opts.ttl_framing) {
+    fci_store_reclaim(s);
+    if (!s->opts.ttl_framing && w->retired == NULL) {
         fci_gate_wait(&w->work_cv, &w->mu, NULL);
         return;
     }
