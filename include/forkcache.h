@@ -206,8 +206,12 @@ typedef struct fc_val {
  * FC_EBUSY (fc_errmsg names the holder's pid), even when dir/LOCK was
  * removed: the writer also names itself in dir/FORKCACHE-WRITER, and
  * stops writing (FC_EBUSY) if another process holds a LOCK made after
- * its own was removed. With FC_READONLY nothing in
- * dir is created, locked, renamed or written. opts may be NULL (defaults).
+ * its own was removed. A writer refuses (FC_EPERM) a directory that
+ * another user could write into: one writable by every user, or owned by
+ * neither the caller nor root (group-writable is allowed). Store files
+ * are opened with O_NOFOLLOW and must be regular files. With FC_READONLY
+ * nothing in dir is created, locked, renamed or written. opts may be NULL
+ * (defaults).
  */
 int fc_open(const char *dir, const fc_options *opts, fc_store **out);
 

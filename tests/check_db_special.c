@@ -249,6 +249,35 @@ START_TEST(planted_symlinks_are_not_followed)
 }
 END_TEST
 
+/* Issue 16, item 1: a writer refuses a store directory that another user
+ * could write into (as ssh refuses its files): writable by every user, or
+ * owned by someone who is neither this user nor root. */
+START_TEST(writer_refuses_a_directory_others_may_write)
+{
+    fc_options o = fct_small_opts();
+    fc_store *s = NULL;
+    ck_assert_int_eq(chmod(fct_dir, 0777), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EPERM);
+    ck_assert_msg(strstr(fc_errmsg(NULL), "writable by every user") != NULL, "%s",
+                  fc_errmsg(NULL));
+    ck_assert_int_eq(chmod(fct_dir, 01777), 0); /* sticky does not make it safe */
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EPERM);
+    ck_assert_int_eq(chmod(fct_dir, 0770), 0); /* a group of cooperating users */
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+    if (geteuid() == 0) {
+        ck_assert_int_eq(chown(fct_dir, 65534, 65534), 0);
+        ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EPERM);
+        ck_assert_msg(strstr(fc_errmsg(NULL), "owned by uid 65534") != NULL, "%s",
+                      fc_errmsg(NULL));
+        ck_assert_int_eq(chown(fct_dir, 0, 0), 0);
+    }
+    ck_assert_int_eq(chmod(fct_dir, 0700), 0);
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), 0);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 static Suite *special_suite(void)
 {
     Suite *s = suite_create("db_special");
@@ -264,6 +293,7 @@ static Suite *special_suite(void)
     tcase_add_test(tc, table_fifo);
     tcase_add_test(tc, table_dev_zero);
     tcase_add_test(tc, planted_symlinks_are_not_followed);
+    tcase_add_test(tc, writer_refuses_a_directory_others_may_write);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -89,6 +89,28 @@ static int make_dir(const fc_store *s, fci_err *err)
     return fci_err_errno(err, fci_errno_code(errno), errno, "mkdir %s", s->dir);
 }
 
+/* A writer creates files in the directory, so whoever else may write it
+ * could plant links or files under the names it writes next: as ssh does
+ * for its files, the directory must be owned by this user or root and not
+ * writable by others (group-writable is allowed, for a group of
+ * cooperating users). */
+static int check_dir(const fc_store *s, fci_err *err)
+{
+    struct stat st;
+    if (stat(s->dir, &st) != 0)
+        return 0; /* missing or unreadable: taking LOCK says so, as before */
+    if (!S_ISDIR(st.st_mode))
+        return fci_err_set(err, FC_EINVAL, "%s: not a directory", s->dir);
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+        return fci_err_set(err, FC_EPERM, "%s: owned by uid %u, not by this user (uid %u) or "
+                           "root: another user could plant files in it", s->dir,
+                           (unsigned)st.st_uid, (unsigned)geteuid());
+    if (st.st_mode & S_IWOTH)
+        return fci_err_set(err, FC_EPERM, "%s: writable by every user (mode %04o): another "
+                           "user could plant files in it", s->dir, (unsigned)(st.st_mode & 07777));
+    return 0;
+}
+
 /* The arena file for a path option: NULL = anonymous (no file), "" = the
  * conventional FC_ARENA_FILE in the store directory, else the path. */
 static const char *arena_file(const fc_store *s, char *buf, size_t cap)
@@ -286,6 +308,8 @@ static int open_writer(fc_store *s, fci_err *err)
     if (s->w == NULL)
         return fci_err_set(err, FC_ENOMEM, "out of memory");
     int rc = (s->opts.flags & FC_CREATE) ? make_dir(s, err) : 0;
+    if (rc == 0)
+        rc = check_dir(s, err);
     if (rc == 0)
         rc = take_lock(s, s->w, err);
     if (rc == 0) /* before recovery: tables it writes follow the framing */
