@@ -42,24 +42,32 @@ pid_t fci_getpid(void)
     return pid;
 }
 
-/* Field 22 of /proc/<pid>/stat. The command name (field 2) may hold spaces
- * and parentheses, so parsing starts after the last ')'. */
-uint64_t fci_proc_start_time(int pid)
+/* /proc/<pid>/stat from just after the command name (field 2), which may
+ * hold spaces and parentheses: so after the last ')'. NULL when the
+ * process is gone or the file cannot be read. */
+static const char *stat_after_name(int pid, char *buf, size_t cap)
 {
-    char path[64], buf[1024];
+    char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
-        return 0;
-    ssize_t n = fci_io_read(FCI_IO_SITE_PROC_READ, fd, buf, sizeof buf - 1);
+        return NULL;
+    ssize_t n = fci_io_read(FCI_IO_SITE_PROC_READ, fd, buf, cap - 1);
     close(fd);
     if (n <= 0)
-        return 0;
+        return NULL;
     buf[n] = '\0';
-    char *p = strrchr(buf, ')');
+    const char *p = strrchr(buf, ')');
+    return p != NULL && p[1] == ' ' ? p + 1 : NULL;
+}
+
+/* Field 22 of /proc/<pid>/stat: the start time, in clock ticks since boot. */
+uint64_t fci_proc_start_time(int pid)
+{
+    char buf[1024];
+    const char *p = stat_after_name(pid, buf, sizeof buf);
     if (p == NULL)
         return 0;
-    p++;
     /* after ')' come fields 3, 4, ...: skip 19 of them to reach field 22 */
     for (int field = 3; field < 22; field++) {
         p = strchr(p + 1, ' ');
@@ -70,6 +78,15 @@ uint64_t fci_proc_start_time(int pid)
     if (sscanf(p, " %llu", &v) != 1)
         return 0;
     return (uint64_t)v;
+}
+
+/* Field 3, the state: a killed process stays a zombie (Z, or X while it
+ * goes) until its parent reaps it, and holds nothing meanwhile. */
+int fci_proc_zombie(int pid)
+{
+    char buf[1024];
+    const char *p = stat_after_name(pid, buf, sizeof buf);
+    return p != NULL && (p[1] == 'Z' || p[1] == 'X');
 }
 
 /* kill(pid, 0) says whether a pid exists: EPERM means it does, owned by

@@ -24,6 +24,8 @@ uint64_t fci_proc_start_time(int pid);
 
 /* 1 if pid is alive and started at start (start 0: only that it exists). */
 int fci_proc_alive(int pid, uint64_t start);
+/* 1 when pid is a zombie: dead, not yet reaped by its parent. */
+int fci_proc_zombie(int pid);
 
 /* This process as one word: pid | low 32 bits of its start time << 32,
  * for owner fields that must be written in one store. */

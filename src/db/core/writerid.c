@@ -41,28 +41,10 @@ static void boot_id(char *out, size_t cap)
         snprintf(out, cap, "%s", buf);
 }
 
-/* A killed process stays a zombie until its parent reaps it: its pid and
- * start time still answer, but it holds no lock and writes nothing. */
-static int is_zombie(long pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-    int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    ssize_t n = fci_io_read(FCI_IO_SITE_PROC_READ, fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
-    return p != NULL && p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X');
-}
-
 /* Alive, the same process (start time), and not a zombie. */
 static int process_live(long pid, uint64_t start)
 {
-    return pid > 0 && fci_proc_alive((int)pid, start) && !is_zombie(pid);
+    return pid > 0 && fci_proc_alive((int)pid, start) && !fci_proc_zombie((int)pid);
 }
 
 static void id_path(char *out, size_t cap, const char *dir, const char *suffix)
