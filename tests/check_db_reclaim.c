@@ -18,6 +18,18 @@
 #include "forkcache.h"
 
 #define VAL_SIZE 1000
+#define KEYS 4000
+
+/* Every key, with the values of generation gen. */
+static void write_all(fc_store *s, int gen)
+{
+    char k[32], v[128];
+    for (int i = 0; i < KEYS; i++) {
+        fct_key_of(k, "key", 6, i);
+        fct_val_of(v, i, gen);
+        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
+    }
+}
 
 /* A child holds a transaction open across a compaction in the parent: the
  * tables its version uses must stay on disk (the parent waits for its pin)
@@ -28,11 +40,7 @@ START_TEST(pinned_version_keeps_its_tables)
     fc_options o = fct_small_opts();
     fc_store *s = fct_open_in(&o);
     char k[32], v[128];
-    for (int i = 0; i < 4000; i++) {
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, 0);
-        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
-    }
+    write_all(s, 0);
     ck_assert_int_eq(fc_flush(s), 0);
     int to_child[2], to_parent[2];
     ck_assert_int_eq(pipe2(to_child, O_CLOEXEC), 0);
@@ -64,11 +72,7 @@ START_TEST(pinned_version_keeps_its_tables)
     char c;
     ck_assert_int_eq(read(to_parent[0], &c, 1), 1);
     /* Rewrite everything and compact: the child's tables leave the version. */
-    for (int i = 0; i < 4000; i++) {
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, 1);
-        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
-    }
+    write_all(s, 1);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "test $(ls '%s' | grep -c 'ldb$') -gt 1", fct_dir);
@@ -115,22 +119,14 @@ START_TEST(killed_reader_tables_go_while_idle)
     fc_options o = fct_small_opts();
     fc_store *s = fct_open_in(&o);
     char k[32], v[128];
-    for (int i = 0; i < 4000; i++) {
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, 0);
-        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
-    }
+    write_all(s, 0);
     ck_assert_int_eq(fc_flush(s), 0);
     unsigned long old[256];
     int nold = table_numbers(old, 256);
     ck_assert_int_gt(nold, 0);
     int release;
     pid_t reader = fct_pin_reader(s, &release);
-    for (int i = 0; i < 4000; i++) {
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, 1);
-        ck_assert_int_eq(fc_put(s, k, strlen(k), v, strlen(v)), 0);
-    }
+    write_all(s, 1);
     ck_assert_int_eq(fc_compact_range(s, NULL, 0, NULL, 0), 0);
     char path[4200];
     snprintf(path, sizeof path, "%s/%06lu.ldb", fct_dir, old[0]);
