@@ -65,22 +65,31 @@ stop_writer
 
 # ---- permission denied is said, with the path
 chmod 700 "$S"
+perm_checks=yes
 if [ "$(id -u)" -eq 0 ]; then
-    command -v setpriv >/dev/null 2>&1 || { echo "note: no setpriv, permission checks skipped"; echo PASS; exit 0; }
     chmod 755 "$tmp"
     as_other() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+    if ! command -v setpriv >/dev/null 2>&1; then
+        echo "note: no setpriv, permission checks skipped"; perm_checks=no
+    elif ! as_other "$FC" --version >/dev/null 2>&1; then
+        # A build tree under a private directory (CI's sanitizer clone is
+        # in a mode-0700 temporary directory) cannot run as another user.
+        echo "note: uid 65534 cannot run $FC here, permission checks skipped"; perm_checks=no
+    fi
 else
     chmod 000 "$S"
     as_other() { "$@"; }
 fi
-for cmd in "get $S before" "scan $S" "stats $S" "del $S before"; do
-    as_other "$FC" $cmd >"$tmp/out" 2>"$tmp/err"
-    st=$?
-    [ "$st" -eq 2 ] || fail "$cmd without permission: exit $st"
-    grep -q "Permission denied" "$tmp/err" && grep -q "$S" "$tmp/err" ||
-        fail "$cmd without permission: no 'Permission denied' with the path"
-    ! grep -q 'not a store' "$tmp/err" || fail "$cmd without permission: says 'not a store'"
-done
+if [ "$perm_checks" = yes ]; then
+    for cmd in "get $S before" "scan $S" "stats $S" "del $S before"; do
+        as_other "$FC" $cmd >"$tmp/out" 2>"$tmp/err"
+        st=$?
+        [ "$st" -eq 2 ] || fail "$cmd without permission: exit $st"
+        grep -q "Permission denied" "$tmp/err" && grep -q "$S" "$tmp/err" ||
+            fail "$cmd without permission: no 'Permission denied' with the path"
+        ! grep -q 'not a store' "$tmp/err" || fail "$cmd without permission: says 'not a store'"
+    done
+fi
 chmod 700 "$S"
 
 # ---- two shells writing to one store at once: each command is the writer
