@@ -204,6 +204,13 @@ static int compressed_blocks(void)
         struct stat st;
         ck_assert_int_ge(fd, 0);
         ck_assert_int_eq(fstat(fd, &st), 0);
+        if (st.st_size == 0) {
+            /* A compaction output LevelDB had only just created when it
+             * closed (seen once under ASan): nothing to map, no version
+             * names it. */
+            close(fd);
+            continue;
+        }
         char *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         close(fd);
         ck_assert(m != MAP_FAILED);
