@@ -90,7 +90,8 @@ typedef struct fci_arena_header {
     _Atomic uint64_t wq_off;         /* the write queue (0 = none), set by the writer */
     _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
     _Atomic uint64_t lease_off;      /* lease table (shm/lease.h), 0 = none (release by the writer) */
-    uint64_t pad2[2];
+    _Atomic uint64_t lane_off;       /* the write lane (shm/lane.h), 0 = none (release by the writer) */
+    uint64_t pad2[1];
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
@@ -133,6 +134,7 @@ _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication li
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
 _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, lease_off) == 168, "publication line");
+_Static_assert(offsetof(fci_arena_header, lane_off) == 176, "publication line");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
