@@ -65,6 +65,18 @@ int fci_wq_check(const fci_wq *q, uint64_t bytes_available)
     return 0;
 }
 
+fci_wq *fci_wq_find(fci_arena *a)
+{
+    /* acquire: pairs with the writer's release of wq_off (db/bg/drain.c) */
+    uint64_t off = atomic_load_explicit(&a->hdr->wq_off, memory_order_acquire);
+    if (off == 0)
+        return NULL;
+    fci_wq *q = fci_arena_ptr(a, off, sizeof(fci_wq));
+    if (q == NULL || fci_wq_check(q, fci_arena_size(a) - off) != 0)
+        return NULL;
+    return q;
+}
+
 /* ---- waiting ---------------------------------------------------------- */
 
 void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms)

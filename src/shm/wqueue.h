@@ -79,6 +79,11 @@ uint64_t fci_wq_bytes(uint32_t nslots, uint32_t slot_bytes);
 /* Writer: lays out an empty queue in mem (fci_wq_bytes bytes, 64-aligned). */
 void fci_wq_init(void *mem, uint32_t nslots, uint32_t slot_bytes);
 
+struct fci_arena;
+/* The write queue a writer made in arena a (wq_off), checked; NULL when
+ * none. */
+fci_wq *fci_wq_find(struct fci_arena *a);
+
 /* Checks a queue found in the arena against the region it lies in. */
 int fci_wq_check(const fci_wq *q, uint64_t bytes_available);
 

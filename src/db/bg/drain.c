@@ -77,6 +77,7 @@ static void *drain_main(void *arg)
         pthread_mutex_lock(&w->mu);
         int stopping = w->queue_stop;
         int did = drain_once(s, q, &group);
+        w->drained += did > 0 ? (uint64_t)did : 0;
         pthread_mutex_unlock(&w->mu);
         if (did > 0) {
             fci_gate_yield();

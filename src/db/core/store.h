@@ -88,6 +88,7 @@ typedef struct fci_writer {
     int drain_started;
     int queue_stop;
     int lane_closed;            /* fc_close began: leaders hand everything over */
+    uint64_t drained;           /* queue entries the drain thread answered */
     /* Compaction (compact.c): set by fci_bg_stop so a running compaction
      * gives up between entries; read without mu. Counters under mu. */
     atomic_int stop_compaction;

@@ -36,6 +36,8 @@
 #include "shm/layout.h"
 #include "util/io.h"
 
+fci_lane_step_fn fci_lane_test_hook;
+
 fci_lane *fci_lane_of(fc_store *s)
 {
     if (s->lane != NULL)
@@ -50,9 +52,17 @@ fci_lane *fci_lane_of(fc_store *s)
 
 /* ---- one group's commit ------------------------------------------------ */
 
+typedef struct insert_ctx {
+    fci_memtable *mem;
+    const fci_lane *lane;
+} insert_ctx;
+
 static int insert_entry(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
 {
-    return fci_memtable_add(arg, seq, type, key, value);
+    insert_ctx *c = arg;
+    int rc = fci_memtable_add(c->mem, seq, type, key, value);
+    fci_lane_step(FCI_LANE_STEP_INSERTING, c->lane);
+    return rc;
 }
 
 /* A redo meets the entries its dead leader inserted: the same internal
@@ -99,9 +109,11 @@ int fci_lane_commit_group(fc_store *s, fci_lane *l, fci_log_writer *wal, fci_mem
     l->rec_wal_start = l->wal_end;
     l->rec_wal_len = fci_log_record_end(l->wal_end, rec.size) - l->wal_end;
     l->rec_state = FCI_LANE_DECIDED;
+    fci_lane_step(FCI_LANE_STEP_DECIDED, l);
     rc = fci_log_writer_add(wal, rec, err);
     if (rc == 0 && sync)
         rc = fci_log_writer_sync(wal, err);
+    fci_lane_step(FCI_LANE_STEP_APPENDED, l);
     if (rc != 0) {
         l->last_seq = first + count - 1;
         l->wal_failed = 1;
@@ -110,16 +122,20 @@ int fci_lane_commit_group(fc_store *s, fci_lane *l, fci_log_writer *wal, fci_mem
     }
     l->wal_end = wal->offset;
     l->rec_state = FCI_LANE_LOGGED;
-    rc = fci_batch_apply(rec, insert_entry, mem, err);
+    fci_lane_step(FCI_LANE_STEP_LOGGED, l);
+    insert_ctx ic = { mem, l };
+    rc = fci_batch_apply(rec, insert_entry, &ic, err);
     l->last_seq = first + count - 1; /* spent even if an insert failed */
     if (rc != 0) {
         l->rec_state = FCI_LANE_IDLE;
         return rc;
     }
+    fci_lane_step(FCI_LANE_STEP_INSERTED, l);
     fci_arena_publish_last_seq(s->arena, l->last_seq);
     atomic_fetch_add_explicit(&l->groups, 1, memory_order_relaxed); /* a figure */
     atomic_fetch_add_explicit(&l->entries, count, memory_order_relaxed);
     l->rec_state = FCI_LANE_PUBLISHED;
+    fci_lane_step(FCI_LANE_STEP_PUBLISHED, l);
     return 0;
 }
 
@@ -193,7 +209,7 @@ static int redo_record(fc_store *s, fci_lane *l, fci_memtable *mem, fci_err *err
  * dead leader wrote into their slots (the group itself succeeded). */
 static void answer_rest(fc_store *s, fci_lane *l)
 {
-    fci_wq *q = fci_queue_of(s);
+    fci_wq *q = fci_wq_find(s->arena);
     uint64_t end = l->rec_ticket + l->rec_tickets;
     fci_wq_slot *slot;
     const char *data;

@@ -57,6 +57,25 @@ int fci_lane_call(fc_store *s, fci_wq *q, const void *data, uint32_t len, uint32
                   fci_wq_alive_fn alive, int *result, void *reply, uint32_t reply_len,
                   fci_err *err);
 
+/*
+ * Test hook: when set, called at each step of a group this process leads
+ * (FCI_LANE_STEP_*), so a crash test can kill the leader there. The one
+ * global of this module; process-local, inherited by a fork, documented
+ * as for tests only, and NULL (no cost but a load) otherwise.
+ */
+enum {
+    FCI_LANE_STEP_DECIDED = 1,   /* recorded, before the WAL append */
+    FCI_LANE_STEP_APPENDED,      /* the record is written, not yet recorded LOGGED */
+    FCI_LANE_STEP_LOGGED,        /* recorded LOGGED, before the first insert */
+    FCI_LANE_STEP_INSERTING,     /* after each insert */
+    FCI_LANE_STEP_INSERTED,      /* every insert done, before publication */
+    FCI_LANE_STEP_PUBLISHED,     /* published, before the first answer */
+    FCI_LANE_STEP_ANSWERING,     /* after each answer */
+    FCI_LANE_STEP_COUNT
+};
+typedef void (*fci_lane_step_fn)(int step, const fci_lane *l);
+extern fci_lane_step_fn fci_lane_test_hook;
+
 /* Frees this process's leader state (its WAL descriptor). */
 void fci_leader_free(fc_store *s);
 

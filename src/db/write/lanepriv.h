@@ -9,6 +9,7 @@
 #include "db/core/store.h"
 #include "format/log_writer.h"
 #include "format/write_batch.h"
+#include "db/write/lane.h"
 #include "shm/lane.h"
 
 /* A process's handles on the lane's WAL and memtable, for leading from a
@@ -20,6 +21,13 @@ struct fci_leader {
     fci_memtable mem;      /* allocating from the lane's chunks */
     fci_write_batch group;
 };
+
+/* Calls the test hook, if any, at a step of a group. */
+static inline void fci_lane_step(int step, const fci_lane *l)
+{
+    if (fci_lane_test_hook != NULL)
+        fci_lane_test_hook(step, l);
+}
 
 int fci_lane_commit_group(fc_store *s, fci_lane *l, fci_log_writer *wal, fci_memtable *mem,
                           fci_write_batch *b, int sync, fci_err *err);

@@ -34,8 +34,11 @@ static void lane_pull(fc_store *s, fci_lane *l)
     fci_writer *w = s->w;
     if (l->mem_root != fci_memtable_root(&w->mem) || l->wal_number != w->wal_number)
         return;
+    /* the larger: the writer's may have been set past the lane's (tests
+     * of the sequence limit, recovery) */
     if (l->last_seq > w->vs.last_sequence)
         w->vs.last_sequence = l->last_seq;
+    l->last_seq = w->vs.last_sequence;
     w->wal.offset = l->wal_end;
     if (w->wal.zero_end < w->wal.offset)
         w->wal.zero_end = w->wal.offset;

@@ -68,8 +68,7 @@ static int gather_one(fci_cond_ctx *actx, fci_wq_slot *slot, const char *data,
 static void gather(fc_store *s, fci_wq *q, fci_write_batch *group, group_entries *g)
 {
     fci_cond_ctx actx;
-    fci_cond_ctx_init(&actx, s);
-    actx.leader = 1; /* room was made before the lock was taken */
+    fci_cond_ctx_init(&actx, s); /* room was made before the lock was taken */
     fci_batch_clear(group);
     g->n = 0;
     g->sync = (s->opts.flags & FC_SYNC) != 0;
@@ -102,13 +101,14 @@ static void give_reason(char *payload, int verdict, int group_rc, const char *ms
     payload[n] = '\0';
 }
 
-static void answer(fci_wq *q, group_entries *g, int rc, const char *msg)
+static void answer(fci_wq *q, const fci_lane *l, group_entries *g, int rc, const char *msg)
 {
     for (int i = 0; i < g->n; i++) {
         int result = g->verdict[i] != 0 ? g->verdict[i] : rc;
         if (result != 0 && FCI_WQ_OP(g->slot[i]->flags) == 0)
             give_reason(g->payload[i], g->verdict[i], rc, msg);
         fci_wq_complete(q, g->slot[i], result);
+        fci_lane_step(FCI_LANE_STEP_ANSWERING, l);
     }
 }
 
@@ -220,7 +220,7 @@ static int lead_group(fc_store *s, fci_lane *l, fci_wq *q)
     if (rc == 0 && !fci_lane_writer_present(l))
         rc = fci_err_set(&err, FC_EAGAIN, "the store's writer went away during the write; "
                          "it may or may not have been applied");
-    answer(q, &g, rc, err.msg);
+    answer(q, l, &g, rc, err.msg);
     l->rec_state = FCI_LANE_IDLE;
     return g.n;
 }
@@ -312,7 +312,7 @@ int fci_lane_drain(fc_store *s, fci_wq *q, fci_write_batch *group)
         l->rec_tickets = (uint64_t)g.n;
         int rc = fci_lane_commit_locked(s, group, g.sync);
         pthread_mutex_lock(&s->err_mu);
-        answer(q, &g, rc, rc != 0 ? s->err.msg : NULL);
+        answer(q, l, &g, rc, rc != 0 ? s->err.msg : NULL);
         pthread_mutex_unlock(&s->err_mu);
         l->rec_state = FCI_LANE_IDLE;
     }
@@ -328,7 +328,7 @@ int fci_lane_refuse(fc_store *s, fci_wq *q, fci_write_batch *group, int rc)
     group_entries g;
     gather(s, q, group, &g);
     pthread_mutex_lock(&s->err_mu);
-    answer(q, &g, rc, s->err.msg);
+    answer(q, l, &g, rc, s->err.msg);
     pthread_mutex_unlock(&s->err_mu);
     fci_lane_leave(s);
     return g.n;

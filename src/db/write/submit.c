@@ -15,17 +15,9 @@
 #include "shm/wqueue.h"
 #include "util/proc.h"
 
-/* The write queue a writer made in this arena, checked; NULL when none. */
 fci_wq *fci_queue_of(fc_store *s)
 {
-    /* acquire: pairs with fci_queue_create's release */
-    uint64_t off = atomic_load_explicit(&s->arena->hdr->wq_off, memory_order_acquire);
-    if (off == 0)
-        return NULL;
-    fci_wq *q = fci_arena_ptr(s->arena, off, sizeof(fci_wq));
-    if (q == NULL || fci_wq_check(q, fci_arena_size(s->arena) - off) != 0)
-        return NULL;
-    return q;
+    return fci_wq_find(s->arena);
 }
 
 /* The writer a producer waits on: its pid and start time from the arena. */
