@@ -138,6 +138,12 @@ static int64_t try_claim(fci_wq *q, uint64_t me)
     return -2;
 }
 
+/* A producer that finds the ring full counts itself in space_waiters and
+ * tries once more before it sleeps; one that frees a slot wakes sleepers
+ * only when the count is not 0. Both sides are sequentially consistent
+ * (the count's RMW and a fence), so either the freer sees the count or the
+ * second try sees the freed slot: no wake is lost, and a put whose ring is
+ * not full makes no FUTEX_WAKE call. */
 static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
                  uint64_t start_ms, uint64_t *ticket)
 {
@@ -145,6 +151,15 @@ static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
     for (;;) {
         uint32_t space = atomic_load_explicit(&q->space, memory_order_acquire);
         int64_t t = try_claim(q, me);
+        if (t == -1) {
+            atomic_fetch_add_explicit(&q->space_waiters, 1, memory_order_seq_cst);
+            atomic_thread_fence(memory_order_seq_cst);
+            t = try_claim(q, me);
+            if (t == -1 && !(alive != NULL && !alive(arg)) &&
+                !(timeout_ms > 0 && fci_mono_ms() - start_ms >= (uint64_t)timeout_ms))
+                fci_futex_wait(&q->space, space, WAIT_SLICE_MS);
+            atomic_fetch_sub_explicit(&q->space_waiters, 1, memory_order_relaxed);
+        }
         if (t >= 0) {
             *ticket = (uint64_t)t;
             return 0;
@@ -155,8 +170,15 @@ static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
             return FC_EAGAIN;
         if (timeout_ms > 0 && fci_mono_ms() - start_ms >= (uint64_t)timeout_ms)
             return FC_ETIMEDOUT;
-        fci_futex_wait(&q->space, space, WAIT_SLICE_MS);
     }
+}
+
+/* After a slot is freed: wakes producers waiting for one, if any. */
+static void space_freed(fci_wq *q)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&q->space_waiters, memory_order_relaxed) != 0)
+        fci_futex_bump(&q->space);
 }
 
 /* Waits for DONE; the slot stays ours until we free it. */
@@ -236,7 +258,7 @@ static void wq_release(fci_wq *q, uint64_t ticket)
     /* relaxed: a claimer that still sees us waits a moment (try_claim) */
     atomic_compare_exchange_strong_explicit(&s->owner, &me, 0, memory_order_relaxed,
                                             memory_order_relaxed);
-    fci_futex_bump(&q->space);
+    space_freed(q);
 }
 
 static int too_big(fci_wq *q, uint32_t len, fci_err *err)
@@ -330,7 +352,7 @@ static int recover_claimed(fci_wq *q, fci_wq_slot *s, uint64_t t)
         return 0;
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->recovered, 1, memory_order_relaxed);
-    fci_futex_bump(&q->space);
+    space_freed(q);
     return 1;
 }
 

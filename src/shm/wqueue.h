@@ -64,7 +64,8 @@ typedef struct fci_wq {
     uint32_t slot_bytes;                  /* payload capacity of one slot */
     uint64_t slots_off;                   /* from the start of this struct */
     _Atomic uint64_t submitted, applied, recovered;  /* figures */
-    uint64_t pad1[1];
+    _Atomic uint32_t space_waiters;       /* producers about to wait on space */
+    uint32_t pad1;
 } fci_wq;
 
 _Static_assert(sizeof(fci_wq_slot) == 64, "a slot header is one cache line");
