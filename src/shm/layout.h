@@ -90,7 +90,7 @@ typedef struct fci_arena_header {
     _Atomic uint64_t wq_off;         /* the write queue (0 = none), set by the writer */
     _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
     _Atomic uint64_t lease_off;      /* lease table (shm/lease.h), 0 = none (release by the writer) */
-    uint64_t pad2[1];
+    _Atomic uint64_t lane_off;       /* the write lane (shm/lane.h), 0 = none (release by the writer) */
     /* fc_wait's futex words (SHM_PROTOCOL.md 14): seq_changes is bumped
      * after every store of last_sequence (and when the writer leaves);
      * seq_waiters counts processes inside fc_wait, so a publication makes
@@ -140,6 +140,7 @@ _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication li
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
 _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, lease_off) == 168, "publication line");
+_Static_assert(offsetof(fci_arena_header, lane_off) == 176, "publication line");
 _Static_assert(offsetof(fci_arena_header, seq_changes) == 184, "fc_wait's words");
 _Static_assert(offsetof(fci_arena_header, seq_waiters) == 188, "fc_wait's words");
 _Static_assert(sizeof(_Atomic uint32_t) == 4, "futex words are plain 32-bit words");

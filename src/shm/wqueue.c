@@ -175,15 +175,23 @@ int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, ui
     return 0;
 }
 
-void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags)
+/* Writes the entry and marks it READY; wakes nobody. */
+static void enqueue_entry(fci_wq *q, uint64_t ticket, const void *data, uint32_t len,
+                          uint32_t flags)
 {
     fci_wq_slot *s = slot_at(q, ticket);
     memcpy(payload(s), data, len);
     s->len = len;
     s->flags = flags;
+    s->reply = 0;
     /* release: payload, len and flags are complete before READY is seen */
     atomic_store_explicit(&s->seq, seq_of(ticket, FCI_WQ_READY), memory_order_release);
     atomic_fetch_add_explicit(&q->submitted, 1, memory_order_relaxed);
+}
+
+void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags)
+{
+    enqueue_entry(q, ticket, data, len, flags);
     fci_futex_bump(&q->work);
 }
 
@@ -219,35 +227,72 @@ static void wq_release(fci_wq *q, uint64_t ticket)
     fci_futex_bump(&q->space);
 }
 
+static int too_big(fci_wq *q, uint32_t len, fci_err *err)
+{
+    return fci_err_set(err, FC_ETOOBIG,
+                       "batch of %u bytes exceeds the write queue's entry limit of %u bytes "
+                       "(fc_options.queue_entry_size)", len, q->slot_bytes);
+}
+
+int fci_wq_enqueue(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
+                   fci_wq_alive_fn alive, void *arg, uint64_t *ticket, fci_err *err)
+{
+    if (len > q->slot_bytes)
+        return too_big(q, len, err);
+    int rc = fci_wq_claim(q, timeout_ms, alive, arg, ticket, err);
+    if (rc == 0)
+        enqueue_entry(q, *ticket, data, len, flags);
+    return rc;
+}
+
+int fci_wq_done(fci_wq *q, uint64_t ticket)
+{
+    /* acquire: pairs with fci_wq_complete's release of DONE */
+    return atomic_load_explicit(&slot_at(q, ticket)->seq, memory_order_acquire) ==
+           seq_of(ticket, FCI_WQ_DONE);
+}
+
+void fci_wq_wake_writer(fci_wq *q)
+{
+    fci_futex_bump(&q->work);
+}
+
 /* A producer that gives up waiting (timeout, writer gone) abandons its
  * slot: with no owner, the next producer of that slot frees it once the
- * writer has answered (the writer may still apply the entry: a timed-out
- * write is of unknown outcome, as with any server). Before freeing the
- * slot, the first reply_len bytes of its payload (the writer's reply to an
- * operation, see FCI_WQ_OP_SHIFT) are copied to reply. */
+ * entry is answered (it may still be applied: a timed-out write is of
+ * unknown outcome, as with any server). Before the slot is freed the
+ * reply is copied out: an operation's reply word, or for a plain batch
+ * the first reply_len bytes of the payload (a refusal's reason). */
+int fci_wq_finish(fci_wq *q, uint64_t t, int timeout_ms, fci_wq_alive_fn alive, void *arg,
+                  int *result, void *reply, uint32_t reply_len, fci_err *err)
+{
+    int rc = wq_await(q, t, timeout_ms, alive, arg, result, err);
+    fci_wq_slot *s = slot_at(q, t);
+    if (rc == 0) {
+        /* DONE was loaded with acquire in await: the reply is complete */
+        if (reply_len > 0 && FCI_WQ_OP(s->flags) != 0)
+            memcpy(reply, &s->reply, reply_len < sizeof s->reply ? reply_len : sizeof s->reply);
+        else if (reply_len > 0)
+            memcpy(reply, payload(s), reply_len < q->slot_bytes ? reply_len : q->slot_bytes);
+        wq_release(q, t);
+    } else { /* release: pairs with recover_done's acquire of the owner */
+        atomic_store_explicit(&s->owner, 0, memory_order_release);
+    }
+    return rc;
+}
+
 int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
                 fci_wq_alive_fn alive, void *arg, int *result, void *reply, uint32_t reply_len,
                 fci_err *err)
 {
-    if (len > q->slot_bytes || reply_len > q->slot_bytes)
-        return fci_err_set(err, FC_ETOOBIG,
-                           "batch of %u bytes exceeds the write queue's entry limit of %u bytes "
-                           "(fc_options.queue_entry_size)", len, q->slot_bytes);
+    if (reply_len > q->slot_bytes)
+        return too_big(q, reply_len, err);
     uint64_t t;
-    int rc = fci_wq_claim(q, timeout_ms, alive, arg, &t, err);
+    int rc = fci_wq_enqueue(q, data, len, flags, timeout_ms, alive, arg, &t, err);
     if (rc != 0)
         return rc;
-    fci_wq_publish(q, t, data, len, flags);
-    rc = wq_await(q, t, timeout_ms, alive, arg, result, err);
-    if (rc == 0) {
-        /* DONE was loaded with acquire in await: the reply is complete */
-        if (reply_len > 0)
-            memcpy(reply, payload(slot_at(q, t)), reply_len);
-        wq_release(q, t);
-    } else { /* release: pairs with recover_done's acquire of the owner */
-        atomic_store_explicit(&slot_at(q, t)->owner, 0, memory_order_release);
-    }
-    return rc;
+    fci_futex_bump(&q->work);
+    return fci_wq_finish(q, t, timeout_ms, alive, arg, result, reply, reply_len, err);
 }
 
 int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
@@ -306,5 +351,7 @@ void fci_wq_complete(fci_wq *q, fci_wq_slot *s, int result)
     atomic_store_explicit(&s->seq, seq_of(t, FCI_WQ_DONE), memory_order_release);
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->applied, 1, memory_order_relaxed);
-    fci_futex_bump(&s->wake);
+    /* relaxed: only whether the owner is us matters, and it set it itself */
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != fci_owner_word_self())
+        fci_futex_bump(&s->wake);
 }

@@ -23,6 +23,7 @@
 #include "shm/bcache.h"
 #include "util/io.h"
 #include "db/write/write.h"
+#include "db/write/lane.h"
 #include "db/store/compute.h"
 #include "db/read/read.h"
 #include "db/core/publish.h"
@@ -347,6 +348,8 @@ static int open_writer(fc_store *s, fci_err *err)
         fci_delete_obsolete_files(s);
         pthread_mutex_unlock(&s->w->mu);
     }
+    if (rc == 0) /* before any other process can write: the write lock */
+        rc = fci_lane_create(s, err);
     if (rc == 0)
         rc = fci_queue_create(s, err);
     if (rc == 0)
@@ -481,6 +484,7 @@ int fc_close(fc_store *s)
         return FC_EINVAL;
     int rc = 0;
     if (s->w != NULL && s->pid == fci_getpid()) {
+        fci_lane_close(s); /* leaders hand over; the drain applies the rest */
         fci_queue_stop(s);
         fci_bg_stop(s);
         if (s->arena != NULL) {
@@ -491,6 +495,7 @@ int fc_close(fc_store *s)
         if (s->w->wal_number != 0 && close_wal(&s->w->wal) != 0 && rc == 0)
             rc = FC_EIO;
     }
+    fci_leader_free(s);
     fci_reader_state_free(&s->rd);
     fci_tcache_free(&s->tcache);
     if (s->pid == fci_getpid())

@@ -25,6 +25,7 @@
 #include "format/dbformat.h"
 #include "shm/wqueue.h"
 #include "db/write/write.h"
+#include "db/write/lane.h"
 #include "db/read/read.h"
 
 /* ---- the counter encoding ---------------------------------------------- */
@@ -73,6 +74,7 @@ void fci_cond_ctx_init(fci_cond_ctx *c, fc_store *s)
     c->store = s;
     c->txn = NULL;
     c->room_made = 0;
+    c->leader = 0;
     c->now_ms = 0;
 }
 
@@ -180,7 +182,8 @@ static int decide_incr(fci_cond_ctx *c, const op_args *a, fci_write_batch *group
 static int decide(fci_cond_ctx *c, const op_args *a, fci_write_batch *group, int64_t *out)
 {
     if (!c->room_made) {
-        int rc = fci_make_room(c->store);
+        /* a leader outside the writer found room before it took the group */
+        int rc = c->leader ? 0 : fci_make_room(c->store);
         if (rc != 0)
             return rc;
         c->room_made = 1;
@@ -217,8 +220,8 @@ static int decide(fci_cond_ctx *c, const op_args *a, fci_write_batch *group, int
 
 /* ---- the queued form ------------------------------------------------------ */
 
-int fci_cond_apply_queued(fci_cond_ctx *c, char *payload, uint32_t len,
-                            fci_write_batch *group)
+int fci_cond_apply_queued(fci_cond_ctx *c, const char *payload, uint32_t len,
+                          fci_write_batch *group, int64_t *reply)
 {
     fci_cond_req r;
     if (len < sizeof r)
@@ -231,27 +234,34 @@ int fci_cond_apply_queued(fci_cond_ctx *c, char *payload, uint32_t len,
     const char *p = payload + sizeof r;
     op_args a = { r.op, fci_slice_make(p, r.klen), fci_slice_make(p + r.klen, r.vlen),
                   fci_slice_make(p + r.klen + r.vlen, r.elen), r.delta, r.initial, r.ttl_ms };
-    fci_cond_reply reply = { 0 };
-    int rc = decide(c, &a, group, &reply.value);
-    /* the producer reads the reply once the entry is DONE (release there) */
-    memcpy(payload, &reply, sizeof reply);
-    return rc;
+    *reply = 0;
+    return decide(c, &a, group, reply);
 }
 
 /* ---- the caller's side ------------------------------------------------------ */
 
-/* In the writer process: decide and apply under mu, like a single put. */
+/* In the writer process: room first (it may wait, so before the write
+ * lock), then decide and apply under the lock, so that no leader in
+ * another process changes the key in between. */
 static int run_here(fc_store *s, const op_args *a, int64_t *out)
 {
     fci_writer *w = s->w;
     fci_cond_ctx c;
     fci_cond_ctx_init(&c, s);
+    c.leader = 1;
     pthread_mutex_lock(&w->mu);
-    fci_batch_clear(&w->scratch);
-    int rc = decide(&c, a, &w->scratch, out);
+    int rc = fci_make_room(s);
+    if (rc == 0 && (rc = fci_lane_enter(s)) == 0) {
+        fci_batch_clear(&w->scratch);
+        rc = decide(&c, a, &w->scratch, out);
+        fci_cond_ctx_end(&c);
+        if (rc == 0)
+            rc = fci_lane_commit_locked(s, &w->scratch, (s->opts.flags & FC_SYNC) != 0);
+        if (s->lane != NULL)
+            s->lane->rec_state = FCI_LANE_IDLE; /* no tickets to answer */
+        fci_lane_leave(s);
+    }
     fci_cond_ctx_end(&c);
-    if (rc == 0)
-        rc = fci_write_batch_room_made(s, &w->scratch, (s->opts.flags & FC_SYNC) != 0);
     pthread_mutex_unlock(&w->mu);
     return rc;
 }

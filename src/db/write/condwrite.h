@@ -48,17 +48,19 @@ typedef struct fci_cond_ctx {
     fc_store *store;
     fc_txn *txn;
     int room_made;      /* write the group with fci_write_batch_room_made */
+    int leader;         /* decided by a leader: room is the lane's (lane.c) */
     uint64_t now_ms;    /* the expiry clock, read when room was made */
 } fci_cond_ctx;
 
 void fci_cond_ctx_init(fci_cond_ctx *c, fc_store *s);
 void fci_cond_ctx_end(fci_cond_ctx *c);
 
-/* Writer, mu held: decides the queued request in payload (len bytes),
- * appends its put to group and writes its reply over the payload. 0 or the
- * operation's FC_E* verdict (nothing appended then). */
-int fci_cond_apply_queued(fci_cond_ctx *c, char *payload, uint32_t len,
-                            fci_write_batch *group);
+/* The write lock's holder: decides the queued request in payload (len
+ * bytes), appends its put to group and sets *reply. 0 or the operation's
+ * FC_E* verdict (nothing appended then). The payload is left as it was, so
+ * a group can be decided again after its leader died (lane.c). */
+int fci_cond_apply_queued(fci_cond_ctx *c, const char *payload, uint32_t len,
+                          fci_write_batch *group, int64_t *reply);
 
 /* Counter text <-> int64 (the encoding documented at fc_incr). */
 int fci_counter_parse(const char *p, size_t n, int64_t *out);
