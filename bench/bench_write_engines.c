@@ -91,22 +91,6 @@ static int fc_op(bw_ctx *c, uint64_t r)
     return fc_write(c->fc, c->batch, FC_WRITE_SYNC) == 0 ? 0 : -1;
 }
 
-static int64_t fc_counter(bw_ctx *c)
-{
-    fc_txn *t;
-    char buf[32];
-    size_t n = 0;
-    int64_t v = -1;
-    if (fc_txn_begin(c->fc, &t) != 0)
-        return -1;
-    if (fc_get_copy(t, "ctr", 3, buf, sizeof buf - 1, &n) == 0) {
-        buf[n] = '\0';
-        v = strtoll(buf, NULL, 10);
-    }
-    fc_txn_end(t);
-    return v;
-}
-
 /* ---- LMDB ----------------------------------------------------------------- */
 
 #ifdef HAVE_LMDB
@@ -297,7 +281,7 @@ void bw_engine_detach(bw_ctx *c)
 int64_t bw_engine_counter(bw_ctx *c)
 {
     if (c->engine == BW_FC)
-        return fc_counter(c);
+        return bench_fc_counter(c->fc);
     if (c->engine == BW_REDIS)
         return redis_counter(c);
 #ifdef HAVE_LMDB

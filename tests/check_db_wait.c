@@ -57,19 +57,25 @@ static int put_num(fc_store *s, const char *k, long v)
     return fc_put(s, k, strlen(k), buf, (size_t)n);
 }
 
-/* A waiter forked from the writer: says it is ready, then waits (at most
- * 20 s) for the sequence to pass the one it read before, and checks that
- * the write is visible once fc_wait returns. */
-static pid_t fork_waiter(fc_store *s, int ready_fd)
+/* A waiter forked from the writer: says it is ready (returns then), then
+ * waits (at most 20 s) for the sequence to pass the one it read before,
+ * and checks that the write is visible once fc_wait returns. */
+static pid_t fork_waiter(fc_store *s)
 {
+    int p[2];
+    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
     pid_t pid = fc_fork();
     ck_assert_int_ge(pid, 0);
-    if (pid != 0)
+    if (pid != 0) {
+        close(p[1]);
+        fct_wait_byte(p[0]);
+        close(p[0]);
         return pid;
+    }
     if (fc_after_fork(s) != 0)
         _exit(2);
     uint64_t seen = fc_last_sequence(s), now = 0;
-    if (read_num(s, "k") != -1 || write(ready_fd, "r", 1) != 1)
+    if (read_num(s, "k") != -1 || write(p[1], "r", 1) != 1)
         _exit(3);
     int rc = fc_wait(s, seen, 20000, &now);
     if (rc != 0)
@@ -79,21 +85,24 @@ static pid_t fork_waiter(fc_store *s, int ready_fd)
     _exit(read_num(s, "k") == 7 ? 0 : 6);
 }
 
+/* A worker that puts k = v and exits (0 when the put returned 0). */
+static pid_t fork_putter(fc_store *s, const char *k, long v)
+{
+    pid_t pid = fc_fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(fc_after_fork(s) == 0 && put_num(s, k, v) == 0 ? 0 : 1);
+    return pid;
+}
+
 /* A put in one forked worker wakes a waiter in another. */
 START_TEST(waiter_wakes_after_a_put_by_another_process)
 {
     fc_store *s = open_writer();
-    int p[2];
-    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t waiter = fork_waiter(s, p[1]);
-    fct_wait_byte(p[0]);
-    pid_t putter = fc_fork();
-    if (putter == 0)
-        _exit(fc_after_fork(s) == 0 && put_num(s, "k", 7) == 0 ? 0 : 1);
+    pid_t waiter = fork_waiter(s);
+    pid_t putter = fork_putter(s, "k", 7);
     fct_wait_ok(putter, "putter");
     fct_wait_ok(waiter, "waiter");
-    close(p[0]);
-    close(p[1]);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -102,23 +111,16 @@ END_TEST
 START_TEST(writer_and_workers_wake_each_other)
 {
     fc_store *s = open_writer();
-    int p[2];
-    ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
-    pid_t waiter = fork_waiter(s, p[1]);
-    fct_wait_byte(p[0]);
+    pid_t waiter = fork_waiter(s);
     ck_assert_int_eq(put_num(s, "k", 7), 0);
     fct_wait_ok(waiter, "waiter");
 
     uint64_t seen = fc_last_sequence(s), now = 0;
-    pid_t putter = fc_fork();
-    if (putter == 0)
-        _exit(fc_after_fork(s) == 0 && put_num(s, "k2", 8) == 0 ? 0 : 1);
+    pid_t putter = fork_putter(s, "k2", 8);
     ck_assert_int_eq(fc_wait(s, seen, 20000, &now), 0);
     ck_assert_uint_gt(now, seen);
     ck_assert_int_eq(read_num(s, "k2"), 8);
     fct_wait_ok(putter, "putter");
-    close(p[0]);
-    close(p[1]);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
