@@ -509,6 +509,7 @@ void fci_arena_publish_last_seq(fci_arena *a, uint64_t seq)
     /* release: the memtable entries up to seq, and any version published
      * before them, are visible to whoever acquires seq */
     atomic_store_explicit(&a->hdr->last_sequence, seq, memory_order_release);
+    fci_arena_seq_changed(a); /* fc_wait's wake: every publication passes here */
 }
 
 uint64_t fci_arena_last_seq(const fci_arena *a)

@@ -91,7 +91,13 @@ typedef struct fci_arena_header {
     _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
     _Atomic uint64_t lease_off;      /* lease table (shm/lease.h), 0 = none (release by the writer) */
     _Atomic uint64_t lane_off;       /* the write lane (shm/lane.h), 0 = none (release by the writer) */
-    uint64_t pad2[1];
+    /* fc_wait's futex words (SHM_PROTOCOL.md 15): seq_changes is bumped
+     * after every store of last_sequence (and when the writer leaves);
+     * seq_waiters counts processes inside fc_wait, so a publication makes
+     * the FUTEX_WAKE system call only when someone sleeps (zero padding in
+     * older arenas reads as "nobody waits") */
+    _Atomic uint32_t seq_changes;
+    _Atomic uint32_t seq_waiters;
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
@@ -135,6 +141,9 @@ _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication li
 _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, lease_off) == 168, "publication line");
 _Static_assert(offsetof(fci_arena_header, lane_off) == 176, "publication line");
+_Static_assert(offsetof(fci_arena_header, seq_changes) == 184, "fc_wait's words");
+_Static_assert(offsetof(fci_arena_header, seq_waiters) == 188, "fc_wait's words");
+_Static_assert(sizeof(_Atomic uint32_t) == 4, "futex words are plain 32-bit words");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
