@@ -300,10 +300,12 @@ static int examine_existing(const char *path, ino_t *old_ino, fci_err *err)
         goto out;
     }
     rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err);
-    /* A layout-1 file (its header is ours but for a padding word, so its
-     * owner fields can be read as ours) may be replaced like one of ours,
-     * once its owner is gone: else a build upgrade could not reopen a store. */
-    if (rc == FC_EVERSION && h.layout_version == FCI_ARENA_LAYOUT_PADDED &&
+    /* A file of an older layout (its header is ours but for padding words,
+     * so its owner fields can be read as ours) may be replaced like one of
+     * ours, once its owner is gone: else a build upgrade could not reopen a
+     * store. */
+    if (rc == FC_EVERSION && h.layout_version >= FCI_ARENA_LAYOUT_OLDEST &&
+        h.layout_version < FCI_ARENA_LAYOUT_VERSION &&
         h.bom == FCI_ARENA_BOM && h.header_size == sizeof h)
         rc = 0;
     if (rc != 0)

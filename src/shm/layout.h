@@ -27,8 +27,13 @@
  * ttl_framing stores, which a build of layout 1 would misread. Layout 1's
  * header differs only in that padding word (arena.c replaces a closed
  * layout-1 file). */
-#define FCI_ARENA_LAYOUT_VERSION 2u
-#define FCI_ARENA_LAYOUT_PADDED  1u
+/* 3: the write lane (lane_off at 176), fc_wait's futex words (184, 188),
+ * the queue's reply word and space_waiters: a build of layout 2 would
+ * apply writes without the write lock and read replies from the payload.
+ * Every older layout's owner fields sit where ours do (arena.c replaces a
+ * closed file of an older layout). */
+#define FCI_ARENA_LAYOUT_VERSION 3u
+#define FCI_ARENA_LAYOUT_OLDEST  1u
 /* Written natively; read back byte-swapped on a machine of the other order. */
 #define FCI_ARENA_BOM            0x0102030405060708ull
 
