@@ -61,6 +61,7 @@ typedef struct fci_tcache_entry {
     struct fci_tcache *cache;
     fci_table_file file;       /* lends fd to the table's reads */
     int limiter_unit;          /* holds one Limiter unit (of owner's slot) */
+    uint32_t byte_units;       /* and these units of the byte Limiter */
     pid_t owner;               /* the process that took the unit */
     struct fci_arena *arena;
     struct fci_bcache *bc;     /* the process's block cache handle, or NULL */
@@ -114,7 +115,32 @@ static int table_failed(uint64_t number, int rc, fci_err *err)
     return fci_err_prefix(err, rc, name);
 }
 
-/* Maps when the Limiter allows, else keeps the fd for pread. */
+/* Takes what a mapping of e costs from both Limiters (a unit, and its
+ * bytes), or nothing: 0 when the table may be mapped. */
+static int limiter_take(fci_tcache_entry *e, struct fci_arena *a)
+{
+    if (fci_limiter_acquire(a, NULL) != 0)
+        return -1;
+    uint32_t units = fci_limiter_units(a, e->size);
+    if (fci_limiter_acquire_bytes(a, units, NULL) != 0) {
+        fci_limiter_release(a, NULL);
+        return -1;
+    }
+    e->limiter_unit = 1;
+    e->byte_units = units;
+    return 0;
+}
+
+static void limiter_give(fci_tcache_entry *e, struct fci_arena *a)
+{
+    fci_limiter_release_bytes(a, e->byte_units, NULL);
+    fci_limiter_release(a, NULL);
+    e->limiter_unit = 0;
+    e->byte_units = 0;
+}
+
+/* Maps when both Limiters allow (mappings and mapped bytes), else keeps
+ * the fd for pread through the block cache. */
 static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
 {
     struct stat st;
@@ -125,14 +151,13 @@ static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err 
     e->dev = st.st_dev;
     e->ino = st.st_ino;
     e->fd = -1;
-    if (st.st_size > 0 && fci_limiter_acquire(a, NULL) == 0) {
+    if (st.st_size > 0 && limiter_take(e, a) == 0) {
         e->map = fci_tfile_map(fd, e->size, FCI_IO_SITE_TABLE_MMAP);
         if (e->map != NULL) {
-            e->limiter_unit = 1;
             close(fd);
             return fci_table_open(&e->table, e->map, e->size, 0, err);
         }
-        fci_limiter_release(a, NULL);
+        limiter_give(e, a);
     }
     e->fd = fd;
     return fci_table_open_fd(&e->table, fd, e->size, 0, err);
@@ -431,7 +456,7 @@ static void entry_free_locked(fci_tcache_entry *e, int release, int lock)
     else if (e->fd >= 0)
         close(e->fd);
     if (e->limiter_unit && release)
-        fci_limiter_release(e->arena, NULL);
+        limiter_give(e, e->arena);
     free(e);
 }
 
