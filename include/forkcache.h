@@ -461,6 +461,9 @@ typedef struct fc_stats {
     uint64_t oldest_pinned_version;      /* that version (0: none) */
     int stale_reader_pid;                /* that reader, once its pin is older than
                                             the writer's max_snapshot_age_ms (0: none) */
+    uint64_t mapped_bytes_capacity;      /* the cap on mapped table bytes (max_mapped_bytes
+                                            as the arena holds it, whole 64 KiB+ units) */
+    uint64_t mapped_bytes_in_use;        /* table bytes mapped, summed over processes */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */
