@@ -195,7 +195,7 @@ const tool_cmd tool_cmds[] = {
         "no writer runs), tables and bytes per level, the memtables (active bytes\n"
         "and entries, the immutable one being flushed), the arena (reserved, in\n"
         "use), the reader slots with each holder's pid, pinned version and mappings,\n"
-        "the Limiter (table mappings in use, capacity), the writer's counters\n"
+        "the Limiter (table mappings in use, capacity; mapped bytes, cap), the writer's counters\n"
         "(flushes, compactions, bytes compacted, stalls, and why writes wait now:\n"
         "none, memtable, l0 or error), what expiry dropped (expired entries removed\n"
         "by compaction; tables dropped whole because every entry had expired, and\n"
