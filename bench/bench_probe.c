@@ -1,7 +1,7 @@
 /*
  * bench_probe.c - point gets on an existing store, for counting what one
  * get costs under a simulator: opens DIR (a `forkcache bench` data set,
- * keys "%016llu" of 0..N-1) with every table mappable, then runs G
+ * keys "%016llu" of 0..N-1) read-only with every table mappable, then runs G
  * random gets, one transaction each, as the bench's readers do. Run it under `valgrind --tool=cachegrind` twice with two
  * values of G and divide the difference by the difference in G: what is
  * left is a get's instructions and cache misses, without the open and the
@@ -25,7 +25,7 @@ int main(int argc, char **argv)
     unsigned long long keys = strtoull(argv[2], NULL, 10), gets = strtoull(argv[3], NULL, 10);
     fc_options o;
     fc_options_init(&o);
-    o.flags = 0;
+    o.flags = FC_READONLY;   /* no LOCK: runs beside a bench holding the store */
     o.max_mappings = 1 << 20;
     fc_store *s;
     int rc = fc_open(argv[1], &o, &s);

@@ -139,6 +139,16 @@ static void limiter_give(fci_tcache_entry *e, struct fci_arena *a)
     e->byte_units = 0;
 }
 
+/* Past half the cap on mapped bytes the tables are about as big as the
+ * memory they may use, and mapped pages will be evicted: a fault on one
+ * then reads only its page, not the 128 KiB around it, which under memory
+ * pressure evicted pages other gets needed (issue 21). Below it, readahead
+ * stays, for scans. */
+static int mapped_bytes_tight(const struct fci_arena *a)
+{
+    return fci_limiter_bytes_in_use(a) > fci_limiter_bytes_cap(a) / 2;
+}
+
 /* Maps when both Limiters allow (mappings and mapped bytes), else keeps
  * the fd for pread through the block cache. */
 static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
@@ -154,6 +164,8 @@ static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err 
     if (st.st_size > 0 && limiter_take(e, a) == 0) {
         e->map = fci_tfile_map(fd, e->size, FCI_IO_SITE_TABLE_MMAP);
         if (e->map != NULL) {
+            if (mapped_bytes_tight(a))
+                fci_tfile_advise_random(e->map, e->size);
             close(fd);
             return fci_table_open(&e->table, e->map, e->size, 0, err);
         }
