@@ -116,15 +116,18 @@ static int table_failed(uint64_t number, int rc, fci_err *err)
 }
 
 /* Takes what a mapping of e costs from both Limiters (a unit, and its
- * bytes), or nothing: 0 when the table may be mapped. */
+ * bytes), or nothing: 0 when the table may be mapped, LIMIT_MAPS or
+ * LIMIT_BYTES for the Limiter that refused. */
+#define LIMIT_MAPS  1
+#define LIMIT_BYTES 2
 static int limiter_take(fci_tcache_entry *e, struct fci_arena *a)
 {
     if (fci_limiter_acquire(a, NULL) != 0)
-        return -1;
+        return LIMIT_MAPS;
     uint32_t units = fci_limiter_units(a, e->size);
     if (fci_limiter_acquire_bytes(a, units, NULL) != 0) {
         fci_limiter_release(a, NULL);
-        return -1;
+        return LIMIT_BYTES;
     }
     e->limiter_unit = 1;
     e->byte_units = units;
@@ -140,18 +143,38 @@ static void limiter_give(fci_tcache_entry *e, struct fci_arena *a)
 }
 
 /* Past half the cap on mapped bytes the tables are about as big as the
- * memory they may use, and mapped pages will be evicted: a fault on one
- * then reads only its page, not the 128 KiB around it, which under memory
- * pressure evicted pages other gets needed (issue 21). Below it, readahead
- * stays, for scans. */
-static int mapped_bytes_tight(const struct fci_arena *a)
+ * memory they may use, and once the cap refused a table they are bigger:
+ * mapped pages will then be evicted, and a fault on one should read only
+ * its page, not the 128 KiB around it, which under memory pressure evicts
+ * pages other gets need (issue 21). Until then readahead stays, for
+ * scans. */
+static int mapped_bytes_tight(const fci_tcache *c, const struct fci_arena *a)
 {
-    return fci_limiter_bytes_in_use(a) > fci_limiter_bytes_cap(a) / 2;
+    /* relaxed: advice, a late view costs one table its readahead or not */
+    return atomic_load_explicit(&c->past_memory, memory_order_relaxed) ||
+           fci_limiter_bytes_in_use(a) > fci_limiter_bytes_cap(a) / 2;
+}
+
+/* The first refusal by the byte cap turns readahead off in every table
+ * this process has mapped already (once: the flag is taken by exchange). */
+static void enter_past_memory(fci_tcache *c)
+{
+    /* relaxed: only the exchange's atomicity matters, nothing is published */
+    if (atomic_exchange_explicit(&c->past_memory, 1, memory_order_relaxed))
+        return;
+    struct cds_lfht_iter it;
+    fci_tcache_entry *e;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(c->ht, &it, e, node) {
+        fci_tfile_advise_random(e->map, e->size);
+    }
+    rcu_read_unlock();
 }
 
 /* Maps when both Limiters allow (mappings and mapped bytes), else keeps
  * the fd for pread through the block cache. */
-static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
+static int entry_open(fci_tcache *c, fci_tcache_entry *e, struct fci_arena *a, int fd,
+                      fci_err *err)
 {
     struct stat st;
     e->fd = fd; /* entry_free closes it if this fails */
@@ -161,15 +184,18 @@ static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err 
     e->dev = st.st_dev;
     e->ino = st.st_ino;
     e->fd = -1;
-    if (st.st_size > 0 && limiter_take(e, a) == 0) {
+    int refused = st.st_size > 0 ? limiter_take(e, a) : LIMIT_MAPS;
+    if (refused == 0) {
         e->map = fci_tfile_map(fd, e->size, FCI_IO_SITE_TABLE_MMAP);
         if (e->map != NULL) {
-            if (mapped_bytes_tight(a))
+            if (mapped_bytes_tight(c, a))
                 fci_tfile_advise_random(e->map, e->size);
             close(fd);
             return fci_table_open(&e->table, e->map, e->size, 0, err);
         }
         limiter_give(e, a);
+    } else if (refused == LIMIT_BYTES) {
+        enter_past_memory(c);
     }
     e->fd = fd;
     return fci_table_open_fd(&e->table, fd, e->size, 0, err);
@@ -532,7 +558,7 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
     e->number = number;
     e->arena = a;
     e->owner = fci_getpid();
-    int rc = entry_open(e, a, fd, err);
+    int rc = entry_open(c, e, a, fd, err);
     if (rc != 0) {
         table_failed(number, rc, err);
         entry_free(e, 1);
