@@ -386,8 +386,9 @@ static void run_set(const bench_args *a, unsigned modes, const bench_params *p, 
                         mode_names[m], (unsigned long long)(a->memory_limit >> 20), note);
             }
             if (rc == 0 && a->rounds > 1)
-                fprintf(stderr, "forkcache: bench: round %d/%d: %s %.0f gets/s\n", round + 1,
-                        a->rounds, mode_names[m], runs[m][got[m]].gets_per_s);
+                fprintf(stderr, "forkcache: bench: round %d/%d: %s %.0f gets/s, %.0f cpu ns/get\n",
+                        round + 1, a->rounds, mode_names[m], runs[m][got[m]].gets_per_s,
+                        runs[m][got[m]].cpu_ns_per_get);
             if (rc == 0 && ++got[m] == a->rounds)
                 keep_median(o, runs[m], got[m]);
             if (rc > 0) {
