@@ -100,6 +100,7 @@ const char tool_bench_options[] =
     "    Run the whole set of modes R times, one after the other, and report for\n"
     "    each mode its median round by gets/s (default 1; at most 15). On a machine\n"
     "    that other work keeps busy, this spreads the disturbance over every mode.\n"
+    "    Each round's gets/s and CPU ns per get go to standard error.\n"
     "--mode LIST\n"
     "    mmap, cache, copy, floor, lmdb, leveldb, redis or all (the default), or a\n"
     "    comma-separated list of them.\n"
