@@ -301,7 +301,8 @@ const tool_cmd tool_cmds[] = {
     {
         "bench", tool_cmd_bench,
         "bench --dir DIR [--keys N] [--value-size B] [--procs P] [--seconds S] "
-        "[--warmup S] [--rounds R] [--mode LIST] [--csv FILE] [--plot FILE.png]",
+        "[--warmup S] [--rounds R] [--mode LIST] [--memory-limit SIZE] [--csv FILE] "
+        "[--plot FILE.png]",
         "measure point gets from forked readers, beside LMDB, LevelDB, Redis",
         tool_bench_description, tool_bench_options,
         "0  every mode asked for ran (with --mode all, anchors this machine lacks are\n"
