@@ -251,9 +251,10 @@ int fci_limiter_acquire_bytes(fci_arena *a, uint32_t units, fci_err *err)
     if (rc == FC_ELIMIT) {
         /* stat only: a refusal of either Limiter counts */
         atomic_fetch_add_explicit(&a->slots[a->slot].n_refused, 1, memory_order_relaxed);
-        return fci_err_set(err, FC_ELIMIT, "arena: mapping %u more units of %u bytes would "
+        return fci_err_set(err, FC_ELIMIT, "arena: mapping %u more units of %llu bytes would "
                            "pass the cap of %llu mapped bytes", units,
-                           1u << a->hdr->mapped_shift, (unsigned long long)fci_limiter_bytes_cap(a));
+                           1ull << a->hdr->mapped_shift,
+                           (unsigned long long)fci_limiter_bytes_cap(a));
     }
     if (rc != 0)
         return fci_err_set(err, rc, "arena: byte Limiter count is corrupt");
