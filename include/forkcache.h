@@ -125,10 +125,16 @@ typedef struct fc_options {
                                     A file arena (arena_path) has all its
                                     blocks allocated on disk when built, so
                                     a full disk fails the open (FC_ENOSPC) */
-    size_t block_cache_size;     /* shared block cache bytes; 8 MiB. Carved
-                                    from the arena as one power-of-two block,
-                                    so arena_size must exceed the power of
-                                    two at or above it; only the frames asked
+    size_t block_cache_size;     /* shared block cache bytes;
+                                    FC_BLOCK_CACHE_AUTO (the default): a
+                                    sixteenth of the memory the writer may
+                                    use (its cgroup's limit, or physical
+                                    memory), at least 8 MiB, at most an
+                                    eighth of arena_size. Any size is cut to
+                                    a quarter of that memory. Carved from
+                                    the arena as one power-of-two block, so
+                                    arena_size must exceed the power of two
+                                    at or above it; only the frames asked
                                     for are used (and ever touched) */
     const char *arena_path;      /* file-backed arena; NULL = anonymous */
     unsigned file_mode;          /* mode of files the store creates; 0600 */
@@ -150,6 +156,15 @@ typedef struct fc_options {
     int max_snapshot_age_ms;     /* a reader whose snapshot the writer has seen
                                     pinned longer is named in
                                     fc_stats.stale_reader_pid; 0 = off */
+    uint64_t max_mapped_bytes;   /* cap on table bytes mapped, summed over
+                                    every process of the store (a table
+                                    mapped by three processes counts three
+                                    times); tables past it are read with
+                                    pread through the block cache. 0 (the
+                                    default): half the memory the writer may
+                                    use (its cgroup's limit, or physical
+                                    memory; FORKCACHE_MEMORY_LIMIT overrides
+                                    both) */
 } fc_options;
 
 /* Documented defaults, also usable on their own. */
@@ -161,7 +176,8 @@ typedef struct fc_options {
 #define FC_DEFAULT_MAX_MAPPINGS        1000
 #define FC_DEFAULT_READER_SLOTS        1024
 #define FC_DEFAULT_ARENA_SIZE          ((size_t)1 << 30)
-#define FC_DEFAULT_BLOCK_CACHE_SIZE    ((size_t)8 << 20)
+#define FC_DEFAULT_BLOCK_CACHE_SIZE    ((size_t)8 << 20)  /* the automatic size's floor */
+#define FC_BLOCK_CACHE_AUTO            ((size_t)-1)  /* block_cache_size: follow memory */
 #define FC_DEFAULT_FILE_MODE           0600u
 #define FC_DEFAULT_QUEUE_SLOTS         32
 #define FC_DEFAULT_QUEUE_ENTRY_SIZE    ((size_t)256 << 10)
@@ -471,6 +487,9 @@ typedef struct fc_stats {
     uint64_t oldest_pinned_version;      /* that version (0: none) */
     int stale_reader_pid;                /* that reader, once its pin is older than
                                             the writer's max_snapshot_age_ms (0: none) */
+    uint64_t mapped_bytes_capacity;      /* the cap on mapped table bytes (max_mapped_bytes
+                                            as the arena holds it, whole 64 KiB+ units) */
+    uint64_t mapped_bytes_in_use;        /* table bytes mapped, summed over processes */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */

@@ -37,6 +37,7 @@ void fci_arena_config_init(fci_arena_config *cfg)
     cfg->size = FC_DEFAULT_ARENA_SIZE;
     cfg->reader_slots = FC_DEFAULT_READER_SLOTS;
     cfg->max_mappings = FC_DEFAULT_MAX_MAPPINGS;
+    cfg->max_mapped_bytes = UINT64_MAX;
     cfg->file_mode = FC_DEFAULT_FILE_MODE;
 }
 
@@ -46,9 +47,25 @@ static uint64_t slots_offset(void)
     return ROUND_UP(sizeof(fci_arena_header), 4096);
 }
 
+/* The byte slots follow the reader slots (whole lines, so aligned). */
+static uint64_t bslots_offset(uint32_t slots)
+{
+    return slots_offset() + (uint64_t)slots * sizeof(fci_reader_slot);
+}
+
 static uint64_t heap_offset(uint32_t slots)
 {
-    return ROUND_UP(slots_offset() + (uint64_t)slots * sizeof(fci_reader_slot), 4096);
+    return ROUND_UP(bslots_offset(slots) + (uint64_t)slots * sizeof(fci_byte_slot), 4096);
+}
+
+/* The byte Limiter's unit: the smallest power of two from 64 KiB up for
+ * which the cap fits the 24-bit count. */
+static uint32_t mapped_shift(uint64_t cap)
+{
+    uint32_t shift = FCI_MAPPED_MIN_SHIFT;
+    while ((cap >> shift) > FCI_MAX_MAPPINGS)
+        shift++;
+    return shift;
 }
 
 /* The smallest arena still has a page of heap: anything less is useless. */
@@ -89,11 +106,15 @@ static void header_init(char *base, const fci_arena_config *cfg, uint64_t owner_
     h->heap_off = heap_offset(cfg->reader_slots);
     h->slot_count = cfg->reader_slots;
     h->max_mappings = cfg->max_mappings;
+    h->mapped_shift = mapped_shift(cfg->max_mapped_bytes);
+    h->mapped_units = (uint32_t)(cfg->max_mapped_bytes >> h->mapped_shift);
     h->create_time_ns = fci_clock_ns(CLOCK_REALTIME);
     /* relaxed: all of these are published by the magic's release store */
     atomic_store_explicit(&h->owner_pid, (int32_t)fci_getpid(), memory_order_relaxed);
     atomic_store_explicit(&h->owner_start, owner_start, memory_order_relaxed);
     atomic_store_explicit(&h->limiter, FCI_LIM_MAKE(cfg->max_mappings, 0, 0),
+                          memory_order_relaxed);
+    atomic_store_explicit(&h->mapped_limiter, FCI_LIM_MAKE(h->mapped_units, 0, 0),
                           memory_order_relaxed);
     atomic_store_explicit(&h->alloc_top, h->heap_off, memory_order_relaxed);
     if (cfg->store_dir) {
@@ -121,6 +142,7 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
     a->size = size;
     a->hdr = (fci_arena_header *)base;
     a->slots = (fci_reader_slot *)(base + a->hdr->slot_off);
+    a->bslots = (fci_byte_slot *)(base + bslots_offset(a->hdr->slot_count));
     a->slot_count = a->hdr->slot_count;
     a->fd = fd;
     a->slot = -1;
@@ -230,7 +252,10 @@ static int validate_header(int fd, const char *path, uint64_t file_size, fci_are
     if (h->slot_count == 0 || h->slot_count > FCI_MAX_READER_SLOTS ||
         h->slot_off != slots_offset() || h->heap_off != heap_offset(h->slot_count) ||
         h->heap_off >= h->arena_size || h->arena_size > (uint64_t)SIZE_MAX ||
-        h->max_mappings > FCI_MAX_MAPPINGS || h->dir_len >= FCI_ARENA_DIR_MAX ||
+        h->max_mappings > FCI_MAX_MAPPINGS || h->mapped_units > FCI_MAX_MAPPINGS ||
+        h->mapped_shift < FCI_MAPPED_MIN_SHIFT || h->mapped_shift > 63 ||
+        ((uint64_t)h->mapped_units << h->mapped_shift >> h->mapped_shift) != h->mapped_units ||
+        h->dir_len >= FCI_ARENA_DIR_MAX ||
         strnlen(h->dir, FCI_ARENA_DIR_MAX) != h->dir_len)
         return fci_err_set(err, FC_ECORRUPT,
                            "arena %s: geometry: %u slots at %llu, heap at %llu, size %llu, "
@@ -576,6 +601,8 @@ void fci_arena_stats_get(const fci_arena *a, fci_arena_stats *st, fci_reader_inf
     st->slots_total = a->slot_count;
     st->limiter_capacity = h->max_mappings;
     st->limiter_in_use = h->max_mappings - fci_limiter_available(a);
+    st->mapped_bytes_cap = fci_limiter_bytes_cap(a);
+    st->mapped_bytes_in_use = fci_limiter_bytes_in_use(a);
     st->published_seq = atomic_load_explicit(&h->published_seq, memory_order_relaxed);
     for (uint32_t s = 0; s < a->slot_count; s++) {
         const fci_reader_slot *sl = &a->slots[s];

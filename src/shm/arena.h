@@ -30,6 +30,8 @@ typedef struct fci_arena_config {
     size_t size;            /* bytes reserved; FC_DEFAULT_ARENA_SIZE */
     uint32_t reader_slots;  /* FC_DEFAULT_READER_SLOTS, at most FCI_MAX_READER_SLOTS */
     uint32_t max_mappings;  /* Limiter capacity; FC_DEFAULT_MAX_MAPPINGS */
+    uint64_t max_mapped_bytes; /* byte Limiter capacity (rounded down to its
+                                  unit); UINT64_MAX (the default): no cap */
     const char *path;       /* file-backed arena; NULL = anonymous */
     unsigned file_mode;     /* FC_DEFAULT_FILE_MODE; no group/other write */
     const char *store_dir;  /* recorded in the header; may be NULL */
@@ -41,6 +43,7 @@ typedef struct fci_arena {
     size_t size;
     fci_arena_header *hdr;
     fci_reader_slot *slots;
+    fci_byte_slot *bslots;  /* the byte Limiter's holdings, one per slot */
     uint32_t slot_count;
     int fd;                 /* file-backed: the arena file (O_CLOEXEC), else -1 */
     int slot;               /* this process's slot index, -1 if none */
@@ -70,6 +73,8 @@ typedef struct fci_arena_stats {
     uint32_t readers_reported; /* entries written to the caller's array */
     uint32_t limiter_capacity;
     uint32_t limiter_in_use;   /* capacity - count still allowed */
+    uint64_t mapped_bytes_cap; /* byte Limiter capacity, in bytes */
+    uint64_t mapped_bytes_in_use; /* counted across processes, whole units */
     uint64_t published_seq;
 } fci_arena_stats;
 
@@ -183,6 +188,18 @@ uint32_t fci_limiter_available(const fci_arena *a);
 
 /* Units held by this process's slot. */
 uint32_t fci_limiter_held(const fci_arena *a);
+
+/* The byte Limiter: mapped bytes are counted in units (a power of two of
+ * at least 64 KiB). fci_limiter_units says what a mapping of `bytes`
+ * costs; acquire takes that many for this process (FC_ELIMIT when the cap
+ * would be passed), release gives them back (FC_EINVAL if not held). */
+uint32_t fci_limiter_units(const fci_arena *a, uint64_t bytes);
+int fci_limiter_acquire_bytes(fci_arena *a, uint32_t units, fci_err *err);
+int fci_limiter_release_bytes(fci_arena *a, uint32_t units, fci_err *err);
+/* The cap, the bytes counted across processes, and this process's units. */
+uint64_t fci_limiter_bytes_cap(const fci_arena *a);
+uint64_t fci_limiter_bytes_in_use(const fci_arena *a);
+uint32_t fci_limiter_bytes_held(const fci_arena *a);
 
 /* ---- internals shared by arena.c and slots.c ---- */
 

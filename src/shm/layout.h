@@ -106,7 +106,14 @@ typedef struct fci_arena_header {
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
-    uint64_t pad3[7];
+    /* the byte Limiter: an FCI_LIM_* word whose count is in units of
+     * 1 << mapped_shift mapped bytes; its holdings are the byte slots after
+     * the slot table (fci_byte_slot). Both u32s are written once by the
+     * creator before the magic. */
+    _Atomic uint64_t mapped_limiter;
+    uint32_t mapped_units;           /* byte Limiter capacity, in units */
+    uint32_t mapped_shift;           /* log2 of a unit's bytes */
+    uint64_t pad3[5];
 
     /* line 4: the store directory, written once at creation */
     _Alignas(FCI_CACHELINE) uint32_t dir_len;
@@ -150,6 +157,9 @@ _Static_assert(offsetof(fci_arena_header, seq_changes) == 184, "fc_wait's words"
 _Static_assert(offsetof(fci_arena_header, seq_waiters) == 188, "fc_wait's words");
 _Static_assert(sizeof(_Atomic uint32_t) == 4, "futex words are plain 32-bit words");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
+_Static_assert(offsetof(fci_arena_header, mapped_limiter) == 200, "byte Limiter word");
+_Static_assert(offsetof(fci_arena_header, mapped_units) == 208, "byte Limiter capacity");
+_Static_assert(offsetof(fci_arena_header, mapped_shift) == 212, "byte Limiter unit");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
 _Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");
@@ -197,6 +207,27 @@ _Static_assert(offsetof(fci_reader_slot, intent) == 32, "intent at 32");
 #define FCI_INTENT_TAG(w)     ((uint32_t)(((w) >> 32) & FCI_TAG_MASK))
 #define FCI_INTENT_MAKE(delta, tag) \
     ((uint64_t)(uint32_t)(delta) | ((uint64_t)((tag) & FCI_TAG_MASK) << 32))
+
+/*
+ * One process's holdings of the byte Limiter: the same held/intent pair as
+ * in its reader slot (FCI_HELD_*, FCI_INTENT_*), for units of mapped bytes.
+ * The table of slot_count of them follows the slot table, slot s's at
+ * index s; it is written only during a table mapping or unmapping, so two
+ * slots may share a line.
+ */
+typedef struct fci_byte_slot {
+    _Atomic uint64_t held;
+    _Atomic uint64_t intent;
+} fci_byte_slot;
+
+_Static_assert(sizeof(fci_byte_slot) == 16, "byte slot is two words");
+_Static_assert(offsetof(fci_byte_slot, intent) == offsetof(fci_byte_slot, held) + 8 &&
+               offsetof(fci_reader_slot, intent) == offsetof(fci_reader_slot, held) + 8,
+               "intent follows held in both kinds of slot (slots.c relies on it)");
+
+/* The byte Limiter's unit: 64 KiB, doubled until the cap fits the word's
+ * 24-bit count. */
+#define FCI_MAPPED_MIN_SHIFT 16
 
 /*
  * An allocated block starts with this header; the caller's bytes follow at

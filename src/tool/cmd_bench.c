@@ -31,9 +31,9 @@
 #define MAX_ROUNDS 15
 
 /* The modes in the order they run; anchors after forkcache's own. */
-enum { M_MMAP, M_CACHE, M_COPY, M_LMDB, M_LEVELDB, M_REDIS, M_COUNT };
-static const char *const mode_names[M_COUNT] = { "mmap", "cache", "copy", "lmdb", "leveldb",
-                                                 "redis" };
+enum { M_MMAP, M_CACHE, M_COPY, M_FLOOR, M_LMDB, M_LEVELDB, M_REDIS, M_COUNT };
+static const char *const mode_names[M_COUNT] = { "mmap", "cache", "copy", "floor", "lmdb",
+                                                 "leveldb", "redis" };
 /* The sweep draws these (LevelDB and Redis stay in the main table). */
 #define SWEEP_MODES ((1u << M_MMAP) | (1u << M_CACHE) | (1u << M_COPY) | (1u << M_LMDB))
 
@@ -64,6 +64,10 @@ const char tool_bench_description[] =
     "(one process: LevelDB locks its directory), redis (a private redis-server\n"
     "from PATH on a unix socket, loaded with pipelined SETs, P clients doing\n"
     "GET; stopped afterwards). lmdb and leveldb exist when configure found them.\n"
+    "floor is the physical reference: one process probing a bare hash table over\n"
+    "one mapped file (DIR/floor-N-B) with the same keys and values; compare its\n"
+    "ns_per_get with the others'. mmap uses the store's default cap on mapped\n"
+    "bytes (half the memory limit), so past memory it reads the rest with pread.\n"
     "\n"
     "For each mode one line goes to standard output, in this shape:\n"
     "  bench mode=mmap procs=2 keys=1000000 value_size=100 gets_per_s=...\n"
@@ -117,9 +121,16 @@ const char tool_bench_options[] =
     "    Run the whole set of modes R times, one after the other, and report for\n"
     "    each mode its median round by gets/s (default 1; at most 15). On a machine\n"
     "    that other work keeps busy, this spreads the disturbance over every mode.\n"
+    "    Each round's gets/s and CPU ns per get go to standard error.\n"
     "--mode LIST\n"
-    "    mmap, cache, copy, lmdb, leveldb, redis or all (the default), or a\n"
+    "    mmap, cache, copy, floor, lmdb, leveldb, redis or all (the default), or a\n"
     "    comma-separated list of them; or put, incr, syncput (writes, see above).\n"
+    "--memory-limit SIZE\n"
+    "    Run everything (the store's opener, the readers, the anchors) in a memory\n"
+    "    cgroup made for the run with this limit (bytes, or K, M, G suffixes), v2\n"
+    "    or v1 whichever is mounted, and drop the page cache before each mode when\n"
+    "    allowed. Needs root or a delegated cgroup; says why when it cannot. Build\n"
+    "    the data sets first with a run without it.\n"
     "--csv FILE\n"
     "    Also write every line as a CSV row (with a header) to FILE.\n"
     "--plot FILE.png\n"
@@ -131,13 +142,14 @@ const char tool_bench_options[] =
 
 const char tool_bench_examples[] =
     "forkcache bench --dir /tmp/fcbench\n"
+    "forkcache bench --dir /tmp/fcbench --keys 10000000 --memory-limit 512M\n"
     "forkcache bench --dir /tmp/fcbench --keys 100000 --value-size 4096 --mode mmap,copy\n"
     "forkcache bench --dir /tmp/fcbench --seconds 2 --csv out.csv --plot out.png\n"
     "forkcache bench --dir /tmp/fcbench --mode put,incr --seconds 2\n";
 
 enum {
     OPT_DIR = 2000, OPT_KEYS, OPT_VALUE_SIZE, OPT_PROCS, OPT_SECONDS, OPT_WARMUP, OPT_MODE,
-    OPT_CSV, OPT_PLOT, OPT_ROUNDS
+    OPT_CSV, OPT_PLOT, OPT_ROUNDS, OPT_MEMORY_LIMIT
 };
 
 static const struct option bench_opts[] = {
@@ -149,6 +161,7 @@ static const struct option bench_opts[] = {
     { "warmup", required_argument, NULL, OPT_WARMUP },
     { "mode", required_argument, NULL, OPT_MODE },
     { "rounds", required_argument, NULL, OPT_ROUNDS },
+    { "memory-limit", required_argument, NULL, OPT_MEMORY_LIMIT },
     { "csv", required_argument, NULL, OPT_CSV },
     { "plot", required_argument, NULL, OPT_PLOT },
     { "help", no_argument, NULL, OPT_HELP },
@@ -164,6 +177,8 @@ typedef struct bench_args {
     int procs_given;       /* --procs named: the write rows use only it */
     int keys_given;
     int all;               /* --mode all: anchors missing here are skipped quietly */
+    uint64_t memory_limit; /* --memory-limit bytes, 0 = none */
+    bench_cgroup *cg;      /* the group the run is in, or NULL */
 } bench_args;
 
 /* A whole number in [lo, hi]; -1 on anything else. */
@@ -258,9 +273,18 @@ static int take_opt(const tool_cmd *cmd, int opt, const char *arg, bench_args *a
         return 0;
     case OPT_MODE:
         if (parse_modes(arg, a) != 0)
-            return tool_usage(cmd, "bad --mode '%s' (mmap, cache, copy, lmdb, leveldb, redis, "
-                                   "all, or a list; or put, incr, syncput)", arg);
+            return tool_usage(cmd, "bad --mode '%s' (mmap, cache, copy, floor, lmdb, leveldb, "
+                                   "redis, all, or a list; or put, incr, syncput)", arg);
         return 0;
+    case OPT_MEMORY_LIMIT: {
+        size_t sz = 0;
+        if (tool_parse_size(arg, &sz) != 0)
+            sz = 0;
+        a->memory_limit = sz;
+        if (a->memory_limit < ((uint64_t)16 << 20))
+            return tool_usage(cmd, "bad --memory-limit '%s' (16M or more)", arg);
+        return 0;
+    }
     case OPT_HELP:
         tool_help_cmd(cmd);
         return EXIT_OK;
@@ -316,6 +340,8 @@ static int run_mode(const bench_args *a, int m, const bench_params *p, bench_res
     switch (m) {
     case M_MMAP: case M_CACHE: case M_COPY:
         return bench_fc(a->dir, mode_names[m], p, r);
+    case M_FLOOR:
+        return bench_floor(a->dir, p, r);
     case M_LMDB:
         return bench_lmdb(a->dir, p, r);
     case M_LEVELDB:
@@ -382,10 +408,20 @@ static void run_set(const bench_args *a, unsigned modes, const bench_params *p, 
             if (!(modes & (1u << m)) || (o->missing & (1u << m)) || got[m] < round ||
                 have_result(o, mode_names[m], p))
                 continue;
+            if (a->cg != NULL && bench_drop_caches() != 0 && round == 0 && m == 0)
+                fprintf(stderr, "forkcache: bench: cannot drop the page cache (%s): modes "
+                        "start with what earlier ones left in memory\n", strerror(errno));
             int rc = run_mode(a, m, p, &runs[m][got[m]], &redis);
+            if (a->cg != NULL) {
+                char note[128];
+                bench_cgroup_note(a->cg, note, sizeof note);
+                fprintf(stderr, "forkcache: bench: %s in the %llu MiB cgroup: %s\n",
+                        mode_names[m], (unsigned long long)(a->memory_limit >> 20), note);
+            }
             if (rc == 0 && a->rounds > 1)
-                fprintf(stderr, "forkcache: bench: round %d/%d: %s %.0f gets/s\n", round + 1,
-                        a->rounds, mode_names[m], runs[m][got[m]].gets_per_s);
+                fprintf(stderr, "forkcache: bench: round %d/%d: %s %.0f gets/s, %.0f cpu ns/get\n",
+                        round + 1, a->rounds, mode_names[m], runs[m][got[m]].gets_per_s,
+                        runs[m][got[m]].cpu_ns_per_get);
             if (rc == 0 && ++got[m] == a->rounds)
                 keep_median(o, runs[m], got[m]);
             if (rc > 0) {
@@ -476,9 +512,23 @@ int tool_cmd_bench(int argc, char **argv)
         tool_fail("bench", a.dir, "out of memory");
         return EXIT_TROUBLE;
     }
+    bench_cgroup cg;
+    if (a.memory_limit != 0) {
+        char why[512];
+        if (bench_cgroup_enter(&cg, a.memory_limit, why, sizeof why) != 0) {
+            tool_fail("bench", a.dir, "--memory-limit: %s", why);
+            free(o);
+            return EXIT_TROUBLE;
+        }
+        a.cg = &cg;
+        fprintf(stderr, "forkcache: bench: running in %s (cgroup %s, limit %llu MiB)\n",
+                cg.dir, cg.v2 ? "v2" : "v1", (unsigned long long)(a.memory_limit >> 20));
+    }
     run_set(&a, a.modes, &a.p, o);
     if (a.plot)
         run_sweep(&a, o);
+    if (a.cg != NULL)
+        bench_cgroup_leave(&cg);
     if (o->n > 0)
         bench_print_table(o->r, o->n);
     if (a.csv && o->n > 0 && bench_write_csv(a.csv, o->r, o->n) != 0)

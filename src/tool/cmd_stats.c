@@ -75,8 +75,10 @@ static void print_json(const char *dir, const fc_stats *st, const fc_reader_stat
         printf("%s\n    {\"pid\": %d, \"pinned_version\": %" PRIu64 ", \"mappings\": %" PRIu32 "}",
                i ? "," : "", rd[i].pid, rd[i].pinned_version, rd[i].mappings);
     printf("%s],\n", n ? "\n  " : "");
-    printf("  \"limiter\": {\"in_use\": %" PRIu32 ", \"capacity\": %" PRIu32 "},\n",
-           st->mappings_in_use, st->mappings_capacity);
+    printf("  \"limiter\": {\"in_use\": %" PRIu32 ", \"capacity\": %" PRIu32
+           ", \"mapped_bytes\": %" PRIu64 ", \"mapped_bytes_capacity\": %" PRIu64 "},\n",
+           st->mappings_in_use, st->mappings_capacity, st->mapped_bytes_in_use,
+           st->mapped_bytes_capacity);
     printf("  \"writer\": {\"flushes\": %" PRIu64 ", \"compactions\": %" PRIu64
            ", \"bytes_compacted\": %" PRIu64 ", \"stalls\": %" PRIu64 ", \"stall\": \"%s\"},\n",
            st->flushes, st->compactions, st->bytes_compacted, st->stalls, stall_word(st->stall));
@@ -104,8 +106,9 @@ static void print_human(const char *dir, const fc_stats *st, const fc_reader_sta
            "memtable", st->mem_bytes, st->mem_entries, st->imm_bytes);
     printf(ROW "%" PRIu64 " of %" PRIu64 " bytes in use\n", "arena", st->arena_in_use,
            st->arena_size);
-    printf(ROW "%" PRIu32 " of %" PRIu32 " mappings in use\n", "limiter", st->mappings_in_use,
-           st->mappings_capacity);
+    printf(ROW "%" PRIu32 " of %" PRIu32 " mappings in use, %" PRIu64 " of %" PRIu64
+           " mapped bytes\n", "limiter", st->mappings_in_use, st->mappings_capacity,
+           st->mapped_bytes_in_use, st->mapped_bytes_capacity);
     printf(ROW "%" PRIu64 " flushes, %" PRIu64 " compactions, %" PRIu64 " bytes compacted\n",
            "writer counters", st->flushes, st->compactions, st->bytes_compacted);
     printf(ROW "%" PRIu64 " stalls, now %s\n", "write stalls", st->stalls, stall_word(st->stall));

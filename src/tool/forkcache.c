@@ -195,7 +195,7 @@ const tool_cmd tool_cmds[] = {
         "no writer runs), tables and bytes per level, the memtables (active bytes\n"
         "and entries, the immutable one being flushed), the arena (reserved, in\n"
         "use), the reader slots with each holder's pid, pinned version and mappings,\n"
-        "the Limiter (table mappings in use, capacity), the writer's counters\n"
+        "the Limiter (table mappings in use, capacity; mapped bytes, cap), the writer's counters\n"
         "(flushes, compactions, bytes compacted, stalls, and why writes wait now:\n"
         "none, memtable, l0 or error), what expiry dropped (expired entries removed\n"
         "by compaction; tables dropped whole because every entry had expired, and\n"
@@ -304,7 +304,8 @@ const tool_cmd tool_cmds[] = {
     {
         "bench", tool_cmd_bench,
         "bench --dir DIR [--keys N] [--value-size B] [--procs P] [--seconds S] "
-        "[--warmup S] [--rounds R] [--mode LIST] [--csv FILE] [--plot FILE.png]",
+        "[--warmup S] [--rounds R] [--mode LIST] [--memory-limit SIZE] [--csv FILE] "
+        "[--plot FILE.png]",
         "measure point gets from forked readers, beside LMDB, LevelDB, Redis",
         tool_bench_description, tool_bench_options,
         "0  every mode asked for ran (with --mode all, anchors this machine lacks are\n"

@@ -67,6 +67,8 @@ typedef struct fci_tcache {
     pthread_mutex_t bc_mu;         /* only for opening bc, once */
     struct fci_bcache *_Atomic bc; /* handle on the arena's block cache, or NULL */
     _Atomic int bc_tried;          /* bc was looked for (opened lazily, per process) */
+    _Atomic int past_memory;       /* the cap on mapped bytes refused this process a
+                                      table: its mappings read no pages around a fault */
 } fci_tcache;
 
 /* 0, or FC_ENOMEM when the hash table cannot be made. */

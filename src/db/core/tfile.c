@@ -38,6 +38,12 @@ void *fci_tfile_map(int fd, size_t size, fci_io_site site)
     return map == MAP_FAILED ? NULL : map;
 }
 
+void fci_tfile_advise_random(void *map, size_t size)
+{
+    if (map != NULL)
+        (void)madvise(map, size, MADV_RANDOM);
+}
+
 /* A reader that still maps the table keeps reading it: the kernel frees
  * the file only when its last mapping goes. */
 void fci_tfile_unlink(const char *dir, uint64_t number)

@@ -24,6 +24,11 @@ int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *pat
  * (no address space, a mapping limit): the caller then reads with pread. */
 void *fci_tfile_map(int fd, size_t size, fci_io_site site);
 
+/* Asks the kernel not to read around a fault in the mapping (MADV_RANDOM):
+ * for tables whose pages may be evicted, where readahead on each random
+ * get's fault evicts more than it brings. Advice only: failure is ignored. */
+void fci_tfile_advise_random(void *map, size_t size);
+
 /* Unlinks table number of dir under whichever name it has. */
 void fci_tfile_unlink(const char *dir, uint64_t number);
 

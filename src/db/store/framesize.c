@@ -22,6 +22,8 @@
 
 #include "forkcache.h"
 #include "db/store/framesize.h"
+#include "db/store/memsize.h"
+#include "util/memlimit.h"
 #include "db/core/store.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
@@ -191,16 +193,18 @@ size_t fci_frame_size_for(const char *dir, size_t block_size)
 
 int fci_frame_bcache_create(fc_store *s, fci_err *err)
 {
-    if (s->opts.block_cache_size == 0)
+    size_t size = fci_bcache_size_for(s->opts.block_cache_size, s->opts.arena_size,
+                                      fci_memory_limit());
+    if (size == 0)
         return 0;
-    int rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
+    int rc = fci_bcache_create(s->arena, size,
                                fci_frame_size_for(s->dir, s->opts.block_size), err);
     if (rc == FC_ENOMEM) {
         /* The heap's message speaks of blocks; say which option to change. */
         char what[160];
         snprintf(what, sizeof what, "block cache of %zu bytes does not fit the arena "
                  "(arena_size %zu must exceed the power of two at or above it)",
-                 s->opts.block_cache_size, s->opts.arena_size);
+                 size, s->opts.arena_size);
         fci_err_prefix(err, rc, what);
     }
     return rc;

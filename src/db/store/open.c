@@ -15,6 +15,8 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "db/store/framesize.h"
+#include "db/store/memsize.h"
+#include "util/memlimit.h"
 #include "db/core/store.h"
 #include "db/core/fork.h"
 #include "db/core/ttl.h"
@@ -171,6 +173,7 @@ static int open_arena(fc_store *s, fci_err *err)
     cfg.size = s->opts.arena_size;
     cfg.reader_slots = (uint32_t)s->opts.reader_slots;
     cfg.max_mappings = (uint32_t)s->opts.max_mappings;
+    cfg.max_mapped_bytes = fci_mapped_cap_for(s->opts.max_mapped_bytes, fci_memory_limit());
     cfg.path = arena_file(s, path, sizeof path);
     cfg.file_mode = s->opts.file_mode;
     cfg.store_dir = s->dir;

@@ -19,6 +19,8 @@
 
 #include "forkcache.h"
 #include "db/store/framesize.h"
+#include "db/store/memsize.h"
+#include "util/memlimit.h"
 #include "db/core/store.h"
 #include "shm/bcache.h"
 #include "db/core/vrec.h"
@@ -43,6 +45,7 @@ static int open_private_arena(fc_store *s, fci_err *err)
     cfg.size = s->opts.arena_size;
     cfg.reader_slots = (uint32_t)s->opts.reader_slots;
     cfg.max_mappings = (uint32_t)s->opts.max_mappings;
+    cfg.max_mapped_bytes = fci_mapped_cap_for(s->opts.max_mapped_bytes, fci_memory_limit());
     cfg.path = NULL;
     cfg.file_mode = s->opts.file_mode;
     cfg.store_dir = s->dir;

@@ -83,6 +83,8 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->readers = as.slots_live;
     st->mappings_capacity = as.limiter_capacity;
     st->mappings_in_use = as.limiter_in_use;
+    st->mapped_bytes_capacity = as.mapped_bytes_cap;
+    st->mapped_bytes_in_use = as.mapped_bytes_in_use;
     fci_arena_header *h = s->arena->hdr;
     st->writer_pid = fci_store_writer_pid(s); /* 0 once that process is gone */
     st->flushes = atomic_load_explicit(&h->writer_flushes, memory_order_relaxed);
