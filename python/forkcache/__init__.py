@@ -45,6 +45,10 @@ class Cache(_forkcache.Cache, collections.abc.MutableMapping):
     """A forkcache store as a MutableMapping of bytes to bytes (see the module help)."""
     __slots__ = ()
 
+    def __bool__(self):
+        """True when the store holds a key: reads one chunk, not len()'s count."""
+        return next(iter(self), None) is not None
+
     def memoize(self, expire=None, prefix=None, wait=None):
         """Decorator: caches fn(*args, **kwargs) (pickled) in the store.
 

@@ -256,3 +256,9 @@ def test_threads_share_a_cache(cache):
     for t in ts:
         t.join()
     assert cache[b"shared"] == b"800"
+
+
+def test_bool_without_counting(cache):
+    assert not cache
+    cache[b"k"] = b"v"
+    assert cache
