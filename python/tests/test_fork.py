@@ -132,3 +132,37 @@ def test_get_or_set_computes_once_across_processes(cache):
         p.join(60)
     assert got == [b"answer"] * 6
     assert cache[b"computations"] == b"1"
+
+
+WRITER = r"""
+import sys, forkcache
+c = forkcache.Cache(sys.argv[1], arena_path="", arena_size=64 << 20, block_cache_size=1 << 20)
+c[b"from-writer"] = b"w"
+print("ready", flush=True)
+sys.stdin.readline()
+print(c.get(b"from-attached", b"missing").decode(), flush=True)
+c.close()
+"""
+
+
+def test_attach_to_another_processes_writer(store_dir):
+    """FC_ATTACH: an unrelated process (uWSGI lazy-apps, a separate writer)
+    reads and writes the store another process is the writer of."""
+    import subprocess
+    import sys
+    w = subprocess.Popen([sys.executable, "-c", WRITER, store_dir], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        assert w.stdout.readline().strip() == "ready"
+        with pytest.raises(forkcache.BusyError):
+            forkcache.Cache(store_dir, **SMALL)
+        with forkcache.Cache(store_dir, attach=True, arena_path="", **SMALL) as c:
+            assert c[b"from-writer"] == b"w"
+            c[b"from-attached"] = b"a"
+            assert c.incr(b"n") == 1
+        w.stdin.write("go\n")
+        w.stdin.flush()
+        assert w.stdout.readline().strip() == "a"
+    finally:
+        w.stdin.close()
+        assert w.wait(60) == 0
