@@ -29,7 +29,7 @@ import pickle
 
 from . import _forkcache
 from ._forkcache import (  # noqa: F401
-    BusyError, ClosedError, CorruptError, CounterOverflowError, Error, InvalidError,
+    AgainError, BusyError, ClosedError, CorruptError, CounterOverflowError, Error, InvalidError,
     MAX_KEY_SIZE, MAX_VALUE_SIZE, NotANumberError, NotFoundError, ReadOnlyError,
     StaleError, TimeoutError, TooBigError, UnsupportedError, View, version,
 )

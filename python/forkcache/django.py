@@ -20,7 +20,16 @@ key validation (a CacheKeyWarning for keys memcached would refuse).
 Timeouts follow Django: None is forever, 0 or less is "do not keep".
 ``clear()`` deletes every key of the store. ``close()`` (called by Django
 after every request) keeps the store open.
+
+Without --preload (uWSGI lazy-apps: every worker imports the app after
+fork), give OPTIONS ``"attach": True, "arena_path": ""``: the first worker
+becomes the store's writer and the others attach to it. When that writer
+exits (recycled), the others' writes fail (forkcache.AgainError: the
+writer went away; StaleError once another writer replaced it): the
+backend then opens the store again, once, and retries the call, so one of
+them becomes the new writer.
 """
+import functools
 import os
 import pickle
 import threading
@@ -48,6 +57,20 @@ def _decode(raw):
     return int(bytes(raw))
 
 
+def _reopen_if_stale(method):
+    """Runs method; if the store's writer has gone (AgainError, or
+    StaleError after another writer took over), opens the store again and
+    runs it once more."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (forkcache.StaleError, forkcache.AgainError):
+            self._reopen()
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class ForkCache(BaseCache):
     def __init__(self, location, params):
         super().__init__(params)
@@ -65,6 +88,15 @@ class ForkCache(BaseCache):
                     _stores[self._location] = c
         return c
 
+    def _reopen(self):
+        with _stores_lock:
+            stale = _stores.pop(self._location, None)
+            if stale is not None:
+                try:
+                    stale.close()
+                except forkcache.Error:
+                    pass
+
     def _key(self, key, version):
         key = self.make_key(key, version=version)
         self.validate_key(key)
@@ -79,10 +111,12 @@ class ForkCache(BaseCache):
         left = deadline - time.time()
         return left if left > 0 else _EXPIRED
 
+    @_reopen_if_stale
     def get(self, key, default=None, version=None):
         raw = self._cache.get(self._key(key, version))
         return default if raw is None else _decode(raw)
 
+    @_reopen_if_stale
     def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self._key(key, version)
         expire = self._expire(timeout)
@@ -91,6 +125,7 @@ class ForkCache(BaseCache):
         else:
             self._cache.set(key, _encode(value), expire=expire)
 
+    @_reopen_if_stale
     def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
         key = self._key(key, version)
         expire = self._expire(timeout)
@@ -98,6 +133,7 @@ class ForkCache(BaseCache):
             return key not in self._cache
         return self._cache.add(key, _encode(value), expire=expire)
 
+    @_reopen_if_stale
     def touch(self, key, timeout=DEFAULT_TIMEOUT, version=None):
         key = self._key(key, version)
         expire = self._expire(timeout)
@@ -115,12 +151,15 @@ class ForkCache(BaseCache):
             except KeyError:
                 return False
 
+    @_reopen_if_stale
     def delete(self, key, version=None):
         return self._cache.delete(self._key(key, version))
 
+    @_reopen_if_stale
     def has_key(self, key, version=None):
         return self._key(key, version) in self._cache
 
+    @_reopen_if_stale
     def get_many(self, keys, version=None):
         names = {self._key(k, version): k for k in keys}
         out = {}
@@ -131,15 +170,18 @@ class ForkCache(BaseCache):
                     out[k] = _decode(mv)
         return out
 
+    @_reopen_if_stale
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
         for k, value in data.items():
             self.set(k, value, timeout, version)
         return []
 
+    @_reopen_if_stale
     def delete_many(self, keys, version=None):
         for k in keys:
             self.delete(k, version)
 
+    @_reopen_if_stale
     def incr(self, key, delta=1, version=None):
         key = self._key(key, version)
         c = self._cache
@@ -160,6 +202,7 @@ class ForkCache(BaseCache):
             except KeyError:
                 raise ValueError("Key '%s' not found" % key) from None
 
+    @_reopen_if_stale
     def clear(self):
         c = self._cache
         for k in list(c):

@@ -128,8 +128,11 @@ static int set_option(fc_options *o, const char *name, PyObject *v, int *framing
             return 0;
         }
     if (strcmp(name, "ttl_framing") == 0) {
-        *framing = v == Py_None ? -1 : PyObject_IsTrue(v);
-        return *framing < -1 ? -1 : 0;
+        int on = v == Py_None ? 0 : PyObject_IsTrue(v);
+        if (on < 0)
+            return -1;
+        *framing = v == Py_None ? -1 : on;
+        return 0;
     }
     if (strcmp(name, "arena_path") == 0) {
         if (v == Py_None) {

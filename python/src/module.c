@@ -32,6 +32,7 @@ static struct {
     {FC_ENOTFOUND, "NotFoundError", NULL, NULL},
     {FC_EBUSY, "BusyError", NULL, NULL},
     {FC_ESTALE, "StaleError", NULL, NULL},
+    {FC_EAGAIN, "AgainError", NULL, NULL},
     {FC_EREADONLY, "ReadOnlyError", NULL, NULL},
     {FC_ECORRUPT, "CorruptError", NULL, NULL},
     {FC_EUNSUPPORTED, "UnsupportedError", NULL, NULL},

@@ -350,3 +350,24 @@ def test_shared_across_fork(cache):
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert cache.get("from-child") == [1, 2]
+
+
+def test_reopens_when_the_writer_is_gone(tmp_path):
+    """Without --preload: attach to a writer in another process; when it
+    exits, the backend opens the store again (and becomes the writer)."""
+    from test_fork import start_writer, stop_writer
+
+    from forkcache.django import ForkCache
+    loc = str(tmp_path / "lazy")
+    w = start_writer(loc)
+    b = ForkCache(loc, {"OPTIONS": {"attach": True, "arena_path": "",
+                                    "arena_size": 64 << 20, "block_cache_size": 1 << 20}})
+    try:
+        b.set("k", "v")
+        assert b.get("k") == "v"
+    finally:
+        stop_writer(w)
+    b.set("k2", "v2")                           # stale, reopened, retried
+    assert b.get("k") == "v" and b.get("k2") == "v2"
+    assert b._cache.stats()["writer_pid"] == os.getpid()
+    b._cache.close()

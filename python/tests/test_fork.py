@@ -145,24 +145,43 @@ c.close()
 """
 
 
-def test_attach_to_another_processes_writer(store_dir):
-    """FC_ATTACH: an unrelated process (uWSGI lazy-apps, a separate writer)
-    reads and writes the store another process is the writer of."""
+def start_writer(store_dir):
+    """A writer in an unrelated process, with its arena in a file."""
     import subprocess
     import sys
     w = subprocess.Popen([sys.executable, "-c", WRITER, store_dir], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True)
+    assert w.stdout.readline().strip() == "ready"
+    return w
+
+
+def stop_writer(w):
+    """Lets the writer check for the attached process's key and exit."""
+    w.stdin.write("go\n")
+    w.stdin.flush()
+    seen = w.stdout.readline().strip()
+    w.stdin.close()
+    assert w.wait(60) == 0
+    return seen
+
+
+def test_attach_to_another_processes_writer(store_dir):
+    """FC_ATTACH: an unrelated process (uWSGI lazy-apps, a separate writer)
+    reads and writes the store another process is the writer of; once that
+    writer is gone the handle is stale, and opening again makes a writer."""
+    w = start_writer(store_dir)
     try:
-        assert w.stdout.readline().strip() == "ready"
         with pytest.raises(forkcache.BusyError):
             forkcache.Cache(store_dir, **SMALL)
-        with forkcache.Cache(store_dir, attach=True, arena_path="", **SMALL) as c:
-            assert c[b"from-writer"] == b"w"
-            c[b"from-attached"] = b"a"
-            assert c.incr(b"n") == 1
-        w.stdin.write("go\n")
-        w.stdin.flush()
-        assert w.stdout.readline().strip() == "a"
+        c = forkcache.Cache(store_dir, attach=True, arena_path="", **SMALL)
+        assert c[b"from-writer"] == b"w"
+        c[b"from-attached"] = b"a"
+        assert c.incr(b"n") == 1
     finally:
-        w.stdin.close()
-        assert w.wait(60) == 0
+        assert stop_writer(w) == "a"
+    with pytest.raises((forkcache.StaleError, forkcache.AgainError)):
+        c[b"after"] = b"x"                       # the writer went away
+    c.close()
+    with forkcache.Cache(store_dir, attach=True, arena_path="", **SMALL) as c:
+        assert c.stats()["writer_pid"] == os.getpid()
+        assert c[b"from-attached"] == b"a"
