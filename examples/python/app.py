@@ -16,6 +16,7 @@ worker in X-Worker):
     GET /data/<i>        value i of the data set (FC_DATA_KEYS values of
                          FC_DATA_SIZE bytes), loading the set on a miss
     GET /load            makes sure the data set is in the cache
+    GET /stored          KiB the store holds: its tables and memtables
 
 With ForkCache the master opens the store at import (--preload), before
 the workers fork; the fork hooks give each worker its own share.
@@ -109,6 +110,10 @@ def application(environ, start):
             load()
             v = cache.get(k)
         return answer(start, "200 OK", v)
+    if route == "stored" and BACKEND != "locmem":
+        st = store.stats()
+        return answer(start, "200 OK", "%d\n" % ((sum(st["level_bytes"]) + st["mem_bytes"] +
+                                                  st["imm_bytes"]) // 1024))
     if route == "load":
         return answer(start, "200 OK", "%d\n" % load())
     return answer(start, "404 Not Found", "no such route\n")

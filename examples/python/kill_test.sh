@@ -75,13 +75,17 @@ for backend in forkcache locmem; do
     # every worker reads every value once
     wrk -t2 -c8 -d5s -s "$tmp/mix.lua" "http://127.0.0.1:$PORT/" >/dev/null 2>&1
     after=$("$PY" "$here/pss.py" "$GPID" "$FC_STORE")
-    "$PY" - "$backend" "$data_kib" "$before" "$after" <<'PYEOF'
+    stored=$(curl -fsS "http://127.0.0.1:$PORT/stored" 2>/dev/null || echo 0)
+    "$PY" - "$backend" "$data_kib" "$before" "$after" "$stored" <<'PYEOF'
 import json, sys
 backend, data, before, after = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), json.loads(sys.argv[4])
+stored = int(sys.argv[5]) if sys.argv[5].strip().isdigit() else 0
 grow = after["total_kib"] - before["total_kib"]
-print("PSS %-9s: %d processes, data set %d KiB; store mappings %d KiB (%.2fx data); "
-      "total PSS grew %d KiB (%.2fx data)" % (backend, after["processes"], data, after["store_kib"],
-      after["store_kib"] / data, grow, grow / data))
+print("PSS %-9s: %d processes, values %d KiB%s; store mappings %d KiB (%.2fx values); "
+      "total PSS grew %d KiB (%.2fx values)" % (
+          backend, after["processes"], data,
+          " (the store holds %d KiB: tables + memtables)" % stored if stored else "",
+          after["store_kib"], after["store_kib"] / data, grow, grow / data))
 PYEOF
     stop_gunicorn
 done
