@@ -69,7 +69,7 @@ class Cache(_forkcache.Cache, collections.abc.MutableMapping):
             def wrapper(*args, **kwargs):
                 raw = self.get_or_set(cache_key(*args, **kwargs),
                                       lambda: pickle.dumps(fn(*args, **kwargs), protocol=4),
-                                      expire=expire, wait=wait or 0.0)
+                                      expire=expire, wait=wait)
                 return pickle.loads(raw)
 
             wrapper.cache_key = cache_key

@@ -609,11 +609,13 @@ static int compute_cb(void *arg, const void *key, size_t klen, void **value, siz
 static PyObject *cache_get_or_set(PyObject *self, PyObject *args, PyObject *kw)
 {
     static char *names[] = {"key", "fn", "expire", "wait", NULL};
-    PyObject *key, *fn, *expire = Py_None;
+    PyObject *key, *fn, *expire = Py_None, *pywait = Py_None;
     double wait = 0;
     pyfc_cache *c = (pyfc_cache *)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Od:get_or_set", names, &key, &fn, &expire,
-                                     &wait))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|OO:get_or_set", names, &key, &fn, &expire,
+                                     &pywait))
+        return NULL;
+    if (pywait != Py_None && (wait = PyFloat_AsDouble(pywait)) == -1.0 && PyErr_Occurred())
         return NULL;
     if (!PyCallable_Check(fn))
         return PyErr_Format(PyExc_TypeError, "get_or_set: fn must be callable");

@@ -96,6 +96,10 @@ def test_get_or_set(cache):
     assert cache.get_or_set(b"g", compute) == b"computed"
     assert cache.get_or_set(b"g", compute) == b"computed"
     assert len(calls) == 1 and cache[b"g"] == b"computed"
+    assert cache.get_or_set(b"w", compute, expire=None, wait=None) == b"computed"
+    assert cache.get_or_set(b"w2", compute, wait=2.5) == b"computed"
+    with pytest.raises(TypeError):
+        cache.get_or_set(b"w3", compute, wait="long")
 
 
 def test_get_or_set_errors(cache):
