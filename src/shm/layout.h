@@ -94,7 +94,12 @@ typedef struct fci_arena_header {
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
-    uint64_t pad3[7];
+    uint64_t pad3[2];
+    /* the operation counters (shm/counters.h), 0 = none: stored once by the
+     * writer (release) after the block is zeroed; read-mostly, so it sits
+     * well on this line */
+    _Atomic uint64_t counters_off;
+    uint64_t pad3b[4];
 
     /* line 4: the store directory, written once at creation */
     _Alignas(FCI_CACHELINE) uint32_t dir_len;
@@ -134,6 +139,7 @@ _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication li
 _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, lease_off) == 168, "publication line");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
+_Static_assert(offsetof(fci_arena_header, counters_off) == 216, "counters block offset");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
 _Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");

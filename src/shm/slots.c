@@ -17,6 +17,7 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "shm/arena.h"
+#include "shm/counters.h"
 
 /* ---- the Limiter --------------------------------------------------------- */
 
@@ -233,6 +234,7 @@ static void slot_reclaim(fci_arena *a, uint32_t s, uint64_t owner)
     uint32_t n = FCI_HELD_COUNT(h);
     if (n > 0 && n <= a->hdr->max_mappings)
         limiter_transfer(a, s, -(int32_t)n, 0);
+    fci_counters_fold(a, s);   /* the dead holder's operations stay counted */
     slot_free(sl, owner);
 }
 
@@ -343,6 +345,7 @@ void fci_slot_release(fci_arena *a)
     uint64_t h = atomic_load_explicit(&sl->held, memory_order_acquire);
     if (FCI_HELD_COUNT(h) > 0)
         limiter_transfer(a, (uint32_t)a->slot, -(int32_t)FCI_HELD_COUNT(h), FCI_INTENT_BUSY);
+    fci_counters_fold(a, (uint32_t)a->slot);   /* our operations stay counted */
     slot_free(sl, o);   /* also clears the busy bit */
     a->slot = -1;
 }

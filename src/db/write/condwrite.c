@@ -21,6 +21,7 @@
 
 #include "forkcache.h"
 #include "db/write/condwrite.h"
+#include "shm/counters.h"
 #include "db/core/ttl.h"
 #include "format/dbformat.h"
 #include "shm/wqueue.h"
@@ -290,7 +291,7 @@ static const char *op_name(unsigned op)
 }
 
 /* Routes one operation and words its refusal for fc_errmsg. */
-static int run(fc_store *s, const op_args *a, int64_t *out)
+static int run_op(fc_store *s, const op_args *a, int64_t *out)
 {
     int route = fci_write_route(s);
     if (route < 0)
@@ -319,6 +320,20 @@ static int run(fc_store *s, const op_args *a, int64_t *out)
                     a->key.size);
         return fci_store_fail(s, rc, &e);
     }
+    return rc;
+}
+
+/* Counted by outcome in the calling process (shm/counters.h). */
+static int run(fc_store *s, const op_args *a, int64_t *out)
+{
+    int rc = run_op(s, a, out);
+    int outcome = rc == 0 ? FC_OUTCOME_APPLIED
+                  : rc == FC_EEXIST || rc == FC_ENOTFOUND || rc == FC_EMISMATCH ||
+                            rc == FC_ENAN || rc == FC_EOVERFLOW
+                      ? FC_OUTCOME_REFUSED
+                      : FC_OUTCOME_FAILED;
+    if (s != NULL)
+        fci_counters_add(s->arena, FCI_C_ATOMIC + (a->op - 1) * FC_OUTCOMES + outcome, 1);
     return rc;
 }
 
