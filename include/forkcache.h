@@ -496,6 +496,16 @@ int fc_stats_get(fc_store *store, fc_stats *st);
 /* Copies up to max live reader slots into out; *n is how many were copied. */
 int fc_stats_readers(fc_store *store, fc_reader_stat *out, size_t max, size_t *n);
 
+/*
+ * The figures of fc_stats_get in Prometheus's text exposition format
+ * (version 0.0.4: names forkcache_*, HELP and TYPE lines, counters ending
+ * in _total, units in names, the write latency as a histogram in seconds),
+ * written to buf with a terminating NUL. *len is the length of the whole
+ * text (without the NUL) even when it did not fit: then the result is
+ * FC_ELIMIT and buf holds a truncated text (if cap > 0).
+ */
+int fc_stats_prometheus(fc_store *store, char *buf, size_t cap, size_t *len);
+
 /* ---- Expiry and size bound ------------------------------------------------- */
 
 /*

@@ -76,7 +76,10 @@ enum {
     OPT_TTL,
     OPT_MAX_BYTES,
     OPT_TTL_FRAMING,
-    OPT_TIMEOUT
+    OPT_TIMEOUT,
+    OPT_FORMAT,
+    OPT_METRICS_PORT,
+    OPT_METRICS_ADDRESS
 };
 
 /* The option loop of the store commands (cmds.c). allowed lists what the
