@@ -168,4 +168,12 @@ void tool_wait_end(void);
  * what --timeout means for the write's outcome. */
 void tool_write_failed(const char *cmd, const char *dir, fc_store *store, int rc);
 
+/* The writer's /metrics endpoint (metrics_http.c): a thread serving
+ * fc_stats_prometheus over HTTP on addr:*port (*port 0: a free port, which
+ * *port then names). -1 with *why on failure. */
+typedef struct tool_metrics tool_metrics;
+int tool_metrics_start(fc_store *s, const char *addr, int *port, tool_metrics **out,
+                       const char **why);
+void tool_metrics_stop(tool_metrics *m);
+
 #endif
