@@ -36,8 +36,7 @@ int fci_counters_create(fci_arena *a, fci_err *err)
 }
 
 /* The block, checked against the arena's bounds and slot count; NULL when
- * there is none (yet) or it does not check. Not cached: a word of a
- * read-mostly line, loaded once per transaction end. */
+ * there is none (yet) or it does not check. */
 static fci_counters_block *block_of(const fci_arena *a)
 {
     /* acquire: pairs with fci_counters_create's release */
@@ -50,13 +49,23 @@ static fci_counters_block *block_of(const fci_arena *a)
     return b;
 }
 
+/* Found once per slot and kept in the process's handle: the block never
+ * moves while the arena is mapped, and a claim (after fork) clears it. */
 fci_counter_row *fci_counters_mine(fci_arena *a)
 {
     /* a forked child before fci_arena_after_fork still names its parent's slot */
     if (a == NULL || a->slot < 0 || a->pid != fci_getpid())
         return NULL;
+    /* relaxed: a pointer into the mapping, the same for every thread */
+    fci_counter_row *r = atomic_load_explicit(&a->ctr_row, memory_order_relaxed);
+    if (r != NULL)
+        return r;
     fci_counters_block *b = block_of(a);
-    return b ? &b->row[a->slot] : NULL;
+    if (b == NULL)
+        return NULL;
+    r = &b->row[a->slot];
+    atomic_store_explicit(&a->ctr_row, r, memory_order_relaxed);
+    return r;
 }
 
 void fci_counters_add(fci_arena *a, unsigned i, uint64_t n)

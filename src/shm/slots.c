@@ -317,6 +317,8 @@ int fci_slot_claim(fci_arena *a, fci_err *err)
             /* release: a sweeper that reads this start time sees our claim */
             atomic_store_explicit(&sl->start_time, start, memory_order_release);
             a->slot = (int)s;
+            /* relaxed: one thread claims (attach, or a child after fork) */
+            atomic_store_explicit(&a->ctr_row, NULL, memory_order_relaxed);
             a->pid = me;
             a->start_time = start;
             return 0;
