@@ -225,8 +225,9 @@ static void dl_remove(dlist *l, uint32_t id)
     l->size--;
 }
 
-/* LRU: a hit moves the entry to the head; the tail goes. */
-static uint64_t sim_lru(const trace *t, uint32_t cap)
+/* LRU (lru = 1: a hit moves the entry to the head) or FIFO (insertion
+ * order only); the tail goes. */
+static uint64_t sim_list(const trace *t, uint32_t cap, int lru)
 {
     dlist l;
     uint64_t miss = 0;
@@ -234,6 +235,8 @@ static uint64_t sim_lru(const trace *t, uint32_t cap)
         return UINT64_MAX;
     for (size_t i = 0; i < t->n; i++) {
         uint32_t id = t->req[i];
+        if (l.in[id] && !lru)
+            continue;
         if (l.in[id]) {
             dl_remove(&l, id);
         } else {
@@ -241,26 +244,6 @@ static uint64_t sim_lru(const trace *t, uint32_t cap)
             if (l.size >= cap)
                 dl_remove(&l, l.tail);
         }
-        dl_push_head(&l, id, 1);
-    }
-    dl_free(&l);
-    return miss;
-}
-
-/* FIFO: insertion order only. */
-static uint64_t sim_fifo(const trace *t, uint32_t cap)
-{
-    dlist l;
-    uint64_t miss = 0;
-    if (dl_init(&l, t->nkeys) != 0)
-        return UINT64_MAX;
-    for (size_t i = 0; i < t->n; i++) {
-        uint32_t id = t->req[i];
-        if (l.in[id])
-            continue;
-        miss++;
-        if (l.size >= cap)
-            dl_remove(&l, l.tail);
         dl_push_head(&l, id, 1);
     }
     dl_free(&l);
@@ -623,7 +606,7 @@ static void run_budget(const args *a, const trace *t, const char *name, double p
     if (cap < 2)
         cap = 2;
     printf("%-10s %6.1f%% %9" PRIu32 "  %6.4f  %6.4f  %6.4f  %6.4f  %6.4f  %6.4f", name, pct, cap,
-           ratio(sim_lru(t, cap), t->n), ratio(sim_fifo(t, cap), t->n),
+           ratio(sim_list(t, cap, 1), t->n), ratio(sim_list(t, cap, 0), t->n),
            ratio(sim_sieve(t, cap), t->n), ratio(sim_s3fifo(t, cap), t->n),
            ratio(sim_segments(t, cap, seg, 0), t->n), ratio(sim_segments(t, cap, seg, 1), t->n));
     fflush(stdout);
@@ -634,7 +617,7 @@ static void run_budget(const args *a, const trace *t, const char *name, double p
         /* the same requests through the simulators, for a like-for-like line */
         trace head = { t->req, n, t->nkeys };
         printf("  %6.4f (fifo %6.4f, tfifo %6.4f over those %zu; %" PRIu64 " tables evicted)",
-               m, ratio(sim_fifo(&head, cap), n), ratio(sim_segments(&head, cap, seg, 0), n), n,
+               m, ratio(sim_list(&head, cap, 0), n), ratio(sim_segments(&head, cap, seg, 0), n), n,
                ev);
     }
     putchar('\n');

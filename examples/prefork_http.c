@@ -321,19 +321,28 @@ static void route_compute(worker *w, http_conn *c, const http_request *rq, const
     http_send_body(c, rq, body, blen);
 }
 
+/* Whether the request is a GET or HEAD of the route's own path (nothing
+ * after it); else it is answered here with 404 or 405. */
+static int exact_get(http_conn *c, const http_request *rq, size_t len)
+{
+    if (len != 0) {
+        http_send_text(c, rq, 404, "no such route\n");
+        return 0;
+    }
+    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
+        http_send_not_allowed(c, rq, "Allow: GET, HEAD\r\n");
+        return 0;
+    }
+    return 1;
+}
+
 /* /stats: the shared counters of /compute as one line of JSON. */
 static void route_stats(worker *w, http_conn *c, const http_request *rq, const char *rest,
                         size_t len)
 {
     (void)rest;
-    if (len != 0) {
-        http_send_text(c, rq, 404, "no such route\n");
+    if (!exact_get(c, rq, len))
         return;
-    }
-    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
-        http_send_not_allowed(c, rq, "Allow: GET, HEAD\r\n");
-        return;
-    }
     char text[COMPUTE_STATS_MAX];
     uint64_t ttl_s = w->cfg->framed ? w->cfg->compute_ttl_s : 0;
     size_t n = compute_stats_format(w->stats, w->cfg->workers,
@@ -347,14 +356,8 @@ static void route_metrics(worker *w, http_conn *c, const http_request *rq, const
                           size_t len)
 {
     (void)rest;
-    if (len != 0) {
-        http_send_text(c, rq, 404, "no such route\n");
+    if (!exact_get(c, rq, len))
         return;
-    }
-    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
-        http_send_not_allowed(c, rq, "Allow: GET, HEAD\r\n");
-        return;
-    }
     size_t need = 0;
     int rc = fc_stats_prometheus(w->store, NULL, 0, &need);
     char *text = rc == 0 || rc == FC_ELIMIT ? malloc(need + 1024) : NULL;

@@ -208,27 +208,17 @@ static void print_human(const char *dir, const fc_stats *st, const fc_reader_sta
 
 enum { FMT_TEXT, FMT_JSON, FMT_PROMETHEUS };
 
-/* The exposition text, sized by a first call. */
+/* The exposition text (--format prometheus). */
 static int show_prometheus(const char *dir, fc_store *s)
 {
     size_t len = 0;
-    int rc = fc_stats_prometheus(s, NULL, 0, &len);
-    char *buf = NULL;
-    for (int tries = 0; tries < 4 && (rc == 0 || rc == FC_ELIMIT); tries++) {
-        free(buf);
-        buf = malloc(len + 1024);   /* room for figures that grew since */
-        if (buf == NULL)
-            break;
-        rc = fc_stats_prometheus(s, buf, len + 1024, &len);
-        if (rc == 0)
-            break;
-    }
-    if (rc != 0 || buf == NULL) {
-        tool_fail("stats", dir, "%s", buf == NULL ? "out of memory" : tool_detail(s, rc));
-        free(buf);
+    int rc;
+    char *buf = tool_prometheus_text(s, &len, &rc);
+    if (buf == NULL) {
+        tool_fail("stats", dir, "%s", tool_detail(s, rc));
         return EXIT_TROUBLE;
     }
-    fputs(buf, stdout);
+    fwrite(buf, 1, len, stdout);
     free(buf);
     return EXIT_OK;
 }

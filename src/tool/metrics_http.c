@@ -89,26 +89,6 @@ static void write_all(int fd, const char *p, size_t n, long deadline)
     }
 }
 
-/* The exposition text in a malloc()ed buffer, or NULL. */
-static char *exposition(fc_store *s, size_t *len)
-{
-    size_t need = 0, cap;
-    int rc = fc_stats_prometheus(s, NULL, 0, &need);
-    for (int tries = 0; tries < 4 && (rc == 0 || rc == FC_ELIMIT); tries++) {
-        cap = need + 1024;   /* room for figures that grew since */
-        char *buf = malloc(cap);
-        if (buf == NULL)
-            return NULL;
-        rc = fc_stats_prometheus(s, buf, cap, &need);
-        if (rc == 0) {
-            *len = need;
-            return buf;
-        }
-        free(buf);
-    }
-    return NULL;
-}
-
 static void answer(int fd, int code, const char *reason, const char *type, const char *body,
                    size_t len, long deadline)
 {
@@ -140,7 +120,8 @@ static void handle(tool_metrics *m, int fd)
         return;
     }
     size_t len = 0;
-    char *body = exposition(m->store, &len);
+    int rc;
+    char *body = tool_prometheus_text(m->store, &len, &rc);
     if (body == NULL) {
         answer(fd, 500, "Internal Server Error", text, "no figures\n", 11, deadline);
         return;

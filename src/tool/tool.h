@@ -168,6 +168,10 @@ void tool_wait_end(void);
  * what --timeout means for the write's outcome. */
 void tool_write_failed(const char *cmd, const char *dir, fc_store *store, int rc);
 
+/* fc_stats_prometheus's text in a malloc()ed buffer of *len bytes (plus a
+ * NUL), or NULL with the failure in *rc. */
+char *tool_prometheus_text(fc_store *s, size_t *len, int *rc);
+
 /* The writer's /metrics endpoint (metrics_http.c): a thread serving
  * fc_stats_prometheus over HTTP on addr:*port (*port 0: a free port, which
  * *port then names). -1 with *why on failure. */
