@@ -419,7 +419,8 @@ void fc_iter_free(fc_iter *it);
  * counted when their transaction ends. Totals run from the arena's
  * creation (the writer's open). A successful fc_put, fc_put_ttl or fc_del
  * counts one put or delete; a successful fc_write counts one batch and the
- * puts and deletes in it.
+ * puts and deletes in it. A store opened FC_READONLY (its own private
+ * arena) counts nothing.
  */
 #define FC_LATENCY_BUCKETS 16   /* write latency: bucket i < 2^i us, the last: the rest */
 #define FC_ATOMIC_OPS      4    /* atomic[op - 1][outcome]: 1 add, 2 replace, 3 incr, 4 cas */
