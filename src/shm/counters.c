@@ -23,9 +23,11 @@ int fci_counters_create(fci_arena *a, fci_err *err)
     if (atomic_load_explicit(&a->hdr->counters_off, memory_order_relaxed) != 0)
         return 0;
     uint64_t bytes = block_bytes(a->slot_count), off;
-    int rc = fci_arena_alloc(a, bytes, &off, err);
+    /* heap blocks give 16-byte alignment; the rows need whole lines */
+    int rc = fci_arena_alloc(a, bytes + FCI_CACHELINE, &off, err);
     if (rc != 0)
         return rc;
+    off = (off + FCI_CACHELINE - 1) & ~(uint64_t)(FCI_CACHELINE - 1);
     fci_counters_block *b = fci_arena_ptr(a, off, bytes);
     memset(b, 0, bytes);
     b->magic = FCI_COUNTERS_MAGIC;
@@ -41,7 +43,7 @@ static fci_counters_block *block_of(const fci_arena *a)
 {
     /* acquire: pairs with fci_counters_create's release */
     uint64_t off = atomic_load_explicit(&a->hdr->counters_off, memory_order_acquire);
-    if (off == 0)
+    if (off == 0 || off % FCI_CACHELINE != 0)
         return NULL;
     fci_counters_block *b = fci_arena_ptr(a, off, block_bytes(a->slot_count));
     if (b == NULL || b->magic != FCI_COUNTERS_MAGIC || b->nslots != a->slot_count)
