@@ -3,10 +3,12 @@
  * under 8 processes doing a known sequence of hits, misses, writes and
  * atomic operations; a SIGKILLed process's counts fold into the store's
  * totals when its slot is reclaimed, and the next holder of that slot
- * starts from zero; the latency buckets and the Prometheus text's sizing.
+ * starts from zero; threads of one process sharing its row; the latency
+ * buckets and the Prometheus text's sizing.
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 #include "fct.h"
@@ -163,6 +165,44 @@ START_TEST(test_killed_process_folds)
 }
 END_TEST
 
+/* Threads of one process share its row: their counts add up exactly. */
+static void *thread_gets(void *arg)
+{
+    fc_store *s = arg;
+    for (int r = 0; r < ROUNDS; r++) {
+        fc_txn *t;
+        fc_val v;
+        if (fc_txn_begin(s, &t) != 0)
+            return s;
+        for (int i = 0; i < HITS; i++)
+            if (fc_get(t, "key002", 6, &v) != 0)
+                return s;
+        if (fc_get(t, "nokey", 5, &v) != FC_ENOTFOUND || fc_txn_end(t) != 0)
+            return s;
+    }
+    return NULL;
+}
+
+START_TEST(test_threads_share_a_row)
+{
+    fc_store *s = open_counted();
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, thread_gets, s), 0);
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        ck_assert_int_eq(pthread_join(th[i], &bad), 0);
+        ck_assert_ptr_null(bad);
+    }
+    fc_stats st;
+    ck_assert_int_eq(fc_stats_get(s, &st), 0);
+    ck_assert_uint_eq(st.ops.hits, 4u * ROUNDS * HITS);
+    ck_assert_uint_eq(st.ops.misses, 4u * ROUNDS);
+    ck_assert_uint_eq(reader_ops(s, getpid()).hits, 4u * ROUNDS * HITS);
+    fc_close(s);
+}
+END_TEST
+
 START_TEST(test_latency_buckets)
 {
     ck_assert_uint_eq(fci_counters_bucket(0), 0);
@@ -229,6 +269,7 @@ static Suite *counters_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_exact_under_8_processes);
     tcase_add_test(tc, test_killed_process_folds);
+    tcase_add_test(tc, test_threads_share_a_row);
     tcase_add_test(tc, test_latency_buckets);
     tcase_add_test(tc, test_expired_counts);
     tcase_add_test(tc, test_prometheus_sizing);

@@ -44,6 +44,18 @@ curl -sf "$url" >"$tmp/scraped.txt" || fail "GET $url failed"
 promtool check metrics <"$tmp/scraped.txt" >"$tmp/err" 2>&1 || fail "promtool refused /metrics"
 has "forkcache_get_hits_total 4" "$tmp/scraped.txt"
 has "forkcache_get_misses_total 2" "$tmp/scraped.txt"
+# a client that connects and says nothing holds the endpoint 2 s at most
+port=${url##*:}
+port=${port%/metrics}
+python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(8)' "$port" &
+silent=$!
+sleep 0.3
+curl -sf -m 6 "$url" >"$tmp/after-silent.txt" || fail "GET $url behind a silent client failed"
+kill "$silent" 2>/dev/null
+wait "$silent" 2>/dev/null
+has "forkcache_get_hits_total 4" "$tmp/after-silent.txt"
 code=$(curl -s -o /dev/null -w '%{http_code}' "${url%/metrics}/other")
 [ "$code" = 404 ] || fail "GET /other answered $code, expected 404"
 
