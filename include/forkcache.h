@@ -397,6 +397,32 @@ int fc_iter_status(const fc_iter *it);
 /* Frees the iterator (NULL is fine); always before its txn ends. */
 void fc_iter_free(fc_iter *it);
 
+/* ---- Waiting for writes ---------------------------------------------------- */
+
+/*
+ * The newest write sequence readers may see now (fc_stats.last_sequence,
+ * read with one atomic load): every write, from any process, raises it
+ * once it is visible everywhere. 0 for a NULL store.
+ */
+uint64_t fc_last_sequence(fc_store *store);
+
+/*
+ * Sleeps until the store's last sequence is past seen_seq, i.e. until a
+ * write published after the caller read seen_seq (with fc_last_sequence)
+ * is visible, instead of polling with transactions. Read seen_seq BEFORE
+ * looking at the data, then call fc_wait with it: a write that lands in
+ * between makes fc_wait return at once, so none is missed. Returns 0 when
+ * the sequence passed (at once if it already had), FC_ETIMEDOUT after
+ * timeout_ms milliseconds without one (0: just check; negative: no limit),
+ * FC_ESTALE in an attached process whose writer was replaced (reopen),
+ * FC_EINVAL for a NULL store or a child that did not call fc_after_fork.
+ * *now_seq (when not NULL) gets the last sequence it saw. A publication
+ * wakes every waiting process, whatever keys it wrote; no system call is
+ * made for it while nobody waits. Works in the writer, a forked worker and
+ * an attached (FC_ATTACH) process, from any number of threads.
+ */
+int fc_wait(fc_store *store, uint64_t seen_seq, int timeout_ms, uint64_t *now_seq);
+
 /* ---- Statistics ----------------------------------------------------------- */
 
 #define FC_NUM_LEVELS 7

@@ -2,7 +2,8 @@
 # forkcache bench on tiny data sets: the shape of every mode's line, the
 # CSV rows, reuse of a built data set, readers catching a wrong value, the
 # plot's script and data (drawn when gnuplot is installed, left for the
-# user when it is not), and the usage rules. Nothing here looks at speed.
+# user when it is not), the write modes' lines, and the usage rules.
+# Nothing here looks at speed.
 set -u
 : "${top_builddir:?run through make check}"
 FC="$top_builddir/src/tool/forkcache"
@@ -72,6 +73,21 @@ fi
 expect 0 env PATH=/nonexistent "$FC" bench --dir "$B" --keys 2000 --seconds 0.2 --warmup 0 --mode mmap --plot "$tmp/q.png"
 grep -q 'gnuplot is not installed' "$tmp/out" || fail "no word about the missing gnuplot"
 [ -s "$tmp/q.gp" ] && [ ! -e "$tmp/q.png" ] || fail "without gnuplot: script expected, no PNG"
+
+# ---- writes (a smoke run of the write benchmark: a few hundred operations
+# per row; forkcache's incr row fails unless its counter is exact)
+W_RE='^bench mode=(put|incr|syncput) engine=(forkcache|lmdb|redis|apcu) procs=2 ops_per_s=[0-9]+ median_ns=[0-9]+ p99_ns=[0-9]+$'
+expect 0 "$FC" bench --dir "$B" --mode put,incr,syncput --procs 2 --seconds 0.05 --warmup 0
+grep '^bench ' "$tmp/out" >"$tmp/wlines"
+bad=$(grep -Ev "$W_RE" "$tmp/wlines")
+[ -z "$bad" ] || fail "write lines out of shape: $bad"
+for m in put incr syncput; do
+    grep -q "^bench mode=$m engine=forkcache procs=2 ops_per_s=[1-9]" "$tmp/wlines" ||
+        fail "no forkcache $m line: $(cat "$tmp/out")"
+done
+grep -q '^op  *procs  *engine' "$tmp/out" || fail "no table after the write lines"
+expect 2 "$FC" bench --dir "$B" --mode put,mmap
+grep -q 'bad --mode' "$tmp/err" || fail "writes and reads together not refused"
 
 # ---- usage
 expect 2 "$FC" bench --keys 10

@@ -174,7 +174,7 @@ static int zero_fill(fci_log_writer *w, uint64_t end, fci_err *err)
 
 /* Where a record of n bytes starting at off ends, padding and headers
  * included: the same split the writer makes. */
-static uint64_t record_end(uint64_t off, size_t n)
+uint64_t fci_log_record_end(uint64_t off, size_t n)
 {
     int begin = 1;
     do {
@@ -246,7 +246,7 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
     int begin = 1;
     /* Only a preallocating writer needs the record's end: the split is
      * worked out twice then, never on a plain append. */
-    int rc = w->prealloc != 0 ? zero_ahead(w, record_end(off, left), err) : 0;
+    int rc = w->prealloc != 0 ? zero_ahead(w, fci_log_record_end(off, left), err) : 0;
     if (rc != 0)
         return rc;
     do {

@@ -71,6 +71,10 @@ static inline uint64_t fci_log_writer_offset(const fci_log_writer *w)
     return w->offset;
 }
 
+/* Where a record of n bytes starting at file offset off ends, block
+ * padding and headers included. */
+uint64_t fci_log_record_end(uint64_t off, size_t n);
+
 /* Closes the fd if the writer owns it. Safe to call twice. Does not sync. */
 int fci_log_writer_close(fci_log_writer *w, fci_err *err);
 

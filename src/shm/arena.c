@@ -300,10 +300,12 @@ static int examine_existing(const char *path, ino_t *old_ino, fci_err *err)
         goto out;
     }
     rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err);
-    /* A layout-1 file (its header is ours but for a padding word, so its
-     * owner fields can be read as ours) may be replaced like one of ours,
-     * once its owner is gone: else a build upgrade could not reopen a store. */
-    if (rc == FC_EVERSION && h.layout_version == FCI_ARENA_LAYOUT_PADDED &&
+    /* A file of an older layout (its header is ours but for padding words,
+     * so its owner fields can be read as ours) may be replaced like one of
+     * ours, once its owner is gone: else a build upgrade could not reopen a
+     * store. */
+    if (rc == FC_EVERSION && h.layout_version >= FCI_ARENA_LAYOUT_OLDEST &&
+        h.layout_version < FCI_ARENA_LAYOUT_VERSION &&
         h.bom == FCI_ARENA_BOM && h.header_size == sizeof h)
         rc = 0;
     if (rc != 0)
@@ -509,6 +511,7 @@ void fci_arena_publish_last_seq(fci_arena *a, uint64_t seq)
     /* release: the memtable entries up to seq, and any version published
      * before them, are visible to whoever acquires seq */
     atomic_store_explicit(&a->hdr->last_sequence, seq, memory_order_release);
+    fci_arena_seq_changed(a); /* fc_wait's wake: every publication passes here */
 }
 
 uint64_t fci_arena_last_seq(const fci_arena *a)

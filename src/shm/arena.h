@@ -132,6 +132,17 @@ uint64_t fci_arena_current_off(const fci_arena *a);
 void fci_arena_publish_last_seq(fci_arena *a, uint64_t seq);
 uint64_t fci_arena_last_seq(const fci_arena *a);
 
+/* ---- waiting for the last sequence to move (seqwait.c) ---- */
+
+/* Publisher: bumps seq_changes and wakes fc_wait's sleepers when there
+ * are any. fci_arena_publish_last_seq calls it; so does whoever changes a
+ * word a sleeper must look at again (the writer leaving its arena). */
+void fci_arena_seq_changed(fci_arena *a);
+
+/* Waiter: 1 with *now = the last sequence when it is past seen; else one
+ * futex sleep of at most ms milliseconds (none when ms <= 0) and 0. */
+int fci_arena_seq_wait(fci_arena *a, uint64_t seen, int ms, uint64_t *now);
+
 /* Where the arena is mapped in this process, and its size. */
 static inline char *fci_arena_base(const fci_arena *a)
 {

@@ -27,8 +27,13 @@
  * ttl_framing stores, which a build of layout 1 would misread. Layout 1's
  * header differs only in that padding word (arena.c replaces a closed
  * layout-1 file). */
-#define FCI_ARENA_LAYOUT_VERSION 2u
-#define FCI_ARENA_LAYOUT_PADDED  1u
+/* 3: the write lane (lane_off at 176), fc_wait's futex words (184, 188),
+ * the queue's reply word and space_waiters: a build of layout 2 would
+ * apply writes without the write lock and read replies from the payload.
+ * Every older layout's owner fields sit where ours do (arena.c replaces a
+ * closed file of an older layout). */
+#define FCI_ARENA_LAYOUT_VERSION 3u
+#define FCI_ARENA_LAYOUT_OLDEST  1u
 /* Written natively; read back byte-swapped on a machine of the other order. */
 #define FCI_ARENA_BOM            0x0102030405060708ull
 
@@ -90,7 +95,14 @@ typedef struct fci_arena_header {
     _Atomic uint64_t wq_off;         /* the write queue (0 = none), set by the writer */
     _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
     _Atomic uint64_t lease_off;      /* lease table (shm/lease.h), 0 = none (release by the writer) */
-    uint64_t pad2[2];
+    _Atomic uint64_t lane_off;       /* the write lane (shm/lane.h), 0 = none (release by the writer) */
+    /* fc_wait's futex words (SHM_PROTOCOL.md 15): seq_changes is bumped
+     * after every store of last_sequence (and when the writer leaves);
+     * seq_waiters counts processes inside fc_wait, so a publication makes
+     * the FUTEX_WAKE system call only when someone sleeps (zero padding in
+     * older arenas reads as "nobody waits") */
+    _Atomic uint32_t seq_changes;
+    _Atomic uint32_t seq_waiters;
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
@@ -138,6 +150,10 @@ _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication li
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
 _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, lease_off) == 168, "publication line");
+_Static_assert(offsetof(fci_arena_header, lane_off) == 176, "publication line");
+_Static_assert(offsetof(fci_arena_header, seq_changes) == 184, "fc_wait's words");
+_Static_assert(offsetof(fci_arena_header, seq_waiters) == 188, "fc_wait's words");
+_Static_assert(sizeof(_Atomic uint32_t) == 4, "futex words are plain 32-bit words");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, counters_off) == 216, "counters block offset");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");

@@ -8,7 +8,8 @@
  * --plot a small sweep (value sizes 100 and 4096, 1 and 2 readers). The
  * engine is in the top-level bench/ folder: bench_fc.c and bench_<anchor>.c
  * run the engines, bench_run.c the reader processes, bench_report.c the
- * output.
+ * output. --mode put, incr and syncput run the write benchmark instead
+ * (bench/bench_write.c: forked workers writing, beside the anchors).
  */
 #include "config.h"
 
@@ -20,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "bench/bench.h"
+#include "bench/bench_write.h"
 #include "tool/tool.h"
 
 #define MAX_RESULTS 64
@@ -77,7 +79,26 @@ const char tool_bench_description[] =
     "(at most 128 MiB of values per data set: 4096-byte values use at most\n"
     "32768 keys), modes mmap, cache, copy and lmdb among those chosen; its\n"
     "lines are printed too, and gnuplot draws gets/s by value size and\n"
-    "process count.\n";
+    "process count.\n"
+    "\n"
+    "Writes: --mode put, incr and syncput (alone or together, not with the read\n"
+    "modes) run the write benchmark instead, in scratch directories under DIR:\n"
+    "P worker processes forked from one parent (1, 2 and 4 unless --procs is\n"
+    "given) each do one operation at a time for --warmup seconds untimed, then\n"
+    "--seconds timed, every operation timed. put stores a --value-size value\n"
+    "(default 100 bytes) under a random key of --keys (default here 100000);\n"
+    "incr adds 1 to one counter all workers share; syncput is a put that is on\n"
+    "disk when it returns (FC_WRITE_SYNC; LMDB without MDB_NOSYNC). Beside\n"
+    "forkcache (a writer parent, workers after fc_fork): lmdb (one write\n"
+    "transaction per operation, MDB_NOSYNC except for syncput; incr reads,\n"
+    "adds and writes in one transaction), redis (SET and INCR over a unix\n"
+    "socket to a private redis-server) and apcu (apcu_store and apcu_inc in\n"
+    "php-cli, workers from pcntl_fork; the source tree's\n"
+    "bench/bench_write_apcu.php). Each row prints one line:\n"
+    "  bench mode=put engine=forkcache procs=1 ops_per_s=... median_ns=...\n"
+    "  p99_ns=...\n"
+    "then a table with forkcache's ratios to each anchor. An incr row fails\n"
+    "unless its counter ends at exactly the increments made.\n";
 
 const char tool_bench_options[] =
     "--dir DIR\n"
@@ -98,7 +119,7 @@ const char tool_bench_options[] =
     "    that other work keeps busy, this spreads the disturbance over every mode.\n"
     "--mode LIST\n"
     "    mmap, cache, copy, lmdb, leveldb, redis or all (the default), or a\n"
-    "    comma-separated list of them.\n"
+    "    comma-separated list of them; or put, incr, syncput (writes, see above).\n"
     "--csv FILE\n"
     "    Also write every line as a CSV row (with a header) to FILE.\n"
     "--plot FILE.png\n"
@@ -111,7 +132,8 @@ const char tool_bench_options[] =
 const char tool_bench_examples[] =
     "forkcache bench --dir /tmp/fcbench\n"
     "forkcache bench --dir /tmp/fcbench --keys 100000 --value-size 4096 --mode mmap,copy\n"
-    "forkcache bench --dir /tmp/fcbench --seconds 2 --csv out.csv --plot out.png\n";
+    "forkcache bench --dir /tmp/fcbench --seconds 2 --csv out.csv --plot out.png\n"
+    "forkcache bench --dir /tmp/fcbench --mode put,incr --seconds 2\n";
 
 enum {
     OPT_DIR = 2000, OPT_KEYS, OPT_VALUE_SIZE, OPT_PROCS, OPT_SECONDS, OPT_WARMUP, OPT_MODE,
@@ -138,6 +160,9 @@ typedef struct bench_args {
     bench_params p;
     int rounds;            /* runs of the whole set; the median is kept */
     unsigned modes;        /* 1 << M_* */
+    unsigned wmodes;       /* 1 << BW_*: the write benchmark's operations */
+    int procs_given;       /* --procs named: the write rows use only it */
+    int keys_given;
     int all;               /* --mode all: anchors missing here are skipped quietly */
 } bench_args;
 
@@ -169,10 +194,14 @@ static int parse_modes(const char *s, bench_args *a)
 {
     char buf[256];
     snprintf(buf, sizeof buf, "%s", s);
-    a->modes = 0;
+    a->modes = a->wmodes = 0;
     a->all = 0;
     for (char *save, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int found = strcmp(tok, "all") == 0;
+        int found = strcmp(tok, "all") == 0, op = bw_op_of(tok);
+        if (op >= 0) {
+            a->wmodes |= 1u << op;
+            continue;
+        }
         if (found) {
             a->modes = (1u << M_COUNT) - 1;
             a->all = 1;
@@ -185,7 +214,8 @@ static int parse_modes(const char *s, bench_args *a)
         if (!found)
             return -1;
     }
-    return a->modes ? 0 : -1;
+    /* writes and reads are separate benchmarks: one or the other */
+    return (a->modes != 0) != (a->wmodes != 0) ? 0 : -1;
 }
 
 /* One option into a; 0, or an exit code (help, usage error). */
@@ -200,6 +230,7 @@ static int take_opt(const tool_cmd *cmd, int opt, const char *arg, bench_args *a
         if (parse_count(arg, 1, 1ull << 40, &v) != 0)
             return tool_usage(cmd, "bad --keys '%s' (1 or more)", arg);
         a->p.shape.keys = v;
+        a->keys_given = 1;
         return 0;
     case OPT_VALUE_SIZE:
         if (parse_count(arg, 1, MAX_VALUE_SIZE, &v) != 0)
@@ -210,6 +241,7 @@ static int take_opt(const tool_cmd *cmd, int opt, const char *arg, bench_args *a
         if (parse_count(arg, 1, BENCH_MAX_PROCS, &v) != 0)
             return tool_usage(cmd, "bad --procs '%s' (1 to %d)", arg, BENCH_MAX_PROCS);
         a->p.procs = (int)v;
+        a->procs_given = 1;
         return 0;
     case OPT_SECONDS:
         if (parse_seconds(arg, 0.001, &a->p.seconds) != 0)
@@ -227,7 +259,7 @@ static int take_opt(const tool_cmd *cmd, int opt, const char *arg, bench_args *a
     case OPT_MODE:
         if (parse_modes(arg, a) != 0)
             return tool_usage(cmd, "bad --mode '%s' (mmap, cache, copy, lmdb, leveldb, redis, "
-                                   "all, or a list)", arg);
+                                   "all, or a list; or put, incr, syncput)", arg);
         return 0;
     case OPT_HELP:
         tool_help_cmd(cmd);
@@ -391,6 +423,41 @@ static void run_sweep(const bench_args *a, bench_out *o)
     }
 }
 
+/* The write benchmark (bench_write.h): each chosen operation with 1, 2
+ * and 4 workers (or --procs), every engine side by side; synced puts with
+ * 1 and 4. Exit code as the read benchmark's. */
+static int run_writes(const bench_args *a)
+{
+    bw_params p = { .seconds = a->p.seconds, .warmup = a->p.warmup,
+                    .value_size = a->p.shape.value_size,
+                    .keys = a->keys_given ? a->p.shape.keys : 100000, .scratch = a->dir,
+                    .php_script = BENCH_WRITE_PHP };
+    int procs[3] = { 1, 2, 4 }, np = 3, n = 0, failed = 0;
+    if (a->procs_given && a->p.procs > BW_MAX_PROCS)
+        return tool_usage(tool_find("bench"), "writes: --procs at most %d", BW_MAX_PROCS);
+    if (a->procs_given) {
+        procs[0] = a->p.procs;
+        np = 1;
+    }
+    bw_result rs[BW_OPS * 3 * BW_ENGINES];
+    for (p.op = 0; p.op < BW_OPS; p.op++) {
+        for (int k = 0; k < np && (a->wmodes & (1u << p.op)); k++) {
+            if (p.op == BW_SYNCPUT && np > 1 && procs[k] == 2)
+                continue;
+            p.procs = procs[k];
+            for (int e = 0; e < BW_ENGINES; e++) {
+                int rc = bw_run(e, &p, &rs[n]);
+                if (rc == 0 || rs[n].ops > 0)
+                    bw_print_line(&rs[n++]);
+                failed |= rc < 0;
+            }
+        }
+    }
+    if (n > 0)
+        bw_print_table(rs, n, &p);
+    return failed || n == 0 ? EXIT_TROUBLE : EXIT_OK;
+}
+
 int tool_cmd_bench(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("bench");
@@ -402,6 +469,8 @@ int tool_cmd_bench(int argc, char **argv)
         tool_fail("bench", a.dir, "cannot make the bench directory: %s", strerror(errno));
         return EXIT_TROUBLE;
     }
+    if (a.wmodes != 0)
+        return run_writes(&a);
     bench_out *o = calloc(1, sizeof *o);
     if (o == NULL) {
         tool_fail("bench", a.dir, "out of memory");

@@ -87,6 +87,8 @@ typedef struct fci_writer {
     pthread_t drain;            /* applies the write queue (bg/drain.c) */
     int drain_started;
     int queue_stop;
+    int lane_closed;            /* fc_close began: leaders hand everything over */
+    uint64_t drained;           /* queue entries the drain thread answered */
     /* Compaction (compact.c): set by fci_bg_stop so a running compaction
      * gives up between entries; read without mu. Counters under mu. */
     atomic_int stop_compaction;
@@ -107,6 +109,8 @@ struct fc_store {
     fci_writer *w;              /* writer role only */
     pthread_mutex_t err_mu;
     struct fci_ttl_shared *ttl_shared; /* expiry clock and counters (core/ttl.h) */
+    struct fci_lane *lane;      /* the arena's write lane, once found (write/lane.c) */
+    struct fci_leader *leader;  /* this process's handles for leading (write/lead.c) */
 };
 
 /* fail.c: records a failure in the handle's message and returns code. */

@@ -24,6 +24,7 @@
 #include "shm/counters.h"
 #include "util/io.h"
 #include "db/write/write.h"
+#include "db/write/lane.h"
 #include "db/store/compute.h"
 #include "db/read/read.h"
 #include "db/core/publish.h"
@@ -143,9 +144,11 @@ static void retire_arena(const char *path)
     int writer = FCI_OWNER_PID(atomic_load_explicit(&h->writer_owner, memory_order_relaxed));
     uint64_t wstart = atomic_load_explicit(&h->writer_start, memory_order_relaxed);
     if ((creator <= 0 || !fci_proc_alive(creator, cstart)) &&
-        (writer <= 0 || !fci_proc_alive(writer, wstart)))
+        (writer <= 0 || !fci_proc_alive(writer, wstart))) {
         /* release: pairs with fci_store_stale's acquire */
         atomic_store_explicit(&h->writer_owner, FCI_WRITER_RETIRED, memory_order_release);
+        fci_arena_seq_changed(old); /* fc_wait's sleepers look at the mark now */
+    }
     fci_arena_detach(old);
 }
 
@@ -357,6 +360,8 @@ static int open_writer(fc_store *s, fci_err *err)
         fci_delete_obsolete_files(s);
         pthread_mutex_unlock(&s->w->mu);
     }
+    if (rc == 0) /* before any other process can write: the write lock */
+        rc = fci_lane_create(s, err);
     if (rc == 0)
         rc = fci_queue_create(s, err);
     if (rc == 0)
@@ -491,14 +496,18 @@ int fc_close(fc_store *s)
         return FC_EINVAL;
     int rc = 0;
     if (s->w != NULL && s->pid == fci_getpid()) {
+        fci_lane_close(s); /* leaders hand over; the drain applies the rest */
         fci_queue_stop(s);
         fci_bg_stop(s);
-        if (s->arena != NULL)
+        if (s->arena != NULL) {
             atomic_store_explicit(&s->arena->hdr->writer_owner, 0, memory_order_relaxed);
+            fci_arena_seq_changed(s->arena); /* fc_wait's sleepers look again */
+        }
         rc = s->w->bg_error;
         if (s->w->wal_number != 0 && close_wal(&s->w->wal) != 0 && rc == 0)
             rc = FC_EIO;
     }
+    fci_leader_free(s);
     fci_reader_state_free(&s->rd);
     fci_tcache_free(&s->tcache);
     if (s->pid == fci_getpid())
