@@ -451,6 +451,38 @@ int fc_wait(fc_store *store, uint64_t seen_seq, int timeout_ms, uint64_t *now_se
 #define FC_STALL_ARENA     4  /* the arena is full of memory an old snapshot
                                  pins: fc_stats.oldest_pin_pid names the reader */
 
+/*
+ * Operation counters (fc_stats.ops for the whole store, fc_reader_stat.ops
+ * for one process). Each process counts its own operations where it calls
+ * them, in its reader slot's counter lines (no line shared between
+ * processes is written per get); a sum is taken when asked, and a
+ * process's counts fold into the store's totals when its slot is freed (at
+ * fc_close, or by the sweep that reclaims a dead process's slot). Gets are
+ * counted when their transaction ends. Totals run from the arena's
+ * creation (the writer's open). A successful fc_put, fc_put_ttl or fc_del
+ * counts one put or delete; a successful fc_write counts one batch and the
+ * puts and deletes in it. A store opened FC_READONLY (its own private
+ * arena) counts nothing.
+ */
+#define FC_LATENCY_BUCKETS 16   /* write latency: bucket i < 2^i us, the last: the rest */
+#define FC_ATOMIC_OPS      4    /* atomic[op - 1][outcome]: 1 add, 2 replace, 3 incr, 4 cas */
+#define FC_OUTCOME_APPLIED 0    /* the operation wrote */
+#define FC_OUTCOME_REFUSED 1    /* its condition failed (EEXIST, ENOTFOUND, EMISMATCH,
+                                   ENAN, EOVERFLOW) */
+#define FC_OUTCOME_FAILED  2    /* another error */
+#define FC_OUTCOMES        3
+typedef struct fc_counters {
+    uint64_t gets;                       /* fc_get, fc_get_copy, fc_ttl calls that ran */
+    uint64_t hits, misses;               /* gets that found a value, and the others */
+    uint64_t expired;                    /* misses that met an expired value */
+    uint64_t puts, deletes, batches;
+    uint64_t atomic[FC_ATOMIC_OPS][FC_OUTCOMES];
+    uint64_t computes;                   /* fc_get_or_compute calls that computed */
+    uint64_t compute_waits;              /* ... that waited for another's computation */
+    uint64_t write_latency[FC_LATENCY_BUCKETS]; /* puts, deletes, batches by time taken */
+    uint64_t write_latency_sum_ns;
+} fc_counters;
+
 /* A snapshot of a store, as any process attached to it sees it. */
 typedef struct fc_stats {
     uint64_t version;                    /* number of the current version */
@@ -490,6 +522,10 @@ typedef struct fc_stats {
     uint64_t mapped_bytes_capacity;      /* the cap on mapped table bytes (max_mapped_bytes
                                             as the arena holds it, whole 64 KiB+ units) */
     uint64_t mapped_bytes_in_use;        /* table bytes mapped, summed over processes */
+    /* Appended in 0.1 (the library is not yet ABI-stable: a caller built
+     * against an older header must be rebuilt). */
+    fc_counters ops;                     /* every process's operations, see above */
+    uint64_t table_bytes;                /* sum of level_bytes */
 } fc_stats;
 
 /* One reader slot, for fc_stats_readers. */
@@ -497,6 +533,7 @@ typedef struct fc_reader_stat {
     int pid;
     uint64_t pinned_version;             /* 0 = pins nothing now */
     uint32_t mappings;                   /* Limiter units it holds */
+    fc_counters ops;                     /* its operations since it took the slot */
 } fc_reader_stat;
 
 /* Fills *st. Works in every process attached to the store. */
@@ -504,6 +541,16 @@ int fc_stats_get(fc_store *store, fc_stats *st);
 
 /* Copies up to max live reader slots into out; *n is how many were copied. */
 int fc_stats_readers(fc_store *store, fc_reader_stat *out, size_t max, size_t *n);
+
+/*
+ * The figures of fc_stats_get in Prometheus's text exposition format
+ * (version 0.0.4: names forkcache_*, HELP and TYPE lines, counters ending
+ * in _total, units in names, the write latency as a histogram in seconds),
+ * written to buf with a terminating NUL. *len is the length of the whole
+ * text (without the NUL) even when it did not fit: then the result is
+ * FC_ELIMIT and buf holds a truncated text (if cap > 0).
+ */
+int fc_stats_prometheus(fc_store *store, char *buf, size_t cap, size_t *len);
 
 /* ---- Expiry and size bound ------------------------------------------------- */
 

@@ -17,6 +17,7 @@
 #ifndef FC_SHM_ARENA_H
 #define FC_SHM_ARENA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,10 @@ typedef struct fci_arena {
     uint64_t start_time;    /* that process's start time */
     int is_owner;           /* created by this process (not inherited by fork) */
     char *path;             /* file-backed: copy of the path, else NULL */
+    /* this process's counter row (counters.c), found at its first use and
+     * cleared when a slot is claimed; threads that race to set it store the
+     * same pointer (relaxed) */
+    _Atomic(struct fci_counter_row *) ctr_row;
 } fci_arena;
 
 /* Per-slot information returned by fci_arena_stats. */

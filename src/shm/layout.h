@@ -113,7 +113,11 @@ typedef struct fci_arena_header {
     _Atomic uint64_t mapped_limiter;
     uint32_t mapped_units;           /* byte Limiter capacity, in units */
     uint32_t mapped_shift;           /* log2 of a unit's bytes */
-    uint64_t pad3[5];
+    /* the operation counters (shm/counters.h), 0 = none: stored once by the
+     * writer (release) after the block is zeroed; read-mostly, so it sits
+     * well on this line */
+    _Atomic uint64_t counters_off;
+    uint64_t pad3[4];
 
     /* line 4: the store directory, written once at creation */
     _Alignas(FCI_CACHELINE) uint32_t dir_len;
@@ -160,6 +164,7 @@ _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, mapped_limiter) == 200, "byte Limiter word");
 _Static_assert(offsetof(fci_arena_header, mapped_units) == 208, "byte Limiter capacity");
 _Static_assert(offsetof(fci_arena_header, mapped_shift) == 212, "byte Limiter unit");
+_Static_assert(offsetof(fci_arena_header, counters_off) == 216, "counters block offset");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
 _Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");

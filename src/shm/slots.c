@@ -17,6 +17,7 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "shm/arena.h"
+#include "shm/counters.h"
 
 /* ---- the Limiter --------------------------------------------------------- */
 
@@ -364,6 +365,7 @@ static void slot_reclaim(fci_arena *a, uint32_t s, uint64_t owner)
     lim_chan maps = chan_maps(a), bytes = chan_bytes(a);
     chan_reclaim(a, &maps, s);
     chan_reclaim(a, &bytes, s);
+    fci_counters_fold(a, s);   /* the dead holder's operations stay counted */
     slot_free(&a->slots[s], &a->bslots[s], owner);
 }
 
@@ -446,6 +448,8 @@ int fci_slot_claim(fci_arena *a, fci_err *err)
             /* release: a sweeper that reads this start time sees our claim */
             atomic_store_explicit(&sl->start_time, start, memory_order_release);
             a->slot = (int)s;
+            /* relaxed: one thread claims (attach, or a child after fork) */
+            atomic_store_explicit(&a->ctr_row, NULL, memory_order_relaxed);
             a->pid = me;
             a->start_time = start;
             return 0;
@@ -480,6 +484,7 @@ void fci_slot_release(fci_arena *a)
             limiter_transfer(a, &chans[i], (uint32_t)a->slot, -(int32_t)FCI_HELD_COUNT(h),
                              FCI_INTENT_BUSY);
     }
+    fci_counters_fold(a, (uint32_t)a->slot);   /* our operations stay counted */
     slot_free(sl, &a->bslots[a->slot], o);   /* also clears the busy bits */
     a->slot = -1;
 }

@@ -188,7 +188,7 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "stats", tool_cmd_stats,
-        "stats [--json] DIR",
+        "stats [--json] [--format text|json|prometheus] DIR",
         "print a store's figures",
         "Prints the figures of the store at DIR as every attached process sees\n"
         "them: the current version and last sequence, the writer's pid (none when\n"
@@ -201,24 +201,38 @@ const tool_cmd tool_cmds[] = {
         "by compaction; tables dropped whole because every entry had expired, and\n"
         "their bytes), what the max-bytes bound evicted (tables, bytes), and this\n"
         "process's tables mapped and read by\n"
-        "pread. The store is opened read-only or, while a writer runs, through its\n"
+        "pread; then the operation counters of every process since the writer opened\n"
+        "the store: gets (hits, misses, misses that met an expired value, the hit\n"
+        "ratio), puts, deletes and batches, the mean write latency, atomic operations\n"
+        "by outcome (applied/refused/failed), get-or-compute computations and waits;\n"
+        "per reader its gets, hits and puts. A process's counts stay in the totals\n"
+        "after it exits or is killed. The store is opened read-only or, while a writer runs, through its\n"
         "arena; then the command itself holds one of the reader slots shown. Without\n"
         "a writer the arena is the command's own, and the writer counters are 0.\n",
         "--json\n"
         "    One JSON object instead of aligned text (default: text). Keys: store,\n"
         "    version, last_sequence, writer_pid (null when none), levels[], memtable,\n"
         "    arena, reader_slots, readers[], limiter, writer, dropped (expired_entries,\n"
-        "    expired_tables, expired_bytes, evicted_tables, evicted_bytes), process.\n"
+        "    expired_tables, expired_bytes, evicted_tables, evicted_bytes), process,\n"
+        "    ops (the operation counters; also in each reader), bytes (memtables,\n"
+        "    tables, block_cache).\n"
+        "--format text|json|prometheus\n"
+        "    text (the default), json (as --json), or prometheus: Prometheus's text\n"
+        "    exposition format (names forkcache_*, counters ending in _total, units\n"
+        "    in names, the write latency as the histogram\n"
+        "    forkcache_write_latency_seconds; the hit ratio is\n"
+        "    forkcache_get_hits_total / forkcache_gets_total).\n"
         "--help\n"
         "    Print this page and exit.\n",
         NULL,
         "forkcache stats /var/cache/fc\n"
         "forkcache stats --json /var/cache/fc | python3 -m json.tool\n"
+        "forkcache stats --format prometheus /var/cache/fc | promtool check metrics\n"
     },
     {
         "writer", tool_cmd_writer,
         "writer [--sync] [--ttl-framing] [--max-bytes SIZE] [--write-buffer SIZE]\n"
-        "       [--arena-size SIZE] DIR",
+        "       [--arena-size SIZE] [--metrics-port N] [--metrics-address ADDR] DIR",
         "run the store's writer in the foreground",
         "Opens the store at DIR as its writer (creating it if needed) with its\n"
         "shared arena in the file DIR/forkcache.arena, and keeps it open until\n"
@@ -245,12 +259,20 @@ const tool_cmd tool_cmds[] = {
         "    --ttl and load --ttl work through this writer (default: a new store is\n"
         "    plain, and then refuses --ttl for good). Framing is chosen when a store\n"
         "    is created: on an existing plain store this option fails (exit 2).\n"
+        "--metrics-port N\n"
+        "    Also serve GET /metrics over HTTP on 127.0.0.1:N with the text of stats\n"
+        "    --format prometheus, for a Prometheus server to scrape (port 0 takes a\n"
+        "    free one, named in a second startup line). One connection at a time, a\n"
+        "    request of at most 4 KiB read within 2 s, the answer written within 2 s.\n"
+        "--metrics-address ADDR\n"
+        "    The IPv4 address --metrics-port listens on (default 127.0.0.1).\n"
         STORE_OPTIONS,
         "0  stopped by SIGTERM or SIGINT; the store was closed cleanly.\n"
         "2  an error: usage, the store could not be opened (another writer holds it,\n"
         "   damage, I/O) or closing it failed.\n",
         "forkcache writer /var/cache/fc &\n"
         "forkcache put /var/cache/fc k v     # through the writer's queue\n"
+        "forkcache writer --metrics-port 9187 /var/cache/fc &   # curl :9187/metrics\n"
         "kill -TERM %1\n"
     },
     {

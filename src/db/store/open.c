@@ -23,6 +23,7 @@
 #include "format/filename.h"
 #include "shm/layout.h"
 #include "shm/bcache.h"
+#include "shm/counters.h"
 #include "util/io.h"
 #include "db/write/write.h"
 #include "db/write/lane.h"
@@ -308,6 +309,15 @@ static int recover(fc_store *s, fci_err *err)
     return rc;
 }
 
+/* The operation counters (shm/counters.h), allocated under mu as all the
+ * writer's arena memory is; an arena too small for them counts nothing. */
+static void counters_create(fc_store *s)
+{
+    pthread_mutex_lock(&s->w->mu);
+    fci_counters_create(s->arena, NULL);
+    pthread_mutex_unlock(&s->w->mu);
+}
+
 static int open_writer(fc_store *s, fci_err *err)
 {
     s->w = writer_new();
@@ -328,6 +338,8 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = fci_frame_bcache_create(s, err);
     if (rc == 0) /* the expiry clock and counters, before any thread uses them */
         rc = fci_ttl_attach(s, err);
+    if (rc == 0)
+        counters_create(s);
     if (rc == 0) {
         /* Stats in every process name the writer; relaxed, it is a figure. */
         fci_arena_header *h = s->arena->hdr;

@@ -14,6 +14,7 @@
 #include "db/core/ttl.h"
 #include "db/core/vrec.h"
 #include "shm/bcache.h"
+#include "shm/counters.h"
 #include "shm/layout.h"
 #include "shm/wqueue.h"
 #include "db/core/publish.h"
@@ -30,6 +31,7 @@ static void version_figures(fc_store *s, fc_stats *st)
         st->files[l] = t->view.nfiles[l];
         for (uint32_t i = 0; i < t->view.nfiles[l]; i++)
             st->level_bytes[l] += t->view.level[l][i].size;
+        st->table_bytes += st->level_bytes[l];
     }
     if (t->has_mem) {
         st->mem_bytes = fci_memtable_bytes(&t->mem);
@@ -98,6 +100,7 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->tables_pread = atomic_load_explicit(&s->tcache.preads, memory_order_relaxed);
     cache_figures(s, st);
     drop_figures(s, st);
+    fci_counters_read(s->arena, -1, &st->ops);
     fci_oldest_pin(s->arena, &st->oldest_pin_pid, &st->oldest_pinned_version);
     /* relaxed: figures the writer left; named only while that reader
      * still pins the watched version */
@@ -125,6 +128,7 @@ int fc_stats_readers(fc_store *s, fc_reader_stat *out, size_t max, size_t *n)
         out[i].pid = info[i].pid;
         out[i].pinned_version = info[i].pinned_seq == FCI_NO_PIN ? 0 : info[i].pinned_seq; /* 0 = none */
         out[i].mappings = info[i].held;
+        fci_counters_read(s->arena, (int)info[i].slot, &out[i].ops);
     }
     *n = as.readers_reported;
     free(info);

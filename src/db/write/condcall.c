@@ -13,6 +13,7 @@
 #include "db/write/condwrite.h"
 #include "db/write/lane.h"
 #include "db/write/write.h"
+#include "shm/counters.h"
 #include "shm/wqueue.h"
 
 /* In the writer process: room first (it may wait, so before the write
@@ -74,7 +75,7 @@ static const char *op_name(unsigned op)
 }
 
 /* Routes one operation and words its refusal for fc_errmsg. */
-static int run(fc_store *s, const fci_cond_args *a, int64_t *out)
+static int run_op(fc_store *s, const fci_cond_args *a, int64_t *out)
 {
     int route = fci_write_route(s);
     if (route < 0)
@@ -103,6 +104,20 @@ static int run(fc_store *s, const fci_cond_args *a, int64_t *out)
                     a->key.size);
         return fci_store_fail(s, rc, &e);
     }
+    return rc;
+}
+
+/* Counted by outcome in the calling process (shm/counters.h). */
+static int run(fc_store *s, const fci_cond_args *a, int64_t *out)
+{
+    int rc = run_op(s, a, out);
+    int outcome = rc == 0 ? FC_OUTCOME_APPLIED
+                  : rc == FC_EEXIST || rc == FC_ENOTFOUND || rc == FC_EMISMATCH ||
+                            rc == FC_ENAN || rc == FC_EOVERFLOW
+                      ? FC_OUTCOME_REFUSED
+                      : FC_OUTCOME_FAILED;
+    if (s != NULL)
+        fci_counters_add(s->arena, FCI_C_ATOMIC + (a->op - 1) * FC_OUTCOMES + outcome, 1);
     return rc;
 }
 

@@ -22,6 +22,8 @@
 #include "db/write/expiry.h"
 #include "db/write/lane.h"
 #include "db/core/publish.h"
+#include "shm/counters.h"
+#include "util/clock.h"
 
 
 /* Where this handle's writes go: applied here in the writer process, through
@@ -153,7 +155,7 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
     return rc != 0 ? rc : fci_write_batch_room_made(s, b, sync);
 }
 
-int fc_write(fc_store *s, fc_batch *b, unsigned flags)
+static int write_batch(fc_store *s, fc_batch *b, unsigned flags)
 {
     int route = fci_write_route(s);
     if (route < 0)
@@ -173,6 +175,26 @@ int fc_write(fc_store *s, fc_batch *b, unsigned flags)
     pthread_mutex_lock(&s->w->mu);
     int rc = fci_write_batch_locked(s, &b->wb, sync);
     pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}
+
+/* Counts one record of a written batch by its kind. */
+static int count_record(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
+{
+    (void)seq, (void)key, (void)value;
+    fci_counters_add(arg, type == FCI_TYPE_VALUE ? FCI_C_PUTS : FCI_C_DELETES, 1);
+    return 0;
+}
+
+/* Counted in the calling process (shm/counters.h), whoever applies it. */
+int fc_write(fc_store *s, fc_batch *b, unsigned flags)
+{
+    uint64_t t0 = fci_mono_ns();
+    int rc = write_batch(s, b, flags);
+    if (rc == 0 && fci_batch_count(&b->wb) > 0) {
+        fci_batch_iterate(fci_batch_contents(&b->wb), count_record, s->arena, NULL);
+        fci_counters_write_done(s->arena, FCI_C_BATCHES, t0);
+    }
     return rc;
 }
 
@@ -216,14 +238,22 @@ static int write_one(fc_store *s, int type, const void *key, size_t klen, const 
 
 int fc_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    if (s != NULL && s->opts.ttl_framing)
-        return fc_put_ttl(s, key, klen, val, vlen, 0); /* a frame that never expires */
-    return write_one(s, FCI_TYPE_VALUE, key, klen, val, vlen);
+    uint64_t t0 = fci_mono_ns();
+    int rc = s != NULL && s->opts.ttl_framing
+                 ? fci_put_ttl(s, key, klen, val, vlen, 0) /* a frame that never expires */
+                 : write_one(s, FCI_TYPE_VALUE, key, klen, val, vlen);
+    if (rc == 0)
+        fci_counters_write_done(s->arena, FCI_C_PUTS, t0);
+    return rc;
 }
 
 int fc_del(fc_store *s, const void *key, size_t klen)
 {
-    return write_one(s, FCI_TYPE_DELETION, key, klen, NULL, 0);
+    uint64_t t0 = fci_mono_ns();
+    int rc = write_one(s, FCI_TYPE_DELETION, key, klen, NULL, 0);
+    if (rc == 0)
+        fci_counters_write_done(s->arena, FCI_C_DELETES, t0);
+    return rc;
 }
 
 /* ---- expiry (expiry.c): what needs this file's route ------------------------ */
