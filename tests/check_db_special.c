@@ -48,13 +48,13 @@ static void pick(const char *kind, char *name, size_t cap, char *key, size_t kca
     fci_vset vs;
     fci_err err;
     key[0] = '\0';
-    ck_assert_int_eq(fci_vset_init(&vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(&vs, AT_FDCWD, fct_dir, 0600), 0);
     ck_assert_msg(fci_vset_recover(&vs, 0, &err) == 0, "%s", err.msg);
     if (strcmp(kind, "CURRENT") == 0) {
         snprintf(name, cap, "CURRENT");
     } else if (strcmp(kind, "MANIFEST") == 0) {
         uint64_t m;
-        ck_assert_int_eq(fci_current_read(fct_dir, &m, name, cap, &err), 0);
+        ck_assert_int_eq(fci_current_read(AT_FDCWD, fct_dir, &m, name, cap, &err), 0);
     } else if (strcmp(kind, "WAL") == 0) {
         fci_filename(name, cap, NULL, FCI_FILE_WAL, vs.log_number);
     } else {
