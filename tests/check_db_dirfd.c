@@ -46,14 +46,21 @@ static void repoint(const layout *l, const char *target)
     ck_assert_int_eq(rename(tmp, l->link), 0);
 }
 
-static fc_store *open_at(const char *dir, unsigned flags)
+/* A handle on dir; arena "" puts the arena file in the directory. */
+static fc_store *open_with(const char *dir, unsigned flags, const char *arena)
 {
     fc_options o = fct_small_opts();
     o.flags |= flags;
+    o.arena_path = arena;
     fc_store *s = NULL;
     int rc = fc_open(dir, &o, &s);
     ck_assert_msg(rc == 0, "fc_open %s: %s: %s", dir, fc_strerror(rc), fc_errmsg(NULL));
     return s;
+}
+
+static fc_store *open_at(const char *dir, unsigned flags)
+{
+    return open_with(dir, flags, NULL);
 }
 
 /* Keys [from, to) of generation gen, each put acknowledged. */
@@ -112,13 +119,14 @@ static void second_untouched(const layout *l, const char *before)
 
 /* The writer: half its keys, LINK re-pointed, the other half, then a
  * flush, a compaction and more writes before the close. Every write lands
- * in store-1; store-2 is not touched. */
+ * in store-1; store-2 is not touched. Run with an anonymous arena (_i 0)
+ * and with the arena file in the directory (_i 1). */
 START_TEST(writer_keeps_the_directory_it_opened)
 {
     layout l;
     layout_make(&l);
     char *two = second_store(&l);
-    fc_store *s = open_at(l.link, FC_CREATE);
+    fc_store *s = open_with(l.link, FC_CREATE, _i ? "" : NULL);
     put_range(s, 0, NKEYS / 2, 1);
     ck_assert_int_eq(fc_flush(s), 0);
     repoint(&l, "store-2");
@@ -194,6 +202,38 @@ START_TEST(readers_keep_the_directory_they_opened)
 }
 END_TEST
 
+/* A process attaching to store-2's writer with the arena of store-1's: the
+ * arena names another directory than the one the process opened. */
+static int attach_other(fc_store *s, int w, void *arg)
+{
+    (void)s;
+    (void)w;
+    const layout *l = arg;
+    char arena[PATH_MAX + 32];
+    snprintf(arena, sizeof arena, "%s/%s", l->one, FC_ARENA_FILE);
+    fc_options o = fct_small_opts();
+    o.flags = FC_ATTACH;
+    o.arena_path = arena;
+    fc_store *t = NULL;
+    int rc = fc_open(l->two, &o, &t);
+    if (rc == 0)
+        fc_close(t);
+    return rc == FC_EINVAL && strstr(fc_errmsg(NULL), "belongs to store") != NULL ? 0 : 1;
+}
+
+START_TEST(attach_refuses_another_stores_arena)
+{
+    layout l;
+    layout_make(&l);
+    fc_store *one = open_with(l.one, FC_CREATE, "");
+    fc_store *two = open_at(l.two, FC_CREATE);
+    fct_put_str(one, "k", "v");
+    fct_run_workers(one, 1, attach_other, &l);
+    ck_assert_int_eq(fc_close(two), 0);
+    ck_assert_int_eq(fc_close(one), 0);
+}
+END_TEST
+
 /* fc_verify reads the directory its name led to when it started; a
  * symbolic link to a store verifies like the store. */
 START_TEST(verify_through_a_link)
@@ -214,9 +254,10 @@ static Suite *dirfd_suite(void)
     TCase *tc = tcase_create("repointed");
     tcase_add_checked_fixture(tc, fct_setup, fct_teardown);
     tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, writer_keeps_the_directory_it_opened);
+    tcase_add_loop_test(tc, writer_keeps_the_directory_it_opened, 0, 2);
     tcase_add_test(tc, readers_keep_the_directory_they_opened);
     tcase_add_test(tc, verify_through_a_link);
+    tcase_add_test(tc, attach_refuses_another_stores_arena);
     suite_add_tcase(s, tc);
     return s;
 }
