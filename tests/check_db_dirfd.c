@@ -117,10 +117,25 @@ static void second_untouched(const layout *l, const char *before)
     ck_assert_int_eq(fc_verify(l->two, no_damage, (void *)l->two), 0);
 }
 
-/* The writer: half its keys, LINK re-pointed, the other half, then a
- * flush, a compaction and more writes before the close. Every write lands
- * in store-1; store-2 is not touched. Run with an anonymous arena (_i 0)
- * and with the arena file in the directory (_i 1). */
+/* Forked workers write too, after the switch: keys NKEYS + [w * 500,
+ * (w + 1) * 500). */
+static int put_worker(fc_store *s, int w, void *arg)
+{
+    (void)arg;
+    for (int i = NKEYS + w * 500; i < NKEYS + (w + 1) * 500; i++) {
+        char k[32], v[128];
+        fct_key_of(k, "key", 6, i);
+        fct_val_of(v, i, 1);
+        if (fc_put(s, k, strlen(k), v, strlen(v)) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The writer: half its keys, LINK re-pointed, the other half and forked
+ * workers' writes, then a flush, a compaction and more writes before the
+ * close. Every write lands in store-1; store-2 is not touched. Run with an
+ * anonymous arena (_i 0) and with the arena file in the directory (_i 1). */
 START_TEST(writer_keeps_the_directory_it_opened)
 {
     layout l;
@@ -131,6 +146,7 @@ START_TEST(writer_keeps_the_directory_it_opened)
     ck_assert_int_eq(fc_flush(s), 0);
     repoint(&l, "store-2");
     put_range(s, NKEYS / 2, NKEYS, 1);          /* memtables fill: flushes */
+    fct_run_workers(s, 2, put_worker, NULL);
     ck_assert_msg(fc_flush(s) == 0, "%s", fc_errmsg(s));
     ck_assert_msg(fc_compact_range(s, NULL, 0, NULL, 0) == 0, "%s", fc_errmsg(s));
     put_range(s, 0, NKEYS / 4, 3);              /* left in the WAL */
@@ -141,7 +157,7 @@ START_TEST(writer_keeps_the_directory_it_opened)
     ck_assert_int_eq(fc_verify(l.one, no_damage, l.one), 0);
     s = open_at(l.one, FC_READONLY);
     expect_range(s, NKEYS / 4, 3);
-    for (int i = NKEYS / 4; i < NKEYS; i++) {
+    for (int i = NKEYS / 4; i < NKEYS + 1000; i++) {
         char k[32], v[128];
         fct_key_of(k, "key", 6, i);
         fct_val_of(v, i, 1);
