@@ -63,13 +63,19 @@ static fc_store *open_at(const char *dir, unsigned flags)
     return open_with(dir, flags, NULL);
 }
 
+/* Key i and its value in generation gen (k 32 bytes, v 128). */
+static void kv(char *k, char *v, int i, int gen)
+{
+    fct_key_of(k, "key", 6, i);
+    fct_val_of(v, i, gen);
+}
+
 /* Keys [from, to) of generation gen, each put acknowledged. */
 static void put_range(fc_store *s, int from, int to, int gen)
 {
     for (int i = from; i < to; i++) {
         char k[32], v[128];
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, gen);
+        kv(k, v, i, gen);
         int rc = fc_put(s, k, strlen(k), v, strlen(v));
         ck_assert_msg(rc == 0, "put %s: %s", k, fc_errmsg(s));
     }
@@ -80,8 +86,7 @@ static void expect_range(fc_store *s, int n, int gen)
 {
     for (int i = 0; i < n; i++) {
         char k[32], v[128];
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, gen);
+        kv(k, v, i, gen);
         fct_expect(s, k, v);
     }
 }
@@ -124,8 +129,7 @@ static int put_worker(fc_store *s, int w, void *arg)
     (void)arg;
     for (int i = NKEYS + w * 500; i < NKEYS + (w + 1) * 500; i++) {
         char k[32], v[128];
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, 1);
+        kv(k, v, i, 1);
         if (fc_put(s, k, strlen(k), v, strlen(v)) != 0)
             return 1;
     }
@@ -159,8 +163,7 @@ START_TEST(writer_keeps_the_directory_it_opened)
     expect_range(s, NKEYS / 4, 3);
     for (int i = NKEYS / 4; i < NKEYS + 1000; i++) {
         char k[32], v[128];
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, 1);
+        kv(k, v, i, 1);
         fct_expect(s, k, v);
     }
     ck_assert_int_eq(fc_close(s), 0);
@@ -177,8 +180,7 @@ static int read_all(fc_store *s, int w, void *arg)
     (void)arg;
     for (int i = 0; i < NKEYS; i++) {
         char k[32], v[128];
-        fct_key_of(k, "key", 6, i);
-        fct_val_of(v, i, 1);
+        kv(k, v, i, 1);
         fc_txn *t;
         fc_val got;
         if (fc_txn_begin(s, &t) != 0)
