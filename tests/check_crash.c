@@ -432,7 +432,7 @@ static void check_no_orphans(int round)
     fci_vset vs;
     fci_err err;
     fci_err_clear(&err);
-    ck_assert_int_eq(fci_vset_init(&vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(&vs, AT_FDCWD, fct_dir, 0600), 0);
     int rc = fci_vset_recover(&vs, 0, &err);
     ck_assert_msg(rc == 0, "round %d: MANIFEST: %s", round, err.msg);
     size_t listed = 0, found = 0;

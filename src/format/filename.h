@@ -7,6 +7,10 @@
  *
  * Numbers are printed with at least six digits (%06llu) and parsed with
  * any number of digits, as LevelDB does.
+ *
+ * The functions on files take the store directory twice: dirfd, its
+ * descriptor, which every call goes through, and dir, its name, which
+ * only messages use (util/io.h). AT_FDCWD makes dir the one used.
  */
 #ifndef FC_FORMAT_FILENAME_H
 #define FC_FORMAT_FILENAME_H
@@ -60,10 +64,12 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number);
  * caller must keep what the old one needs until fci_dir_sync succeeds.
  */
 #define FCI_CURRENT_UNSYNCED 1
-int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, fci_err *err);
+int fci_current_write(int dirfd, const char *dir, uint64_t manifest_number, unsigned mode,
+                      fci_err *err);
 
-/* fsync of the directory itself, so renames and new names in it last. */
-int fci_dir_sync(const char *dir, fci_err *err);
+/* fsync of the directory itself, so renames and new names in it last: of
+ * dirfd, or of dir opened for it when dirfd is AT_FDCWD. */
+int fci_dir_sync(int dirfd, const char *dir, fci_err *err);
 
 /* CURRENT holds one short name; anything longer is not ours. */
 #define FCI_CURRENT_MAX 4096
@@ -95,7 +101,7 @@ typedef struct fci_current {
  * with its newline replaced by a NUL), FC_ENOTFOUND when there is no
  * CURRENT, or another code on open or read errors; err names the file.
  */
-int fci_current_load(const char *dir, fci_current *cur, fci_err *err);
+int fci_current_load(int dirfd, const char *dir, fci_current *cur, fci_err *err);
 
 /*
  * Reads CURRENT: 0 with the manifest's number (and its file name, as
@@ -103,7 +109,7 @@ int fci_current_load(const char *dir, fci_current *cur, fci_err *err);
  * when there is no CURRENT, FC_ECORRUPT for any fci_current_defect,
  * FC_EIO on read errors.
  */
-int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
-                     fci_err *err);
+int fci_current_read(int dirfd, const char *dir, uint64_t *manifest_number, char *name,
+                     size_t namecap, fci_err *err);
 
 #endif

@@ -112,11 +112,11 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset)
 
 /* Appending to an existing log continues at its size: LevelDB's recovery
  * reuses a log only after reading it to the end cleanly. */
-int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsigned mode,
-                        fci_err *err)
+int fci_log_writer_open(fci_log_writer *w, int dirfd, const char *path, int truncate,
+                        unsigned mode, fci_err *err)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_OPEN, path, flags, (mode_t)mode, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_OPEN, dirfd, path, flags, (mode_t)mode, err);
     if (fd < 0)
         return fd;
     struct stat st;

@@ -38,7 +38,8 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset);
 /* Opens path (O_WRONLY|O_CREAT|O_CLOEXEC, mode 0644) and writes from its
  * current end, or from 0 after truncating when `truncate` is set. The
  * writer owns the fd. 0, FC_EIO (or another errno-derived code). */
-int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsigned mode,
+int fci_log_writer_open(fci_log_writer *w, int dirfd, const char *path, int truncate,
+                        unsigned mode,
                         fci_err *err);
 
 /*

@@ -25,6 +25,7 @@
 #include "util/proc.h"
 #include "shm/arena.h"
 #include "util/clock.h"
+#include "util/hash.h"
 #include "util/io.h"
 
 #define ROUND_UP(x, n) (((x) + (n) - 1) / (n) * (n))
@@ -39,6 +40,7 @@ void fci_arena_config_init(fci_arena_config *cfg)
     cfg->max_mappings = FC_DEFAULT_MAX_MAPPINGS;
     cfg->max_mapped_bytes = UINT64_MAX;
     cfg->file_mode = FC_DEFAULT_FILE_MODE;
+    cfg->dirfd = AT_FDCWD;
 }
 
 /* Where the slot table and the heap start for a given slot count. */
@@ -125,7 +127,7 @@ static void header_init(char *base, const fci_arena_config *cfg, uint64_t owner_
 }
 
 /* Builds the process handle around a validated mapping and claims a slot. */
-static int handle_open(char *base, size_t size, int fd, const char *path, int owner,
+static int handle_open(char *base, size_t size, int fd, int dirfd, const char *path, int owner,
                        fci_arena **out, fci_err *err)
 {
     fci_arena *a = calloc(1, sizeof *a);
@@ -148,6 +150,7 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
     a->slot = -1;
     a->is_owner = owner;
     a->path = p;
+    a->dirfd = dirfd;
     int rc = fci_slot_claim(a, err);
     if (rc != 0) {
         /* A fresh arena nobody will use: left owned by this live process,
@@ -175,7 +178,7 @@ static int create_anonymous(const fci_arena_config *cfg, fci_arena **out, fci_er
         return fci_err_errno(err, fci_errno_code(errno), errno,
                              "arena: mmap of %zu anonymous bytes", cfg->size);
     header_init(m, cfg, start);
-    return handle_open(m, cfg->size, -1, NULL, 1, out, err);
+    return handle_open(m, cfg->size, -1, AT_FDCWD, NULL, 1, out, err);
 }
 
 /* An arena file must be ours alone: a regular file, owned by our uid, not
@@ -198,9 +201,9 @@ static int check_file(int fd, const char *path, struct stat *st, fci_err *err)
 }
 
 /* open(O_NOFOLLOW) fails with ELOOP on a symlink; name that plainly. */
-static int open_arena_file(const char *path, int *fd, fci_err *err)
+static int open_arena_file(int dirfd, const char *path, int *fd, fci_err *err)
 {
-    *fd = fci_io_open(FCI_IO_SITE_ARENA_OPEN, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+    *fd = fci_io_open(FCI_IO_SITE_ARENA_OPEN, dirfd, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
     if (*fd >= 0)
         return 0;
     int e = errno;
@@ -280,7 +283,7 @@ static int map_file(int fd, const char *path, size_t size, char **base, fci_err 
 
 /* Everything is checked before the first mapped byte is touched: the file
  * (ours, regular, not writable by others) and then its header. */
-int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
+int fci_arena_attach_at(int dirfd, const char *path, fci_arena **out, fci_err *err)
 {
     if (path == NULL || out == NULL)
         return fci_err_set(err, FC_EINVAL, "arena: attach needs a path");
@@ -288,7 +291,7 @@ int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
     struct stat st;
     fci_arena_header h;
     char *base;
-    if ((rc = open_arena_file(path, &fd, err)) != 0)
+    if ((rc = open_arena_file(dirfd, path, &fd, err)) != 0)
         return rc;
     if ((rc = check_file(fd, path, &st, err)) != 0 ||
         (rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err)) != 0 ||
@@ -296,7 +299,12 @@ int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
         close(fd);
         return rc;
     }
-    return handle_open(base, (size_t)st.st_size, fd, path, 0, out, err);
+    return handle_open(base, (size_t)st.st_size, fd, dirfd, path, 0, out, err);
+}
+
+int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
+{
+    return fci_arena_attach_at(AT_FDCWD, path, out, err);
 }
 
 /*
@@ -305,13 +313,13 @@ int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
  * that is not ours or not an arena -> refuse (never clobber it). *old_ino
  * is the inode to replace (0: none).
  */
-static int examine_existing(const char *path, ino_t *old_ino, fci_err *err)
+static int examine_existing(int dirfd, const char *path, ino_t *old_ino, fci_err *err)
 {
     int fd, rc;
     struct stat st;
     fci_arena_header h;
     *old_ino = 0;
-    rc = open_arena_file(path, &fd, err);
+    rc = open_arena_file(dirfd, path, &fd, err);
     if (rc == FC_ENOTFOUND)
         return 0;
     if (rc != 0)
@@ -362,9 +370,33 @@ static int allocate_blocks(int fd, const char *path, const char *tmp, size_t siz
                          "free space there or lower arena_size", path, size, tmp);
 }
 
+/* mkostemp, but relative to dirfd (util/io.h): the six X at the end of
+ * tmp become letters and digits until a name is free; the file is made
+ * 0600, close-on-exec, and never through a link. */
+static int create_unique(int dirfd, char *tmp)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char *x = tmp + strlen(tmp) - 6;
+    uint64_t seed = fci_hash_mix64(fci_mono_ns() ^ ((uint64_t)fci_getpid() << 32));
+    for (int attempt = 0; attempt < 100; attempt++) {
+        uint64_t r = fci_hash_mix64(seed + (uint64_t)attempt);
+        for (int i = 0; i < 6; i++, r /= 62)
+            x[i] = digits[r % 62];
+        int fd;
+        do
+            fd = openat(dirfd, fci_io_at_name(dirfd, tmp),
+                        O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        while (fd < 0 && errno == EINTR);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 /* Builds a complete arena in a temporary file beside path; returns its fd
- * and name. mkostemp creates it 0600 with O_CLOEXEC; fchmod applies the
- * configured mode (which check_config keeps owner-only-writable). */
+ * and name. create_unique makes it 0600; fchmod applies the configured
+ * mode (which check_config keeps owner-only-writable). */
 static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, int *fdp,
                       char **basep, fci_err *err)
 {
@@ -373,7 +405,7 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
     const char *name = slash ? slash + 1 : cfg->path;
     if ((size_t)snprintf(tmp, tmpsize, "%.*s.%s.XXXXXX", dlen, cfg->path, name) >= tmpsize)
         return fci_err_set(err, FC_EINVAL, "arena %s: path too long", cfg->path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = create_unique(cfg->dirfd, tmp);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: create %s",
                              cfg->path, tmp);
@@ -388,7 +420,7 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
         rc = map_file(fd, tmp, cfg->size, &base, err);
     if (rc != 0) {
         close(fd);
-        unlink(tmp);
+        unlinkat(cfg->dirfd, fci_io_at_name(cfg->dirfd, tmp), 0);
         return rc;
     }
     header_init(base, cfg, fci_proc_start_time(fci_getpid()));
@@ -403,11 +435,13 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
  * sure the path still names the inode we judged dead. Returns FC_EAGAIN
  * when the path changed under us, so the caller looks again.
  */
-static int install_temp(const char *path, const char *tmp, ino_t old_ino, fci_err *err)
+static int install_temp(int dirfd, const char *path, const char *tmp, ino_t old_ino,
+                        fci_err *err)
 {
+    const char *tmp_name = fci_io_at_name(dirfd, tmp);
     if (old_ino == 0) {
-        if (link(tmp, path) == 0) {
-            unlink(tmp);
+        if (linkat(dirfd, tmp_name, dirfd, fci_io_at_name(dirfd, path), 0) == 0) {
+            unlinkat(dirfd, tmp_name, 0);
             return 0;
         }
         if (errno == EEXIST)
@@ -415,9 +449,9 @@ static int install_temp(const char *path, const char *tmp, ino_t old_ino, fci_er
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: link", path);
     }
     struct stat st;
-    if (lstat(path, &st) != 0 || st.st_ino != old_ino)
+    if (fci_io_lstat(dirfd, path, &st) != 0 || st.st_ino != old_ino)
         return FC_EAGAIN;
-    if (fci_io_rename(FCI_IO_SITE_ARENA_RENAME, tmp, path) != 0)
+    if (fci_io_rename(FCI_IO_SITE_ARENA_RENAME, dirfd, tmp, path) != 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: rename", path);
     return 0;
 }
@@ -431,16 +465,16 @@ static int create_file(const fci_arena_config *cfg, fci_arena **out, fci_err *er
         ino_t old_ino;
         int fd = -1, rc;
         char *base = NULL;
-        if ((rc = examine_existing(cfg->path, &old_ino, err)) != 0)
+        if ((rc = examine_existing(cfg->dirfd, cfg->path, &old_ino, err)) != 0)
             return rc;
         if ((rc = build_temp(cfg, tmp, sizeof tmp, &fd, &base, err)) != 0)
             return rc;
-        rc = install_temp(cfg->path, tmp, old_ino, err);
+        rc = install_temp(cfg->dirfd, cfg->path, tmp, old_ino, err);
         if (rc == 0)
-            return handle_open(base, cfg->size, fd, cfg->path, 1, out, err);
+            return handle_open(base, cfg->size, fd, cfg->dirfd, cfg->path, 1, out, err);
         munmap(base, cfg->size);
         close(fd);
-        unlink(tmp);
+        unlinkat(cfg->dirfd, fci_io_at_name(cfg->dirfd, tmp), 0);
         if (rc != FC_EAGAIN)
             return rc;
     }

@@ -34,6 +34,8 @@ typedef struct fci_arena_config {
     uint64_t max_mapped_bytes; /* byte Limiter capacity (rounded down to its
                                   unit); UINT64_MAX (the default): no cap */
     const char *path;       /* file-backed arena; NULL = anonymous */
+    int dirfd;              /* path's directory when that is the store's,
+                               else AT_FDCWD (util/io.h; not owned) */
     unsigned file_mode;     /* FC_DEFAULT_FILE_MODE; no group/other write */
     const char *store_dir;  /* recorded in the header; may be NULL */
 } fci_arena_config;
@@ -56,6 +58,8 @@ typedef struct fci_arena {
      * cleared when a slot is claimed; threads that race to set it store the
      * same pointer (relaxed) */
     _Atomic(struct fci_counter_row *) ctr_row;
+    int dirfd;              /* the directory path is reached through (not
+                               owned: the store's, or AT_FDCWD) */
 } fci_arena;
 
 /* Per-slot information returned by fci_arena_stats. */
@@ -94,8 +98,10 @@ void fci_arena_config_init(fci_arena_config *cfg);
 int fci_arena_create(const fci_arena_config *cfg, fci_arena **out, fci_err *err);
 
 /* Maps an existing file-backed arena after validating its header, and
- * claims a slot. */
+ * claims a slot. fci_arena_attach_at reaches path through dirfd (the
+ * store's directory, util/io.h), which must outlive the handle. */
 int fci_arena_attach(const char *path, fci_arena **out, fci_err *err);
+int fci_arena_attach_at(int dirfd, const char *path, fci_arena **out, fci_err *err);
 
 /* In a child after fork(): takes a slot of the child's own (with no Limiter
  * holdings and no pin) and drops ownership. The child's inherited mappings

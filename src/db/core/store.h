@@ -101,6 +101,11 @@ struct fc_store {
     fci_err err;
     fc_options opts;
     char dir[PATH_MAX];
+    /* The directory itself, opened once by fc_open (close-on-exec; a
+     * forked child uses the inherited one): every store file is reached
+     * through it (util/io.h), so re-pointing dir's name under a running
+     * store changes nothing. dir stays for messages. */
+    int dirfd;
     int role;
     pid_t pid;                  /* process that owns this handle's role */
     fci_arena *arena;

@@ -57,7 +57,8 @@ typedef struct fci_tcache_entry {
     struct fci_tcache_entry *fd_prev, *fd_next;
     dev_t dev;                 /* the file, so that a reopen finds the same */
     ino_t ino;
-    const char *dir;           /* the store's directory, for reopening */
+    int dirfd;                 /* the store's directory, for reopening */
+    const char *dir;           /* ... and its name, for messages */
     struct fci_tcache *cache;
     fci_table_file file;       /* lends fd to the table's reads */
     int limiter_unit;          /* holds one Limiter unit (of owner's slot) */
@@ -294,16 +295,18 @@ static unsigned fd_trim(fci_tcache *c, uint64_t budget)
 
 /* Opens table number; when the process is out of descriptors, gives back
  * this cache's idle ones and tries once more. */
-static int open_table(fci_tcache *c, const char *dir, uint64_t number, fci_err *err)
+static int open_table(fci_tcache *c, int dirfd, const char *dir, uint64_t number,
+                      fci_err *err)
 {
     char path[PATH_MAX];
-    int fd = fci_tfile_open(dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
+    int fd = fci_tfile_open(dirfd, dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
         pthread_mutex_lock(&c->fd_mu);
         unsigned closed = fd_trim(c, 0);
         pthread_mutex_unlock(&c->fd_mu);
         if (closed > 0)
-            fd = fci_tfile_open(dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
+            fd = fci_tfile_open(dirfd, dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path,
+                                err);
     }
     return fd;
 }
@@ -313,7 +316,7 @@ static int open_table(fci_tcache *c, const char *dir, uint64_t number, fci_err *
  * file, which the cached index does not describe). */
 static int fd_reopen(fci_tcache_entry *e, fci_err *err)
 {
-    int fd = open_table(e->cache, e->dir, e->number, err);
+    int fd = open_table(e->cache, e->dirfd, e->dir, e->number, err);
     if (fd < 0)
         return table_failed(e->number, fd, err);
     struct stat st;
@@ -543,13 +546,13 @@ int fci_tcache_bcache_stats(fci_tcache *c, struct fci_arena *a, fci_bcache_stats
 }
 
 /* Opens a table into a fresh entry, not yet in the hash. */
-static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
-                     fci_tcache_entry **out, fci_err *err)
+static int entry_new(fci_tcache *c, struct fci_arena *a, int dirfd, const char *dir,
+                     uint64_t number, fci_tcache_entry **out, fci_err *err)
 {
     fci_tcache_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return fci_err_set(err, FC_ENOMEM, "out of memory");
-    int fd = open_table(c, dir, number, err);
+    int fd = open_table(c, dirfd, dir, number, err);
     if (fd < 0) {
         free(e);
         return fd;
@@ -567,6 +570,7 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
     if (e->map == NULL) {
         /* from now on reads borrow the descriptor, which may be closed */
         e->cache = c;
+        e->dirfd = dirfd;
         e->dir = dir;
         e->file = (fci_table_file){ fd_acquire, fd_release, e };
         e->table.fd = -1;
@@ -619,8 +623,8 @@ static void front_clear(fci_tcache *c, fci_tcache_entry *e)
     pthread_mutex_unlock(&c->front_mu);
 }
 
-int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
-                   const fci_table **out, fci_err *err)
+int fci_tcache_get(fci_tcache *c, struct fci_arena *a, int dirfd, const char *dir,
+                   uint64_t number, const fci_table **out, fci_err *err)
 {
     rcu_read_lock();
     fci_tcache_entry *hit = lookup(c, number);
@@ -630,7 +634,7 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
     if (hit != NULL)
         return 0;
     fci_tcache_entry *e = NULL;
-    int rc = entry_new(c, a, dir, number, &e, err);
+    int rc = entry_new(c, a, dirfd, dir, number, &e, err);
     if (rc != 0)
         return rc;
     rcu_read_lock();

@@ -379,7 +379,7 @@ static int table_lookup(fc_txn *t, uint64_t number, fci_slice ikey, fci_slice uk
     const fci_table *table;
     fci_err err;
     fci_err_clear(&err);
-    int rc = fci_tcache_get(&s->tcache, s->arena, s->dir, number, &table, &err);
+    int rc = fci_tcache_get(&s->tcache, s->arena, s->dirfd, s->dir, number, &table, &err);
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
     rc = retire_result(t);

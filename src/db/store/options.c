@@ -56,7 +56,8 @@ static int read_options(const fc_store *s, int *framing, fci_err *err)
 {
     char path[PATH_MAX + 32];
     options_path(s, path, sizeof path, "");
-    int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, s->dirfd, path, O_RDONLY | O_CLOEXEC,
+                                 0, err);
     if (fd < 0 && errno == ENOENT)
         return FC_ENOTFOUND;
     if (fd < 0)
@@ -91,7 +92,7 @@ static int write_options(const fc_store *s, int framing, fci_err *err)
     char tmp[PATH_MAX + 40], path[PATH_MAX + 32];
     options_path(s, tmp, sizeof tmp, ".tmp");
     options_path(s, path, sizeof path, "");
-    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, tmp,
+    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, s->dirfd, tmp,
                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, s->opts.file_mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", tmp);
@@ -103,19 +104,14 @@ static int write_options(const fc_store *s, int framing, fci_err *err)
         rc = fci_err_errno(err, FC_EIO, errno, "write %s", tmp);
     if (close(fd) != 0 && rc == 0)
         rc = fci_err_errno(err, FC_EIO, errno, "close %s", tmp);
-    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, tmp, path) != 0)
+    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, s->dirfd, tmp, path) != 0)
         rc = fci_err_errno(err, FC_EIO, errno, "rename %s", tmp);
     if (rc != 0) {
-        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, s->dirfd, tmp);
         return rc;
     }
-    int dfd = fci_io_open(FCI_IO_SITE_OPTIONS_DIR_OPEN, s->dir,
-                          O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (dfd >= 0) {
-        if (fci_io_fsync(FCI_IO_SITE_OPTIONS_DIR_SYNC, dfd) != 0)
-            rc = fci_err_errno(err, FC_EIO, errno, "fsync %s", s->dir);
-        close(dfd);
-    }
+    if (fci_io_fsync(FCI_IO_SITE_OPTIONS_DIR_SYNC, s->dirfd) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "fsync %s", s->dir);
     return rc;
 }
 
@@ -126,7 +122,7 @@ int fci_options_prepare(fc_store *s, int creating_allowed, fci_err *err)
     if (rc == FC_ENOTFOUND) {
         framing = 0;
         rc = 0;
-        if (asked && creating_allowed && !fci_vset_exists(s->dir)) {
+        if (asked && creating_allowed && !fci_vset_exists(s->dirfd, s->dir)) {
             rc = write_options(s, 1, err);
             framing = 1;
         }

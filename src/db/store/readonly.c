@@ -67,8 +67,8 @@ static int insert_one(void *arg, uint64_t seq, int type, fci_slice key, fci_slic
 
 static int replay_wals(ro_state *r, fci_err *err)
 {
-    return fci_replay_wals(r->s->dir, &r->vs, (r->s->opts.flags & FC_BEST_EFFORT) != 0,
-                           insert_one, NULL, r, err);
+    return fci_replay_wals(&r->vs, (r->s->opts.flags & FC_BEST_EFFORT) != 0, insert_one, NULL,
+                           r, err);
 }
 
 /* One version record, written once: the recovered tables plus the private
@@ -102,12 +102,12 @@ static void drop_chunk_list(fci_memchunks *mc)
 int fci_open_readonly(fc_store *s, fci_err *err)
 {
     ro_state r = { .s = s };
-    int rc = fci_vset_init(&r.vs, s->dir, s->opts.file_mode);
+    int rc = fci_vset_init(&r.vs, s->dirfd, s->dir, s->opts.file_mode);
     if (rc != 0) {
         fci_vset_free(&r.vs);
         return fci_err_set(err, rc, "out of memory");
     }
-    if (!fci_vset_exists(s->dir))
+    if (!fci_vset_exists(s->dirfd, s->dir))
         rc = fci_err_set(err, FC_ENOTFOUND, "%s: no store (no CURRENT); FC_READONLY never creates one",
                          s->dir);
     if (rc == 0)

@@ -166,7 +166,8 @@ static int read_record(fc_store *s, fci_lane *l, char **buf, fci_slice *rec, fci
     fci_filename(path, sizeof path, s->dir, FCI_FILE_WAL, l->wal_number);
     uint64_t from = l->rec_wal_start - l->rec_wal_start % FCI_LOG_BLOCK_SIZE;
     size_t n = (size_t)(l->wal_end - from);
-    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_READ_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_READ_OPEN, s->dirfd, path, O_RDONLY | O_CLOEXEC,
+                                 0, err);
     if (fd < 0)
         return fd;
     *buf = malloc(n ? n : 1);

@@ -182,7 +182,7 @@ static int leader_ready(fc_store *s, fci_lane *l, fci_err *err)
     ld->wal_open = 0;
     char path[PATH_MAX];
     fci_filename(path, sizeof path, s->dir, FCI_FILE_WAL, l->wal_number);
-    int rc = fci_log_writer_open(&ld->wal, path, 0, s->opts.file_mode, err);
+    int rc = fci_log_writer_open(&ld->wal, s->dirfd, path, 0, s->opts.file_mode, err);
     if (rc != 0)
         return rc;
     ld->wal_open = 1;
