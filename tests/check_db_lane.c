@@ -246,6 +246,7 @@ END_TEST
 typedef struct incr_shared {
     atomic_long acked[8];
     atomic_int inflight[8];
+    atomic_int failed_rc[8];   /* an incrementer's error, 0 if none */
 } incr_shared;
 
 static incr_shared *ish;
@@ -256,8 +257,12 @@ static int incrementer(fc_store *s, int p, void *arg)
     for (int i = 0; i < 400; i++) {
         int64_t v;
         atomic_store(&ish->inflight[p], 1);
-        if (fc_incr(s, "counter", 7, 1, 0, 0, &v) != 0)
+        int rc = fc_incr(s, "counter", 7, 1, 0, 0, &v);
+        if (rc != 0) {
+            atomic_store(&ish->failed_rc[p], rc);
+            fprintf(stderr, "incrementer %d: %s\n", p, fc_errmsg(s));
             return 1;
+        }
         atomic_fetch_add(&ish->acked[p], 1);
         atomic_store(&ish->inflight[p], 0);
     }
@@ -272,8 +277,14 @@ START_TEST(incr_from_8_with_kills)
     pid_t pid[8];
     for (int p = 0; p < 8; p++)
         pid[p] = fct_fork_worker(s, p, incrementer, NULL);
-    while (atomic_load(&ish->acked[0]) < 50 || atomic_load(&ish->acked[1]) < 80)
+    /* until the two victims are far enough in; one that stopped on an
+     * error fails the test here instead of leaving it waiting */
+    while (atomic_load(&ish->acked[0]) < 50 || atomic_load(&ish->acked[1]) < 80) {
+        for (int p = 0; p < 2; p++)
+            ck_assert_msg(atomic_load(&ish->failed_rc[p]) == 0, "incrementer %d: %s", p,
+                          fc_strerror(atomic_load(&ish->failed_rc[p])));
         usleep(200);
+    }
     fct_kill(pid[0]);
     fct_kill(pid[1]);
     long acked = 0, inflight = 0;
