@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,6 +51,9 @@ static const struct option writer_opts[] = {
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "ttl-framing", no_argument, NULL, OPT_TTL_FRAMING },
+    { "follow", required_argument, NULL, OPT_FOLLOW },
+    { "prefix", required_argument, NULL, OPT_PREFIX },
+    { "max-stale-ms", required_argument, NULL, OPT_MAX_STALE },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -104,6 +108,31 @@ static void serve(fc_store *s)
     }
 }
 
+/* --follow, --prefix, --max-stale-ms: 1 taken, 0 not one of them, -1 bad. */
+static int follow_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa)
+{
+    if (opt == OPT_FOLLOW) {
+        sa->follow = arg;
+    } else if (opt == OPT_PREFIX) {
+        if (sa->nprefixes == (int)(sizeof sa->prefixes / sizeof sa->prefixes[0])) {
+            tool_usage(cmd, "at most 16 --prefix");
+            return -1;
+        }
+        sa->prefixes[sa->nprefixes++] = arg;
+    } else if (opt == OPT_MAX_STALE) {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (end == arg || *end != '\0' || v < 10 || v > 3600000) {
+            tool_usage(cmd, "--max-stale-ms takes 10 .. 3600000");
+            return -1;
+        }
+        sa->max_stale_ms = (int)v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 int tool_cmd_writer(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("writer");
@@ -122,6 +151,10 @@ int tool_cmd_writer(int argc, char **argv)
             sa.has_ttl = 1;   /* framing only: the writer writes no values */
             continue;
         }
+        if ((r = follow_opt(cmd, opt, optarg, &sa)) < 0)
+            return EXIT_TROUBLE;
+        if (r > 0)
+            continue;
         return tool_usage(cmd, NULL);
     }
     if (argc - optind != 1)
@@ -138,6 +171,8 @@ int tool_cmd_writer(int argc, char **argv)
         return EXIT_TROUBLE;
     printf("forkcache: writer pid %d: store %s, arena %s/%s; SIGTERM or SIGINT stops it\n",
            (int)getpid(), dir, dir, FC_ARENA_FILE);
+    if (sa.follow != NULL)
+        printf("forkcache: following %s (%d prefixes)\n", sa.follow, sa.nprefixes);
     fflush(stdout);
     serve(s);
     fc_stats st;

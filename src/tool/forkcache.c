@@ -218,7 +218,8 @@ const tool_cmd tool_cmds[] = {
     {
         "writer", tool_cmd_writer,
         "writer [--sync] [--ttl-framing] [--max-bytes SIZE] [--write-buffer SIZE]\n"
-        "       [--arena-size SIZE] DIR",
+        "       [--arena-size SIZE] [--follow URL [--prefix P]... [--max-stale-ms N]]\n"
+        "       DIR",
         "run the store's writer in the foreground",
         "Opens the store at DIR as its writer (creating it if needed) with its\n"
         "shared arena in the file DIR/forkcache.arena, and keeps it open until\n"
@@ -243,6 +244,19 @@ const tool_cmd tool_cmds[] = {
         "    --ttl and load --ttl work through this writer (default: a new store is\n"
         "    plain, and then refuses --ttl for good). Framing is chosen when a store\n"
         "    is created: on an existing plain store this option fails (exit 2).\n"
+        "--follow URL\n"
+        "    Keep the store coherent with the Redis at URL (redis://HOST:PORT or\n"
+        "    unix:///PATH) as a near cache: a thread of the writer subscribes to\n"
+        "    Redis's invalidations (CLIENT TRACKING BCAST) and deletes every key\n"
+        "    Redis changes; FLUSHALL, a lost connection or a Redis restart clear\n"
+        "    the followed prefixes. Workers fill misses with fc_get_through.\n"
+        "--prefix P\n"
+        "    With --follow: the keys cached are those starting with P (repeatable,\n"
+        "    at most 16 of up to 48 bytes; default: every key).\n"
+        "--max-stale-ms N\n"
+        "    With --follow: while Redis does not answer, followed keys read as\n"
+        "    misses once N ms (10 .. 3600000; default 1000) have passed since the\n"
+        "    last proof that every invalidation had arrived.\n"
         STORE_OPTIONS,
         "0  stopped by SIGTERM or SIGINT; the store was closed cleanly.\n"
         "2  an error: usage, the store could not be opened (another writer holds it,\n"

@@ -107,6 +107,8 @@ struct fc_store {
     fci_writer *w;              /* writer role only */
     pthread_mutex_t err_mu;
     struct fci_ttl_shared *ttl_shared; /* expiry clock and counters (core/ttl.h) */
+    struct fci_follow_shared *follow;  /* clears and the Redis link (core/follow.h) */
+    struct fci_follower *follower;     /* writer: the Redis link's thread (bg/follow.c) */
 };
 
 /* fail.c: records a failure in the handle's message and returns code. */

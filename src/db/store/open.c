@@ -28,6 +28,9 @@
 #include "db/core/publish.h"
 #include "db/core/writerid.h"
 #include "db/bg/bg.h"
+#include "db/bg/follow.h"
+#include "db/core/follow.h"
+#include "db/write/clear.h"
 #include "db/store/open.h"
 
 
@@ -349,10 +352,14 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = fci_queue_create(s, err);
     if (rc == 0)
         rc = fci_compute_create(s, err);
+    if (rc == 0) /* clears and the Redis link, before any write is taken */
+        rc = fci_follow_create(s, err);
     if (rc == 0)
         rc = fci_bg_start(s);
     if (rc == 0)
         rc = fci_queue_start(s);
+    if (rc == 0)
+        rc = fci_follower_start(s, err);
     return rc;
 }
 
@@ -427,6 +434,10 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
         rc = fci_options_prepare(s, 0, &err);
     if (rc == 0 && s->role != FCI_ROLE_WRITER)
         rc = fci_ttl_attach(s, &err);
+    if (rc == 0 && s->role == FCI_ROLE_READER)
+        fci_follow_attach(s);
+    else if (rc == 0 && s->role == FCI_ROLE_READONLY) /* its own arena: the store's clears */
+        rc = fci_follow_create(s, &err);
     if (rc != 0) {
         fci_err_prefix(&err, rc, s->dir);
         fci_open_failed(&err);
@@ -479,6 +490,7 @@ int fc_close(fc_store *s)
         return FC_EINVAL;
     int rc = 0;
     if (s->w != NULL && s->pid == fci_getpid()) {
+        fci_follower_stop(s);
         fci_queue_stop(s);
         fci_bg_stop(s);
         if (s->arena != NULL)
@@ -530,6 +542,7 @@ int fc_after_fork(fc_store *s)
             close(s->w->vs.manifest.fd);
         if (s->w->lock_fd >= 0)
             close(s->w->lock_fd);
+        fci_follower_forget_child(s); /* the Redis connections, likewise */
         s->w = NULL; /* the memory is the parent's copy; leaked on purpose in the child */
     }
     fci_tcache_forget(&s->tcache);

@@ -21,6 +21,7 @@
 
 #include "forkcache.h"
 #include "db/write/condwrite.h"
+#include "db/core/follow.h"
 #include "db/core/ttl.h"
 #include "format/dbformat.h"
 #include "shm/wqueue.h"
@@ -175,6 +176,21 @@ static int decide_incr(fci_cond_ctx *c, const op_args *a, fci_write_batch *group
     return op_put(c, group, a, fci_slice_make(text, fci_counter_format(*out, text)), expiry);
 }
 
+/* A fill's put stands only if no clear and no invalidation of its key's
+ * bucket came since its token was taken (core/follow.h). */
+static int decide_fill(fci_cond_ctx *c, const op_args *a, fci_write_batch *group)
+{
+    uint64_t tok[2];
+    if (a->expected.size != sizeof tok)
+        return FC_EINVAL;
+    memcpy(tok, a->expected.data, sizeof tok);
+    fci_follow_shared *f = fci_follow_of(c->store);
+    int rc = fci_fill_check(c->store, a->key, tok);
+    if (f != NULL) /* relaxed: figures */
+        atomic_fetch_add_explicit(rc == 0 ? &f->fills : &f->fills_stale, 1, memory_order_relaxed);
+    return rc != 0 ? rc : op_put(c, group, a, a->val, fci_ttl_expiry(c->now_ms, a->ttl_ms));
+}
+
 /* mu held: the verdict of one operation, its put appended on 0. The
  * first decision of a group makes room for it first (see fci_cond_ctx). */
 static int decide(fci_cond_ctx *c, const op_args *a, fci_write_batch *group, int64_t *out)
@@ -188,6 +204,8 @@ static int decide(fci_cond_ctx *c, const op_args *a, fci_write_batch *group, int
     }
     if (a->op == FCI_OP_INCR)
         return decide_incr(c, a, group, out);
+    if (a->op == FCI_OP_FILL)
+        return decide_fill(c, a, group);
     fci_slice cur;
     uint64_t expiry;
     int rc = current_value(c, group, a->key, &cur, &expiry);
@@ -285,7 +303,8 @@ static int run_queued(fc_store *s, const op_args *a, int64_t *out)
 
 static const char *op_name(unsigned op)
 {
-    static const char *const names[] = { "?", "fc_add", "fc_replace", "fc_incr", "fc_cas" };
+    static const char *const names[] = { "?", "fc_add", "fc_replace", "fc_incr", "fc_cas",
+                                          "fc_fill_put" };
     return op < sizeof names / sizeof names[0] ? names[op] : "?";
 }
 
@@ -343,6 +362,16 @@ int fc_cas(fc_store *s, const void *key, size_t klen, const void *expected, size
 {
     op_args a = { FCI_OP_CAS, fci_slice_make(key, klen), fci_slice_make(val, vlen),
                   fci_slice_make(expected, elen), 0, 0, ttl_ms };
+    return run(s, &a, NULL);
+}
+
+int fc_fill_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                uint64_t ttl_ms, const fc_fill_token *fill)
+{
+    if (fill == NULL)
+        return fci_store_fail(s, FC_EINVAL, NULL);
+    op_args a = { FCI_OP_FILL, fci_slice_make(key, klen), fci_slice_make(val, vlen),
+                  fci_slice_make(fill->token, sizeof fill->token), 0, 0, ttl_ms };
     return run(s, &a, NULL);
 }
 
