@@ -31,7 +31,7 @@ void fci_follow_attach(fc_store *s)
 
 /* One load when nothing was ever cleared or followed; otherwise a copy of
  * every record's sequence, so the transaction's reads all agree. */
-void fci_clear_view_load(fc_store *s, fci_clear_view *v)
+void fci_clear_view_load(fc_store *s, fci_clear_view *v, int link_aware)
 {
     fci_follow_shared *f = fci_follow_of(s);
     v->n = 0;
@@ -46,7 +46,7 @@ void fci_clear_view_load(fc_store *s, fci_clear_view *v)
         /* acquire: a clear's sequence is stored before the writer's next
          * publication of last_sequence, which this transaction loaded */
         uint64_t seq = atomic_load_explicit(&f->rec[i].seq, memory_order_acquire);
-        if (f->rec[i].flags & FCI_CLEAR_FOLLOWED) {
+        if (link_aware && (f->rec[i].flags & FCI_CLEAR_FOLLOWED)) {
             if (dark < 0)
                 /* relaxed: a deadline, its exact moment of arrival is moot */
                 dark = fci_mono_ms() >

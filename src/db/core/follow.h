@@ -75,8 +75,10 @@ fci_follow_shared *fci_follow_of(struct fc_store *s);
 /* A non-writer handle finds the writer's block (fc_open). */
 void fci_follow_attach(struct fc_store *s);
 
-/* Fills v at a transaction's begin (after its snapshot was loaded). */
-void fci_clear_view_load(struct fc_store *s, fci_clear_view *v);
+/* Fills v at a transaction's begin (after its snapshot was loaded); with
+ * link_aware 0 (compaction) followed prefixes keep their own sequence
+ * while the link is down. */
+void fci_clear_view_load(struct fc_store *s, fci_clear_view *v, int link_aware);
 
 /* 1 when an entry of ukey at sequence seq reads as absent under v. */
 int fci_clear_hides(const fci_clear_view *v, fci_slice ukey, uint64_t seq);

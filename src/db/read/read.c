@@ -281,7 +281,7 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
         return rc;
     }
     (*out)->thread = pthread_self();
-    fci_clear_view_load(s, &(*out)->clr); /* after the snapshot: follow.h */
+    fci_clear_view_load(s, &(*out)->clr, 1); /* after the snapshot: follow.h */
     sweep_tables(s, *out);
     return 0;
 }
@@ -376,8 +376,7 @@ static int table_lookup(fc_txn *t, uint64_t number, fci_slice ikey, fci_slice uk
     if (t->res.type == FCI_TYPE_DELETION)
         return FC_ENOTFOUND;
     *value = t->res.value;
-    fci_parsed_ikey pk;
-    *seq = fci_ikey_parse(t->res.key, &pk) == 0 ? pk.sequence : 0;
+    *seq = t->res.sequence;
     return 0;
 }
 
