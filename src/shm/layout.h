@@ -139,6 +139,7 @@ _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
 _Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");
+_Static_assert(offsetof(fci_arena_header, follow_off) == 632, "clear/follow block offset");
 _Static_assert(offsetof(fci_arena_header, free_head) == 640, "free lists");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8,
                "64-bit atomics are plain 8-byte words");
