@@ -113,6 +113,37 @@ int fci_dir_sync(const char *dir, fci_err *err)
     return rc;
 }
 
+int fci_small_file_replace(const char *dir, const char *name, const char *text, size_t len,
+                           unsigned mode, fci_err *err)
+{
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, tmp,
+                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", tmp);
+    int rc = 0;
+    if (fci_io_write(FCI_IO_SITE_OPTIONS_WRITE, fd, text, len) != (ssize_t)len ||
+        fci_io_fsync(FCI_IO_SITE_OPTIONS_SYNC, fd) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "write %s", tmp);
+    if (close(fd) != 0 && rc == 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "close %s", tmp);
+    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, tmp, path) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "rename %s", tmp);
+    if (rc != 0) {
+        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
+        return rc;
+    }
+    int dfd = fci_io_open(FCI_IO_SITE_OPTIONS_DIR_OPEN, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (dfd >= 0) {
+        if (fci_io_fsync(FCI_IO_SITE_OPTIONS_DIR_SYNC, dfd) != 0)
+            rc = fci_err_errno(err, FC_EIO, errno, "fsync %s", dir);
+        close(dfd);
+    }
+    return rc;
+}
+
 /* LevelDB's order: a crash at any point leaves either the old CURRENT
  * or the new one (rename is atomic), plus at most a stray .dbtmp. */
 int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, fci_err *err)

@@ -35,11 +35,6 @@
 
 /* ---- the file ------------------------------------------------------------ */
 
-static void clears_path(const fc_store *s, char *buf, size_t n, const char *suffix)
-{
-    snprintf(buf, n, "%s/%s%s", s->dir, FCI_CLEARS_FILE, suffix);
-}
-
 /* One line: "SEQ HEX" (HEX "-" for the empty prefix). */
 static int parse_rec(const char *line, fci_clear_rec *r)
 {
@@ -66,7 +61,7 @@ static int parse_rec(const char *line, fci_clear_rec *r)
 static int load_clears(fc_store *s, fci_follow_shared *f, uint32_t *n, fci_err *err)
 {
     char path[PATH_MAX + 32], line[256];
-    clears_path(s, path, sizeof path, "");
+    snprintf(path, sizeof path, "%s/%s", s->dir, FCI_CLEARS_FILE);
     int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
     if (fd < 0)
         return errno == ENOENT ? 0 : fd;
@@ -92,15 +87,11 @@ static int load_clears(fc_store *s, fci_follow_shared *f, uint32_t *n, fci_err *
     return rc;
 }
 
-/* The n records, with seq[i] in place of their own, to a temporary file,
- * synced, renamed over the old one, directory synced (as the FORKCACHE
- * file is, through the same fault sites: small metadata files). */
+/* The n records, with seq[i] in place of their own, replacing the file
+ * whole (as the FORKCACHE file is). */
 static int save_clears(fc_store *s, const fci_clear_rec *rec, const uint64_t *seq, uint32_t n,
                        fci_err *err)
 {
-    char tmp[PATH_MAX + 40], path[PATH_MAX + 32];
-    clears_path(s, tmp, sizeof tmp, ".tmp");
-    clears_path(s, path, sizeof path, "");
     char text[32 + FCI_CLEAR_MAX * (24 + 2 * FCI_CLEAR_PREFIX_MAX)];
     size_t len = (size_t)snprintf(text, sizeof text, "%s\n", CLEARS_HEADER);
     for (uint32_t i = 0; i < n; i++) {
@@ -111,23 +102,7 @@ static int save_clears(fc_store *s, const fci_clear_rec *rec, const uint64_t *se
                                     (unsigned char)rec[i].prefix[j]);
         text[len++] = '\n';
     }
-    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, tmp,
-                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, s->opts.file_mode);
-    if (fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", tmp);
-    int rc = 0;
-    if (fci_io_write(FCI_IO_SITE_OPTIONS_WRITE, fd, text, len) != (ssize_t)len ||
-        fci_io_fsync(FCI_IO_SITE_OPTIONS_SYNC, fd) != 0)
-        rc = fci_err_errno(err, FC_EIO, errno, "write %s", tmp);
-    if (close(fd) != 0 && rc == 0)
-        rc = fci_err_errno(err, FC_EIO, errno, "close %s", tmp);
-    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, tmp, path) != 0)
-        rc = fci_err_errno(err, FC_EIO, errno, "rename %s", tmp);
-    if (rc != 0) {
-        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
-        return rc;
-    }
-    return fci_dir_sync(s->dir, err);
+    return fci_small_file_replace(s->dir, FCI_CLEARS_FILE, text, len, s->opts.file_mode, err);
 }
 
 /* ---- making the block -------------------------------------------------------- */
