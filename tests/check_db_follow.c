@@ -166,22 +166,6 @@ static int get_through(fc_store *s, redisContext *c, const char *key, char *buf,
     return rc == FC_ENOTFOUND ? 0 : rc;
 }
 
-/* 0 with the cached value in buf, FC_ENOTFOUND: not cached. */
-static int cached(fc_store *s, const char *key, char *buf, size_t cap)
-{
-    fc_txn *t;
-    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
-    fc_val v;
-    int rc = fc_get(t, key, strlen(key), &v);
-    if (rc == 0) {
-        ck_assert_uint_lt(v.size, cap);
-        memcpy(buf, v.data, v.size);
-        buf[v.size] = '\0';
-    }
-    fc_txn_end(t);
-    return rc;
-}
-
 /* ---- invalidations and fills ------------------------------------------------ */
 
 START_TEST(follow_fill_then_invalidate)
@@ -195,19 +179,19 @@ START_TEST(follow_fill_then_invalidate)
     char buf[64];
     ck_assert_int_eq(get_through(s, c, "u:1", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "v1");
-    ck_assert_int_eq(cached(s, "u:1", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "u:1", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "v1");
     rcmd(c, "SET u:1 v2");
     int gone = 0;
     for (int i = 0; i < MAX_STALE_MS && !gone; i++, usleep(1000))
-        gone = cached(s, "u:1", buf, sizeof buf) == FC_ENOTFOUND;
+        gone = fct_get_str(s, "u:1", buf, sizeof buf) == FC_ENOTFOUND;
     ck_assert_msg(gone, "u:1 still cached %d ms after its SET", MAX_STALE_MS);
     ck_assert_int_eq(get_through(s, c, "u:1", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "v2");
     rcmd(c, "DEL u:1");
     ck_assert_int_eq(get_through(s, c, "u:404", buf, sizeof buf), 0); /* Redis has none */
     ck_assert_str_eq(buf, "");
-    ck_assert_int_eq(cached(s, "u:404", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "u:404", buf, sizeof buf), FC_ENOTFOUND);
     fc_stats st = stats_of(s);
     ck_assert_uint_ge(st.follow_invalidations, 2);
     ck_assert_uint_eq(st.follow_fills, 2);
@@ -296,7 +280,7 @@ START_TEST(follow_staleness_under_mutator)
         atomic_store(&sh->gen[i], g);
         /* how long until the store holds no older value of the key */
         for (;;) {
-            int rc = cached(s, key, buf, sizeof buf);
+            int rc = fct_get_str(s, key, buf, sizeof buf);
             if (rc == FC_ENOTFOUND || gen_of(buf) >= g)
                 break;
             ck_assert_msg(fci_mono_ns() - t0 < 2000000000ull, "%s stayed stale", key);
@@ -368,7 +352,7 @@ START_TEST(follow_fills_racing_sets)
             ck_assert_msg(i < 2000000, "round %d: no invalidation", r);
         /* ... so from now on nothing older may be cached */
         for (int k = 0; k < 3; k++) {
-            if (cached(s, "u:race", buf, sizeof buf) == 0) {
+            if (fct_get_str(s, "u:race", buf, sizeof buf) == 0) {
                 ck_assert_msg(strcmp(buf, want) == 0, "round %d: cached %s, Redis has %s", r,
                               buf, want);
                 cached_right++;
@@ -398,7 +382,7 @@ static uint64_t cache_one(fc_store *s, redisContext *c, const char *value)
     usleep(20000); /* its invalidation is in */
     ck_assert_int_eq(get_through(s, c, "u:ev", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, value);
-    ck_assert_int_eq(cached(s, "u:ev", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "u:ev", buf, sizeof buf), 0);
     return stats_of(s).clears;
 }
 
@@ -407,7 +391,7 @@ static void after_event(fc_store *s, uint64_t clears, const char *what)
 {
     wait_link(s, clears);
     char buf[64];
-    ck_assert_msg(cached(s, "u:ev", buf, sizeof buf) == FC_ENOTFOUND, "%s: u:ev survived", what);
+    ck_assert_msg(fct_get_str(s, "u:ev", buf, sizeof buf) == FC_ENOTFOUND, "%s: u:ev survived", what);
     redisContext *c = redis_connect();
     ck_assert_ptr_nonnull(c);
     rcmd(c, "SET u:ev fresh");
@@ -417,7 +401,7 @@ static void after_event(fc_store *s, uint64_t clears, const char *what)
     rcmd(c, "SET u:ev fresher");
     int gone = 0;
     for (int i = 0; i < MAX_STALE_MS && !gone; i++, usleep(1000))
-        gone = cached(s, "u:ev", buf, sizeof buf) == FC_ENOTFOUND;
+        gone = fct_get_str(s, "u:ev", buf, sizeof buf) == FC_ENOTFOUND;
     ck_assert_msg(gone, "%s: invalidations do not arrive after it", what);
     redisFree(c);
 }
@@ -445,7 +429,7 @@ START_TEST(follow_client_kill_flushall_restart)
         ck_assert_int_eq(redisBufferWrite(c, &done), REDIS_OK);
     usleep((MAX_STALE_MS + MAX_STALE_MS / 2) * 1000);
     char buf[64];
-    ck_assert_int_eq(cached(s, "u:ev", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "u:ev", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(stats_of(s).follow_link_losses > 0 || stats_of(s).follow_lag_ms > 0, 1);
     void *r;
     ck_assert_int_eq(redisGetReply(c, &r), REDIS_OK);
@@ -508,7 +492,7 @@ START_TEST(follow_writer_killed_and_restarted)
     rcmd(c, "SET u:k before");
     usleep(20000); /* its invalidation is in: the fill is not refused */
     ck_assert_int_eq(get_through(s, c, "u:k", buf, sizeof buf), 0);
-    ck_assert_int_eq(cached(s, "u:k", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "u:k", buf, sizeof buf), 0);
     kill(w, SIGKILL);
     waitpid(w, NULL, 0);
     rcmd(c, "SET u:k during"); /* nobody listens */
@@ -516,13 +500,13 @@ START_TEST(follow_writer_killed_and_restarted)
     w = writer_child();
     s = attach();
     wait_link(s, 0);
-    ck_assert_int_eq(cached(s, "u:k", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "u:k", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(get_through(s, c, "u:k", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "during");
     rcmd(c, "SET u:k after"); /* following resumed */
     int gone = 0;
     for (int i = 0; i < MAX_STALE_MS && !gone; i++, usleep(1000))
-        gone = cached(s, "u:k", buf, sizeof buf) == FC_ENOTFOUND;
+        gone = fct_get_str(s, "u:k", buf, sizeof buf) == FC_ENOTFOUND;
     ck_assert(gone);
     ck_assert_int_eq(fc_close(s), 0);
     kill(w, SIGKILL); /* not SIGTERM: the child has Check's handler for it */
