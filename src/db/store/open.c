@@ -325,6 +325,8 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = fci_frame_bcache_create(s, err);
     if (rc == 0) /* the expiry clock and counters, before any thread uses them */
         rc = fci_ttl_attach(s, err);
+    if (rc == 0) /* clears and the Redis link, before a reader may attach */
+        rc = fci_follow_create(s, err);
     if (rc == 0) {
         /* Stats in every process name the writer; relaxed, it is a figure. */
         fci_arena_header *h = s->arena->hdr;
@@ -343,6 +345,7 @@ static int open_writer(fc_store *s, fci_err *err)
         s->w->vs.guard = fci_writer_lock_guard;
         s->w->vs.guard_arg = s;
         rc = fci_store_publish(s);
+        fci_follow_recovered(s); /* no new write under an old clear */
         /* Recovered entries are visible from the first transaction on. */
         fci_arena_publish_last_seq(s->arena, s->w->vs.last_sequence);
         fci_delete_obsolete_files(s);
@@ -352,8 +355,6 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = fci_queue_create(s, err);
     if (rc == 0)
         rc = fci_compute_create(s, err);
-    if (rc == 0) /* clears and the Redis link, before any write is taken */
-        rc = fci_follow_create(s, err);
     if (rc == 0)
         rc = fci_bg_start(s);
     if (rc == 0)

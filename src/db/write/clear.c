@@ -156,24 +156,24 @@ int fci_follow_create(fc_store *s, fci_err *err)
     /* Until the link thread has proved the link, followed prefixes read as
      * misses (link_ok_until 0). */
     atomic_init(&f->link, following ? FC_LINK_DOWN : FC_LINK_NONE);
-    uint64_t top = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (atomic_load_explicit(&f->rec[i].seq, memory_order_relaxed) > top)
-            top = atomic_load_explicit(&f->rec[i].seq, memory_order_relaxed);
-    if (s->w != NULL) {
-        pthread_mutex_lock(&s->w->mu);
-        if (top > 0 && s->w->vs.last_sequence < top - 1) {
-            s->w->vs.last_sequence = top - 1;
-            fci_arena_publish_last_seq(s->arena, top - 1);
-        }
-        pthread_mutex_unlock(&s->w->mu);
-    }
     /* release: the records are filled before they are counted */
     atomic_store_explicit(&f->nrec, n, memory_order_release);
     /* release: the block is filled before any process finds it */
     atomic_store_explicit(&s->arena->hdr->follow_off, off, memory_order_release);
     s->follow = f;
     return 0;
+}
+
+void fci_follow_recovered(fc_store *s)
+{
+    const fci_follow_shared *f = s->follow;
+    uint64_t top = 0;
+    uint32_t n = atomic_load_explicit(&f->nrec, memory_order_relaxed);
+    for (uint32_t i = 0; i < n; i++) /* relaxed: only this thread writes them now */
+        if (atomic_load_explicit(&f->rec[i].seq, memory_order_relaxed) > top)
+            top = atomic_load_explicit(&f->rec[i].seq, memory_order_relaxed);
+    if (top > 0 && s->w->vs.last_sequence < top - 1)
+        s->w->vs.last_sequence = top - 1;
 }
 
 /* ---- clearing -------------------------------------------------------------- */

@@ -13,10 +13,15 @@
 /* The store directory's record of clears (LevelDB ignores the file). */
 #define FCI_CLEARS_FILE "FORKCACHE-CLEARS"
 
-/* Writer open, after recovery: makes the block, loads the clears the
- * store recorded, adds the followed prefixes of the options, and makes
- * sure no later write gets a sequence a recorded clear covers. */
+/* Writer open, before recovery and before any reader can attach (and a
+ * read-only open): makes the block, loads the clears the store recorded
+ * and adds the followed prefixes of the options. */
 int fci_follow_create(fc_store *s, fci_err *err);
+
+/* Writer open, after recovery, mu held: no later write may get a sequence
+ * a recorded clear covers (recovery may have found fewer writes than a
+ * clear saw), so the last sequence moves up to the newest clear's - 1. */
+void fci_follow_recovered(fc_store *s);
 
 /* Clears every followed prefix at once (a lost link, a flushed Redis). */
 int fci_clear_followed(fc_store *s);
