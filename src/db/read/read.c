@@ -221,7 +221,9 @@ static int table_is_live(void *arg, uint64_t number)
     const live_tables *lt = arg;
     if (lt->next_file == 0 || number >= lt->next_file)
         return 1;
-    return bsearch(&number, lt->numbers, lt->n, sizeof *lt->numbers, cmp_number) != NULL;
+    /* a version without tables has no array (bsearch wants one) */
+    return lt->n > 0 &&
+           bsearch(&number, lt->numbers, lt->n, sizeof *lt->numbers, cmp_number) != NULL;
 }
 
 /* Once per new version (one thread wins the CAS), evicts the cached

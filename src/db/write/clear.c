@@ -196,7 +196,8 @@ static int clear_locked(fc_store *s, const fci_slice *ps, size_t np, fci_err *er
                 return fci_err_set(err, FC_ELIMIT, "fc_clear: at most %d prefixes of up to %d "
                                    "bytes may be cleared", FCI_CLEAR_MAX, FCI_CLEAR_PREFIX_MAX);
             memset(&fresh[at], 0, sizeof fresh[at]);
-            memcpy(fresh[at].prefix, ps[i].data, ps[i].size);
+            if (ps[i].size > 0) /* the empty prefix may come as NULL */
+                memcpy(fresh[at].prefix, ps[i].data, ps[i].size);
             fresh[at].plen = (uint32_t)ps[i].size;
             total++;
         }
