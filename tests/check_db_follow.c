@@ -133,6 +133,15 @@ static void wait_link(fc_store *s, uint64_t clears)
     ck_abort_msg("the link did not come up");
 }
 
+/* The test's process as a writer following the test's Redis, link up. */
+static fc_store *open_following(void)
+{
+    fc_options o = follow_opts(MAX_STALE_MS);
+    fc_store *s = fct_open_in(&o);
+    wait_link(s, 0);
+    return s;
+}
+
 /* The fetch of a fill: GET on the caller's own connection. */
 static int redis_fetch(void *arg, const void *key, size_t klen, void **value, size_t *vlen)
 {
@@ -170,9 +179,7 @@ static int get_through(fc_store *s, redisContext *c, const char *key, char *buf,
 
 START_TEST(follow_fill_then_invalidate)
 {
-    fc_options o = follow_opts(MAX_STALE_MS);
-    fc_store *s = fct_open_in(&o);
-    wait_link(s, 0);
+    fc_store *s = open_following();
     redisContext *c = redis_connect();
     rcmd(c, "SET u:1 v1");
     rcmd(c, "SET x:1 other");
@@ -257,9 +264,7 @@ static int cmp_long(const void *a, const void *b)
 
 START_TEST(follow_staleness_under_mutator)
 {
-    fc_options o = follow_opts(MAX_STALE_MS);
-    fc_store *s = fct_open_in(&o);
-    wait_link(s, 0);
+    fc_store *s = open_following();
     stale_shared *sh = fct_shared(sizeof *sh);
     redisContext *c = redis_connect();
     pid_t kids[STALE_READERS];
@@ -332,9 +337,7 @@ static int race_filler(fc_store *s, int w, void *arg)
 
 START_TEST(follow_fills_racing_sets)
 {
-    fc_options o = follow_opts(MAX_STALE_MS);
-    fc_store *s = fct_open_in(&o);
-    wait_link(s, 0);
+    fc_store *s = open_following();
     int *done = fct_shared(sizeof *done);
     redisContext *c = redis_connect();
     rcmd(c, "SET u:race r0");
@@ -408,9 +411,7 @@ static void after_event(fc_store *s, uint64_t clears, const char *what)
 
 START_TEST(follow_client_kill_flushall_restart)
 {
-    fc_options o = follow_opts(MAX_STALE_MS);
-    fc_store *s = fct_open_in(&o);
-    wait_link(s, 0);
+    fc_store *s = open_following();
     redisContext *c = redis_connect();
     uint64_t clears = cache_one(s, c, "a");
     rcmd(c, "CLIENT KILL TYPE pubsub");
