@@ -33,6 +33,7 @@ wait_for grep -q "^forkcache: following unix://$sock (1 prefixes)" "$tmp/writer.
     fail "no following line"
 link_up() { "$FC" stats "$S" 2>/dev/null | grep -q '^redis  *link up'; }
 wait_for link_up || fail "the link did not come up"
+wait_for grep -q '^redis link up' "$tmp/writer.out" || fail "the writer did not report the link"
 
 # ---- an invalidation deletes; keys outside the prefix are not touched
 expect 0 "$FC" put "$S" u:1 cached

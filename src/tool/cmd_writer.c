@@ -75,7 +75,8 @@ static void number(const char *one, const char *many, uint64_t was, uint64_t now
 }
 
 /* One line per flush and per compaction; several between two polls share
- * a line, since the figures after them are all that can be read. */
+ * a line, since the figures after them are all that can be read. A
+ * followed Redis's link going up or down gets a line too. */
 static void report(const fc_stats *was, const fc_stats *now)
 {
     if (now->flushes != was->flushes) {
@@ -89,7 +90,12 @@ static void report(const fc_stats *was, const fc_stats *now)
         levels(now);
         putchar('\n');
     }
-    if (now->flushes != was->flushes || now->compactions != was->compactions)
+    if (now->follow_link != was->follow_link && now->follow_link != FC_LINK_NONE)
+        printf("redis link %s (%llu clears, %llu links lost so far)\n",
+               now->follow_link == FC_LINK_UP ? "up" : "down",
+               (unsigned long long)now->clears, (unsigned long long)now->follow_link_losses);
+    if (now->flushes != was->flushes || now->compactions != was->compactions ||
+        now->follow_link != was->follow_link)
         fflush(stdout);
 }
 

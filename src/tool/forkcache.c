@@ -227,7 +227,8 @@ const tool_cmd tool_cmds[] = {
         "open the store with FC_ATTACH, read its arena zero-copy and send their\n"
         "writes through its write queue. Prints a startup line (pid, store, arena)\n"
         "and then one line per flush (its number, L0 files, last sequence) and per\n"
-        "compaction (its number, bytes compacted, files per level), from its\n"
+        "compaction (its number, bytes compacted, files per level), and with\n"
+        "--follow one per change of the Redis link (up or down), from its\n"
         "counters looked at every 100 ms; nothing else. On SIGTERM or SIGINT it\n"
         "drains the write queue, syncs, closes the store and exits 0. While another\n"
         "process is the store's writer it fails (exit 2), naming that process.\n",
