@@ -207,6 +207,28 @@ START_TEST(follow_fill_then_invalidate)
 }
 END_TEST
 
+/* Until the link was ever proved, followed keys are misses and fills are
+ * refused; other keys are served as usual. */
+START_TEST(follow_unreachable_redis_serves_nothing_followed)
+{
+    fc_options o = follow_opts(MAX_STALE_MS);
+    o.follow = "unix:///nonexistent/redis.sock";
+    fc_store *s = fct_open_in(&o);
+    fct_put_str(s, "u:1", "unproved");
+    fct_put_str(s, "x:1", "other");
+    char buf[64];
+    ck_assert_int_eq(fct_get_str(s, "u:1", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "x:1", buf, sizeof buf), 0);
+    fc_fill_token f;
+    ck_assert_int_eq(fc_fill_begin(s, "u:2", 3, &f), 0);
+    ck_assert_int_eq(fc_fill_put(s, "u:2", 3, "v", 1, 0, &f), FC_EMISMATCH);
+    fc_stats st = stats_of(s);
+    ck_assert_int_eq(st.follow_link, FC_LINK_DOWN);
+    ck_assert_uint_eq(st.follow_fills_stale, 1);
+    ck_assert_int_eq(fc_close(s), 0);
+}
+END_TEST
+
 /* ---- staleness under a mutator, with 4 forked readers ---------------------- */
 
 #define STALE_KEYS 50
@@ -523,6 +545,7 @@ static Suite *follow_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, follow_fill_then_invalidate);
+    tcase_add_test(tc, follow_unreachable_redis_serves_nothing_followed);
     tcase_add_test(tc, follow_staleness_under_mutator);
     tcase_add_test(tc, follow_fills_racing_sets);
     tcase_add_test(tc, follow_client_kill_flushall_restart);
