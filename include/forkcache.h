@@ -729,7 +729,9 @@ int fc_fill_put(fc_store *store, const void *key, size_t klen, const void *val, 
  * fc_get_or_compute for a followed store: on a miss one process calls
  * fetch (which asks Redis, FC_ENOTFOUND when Redis has no such key) inside
  * a fill, so a value invalidated while it was fetched is returned but not
- * stored. Other processes asking for the key meanwhile wait for it.
+ * stored. Other processes asking for the key meanwhile wait for it. Use it
+ * for followed keys only: a key outside the followed prefixes is cached
+ * too, but Redis never invalidates it.
  */
 int fc_get_through(fc_store *store, const void *key, size_t klen, uint64_t ttl_ms, int wait_ms,
                    fc_compute_fn fetch, void *arg, void **value, size_t *vlen);
