@@ -160,6 +160,29 @@ int bench_redis_start(const bench_shape *shape, bench_redis_server **out);
 int bench_redis(bench_redis_server *srv, const bench_params *p, bench_result *r);
 void bench_redis_stop(bench_redis_server *srv);
 
+/* The floor: a bare hash probe over one mapped file of the same keys and
+ * values, one process (bench_floor.c). */
+int bench_floor(const char *dir, const bench_params *p, bench_result *r);
+
+/* ---- --memory-limit: a memory cgroup around the run (bench_cgroup.c) ---- */
+
+typedef struct bench_cgroup {
+    char parent[4096];   /* the group the process was in */
+    char dir[4200];      /* the one made for the run */
+    int v2;              /* cgroup v2 (memory.max), else v1 */
+    int in;              /* the process is in dir */
+} bench_cgroup;
+
+/* Makes a group under the process's own with memory limit `limit` bytes
+ * and moves the process into it: 0, or -1 with the reason in why. */
+int bench_cgroup_enter(bench_cgroup *cg, uint64_t limit, char *why, size_t cap);
+/* Moves the process back and removes the group. */
+void bench_cgroup_leave(bench_cgroup *cg);
+/* "cgroup peak N MiB, K OOM kills" into out. */
+void bench_cgroup_note(const bench_cgroup *cg, char *out, size_t cap);
+/* Drops the clean page cache (root only): 0, or -1 when not allowed. */
+int bench_drop_caches(void);
+
 /* ---- reporting ----------------------------------------------------------- */
 
 void bench_print_line(const bench_result *r);

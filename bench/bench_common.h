@@ -9,6 +9,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,23 @@ static inline fc_store *bench_open(const char *base, const char *name, char *dir
         return NULL;
     }
     return s;
+}
+
+/* The shared counter "ctr" of the increment benchmarks, -1 when absent. */
+static inline int64_t bench_fc_counter(fc_store *s)
+{
+    fc_txn *t;
+    char buf[32];
+    size_t n = 0;
+    int64_t v = -1;
+    if (fc_txn_begin(s, &t) != 0)
+        return -1;
+    if (fc_get_copy(t, "ctr", 3, buf, sizeof buf - 1, &n) == 0) {
+        buf[n] = '\0';
+        v = strtoll(buf, NULL, 10);
+    }
+    fc_txn_end(t);
+    return v;
 }
 
 /* Removes the scratch directory: 0, or -1 when rm failed. */

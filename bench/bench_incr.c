@@ -115,22 +115,6 @@ static double run_apcu(const char *dir, int procs, double seconds)
     return (double)ops / seconds;
 }
 
-static int64_t counter(fc_store *s)
-{
-    fc_txn *t;
-    char buf[32];
-    size_t n = 0;
-    int64_t v = -1;
-    if (fc_txn_begin(s, &t) != 0)
-        return -1;
-    if (fc_get_copy(t, "ctr", 3, buf, sizeof buf - 1, &n) == 0) {
-        buf[n] = '\0';
-        v = strtoll(buf, NULL, 10);
-    }
-    fc_txn_end(t);
-    return v;
-}
-
 int main(int argc, char **argv)
 {
     double seconds = 2.0;
@@ -162,9 +146,9 @@ int main(int argc, char **argv)
     int exact = 1, have_apcu = 0;
     for (int k = 0; k < 3; k++) {
         long total = 0, rtotal = 0;
-        int64_t before = counter(s);
+        int64_t before = bench_fc_counter(s);
         double fc = run(s, NULL, procs[k], seconds, &total);
-        int64_t after = counter(s);
+        int64_t after = bench_fc_counter(s);
         exact &= after - (before < 0 ? 0 : before) == total;
         double rd = redis > 0 ? run(s, sock, procs[k], seconds, &rtotal) : -1;
         double ap = run_apcu(dir, procs[k], seconds);

@@ -8,9 +8,11 @@
  * the parent. Each consumer follows the stream with range scans that seek
  * to the last key it saw, checks that every record arrives in order, none
  * missing, bytes intact, and measures how long each record took from the
- * producer's put to being read in the consumer. At the end each consumer
- * prints the median and p99 of that latency; the program exits non-zero
- * if any process saw anything wrong.
+ * producer's put to being read in the consumer. A consumer that finds
+ * nothing new sleeps in fc_wait until the store's last sequence passes the
+ * one it read before its scan (or, with --poll-us, pauses and scans
+ * again). At the end each consumer prints the median and p99 of that
+ * latency; the program exits non-zero if any process saw anything wrong.
  */
 #define _GNU_SOURCE /* clock_nanosleep flags, prctl */
 #include <errno.h>
@@ -40,7 +42,8 @@ typedef struct pipeline_config {
     int consumers;
     double rate;                 /* records per second; 0 = as fast as it can */
     size_t value_size;
-    long poll_us;                /* a consumer's pause when nothing is new */
+    long poll_us;                /* a consumer's pause when nothing is new;
+                                    -1: sleep in fc_wait instead */
     int timeout_s;               /* a consumer's limit without progress */
     char prefix[PREFIX_LEN + 1]; /* this run's keys start with it */
 } pipeline_config;
@@ -236,6 +239,22 @@ static void report(const follower *f, uint64_t *lat)
     fflush(stdout);
 }
 
+/* When a scan found nothing new: fc_wait until something was published
+ * after seen (read before the scan, so a record that landed during it
+ * wakes us at once), or the --poll-us pause. 0, or -1 on an error. */
+static int idle(follower *f, uint64_t seen)
+{
+    if (f->cfg->poll_us >= 0) {
+        pause_us(f->cfg->poll_us);
+        return 0;
+    }
+    int rc = fc_wait(f->store, seen, 1000, NULL);
+    if (rc == 0 || rc == FC_ETIMEDOUT) /* the caller's --timeout decides */
+        return 0;
+    fprintf(stderr, "ipc_pipeline: consumer %d: fc_wait: %s\n", f->id, fc_errmsg(f->store));
+    return -1;
+}
+
 /* Follows the stream until it has every record, or until nothing new came
  * for --timeout seconds (the producer died or the writer stalled). */
 static int consumer(fc_store *s, const pipeline_config *cfg, int id)
@@ -247,6 +266,7 @@ static int consumer(fc_store *s, const pipeline_config *cfg, int id)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
     uint64_t last_progress = now_ns();
     while (f.next < cfg->records) {
+        uint64_t seen = fc_last_sequence(s);
         long got = scan_once(&f);
         if (got < 0)
             return 1;
@@ -261,7 +281,8 @@ static int consumer(fc_store *s, const pipeline_config *cfg, int id)
                     " of %" PRIu64 " records\n", id, cfg->timeout_s, f.next, cfg->records);
             return 1;
         }
-        pause_us(cfg->poll_us);
+        if (idle(&f, seen) != 0)
+            return 1;
     }
     report(&f, f.lat_ns);
     free(f.lat_ns);
@@ -348,11 +369,14 @@ static void help(void)
         "    the store's write queue to the parent. Each consumer repeatedly opens a\n"
         "    read transaction, seeks an iterator to the next key it expects and reads\n"
         "    every record that is there, checking key, order, gaps and every byte.\n"
-        "    When a scan finds nothing new it pauses --poll-us microseconds.\n"
+        "    When a scan finds nothing new it sleeps in fc_wait until the store's\n"
+        "    last sequence passes the one it read before the scan (with --poll-us,\n"
+        "    it pauses that many microseconds and scans again instead).\n"
         "    At the end the producer prints its rate and fc_put latency, and each\n"
         "    consumer the put->read latency of its records (median, p99, max): the\n"
         "    time from just before the producer's fc_put to the consumer's iterator\n"
-        "    standing on the record, which includes the consumer's polling pause.\n"
+        "    standing on the record, which includes the consumer's wake-up (or\n"
+        "    polling pause).\n"
         "\n"
         "OPTIONS\n"
         "    --dir DIR          the store directory (required)\n"
@@ -360,8 +384,8 @@ static void help(void)
         "    --consumers C      consumer processes, 1..64 (default 3)\n"
         "    --rate R           records per second; 0 = as fast as possible (default 10000)\n"
         "    --value-size B     bytes per value, 16..65536 (default 100)\n"
-        "    --poll-us U        a consumer's pause when nothing is new; 0 = sched_yield\n"
-        "                       (default 50)\n"
+        "    --poll-us U        poll instead of fc_wait: a consumer's pause when nothing\n"
+        "                       is new, 0 = sched_yield (default: fc_wait, no polling)\n"
         "    --timeout S        a consumer gives up after S seconds without a new record\n"
         "                       (default 30)\n"
         "    --help             this text\n"
@@ -447,7 +471,7 @@ static int parse_option(pipeline_config *cfg, int opt, const char *arg)
 int main(int argc, char **argv)
 {
     pipeline_config cfg = { .records = 100000, .consumers = 3, .rate = 10000,
-                            .value_size = 100, .poll_us = 50, .timeout_s = 30 };
+                            .value_size = 100, .poll_us = -1, .timeout_s = 30 };
     int opt;
     while ((opt = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         if (opt == O_HELP) {
@@ -475,8 +499,12 @@ int main(int argc, char **argv)
     char rate[32] = "unlimited";
     if (cfg.rate > 0)
         snprintf(rate, sizeof rate, "%.0f/s", cfg.rate);
-    printf("ipc_pipeline: run %.16s: %" PRIu64 " records of %zu bytes, %d consumers, rate %s\n",
-           cfg.prefix, cfg.records, cfg.value_size, cfg.consumers, rate);
+    char follow[48] = "fc_wait";
+    if (cfg.poll_us >= 0)
+        snprintf(follow, sizeof follow, "polling every %ld us", cfg.poll_us);
+    printf("ipc_pipeline: run %.16s: %" PRIu64 " records of %zu bytes, %d consumers, rate %s, "
+           "consumers follow by %s\n",
+           cfg.prefix, cfg.records, cfg.value_size, cfg.consumers, rate, follow);
     int failed = run(s, &cfg);
     rc = fc_close(s);
     if (rc != 0)

@@ -94,11 +94,14 @@ static void route_compute(worker *w, http_conn *c, const http_request *rq, const
                           size_t len);
 static void route_stats(worker *w, http_conn *c, const http_request *rq, const char *rest,
                         size_t len);
+static void route_metrics(worker *w, http_conn *c, const http_request *rq, const char *rest,
+                          size_t len);
 
 static const route routes[] = {
     { "/k/", route_key },
     { "/compute/", route_compute },
     { "/stats", route_stats },
+    { "/metrics", route_metrics },
 };
 
 /* Set by the workers' SIGTERM/SIGINT handler, read by their poll loop. The
@@ -337,24 +340,55 @@ static void route_compute(worker *w, http_conn *c, const http_request *rq, const
     http_send_body(c, rq, body, blen);
 }
 
+/* Whether the request is a GET or HEAD of the route's own path (nothing
+ * after it); else it is answered here with 404 or 405. */
+static int exact_get(http_conn *c, const http_request *rq, size_t len)
+{
+    if (len != 0) {
+        http_send_text(c, rq, 404, "no such route\n");
+        return 0;
+    }
+    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
+        http_send_not_allowed(c, rq, "Allow: GET, HEAD\r\n");
+        return 0;
+    }
+    return 1;
+}
+
 /* /stats: the shared counters of /compute as one line of JSON. */
 static void route_stats(worker *w, http_conn *c, const http_request *rq, const char *rest,
                         size_t len)
 {
     (void)rest;
-    if (len != 0) {
-        http_send_text(c, rq, 404, "no such route\n");
+    if (!exact_get(c, rq, len))
         return;
-    }
-    if (rq->method != HTTP_GET && rq->method != HTTP_HEAD) {
-        http_send_not_allowed(c, rq, "Allow: GET, HEAD\r\n");
-        return;
-    }
     char text[COMPUTE_STATS_MAX];
     uint64_t ttl_s = w->cfg->framed ? w->cfg->compute_ttl_s : 0;
     size_t n = compute_stats_format(w->stats, w->cfg->workers,
                                     w->cfg->no_cache ? "no-cache" : "cache", ttl_s, text);
     http_send_body(c, rq, text, n);
+}
+
+/* /metrics: the store's counters, every process's, in Prometheus's text
+ * format (fc_stats_prometheus), sized by a first call. */
+static void route_metrics(worker *w, http_conn *c, const http_request *rq, const char *rest,
+                          size_t len)
+{
+    (void)rest;
+    if (!exact_get(c, rq, len))
+        return;
+    size_t need = 0;
+    int rc = fc_stats_prometheus(w->store, NULL, 0, &need);
+    char *text = rc == 0 || rc == FC_ELIMIT ? malloc(need + 1024) : NULL;
+    if (text != NULL)
+        rc = fc_stats_prometheus(w->store, text, need + 1024, &need);
+    if (text == NULL || rc != 0) {
+        http_send_text(c, rq, 500, "no figures\n");
+        free(text);
+        return;
+    }
+    http_send_body(c, rq, text, need);
+    free(text);
 }
 
 /* The loop's handler: finds the route for the request's path (the target
@@ -756,6 +790,9 @@ static void help(void)
         "                    (500 and 503 answers), computing (pids computing now).\n"
         "                    The counters live in a MAP_SHARED page the parent maps\n"
         "                    before it forks.\n"
+        "    GET /metrics    200 with the store's counters in Prometheus's text format\n"
+        "                    (fc_stats_prometheus): gets, hits and misses of every\n"
+        "                    process, puts, computations, write latency, bytes.\n"
         "\n"
         "OPTIONS\n"
         "    --dir DIR             the store directory (required)\n"

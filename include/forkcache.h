@@ -125,10 +125,16 @@ typedef struct fc_options {
                                     A file arena (arena_path) has all its
                                     blocks allocated on disk when built, so
                                     a full disk fails the open (FC_ENOSPC) */
-    size_t block_cache_size;     /* shared block cache bytes; 8 MiB. Carved
-                                    from the arena as one power-of-two block,
-                                    so arena_size must exceed the power of
-                                    two at or above it; only the frames asked
+    size_t block_cache_size;     /* shared block cache bytes;
+                                    FC_BLOCK_CACHE_AUTO (the default): a
+                                    sixteenth of the memory the writer may
+                                    use (its cgroup's limit, or physical
+                                    memory), at least 8 MiB, at most an
+                                    eighth of arena_size. Any size is cut to
+                                    a quarter of that memory. Carved from
+                                    the arena as one power-of-two block, so
+                                    arena_size must exceed the power of two
+                                    at or above it; only the frames asked
                                     for are used (and ever touched) */
     const char *arena_path;      /* file-backed arena; NULL = anonymous */
     unsigned file_mode;          /* mode of files the store creates; 0600 */
@@ -161,6 +167,15 @@ typedef struct fc_options {
     int follow_nprefixes;
     int max_stale_ms;            /* nothing followed is served staler than this
                                     while the link is down; 1000 */
+    uint64_t max_mapped_bytes;   /* cap on table bytes mapped, summed over
+                                    every process of the store (a table
+                                    mapped by three processes counts three
+                                    times); tables past it are read with
+                                    pread through the block cache. 0 (the
+                                    default): half the memory the writer may
+                                    use (its cgroup's limit, or physical
+                                    memory; FORKCACHE_MEMORY_LIMIT overrides
+                                    both) */
 } fc_options;
 
 /* Documented defaults, also usable on their own. */
@@ -172,7 +187,8 @@ typedef struct fc_options {
 #define FC_DEFAULT_MAX_MAPPINGS        1000
 #define FC_DEFAULT_READER_SLOTS        1024
 #define FC_DEFAULT_ARENA_SIZE          ((size_t)1 << 30)
-#define FC_DEFAULT_BLOCK_CACHE_SIZE    ((size_t)8 << 20)
+#define FC_DEFAULT_BLOCK_CACHE_SIZE    ((size_t)8 << 20)  /* the automatic size's floor */
+#define FC_BLOCK_CACHE_AUTO            ((size_t)-1)  /* block_cache_size: follow memory */
 #define FC_DEFAULT_FILE_MODE           0600u
 #define FC_DEFAULT_QUEUE_SLOTS         32
 #define FC_DEFAULT_QUEUE_ENTRY_SIZE    ((size_t)256 << 10)
@@ -409,6 +425,32 @@ int fc_iter_status(const fc_iter *it);
 /* Frees the iterator (NULL is fine); always before its txn ends. */
 void fc_iter_free(fc_iter *it);
 
+/* ---- Waiting for writes ---------------------------------------------------- */
+
+/*
+ * The newest write sequence readers may see now (fc_stats.last_sequence,
+ * read with one atomic load): every write, from any process, raises it
+ * once it is visible everywhere. 0 for a NULL store.
+ */
+uint64_t fc_last_sequence(fc_store *store);
+
+/*
+ * Sleeps until the store's last sequence is past seen_seq, i.e. until a
+ * write published after the caller read seen_seq (with fc_last_sequence)
+ * is visible, instead of polling with transactions. Read seen_seq BEFORE
+ * looking at the data, then call fc_wait with it: a write that lands in
+ * between makes fc_wait return at once, so none is missed. Returns 0 when
+ * the sequence passed (at once if it already had), FC_ETIMEDOUT after
+ * timeout_ms milliseconds without one (0: just check; negative: no limit),
+ * FC_ESTALE in an attached process whose writer was replaced (reopen),
+ * FC_EINVAL for a NULL store or a child that did not call fc_after_fork.
+ * *now_seq (when not NULL) gets the last sequence it saw. A publication
+ * wakes every waiting process, whatever keys it wrote; no system call is
+ * made for it while nobody waits. Works in the writer, a forked worker and
+ * an attached (FC_ATTACH) process, from any number of threads.
+ */
+int fc_wait(fc_store *store, uint64_t seen_seq, int timeout_ms, uint64_t *now_seq);
+
 /* ---- Statistics ----------------------------------------------------------- */
 
 #define FC_NUM_LEVELS 7
@@ -420,6 +462,38 @@ void fc_iter_free(fc_iter *it);
 #define FC_STALL_ERROR     3  /* the background thread hit an error */
 #define FC_STALL_ARENA     4  /* the arena is full of memory an old snapshot
                                  pins: fc_stats.oldest_pin_pid names the reader */
+
+/*
+ * Operation counters (fc_stats.ops for the whole store, fc_reader_stat.ops
+ * for one process). Each process counts its own operations where it calls
+ * them, in its reader slot's counter lines (no line shared between
+ * processes is written per get); a sum is taken when asked, and a
+ * process's counts fold into the store's totals when its slot is freed (at
+ * fc_close, or by the sweep that reclaims a dead process's slot). Gets are
+ * counted when their transaction ends. Totals run from the arena's
+ * creation (the writer's open). A successful fc_put, fc_put_ttl or fc_del
+ * counts one put or delete; a successful fc_write counts one batch and the
+ * puts and deletes in it. A store opened FC_READONLY (its own private
+ * arena) counts nothing.
+ */
+#define FC_LATENCY_BUCKETS 16   /* write latency: bucket i < 2^i us, the last: the rest */
+#define FC_ATOMIC_OPS      4    /* atomic[op - 1][outcome]: 1 add, 2 replace, 3 incr, 4 cas */
+#define FC_OUTCOME_APPLIED 0    /* the operation wrote */
+#define FC_OUTCOME_REFUSED 1    /* its condition failed (EEXIST, ENOTFOUND, EMISMATCH,
+                                   ENAN, EOVERFLOW) */
+#define FC_OUTCOME_FAILED  2    /* another error */
+#define FC_OUTCOMES        3
+typedef struct fc_counters {
+    uint64_t gets;                       /* fc_get, fc_get_copy, fc_ttl calls that ran */
+    uint64_t hits, misses;               /* gets that found a value, and the others */
+    uint64_t expired;                    /* misses that met an expired value */
+    uint64_t puts, deletes, batches;
+    uint64_t atomic[FC_ATOMIC_OPS][FC_OUTCOMES];
+    uint64_t computes;                   /* fc_get_or_compute calls that computed */
+    uint64_t compute_waits;              /* ... that waited for another's computation */
+    uint64_t write_latency[FC_LATENCY_BUCKETS]; /* puts, deletes, batches by time taken */
+    uint64_t write_latency_sum_ns;
+} fc_counters;
 
 /* A snapshot of a store, as any process attached to it sees it. */
 typedef struct fc_stats {
@@ -467,6 +541,13 @@ typedef struct fc_stats {
     uint64_t follow_lag_ms;              /* age of the last proof that every
                                             invalidation had arrived (the bound
                                             on staleness now); 0 without a link */
+    uint64_t mapped_bytes_capacity;      /* the cap on mapped table bytes (max_mapped_bytes
+                                            as the arena holds it, whole 64 KiB+ units) */
+    uint64_t mapped_bytes_in_use;        /* table bytes mapped, summed over processes */
+    /* Appended in 0.1 (the library is not yet ABI-stable: a caller built
+     * against an older header must be rebuilt). */
+    fc_counters ops;                     /* every process's operations, see above */
+    uint64_t table_bytes;                /* sum of level_bytes */
 } fc_stats;
 
 /* fc_stats.follow_link */
@@ -480,6 +561,7 @@ typedef struct fc_reader_stat {
     int pid;
     uint64_t pinned_version;             /* 0 = pins nothing now */
     uint32_t mappings;                   /* Limiter units it holds */
+    fc_counters ops;                     /* its operations since it took the slot */
 } fc_reader_stat;
 
 /* Fills *st. Works in every process attached to the store. */
@@ -487,6 +569,16 @@ int fc_stats_get(fc_store *store, fc_stats *st);
 
 /* Copies up to max live reader slots into out; *n is how many were copied. */
 int fc_stats_readers(fc_store *store, fc_reader_stat *out, size_t max, size_t *n);
+
+/*
+ * The figures of fc_stats_get in Prometheus's text exposition format
+ * (version 0.0.4: names forkcache_*, HELP and TYPE lines, counters ending
+ * in _total, units in names, the write latency as a histogram in seconds),
+ * written to buf with a terminating NUL. *len is the length of the whole
+ * text (without the NUL) even when it did not fit: then the result is
+ * FC_ELIMIT and buf holds a truncated text (if cap > 0).
+ */
+int fc_stats_prometheus(fc_store *store, char *buf, size_t cap, size_t *len);
 
 /* ---- Expiry and size bound ------------------------------------------------- */
 

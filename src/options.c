@@ -41,7 +41,7 @@ void fc_options_init(fc_options *opts)
     opts->max_mappings = FC_DEFAULT_MAX_MAPPINGS;
     opts->reader_slots = FC_DEFAULT_READER_SLOTS;
     opts->arena_size = FC_DEFAULT_ARENA_SIZE;
-    opts->block_cache_size = FC_DEFAULT_BLOCK_CACHE_SIZE;
+    opts->block_cache_size = FC_BLOCK_CACHE_AUTO;
     opts->arena_path = NULL;
     opts->file_mode = FC_DEFAULT_FILE_MODE;
     opts->queue_slots = FC_DEFAULT_QUEUE_SLOTS;
@@ -50,6 +50,7 @@ void fc_options_init(fc_options *opts)
     opts->ttl_framing = 0;
     opts->max_bytes = 0;
     opts->max_snapshot_age_ms = 0;
+    opts->max_mapped_bytes = 0;
     opts->follow = NULL;
     opts->follow_prefixes = NULL;
     opts->follow_nprefixes = 0;
@@ -104,8 +105,8 @@ int fc_options_validate(const fc_options *o, const char **why)
     FC_REQUIRE(o->reader_slots >= 1 && o->reader_slots <= 1 << 16,
                "reader_slots: must be 1 .. 65536");
     FC_REQUIRE(o->arena_size >= (size_t)1 << 20, "arena_size: must be at least 1 MiB");
-    FC_REQUIRE(o->block_cache_size < o->arena_size,
-               "block_cache_size: must be smaller than arena_size");
+    FC_REQUIRE(o->block_cache_size == FC_BLOCK_CACHE_AUTO || o->block_cache_size < o->arena_size,
+               "block_cache_size: must be smaller than arena_size (or FC_BLOCK_CACHE_AUTO)");
     FC_REQUIRE((o->file_mode & ~(mode_t)0666) == 0 && (o->file_mode & 0600) == 0600,
                "file_mode: must include 0600 and only read/write bits");
     FC_REQUIRE(o->queue_slots >= 1 && o->queue_slots <= 4096, "queue_slots: must be 1 .. 4096");

@@ -6,7 +6,10 @@
  * recovers the store itself and checks that it holds exactly the state after
  * the acknowledged operations (or after one more, the one in flight, whole),
  * that it can load more, and that recovery left no orphan file behind. Then
- * the next round kills again. Rounds alternate between a writer that syncs
+ * the next round kills again. One round in four the writes come from a
+ * worker forked from the writer, which applies them itself as the write
+ * lock's leader, and the kill takes both (a leader killed mid-group, then
+ * recovery). Rounds alternate between a writer that syncs
  * every write (FC_SYNC, FC_WRITE_SYNC) and one that syncs nothing: a WAL
  * record reaches the kernel before the write is acknowledged, so a killed
  * process (not a lost machine) loses no acknowledged write either way.
@@ -28,6 +31,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -196,28 +200,22 @@ static void send_msg(int fd, uint64_t v)
 
 /* Never returns: loads op after op from `start` and reports each one
  * acknowledged; now and then flushes or compacts a range by hand. */
-static void child_main(int fd, int64_t start, int sync)
+/* Writes ops from start on, acknowledging each through fd; the writer
+ * also flushes and compacts now and then. */
+static void write_loop(fc_store *s, int fd, int64_t start, int sync, int is_writer)
 {
-    fc_options o = fct_small_opts();
-    if (sync)
-        o.flags |= FC_SYNC;
-    fc_store *s = NULL;
-    int rc = fc_open(fct_dir, &o, &s);
-    if (rc != 0)
-        child_fail("fc_open", rc, NULL);
-    send_msg(fd, MSG_OPENED);
     fc_batch *b;
     if (fc_batch_new(&b) != 0)
         _exit(2);
     for (int64_t j = start;; j++) {
-        rc = op_write(s, j, b, sync ? FC_WRITE_SYNC : 0);
+        int rc = op_write(s, j, b, sync ? FC_WRITE_SYNC : 0);
         if (rc != 0)
             child_fail("write", rc, s);
         send_msg(fd, (uint64_t)j);
         uint64_t h = mix64((uint64_t)j ^ 0x5555);
-        if (h % FLUSH_EVERY == 0 && (rc = fc_flush(s)) != 0)
+        if (is_writer && h % FLUSH_EVERY == 0 && (rc = fc_flush(s)) != 0)
             child_fail("fc_flush", rc, s);
-        if (h % COMPACT_EVERY == 1) {
+        if (is_writer && h % COMPACT_EVERY == 1) {
             char lo[32], hi[32];
             fct_key_of(lo, "key", 8, j / 2);
             fct_key_of(hi, "key", 8, j);
@@ -225,6 +223,44 @@ static void child_main(int fd, int64_t start, int sync)
                 child_fail("fc_compact_range", rc, s);
         }
     }
+}
+
+/* Leader rounds: the writes come from a worker forked from the writer,
+ * which applies them itself under the arena's write lock (the write
+ * lane), so a kill also lands inside a leader's group. The worker dies
+ * with the writer (PR_SET_PDEATHSIG); the parent reads acknowledgements
+ * until the pipe's last writer, the worker, is gone, so nothing writes
+ * while the parent recovers. */
+static int round_leads(int round)
+{
+    return round % 4 == 2;
+}
+
+static void child_main(int fd, int64_t start, int sync, int lead)
+{
+    fc_options o = fct_small_opts();
+    if (sync)
+        o.flags |= FC_SYNC;
+    fc_store *s = NULL;
+    pid_t writer = getpid();
+    int rc = fc_open(fct_dir, &o, &s);
+    if (rc != 0)
+        child_fail("fc_open", rc, NULL);
+    send_msg(fd, MSG_OPENED);
+    if (lead) {
+        pid_t w = fc_fork();
+        if (w == 0) {
+            if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != writer)
+                _exit(0);
+            if (fc_after_fork(s) != 0)
+                _exit(2);
+            write_loop(s, fd, start, sync, 0);
+        }
+        close(fd);
+        for (;;)
+            pause();
+    }
+    write_loop(s, fd, start, sync, 1);
 }
 
 /* ---- the parent: kill, recover, check ------------------------------------- */
@@ -281,7 +317,7 @@ static int64_t run_and_kill(int64_t start, int round)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         close(p[0]);
-        child_main(p[1], start, round_syncs(round));
+        child_main(p[1], start, round_syncs(round), round_leads(round));
     }
     close(p[1]);
     /* Two rounds in three wait for the open so the kill lands among the
@@ -396,7 +432,7 @@ static void check_no_orphans(int round)
     fci_vset vs;
     fci_err err;
     fci_err_clear(&err);
-    ck_assert_int_eq(fci_vset_init(&vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(&vs, AT_FDCWD, fct_dir, 0600), 0);
     int rc = fci_vset_recover(&vs, 0, &err);
     ck_assert_msg(rc == 0, "round %d: MANIFEST: %s", round, err.msg);
     size_t listed = 0, found = 0;

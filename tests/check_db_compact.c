@@ -343,7 +343,7 @@ static void load_version(fci_vset *vs)
 {
     fci_err err;
     fci_err_clear(&err);
-    ck_assert_int_eq(fci_vset_init(vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(vs, AT_FDCWD, fct_dir, 0600), 0);
     ck_assert_msg(fci_vset_recover(vs, 0, &err) == 0, "%s", err.msg);
 }
 

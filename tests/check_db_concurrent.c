@@ -164,6 +164,10 @@ static int check_scan(fc_store *s, int first_group, int reverse)
     return bad;
 }
 
+/* The cap on mapped bytes of the run (0: the default), which every
+ * reader checks every 64 reads (set before the readers fork). */
+static uint64_t g_mapped_cap;
+
 static void reader(fc_store *s, int id, int stop_fd)
 {
     uint32_t last[GROUPS];
@@ -181,9 +185,16 @@ static void reader(fc_store *s, int id, int stop_fd)
         if (rc != 0)
             _exit(rc);
         char c;
+        fc_stats st;
+        if ((n & 63) == 0 && g_mapped_cap != 0 &&
+            (fc_stats_get(s, &st) != 0 || st.mapped_bytes_in_use > g_mapped_cap))
+            _exit(20);   /* the byte cap was passed */
         if ((n & 63) == 0 && read(stop_fd, &c, 1) == 0)
             break; /* the writer closed the pipe: done */
     }
+    fc_stats st;
+    if (g_mapped_cap != 0 && (fc_stats_get(s, &st) != 0 || st.tables_pread == 0))
+        _exit(21);   /* the cap sent no table to pread: the test tested nothing */
     fc_close(s);
     _exit(0);
 }
@@ -209,6 +220,7 @@ static double seconds(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+
 static void run(int max_mappings, double duration)
 {
     const char *tmp = fct_tmpdir();
@@ -220,6 +232,7 @@ static void run(int max_mappings, double duration)
     o.arena_size = 256u << 20;
     o.block_cache_size = 1u << 20;
     o.max_mappings = max_mappings;
+    o.max_mapped_bytes = g_mapped_cap;
     fc_store *s;
     ck_assert_int_eq(fc_open(dir, &o, &s), 0);
     fc_batch *b;
@@ -278,7 +291,19 @@ END_TEST
 
 START_TEST(readers_against_model_through_pread)
 {
+    g_mapped_cap = 0;
     run(2, 2.0);
+}
+END_TEST
+
+/* Mappings allowed, but the tables' bytes are past the cap on mapped
+ * bytes: the rest is read with pread, every read still exact, and the sum
+ * of mapped bytes never passes the cap. */
+START_TEST(readers_against_model_past_the_byte_cap)
+{
+    g_mapped_cap = 192u << 10;
+    run(1000, 2.0);
+    g_mapped_cap = 0;
 }
 END_TEST
 
@@ -288,6 +313,7 @@ static Suite *concurrent_suite(void)
     TCase *tc = tcase_create("concurrent");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, readers_against_model_with_mappings);
+    tcase_add_test(tc, readers_against_model_past_the_byte_cap);
     tcase_add_test(tc, readers_against_model_through_pread);
     suite_add_tcase(s, tc);
     return s;

@@ -36,11 +36,12 @@ static void fill(int compression, size_t value_size, int n)
 
 START_TEST(fresh_store_gets_block_size_and_an_eighth)
 {
-    ck_assert_uint_eq(fci_frame_size_for(fct_dir, 4096), 4608);
-    ck_assert_uint_eq(fci_frame_size_for(fct_dir, 16384), 18432);
-    ck_assert_uint_eq(fci_frame_size_for(fct_dir, 1000), 4096);          /* never below a page */
-    ck_assert_uint_eq(fci_frame_size_for(fct_dir, (size_t)1 << 25), (size_t)1 << 24); /* capped */
-    ck_assert_uint_eq(fci_frame_size_for("/nonexistent/forkcache", 4096), 4608);
+    ck_assert_uint_eq(fci_frame_size_for(AT_FDCWD, fct_dir, 4096), 4608);
+    ck_assert_uint_eq(fci_frame_size_for(AT_FDCWD, fct_dir, 16384), 18432);
+    ck_assert_uint_eq(fci_frame_size_for(AT_FDCWD, fct_dir, 1000), 4096); /* never below a page */
+    ck_assert_uint_eq(fci_frame_size_for(AT_FDCWD, fct_dir, (size_t)1 << 25),
+                      (size_t)1 << 24); /* capped */
+    ck_assert_uint_eq(fci_frame_size_for(AT_FDCWD, "/nonexistent/forkcache", 4096), 4608);
 }
 END_TEST
 
@@ -48,7 +49,7 @@ END_TEST
 START_TEST(small_values_get_frames_just_past_the_block)
 {
     fill(FC_COMPRESSION_NONE, 100, 20000);
-    size_t f = fci_frame_size_for(fct_dir, 4096);
+    size_t f = fci_frame_size_for(AT_FDCWD, fct_dir, 4096);
     ck_assert_uint_eq(f % 64, 0);
     ck_assert_uint_ge(f, 4096 + 4096 / 16);
     ck_assert_uint_le(f, 4096 + 512);
@@ -60,7 +61,7 @@ END_TEST
 START_TEST(large_values_get_frames_that_hold_their_blocks)
 {
     fill(FC_COMPRESSION_NONE, 3000, 3000);
-    size_t f = fci_frame_size_for(fct_dir, 4096);
+    size_t f = fci_frame_size_for(AT_FDCWD, fct_dir, 4096);
     ck_assert_uint_ge(f, 2 * 3000 + 2 * 11);
     ck_assert_uint_le(f, 2 * 3000 + 256);
 }
@@ -70,7 +71,7 @@ END_TEST
 START_TEST(compressed_tables_get_twice_the_block)
 {
     fill(FC_COMPRESSION_SNAPPY, 100, 20000);
-    ck_assert_uint_eq(fci_frame_size_for(fct_dir, 4096), 8192);
+    ck_assert_uint_eq(fci_frame_size_for(AT_FDCWD, fct_dir, 4096), 8192);
 }
 END_TEST
 
@@ -96,9 +97,9 @@ START_TEST(damaged_files_are_not_sampled)
     char path[4096];
     snprintf(path, sizeof path, "%s/900010.ldb", fct_dir);
     ck_assert_int_eq(mkdir(path, 0700), 0);
-    ck_assert_uint_eq(fci_frame_size_for(fct_dir, 4096), 4608);
+    ck_assert_uint_eq(fci_frame_size_for(AT_FDCWD, fct_dir, 4096), 4608);
     fill(FC_COMPRESSION_NONE, 3000, 3000); /* and beside real tables */
-    ck_assert_uint_ge(fci_frame_size_for(fct_dir, 4096), 2 * 3000);
+    ck_assert_uint_ge(fci_frame_size_for(AT_FDCWD, fct_dir, 4096), 2 * 3000);
     rmdir(path);
 }
 END_TEST

@@ -64,7 +64,7 @@ typedef struct state {
 static void load(state *st)
 {
     fci_err err;
-    ck_assert_int_eq(fci_vset_init(&st->vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(&st->vs, AT_FDCWD, fct_dir, 0600), 0);
     ck_assert_msg(fci_vset_recover(&st->vs, 0, &err) == 0, "recover: %s", err.msg);
     st->manifest = st->vs.manifest_number;   /* reserved: below next_file */
 }
@@ -95,11 +95,11 @@ static void write_manifest(uint64_t number, const fci_buf *recs, size_t n)
     fci_err err;
     fci_log_writer w;
     fci_filename(path, sizeof path, fct_dir, FCI_FILE_MANIFEST, number);
-    ck_assert_msg(fci_log_writer_open(&w, path, 1, 0600, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fci_log_writer_open(&w, AT_FDCWD, path, 1, 0600, &err) == 0, "%s", err.msg);
     for (size_t i = 0; i < n; i++)
         ck_assert_msg(fci_log_writer_add(&w, fci_buf_slice(&recs[i]), &err) == 0, "%s", err.msg);
     ck_assert_int_eq(fci_log_writer_close(&w, &err), 0);
-    ck_assert_int_ge(fci_current_write(fct_dir, number, 0600, &err), 0);
+    ck_assert_int_ge(fci_current_write(AT_FDCWD, fct_dir, number, 0600, &err), 0);
 }
 
 static void write_edit(uint64_t number, const fci_version_edit *e)
@@ -401,7 +401,7 @@ END_TEST
 START_TEST(file_numbers_never_wrap)
 {
     fci_vset vs;
-    ck_assert_int_eq(fci_vset_init(&vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(&vs, AT_FDCWD, fct_dir, 0600), 0);
     vs.next_file = FCI_NEXT_FILE_LIMIT - 1;
     ck_assert_uint_eq(fci_vset_new_file_number(&vs), FCI_NEXT_FILE_LIMIT - 1);
     ck_assert_uint_eq(fci_vset_new_file_number(&vs), 0);

@@ -173,6 +173,11 @@ START_TEST(writer_refusal_says_why)
     fc_store *s = open_small();
     int go[2];
     ck_assert_int_eq(pipe2(go, O_CLOEXEC), 0);
+    /* Every WAL append fails, in the writer and in the producer (armed
+     * before the fork): whoever leads the group refuses it. */
+    fci_io_fault f = { .kind = FCI_IO_ANY, .site = FCI_IO_SITE_LOG_APPEND, .nth = 1,
+                       .count = 0, .err = EMFILE };
+    ck_assert_int_eq(fci_io_fault_arm(&f), 0);
     pid_t pid = fc_fork();
     if (pid == 0) {
         char c;
@@ -190,10 +195,6 @@ START_TEST(writer_refusal_says_why)
         _exit(0);
     }
     close(go[0]);
-    /* Only this process (the writer) fails its appends. */
-    fci_io_fault f = { .kind = FCI_IO_ANY, .site = FCI_IO_SITE_LOG_APPEND, .nth = 1,
-                       .count = 0, .err = EMFILE };
-    ck_assert_int_eq(fci_io_fault_arm(&f), 0);
     close(go[1]);
     int status;
     waitpid(pid, &status, 0);

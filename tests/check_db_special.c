@@ -48,13 +48,13 @@ static void pick(const char *kind, char *name, size_t cap, char *key, size_t kca
     fci_vset vs;
     fci_err err;
     key[0] = '\0';
-    ck_assert_int_eq(fci_vset_init(&vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(&vs, AT_FDCWD, fct_dir, 0600), 0);
     ck_assert_msg(fci_vset_recover(&vs, 0, &err) == 0, "%s", err.msg);
     if (strcmp(kind, "CURRENT") == 0) {
         snprintf(name, cap, "CURRENT");
     } else if (strcmp(kind, "MANIFEST") == 0) {
         uint64_t m;
-        ck_assert_int_eq(fci_current_read(fct_dir, &m, name, cap, &err), 0);
+        ck_assert_int_eq(fci_current_read(AT_FDCWD, fct_dir, &m, name, cap, &err), 0);
     } else if (strcmp(kind, "WAL") == 0) {
         fci_filename(name, cap, NULL, FCI_FILE_WAL, vs.log_number);
     } else {
@@ -249,6 +249,25 @@ START_TEST(planted_symlinks_are_not_followed)
 }
 END_TEST
 
+/* LOCK planted as a symbolic link to a name outside the store: the writer
+ * refuses to open (FC_EPERM, the system's "too many levels of symbolic
+ * links"), and nothing is created at the link's target. */
+START_TEST(lock_as_a_link_is_refused)
+{
+    char target[4200], link[4300];
+    struct stat st;
+    snprintf(target, sizeof target, "%s.lock-target", fct_dir);
+    snprintf(link, sizeof link, "%s/LOCK", fct_dir);
+    ck_assert_int_eq(symlink(target, link), 0);
+    fc_options o = fct_small_opts();
+    o.flags |= FC_CREATE;
+    fc_store *s = NULL;
+    ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_EPERM);
+    ck_assert_msg(strstr(fc_errmsg(NULL), "LOCK") != NULL, "%s", fc_errmsg(NULL));
+    ck_assert_int_ne(lstat(target, &st), 0);
+}
+END_TEST
+
 /* Issue 16, item 1: a writer refuses a store directory that another user
  * could write into (as ssh refuses its files): writable by every user, or
  * owned by someone who is neither this user nor root. */
@@ -293,6 +312,7 @@ static Suite *special_suite(void)
     tcase_add_test(tc, table_fifo);
     tcase_add_test(tc, table_dev_zero);
     tcase_add_test(tc, planted_symlinks_are_not_followed);
+    tcase_add_test(tc, lock_as_a_link_is_refused);
     tcase_add_test(tc, writer_refuses_a_directory_others_may_write);
     suite_add_tcase(s, tc);
     return s;

@@ -106,7 +106,7 @@ static void build_store(void)
 static void load_vset(fci_vset *vs)
 {
     fci_err err;
-    ck_assert_int_eq(fci_vset_init(vs, fct_dir, 0600), 0);
+    ck_assert_int_eq(fci_vset_init(vs, AT_FDCWD, fct_dir, 0600), 0);
     ck_assert_msg(fci_vset_recover(vs, 0, &err) == 0, "recover: %s", err.msg);
 }
 
@@ -180,7 +180,7 @@ static void manifest_name(char *name, size_t cap)
 {
     uint64_t m;
     fci_err err;
-    ck_assert_int_eq(fci_current_read(fct_dir, &m, name, cap, &err), 0);
+    ck_assert_int_eq(fci_current_read(AT_FDCWD, fct_dir, &m, name, cap, &err), 0);
 }
 
 /* A live table from the middle of the largest level, and its number. */
@@ -207,7 +207,7 @@ static uint64_t middle_record(const char *name, uint64_t *end)
     uint64_t offs[4096];
     int n = 0;
     path_of(p, sizeof p, name);
-    ck_assert_int_eq(fci_log_reader_open(&r, p, 0, NULL), 0);
+    ck_assert_int_eq(fci_log_reader_open(&r, AT_FDCWD, p, 0, NULL), 0);
     while (fci_log_reader_read(&r, &rec, NULL) == 1 && n < 4096)
         offs[n++] = r.record_offset;
     fci_log_reader_free(&r);

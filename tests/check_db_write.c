@@ -314,7 +314,8 @@ static void run_stall(int kill_reader)
     ck_assert_int_eq(fc_stats_get(s, &st), 0);
     ck_assert_int_ne(st.stall, FC_STALL_ARENA);
     check_all_there(s);
-    ck_assert_int_eq(fc_close(s), 0);
+    int crc = fc_close(s);
+    ck_assert_msg(crc == 0, "fc_close: %s: %s", fc_strerror(crc), fc_errmsg(NULL));
 }
 
 START_TEST(arena_full_stalls_until_the_reader_ends)

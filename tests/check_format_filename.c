@@ -104,8 +104,8 @@ START_TEST(current_write_and_read)
     fci_err err = { 0, "" };
     uint64_t num = 0;
 
-    ck_assert_int_eq(fci_current_read(dir, &num, NULL, 0, &err), FC_ENOTFOUND);
-    ck_assert_int_eq(fci_current_write(dir, 1, 0600, &err), 0);
+    ck_assert_int_eq(fci_current_read(AT_FDCWD, dir, &num, NULL, 0, &err), FC_ENOTFOUND);
+    ck_assert_int_eq(fci_current_write(AT_FDCWD, dir, 1, 0600, &err), 0);
     snprintf(path, sizeof path, "%s/CURRENT", dir);
     char buf[64] = { 0 };
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -115,25 +115,25 @@ START_TEST(current_write_and_read)
     snprintf(path, sizeof path, "%s/000001.dbtmp", dir);
     ck_assert_int_ne(access(path, F_OK), 0);     /* the temp file was renamed */
 
-    ck_assert_int_eq(fci_current_read(dir, &num, name, sizeof name, &err), 0);
+    ck_assert_int_eq(fci_current_read(AT_FDCWD, dir, &num, name, sizeof name, &err), 0);
     ck_assert_uint_eq(num, 1);
     ck_assert_str_eq(name, "MANIFEST-000001");
 
-    ck_assert_int_eq(fci_current_write(dir, 1234567, 0600, &err), 0);
-    ck_assert_int_eq(fci_current_read(dir, &num, name, sizeof name, &err), 0);
+    ck_assert_int_eq(fci_current_write(AT_FDCWD, dir, 1234567, 0600, &err), 0);
+    ck_assert_int_eq(fci_current_read(AT_FDCWD, dir, &num, name, sizeof name, &err), 0);
     ck_assert_uint_eq(num, 1234567);
     ck_assert_str_eq(name, "MANIFEST-1234567");
 
     /* A name spelled with more zeros comes back as written. */
     put_file(dir, "CURRENT", "MANIFEST-0000009\n", 17);
-    ck_assert_int_eq(fci_current_read(dir, &num, name, sizeof name, &err), 0);
+    ck_assert_int_eq(fci_current_read(AT_FDCWD, dir, &num, name, sizeof name, &err), 0);
     ck_assert_uint_eq(num, 9);
     ck_assert_str_eq(name, "MANIFEST-0000009");
-    ck_assert_int_eq(fci_current_read(dir, &num, name, 5, &err), FC_EINVAL);
+    ck_assert_int_eq(fci_current_read(AT_FDCWD, dir, &num, name, 5, &err), FC_EINVAL);
 
     /* Writing into a directory that does not exist fails cleanly. */
     snprintf(path, sizeof path, "%s/nope", dir);
-    ck_assert_int_lt(fci_current_write(path, 1, 0600, &err), 0);
+    ck_assert_int_lt(fci_current_write(AT_FDCWD, path, 1, 0600, &err), 0);
     fct_rmtree(dir);
 }
 END_TEST
@@ -150,7 +150,8 @@ START_TEST(current_corrupt)
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         put_file(dir, "CURRENT", bad[i].data, bad[i].n);
-        ck_assert_msg(fci_current_read(dir, &num, NULL, 0, &err) == FC_ECORRUPT, "case %zu", i);
+        ck_assert_msg(fci_current_read(AT_FDCWD, dir, &num, NULL, 0, &err) == FC_ECORRUPT,
+                      "case %zu", i);
         ck_assert_ptr_nonnull(strstr(err.msg, "CURRENT"));
         ck_assert_uint_eq(num, 42);
     }
@@ -158,7 +159,7 @@ START_TEST(current_corrupt)
     memset(huge, 'M', sizeof huge);
     huge[sizeof huge - 1] = '\n';
     put_file(dir, "CURRENT", huge, sizeof huge);
-    ck_assert_int_eq(fci_current_read(dir, &num, NULL, 0, &err), FC_ECORRUPT);
+    ck_assert_int_eq(fci_current_read(AT_FDCWD, dir, &num, NULL, 0, &err), FC_ECORRUPT);
     fct_rmtree(dir);
 }
 END_TEST

@@ -192,7 +192,7 @@ START_TEST(writer_fd_round_trip)
 
     ck_assert_ptr_nonnull(dir);
     scratch_file(path, sizeof path, dir, "000003.log");
-    ck_assert_int_eq(fci_log_writer_open(&w, path, 1, 0600, &err), 0);
+    ck_assert_int_eq(fci_log_writer_open(&w, AT_FDCWD, path, 1, 0600, &err), 0);
     for (size_t i = 0; i < n; i++) {
         fill_record(&rec, i, sizes[i]);
         ck_assert_int_eq(fci_log_writer_add(&w, fci_buf_slice(&rec), &err), 0);
@@ -215,7 +215,7 @@ START_TEST(writer_fd_round_trip)
     close(fd);
 
     fci_log_reader r;
-    ck_assert_int_eq(fci_log_reader_open(&r, path, 0, &err), 0);
+    ck_assert_int_eq(fci_log_reader_open(&r, AT_FDCWD, path, 0, &err), 0);
     for (size_t i = 0; i < n; i++)
         expect_record(&r, i, sizes[i], lay.hdr[i]);
     expect_end(&r, 0, size, 0);
@@ -291,7 +291,7 @@ START_TEST(writer_continues_existing_log)
 
     scratch_file(path, sizeof path, dir, "000004.log");
     for (size_t i = 0; i < 5; i++) {
-        ck_assert_int_eq(fci_log_writer_open(&w, path, i == 0, 0600, &err), 0);
+        ck_assert_int_eq(fci_log_writer_open(&w, AT_FDCWD, path, i == 0, 0600, &err), 0);
         fill_record(&rec, i, sizes[i]);
         ck_assert_int_eq(fci_log_writer_add(&w, fci_buf_slice(&rec), &err), 0);
         ck_assert_int_eq(fci_log_writer_close(&w, &err), 0);
@@ -309,7 +309,7 @@ START_TEST(writer_continues_existing_log)
     size_t sizes6[] = { 100, B - 200, 50, 70000, 3, 40 };
     build_log(&all, &lay, sizes6, 6);
     fci_log_reader r;
-    ck_assert_int_eq(fci_log_reader_open(&r, path, 0, &err), 0);
+    ck_assert_int_eq(fci_log_reader_open(&r, AT_FDCWD, path, 0, &err), 0);
     for (size_t i = 0; i < 6; i++)
         expect_record(&r, i, sizes6[i], lay.hdr[i]);
     expect_end(&r, 0, all.size, 0);
@@ -331,7 +331,7 @@ START_TEST(record_of_8_mib)
     layout lay;
 
     scratch_file(path, sizeof path, dir, "000005.log");
-    ck_assert_int_eq(fci_log_writer_open(&w, path, 1, 0600, &err), 0);
+    ck_assert_int_eq(fci_log_writer_open(&w, AT_FDCWD, path, 1, 0600, &err), 0);
     for (size_t i = 0; i < 3; i++) {
         fill_record(&rec, i, sizes[i]);
         ck_assert_int_eq(fci_log_writer_add(&w, fci_buf_slice(&rec), &err), 0);
@@ -343,7 +343,7 @@ START_TEST(record_of_8_mib)
     read_all_mem(&all, &lay);
 
     fci_log_reader r;
-    ck_assert_int_eq(fci_log_reader_open(&r, path, 0, &err), 0);
+    ck_assert_int_eq(fci_log_reader_open(&r, AT_FDCWD, path, 0, &err), 0);
     for (size_t i = 0; i < 3; i++)
         expect_record(&r, i, sizes[i], lay.hdr[i]);
     expect_end(&r, 0, all.size, 0);
@@ -805,9 +805,9 @@ START_TEST(io_errors)
     fci_err err = { 0, "" };
     scratch_file(path, sizeof path, dir, "missing/000001.log");
     fci_log_writer w;
-    ck_assert_int_lt(fci_log_writer_open(&w, path, 1, 0600, &err), 0);
+    ck_assert_int_lt(fci_log_writer_open(&w, AT_FDCWD, path, 1, 0600, &err), 0);
     fci_log_reader r;
-    ck_assert_int_lt(fci_log_reader_open(&r, path, 0, &err), 0);
+    ck_assert_int_lt(fci_log_reader_open(&r, AT_FDCWD, path, 0, &err), 0);
     fci_log_reader_free(&r);
 
     /* Reading through a write-only fd fails with an I/O code, not damage. */

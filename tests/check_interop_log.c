@@ -78,10 +78,11 @@ static void load_manifest(const char *dir, version *v)
     uint64_t number;
     fci_err err = { 0, "" };
     memset(v, 0, sizeof *v);
-    ck_assert_msg(fci_current_read(dir, &number, name, sizeof name, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fci_current_read(AT_FDCWD, dir, &number, name, sizeof name, &err) == 0, "%s",
+                  err.msg);
     snprintf(path, sizeof path, "%s/%s", dir, name);
     fci_log_reader r;
-    ck_assert_msg(fci_log_reader_open(&r, path, 0, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fci_log_reader_open(&r, AT_FDCWD, path, 0, &err) == 0, "%s", err.msg);
     fci_version_edit e;
     fci_edit_init(&e);
     fci_slice rec;
@@ -172,7 +173,7 @@ static uint64_t max_wal_sequence(const char *dir, uint64_t min_log)
         fci_slice rec;
         int rc;
         ck_assert_int_ge(fci_filename(path, sizeof path, dir, FCI_FILE_WAL, n), 0);
-        ck_assert_int_eq(fci_log_reader_open(&r, path, 0, &err), 0);
+        ck_assert_int_eq(fci_log_reader_open(&r, AT_FDCWD, path, 0, &err), 0);
         while ((rc = fci_log_reader_read(&r, &rec, &err)) == 1)
             ck_assert_msg(fci_batch_insert(rec, track_max, &max, &err) == 0, "%s", err.msg);
         ck_assert_msg(rc == 0, "%s", err.msg);
@@ -301,7 +302,7 @@ START_TEST(leveldb_wal_parses)
     fci_buf text = FCI_BUF_INIT;
     fci_slice rec;
     int rc, batches = 0;
-    ck_assert_int_eq(fci_log_reader_open(&r, path, 0, &err), 0);
+    ck_assert_int_eq(fci_log_reader_open(&r, AT_FDCWD, path, 0, &err), 0);
     while ((rc = fci_log_reader_read(&r, &rec, &err)) == 1) {
         ck_assert_msg(fci_batch_insert(rec, wal_text, &text, &err) == 0, "%s", err.msg);
         batches++;
@@ -328,7 +329,7 @@ static void write_log(const char *path, const fci_slice *recs, size_t n)
 {
     fci_log_writer w;
     fci_err err = { 0, "" };
-    ck_assert_msg(fci_log_writer_open(&w, path, 1, 0600, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fci_log_writer_open(&w, AT_FDCWD, path, 1, 0600, &err) == 0, "%s", err.msg);
     for (size_t i = 0; i < n; i++)
         ck_assert_int_eq(fci_log_writer_add(&w, recs[i], &err), 0);
     ck_assert_int_eq(fci_log_writer_sync(&w, &err), 0);
@@ -399,7 +400,7 @@ START_TEST(leveldb_opens_our_store)
     fci_slice mrec = fci_buf_slice(&enc);
     ck_assert_int_ge(fci_filename(path, sizeof path, dir, FCI_FILE_MANIFEST, 1), 0);
     write_log(path, &mrec, 1);
-    ck_assert_msg(fci_current_write(dir, 1, 0600, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fci_current_write(AT_FDCWD, dir, 1, 0600, &err) == 0, "%s", err.msg);
 
     /* LevelDB replays our WAL and serves exactly our data. */
     for (int round = 0; round < 2; round++) {

@@ -39,7 +39,8 @@ START_TEST(defaults)
     ck_assert_int_eq(o.max_mappings, 1000);
     ck_assert_int_eq(o.reader_slots, 1024);
     ck_assert_uint_eq(o.arena_size, (size_t)1 << 30);
-    ck_assert_uint_eq(o.block_cache_size, (size_t)8 << 20);
+    ck_assert_uint_eq(o.block_cache_size, FC_BLOCK_CACHE_AUTO);
+    ck_assert_uint_eq(o.max_mapped_bytes, 0);
     ck_assert_ptr_null(o.arena_path);
     ck_assert_uint_eq(o.file_mode, 0600);
     ck_assert_int_eq(o.queue_slots, 32);

@@ -225,24 +225,26 @@ END_TEST
 /* Layout 1 predates the expiry block (ttl_off took its padding word at
  * 600) and value framing: a build of layout 1 attached to a framed store's
  * arena would hand out values with their frames and queue unframed ones
- * that the writer stores as they are. So the two refuse each other's
- * arenas; yet a closed layout-1 arena file left in a store directory must
- * not stop this build's writer from opening the store: its owner fields
- * sit where ours do, and with its owner gone the file is replaced. */
+ * that the writer stores as they are. Layout 2 predates the write lane: a
+ * build of layout 2 would write without the write lock. So builds refuse
+ * each other's arenas; yet a closed arena file of an older layout left in
+ * a store directory must not stop this build's writer from opening the
+ * store: its owner fields sit where ours do, and with its owner gone the
+ * file is replaced. Run for every older layout (_i). */
 START_TEST(attach_layout_before_expiry)
 {
     make_closed_arena();
-    uint32_t v = 1;
+    uint32_t v = (uint32_t)_i;
     poke(g_path, offsetof(fci_arena_header, layout_version), &v, 4);
     char want[64];
-    snprintf(want, sizeof want, "layout version: expected %u, found 1",
-             FCI_ARENA_LAYOUT_VERSION);
-    ck_assert_uint_gt(FCI_ARENA_LAYOUT_VERSION, 1);
+    snprintf(want, sizeof want, "layout version: expected %u, found %u",
+             FCI_ARENA_LAYOUT_VERSION, v);
+    ck_assert_uint_gt(FCI_ARENA_LAYOUT_VERSION, v);
     expect_attach_fails(FC_EVERSION, want);
     fci_err e;
     int rc;
     fci_arena *a = create_file(g_path, 1 << 20, &e, &rc);
-    ck_assert_msg(rc == 0, "a closed layout-1 arena was not replaced: %s", e.msg);
+    ck_assert_msg(rc == 0, "a closed layout-%u arena was not replaced: %s", v, e.msg);
     fci_arena_detach(a);
     fci_arena *b = NULL;
     ck_assert_int_eq(fci_arena_attach(g_path, &b, &e), 0);
@@ -443,7 +445,8 @@ static Suite *arena_suite(void)
     tcase_add_test(tc, attach_truncated);
     tcase_add_test(tc, attach_other_magic);
     tcase_add_test(tc, attach_other_version);
-    tcase_add_test(tc, attach_layout_before_expiry);
+    tcase_add_loop_test(tc, attach_layout_before_expiry, FCI_ARENA_LAYOUT_OLDEST,
+                        FCI_ARENA_LAYOUT_VERSION);
     tcase_add_test(tc, attach_other_byte_order);
     tcase_add_test(tc, attach_bad_geometry);
     tcase_add_test(tc, attach_missing);

@@ -1,6 +1,7 @@
 /*
  * check_shm_limiter.c - the cross-process Limiter: its bound, its errors,
- * per-process holdings, and exactness when holders are SIGKILLed at random
+ * per-process holdings, the cap on mapped bytes (the byte Limiter), and
+ * exactness of both when holders are SIGKILLed at random
  * points of a transfer.
  */
 #include "config.h"
@@ -37,6 +38,40 @@ START_TEST(bound_and_errors)
     ck_assert_uint_eq(st.readers_reported, 1);
     ck_assert_uint_eq(ri[0].n_acquired, 6);
     ck_assert_uint_eq(ri[0].n_refused, 1);
+    fci_arena_detach(a);
+}
+END_TEST
+
+/* The byte Limiter: a mapping costs its bytes rounded up to whole units
+ * (64 KiB for a small cap), and the cap holds as the mapping count does. */
+START_TEST(byte_cap_bound_and_errors)
+{
+    fci_arena *a = fct_shm_anon_capped(1 << 20, 8, 100, (1u << 20) + 1000);
+    fci_err e;
+    ck_assert_uint_eq(fci_limiter_bytes_cap(a), 1u << 20);   /* whole units */
+    ck_assert_uint_eq(fci_limiter_units(a, 1), 1);
+    ck_assert_uint_eq(fci_limiter_units(a, 65536), 1);
+    ck_assert_uint_eq(fci_limiter_units(a, 65537), 2);
+    ck_assert_int_eq(fci_limiter_acquire_bytes(a, 10, &e), 0);
+    ck_assert_int_eq(fci_limiter_acquire_bytes(a, 7, &e), FC_ELIMIT);
+    ck_assert_ptr_nonnull(strstr(e.msg, "mapped bytes"));
+    ck_assert_int_eq(fci_limiter_acquire_bytes(a, 6, &e), 0);
+    ck_assert_uint_eq(fci_limiter_bytes_in_use(a), 1u << 20);
+    ck_assert_uint_eq(fci_limiter_bytes_held(a), 16);
+    ck_assert_int_eq(fci_limiter_acquire_bytes(a, 1, &e), FC_ELIMIT);
+    ck_assert_int_eq(fci_limiter_release_bytes(a, 17, &e), FC_EINVAL);
+    ck_assert_int_eq(fci_limiter_release_bytes(a, 16, &e), 0);
+    ck_assert_uint_eq(fci_limiter_bytes_in_use(a), 0);
+    ck_assert_int_eq(fci_limiter_acquire_bytes(a, 17, &e), FC_ELIMIT);  /* past the cap */
+    fci_arena_stats st;
+    fci_arena_stats_get(a, &st, NULL, 0);
+    ck_assert_uint_eq(st.mapped_bytes_cap, 1u << 20);
+    ck_assert_uint_eq(st.mapped_bytes_in_use, 0);
+    fci_arena_detach(a);
+    /* a cap of terabytes takes a bigger unit: 24 bits of count still cover it */
+    a = fct_shm_anon_capped(1 << 20, 8, 100, (uint64_t)3 << 40);
+    ck_assert_uint_eq(fci_limiter_bytes_cap(a), (uint64_t)3 << 40);
+    ck_assert_uint_eq(fci_limiter_units(a, 1), 1);
     fci_arena_detach(a);
 }
 END_TEST
@@ -134,6 +169,7 @@ END_TEST
 
 #define NPROC 8
 #define CAP   24
+#define BYTE_UNITS 40     /* byte Limiter capacity, 64 KiB units */
 
 struct shared_flags {
     _Atomic int stop;
@@ -154,9 +190,17 @@ static void hammer_child(fci_arena *a, struct shared_flags *f, unsigned seed)
             fci_limiter_acquire(a, NULL);
         else if (fci_limiter_held(a) > 0 && fci_limiter_release(a, NULL) != 0)
             atomic_fetch_add(&f->violations, 1);
+        uint32_t units = 1 + (r >> 8) % 4;
+        if ((r >> 4) % 3 != 0)
+            fci_limiter_acquire_bytes(a, units, NULL);
+        else if (fci_limiter_bytes_held(a) >= units &&
+                 fci_limiter_release_bytes(a, units, NULL) != 0)
+            atomic_fetch_add(&f->violations, 1);
         if (r % 997 == 0)
             fci_readers_sweep(a);
-        if (fci_limiter_available(a) > CAP || fci_limiter_held(a) > CAP)
+        if (fci_limiter_available(a) > CAP || fci_limiter_held(a) > CAP ||
+            fci_limiter_bytes_in_use(a) > (uint64_t)BYTE_UNITS << 16 ||
+            fci_limiter_bytes_held(a) > BYTE_UNITS)
             atomic_fetch_add(&f->violations, 1);
         if ((++ops & 1023) == 0)
             atomic_fetch_add(&f->ops, 1024);
@@ -167,7 +211,7 @@ static void hammer_child(fci_arena *a, struct shared_flags *f, unsigned seed)
 
 START_TEST(random_sigkills_leave_count_exact)
 {
-    fci_arena *a = fct_shm_anon(1 << 20, 32, CAP);
+    fci_arena *a = fct_shm_anon_capped(1 << 20, 32, CAP, (uint64_t)BYTE_UNITS << 16);
     struct shared_flags *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE,
                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(f, MAP_FAILED);
@@ -216,11 +260,14 @@ START_TEST(random_sigkills_leave_count_exact)
     fci_arena_stats st;
     fci_arena_stats_get(a, &st, NULL, 0);
     ck_assert_uint_eq(st.limiter_in_use, 0);
+    ck_assert_uint_eq(st.mapped_bytes_in_use, 0);
     ck_assert_uint_eq(st.slots_live, 1);      /* only ours */
     /* and the Limiter is still usable to its full capacity */
     for (int i = 0; i < CAP; i++)
         ck_assert_int_eq(fci_limiter_acquire(a, NULL), 0);
     ck_assert_int_eq(fci_limiter_acquire(a, NULL), FC_ELIMIT);
+    ck_assert_int_eq(fci_limiter_acquire_bytes(a, BYTE_UNITS, NULL), 0);
+    ck_assert_int_eq(fci_limiter_acquire_bytes(a, 1, NULL), FC_ELIMIT);
     munmap(f, sizeof *f);
     fci_arena_detach(a);
 }
@@ -231,6 +278,7 @@ static Suite *limiter_suite(void)
     Suite *s = suite_create("shm_limiter");
     TCase *tc = tcase_create("limiter");
     tcase_add_test(tc, bound_and_errors);
+    tcase_add_test(tc, byte_cap_bound_and_errors);
     tcase_add_test(tc, units_return_on_detach_and_death);
     tcase_add_test(tc, threads_share_a_slot);
     tcase_add_test(tc, random_sigkills_leave_count_exact);

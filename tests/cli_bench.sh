@@ -2,7 +2,8 @@
 # forkcache bench on tiny data sets: the shape of every mode's line, the
 # CSV rows, reuse of a built data set, readers catching a wrong value, the
 # plot's script and data (drawn when gnuplot is installed, left for the
-# user when it is not), and the usage rules. Nothing here looks at speed.
+# user when it is not), the write modes' lines, and the usage rules.
+# Nothing here looks at speed.
 set -u
 : "${top_builddir:?run through make check}"
 FC="$top_builddir/src/tool/forkcache"
@@ -12,16 +13,18 @@ B="$tmp/bench"
 
 . "${top_srcdir:?run through make check}/tests/cli_lib.sh"
 
-LINE_RE='^bench mode=(mmap|cache|copy|lmdb|leveldb|redis) procs=[0-9]+ keys=2000 value_size=100 gets_per_s=[0-9]+ ns_per_get=[0-9]+ p99_ns=[0-9]+ pss_mib=[0-9]+\.[0-9]$'
+LINE_RE='^bench mode=(mmap|cache|copy|floor|lmdb|leveldb|redis) procs=[0-9]+ keys=2000 value_size=100 gets_per_s=[0-9]+ ns_per_get=[0-9]+ p99_ns=[0-9]+ pss_mib=[0-9]+\.[0-9]$'
 
 # ---- every mode: one line each, in the fixed shape; the CSV has the rows
 expect 0 "$FC" bench --dir "$B" --keys 2000 --seconds 0.3 --warmup 0.1 --mode all --csv "$tmp/out.csv"
 grep '^bench ' "$tmp/out" >"$tmp/lines"
 bad=$(grep -Ev "$LINE_RE" "$tmp/lines")
 [ -z "$bad" ] || fail "lines out of shape: $bad"
-for m in mmap cache copy; do
+for m in mmap cache copy floor; do
     [ "$(grep -c "^bench mode=$m " "$tmp/lines")" -eq 1 ] || fail "not one $m line: $(cat "$tmp/out")"
 done
+grep -q '^bench mode=floor procs=1 ' "$tmp/lines" || fail "the floor ran in more than one process"
+[ -f "$B/floor-2000-100/floor.dat" ] || fail "no floor file in the bench directory"
 # An anchor gives a line, or a note saying why this machine has none.
 for m in lmdb leveldb redis; do
     n=$(grep -c "^bench mode=$m " "$tmp/lines")
@@ -72,6 +75,34 @@ fi
 expect 0 env PATH=/nonexistent "$FC" bench --dir "$B" --keys 2000 --seconds 0.2 --warmup 0 --mode mmap --plot "$tmp/q.png"
 grep -q 'gnuplot is not installed' "$tmp/out" || fail "no word about the missing gnuplot"
 [ -s "$tmp/q.gp" ] && [ ! -e "$tmp/q.png" ] || fail "without gnuplot: script expected, no PNG"
+
+# ---- writes (a smoke run of the write benchmark: a few hundred operations
+# per row; forkcache's incr row fails unless its counter is exact)
+W_RE='^bench mode=(put|incr|syncput) engine=(forkcache|lmdb|redis|apcu) procs=2 ops_per_s=[0-9]+ median_ns=[0-9]+ p99_ns=[0-9]+$'
+expect 0 "$FC" bench --dir "$B" --mode put,incr,syncput --procs 2 --seconds 0.05 --warmup 0
+grep '^bench ' "$tmp/out" >"$tmp/wlines"
+bad=$(grep -Ev "$W_RE" "$tmp/wlines")
+[ -z "$bad" ] || fail "write lines out of shape: $bad"
+for m in put incr syncput; do
+    grep -q "^bench mode=$m engine=forkcache procs=2 ops_per_s=[1-9]" "$tmp/wlines" ||
+        fail "no forkcache $m line: $(cat "$tmp/out")"
+done
+grep -q '^op  *procs  *engine' "$tmp/out" || fail "no table after the write lines"
+expect 2 "$FC" bench --dir "$B" --mode put,mmap
+grep -q 'bad --mode' "$tmp/err" || fail "writes and reads together not refused"
+
+# ---- --memory-limit: a run in a cgroup where this machine allows one, else
+# a failure that says why (never a silent run without the limit)
+"$FC" bench --dir "$B" --keys 2000 --procs 1 --seconds 0.2 --warmup 0 --mode mmap \
+    --memory-limit 256M >"$tmp/out" 2>"$tmp/err"
+case $? in
+0) grep -q 'running in .*forkcache-bench-' "$tmp/err" || fail "no cgroup named: $(cat "$tmp/err")"
+   grep -q 'OOM kills' "$tmp/err" || fail "no cgroup figures: $(cat "$tmp/err")"
+   grep -q '^bench mode=mmap ' "$tmp/out" || fail "no mmap line in the cgroup" ;;
+*) grep -q -- '--memory-limit: ' "$tmp/err" || fail "no reason given: $(cat "$tmp/err")" ;;
+esac
+expect 2 "$FC" bench --dir "$B" --memory-limit 1k
+expect 2 "$FC" bench --dir "$B" --memory-limit lots
 
 # ---- usage
 expect 2 "$FC" bench --keys 10

@@ -16,7 +16,7 @@
 #     the tree must have that name;
 #   - a name: every word of the span with an underscore inside it (fc_open,
 #     FC_ECORRUPT, next_file, O_CLOEXEC); it must be a whole word of a
-#     source file under src/ include/ examples/ tests/ bench/ or of the build
+#     source file under src/ include/ examples/ tests/ bench/ python/ or of the build
 #     files (Makefile.am, configure.ac, bootstrap, .ci/run), comments
 #     included (a name the docs explain may be a static's). A word followed
 #     by '*' (fc_batch_*, FC_E*), or a whole span ending in '_' (fc_), is a
@@ -27,10 +27,10 @@ set -u
 
 # The words of the source, one per line, sorted: what a name must be.
 source_words() {
-    (cd "$1" && find src include examples tests bench Makefile.am configure.ac \
+    (cd "$1" && find src include examples tests bench python Makefile.am configure.ac \
             bootstrap .ci/run -type f \
             \( -name '*.c' -o -name '*.h' -o -name '*.sh' -o -name '*.am' \
-               -o -name '*.ac' -o -name bootstrap -o -name run \) \
+               -o -name '*.ac' -o -name '*.py' -o -name bootstrap -o -name run \) \
             ! -name docs_identifiers.sh 2>/dev/null |
         xargs grep -hoE '[A-Za-z_][A-Za-z0-9_]*' 2>/dev/null) | sort -u
 }

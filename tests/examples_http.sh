@@ -124,6 +124,13 @@ grep -q 'mode copy' "$tmp/server.out" || fail "copy mode not announced"
 [ "$(code GET /k/mid)" = 200 ] && cmp -s "$tmp/body" "$tmp/mid" || fail "copy mode: GET /k/mid"
 [ "$(code GET /k/after)" = 200 ] && [ "$(cat "$tmp/body")" = "still writes" ] || fail "copy mode: a PUT survived the restart"
 [ "$(code GET /k/missing)" = 404 ] || fail "copy mode: 404"
+# /metrics: the store's counters in Prometheus's text, gets of every worker
+[ "$(code GET /metrics)" = 200 ] || fail "GET /metrics"
+grep -q '^forkcache_get_misses_total [1-9]' "$tmp/body" || fail "/metrics: no misses counted"
+grep -q '^# TYPE forkcache_write_latency_seconds histogram$' "$tmp/body" || fail "/metrics: histogram"
+if command -v promtool >/dev/null 2>&1; then
+    promtool check metrics <"$tmp/body" >/dev/null 2>&1 || fail "promtool refused /metrics"
+fi
 stop_server
 echo "prefork_http: all checks passed"
 exit 0

@@ -5,7 +5,7 @@
  *   fct_settle           wait until a writer's background thread is idle
  *   fct_meta             a table file's metadata from its key range
  *   fct_region           a bump-allocated MAP_SHARED region (no arena)
- *   fct_shm_anon         a small anonymous arena
+ *   fct_shm_anon         a small anonymous arena (_capped: with a cap on mapped bytes)
  *
  * Every name starts with fct_, like fct.h's.
  */
@@ -92,7 +92,8 @@ static inline uint64_t fct_region_alloc(void *ctx, size_t n)
 /* ---- arenas -------------------------------------------------------------- */
 
 /* An anonymous arena of size bytes with the given slot and mapping counts. */
-static inline fci_arena *fct_shm_anon(size_t size, uint32_t slots, uint32_t mappings)
+static inline fci_arena *fct_shm_anon_capped(size_t size, uint32_t slots, uint32_t mappings,
+                                             uint64_t mapped_bytes)
 {
     fci_arena_config cfg;
     fci_arena *a = NULL;
@@ -101,9 +102,16 @@ static inline fci_arena *fct_shm_anon(size_t size, uint32_t slots, uint32_t mapp
     cfg.size = size;
     cfg.reader_slots = slots;
     cfg.max_mappings = mappings;
+    cfg.max_mapped_bytes = mapped_bytes;
     int rc = fci_arena_create(&cfg, &a, &e);
     ck_assert_msg(rc == 0, "create: %s", e.msg);
     return a;
+}
+
+/* ... with no cap on mapped bytes. */
+static inline fci_arena *fct_shm_anon(size_t size, uint32_t slots, uint32_t mappings)
+{
+    return fct_shm_anon_capped(size, slots, mappings, UINT64_MAX);
 }
 
 #endif

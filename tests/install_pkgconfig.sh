@@ -35,3 +35,24 @@ out=$(LD_LIBRARY_PATH="$libpath" "$tmp/hello")
 echo "$out"
 case "$out" in "forkcache "*": not found") echo "PASS: installed library links via pkg-config (prefix $prefix)";;
   *) echo "FAIL: unexpected output"; exit 1;; esac
+
+# The Python package, when the extension was built: installed beside
+# Debian's dist-packages layout and importable from there.
+if [ -f "$top_builddir/python/forkcache/.libs/_forkcache.so" ]; then
+    so=$(find "$tmp" -name _forkcache.so | head -n 1)
+    [ -n "$so" ] || { echo "FAIL: the Python extension was not installed"; exit 1; }
+    pkg=$(dirname "$so")
+    [ -f "$pkg/__init__.py" ] && [ -f "$pkg/django.py" ] || { echo "FAIL: forkcache/*.py not installed"; exit 1; }
+    [ ! -e "$pkg/_forkcache.la" ] || { echo "FAIL: a libtool archive was installed in $pkg"; exit 1; }
+    asan=$(ldd "$so" 2>/dev/null | sed -n 's/^[[:space:]]*\(libasan[^ ]*\) => \([^ ]*\).*/\2/p')
+    out=$(cd "$tmp" && LD_PRELOAD="$asan" ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH="$libpath" \
+        PYTHONPATH="$(dirname "$pkg")" PYTHONDONTWRITEBYTECODE=1 "${PYTHON:-/usr/bin/python3}" -c '
+import forkcache, sys
+with forkcache.Cache(sys.argv[1], arena_size=64 << 20) as c:
+    c[b"k"] = b"v"
+    print("python", forkcache.version(), forkcache.__file__, c[b"k"].decode())' "$tmp/pystore") ||
+        { echo "FAIL: the installed Python package does not work"; exit 1; }
+    echo "$out"
+    case "$out" in "python "*" v") echo "PASS: installed Python package imports and works";;
+      *) echo "FAIL: unexpected output from the installed Python package"; exit 1;; esac
+fi

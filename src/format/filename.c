@@ -101,25 +101,29 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number)
 }
 
 /* The rename is only durable once the directory entry is on disk. */
-int fci_dir_sync(const char *dir, fci_err *err)
+int fci_dir_sync(int dirfd, const char *dir, fci_err *err)
 {
-    int fd = fci_io_open(FCI_IO_SITE_DIR_OPEN, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    int fd = dirfd;
+    if (dirfd == AT_FDCWD)
+        fd = fci_io_open(FCI_IO_SITE_DIR_OPEN, AT_FDCWD, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+                         0);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "%s: open directory", dir);
     int rc = 0;
     if (fci_io_fsync(FCI_IO_SITE_DIR_SYNC, fd) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "%s: fsync directory", dir);
-    close(fd);
+    if (fd != dirfd)
+        close(fd);
     return rc;
 }
 
-int fci_small_file_replace(const char *dir, const char *name, const char *text, size_t len,
-                           unsigned mode, fci_err *err)
+int fci_small_file_replace(int dirfd, const char *dir, const char *name, const char *text,
+                           size_t len, unsigned mode, fci_err *err)
 {
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, tmp,
+    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, dirfd, tmp,
                          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", tmp);
@@ -129,24 +133,21 @@ int fci_small_file_replace(const char *dir, const char *name, const char *text, 
         rc = fci_err_errno(err, FC_EIO, errno, "write %s", tmp);
     if (close(fd) != 0 && rc == 0)
         rc = fci_err_errno(err, FC_EIO, errno, "close %s", tmp);
-    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, tmp, path) != 0)
+    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, dirfd, tmp, path) != 0)
         rc = fci_err_errno(err, FC_EIO, errno, "rename %s", tmp);
     if (rc != 0) {
-        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, dirfd, tmp);
         return rc;
     }
-    int dfd = fci_io_open(FCI_IO_SITE_OPTIONS_DIR_OPEN, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
-    if (dfd >= 0) {
-        if (fci_io_fsync(FCI_IO_SITE_OPTIONS_DIR_SYNC, dfd) != 0)
-            rc = fci_err_errno(err, FC_EIO, errno, "fsync %s", dir);
-        close(dfd);
-    }
+    if (fci_io_fsync(FCI_IO_SITE_OPTIONS_DIR_SYNC, dirfd) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "fsync %s", dir);
     return rc;
 }
 
 /* LevelDB's order: a crash at any point leaves either the old CURRENT
  * or the new one (rename is atomic), plus at most a stray .dbtmp. */
-int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, fci_err *err)
+int fci_current_write(int dirfd, const char *dir, uint64_t manifest_number, unsigned mode,
+                      fci_err *err)
 {
     char tmp[4096], cur[4096], content[64];
     int n = fci_filename(content, sizeof content - 1, NULL, FCI_FILE_MANIFEST, manifest_number);
@@ -155,7 +156,7 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
     content[n++] = '\n';
 
-    int fd = fci_io_open_regular(FCI_IO_SITE_CURRENT_CREATE, tmp,
+    int fd = fci_io_open_regular(FCI_IO_SITE_CURRENT_CREATE, dirfd, tmp,
                                  O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode, err);
     if (fd < 0)
         return fd;
@@ -163,20 +164,20 @@ int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, 
         fci_io_fsync(FCI_IO_SITE_CURRENT_SYNC, fd) != 0) {
         int e = errno;
         close(fd);
-        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, dirfd, tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: write", tmp);
     }
     if (close(fd) != 0) {
         int e = errno;
-        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, dirfd, tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: close", tmp);
     }
-    if (fci_io_rename(FCI_IO_SITE_CURRENT_RENAME, tmp, cur) != 0) {
+    if (fci_io_rename(FCI_IO_SITE_CURRENT_RENAME, dirfd, tmp, cur) != 0) {
         int e = errno;
-        fci_io_unlink(FCI_IO_SITE_UNLINK, tmp);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, dirfd, tmp);
         return fci_err_errno(err, fci_errno_code(e), e, "%s: rename to %s", tmp, cur);
     }
-    return fci_dir_sync(dir, err) ? FCI_CURRENT_UNSYNCED : 0;
+    return fci_dir_sync(dirfd, dir, err) ? FCI_CURRENT_UNSYNCED : 0;
 }
 
 /* Sorts the bytes read into one fci_current_defect, checked in the order
@@ -211,13 +212,14 @@ static void parse_current(fci_current *cur)
 
 /* One more byte than a valid CURRENT can hold is read, so "too long" is
  * told from "exactly full". */
-int fci_current_load(const char *dir, fci_current *cur, fci_err *err)
+int fci_current_load(int dirfd, const char *dir, fci_current *cur, fci_err *err)
 {
     char path[4096];
     memset(cur, 0, sizeof *cur);
     if (fci_filename(path, sizeof path, dir, FCI_FILE_CURRENT, 0) < 0)
         return fci_err_set(err, FC_EINVAL, "%s: directory name too long", dir);
-    int fd = fci_io_open_regular(FCI_IO_SITE_CURRENT_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_CURRENT_OPEN, dirfd, path, O_RDONLY | O_CLOEXEC, 0,
+                                 err);
     if (fd < 0) {
         if (errno == ENOENT)
             return fci_err_set(err, FC_ENOTFOUND, "%s: no such file", path);
@@ -250,11 +252,11 @@ static const char *defect_str(fci_current_defect d)
 
 /* The name is returned as written, since a MANIFEST with more than six
  * digits (or leading zeros) must be opened by that exact name. */
-int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
-                     fci_err *err)
+int fci_current_read(int dirfd, const char *dir, uint64_t *manifest_number, char *name,
+                     size_t namecap, fci_err *err)
 {
     fci_current cur;
-    int rc = fci_current_load(dir, &cur, err);
+    int rc = fci_current_load(dirfd, dir, &cur, err);
     if (rc != 0)
         return rc;
     if (cur.defect != FCI_CURRENT_OK)

@@ -7,6 +7,10 @@
  *
  * Numbers are printed with at least six digits (%06llu) and parsed with
  * any number of digits, as LevelDB does.
+ *
+ * The functions on files take the store directory twice: dirfd, its
+ * descriptor, which every call goes through, and dir, its name, which
+ * only messages use (util/io.h). AT_FDCWD makes dir the one used.
  */
 #ifndef FC_FORMAT_FILENAME_H
 #define FC_FORMAT_FILENAME_H
@@ -60,17 +64,20 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number);
  * caller must keep what the old one needs until fci_dir_sync succeeds.
  */
 #define FCI_CURRENT_UNSYNCED 1
-int fci_current_write(const char *dir, uint64_t manifest_number, unsigned mode, fci_err *err);
+int fci_current_write(int dirfd, const char *dir, uint64_t manifest_number, unsigned mode,
+                      fci_err *err);
 
-/* Replaces dir/name with len bytes of text: written to name.tmp, synced,
- * renamed over, and the directory synced, so a crash leaves the old file
- * or the new one, never a torn one. For the store's small files of its own
- * (FORKCACHE, FORKCACHE-CLEARS), through the OPTIONS fault sites. */
-int fci_small_file_replace(const char *dir, const char *name, const char *text, size_t len,
-                           unsigned mode, fci_err *err);
+/* Replaces dir/name (dirfd is dir's descriptor) with len bytes of text:
+ * written to name.tmp, synced, renamed over, and the directory synced, so a
+ * crash leaves the old file or the new one, never a torn one. For the
+ * store's small files of its own (FORKCACHE, FORKCACHE-CLEARS), through the
+ * OPTIONS fault sites. */
+int fci_small_file_replace(int dirfd, const char *dir, const char *name, const char *text,
+                           size_t len, unsigned mode, fci_err *err);
 
-/* fsync of the directory itself, so renames and new names in it last. */
-int fci_dir_sync(const char *dir, fci_err *err);
+/* fsync of the directory itself, so renames and new names in it last: of
+ * dirfd, or of dir opened for it when dirfd is AT_FDCWD. */
+int fci_dir_sync(int dirfd, const char *dir, fci_err *err);
 
 /* CURRENT holds one short name; anything longer is not ours. */
 #define FCI_CURRENT_MAX 4096
@@ -102,7 +109,7 @@ typedef struct fci_current {
  * with its newline replaced by a NUL), FC_ENOTFOUND when there is no
  * CURRENT, or another code on open or read errors; err names the file.
  */
-int fci_current_load(const char *dir, fci_current *cur, fci_err *err);
+int fci_current_load(int dirfd, const char *dir, fci_current *cur, fci_err *err);
 
 /*
  * Reads CURRENT: 0 with the manifest's number (and its file name, as
@@ -110,7 +117,7 @@ int fci_current_load(const char *dir, fci_current *cur, fci_err *err);
  * when there is no CURRENT, FC_ECORRUPT for any fci_current_defect,
  * FC_EIO on read errors.
  */
-int fci_current_read(const char *dir, uint64_t *manifest_number, char *name, size_t namecap,
-                     fci_err *err);
+int fci_current_read(int dirfd, const char *dir, uint64_t *manifest_number, char *name,
+                     size_t namecap, fci_err *err);
 
 #endif

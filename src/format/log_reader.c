@@ -56,9 +56,11 @@ int fci_log_reader_init_fd(fci_log_reader *r, const char *name, int fd, unsigned
 }
 
 /* On failure the reader is still initialised, so free() is always safe. */
-int fci_log_reader_open(fci_log_reader *r, const char *path, unsigned flags, fci_err *err)
+int fci_log_reader_open(fci_log_reader *r, int dirfd, const char *path, unsigned flags,
+                        fci_err *err)
 {
-    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_READ_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_READ_OPEN, dirfd, path, O_RDONLY | O_CLOEXEC,
+                                 0, err);
     if (fd < 0) {
         init_common(r, path, flags);
         return fd;

@@ -103,8 +103,10 @@ void fci_log_reader_init_mem(fci_log_reader *r, const char *name, const void *da
 int fci_log_reader_init_fd(fci_log_reader *r, const char *name, int fd, unsigned flags,
                            fci_err *err);
 
-/* Opens path read-only (O_CLOEXEC) and reads it; the reader owns the fd. */
-int fci_log_reader_open(fci_log_reader *r, const char *path, unsigned flags, fci_err *err);
+/* Opens path read-only (O_CLOEXEC; relative to dirfd, util/io.h) and
+ * reads it; the reader owns the fd. */
+int fci_log_reader_open(fci_log_reader *r, int dirfd, const char *path, unsigned flags,
+                        fci_err *err);
 
 static inline void fci_log_reader_set_reporter(fci_log_reader *r, fci_log_reporter fn,
                                                void *arg)

@@ -112,11 +112,11 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset)
 
 /* Appending to an existing log continues at its size: LevelDB's recovery
  * reuses a log only after reading it to the end cleanly. */
-int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsigned mode,
-                        fci_err *err)
+int fci_log_writer_open(fci_log_writer *w, int dirfd, const char *path, int truncate,
+                        unsigned mode, fci_err *err)
 {
     int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0);
-    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_OPEN, path, flags, (mode_t)mode, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_LOG_OPEN, dirfd, path, flags, (mode_t)mode, err);
     if (fd < 0)
         return fd;
     struct stat st;
@@ -174,7 +174,7 @@ static int zero_fill(fci_log_writer *w, uint64_t end, fci_err *err)
 
 /* Where a record of n bytes starting at off ends, padding and headers
  * included: the same split the writer makes. */
-static uint64_t record_end(uint64_t off, size_t n)
+uint64_t fci_log_record_end(uint64_t off, size_t n)
 {
     int begin = 1;
     do {
@@ -246,7 +246,7 @@ int fci_log_writer_add(fci_log_writer *w, fci_slice record, fci_err *err)
     int begin = 1;
     /* Only a preallocating writer needs the record's end: the split is
      * worked out twice then, never on a plain append. */
-    int rc = w->prealloc != 0 ? zero_ahead(w, record_end(off, left), err) : 0;
+    int rc = w->prealloc != 0 ? zero_ahead(w, fci_log_record_end(off, left), err) : 0;
     if (rc != 0)
         return rc;
     do {

@@ -38,7 +38,8 @@ void fci_log_writer_init(fci_log_writer *w, int fd, uint64_t offset);
 /* Opens path (O_WRONLY|O_CREAT|O_CLOEXEC, mode 0644) and writes from its
  * current end, or from 0 after truncating when `truncate` is set. The
  * writer owns the fd. 0, FC_EIO (or another errno-derived code). */
-int fci_log_writer_open(fci_log_writer *w, const char *path, int truncate, unsigned mode,
+int fci_log_writer_open(fci_log_writer *w, int dirfd, const char *path, int truncate,
+                        unsigned mode,
                         fci_err *err);
 
 /*
@@ -70,6 +71,10 @@ static inline uint64_t fci_log_writer_offset(const fci_log_writer *w)
 {
     return w->offset;
 }
+
+/* Where a record of n bytes starting at file offset off ends, block
+ * padding and headers included. */
+uint64_t fci_log_record_end(uint64_t off, size_t n);
 
 /* Closes the fd if the writer owns it. Safe to call twice. Does not sync. */
 int fci_log_writer_close(fci_log_writer *w, fci_err *err);

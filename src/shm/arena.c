@@ -25,6 +25,7 @@
 #include "util/proc.h"
 #include "shm/arena.h"
 #include "util/clock.h"
+#include "util/hash.h"
 #include "util/io.h"
 
 #define ROUND_UP(x, n) (((x) + (n) - 1) / (n) * (n))
@@ -37,7 +38,9 @@ void fci_arena_config_init(fci_arena_config *cfg)
     cfg->size = FC_DEFAULT_ARENA_SIZE;
     cfg->reader_slots = FC_DEFAULT_READER_SLOTS;
     cfg->max_mappings = FC_DEFAULT_MAX_MAPPINGS;
+    cfg->max_mapped_bytes = UINT64_MAX;
     cfg->file_mode = FC_DEFAULT_FILE_MODE;
+    cfg->dirfd = AT_FDCWD;
 }
 
 /* Where the slot table and the heap start for a given slot count. */
@@ -46,9 +49,25 @@ static uint64_t slots_offset(void)
     return ROUND_UP(sizeof(fci_arena_header), 4096);
 }
 
+/* The byte slots follow the reader slots (whole lines, so aligned). */
+static uint64_t bslots_offset(uint32_t slots)
+{
+    return slots_offset() + (uint64_t)slots * sizeof(fci_reader_slot);
+}
+
 static uint64_t heap_offset(uint32_t slots)
 {
-    return ROUND_UP(slots_offset() + (uint64_t)slots * sizeof(fci_reader_slot), 4096);
+    return ROUND_UP(bslots_offset(slots) + (uint64_t)slots * sizeof(fci_byte_slot), 4096);
+}
+
+/* The byte Limiter's unit: the smallest power of two from 64 KiB up for
+ * which the cap fits the 24-bit count. */
+static uint32_t mapped_shift(uint64_t cap)
+{
+    uint32_t shift = FCI_MAPPED_MIN_SHIFT;
+    while ((cap >> shift) > FCI_MAX_MAPPINGS)
+        shift++;
+    return shift;
 }
 
 /* The smallest arena still has a page of heap: anything less is useless. */
@@ -89,11 +108,15 @@ static void header_init(char *base, const fci_arena_config *cfg, uint64_t owner_
     h->heap_off = heap_offset(cfg->reader_slots);
     h->slot_count = cfg->reader_slots;
     h->max_mappings = cfg->max_mappings;
+    h->mapped_shift = mapped_shift(cfg->max_mapped_bytes);
+    h->mapped_units = (uint32_t)(cfg->max_mapped_bytes >> h->mapped_shift);
     h->create_time_ns = fci_clock_ns(CLOCK_REALTIME);
     /* relaxed: all of these are published by the magic's release store */
     atomic_store_explicit(&h->owner_pid, (int32_t)fci_getpid(), memory_order_relaxed);
     atomic_store_explicit(&h->owner_start, owner_start, memory_order_relaxed);
     atomic_store_explicit(&h->limiter, FCI_LIM_MAKE(cfg->max_mappings, 0, 0),
+                          memory_order_relaxed);
+    atomic_store_explicit(&h->mapped_limiter, FCI_LIM_MAKE(h->mapped_units, 0, 0),
                           memory_order_relaxed);
     atomic_store_explicit(&h->alloc_top, h->heap_off, memory_order_relaxed);
     if (cfg->store_dir) {
@@ -104,7 +127,7 @@ static void header_init(char *base, const fci_arena_config *cfg, uint64_t owner_
 }
 
 /* Builds the process handle around a validated mapping and claims a slot. */
-static int handle_open(char *base, size_t size, int fd, const char *path, int owner,
+static int handle_open(char *base, size_t size, int fd, int dirfd, const char *path, int owner,
                        fci_arena **out, fci_err *err)
 {
     fci_arena *a = calloc(1, sizeof *a);
@@ -121,11 +144,13 @@ static int handle_open(char *base, size_t size, int fd, const char *path, int ow
     a->size = size;
     a->hdr = (fci_arena_header *)base;
     a->slots = (fci_reader_slot *)(base + a->hdr->slot_off);
+    a->bslots = (fci_byte_slot *)(base + bslots_offset(a->hdr->slot_count));
     a->slot_count = a->hdr->slot_count;
     a->fd = fd;
     a->slot = -1;
     a->is_owner = owner;
     a->path = p;
+    a->dirfd = dirfd;
     int rc = fci_slot_claim(a, err);
     if (rc != 0) {
         /* A fresh arena nobody will use: left owned by this live process,
@@ -153,7 +178,7 @@ static int create_anonymous(const fci_arena_config *cfg, fci_arena **out, fci_er
         return fci_err_errno(err, fci_errno_code(errno), errno,
                              "arena: mmap of %zu anonymous bytes", cfg->size);
     header_init(m, cfg, start);
-    return handle_open(m, cfg->size, -1, NULL, 1, out, err);
+    return handle_open(m, cfg->size, -1, AT_FDCWD, NULL, 1, out, err);
 }
 
 /* An arena file must be ours alone: a regular file, owned by our uid, not
@@ -176,9 +201,9 @@ static int check_file(int fd, const char *path, struct stat *st, fci_err *err)
 }
 
 /* open(O_NOFOLLOW) fails with ELOOP on a symlink; name that plainly. */
-static int open_arena_file(const char *path, int *fd, fci_err *err)
+static int open_arena_file(int dirfd, const char *path, int *fd, fci_err *err)
 {
-    *fd = fci_io_open(FCI_IO_SITE_ARENA_OPEN, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
+    *fd = fci_io_open(FCI_IO_SITE_ARENA_OPEN, dirfd, path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
     if (*fd >= 0)
         return 0;
     int e = errno;
@@ -230,7 +255,10 @@ static int validate_header(int fd, const char *path, uint64_t file_size, fci_are
     if (h->slot_count == 0 || h->slot_count > FCI_MAX_READER_SLOTS ||
         h->slot_off != slots_offset() || h->heap_off != heap_offset(h->slot_count) ||
         h->heap_off >= h->arena_size || h->arena_size > (uint64_t)SIZE_MAX ||
-        h->max_mappings > FCI_MAX_MAPPINGS || h->dir_len >= FCI_ARENA_DIR_MAX ||
+        h->max_mappings > FCI_MAX_MAPPINGS || h->mapped_units > FCI_MAX_MAPPINGS ||
+        h->mapped_shift < FCI_MAPPED_MIN_SHIFT || h->mapped_shift > 63 ||
+        ((uint64_t)h->mapped_units << h->mapped_shift >> h->mapped_shift) != h->mapped_units ||
+        h->dir_len >= FCI_ARENA_DIR_MAX ||
         strnlen(h->dir, FCI_ARENA_DIR_MAX) != h->dir_len)
         return fci_err_set(err, FC_ECORRUPT,
                            "arena %s: geometry: %u slots at %llu, heap at %llu, size %llu, "
@@ -255,7 +283,7 @@ static int map_file(int fd, const char *path, size_t size, char **base, fci_err 
 
 /* Everything is checked before the first mapped byte is touched: the file
  * (ours, regular, not writable by others) and then its header. */
-int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
+int fci_arena_attach_at(int dirfd, const char *path, fci_arena **out, fci_err *err)
 {
     if (path == NULL || out == NULL)
         return fci_err_set(err, FC_EINVAL, "arena: attach needs a path");
@@ -263,7 +291,7 @@ int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
     struct stat st;
     fci_arena_header h;
     char *base;
-    if ((rc = open_arena_file(path, &fd, err)) != 0)
+    if ((rc = open_arena_file(dirfd, path, &fd, err)) != 0)
         return rc;
     if ((rc = check_file(fd, path, &st, err)) != 0 ||
         (rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err)) != 0 ||
@@ -271,7 +299,12 @@ int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
         close(fd);
         return rc;
     }
-    return handle_open(base, (size_t)st.st_size, fd, path, 0, out, err);
+    return handle_open(base, (size_t)st.st_size, fd, dirfd, path, 0, out, err);
+}
+
+int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
+{
+    return fci_arena_attach_at(AT_FDCWD, path, out, err);
 }
 
 /*
@@ -280,13 +313,13 @@ int fci_arena_attach(const char *path, fci_arena **out, fci_err *err)
  * that is not ours or not an arena -> refuse (never clobber it). *old_ino
  * is the inode to replace (0: none).
  */
-static int examine_existing(const char *path, ino_t *old_ino, fci_err *err)
+static int examine_existing(int dirfd, const char *path, ino_t *old_ino, fci_err *err)
 {
     int fd, rc;
     struct stat st;
     fci_arena_header h;
     *old_ino = 0;
-    rc = open_arena_file(path, &fd, err);
+    rc = open_arena_file(dirfd, path, &fd, err);
     if (rc == FC_ENOTFOUND)
         return 0;
     if (rc != 0)
@@ -300,10 +333,12 @@ static int examine_existing(const char *path, ino_t *old_ino, fci_err *err)
         goto out;
     }
     rc = validate_header(fd, path, (uint64_t)st.st_size, &h, err);
-    /* A layout-1 file (its header is ours but for a padding word, so its
-     * owner fields can be read as ours) may be replaced like one of ours,
-     * once its owner is gone: else a build upgrade could not reopen a store. */
-    if (rc == FC_EVERSION && h.layout_version == FCI_ARENA_LAYOUT_PADDED &&
+    /* A file of an older layout (its header is ours but for padding words,
+     * so its owner fields can be read as ours) may be replaced like one of
+     * ours, once its owner is gone: else a build upgrade could not reopen a
+     * store. */
+    if (rc == FC_EVERSION && h.layout_version >= FCI_ARENA_LAYOUT_OLDEST &&
+        h.layout_version < FCI_ARENA_LAYOUT_VERSION &&
         h.bom == FCI_ARENA_BOM && h.header_size == sizeof h)
         rc = 0;
     if (rc != 0)
@@ -335,9 +370,33 @@ static int allocate_blocks(int fd, const char *path, const char *tmp, size_t siz
                          "free space there or lower arena_size", path, size, tmp);
 }
 
+/* mkostemp, but relative to dirfd (util/io.h): the six X at the end of
+ * tmp become letters and digits until a name is free; the file is made
+ * 0600, close-on-exec, and never through a link. */
+static int create_unique(int dirfd, char *tmp)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    char *x = tmp + strlen(tmp) - 6;
+    uint64_t seed = fci_hash_mix64(fci_mono_ns() ^ ((uint64_t)fci_getpid() << 32));
+    for (int attempt = 0; attempt < 100; attempt++) {
+        uint64_t r = fci_hash_mix64(seed + (uint64_t)attempt);
+        for (int i = 0; i < 6; i++, r /= 62)
+            x[i] = digits[r % 62];
+        int fd;
+        do
+            fd = openat(dirfd, fci_io_at_name(dirfd, tmp),
+                        O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+        while (fd < 0 && errno == EINTR);
+        if (fd >= 0 || errno != EEXIST)
+            return fd;
+    }
+    errno = EEXIST;
+    return -1;
+}
+
 /* Builds a complete arena in a temporary file beside path; returns its fd
- * and name. mkostemp creates it 0600 with O_CLOEXEC; fchmod applies the
- * configured mode (which check_config keeps owner-only-writable). */
+ * and name. create_unique makes it 0600; fchmod applies the configured
+ * mode (which check_config keeps owner-only-writable). */
 static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, int *fdp,
                       char **basep, fci_err *err)
 {
@@ -346,7 +405,7 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
     const char *name = slash ? slash + 1 : cfg->path;
     if ((size_t)snprintf(tmp, tmpsize, "%.*s.%s.XXXXXX", dlen, cfg->path, name) >= tmpsize)
         return fci_err_set(err, FC_EINVAL, "arena %s: path too long", cfg->path);
-    int fd = mkostemp(tmp, O_CLOEXEC);
+    int fd = create_unique(cfg->dirfd, tmp);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: create %s",
                              cfg->path, tmp);
@@ -361,7 +420,7 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
         rc = map_file(fd, tmp, cfg->size, &base, err);
     if (rc != 0) {
         close(fd);
-        unlink(tmp);
+        unlinkat(cfg->dirfd, fci_io_at_name(cfg->dirfd, tmp), 0);
         return rc;
     }
     header_init(base, cfg, fci_proc_start_time(fci_getpid()));
@@ -376,11 +435,13 @@ static int build_temp(const fci_arena_config *cfg, char *tmp, size_t tmpsize, in
  * sure the path still names the inode we judged dead. Returns FC_EAGAIN
  * when the path changed under us, so the caller looks again.
  */
-static int install_temp(const char *path, const char *tmp, ino_t old_ino, fci_err *err)
+static int install_temp(int dirfd, const char *path, const char *tmp, ino_t old_ino,
+                        fci_err *err)
 {
+    const char *tmp_name = fci_io_at_name(dirfd, tmp);
     if (old_ino == 0) {
-        if (link(tmp, path) == 0) {
-            unlink(tmp);
+        if (linkat(dirfd, tmp_name, dirfd, fci_io_at_name(dirfd, path), 0) == 0) {
+            unlinkat(dirfd, tmp_name, 0);
             return 0;
         }
         if (errno == EEXIST)
@@ -388,9 +449,9 @@ static int install_temp(const char *path, const char *tmp, ino_t old_ino, fci_er
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: link", path);
     }
     struct stat st;
-    if (lstat(path, &st) != 0 || st.st_ino != old_ino)
+    if (fci_io_lstat(dirfd, path, &st) != 0 || st.st_ino != old_ino)
         return FC_EAGAIN;
-    if (fci_io_rename(FCI_IO_SITE_ARENA_RENAME, tmp, path) != 0)
+    if (fci_io_rename(FCI_IO_SITE_ARENA_RENAME, dirfd, tmp, path) != 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "arena %s: rename", path);
     return 0;
 }
@@ -404,16 +465,16 @@ static int create_file(const fci_arena_config *cfg, fci_arena **out, fci_err *er
         ino_t old_ino;
         int fd = -1, rc;
         char *base = NULL;
-        if ((rc = examine_existing(cfg->path, &old_ino, err)) != 0)
+        if ((rc = examine_existing(cfg->dirfd, cfg->path, &old_ino, err)) != 0)
             return rc;
         if ((rc = build_temp(cfg, tmp, sizeof tmp, &fd, &base, err)) != 0)
             return rc;
-        rc = install_temp(cfg->path, tmp, old_ino, err);
+        rc = install_temp(cfg->dirfd, cfg->path, tmp, old_ino, err);
         if (rc == 0)
-            return handle_open(base, cfg->size, fd, cfg->path, 1, out, err);
+            return handle_open(base, cfg->size, fd, cfg->dirfd, cfg->path, 1, out, err);
         munmap(base, cfg->size);
         close(fd);
-        unlink(tmp);
+        unlinkat(cfg->dirfd, fci_io_at_name(cfg->dirfd, tmp), 0);
         if (rc != FC_EAGAIN)
             return rc;
     }
@@ -509,6 +570,7 @@ void fci_arena_publish_last_seq(fci_arena *a, uint64_t seq)
     /* release: the memtable entries up to seq, and any version published
      * before them, are visible to whoever acquires seq */
     atomic_store_explicit(&a->hdr->last_sequence, seq, memory_order_release);
+    fci_arena_seq_changed(a); /* fc_wait's wake: every publication passes here */
 }
 
 uint64_t fci_arena_last_seq(const fci_arena *a)
@@ -573,6 +635,8 @@ void fci_arena_stats_get(const fci_arena *a, fci_arena_stats *st, fci_reader_inf
     st->slots_total = a->slot_count;
     st->limiter_capacity = h->max_mappings;
     st->limiter_in_use = h->max_mappings - fci_limiter_available(a);
+    st->mapped_bytes_cap = fci_limiter_bytes_cap(a);
+    st->mapped_bytes_in_use = fci_limiter_bytes_in_use(a);
     st->published_seq = atomic_load_explicit(&h->published_seq, memory_order_relaxed);
     for (uint32_t s = 0; s < a->slot_count; s++) {
         const fci_reader_slot *sl = &a->slots[s];

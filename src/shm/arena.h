@@ -17,6 +17,7 @@
 #ifndef FC_SHM_ARENA_H
 #define FC_SHM_ARENA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,7 +31,11 @@ typedef struct fci_arena_config {
     size_t size;            /* bytes reserved; FC_DEFAULT_ARENA_SIZE */
     uint32_t reader_slots;  /* FC_DEFAULT_READER_SLOTS, at most FCI_MAX_READER_SLOTS */
     uint32_t max_mappings;  /* Limiter capacity; FC_DEFAULT_MAX_MAPPINGS */
+    uint64_t max_mapped_bytes; /* byte Limiter capacity (rounded down to its
+                                  unit); UINT64_MAX (the default): no cap */
     const char *path;       /* file-backed arena; NULL = anonymous */
+    int dirfd;              /* path's directory when that is the store's,
+                               else AT_FDCWD (util/io.h; not owned) */
     unsigned file_mode;     /* FC_DEFAULT_FILE_MODE; no group/other write */
     const char *store_dir;  /* recorded in the header; may be NULL */
 } fci_arena_config;
@@ -41,6 +46,7 @@ typedef struct fci_arena {
     size_t size;
     fci_arena_header *hdr;
     fci_reader_slot *slots;
+    fci_byte_slot *bslots;  /* the byte Limiter's holdings, one per slot */
     uint32_t slot_count;
     int fd;                 /* file-backed: the arena file (O_CLOEXEC), else -1 */
     int slot;               /* this process's slot index, -1 if none */
@@ -48,6 +54,12 @@ typedef struct fci_arena {
     uint64_t start_time;    /* that process's start time */
     int is_owner;           /* created by this process (not inherited by fork) */
     char *path;             /* file-backed: copy of the path, else NULL */
+    /* this process's counter row (counters.c), found at its first use and
+     * cleared when a slot is claimed; threads that race to set it store the
+     * same pointer (relaxed) */
+    _Atomic(struct fci_counter_row *) ctr_row;
+    int dirfd;              /* the directory path is reached through (not
+                               owned: the store's, or AT_FDCWD) */
 } fci_arena;
 
 /* Per-slot information returned by fci_arena_stats. */
@@ -70,6 +82,8 @@ typedef struct fci_arena_stats {
     uint32_t readers_reported; /* entries written to the caller's array */
     uint32_t limiter_capacity;
     uint32_t limiter_in_use;   /* capacity - count still allowed */
+    uint64_t mapped_bytes_cap; /* byte Limiter capacity, in bytes */
+    uint64_t mapped_bytes_in_use; /* counted across processes, whole units */
     uint64_t published_seq;
 } fci_arena_stats;
 
@@ -84,8 +98,10 @@ void fci_arena_config_init(fci_arena_config *cfg);
 int fci_arena_create(const fci_arena_config *cfg, fci_arena **out, fci_err *err);
 
 /* Maps an existing file-backed arena after validating its header, and
- * claims a slot. */
+ * claims a slot. fci_arena_attach_at reaches path through dirfd (the
+ * store's directory, util/io.h), which must outlive the handle. */
 int fci_arena_attach(const char *path, fci_arena **out, fci_err *err);
+int fci_arena_attach_at(int dirfd, const char *path, fci_arena **out, fci_err *err);
 
 /* In a child after fork(): takes a slot of the child's own (with no Limiter
  * holdings and no pin) and drops ownership. The child's inherited mappings
@@ -126,6 +142,17 @@ uint64_t fci_arena_current_off(const fci_arena *a);
  * then the offset again (see src/db/read.c for why). */
 void fci_arena_publish_last_seq(fci_arena *a, uint64_t seq);
 uint64_t fci_arena_last_seq(const fci_arena *a);
+
+/* ---- waiting for the last sequence to move (seqwait.c) ---- */
+
+/* Publisher: bumps seq_changes and wakes fc_wait's sleepers when there
+ * are any. fci_arena_publish_last_seq calls it; so does whoever changes a
+ * word a sleeper must look at again (the writer leaving its arena). */
+void fci_arena_seq_changed(fci_arena *a);
+
+/* Waiter: 1 with *now = the last sequence when it is past seen; else one
+ * futex sleep of at most ms milliseconds (none when ms <= 0) and 0. */
+int fci_arena_seq_wait(fci_arena *a, uint64_t seen, int ms, uint64_t *now);
 
 /* Where the arena is mapped in this process, and its size. */
 static inline char *fci_arena_base(const fci_arena *a)
@@ -172,6 +199,18 @@ uint32_t fci_limiter_available(const fci_arena *a);
 
 /* Units held by this process's slot. */
 uint32_t fci_limiter_held(const fci_arena *a);
+
+/* The byte Limiter: mapped bytes are counted in units (a power of two of
+ * at least 64 KiB). fci_limiter_units says what a mapping of `bytes`
+ * costs; acquire takes that many for this process (FC_ELIMIT when the cap
+ * would be passed), release gives them back (FC_EINVAL if not held). */
+uint32_t fci_limiter_units(const fci_arena *a, uint64_t bytes);
+int fci_limiter_acquire_bytes(fci_arena *a, uint32_t units, fci_err *err);
+int fci_limiter_release_bytes(fci_arena *a, uint32_t units, fci_err *err);
+/* The cap, the bytes counted across processes, and this process's units. */
+uint64_t fci_limiter_bytes_cap(const fci_arena *a);
+uint64_t fci_limiter_bytes_in_use(const fci_arena *a);
+uint32_t fci_limiter_bytes_held(const fci_arena *a);
 
 /* ---- internals shared by arena.c and slots.c ---- */
 

@@ -27,8 +27,13 @@
  * ttl_framing stores, which a build of layout 1 would misread. Layout 1's
  * header differs only in that padding word (arena.c replaces a closed
  * layout-1 file). */
-#define FCI_ARENA_LAYOUT_VERSION 2u
-#define FCI_ARENA_LAYOUT_PADDED  1u
+/* 3: the write lane (lane_off at 176), fc_wait's futex words (184, 188),
+ * the queue's reply word and space_waiters: a build of layout 2 would
+ * apply writes without the write lock and read replies from the payload.
+ * Every older layout's owner fields sit where ours do (arena.c replaces a
+ * closed file of an older layout). */
+#define FCI_ARENA_LAYOUT_VERSION 3u
+#define FCI_ARENA_LAYOUT_OLDEST  1u
 /* Written natively; read back byte-swapped on a machine of the other order. */
 #define FCI_ARENA_BOM            0x0102030405060708ull
 
@@ -90,11 +95,29 @@ typedef struct fci_arena_header {
     _Atomic uint64_t wq_off;         /* the write queue (0 = none), set by the writer */
     _Atomic uint64_t bcache_off;     /* shared block cache header, 0 = none (release by the writer) */
     _Atomic uint64_t lease_off;      /* lease table (shm/lease.h), 0 = none (release by the writer) */
-    uint64_t pad2[2];
+    _Atomic uint64_t lane_off;       /* the write lane (shm/lane.h), 0 = none (release by the writer) */
+    /* fc_wait's futex words (SHM_PROTOCOL.md 15): seq_changes is bumped
+     * after every store of last_sequence (and when the writer leaves);
+     * seq_waiters counts processes inside fc_wait, so a publication makes
+     * the FUTEX_WAKE system call only when someone sleeps (zero padding in
+     * older arenas reads as "nobody waits") */
+    _Atomic uint32_t seq_changes;
+    _Atomic uint32_t seq_waiters;
 
     /* line 3: the Limiter, hit by every process that maps a table */
     _Alignas(FCI_CACHELINE) _Atomic uint64_t limiter;  /* FCI_LIM_* word */
-    uint64_t pad3[7];
+    /* the byte Limiter: an FCI_LIM_* word whose count is in units of
+     * 1 << mapped_shift mapped bytes; its holdings are the byte slots after
+     * the slot table (fci_byte_slot). Both u32s are written once by the
+     * creator before the magic. */
+    _Atomic uint64_t mapped_limiter;
+    uint32_t mapped_units;           /* byte Limiter capacity, in units */
+    uint32_t mapped_shift;           /* log2 of a unit's bytes */
+    /* the operation counters (shm/counters.h), 0 = none: stored once by the
+     * writer (release) after the block is zeroed; read-mostly, so it sits
+     * well on this line */
+    _Atomic uint64_t counters_off;
+    uint64_t pad3[4];
 
     /* line 4: the store directory, written once at creation */
     _Alignas(FCI_CACHELINE) uint32_t dir_len;
@@ -135,7 +158,15 @@ _Static_assert(offsetof(fci_arena_header, published_seq) == 136, "publication li
 _Static_assert(offsetof(fci_arena_header, last_sequence) == 144, "publication line");
 _Static_assert(offsetof(fci_arena_header, wq_off) == 152, "publication line");
 _Static_assert(offsetof(fci_arena_header, lease_off) == 168, "publication line");
+_Static_assert(offsetof(fci_arena_header, lane_off) == 176, "publication line");
+_Static_assert(offsetof(fci_arena_header, seq_changes) == 184, "fc_wait's words");
+_Static_assert(offsetof(fci_arena_header, seq_waiters) == 188, "fc_wait's words");
+_Static_assert(sizeof(_Atomic uint32_t) == 4, "futex words are plain 32-bit words");
 _Static_assert(offsetof(fci_arena_header, limiter) == 192, "Limiter line");
+_Static_assert(offsetof(fci_arena_header, mapped_limiter) == 200, "byte Limiter word");
+_Static_assert(offsetof(fci_arena_header, mapped_units) == 208, "byte Limiter capacity");
+_Static_assert(offsetof(fci_arena_header, mapped_shift) == 212, "byte Limiter unit");
+_Static_assert(offsetof(fci_arena_header, counters_off) == 216, "counters block offset");
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
 _Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");
@@ -184,6 +215,27 @@ _Static_assert(offsetof(fci_reader_slot, intent) == 32, "intent at 32");
 #define FCI_INTENT_TAG(w)     ((uint32_t)(((w) >> 32) & FCI_TAG_MASK))
 #define FCI_INTENT_MAKE(delta, tag) \
     ((uint64_t)(uint32_t)(delta) | ((uint64_t)((tag) & FCI_TAG_MASK) << 32))
+
+/*
+ * One process's holdings of the byte Limiter: the same held/intent pair as
+ * in its reader slot (FCI_HELD_*, FCI_INTENT_*), for units of mapped bytes.
+ * The table of slot_count of them follows the slot table, slot s's at
+ * index s; it is written only during a table mapping or unmapping, so two
+ * slots may share a line.
+ */
+typedef struct fci_byte_slot {
+    _Atomic uint64_t held;
+    _Atomic uint64_t intent;
+} fci_byte_slot;
+
+_Static_assert(sizeof(fci_byte_slot) == 16, "byte slot is two words");
+_Static_assert(offsetof(fci_byte_slot, intent) == offsetof(fci_byte_slot, held) + 8 &&
+               offsetof(fci_reader_slot, intent) == offsetof(fci_reader_slot, held) + 8,
+               "intent follows held in both kinds of slot (slots.c relies on it)");
+
+/* The byte Limiter's unit: 64 KiB, doubled until the cap fits the word's
+ * 24-bit count. */
+#define FCI_MAPPED_MIN_SHIFT 16
 
 /*
  * An allocated block starts with this header; the caller's bytes follow at

@@ -65,6 +65,18 @@ int fci_wq_check(const fci_wq *q, uint64_t bytes_available)
     return 0;
 }
 
+fci_wq *fci_wq_find(fci_arena *a)
+{
+    /* acquire: pairs with the writer's release of wq_off (db/bg/drain.c) */
+    uint64_t off = atomic_load_explicit(&a->hdr->wq_off, memory_order_acquire);
+    if (off == 0)
+        return NULL;
+    fci_wq *q = fci_arena_ptr(a, off, sizeof(fci_wq));
+    if (q == NULL || fci_wq_check(q, fci_arena_size(a) - off) != 0)
+        return NULL;
+    return q;
+}
+
 /* ---- waiting ---------------------------------------------------------- */
 
 void fci_wq_wait_work(fci_wq *q, uint32_t seen, int timeout_ms)
@@ -126,6 +138,12 @@ static int64_t try_claim(fci_wq *q, uint64_t me)
     return -2;
 }
 
+/* A producer that finds the ring full counts itself in space_waiters and
+ * tries once more before it sleeps; one that frees a slot wakes sleepers
+ * only when the count is not 0. Both sides are sequentially consistent
+ * (the count's RMW and a fence), so either the freer sees the count or the
+ * second try sees the freed slot: no wake is lost, and a put whose ring is
+ * not full makes no FUTEX_WAKE call. */
 static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
                  uint64_t start_ms, uint64_t *ticket)
 {
@@ -133,6 +151,15 @@ static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
     for (;;) {
         uint32_t space = atomic_load_explicit(&q->space, memory_order_acquire);
         int64_t t = try_claim(q, me);
+        if (t == -1) {
+            atomic_fetch_add_explicit(&q->space_waiters, 1, memory_order_seq_cst);
+            atomic_thread_fence(memory_order_seq_cst);
+            t = try_claim(q, me);
+            if (t == -1 && !(alive != NULL && !alive(arg)) &&
+                !(timeout_ms > 0 && fci_mono_ms() - start_ms >= (uint64_t)timeout_ms))
+                fci_futex_wait(&q->space, space, WAIT_SLICE_MS);
+            atomic_fetch_sub_explicit(&q->space_waiters, 1, memory_order_relaxed);
+        }
         if (t >= 0) {
             *ticket = (uint64_t)t;
             return 0;
@@ -143,8 +170,15 @@ static int claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg,
             return FC_EAGAIN;
         if (timeout_ms > 0 && fci_mono_ms() - start_ms >= (uint64_t)timeout_ms)
             return FC_ETIMEDOUT;
-        fci_futex_wait(&q->space, space, WAIT_SLICE_MS);
     }
+}
+
+/* After a slot is freed: wakes producers waiting for one, if any. */
+static void space_freed(fci_wq *q)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&q->space_waiters, memory_order_relaxed) != 0)
+        fci_futex_bump(&q->space);
 }
 
 /* Waits for DONE; the slot stays ours until we free it. */
@@ -175,15 +209,23 @@ int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, ui
     return 0;
 }
 
-void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags)
+/* Writes the entry and marks it READY; wakes nobody. */
+static void enqueue_entry(fci_wq *q, uint64_t ticket, const void *data, uint32_t len,
+                          uint32_t flags)
 {
     fci_wq_slot *s = slot_at(q, ticket);
     memcpy(payload(s), data, len);
     s->len = len;
     s->flags = flags;
+    s->reply = 0;
     /* release: payload, len and flags are complete before READY is seen */
     atomic_store_explicit(&s->seq, seq_of(ticket, FCI_WQ_READY), memory_order_release);
     atomic_fetch_add_explicit(&q->submitted, 1, memory_order_relaxed);
+}
+
+void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags)
+{
+    enqueue_entry(q, ticket, data, len, flags);
     fci_futex_bump(&q->work);
 }
 
@@ -216,38 +258,75 @@ static void wq_release(fci_wq *q, uint64_t ticket)
     /* relaxed: a claimer that still sees us waits a moment (try_claim) */
     atomic_compare_exchange_strong_explicit(&s->owner, &me, 0, memory_order_relaxed,
                                             memory_order_relaxed);
-    fci_futex_bump(&q->space);
+    space_freed(q);
+}
+
+static int too_big(fci_wq *q, uint32_t len, fci_err *err)
+{
+    return fci_err_set(err, FC_ETOOBIG,
+                       "batch of %u bytes exceeds the write queue's entry limit of %u bytes "
+                       "(fc_options.queue_entry_size)", len, q->slot_bytes);
+}
+
+int fci_wq_enqueue(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
+                   fci_wq_alive_fn alive, void *arg, uint64_t *ticket, fci_err *err)
+{
+    if (len > q->slot_bytes)
+        return too_big(q, len, err);
+    int rc = fci_wq_claim(q, timeout_ms, alive, arg, ticket, err);
+    if (rc == 0)
+        enqueue_entry(q, *ticket, data, len, flags);
+    return rc;
+}
+
+int fci_wq_done(fci_wq *q, uint64_t ticket)
+{
+    /* acquire: pairs with fci_wq_complete's release of DONE */
+    return atomic_load_explicit(&slot_at(q, ticket)->seq, memory_order_acquire) ==
+           seq_of(ticket, FCI_WQ_DONE);
+}
+
+void fci_wq_wake_writer(fci_wq *q)
+{
+    fci_futex_bump(&q->work);
 }
 
 /* A producer that gives up waiting (timeout, writer gone) abandons its
  * slot: with no owner, the next producer of that slot frees it once the
- * writer has answered (the writer may still apply the entry: a timed-out
- * write is of unknown outcome, as with any server). Before freeing the
- * slot, the first reply_len bytes of its payload (the writer's reply to an
- * operation, see FCI_WQ_OP_SHIFT) are copied to reply. */
+ * entry is answered (it may still be applied: a timed-out write is of
+ * unknown outcome, as with any server). Before the slot is freed the
+ * reply is copied out: an operation's reply word, or for a plain batch
+ * the first reply_len bytes of the payload (a refusal's reason). */
+int fci_wq_finish(fci_wq *q, uint64_t t, int timeout_ms, fci_wq_alive_fn alive, void *arg,
+                  int *result, void *reply, uint32_t reply_len, fci_err *err)
+{
+    int rc = wq_await(q, t, timeout_ms, alive, arg, result, err);
+    fci_wq_slot *s = slot_at(q, t);
+    if (rc == 0) {
+        /* DONE was loaded with acquire in await: the reply is complete */
+        if (reply_len > 0 && FCI_WQ_OP(s->flags) != 0)
+            memcpy(reply, &s->reply, reply_len < sizeof s->reply ? reply_len : sizeof s->reply);
+        else if (reply_len > 0)
+            memcpy(reply, payload(s), reply_len < q->slot_bytes ? reply_len : q->slot_bytes);
+        wq_release(q, t);
+    } else { /* release: pairs with recover_done's acquire of the owner */
+        atomic_store_explicit(&s->owner, 0, memory_order_release);
+    }
+    return rc;
+}
+
 int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
                 fci_wq_alive_fn alive, void *arg, int *result, void *reply, uint32_t reply_len,
                 fci_err *err)
 {
-    if (len > q->slot_bytes || reply_len > q->slot_bytes)
-        return fci_err_set(err, FC_ETOOBIG,
-                           "batch of %u bytes exceeds the write queue's entry limit of %u bytes "
-                           "(fc_options.queue_entry_size)", len, q->slot_bytes);
+    if (reply_len > q->slot_bytes)
+        return too_big(q, reply_len, err);
     uint64_t t;
-    int rc = fci_wq_claim(q, timeout_ms, alive, arg, &t, err);
+    int rc = fci_wq_enqueue(q, data, len, flags, timeout_ms, alive, arg, &t, err);
     if (rc != 0)
         return rc;
-    fci_wq_publish(q, t, data, len, flags);
-    rc = wq_await(q, t, timeout_ms, alive, arg, result, err);
-    if (rc == 0) {
-        /* DONE was loaded with acquire in await: the reply is complete */
-        if (reply_len > 0)
-            memcpy(reply, payload(slot_at(q, t)), reply_len);
-        wq_release(q, t);
-    } else { /* release: pairs with recover_done's acquire of the owner */
-        atomic_store_explicit(&slot_at(q, t)->owner, 0, memory_order_release);
-    }
-    return rc;
+    fci_futex_bump(&q->work);
+    return fci_wq_finish(q, t, timeout_ms, alive, arg, result, reply, reply_len, err);
 }
 
 int fci_wq_submit(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
@@ -273,7 +352,7 @@ static int recover_claimed(fci_wq *q, fci_wq_slot *s, uint64_t t)
         return 0;
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->recovered, 1, memory_order_relaxed);
-    fci_futex_bump(&q->space);
+    space_freed(q);
     return 1;
 }
 
@@ -306,5 +385,7 @@ void fci_wq_complete(fci_wq *q, fci_wq_slot *s, int result)
     atomic_store_explicit(&s->seq, seq_of(t, FCI_WQ_DONE), memory_order_release);
     atomic_store_explicit(&q->tail, t + 1, memory_order_release);
     atomic_fetch_add_explicit(&q->applied, 1, memory_order_relaxed);
-    fci_futex_bump(&s->wake);
+    /* relaxed: only whether the owner is us matters, and it set it itself */
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != fci_owner_word_self())
+        fci_futex_bump(&s->wake);
 }

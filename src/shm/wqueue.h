@@ -29,8 +29,10 @@
 
 #define FCI_WQ_SYNC 0x1u   /* entry flag: fdatasync before acknowledging */
 /* Bits 8..15 of an entry's flags: 0 = the payload is a WriteBatch, else
- * the code of an operation the writer decides (src/db/atomic.h), which
- * answers in the first bytes of the payload (fci_wq_call's reply). */
+ * the code of an operation the leader decides (db/write/condwrite.h),
+ * which answers in the slot's reply word (fci_wq_call's reply). The
+ * payload stays as it was sent until the entry is answered, so a group
+ * whose leader died can be decided again (db/write/lane.c). */
 #define FCI_WQ_OP_SHIFT 8
 /* A plain batch the writer refuses gets, over the start of its payload, the
  * reason as a NUL-terminated sentence of at most this many bytes (the
@@ -46,8 +48,10 @@ typedef struct fci_wq_slot {
     _Atomic uint32_t wake;         /* futex word: bumped when DONE */
     uint32_t len;                  /* payload bytes */
     uint32_t flags;                /* FCI_WQ_* */
-    _Atomic int32_t result;        /* the writer's answer: 0 or FC_E* */
-    uint64_t pad[3];
+    _Atomic int32_t result;        /* the answer: 0 or FC_E* */
+    int64_t reply;                 /* an operation's reply (fci_cond_reply), set
+                                      by whoever decides it; read once DONE */
+    uint64_t pad[2];
 } fci_wq_slot;
 
 typedef struct fci_wq {
@@ -60,11 +64,13 @@ typedef struct fci_wq {
     uint32_t slot_bytes;                  /* payload capacity of one slot */
     uint64_t slots_off;                   /* from the start of this struct */
     _Atomic uint64_t submitted, applied, recovered;  /* figures */
-    uint64_t pad1[1];
+    _Atomic uint32_t space_waiters;       /* producers about to wait on space */
+    uint32_t pad1;
 } fci_wq;
 
 _Static_assert(sizeof(fci_wq_slot) == 64, "a slot header is one cache line");
 _Static_assert(offsetof(fci_wq_slot, wake) == 24, "futex word is 4-byte aligned");
+_Static_assert(offsetof(fci_wq_slot, reply) == 40, "reply after the result");
 _Static_assert(sizeof(fci_wq) == 128, "queue header is two cache lines");
 _Static_assert(offsetof(fci_wq, tail) == 64, "consumer line apart from producers'");
 
@@ -73,6 +79,11 @@ uint64_t fci_wq_bytes(uint32_t nslots, uint32_t slot_bytes);
 
 /* Writer: lays out an empty queue in mem (fci_wq_bytes bytes, 64-aligned). */
 void fci_wq_init(void *mem, uint32_t nslots, uint32_t slot_bytes);
+
+struct fci_arena;
+/* The write queue a writer made in arena a (wq_off), checked; NULL when
+ * none. */
+fci_wq *fci_wq_find(struct fci_arena *a);
 
 /* Checks a queue found in the arena against the region it lies in. */
 int fci_wq_check(const fci_wq *q, uint64_t bytes_available);
@@ -95,6 +106,19 @@ int fci_wq_call(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int t
                 fci_wq_alive_fn alive, void *arg, int *result, void *reply, uint32_t reply_len,
                 fci_err *err);
 
+/* fci_wq_call in two halves, for a producer that may apply its entry
+ * itself (db/write/lane.c): enqueue claims a slot and writes the entry
+ * without waking the writer; finish waits for DONE, copies the reply and
+ * frees the slot (or abandons it on timeout). */
+int fci_wq_enqueue(fci_wq *q, const void *data, uint32_t len, uint32_t flags, int timeout_ms,
+                   fci_wq_alive_fn alive, void *arg, uint64_t *ticket, fci_err *err);
+int fci_wq_finish(fci_wq *q, uint64_t ticket, int timeout_ms, fci_wq_alive_fn alive, void *arg,
+                  int *result, void *reply, uint32_t reply_len, fci_err *err);
+/* 1 once ticket's entry is answered (its owner has not freed it yet). */
+int fci_wq_done(fci_wq *q, uint64_t ticket);
+/* Wakes the writer's drain thread. */
+void fci_wq_wake_writer(fci_wq *q);
+
 /* The first two steps of fci_wq_submit, apart so tests can stop between
  * them: take a ticket, write the entry (then it waits for the answer and
  * frees the slot). */
@@ -103,13 +127,14 @@ int fci_wq_claim(fci_wq *q, int timeout_ms, fci_wq_alive_fn alive, void *arg, ui
 void fci_wq_publish(fci_wq *q, uint64_t ticket, const void *data, uint32_t len, uint32_t flags);
 
 /*
- * Writer: the entry at the tail. Returns 1 with *slot and *data when it is
+ * The write lock's holder (db/write/lane.c): the entry at the tail + skip. Returns 1 with *slot and *data when it is
  * READY, 0 when the queue is empty or the entry is still being written.
  * A claimed entry whose owner died is recovered here (freed and counted).
  */
 int fci_wq_peek(fci_wq *q, uint64_t skip, fci_wq_slot **slot, const char **data);
 
-/* Writer: answers the entry at the tail and moves past it. */
+/* The lock holder: answers the entry at the tail and moves past it. A
+ * producer answering its own entry wakes nobody. */
 void fci_wq_complete(fci_wq *q, fci_wq_slot *slot, int result);
 
 /* Writer: sleeps until a producer signals work or timeout_ms passes. */

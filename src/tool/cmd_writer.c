@@ -51,6 +51,8 @@ static const struct option writer_opts[] = {
     { "arena-size", required_argument, NULL, OPT_ARENA_SIZE },
     { "max-bytes", required_argument, NULL, OPT_MAX_BYTES },
     { "ttl-framing", no_argument, NULL, OPT_TTL_FRAMING },
+    { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
+    { "metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS },
     { "follow", required_argument, NULL, OPT_FOLLOW },
     { "prefix", required_argument, NULL, OPT_PREFIX },
     { "max-stale-ms", required_argument, NULL, OPT_MAX_STALE },
@@ -143,7 +145,8 @@ int tool_cmd_writer(int argc, char **argv)
 {
     const tool_cmd *cmd = tool_find("writer");
     store_args sa = { 0 };
-    int opt, r;
+    int opt, r, port = -1;
+    const char *maddr = "127.0.0.1";
     while ((opt = getopt_long(argc, argv, "+", writer_opts, NULL)) != -1) {
         if ((r = tool_store_opt(cmd, opt, optarg, &sa)) < 0)
             return EXIT_TROUBLE;
@@ -155,6 +158,19 @@ int tool_cmd_writer(int argc, char **argv)
         }
         if (opt == OPT_TTL_FRAMING) {
             sa.has_ttl = 1;   /* framing only: the writer writes no values */
+            continue;
+        }
+        if (opt == OPT_METRICS_PORT) {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || v < 0 || v > 65535)
+                return tool_usage(cmd, "--metrics-port is a port number, 0 to 65535");
+            port = (int)v;
+            continue;
+        }
+        if (opt == OPT_METRICS_ADDRESS) {
+            maddr = optarg;
             continue;
         }
         if ((r = follow_opt(cmd, opt, optarg, &sa)) < 0)
@@ -175,12 +191,23 @@ int tool_cmd_writer(int argc, char **argv)
     /* No FC_ATTACH: a second writer must fail with FC_EBUSY, naming the first. */
     if (tool_open("writer", dir, &sa, FC_CREATE, &s) != 0)
         return EXIT_TROUBLE;
+    tool_metrics *metrics = NULL;
+    const char *why = NULL;
+    if (port >= 0 && tool_metrics_start(s, maddr, &port, &metrics, &why) != 0) {
+        tool_fail("writer", dir, "--metrics-port on %s:%d: %s", maddr, port, why);
+        fc_close(s);
+        return EXIT_TROUBLE;
+    }
     printf("forkcache: writer pid %d: store %s, arena %s/%s; SIGTERM or SIGINT stops it\n",
            (int)getpid(), dir, dir, FC_ARENA_FILE);
+    if (metrics != NULL)
+        printf("forkcache: writer pid %d: metrics on http://%s:%d/metrics\n", (int)getpid(),
+               maddr, port);
     if (sa.follow != NULL)
         printf("forkcache: following %s (%d prefixes)\n", sa.follow, sa.nprefixes);
     fflush(stdout);
     serve(s);
+    tool_metrics_stop(metrics);   /* before the store it reads closes */
     fc_stats st;
     int have = fc_stats_get(s, &st) == 0;
     int rc = fc_close(s);

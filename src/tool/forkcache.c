@@ -188,44 +188,60 @@ const tool_cmd tool_cmds[] = {
     },
     {
         "stats", tool_cmd_stats,
-        "stats [--json] DIR",
+        "stats [--json] [--format text|json|prometheus] DIR",
         "print a store's figures",
         "Prints the figures of the store at DIR as every attached process sees\n"
         "them: the current version and last sequence, the writer's pid (none when\n"
         "no writer runs), tables and bytes per level, the memtables (active bytes\n"
         "and entries, the immutable one being flushed), the arena (reserved, in\n"
         "use), the reader slots with each holder's pid, pinned version and mappings,\n"
-        "the Limiter (table mappings in use, capacity), the writer's counters\n"
+        "the Limiter (table mappings in use, capacity; mapped bytes, cap), the writer's counters\n"
         "(flushes, compactions, bytes compacted, stalls, and why writes wait now:\n"
         "none, memtable, l0 or error), what expiry dropped (expired entries removed\n"
         "by compaction; tables dropped whole because every entry had expired, and\n"
         "their bytes), what the max-bytes bound evicted (tables, bytes), and this\n"
         "process's tables mapped and read by\n"
-        "pread. The store is opened read-only or, while a writer runs, through its\n"
+        "pread; then the operation counters of every process since the writer opened\n"
+        "the store: gets (hits, misses, misses that met an expired value, the hit\n"
+        "ratio), puts, deletes and batches, the mean write latency, atomic operations\n"
+        "by outcome (applied/refused/failed), get-or-compute computations and waits;\n"
+        "per reader its gets, hits and puts. A process's counts stay in the totals\n"
+        "after it exits or is killed. The store is opened read-only or, while a writer runs, through its\n"
         "arena; then the command itself holds one of the reader slots shown. Without\n"
         "a writer the arena is the command's own, and the writer counters are 0.\n",
         "--json\n"
         "    One JSON object instead of aligned text (default: text). Keys: store,\n"
         "    version, last_sequence, writer_pid (null when none), levels[], memtable,\n"
         "    arena, reader_slots, readers[], limiter, writer, dropped (expired_entries,\n"
-        "    expired_tables, expired_bytes, evicted_tables, evicted_bytes), process.\n"
+        "    expired_tables, expired_bytes, evicted_tables, evicted_bytes), process,\n"
+        "    ops (the operation counters; also in each reader), bytes (memtables,\n"
+        "    tables, block_cache).\n"
+        "--format text|json|prometheus\n"
+        "    text (the default), json (as --json), or prometheus: Prometheus's text\n"
+        "    exposition format (names forkcache_*, counters ending in _total, units\n"
+        "    in names, the write latency as the histogram\n"
+        "    forkcache_write_latency_seconds; the hit ratio is\n"
+        "    forkcache_get_hits_total / forkcache_gets_total).\n"
         "--help\n"
         "    Print this page and exit.\n",
         NULL,
         "forkcache stats /var/cache/fc\n"
         "forkcache stats --json /var/cache/fc | python3 -m json.tool\n"
+        "forkcache stats --format prometheus /var/cache/fc | promtool check metrics\n"
     },
     {
         "writer", tool_cmd_writer,
         "writer [--sync] [--ttl-framing] [--max-bytes SIZE] [--write-buffer SIZE]\n"
-        "       [--arena-size SIZE] [--follow URL [--prefix P]... [--max-stale-ms N]]\n"
-        "       DIR",
+        "       [--arena-size SIZE] [--metrics-port N] [--metrics-address ADDR]\n"
+        "       [--follow URL [--prefix P]... [--max-stale-ms N]] DIR",
         "run the store's writer in the foreground",
         "Opens the store at DIR as its writer (creating it if needed) with its\n"
         "shared arena in the file DIR/forkcache.arena, and keeps it open until\n"
         "SIGTERM or SIGINT. Meanwhile other forkcache commands, and programs that\n"
-        "open the store with FC_ATTACH, read its arena zero-copy and send their\n"
-        "writes through its write queue. Prints a startup line (pid, store, arena)\n"
+        "open the store with FC_ATTACH, read its arena zero-copy and apply their\n"
+        "writes themselves under the arena's write lock (the writer applies what\n"
+        "needs it: a full memtable is switched, flushed and compacted here).\n"
+        "Prints a startup line (pid, store, arena)\n"
         "and then one line per flush (its number, L0 files, last sequence) and per\n"
         "compaction (its number, bytes compacted, files per level), and with\n"
         "--follow one per change of the Redis link (up or down), from its\n"
@@ -245,6 +261,13 @@ const tool_cmd tool_cmds[] = {
         "    --ttl and load --ttl work through this writer (default: a new store is\n"
         "    plain, and then refuses --ttl for good). Framing is chosen when a store\n"
         "    is created: on an existing plain store this option fails (exit 2).\n"
+        "--metrics-port N\n"
+        "    Also serve GET /metrics over HTTP on 127.0.0.1:N with the text of stats\n"
+        "    --format prometheus, for a Prometheus server to scrape (port 0 takes a\n"
+        "    free one, named in a second startup line). One connection at a time, a\n"
+        "    request of at most 4 KiB read within 2 s, the answer written within 2 s.\n"
+        "--metrics-address ADDR\n"
+        "    The IPv4 address --metrics-port listens on (default 127.0.0.1).\n"
         "--follow URL\n"
         "    Keep the store coherent with the Redis at URL (redis://HOST:PORT or\n"
         "    unix:///PATH) as a near cache: a thread of the writer subscribes to\n"
@@ -264,6 +287,7 @@ const tool_cmd tool_cmds[] = {
         "   damage, I/O) or closing it failed.\n",
         "forkcache writer /var/cache/fc &\n"
         "forkcache put /var/cache/fc k v     # through the writer's queue\n"
+        "forkcache writer --metrics-port 9187 /var/cache/fc &   # curl :9187/metrics\n"
         "kill -TERM %1\n"
     },
     {
@@ -273,10 +297,11 @@ const tool_cmd tool_cmds[] = {
         "Adds DELTA (default 1; negative to subtract) to the counter stored under\n"
         "KEY and prints the new value and a newline. A counter is its value in\n"
         "decimal ASCII text (\"-42\", \"1000\"); an absent key counts as 0. The\n"
-        "store's writer decides the addition, so increments from any number of\n"
-        "processes and commands are never lost. While a writer runs, the increment\n"
-        "goes through its write queue; otherwise the store is opened (and created\n"
-        "if needed) as its writer for the length of the command.\n",
+        "addition is decided under the store's write lock, so increments from any\n"
+        "number of processes and commands are never lost. While a writer runs, the\n"
+        "command applies the increment itself in the writer's arena; otherwise the\n"
+        "store is opened (and created if needed) as its writer for the length of\n"
+        "the command.\n",
         "--hex\n"
         "    KEY is hex-encoded (default: taken as it is). DELTA and the printed\n"
         "    value are always decimal.\n"
@@ -316,7 +341,8 @@ const tool_cmd tool_cmds[] = {
     {
         "bench", tool_cmd_bench,
         "bench --dir DIR [--keys N] [--value-size B] [--procs P] [--seconds S] "
-        "[--warmup S] [--rounds R] [--mode LIST] [--csv FILE] [--plot FILE.png]",
+        "[--warmup S] [--rounds R] [--mode LIST] [--memory-limit SIZE] [--csv FILE] "
+        "[--plot FILE.png]",
         "measure point gets from forked readers, beside LMDB, LevelDB, Redis",
         tool_bench_description, tool_bench_options,
         "0  every mode asked for ran (with --mode all, anchors this machine lacks are\n"
@@ -388,7 +414,9 @@ static void help_all(void)
              "\n"
              "While `forkcache writer DIR` (or any program that opens the store with\n"
              "its arena in DIR/forkcache.arena) runs, the other commands attach to it:\n"
-             "put, del, add, incr and load send their writes through its write queue,\n"
+             "put, del, add, incr and load apply their writes in its arena under its\n"
+             "write lock (and wait for the writer only when a full memtable must be\n"
+             "switched),\n"
              "get, scan and stats read its arena and see every write the moment it is\n"
              "made. When no writer runs, put, del, add, incr, load and compact open the\n"
              "store as its writer for the length of the command, and get, scan and\n"

@@ -81,6 +81,9 @@ enum {
     OPT_MAX_BYTES,
     OPT_TTL_FRAMING,
     OPT_TIMEOUT,
+    OPT_FORMAT,
+    OPT_METRICS_PORT,
+    OPT_METRICS_ADDRESS,
     OPT_FOLLOW,
     OPT_PREFIX,
     OPT_MAX_STALE
@@ -171,5 +174,17 @@ void tool_wait_end(void);
 /* The message for a failed write: the library's, and for FC_ETIMEDOUT
  * what --timeout means for the write's outcome. */
 void tool_write_failed(const char *cmd, const char *dir, fc_store *store, int rc);
+
+/* fc_stats_prometheus's text in a malloc()ed buffer of *len bytes (plus a
+ * NUL), or NULL with the failure in *rc. */
+char *tool_prometheus_text(fc_store *s, size_t *len, int *rc);
+
+/* The writer's /metrics endpoint (metrics_http.c): a thread serving
+ * fc_stats_prometheus over HTTP on addr:*port (*port 0: a free port, which
+ * *port then names). -1 with *why on failure. */
+typedef struct tool_metrics tool_metrics;
+int tool_metrics_start(fc_store *s, const char *addr, int *port, tool_metrics **out,
+                       const char **why);
+void tool_metrics_stop(tool_metrics *m);
 
 #endif

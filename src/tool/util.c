@@ -416,3 +416,26 @@ double tool_now(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+/* The Prometheus text of the store in a malloc()ed buffer (NUL-ended), or
+ * NULL with *rc the failure: sized by a first call, with room for figures
+ * that grow meanwhile, and sized again if they grew more. */
+char *tool_prometheus_text(fc_store *s, size_t *len, int *rc)
+{
+    size_t need = 0;
+    *rc = fc_stats_prometheus(s, NULL, 0, &need);
+    for (int tries = 0; tries < 4 && (*rc == 0 || *rc == FC_ELIMIT); tries++) {
+        char *buf = malloc(need + 1024);
+        if (buf == NULL) {
+            *rc = FC_ENOMEM;
+            return NULL;
+        }
+        *rc = fc_stats_prometheus(s, buf, need + 1024, &need);
+        if (*rc == 0) {
+            *len = need;
+            return buf;
+        }
+        free(buf);
+    }
+    return NULL;
+}

@@ -24,5 +24,10 @@ void fci_futex_bump(_Atomic uint32_t *word)
 {
     /* release: what was written before the bump is seen by the woken */
     atomic_fetch_add_explicit(word, 1, memory_order_release);
+    fci_futex_wake_all(word);
+}
+
+void fci_futex_wake_all(_Atomic uint32_t *word)
+{
     syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
 }

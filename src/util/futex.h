@@ -19,4 +19,8 @@ void fci_futex_wait(_Atomic uint32_t *word, uint32_t seen, int ms);
 /* Adds one to *word (release) and wakes every waiter in every process. */
 void fci_futex_bump(_Atomic uint32_t *word);
 
+/* Wakes every waiter on *word in every process, for a caller that
+ * changed the word itself (with the memory order it needs). */
+void fci_futex_wake_all(_Atomic uint32_t *word);
+
 #endif

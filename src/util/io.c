@@ -72,7 +72,6 @@ static const struct {
     [FCI_IO_SITE_OPTIONS_WRITE] = { "options_write", FCI_IO_WRITE },
     [FCI_IO_SITE_OPTIONS_SYNC] = { "options_sync", FCI_IO_SYNC },
     [FCI_IO_SITE_OPTIONS_RENAME] = { "options_rename", FCI_IO_RENAME },
-    [FCI_IO_SITE_OPTIONS_DIR_OPEN] = { "options_dir_open", FCI_IO_OPEN },
     [FCI_IO_SITE_OPTIONS_DIR_SYNC] = { "options_dir_sync", FCI_IO_SYNC },
     [FCI_IO_SITE_UNLINK] = { "unlink", FCI_IO_UNLINK },
     [FCI_IO_SITE_WRITERID_CREATE] = { "writerid_create", FCI_IO_OPEN },
@@ -304,12 +303,21 @@ static int fail(int e)
     return -1;
 }
 
-/* open with its fault hook and EINTR retry; every descriptor close-on-exec. */
-static int open_call(fci_io_site site, const char *path, int flags, mode_t mode)
+/* The name a call passes to the kernel: path itself with AT_FDCWD, else
+ * its last component, relative to dirfd (see io.h). */
+const char *fci_io_at_name(int dirfd, const char *path)
 {
+    const char *slash = dirfd == AT_FDCWD ? NULL : strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* open with its fault hook and EINTR retry; every descriptor close-on-exec. */
+static int open_call(fci_io_site site, int dirfd, const char *path, int flags, mode_t mode)
+{
+    const char *name = fci_io_at_name(dirfd, path);
     for (;;) {
         int e = hook(site, NULL);
-        int fd = e ? fail(e) : open(path, flags | O_CLOEXEC, mode); /* every descriptor */
+        int fd = e ? fail(e) : openat(dirfd, name, flags | O_CLOEXEC, mode); /* every one */
         if (fd >= 0 || errno != EINTR)
             return fd;
     }
@@ -318,12 +326,12 @@ static int open_call(fci_io_site site, const char *path, int flags, mode_t mode)
 /* Opens are recorded too (read-only ones included): the recorder needs to
  * know which file or directory each descriptor is, to place later writes
  * and syncs. */
-int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode)
+int fci_io_open(fci_io_site site, int dirfd, const char *path, int flags, mode_t mode)
 {
     if (!recording())
-        return open_call(site, path, flags, mode);
+        return open_call(site, dirfd, path, flags, mode);
     pthread_mutex_lock(&rec.mu);
-    int fd = open_call(site, path, flags, mode);
+    int fd = open_call(site, dirfd, path, flags, mode);
     if (fd >= 0)
         record(&(fci_io_event){ .op = FCI_IO_OP_OPEN, .site = site, .fd = fd, .flags = flags,
                                 .path = path });
@@ -357,11 +365,12 @@ static const char *file_type(mode_t mode)
 /* Why an open with O_NOFOLLOW | O_NONBLOCK failed: ELOOP is a symbolic
  * link and ENXIO a FIFO with no reader (a write-only open); both are named
  * as what they are, the rest keep the system's reason. */
-static int open_failed(const char *path, int e, struct fci_err *err)
+static int open_failed(int dirfd, const char *path, int e, struct fci_err *err)
 {
     struct stat st;
     int code;
-    if ((e == ELOOP || e == ENXIO) && lstat(path, &st) == 0 && !S_ISREG(st.st_mode))
+    if ((e == ELOOP || e == ENXIO) && fci_io_lstat(dirfd, path, &st) == 0 &&
+        !S_ISREG(st.st_mode))
         code = fci_err_set(err, FC_ECORRUPT, "%s: is %s, not a regular file", path,
                            file_type(st.st_mode));
     else
@@ -380,12 +389,12 @@ static int clear_nonblock(int fd)
 
 /* Not-blocking is only for the open and the type check: a regular file
  * ignores it, but the caller gets the flags it asked for. */
-int fci_io_open_regular(fci_io_site site, const char *path, int flags, mode_t mode,
+int fci_io_open_regular(fci_io_site site, int dirfd, const char *path, int flags, mode_t mode,
                         struct fci_err *err)
 {
-    int fd = fci_io_open(site, path, flags | O_NOFOLLOW | O_NONBLOCK, mode);
+    int fd = fci_io_open(site, dirfd, path, flags | O_NOFOLLOW | O_NONBLOCK, mode);
     if (fd < 0)
-        return open_failed(path, errno, err);
+        return open_failed(dirfd, path, errno, err);
     struct stat st;
     int code = 0;
     if (fstat(fd, &st) != 0) {
@@ -606,23 +615,25 @@ int fci_io_fdatasync(fci_io_site site, int fd)
 }
 
 /* rename with its fault hook and EINTR retry. */
-static int rename_call(fci_io_site site, const char *from, const char *to)
+static int rename_call(fci_io_site site, int dirfd, const char *from, const char *to)
 {
     for (;;) {
         int e = hook(site, NULL);
-        int rc = e ? fail(e) : rename(from, to);
+        int rc = e ? fail(e)
+                   : renameat(dirfd, fci_io_at_name(dirfd, from), dirfd,
+                              fci_io_at_name(dirfd, to));
         if (rc == 0 || errno != EINTR)
             return rc;
     }
 }
 
 /* A rename, recorded when it succeeded (a directory change). */
-int fci_io_rename(fci_io_site site, const char *from, const char *to)
+int fci_io_rename(fci_io_site site, int dirfd, const char *from, const char *to)
 {
     if (!recording())
-        return rename_call(site, from, to);
+        return rename_call(site, dirfd, from, to);
     pthread_mutex_lock(&rec.mu);
-    int rc = record_if_ok(rename_call(site, from, to),
+    int rc = record_if_ok(rename_call(site, dirfd, from, to),
                           &(fci_io_event){ .op = FCI_IO_OP_RENAME, .site = site, .fd = -1,
                                            .path = from, .to = to });
     pthread_mutex_unlock(&rec.mu);
@@ -630,11 +641,11 @@ int fci_io_rename(fci_io_site site, const char *from, const char *to)
 }
 
 /* unlink with its fault hook and EINTR retry. */
-static int unlink_call(fci_io_site site, const char *path)
+static int unlink_call(fci_io_site site, int dirfd, const char *path)
 {
     for (;;) {
         int e = hook(site, NULL);
-        int rc = e ? fail(e) : unlink(path);
+        int rc = e ? fail(e) : unlinkat(dirfd, fci_io_at_name(dirfd, path), 0);
         if (rc == 0 || errno != EINTR)
             return rc;
     }
@@ -642,16 +653,40 @@ static int unlink_call(fci_io_site site, const char *path)
 
 /* Removing a store file goes through here so that faults can be aimed at
  * it and the recorder sees the directory change. */
-int fci_io_unlink(fci_io_site site, const char *path)
+int fci_io_unlink(fci_io_site site, int dirfd, const char *path)
 {
     if (!recording())
-        return unlink_call(site, path);
+        return unlink_call(site, dirfd, path);
     pthread_mutex_lock(&rec.mu);
-    int rc = record_if_ok(unlink_call(site, path),
+    int rc = record_if_ok(unlink_call(site, dirfd, path),
                           &(fci_io_event){ .op = FCI_IO_OP_UNLINK, .site = site, .fd = -1,
                                            .path = path });
     pthread_mutex_unlock(&rec.mu);
     return rc;
+}
+
+int fci_io_lstat(int dirfd, const char *path, struct stat *st)
+{
+    return fstatat(dirfd, fci_io_at_name(dirfd, path), st, AT_SYMLINK_NOFOLLOW);
+}
+
+/* "." opened relative to dirfd is the store's directory itself, whatever
+ * its name leads to now; fdopendir takes the new descriptor over. */
+DIR *fci_io_opendir(int dirfd, const char *path)
+{
+    if (dirfd == AT_FDCWD)
+        return opendir(path); /* glibc opens it O_CLOEXEC */
+    int fd;
+    do
+        fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+    if (d == NULL && fd >= 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return d;
 }
 
 void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags, int fd,

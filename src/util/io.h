@@ -12,6 +12,14 @@
  * source that does I/O. The site lets tests aim faults at one place and
  * lets the fault suite prove that every site was made to fail at least once.
  *
+ * Store files are reached through the store directory's descriptor, opened
+ * once when the store opens: the calls that take a name (open, rename,
+ * unlink) take a dirfd too. path stays the file's whole name, "DIR/NAME",
+ * for messages and the recorder, but the call itself uses only NAME,
+ * relative to dirfd, so a directory renamed or a symbolic link re-pointed
+ * after the store opened is never followed to another directory. With
+ * AT_FDCWD the call is an ordinary one on path.
+ *
  * TEST ONLY: fci_io_fault_* below inject failures. The rule table is the
  * library's only global mutable state for I/O; it is empty and disarmed
  * unless a test arms it, and then every wrapper pays one relaxed atomic
@@ -26,6 +34,8 @@
 #ifndef FC_UTIL_IO_H
 #define FC_UTIL_IO_H
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -61,8 +71,8 @@ typedef enum fci_io_site {
     FCI_IO_SITE_CURRENT_WRITE,
     FCI_IO_SITE_CURRENT_SYNC,
     FCI_IO_SITE_CURRENT_RENAME,
-    FCI_IO_SITE_DIR_OPEN,          /* syncing the directory after the rename */
-    FCI_IO_SITE_DIR_SYNC,
+    FCI_IO_SITE_DIR_OPEN,          /* the store's directory, once per open handle */
+    FCI_IO_SITE_DIR_SYNC,          /* fsync of it, after CURRENT's rename and new files */
     FCI_IO_SITE_CURRENT_OPEN,      /* reading CURRENT */
     FCI_IO_SITE_CURRENT_READ,
     FCI_IO_SITE_TABLE_CREATE,      /* a table being written: flush, compaction */
@@ -96,7 +106,6 @@ typedef enum fci_io_site {
     FCI_IO_SITE_OPTIONS_WRITE,
     FCI_IO_SITE_OPTIONS_SYNC,
     FCI_IO_SITE_OPTIONS_RENAME,
-    FCI_IO_SITE_OPTIONS_DIR_OPEN,
     FCI_IO_SITE_OPTIONS_DIR_SYNC,
     FCI_IO_SITE_UNLINK,            /* removing a store file: obsolete or unfinished */
     FCI_IO_SITE_WRITERID_CREATE,   /* FORKCACHE-WRITER, the writer's identity */
@@ -107,7 +116,7 @@ typedef enum fci_io_site {
     FCI_IO_SITES
 } fci_io_site;
 
-int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode);
+int fci_io_open(fci_io_site site, int dirfd, const char *path, int flags, mode_t mode);
 
 /*
  * Opens a store file that must be a regular file (CURRENT, a MANIFEST, a
@@ -120,7 +129,7 @@ int fci_io_open(fci_io_site site, const char *path, int flags, mode_t mode);
  * ENOENT, so callers can tell a missing file apart).
  */
 struct fci_err;
-int fci_io_open_regular(fci_io_site site, const char *path, int flags, mode_t mode,
+int fci_io_open_regular(fci_io_site site, int dirfd, const char *path, int flags, mode_t mode,
                         struct fci_err *err);
 
 /* Reads until n bytes or end of file; returns the count, or -1. */
@@ -133,12 +142,23 @@ struct iovec;
 ssize_t fci_io_pwritev(fci_io_site site, int fd, struct iovec *iov, int n, uint64_t off);
 int fci_io_fsync(fci_io_site site, int fd);
 int fci_io_fdatasync(fci_io_site site, int fd);
-int fci_io_rename(fci_io_site site, const char *from, const char *to);
+/* Both names in the one directory of dirfd. */
+int fci_io_rename(fci_io_site site, int dirfd, const char *from, const char *to);
 void *fci_io_mmap(fci_io_site site, void *addr, size_t len, int prot, int flags, int fd,
                   off_t off);
 int fci_io_ftruncate(fci_io_site site, int fd, uint64_t len);
 int fci_io_fstat(fci_io_site site, int fd, struct stat *st);
-int fci_io_unlink(fci_io_site site, const char *path);
+int fci_io_unlink(fci_io_site site, int dirfd, const char *path);
+/* The name the calls above hand the kernel for path: its last component,
+ * or path itself with AT_FDCWD (for a caller's own *at call). */
+const char *fci_io_at_name(int dirfd, const char *path);
+/* lstat relative to dirfd (a link is not followed). Not a fault site: the
+ * callers only look, to compare inodes. */
+int fci_io_lstat(int dirfd, const char *path, struct stat *st);
+/* The directory of dirfd listed (path when dirfd is AT_FDCWD), on a
+ * descriptor of its own, close-on-exec; closedir when done. NULL with
+ * errno set. */
+DIR *fci_io_opendir(int dirfd, const char *path);
 /* posix_fallocate, but -1 with errno set like the other wrappers. */
 int fci_io_fallocate(fci_io_site site, int fd, uint64_t off, uint64_t len);
 

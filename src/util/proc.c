@@ -49,7 +49,7 @@ static const char *stat_after_name(int pid, char *buf, size_t cap)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, path, O_RDONLY | O_CLOEXEC, 0);
+    int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return NULL;
     ssize_t n = fci_io_read(FCI_IO_SITE_PROC_READ, fd, buf, cap - 1);

@@ -51,8 +51,8 @@ static int input_open(fc_store *s, const fci_file_meta *f, input *in, fci_err *e
     char *path = in->path;
     memset(in, 0, offsetof(input, path));
     in->fd = -1;
-    int fd = fci_tfile_open(s->dir, f->number, FCI_IO_SITE_COMPACT_OPEN, path, sizeof in->path,
-                            err);
+    int fd = fci_tfile_open(s->dirfd, s->dir, f->number, FCI_IO_SITE_COMPACT_OPEN, path,
+                            sizeof in->path, err);
     if (fd < 0)
         return fd;
     struct stat st;
@@ -367,7 +367,7 @@ static void remove_outputs(fc_store *s, const fci_version_edit *edit)
     char path[PATH_MAX];
     for (size_t i = 0; i < edit->n_new_files; i++) {
         fci_filename(path, sizeof path, s->dir, FCI_FILE_TABLE, edit->new_files[i].number);
-        fci_io_unlink(FCI_IO_SITE_UNLINK, path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, s->dirfd, path);
     }
 }
 

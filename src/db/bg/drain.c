@@ -2,11 +2,12 @@
  * drain.c - the writer's side of the write queue.
  *
  * The writer creates the write queue in the arena at open and runs a drain
- * thread that applies queued batches in order as one group commit: one WAL
- * append and at most one fdatasync for every batch that is ready, then one
- * publication. Any other process (a forked worker) submits its batch to the
- * queue and waits for the writer's answer (write/submit.c), so fc_put,
- * fc_del and fc_write mean the same thing in every process.
+ * thread, the leader of last resort (write/lead.c): any other process
+ * queues its batch and applies it itself under the write lock, with
+ * whatever is queued behind it, as one group commit; the drain thread
+ * applies what no producer can (a full memtable to switch, a group handed
+ * over, entries whose producers died), so fc_put, fc_del and fc_write mean
+ * the same thing in every process.
  */
 #include "config.h"
 
@@ -23,9 +24,8 @@
 #include "util/futex.h"
 #include "util/proc.h"
 #include "db/write/write.h"
+#include "db/write/lane.h"
 #include "db/bg/bg.h"
-
-#define GROUP_MAX 64   /* batches applied by one group commit at most */
 
 int fci_queue_create(fc_store *s, fci_err *err)
 {
@@ -44,73 +44,25 @@ int fci_queue_create(fc_store *s, fci_err *err)
     return 0;
 }
 
-/* The reason a refused plain batch is given (FCI_WQ_REASON_MAX): for the
- * group's failure, the writer's message, which names the file and the
- * system's error (EMFILE says "Too many open files"); for a batch refused
- * alone, what its code says. Written over the payload, which the group has
- * copied and no one reads again. */
-static void give_reason(fc_store *s, char *payload, int verdict, int group_rc)
+/* mu held. Room for a memtable is made before the write lock is taken
+ * (making it may wait for a flush); a group the arena cannot hold yet
+ * waits for room here, outside the lock, and is gathered again. */
+static int drain_once(fc_store *s, fci_wq *q, fci_write_batch *group)
 {
-    const char *why = fc_strerror(verdict != 0 ? verdict : group_rc);
-    if (verdict == 0)
-        pthread_mutex_lock(&s->err_mu);
-    if (verdict == 0 && s->err.msg[0])
-        why = s->err.msg;
-    size_t n = strnlen(why, FCI_WQ_REASON_MAX - 1);   /* cut, never overrun */
-    memcpy(payload, why, n);
-    payload[n] = '\0';
-    if (verdict == 0)
-        pthread_mutex_unlock(&s->err_mu);
+    int rc = fci_make_room(s);
+    if (rc != 0)
+        return fci_lane_refuse(s, q, group, rc);
+    int n = fci_lane_drain(s, q, group);
+    if (n != FCI_LANE_NO_ROOM)
+        return n;
+    rc = fci_room_wait(s, group);
+    return rc == FCI_ROOM_WAITED || rc == 0 ? 1 : fci_lane_refuse(s, q, group, rc);
 }
 
-/* mu held. Gathers the ready entries at the tail into one batch, writes
- * it, and answers each: its own verdict (a malformed batch, an atomic
- * operation refused), or the group's result. An atomic operation is
- * decided here against the store plus the group so far (db/write/condwrite.c); a
- * large group is cut before one, so that its scan stays short. */
-static int apply_group(fc_store *s, fci_wq *q, fci_write_batch *group)
-{
-    fci_wq_slot *slots[GROUP_MAX];
-    char *payloads[GROUP_MAX];
-    int verdict[GROUP_MAX];
-    int n = 0, sync = 0;
-    fci_cond_ctx actx;
-    fci_cond_ctx_init(&actx, s);
-    fci_batch_clear(group);
-    const char *data;
-    while (n < GROUP_MAX && fci_wq_peek(q, (uint64_t)n, &slots[n], &data)) {
-        unsigned op = FCI_WQ_OP(slots[n]->flags);
-        payloads[n] = (char *)data;
-        if (op != 0 && n > 0 && fci_batch_approximate_size(group) > FCI_COND_GROUP_SCAN_MAX)
-            break;
-        if (op != 0) {
-            verdict[n] = fci_cond_apply_queued(&actx, (char *)data, slots[n]->len, group);
-        } else {
-            fci_slice rep = fci_slice_make(data, slots[n]->len);
-            verdict[n] = fci_batch_validate(rep, NULL) != 0 ? FC_ECORRUPT : 0;
-            if (verdict[n] == 0) {
-                fci_write_batch one = { { (char *)data, rep.size, rep.size } };
-                verdict[n] = fci_batch_append(group, &one);
-            }
-        }
-        sync |= verdict[n] == 0 && (slots[n]->flags & FCI_WQ_SYNC);
-        n++;
-    }
-    fci_cond_ctx_end(&actx);
-    if (n == 0)
-        return 0;
-    sync = sync || (s->opts.flags & FC_SYNC);
-    int rc = actx.room_made ? fci_write_batch_room_made(s, group, sync)
-                            : fci_write_batch_locked(s, group, sync);
-    for (int i = 0; i < n; i++) {
-        int result = verdict[i] != 0 ? verdict[i] : rc;
-        if (result != 0 && FCI_WQ_OP(slots[i]->flags) == 0)
-            give_reason(s, payloads[i], verdict[i], rc);
-        fci_wq_complete(q, slots[i], result);
-    }
-    return n;
-}
-
+/* The leader of last resort: applies what no producer leads (after every
+ * producer died, or when a leader handed a group over), and holds the
+ * lane's presence lock while it runs, which tells leaders a writer is
+ * there to flush what they write. */
 static void *drain_main(void *arg)
 {
     fc_store *s = arg;
@@ -119,11 +71,13 @@ static void *drain_main(void *arg)
     fci_write_batch group;
     fci_batch_init(&group);
     fci_gate_adopt(); /* a fork waits for the group in hand (forkgate.c) */
+    int present = s->lane != NULL && fci_lane_presence_take(s->lane) == 0;
     for (;;) {
         uint32_t seen = atomic_load_explicit(&q->work, memory_order_acquire);
         pthread_mutex_lock(&w->mu);
         int stopping = w->queue_stop;
-        int did = apply_group(s, q, &group);
+        int did = drain_once(s, q, &group);
+        w->drained += did > 0 ? (uint64_t)did : 0;
         pthread_mutex_unlock(&w->mu);
         if (did > 0) {
             fci_gate_yield();
@@ -135,6 +89,8 @@ static void *drain_main(void *arg)
         fci_wq_wait_work(q, seen, 100);
         fci_gate_idle_end();
     }
+    if (present)
+        fci_lane_presence_drop(s->lane);
     fci_batch_free(&group);
     return NULL;
 }

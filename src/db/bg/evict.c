@@ -127,7 +127,7 @@ static uint64_t table_expiry(fc_store *s, fci_file_meta *f)
     fci_err_clear(&err);
     uint64_t max_expiry = 0;
     fci_tcache_read_begin(); /* keeps t mapped if a reader evicts it meanwhile */
-    int rc = fci_tcache_get(&s->tcache, s->arena, s->dir, f->number, &t, &err);
+    int rc = fci_tcache_get(&s->tcache, s->arena, s->dirfd, s->dir, f->number, &t, &err);
     if (rc == 0)
         rc = fci_table_max_expiry(t, &max_expiry, &err);
     fci_tcache_read_end();

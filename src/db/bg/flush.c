@@ -31,8 +31,9 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
     out->number = number;
     out->fd = -1;
     out->started = 0;
+    out->dirfd = s->dirfd;
     fci_filename(out->path, sizeof out->path, s->dir, FCI_FILE_TABLE, number);
-    out->fd = fci_io_open_regular(FCI_IO_SITE_TABLE_CREATE, out->path,
+    out->fd = fci_io_open_regular(FCI_IO_SITE_TABLE_CREATE, out->dirfd, out->path,
                                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, s->opts.file_mode, err);
     if (out->fd < 0) {
         int rc = out->fd;
@@ -44,7 +45,7 @@ int fci_output_open(fc_store *s, fci_output *out, uint64_t number, fci_err *err)
     int rc = fci_table_builder_init_fd(&out->tb, &topt, out->fd);
     if (rc != 0) {
         close(out->fd);
-        fci_io_unlink(FCI_IO_SITE_UNLINK, out->path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, out->dirfd, out->path);
         return fci_err_set(err, rc, "table builder for %s", out->path);
     }
     out->started = 1;
@@ -70,7 +71,7 @@ int fci_output_finish(fci_output *out, fci_version_edit *edit, int level, fci_er
     out->fd = -1;
     out->started = 0;
     if (rc != 0 || entries == 0)
-        fci_io_unlink(FCI_IO_SITE_UNLINK, out->path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, out->dirfd, out->path);
     return rc;
 }
 
@@ -87,7 +88,7 @@ void fci_output_abandon(fci_output *out)
         return;
     fci_table_builder_free(&out->tb);
     close(out->fd);
-    fci_io_unlink(FCI_IO_SITE_UNLINK, out->path);
+    fci_io_unlink(FCI_IO_SITE_UNLINK, out->dirfd, out->path);
     out->started = 0;
 }
 

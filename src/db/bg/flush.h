@@ -17,6 +17,7 @@ typedef struct fci_output {
     uint64_t number;
     int fd;
     int started;
+    int dirfd;              /* the store's directory, which path is in */
     char path[PATH_MAX];
     fci_table_builder tb;
 } fci_output;

@@ -52,12 +52,46 @@ static uint64_t memchunks_alloc(void *ctx, size_t n)
         mc->end = keep_end;
         return off;
     }
-    if (mc->cur == 0 || mc->end - mc->cur < need)
-        if (chunk_add(mc, mc->chunk) != 0)
+    if (mc->cur == 0 || mc->end - mc->cur < need) {
+        if (mc->nspare > 0) { /* a spare is in chunks already */
+            mc->cur = mc->spare[--mc->nspare];
+            mc->end = mc->cur + mc->chunk;
+        } else if (chunk_add(mc, mc->chunk) != 0) {
             return 0;
+        }
+    }
     uint64_t off = mc->cur;
     mc->cur += need;
     return off;
+}
+
+/* A spare belongs to this memtable (it is in chunks), so it is freed with
+ * it, used or not; unreserve frees the unused ones sooner. */
+int fci_memchunks_reserve(fci_memchunks *mc)
+{
+    if (mc->nspare == FCI_MEMCHUNKS_SPARES)
+        return 0;
+    uint64_t cur = mc->cur, end = mc->end;
+    int rc = chunk_add(mc, mc->chunk);
+    if (rc == 0)
+        mc->spare[mc->nspare++] = mc->cur;
+    mc->cur = cur;
+    mc->end = end;
+    return rc;
+}
+
+void fci_memchunks_unreserve(fci_memchunks *mc)
+{
+    while (mc->nspare > 0) {
+        uint64_t off = mc->spare[--mc->nspare];
+        for (size_t i = 0; i < mc->n; i++) {
+            if (mc->chunks[i] == off) {
+                mc->chunks[i] = mc->chunks[--mc->n];
+                fci_arena_free(mc->arena, off, NULL);
+                break;
+            }
+        }
+    }
 }
 
 void fci_memchunks_free(fci_memchunks *mc)

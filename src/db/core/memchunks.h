@@ -12,6 +12,8 @@
 
 struct fc_store;
 
+#define FCI_MEMCHUNKS_SPARES 4
+
 /* Arena memory handed to one memtable: chunks carved by bump allocation,
  * all freed together when the memtable retires. */
 typedef struct fci_memchunks {
@@ -21,11 +23,20 @@ typedef struct fci_memchunks {
     uint64_t cur, end;
     uint64_t chunk;             /* bytes per chunk */
     int failed;
+    /* chunks taken but not carved yet: the write lane's reserve for
+     * leaders in other processes (write/lanewriter.c), used here first */
+    uint64_t spare[FCI_MEMCHUNKS_SPARES];
+    size_t nspare;
 } fci_memchunks;
 
 /* A new memtable in s's arena on chunks of its own (*chunks), which
  * fci_memchunks_free gives back once no reader can see the memtable. */
 int fci_memchunks_memtable(struct fc_store *s, fci_memtable *mt, fci_memchunks **chunks);
 void fci_memchunks_free(fci_memchunks *mc);
+/* Takes one more chunk into the spares. 0 or FC_ENOMEM. */
+int fci_memchunks_reserve(fci_memchunks *mc);
+/* Gives the spares back to the arena (a memtable that takes no more
+ * writes). */
+void fci_memchunks_unreserve(fci_memchunks *mc);
 
 #endif

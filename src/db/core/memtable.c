@@ -54,6 +54,13 @@ int fci_memtable_attach(fci_memtable *mt, char *base, size_t size, uint64_t root
     return fci_skiplist_attach(&mt->list, base, size, root, entry_compare);
 }
 
+uint64_t fci_memtable_node_bound(size_t klen, size_t vlen)
+{
+    uint64_t ikey = (uint64_t)klen + FCI_IKEY_TAG_SIZE;
+    uint64_t entry = (uint64_t)fci_varint_length(ikey) + ikey + (uint64_t)fci_varint_length(vlen) + vlen;
+    return (sizeof(fci_skiplist_node) + FCI_SKIPLIST_MAX_HEIGHT * 8u + entry + 7) & ~(uint64_t)7;
+}
+
 /* Encodes the entry straight into its skiplist node: one copy of the key
  * and value, into shared memory, and no malloc. */
 int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fci_slice value)

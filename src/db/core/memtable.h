@@ -31,6 +31,9 @@ static inline uint64_t fci_memtable_root(const fci_memtable *mt)
 }
 
 /* Writer: adds (key, seq, type) -> value. 0, FC_ENOMEM, FC_ETOOBIG. */
+/* The most arena bytes one entry's node can take (the tallest node). */
+uint64_t fci_memtable_node_bound(size_t klen, size_t vlen);
+
 int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fci_slice value);
 
 /* Newest entry for key with sequence <= snapshot: 0 with *value pointing

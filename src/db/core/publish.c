@@ -69,7 +69,7 @@ static void unlink_table(fc_store *s, uint64_t number)
     fci_tcache_evict(&s->tcache, number);
     if (!fci_vset_dir_synced(&s->w->vs))
         return; /* a crash may revive a MANIFEST naming it: left for the sweep at open */
-    fci_tfile_unlink(s->dir, number);
+    fci_tfile_unlink(s->dirfd, s->dir, number);
 }
 
 /* mu held. Frees every queued item no pinned version can reach. */
@@ -135,7 +135,7 @@ void fci_delete_obsolete_files(fc_store *s)
     fci_store_reclaim(s);
     if (!fci_vset_dir_synced(&s->w->vs))
         return;
-    DIR *d = opendir(s->dir);
+    DIR *d = fci_io_opendir(s->dirfd, s->dir);
     if (d == NULL)
         return;
     struct dirent *e;
@@ -150,7 +150,7 @@ void fci_delete_obsolete_files(fc_store *s)
         if (fci_file_is_table(kind))
             fci_tcache_evict(&s->tcache, number);
         if (snprintf(path, sizeof path, "%s/%s", s->dir, e->d_name) < (int)sizeof path)
-            fci_io_unlink(FCI_IO_SITE_UNLINK, path);
+            fci_io_unlink(FCI_IO_SITE_UNLINK, s->dirfd, path);
     }
     closedir(d);
 }

@@ -87,6 +87,8 @@ typedef struct fci_writer {
     pthread_t drain;            /* applies the write queue (bg/drain.c) */
     int drain_started;
     int queue_stop;
+    int lane_closed;            /* fc_close began: leaders hand everything over */
+    uint64_t drained;           /* queue entries the drain thread answered */
     /* Compaction (compact.c): set by fci_bg_stop so a running compaction
      * gives up between entries; read without mu. Counters under mu. */
     atomic_int stop_compaction;
@@ -99,6 +101,11 @@ struct fc_store {
     fci_err err;
     fc_options opts;
     char dir[PATH_MAX];
+    /* The directory itself, opened once by fc_open (close-on-exec; a
+     * forked child uses the inherited one): every store file is reached
+     * through it (util/io.h), so re-pointing dir's name under a running
+     * store changes nothing. dir stays for messages. */
+    int dirfd;
     int role;
     pid_t pid;                  /* process that owns this handle's role */
     fci_arena *arena;
@@ -109,6 +116,8 @@ struct fc_store {
     struct fci_ttl_shared *ttl_shared; /* expiry clock and counters (core/ttl.h) */
     struct fci_follow_shared *follow;  /* clears and the Redis link (core/follow.h) */
     struct fci_follower *follower;     /* writer: the Redis link's thread (bg/follow.c) */
+    struct fci_lane *lane;      /* the arena's write lane, once found (write/lane.c) */
+    struct fci_leader *leader;  /* this process's handles for leading (write/lead.c) */
 };
 
 /* fail.c: records a failure in the handle's message and returns code. */

@@ -57,10 +57,12 @@ typedef struct fci_tcache_entry {
     struct fci_tcache_entry *fd_prev, *fd_next;
     dev_t dev;                 /* the file, so that a reopen finds the same */
     ino_t ino;
-    const char *dir;           /* the store's directory, for reopening */
+    int dirfd;                 /* the store's directory, for reopening */
+    const char *dir;           /* ... and its name, for messages */
     struct fci_tcache *cache;
     fci_table_file file;       /* lends fd to the table's reads */
     int limiter_unit;          /* holds one Limiter unit (of owner's slot) */
+    uint32_t byte_units;       /* and these units of the byte Limiter */
     pid_t owner;               /* the process that took the unit */
     struct fci_arena *arena;
     struct fci_bcache *bc;     /* the process's block cache handle, or NULL */
@@ -114,8 +116,66 @@ static int table_failed(uint64_t number, int rc, fci_err *err)
     return fci_err_prefix(err, rc, name);
 }
 
-/* Maps when the Limiter allows, else keeps the fd for pread. */
-static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err *err)
+/* Takes what a mapping of e costs from both Limiters (a unit, and its
+ * bytes), or nothing: 0 when the table may be mapped, LIMIT_MAPS or
+ * LIMIT_BYTES for the Limiter that refused. */
+#define LIMIT_MAPS  1
+#define LIMIT_BYTES 2
+static int limiter_take(fci_tcache_entry *e, struct fci_arena *a)
+{
+    if (fci_limiter_acquire(a, NULL) != 0)
+        return LIMIT_MAPS;
+    uint32_t units = fci_limiter_units(a, e->size);
+    if (fci_limiter_acquire_bytes(a, units, NULL) != 0) {
+        fci_limiter_release(a, NULL);
+        return LIMIT_BYTES;
+    }
+    e->limiter_unit = 1;
+    e->byte_units = units;
+    return 0;
+}
+
+static void limiter_give(fci_tcache_entry *e, struct fci_arena *a)
+{
+    fci_limiter_release_bytes(a, e->byte_units, NULL);
+    fci_limiter_release(a, NULL);
+    e->limiter_unit = 0;
+    e->byte_units = 0;
+}
+
+/* Past half the cap on mapped bytes the tables are about as big as the
+ * memory they may use, and once the cap refused a table they are bigger:
+ * mapped pages will then be evicted, and a fault on one should read only
+ * its page, not the 128 KiB around it, which under memory pressure evicts
+ * pages other gets need (issue 21). Until then readahead stays, for
+ * scans. */
+static int mapped_bytes_tight(const fci_tcache *c, const struct fci_arena *a)
+{
+    /* relaxed: advice, a late view costs one table its readahead or not */
+    return atomic_load_explicit(&c->past_memory, memory_order_relaxed) ||
+           fci_limiter_bytes_in_use(a) > fci_limiter_bytes_cap(a) / 2;
+}
+
+/* The first refusal by the byte cap turns readahead off in every table
+ * this process has mapped already (once: the flag is taken by exchange). */
+static void enter_past_memory(fci_tcache *c)
+{
+    /* relaxed: only the exchange's atomicity matters, nothing is published */
+    if (atomic_exchange_explicit(&c->past_memory, 1, memory_order_relaxed))
+        return;
+    struct cds_lfht_iter it;
+    fci_tcache_entry *e;
+    rcu_read_lock();
+    cds_lfht_for_each_entry(c->ht, &it, e, node) {
+        fci_tfile_advise_random(e->map, e->size);
+    }
+    rcu_read_unlock();
+}
+
+/* Maps when both Limiters allow (mappings and mapped bytes), else keeps
+ * the fd for pread through the block cache. */
+static int entry_open(fci_tcache *c, fci_tcache_entry *e, struct fci_arena *a, int fd,
+                      fci_err *err)
 {
     struct stat st;
     e->fd = fd; /* entry_free closes it if this fails */
@@ -125,14 +185,18 @@ static int entry_open(fci_tcache_entry *e, struct fci_arena *a, int fd, fci_err 
     e->dev = st.st_dev;
     e->ino = st.st_ino;
     e->fd = -1;
-    if (st.st_size > 0 && fci_limiter_acquire(a, NULL) == 0) {
+    int refused = st.st_size > 0 ? limiter_take(e, a) : LIMIT_MAPS;
+    if (refused == 0) {
         e->map = fci_tfile_map(fd, e->size, FCI_IO_SITE_TABLE_MMAP);
         if (e->map != NULL) {
-            e->limiter_unit = 1;
+            if (mapped_bytes_tight(c, a))
+                fci_tfile_advise_random(e->map, e->size);
             close(fd);
             return fci_table_open(&e->table, e->map, e->size, 0, err);
         }
-        fci_limiter_release(a, NULL);
+        limiter_give(e, a);
+    } else if (refused == LIMIT_BYTES) {
+        enter_past_memory(c);
     }
     e->fd = fd;
     return fci_table_open_fd(&e->table, fd, e->size, 0, err);
@@ -231,16 +295,18 @@ static unsigned fd_trim(fci_tcache *c, uint64_t budget)
 
 /* Opens table number; when the process is out of descriptors, gives back
  * this cache's idle ones and tries once more. */
-static int open_table(fci_tcache *c, const char *dir, uint64_t number, fci_err *err)
+static int open_table(fci_tcache *c, int dirfd, const char *dir, uint64_t number,
+                      fci_err *err)
 {
     char path[PATH_MAX];
-    int fd = fci_tfile_open(dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
+    int fd = fci_tfile_open(dirfd, dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
     if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
         pthread_mutex_lock(&c->fd_mu);
         unsigned closed = fd_trim(c, 0);
         pthread_mutex_unlock(&c->fd_mu);
         if (closed > 0)
-            fd = fci_tfile_open(dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path, err);
+            fd = fci_tfile_open(dirfd, dir, number, FCI_IO_SITE_TABLE_OPEN, path, sizeof path,
+                                err);
     }
     return fd;
 }
@@ -250,7 +316,7 @@ static int open_table(fci_tcache *c, const char *dir, uint64_t number, fci_err *
  * file, which the cached index does not describe). */
 static int fd_reopen(fci_tcache_entry *e, fci_err *err)
 {
-    int fd = open_table(e->cache, e->dir, e->number, err);
+    int fd = open_table(e->cache, e->dirfd, e->dir, e->number, err);
     if (fd < 0)
         return table_failed(e->number, fd, err);
     struct stat st;
@@ -431,7 +497,7 @@ static void entry_free_locked(fci_tcache_entry *e, int release, int lock)
     else if (e->fd >= 0)
         close(e->fd);
     if (e->limiter_unit && release)
-        fci_limiter_release(e->arena, NULL);
+        limiter_give(e, e->arena);
     free(e);
 }
 
@@ -480,13 +546,13 @@ int fci_tcache_bcache_stats(fci_tcache *c, struct fci_arena *a, fci_bcache_stats
 }
 
 /* Opens a table into a fresh entry, not yet in the hash. */
-static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
-                     fci_tcache_entry **out, fci_err *err)
+static int entry_new(fci_tcache *c, struct fci_arena *a, int dirfd, const char *dir,
+                     uint64_t number, fci_tcache_entry **out, fci_err *err)
 {
     fci_tcache_entry *e = calloc(1, sizeof *e);
     if (e == NULL)
         return fci_err_set(err, FC_ENOMEM, "out of memory");
-    int fd = open_table(c, dir, number, err);
+    int fd = open_table(c, dirfd, dir, number, err);
     if (fd < 0) {
         free(e);
         return fd;
@@ -495,7 +561,7 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
     e->number = number;
     e->arena = a;
     e->owner = fci_getpid();
-    int rc = entry_open(e, a, fd, err);
+    int rc = entry_open(c, e, a, fd, err);
     if (rc != 0) {
         table_failed(number, rc, err);
         entry_free(e, 1);
@@ -504,6 +570,7 @@ static int entry_new(fci_tcache *c, struct fci_arena *a, const char *dir, uint64
     if (e->map == NULL) {
         /* from now on reads borrow the descriptor, which may be closed */
         e->cache = c;
+        e->dirfd = dirfd;
         e->dir = dir;
         e->file = (fci_table_file){ fd_acquire, fd_release, e };
         e->table.fd = -1;
@@ -556,8 +623,8 @@ static void front_clear(fci_tcache *c, fci_tcache_entry *e)
     pthread_mutex_unlock(&c->front_mu);
 }
 
-int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
-                   const fci_table **out, fci_err *err)
+int fci_tcache_get(fci_tcache *c, struct fci_arena *a, int dirfd, const char *dir,
+                   uint64_t number, const fci_table **out, fci_err *err)
 {
     rcu_read_lock();
     fci_tcache_entry *hit = lookup(c, number);
@@ -567,7 +634,7 @@ int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t
     if (hit != NULL)
         return 0;
     fci_tcache_entry *e = NULL;
-    int rc = entry_new(c, a, dir, number, &e, err);
+    int rc = entry_new(c, a, dirfd, dir, number, &e, err);
     if (rc != 0)
         return rc;
     rcu_read_lock();

@@ -67,6 +67,8 @@ typedef struct fci_tcache {
     pthread_mutex_t bc_mu;         /* only for opening bc, once */
     struct fci_bcache *_Atomic bc; /* handle on the arena's block cache, or NULL */
     _Atomic int bc_tried;          /* bc was looked for (opened lazily, per process) */
+    _Atomic int past_memory;       /* the cap on mapped bytes refused this process a
+                                      table: its mappings read no pages around a fault */
 } fci_tcache;
 
 /* 0, or FC_ENOMEM when the hash table cannot be made. */
@@ -78,11 +80,13 @@ int fci_tcache_init(fci_tcache *c);
 void fci_tcache_read_begin(void);
 void fci_tcache_read_end(void);
 
-/* Finds or opens table `number` of dir. The table stays valid while the
- * calling thread is inside fci_tcache_read_begin/end (it may be removed
- * from the cache meanwhile; it is unmapped only after the section ends). */
-int fci_tcache_get(fci_tcache *c, struct fci_arena *a, const char *dir, uint64_t number,
-                   const fci_table **out, fci_err *err);
+/* Finds or opens table `number` of the directory of dirfd, named dir
+ * (both must outlive the cache: the handle's). The table stays valid while
+ * the calling thread is inside fci_tcache_read_begin/end (it may be
+ * removed from the cache meanwhile; it is unmapped only after the section
+ * ends). */
+int fci_tcache_get(fci_tcache *c, struct fci_arena *a, int dirfd, const char *dir,
+                   uint64_t number, const fci_table **out, fci_err *err);
 /* Removes table `number` (if cached); unmapped after a grace period. */
 void fci_tcache_evict(fci_tcache *c, uint64_t number);
 /* Removes every entry for which keep(arg, number) is 0. */

@@ -16,14 +16,14 @@
 
 /* .ldb first: every table this library writes has that name. errno is
  * left as the failed open set it. */
-int fci_tfile_open(const char *dir, uint64_t number, fci_io_site site, char *path, size_t cap,
-                   fci_err *err)
+int fci_tfile_open(int dirfd, const char *dir, uint64_t number, fci_io_site site, char *path,
+                   size_t cap, fci_err *err)
 {
     fci_filename(path, cap, dir, FCI_FILE_TABLE, number);
-    int fd = fci_io_open_regular(site, path, O_RDONLY | O_CLOEXEC, 0, err);
+    int fd = fci_io_open_regular(site, dirfd, path, O_RDONLY | O_CLOEXEC, 0, err);
     if (fd < 0 && errno == ENOENT) {
         fci_filename(path, cap, dir, FCI_FILE_TABLE_SST, number);
-        fd = fci_io_open_regular(site, path, O_RDONLY | O_CLOEXEC, 0, err);
+        fd = fci_io_open_regular(site, dirfd, path, O_RDONLY | O_CLOEXEC, 0, err);
     }
     return fd;
 }
@@ -38,14 +38,20 @@ void *fci_tfile_map(int fd, size_t size, fci_io_site site)
     return map == MAP_FAILED ? NULL : map;
 }
 
+void fci_tfile_advise_random(void *map, size_t size)
+{
+    if (map != NULL)
+        (void)madvise(map, size, MADV_RANDOM);
+}
+
 /* A reader that still maps the table keeps reading it: the kernel frees
  * the file only when its last mapping goes. */
-void fci_tfile_unlink(const char *dir, uint64_t number)
+void fci_tfile_unlink(int dirfd, const char *dir, uint64_t number)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, dir, FCI_FILE_TABLE, number);
-    if (fci_io_unlink(FCI_IO_SITE_UNLINK, path) != 0 && errno == ENOENT) {
+    if (fci_io_unlink(FCI_IO_SITE_UNLINK, dirfd, path) != 0 && errno == ENOENT) {
         fci_filename(path, sizeof path, dir, FCI_FILE_TABLE_SST, number);
-        fci_io_unlink(FCI_IO_SITE_UNLINK, path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, dirfd, path);
     }
 }

@@ -18,11 +18,12 @@
 #include "format/log_reader.h"
 #include "util/io.h"
 
-int fci_vset_init(fci_vset *vs, const char *dir, unsigned file_mode)
+int fci_vset_init(fci_vset *vs, int dirfd, const char *dir, unsigned file_mode)
 {
     memset(vs, 0, sizeof *vs);
     if (strlen(dir) >= sizeof vs->dir)
         return FC_EINVAL;
+    vs->dirfd = dirfd;
     strcpy(vs->dir, dir);
     vs->file_mode = file_mode;
     vs->next_file = 2;
@@ -44,12 +45,13 @@ void fci_vset_free(fci_vset *vs)
     pthread_cond_destroy(&vs->idle);
 }
 
-int fci_vset_exists(const char *dir)
+int fci_vset_exists(int dirfd, const char *dir)
 {
     char path[PATH_MAX];
+    struct stat st;
     if (fci_filename(path, sizeof path, dir, FCI_FILE_CURRENT, 0) < 0)
         return 0;
-    return access(path, F_OK) == 0;
+    return fci_io_lstat(dirfd, path, &st) == 0;
 }
 
 void fci_vset_delta_free(fci_version_delta *delta)
@@ -162,7 +164,7 @@ static int start_manifest(fci_vset *vs, fci_err *err)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, vs->dir, FCI_FILE_MANIFEST, vs->manifest_number);
-    int rc = fci_log_writer_open(&vs->manifest, path, 1, vs->file_mode, err);
+    int rc = fci_log_writer_open(&vs->manifest, vs->dirfd, path, 1, vs->file_mode, err);
     if (rc != 0)
         return rc;
     vs->manifest_open = 1;
@@ -186,7 +188,7 @@ static void abandon_manifest(fci_vset *vs, int created)
     vs->manifest_open = 0;
     if (created) {
         fci_filename(path, sizeof path, vs->dir, FCI_FILE_MANIFEST, vs->manifest_number);
-        fci_io_unlink(FCI_IO_SITE_UNLINK, path);
+        fci_io_unlink(FCI_IO_SITE_UNLINK, vs->dirfd, path);
     }
     vs->manifest_number = fci_vset_new_file_number(vs);   /* 0: none left */
 }
@@ -204,7 +206,7 @@ static int append_and_sync(fci_vset *vs, const fci_buf *rec, int unlock, int dir
 {
     if (unlock)
         pthread_mutex_unlock(vs->mu);
-    int rc = dir_first ? fci_dir_sync(vs->dir, err) : 0;
+    int rc = dir_first ? fci_dir_sync(vs->dirfd, vs->dir, err) : 0;
     if (rc == 0)
         rc = fci_log_writer_add(&vs->manifest, fci_buf_slice(rec), err);
     if (rc == 0)
@@ -244,7 +246,7 @@ static int log_and_apply_busy(fci_vset *vs, fci_version_edit *edit, fci_err *err
                              created || edit->n_new_files > 0, err);
     fci_buf_free(&rec);
     if (rc == 0 && created) {
-        rc = fci_current_write(vs->dir, vs->manifest_number, vs->file_mode, err);
+        rc = fci_current_write(vs->dirfd, vs->dir, vs->manifest_number, vs->file_mode, err);
         if (rc == FCI_CURRENT_UNSYNCED) {
             vs->dir_unsynced = 1;   /* the switch happened; its durability is owed */
             rc = 0;
@@ -263,7 +265,7 @@ static int log_and_apply_busy(fci_vset *vs, fci_version_edit *edit, fci_err *err
 
 int fci_vset_dir_synced(fci_vset *vs)
 {
-    if (vs->dir_unsynced && fci_dir_sync(vs->dir, NULL) == 0)
+    if (vs->dir_unsynced && fci_dir_sync(vs->dirfd, vs->dir, NULL) == 0)
         vs->dir_unsynced = 0;
     return !vs->dir_unsynced;
 }
@@ -346,7 +348,7 @@ static int replay_manifest(fci_vset *vs, const char *path, int best_effort, repl
                            fci_err *err)
 {
     fci_log_reader r;
-    int rc = fci_log_reader_open(&r, path, best_effort ? FCI_LOG_BEST_EFFORT : 0, err);
+    int rc = fci_log_reader_open(&r, vs->dirfd, path, best_effort ? FCI_LOG_BEST_EFFORT : 0, err);
     if (rc != 0)
         return rc;
     /* One builder for the whole log: applying edit after edit to whole
@@ -417,7 +419,7 @@ int fci_vset_recover(fci_vset *vs, int best_effort, fci_err *err)
 {
     uint64_t manifest;
     char name[64], path[PATH_MAX];
-    int rc = fci_current_read(vs->dir, &manifest, name, sizeof name, err);
+    int rc = fci_current_read(vs->dirfd, vs->dir, &manifest, name, sizeof name, err);
     if (rc != 0)
         return rc;
     fci_filename(path, sizeof path, vs->dir, FCI_FILE_MANIFEST, manifest);

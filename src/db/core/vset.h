@@ -21,7 +21,8 @@
 #include "util/error.h"
 
 typedef struct fci_vset {
-    char dir[PATH_MAX];
+    int dirfd;                 /* the store directory's descriptor (not owned) */
+    char dir[PATH_MAX];        /* its name, for messages */
     unsigned file_mode;
     uint64_t next_file;        /* next number to hand out */
     uint64_t manifest_number;  /* the MANIFEST being written (or to write) */
@@ -50,12 +51,13 @@ typedef struct fci_vset {
     void *guard_arg;
 } fci_vset;
 
-/* An empty set for dir; nothing is read or written yet. */
-int fci_vset_init(fci_vset *vs, const char *dir, unsigned file_mode);
+/* An empty set for the directory of dirfd, named dir (AT_FDCWD: dir is
+ * used); nothing is read or written yet. */
+int fci_vset_init(fci_vset *vs, int dirfd, const char *dir, unsigned file_mode);
 void fci_vset_free(fci_vset *vs);
 
-/* Whether dir holds a store (a CURRENT file). */
-int fci_vset_exists(const char *dir);
+/* Whether the directory holds a store (a CURRENT file). */
+int fci_vset_exists(int dirfd, const char *dir);
 
 /* A brand-new store: MANIFEST-000001 with a snapshot edit and CURRENT. */
 int fci_vset_create(fci_vset *vs, fci_err *err);

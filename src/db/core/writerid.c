@@ -26,7 +26,7 @@
 static void boot_id(char *out, size_t cap)
 {
     snprintf(out, cap, "-");
-    int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, "/proc/sys/kernel/random/boot_id",
+    int fd = fci_io_open(FCI_IO_SITE_PROC_OPEN, AT_FDCWD, "/proc/sys/kernel/random/boot_id",
                          O_RDONLY | O_CLOEXEC, 0);
     if (fd < 0)
         return;
@@ -54,11 +54,11 @@ static void id_path(char *out, size_t cap, const char *dir, const char *suffix)
 
 /* Reads the file's one line; 0 when it is a regular file that parses.
  * O_NONBLOCK: a FIFO planted under the name must not hang the open. */
-static int read_id(const char *dir, long *pid, unsigned long long *start, char *boot)
+static int read_id(int dirfd, const char *dir, long *pid, unsigned long long *start, char *boot)
 {
     char path[PATH_MAX + 32], buf[256];
     id_path(path, sizeof path, dir, "");
-    int fd = fci_io_open(FCI_IO_SITE_WRITERID_OPEN, path,
+    int fd = fci_io_open(FCI_IO_SITE_WRITERID_OPEN, dirfd, path,
                          O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0);
     if (fd < 0)
         return -1;
@@ -74,13 +74,13 @@ static int read_id(const char *dir, long *pid, unsigned long long *start, char *
                ? 0 : -1;
 }
 
-int fci_writerid_read(const char *dir, long *pid)
+int fci_writerid_read(int dirfd, const char *dir, long *pid)
 {
     long p;
     unsigned long long start;
     char boot[BOOT_ID_MAX], now[BOOT_ID_MAX];
     *pid = 0;
-    if (read_id(dir, &p, &start, boot) != 0)
+    if (read_id(dirfd, dir, &p, &start, boot) != 0)
         return FCI_WRITERID_NONE;
     boot_id(now, sizeof now);
     if (strcmp(boot, now) != 0 && strcmp(boot, "-") != 0 && strcmp(now, "-") != 0)
@@ -101,7 +101,7 @@ int fci_writerid_read(const char *dir, long *pid)
  * the new one, never half of one. Not synced: after a crash the process it
  * names is gone anyway. Only the LOCK holder writes, so the temporary
  * name is fixed. */
-int fci_writerid_write(const char *dir, unsigned file_mode, fci_err *err)
+int fci_writerid_write(int dirfd, const char *dir, unsigned file_mode, fci_err *err)
 {
     char tmp[PATH_MAX + 32], path[PATH_MAX + 32], line[160], boot[BOOT_ID_MAX];
     id_path(tmp, sizeof tmp, dir, ".tmp");
@@ -110,8 +110,9 @@ int fci_writerid_write(const char *dir, unsigned file_mode, fci_err *err)
     int len = snprintf(line, sizeof line, "forkcache-writer pid %ld start %llu boot %s\n",
                        (long)fci_getpid(),
                        (unsigned long long)fci_proc_start_time(fci_getpid()), boot);
-    unlink(tmp); /* O_NOFOLLOW below refuses a link; a stale one goes first */
-    int fd = fci_io_open(FCI_IO_SITE_WRITERID_CREATE, tmp,
+    /* O_NOFOLLOW below refuses a link: a stale one goes first */
+    unlinkat(dirfd, fci_io_at_name(dirfd, tmp), 0);
+    int fd = fci_io_open(FCI_IO_SITE_WRITERID_CREATE, dirfd, tmp,
                          O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, file_mode);
     if (fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", tmp);
@@ -119,10 +120,10 @@ int fci_writerid_write(const char *dir, unsigned file_mode, fci_err *err)
     if (fci_io_write(FCI_IO_SITE_WRITERID_WRITE, fd, line, (size_t)len) != len)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "write %s", tmp);
     close(fd);
-    if (rc == 0 && fci_io_rename(FCI_IO_SITE_WRITERID_RENAME, tmp, path) != 0)
+    if (rc == 0 && fci_io_rename(FCI_IO_SITE_WRITERID_RENAME, dirfd, tmp, path) != 0)
         rc = fci_err_errno(err, fci_errno_code(errno), errno, "rename %s to %s", tmp, path);
     if (rc != 0)
-        unlink(tmp);
+        unlinkat(dirfd, fci_io_at_name(dirfd, tmp), 0);
     return rc;
 }
 
@@ -134,7 +135,8 @@ static int lock_still_ours(const fc_store *s)
     struct stat held, now;
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
     return s->w->lock_fd >= 0 && !s->w->lock_lost && fstat(s->w->lock_fd, &held) == 0 &&
-           lstat(path, &now) == 0 && held.st_dev == now.st_dev && held.st_ino == now.st_ino;
+           fci_io_lstat(s->dirfd, path, &now) == 0 && held.st_dev == now.st_dev &&
+           held.st_ino == now.st_ino;
 }
 
 /* Removed without reading it first: a failed read would leave our name
@@ -145,7 +147,7 @@ void fci_writerid_remove(const fc_store *s)
     if (!lock_still_ours(s))
         return;
     id_path(path, sizeof path, s->dir, "");
-    unlink(path);
+    unlinkat(s->dirfd, fci_io_at_name(s->dirfd, path), 0);
 }
 
 /* mu held. From now on this handle writes nothing: every write and every
@@ -166,8 +168,8 @@ static int writer_lost(fc_store *s, fci_err *err, long pid, const char *what)
 static int relock(fc_store *s, const char *path, fci_err *err)
 {
     fci_writer *w = s->w;
-    int fd = fci_io_open(FCI_IO_SITE_LOCK_OPEN, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                         s->opts.file_mode);
+    int fd = fci_io_open(FCI_IO_SITE_LOCK_OPEN, s->dirfd, path,
+                         O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, s->opts.file_mode);
     if (fd < 0) /* not sticky: the next check tries again */
         return fci_err_errno(err, fci_errno_code(errno), errno,
                              "%s vanished and cannot be made again", path);
@@ -179,14 +181,14 @@ static int relock(fc_store *s, const char *path, fci_err *err)
         return writer_lost(s, err, holder, "holds a new LOCK");
     }
     long other;
-    if (fci_writerid_read(s->dir, &other) == FCI_WRITERID_OTHER) {
+    if (fci_writerid_read(s->dirfd, s->dir, &other) == FCI_WRITERID_OTHER) {
         close(fd); /* drops our lock on the new file */
         return writer_lost(s, err, other, "names itself the writer");
     }
     if (w->lock_fd >= 0)
         close(w->lock_fd); /* the lock on the old, unlinked file goes with it */
     w->lock_fd = fd;
-    return fci_writerid_write(s->dir, s->opts.file_mode, err);
+    return fci_writerid_write(s->dirfd, s->dir, s->opts.file_mode, err);
 }
 
 /* LOCK's name and the locked descriptor must still agree, and the
@@ -201,14 +203,16 @@ int fci_writer_lock_check(fc_store *s, fci_err *err)
     char path[PATH_MAX];
     struct stat held, now;
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
-    if (w->lock_fd < 0 || fstat(w->lock_fd, &held) != 0 || lstat(path, &now) != 0 ||
+    if (w->lock_fd < 0 || fstat(w->lock_fd, &held) != 0 ||
+        fci_io_lstat(s->dirfd, path, &now) != 0 ||
         held.st_dev != now.st_dev || held.st_ino != now.st_ino)
         return relock(s, path, err);
     long other;
-    int who = fci_writerid_read(s->dir, &other);
+    int who = fci_writerid_read(s->dirfd, s->dir, &other);
     if (who == FCI_WRITERID_OTHER)
         return writer_lost(s, err, other, "names itself the writer");
-    return who == FCI_WRITERID_SELF ? 0 : fci_writerid_write(s->dir, s->opts.file_mode, err);
+    return who == FCI_WRITERID_SELF ? 0
+                                    : fci_writerid_write(s->dirfd, s->dir, s->opts.file_mode, err);
 }
 
 int fci_writer_lock_guard(void *arg, fci_err *err)
@@ -221,7 +225,7 @@ int fci_writer_lock_guard(void *arg, fci_err *err)
 static int replaced(const fci_arena *a)
 {
     struct stat mine, now;
-    if (a->fd < 0 || fstat(a->fd, &mine) != 0 || lstat(a->path, &now) != 0)
+    if (a->fd < 0 || fstat(a->fd, &mine) != 0 || fci_io_lstat(a->dirfd, a->path, &now) != 0)
         return 0;
     return mine.st_dev != now.st_dev || mine.st_ino != now.st_ino;
 }
@@ -237,7 +241,7 @@ int fci_store_stale(fc_store *s, fci_err *err)
     if (owner != FCI_WRITER_RETIRED && (owner != 0 || !replaced(a)))
         return 0;
     long pid = 0;
-    fci_writerid_read(s->dir, &pid);
+    fci_writerid_read(s->dirfd, s->dir, &pid);
     char now[32] = "";
     if (pid > 0)
         snprintf(now, sizeof now, " (pid %ld)", pid);

@@ -33,13 +33,15 @@
 /* What FORKCACHE-WRITER says about the writer. */
 enum { FCI_WRITERID_NONE = 0, FCI_WRITERID_SELF = 1, FCI_WRITERID_OTHER = 2 };
 
-/* Reads dir's identity file: NONE when it is missing, unreadable or names
- * a process that is gone (or of another boot), SELF for this process,
- * OTHER (with *pid) for another live process. */
-int fci_writerid_read(const char *dir, long *pid);
+/* Reads the identity file of the directory of dirfd (named dir, util/io.h):
+ * NONE when it is missing, unreadable or names a process that is gone (or
+ * of another boot), SELF for this process, OTHER (with *pid) for another
+ * live process. */
+int fci_writerid_read(int dirfd, const char *dir, long *pid);
 
-/* Names this process as dir's writer (temporary file, then rename). */
-int fci_writerid_write(const char *dir, unsigned file_mode, fci_err *err);
+/* Names this process as the directory's writer (temporary file, then
+ * rename). */
+int fci_writerid_write(int dirfd, const char *dir, unsigned file_mode, fci_err *err);
 
 /* The writer's close: removes the identity file while LOCK is still the
  * file it locked (else the name may be another writer's). */

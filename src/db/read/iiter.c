@@ -216,7 +216,7 @@ static const fci_iiter_ops tab_ops = {
  * version this process pins, so the fci_table outlives the iterator. */
 static int open_table(fc_store *s, uint64_t number, const fci_table **t, fci_err *err)
 {
-    return fci_tcache_get(&s->tcache, s->arena, s->dir, number, t, err);
+    return fci_tcache_get(&s->tcache, s->arena, s->dirfd, s->dir, number, t, err);
 }
 
 int fci_iiter_table(fc_store *s, uint64_t number, fci_iiter **out, fci_err *err)

@@ -32,6 +32,7 @@
 #include "db/core/ttl.h"
 #include "db/core/writerid.h"
 #include "format/dbformat.h"
+#include "shm/counters.h"
 
 /* Loads (V, S) in the order the header comment explains. The version is
  * named by its record's offset: under our pin no record we could load is
@@ -317,6 +318,26 @@ static int retire_result(fc_txn *t)
     return 0;
 }
 
+/* The transaction's gets go to the process's counter row in one add per
+ * kind, so a get itself writes only this thread's memory. */
+static void flush_counts(fc_txn *t)
+{
+    if ((t->n_hits | t->n_misses) == 0)
+        return;
+    fci_counter_row *r = fci_counters_mine(t->store->arena);
+    if (r != NULL) {
+        /* relaxed: figures, read only as sums */
+        if (t->n_hits)
+            atomic_fetch_add_explicit(&r->c[FCI_C_HITS], t->n_hits, memory_order_relaxed);
+        if (t->n_misses)
+            atomic_fetch_add_explicit(&r->c[FCI_C_MISSES], t->n_misses, memory_order_relaxed);
+        if (t->n_expired)
+            atomic_fetch_add_explicit(&r->c[FCI_C_EXPIRED], t->n_expired,
+                                      memory_order_relaxed);
+    }
+    t->n_hits = t->n_misses = t->n_expired = 0;
+}
+
 int fc_txn_end(fc_txn *t)
 {
     if (t == NULL)
@@ -336,6 +357,7 @@ int fc_txn_end(fc_txn *t)
         fci_err_set(&e, FC_EINVAL, "fc_txn_end: a transaction ends on the thread that began it");
         return fci_store_fail(s, FC_EINVAL, &e);
     }
+    flush_counts(t);
     if (t->res_live)
         fci_table_get_done(t->res_table, &t->res);
     for (size_t i = 0; i < t->nheld; i++)
@@ -360,7 +382,7 @@ static int table_lookup(fc_txn *t, uint64_t number, fci_slice ikey, fci_slice uk
     const fci_table *table;
     fci_err err;
     fci_err_clear(&err);
-    int rc = fci_tcache_get(&s->tcache, s->arena, s->dir, number, &table, &err);
+    int rc = fci_tcache_get(&s->tcache, s->arena, s->dirfd, s->dir, number, &table, &err);
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
     rc = retire_result(t);
@@ -449,7 +471,8 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value, uint64_t *seq)
 /* The newest visible value of key, still framed in a ttl store; an
  * expired or cleared one counts as absent (and hides older versions, as a
  * deletion does). *expiry is its frame's expiry (0 = never, or no framing). */
-int fci_get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
+static int get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry,
+                    int *expired)
 {
     if (t == NULL || (key == NULL && klen > 0))
         return FC_EINVAL;
@@ -468,6 +491,7 @@ int fci_get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t
     rc = fci_ttl_unframe(v, t->now_ms);
     if (rc == 1)
         return 0;
+    *expired = rc == 0;
     if (rc == 0)
         return FC_ENOTFOUND;
     fci_err e;
@@ -476,13 +500,34 @@ int fci_get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t
     return fci_store_fail(t->store, FC_ECORRUPT, &e);
 }
 
+int fci_get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
+{
+    int expired = 0;
+    return get_live(t, key, klen, v, expiry, &expired);
+}
+
+/* A caller's get: counted in the transaction as a hit or a miss (and
+ * whether the miss met an expired value). */
+static int counted_get(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry)
+{
+    int expired = 0;
+    int rc = get_live(t, key, klen, v, expiry, &expired);
+    if (rc == 0)
+        t->n_hits++;
+    else if (rc == FC_ENOTFOUND) {
+        t->n_misses++;
+        t->n_expired += (uint64_t)expired;
+    }
+    return rc;
+}
+
 int fc_get(fc_txn *t, const void *key, size_t klen, fc_val *value)
 {
     if (value == NULL)
         return FC_EINVAL;
     fci_slice v;
     uint64_t expiry;
-    int rc = fci_get_live(t, key, klen, &v, &expiry);
+    int rc = counted_get(t, key, klen, &v, &expiry);
     if (rc == 0) {
         value->data = v.data;
         value->size = v.size;
@@ -496,7 +541,7 @@ int fc_ttl(fc_txn *t, const void *key, size_t klen, uint64_t *ms_left)
         return FC_EINVAL;
     fci_slice v;
     uint64_t expiry;
-    int rc = fci_get_live(t, key, klen, &v, &expiry);
+    int rc = counted_get(t, key, klen, &v, &expiry);
     if (rc == 0)
         *ms_left = expiry == 0 ? FC_TTL_FOREVER : expiry - t->now_ms;
     return rc;

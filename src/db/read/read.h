@@ -47,6 +47,9 @@ struct fc_txn {
     int ttl;                    /* values are framed with their expiry */
     uint64_t now_ms;            /* expiry is judged against this (ttl.h) */
     fci_clear_view clr;         /* the clears it obeys, copied at begin */
+    /* gets counted here, plain adds on this thread's memory, and added to
+     * the process's counter row once, at fc_txn_end (shm/counters.h) */
+    uint64_t n_hits, n_misses, n_expired;
 };
 
 /* The newest live value of key in the transaction's snapshot, without its

@@ -18,6 +18,7 @@
 #include "forkcache.h"
 #include "db/store/compute.h"
 #include "db/core/follow.h"
+#include "shm/counters.h"
 #include "shm/lease.h"
 #include "util/clock.h"
 
@@ -84,6 +85,7 @@ static int compute_and_put(fc_store *s, const void *key, size_t klen, const comp
 {
     void *v = NULL;
     size_t n = 0;
+    fci_counters_add(s->arena, FCI_C_COMPUTES, 1);
     fc_fill_token fill;
     int rc = req->fill ? fc_fill_begin(s, key, klen, &fill) : 0;
     if (rc == 0)
@@ -112,7 +114,7 @@ static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, s
                             int wait_ms, const compute_req *req, void **value, size_t *vlen)
 {
     uint64_t hash = fci_lease_hash(key, klen), lease = 0;
-    int held = 0;
+    int held = 0, waited = 0;
     uint64_t start_ms = fci_mono_ms();
     for (;;) {
         int rc = read_copy(s, key, klen, value, vlen);
@@ -130,6 +132,8 @@ static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, s
         long left = wait_ms - (long)(fci_mono_ms() - start_ms);
         if (left <= 0)
             return compute_and_put(s, key, klen, req, value, vlen);
+        if (!waited++) /* a call that waited, counted once */
+            fci_counters_add(s->arena, FCI_C_COMPUTE_WAITS, 1);
         fci_lease_wait(lt, hash, left < WAIT_SLICE_MS ? (int)left : WAIT_SLICE_MS);
     }
 }

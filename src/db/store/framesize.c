@@ -22,6 +22,8 @@
 
 #include "forkcache.h"
 #include "db/store/framesize.h"
+#include "db/store/memsize.h"
+#include "util/memlimit.h"
 #include "db/core/store.h"
 #include "format/dbformat.h"
 #include "format/filename.h"
@@ -95,13 +97,13 @@ static void sample_table(const fci_table *t, sizes *z)
     fci_block_iter_free(&it);
 }
 
-static void sample_file(const char *dir, const char *name, sizes *z)
+static void sample_file(int dirfd, const char *dir, const char *name, sizes *z)
 {
     char path[4096];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path)
         return;
-    int fd = fci_io_open_regular(FCI_IO_SITE_FRAME_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0,
-                                 NULL);
+    int fd = fci_io_open_regular(FCI_IO_SITE_FRAME_TABLE_OPEN, dirfd, path, O_RDONLY | O_CLOEXEC,
+                                 0, NULL);
     if (fd < 0)
         return;
     struct stat st;
@@ -120,10 +122,10 @@ static int by_name(const void *a, const void *b)
 }
 
 /* The names of the directory's tables, sorted; NULL when there are none. */
-static char **table_names(const char *dir, size_t *n)
+static char **table_names(int dirfd, const char *dir, size_t *n)
 {
     *n = 0;
-    DIR *d = opendir(dir);
+    DIR *d = fci_io_opendir(dirfd, dir);
     if (d == NULL)
         return NULL;
     char **names = NULL;
@@ -158,22 +160,22 @@ static int by_size(const void *a, const void *b)
 }
 
 /* Tables spread evenly over the sorted names: old and new ones alike. */
-static void sample_dir(const char *dir, sizes *z)
+static void sample_dir(int dirfd, const char *dir, sizes *z)
 {
     size_t n;
-    char **names = table_names(dir, &n);
+    char **names = table_names(dirfd, dir, &n);
     size_t step = n > FCI_FRAME_SAMPLE_TABLES ? n / FCI_FRAME_SAMPLE_TABLES : 1;
     for (size_t i = 0, taken = 0; i < n && taken < FCI_FRAME_SAMPLE_TABLES; i += step, taken++)
-        sample_file(dir, names[i], z);
+        sample_file(dirfd, dir, names[i], z);
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
 }
 
-size_t fci_frame_size_for(const char *dir, size_t block_size)
+size_t fci_frame_size_for(int dirfd, const char *dir, size_t block_size)
 {
     sizes z = { 0 };
-    sample_dir(dir, &z);
+    sample_dir(dirfd, dir, &z);
     size_t frame;
     if (z.compressed) {
         frame = block_size * 2;
@@ -191,16 +193,18 @@ size_t fci_frame_size_for(const char *dir, size_t block_size)
 
 int fci_frame_bcache_create(fc_store *s, fci_err *err)
 {
-    if (s->opts.block_cache_size == 0)
+    size_t size = fci_bcache_size_for(s->opts.block_cache_size, s->opts.arena_size,
+                                      fci_memory_limit());
+    if (size == 0)
         return 0;
-    int rc = fci_bcache_create(s->arena, s->opts.block_cache_size,
-                               fci_frame_size_for(s->dir, s->opts.block_size), err);
+    int rc = fci_bcache_create(s->arena, size,
+                               fci_frame_size_for(s->dirfd, s->dir, s->opts.block_size), err);
     if (rc == FC_ENOMEM) {
         /* The heap's message speaks of blocks; say which option to change. */
         char what[160];
         snprintf(what, sizeof what, "block cache of %zu bytes does not fit the arena "
                  "(arena_size %zu must exceed the power of two at or above it)",
-                 s->opts.block_cache_size, s->opts.arena_size);
+                 size, s->opts.arena_size);
         fci_err_prefix(err, rc, what);
     }
     return rc;

@@ -15,8 +15,9 @@
  * sixteenth; block_size and an eighth when it has no tables yet; twice
  * block_size when its tables are compressed (the frame holds a block
  * inflated, and the index knows only the compressed size). A multiple of
- * 64, 4 KiB .. 16 MiB. Never fails: what cannot be read is not sampled. */
-size_t fci_frame_size_for(const char *dir, size_t block_size);
+ * 64, 4 KiB .. 16 MiB. Never fails: what cannot be read is not sampled.
+ * The directory is dirfd's (dir its name; AT_FDCWD: dir, util/io.h). */
+size_t fci_frame_size_for(int dirfd, const char *dir, size_t block_size);
 
 struct fc_store;
 struct fci_err;

@@ -15,14 +15,18 @@
 #include "forkcache.h"
 #include "util/proc.h"
 #include "db/store/framesize.h"
+#include "db/store/memsize.h"
+#include "util/memlimit.h"
 #include "db/core/store.h"
 #include "db/core/fork.h"
 #include "db/core/ttl.h"
 #include "format/filename.h"
 #include "shm/layout.h"
 #include "shm/bcache.h"
+#include "shm/counters.h"
 #include "util/io.h"
 #include "db/write/write.h"
+#include "db/write/lane.h"
 #include "db/store/compute.h"
 #include "db/read/read.h"
 #include "db/core/publish.h"
@@ -41,9 +45,9 @@
 static int claim_identity(fc_store *s, fci_writer *w, fci_err *err)
 {
     long pid;
-    int who = fci_writerid_read(s->dir, &pid);
+    int who = fci_writerid_read(s->dirfd, s->dir, &pid);
     if (who == FCI_WRITERID_NONE)
-        return fci_writerid_write(s->dir, s->opts.file_mode, err);
+        return fci_writerid_write(s->dirfd, s->dir, s->opts.file_mode, err);
     close(w->lock_fd);
     w->lock_fd = -1;
     if (who == FCI_WRITERID_SELF)
@@ -64,8 +68,8 @@ static int take_lock(fc_store *s, fci_writer *w, fci_err *err)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
-    w->lock_fd = fci_io_open(FCI_IO_SITE_LOCK_OPEN, path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-                             s->opts.file_mode);
+    w->lock_fd = fci_io_open(FCI_IO_SITE_LOCK_OPEN, s->dirfd, path,
+                             O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, s->opts.file_mode);
     if (w->lock_fd < 0)
         return fci_err_errno(err, fci_errno_code(errno), errno, "open %s", path);
     struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -92,16 +96,35 @@ static int make_dir(const fc_store *s, fci_err *err)
     return fci_err_errno(err, fci_errno_code(errno), errno, "mkdir %s", s->dir);
 }
 
+/* The name is resolved once, here: every store file is then reached
+ * through this descriptor (util/io.h), whatever the name leads to later. A
+ * symbolic link to the directory is followed now, and only now. */
+static int open_dir(fc_store *s, fci_err *err)
+{
+    s->dirfd = fci_io_open(FCI_IO_SITE_DIR_OPEN, AT_FDCWD, s->dir,
+                           O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+    if (s->dirfd >= 0)
+        return 0;
+    int e = errno;
+    if (e == ENOTDIR)
+        return fci_err_set(err, FC_EINVAL, "%s: not a directory", s->dir);
+    if (e == ENOENT)
+        return fci_err_set(err, FC_ENOTFOUND, "%s: no such directory%s", s->dir,
+                           (s->opts.flags & FC_CREATE) ? "" : " (and FC_CREATE not set)");
+    return fci_err_errno(err, fci_errno_code(e), e, "%s: open directory", s->dir);
+}
+
 /* A writer creates files in the directory, so whoever else may write it
  * could plant links or files under the names it writes next: as ssh does
  * for its files, the directory must be owned by this user or root and not
  * writable by others (group-writable is allowed, for a group of
- * cooperating users). */
+ * cooperating users). Asked of the open descriptor, so the directory
+ * checked is the one every file goes into. */
 static int check_dir(const fc_store *s, fci_err *err)
 {
     struct stat st;
-    if (stat(s->dir, &st) != 0)
-        return 0; /* missing or unreadable: taking LOCK says so, as before */
+    if (fstat(s->dirfd, &st) != 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "%s: fstat", s->dir);
     if (!S_ISDIR(st.st_mode))
         return fci_err_set(err, FC_EINVAL, "%s: not a directory", s->dir);
     if (st.st_uid != geteuid() && st.st_uid != 0)
@@ -115,13 +138,16 @@ static int check_dir(const fc_store *s, fci_err *err)
 }
 
 /* The arena file for a path option: NULL = anonymous (no file), "" = the
- * conventional FC_ARENA_FILE in the store directory, else the path. */
-static const char *arena_file(const fc_store *s, char *buf, size_t cap)
+ * conventional FC_ARENA_FILE in the store directory, reached through the
+ * store's descriptor (*dirfd), else the path as given (AT_FDCWD). */
+static const char *arena_file(const fc_store *s, char *buf, size_t cap, int *dirfd)
 {
     const char *p = s->opts.arena_path;
+    *dirfd = AT_FDCWD;
     if (p == NULL || *p != '\0')
         return p;
     snprintf(buf, cap, "%s/%s", s->dir, FC_ARENA_FILE);
+    *dirfd = s->dirfd;
     return buf;
 }
 
@@ -130,12 +156,14 @@ static const char *arena_file(const fc_store *s, char *buf, size_t cap)
  * instead of serving its last version while this writer writes elsewhere.
  * Best effort: an arena that cannot be attached has nobody attached that
  * could be misled by it either. */
-static void retire_arena(const char *path)
+static void retire_arena(int dirfd, const char *path)
 {
     fci_arena *old;
     fci_err e;
+    struct stat st;
     fci_err_clear(&e);
-    if (path == NULL || access(path, F_OK) != 0 || fci_arena_attach(path, &old, &e) != 0)
+    if (path == NULL || fci_io_lstat(dirfd, path, &st) != 0 ||
+        fci_arena_attach_at(dirfd, path, &old, &e) != 0)
         return;
     fci_arena_header *h = old->hdr;
     /* relaxed loads: the owners' words are judged by the processes they
@@ -145,9 +173,11 @@ static void retire_arena(const char *path)
     int writer = FCI_OWNER_PID(atomic_load_explicit(&h->writer_owner, memory_order_relaxed));
     uint64_t wstart = atomic_load_explicit(&h->writer_start, memory_order_relaxed);
     if ((creator <= 0 || !fci_proc_alive(creator, cstart)) &&
-        (writer <= 0 || !fci_proc_alive(writer, wstart)))
+        (writer <= 0 || !fci_proc_alive(writer, wstart))) {
         /* release: pairs with fci_store_stale's acquire */
         atomic_store_explicit(&h->writer_owner, FCI_WRITER_RETIRED, memory_order_release);
+        fci_arena_seq_changed(old); /* fc_wait's sleepers look at the mark now */
+    }
     fci_arena_detach(old);
 }
 
@@ -156,11 +186,12 @@ static void retire_arena(const char *path)
 static void retire_old_arenas(const fc_store *s)
 {
     char mine[PATH_MAX + 32], conv[PATH_MAX + 32];
-    const char *path = arena_file(s, mine, sizeof mine);
+    int dirfd;
+    const char *path = arena_file(s, mine, sizeof mine, &dirfd);
     snprintf(conv, sizeof conv, "%s/%s", s->dir, FC_ARENA_FILE);
-    retire_arena(path);
+    retire_arena(dirfd, path);
     if (path == NULL || strcmp(path, conv) != 0)
-        retire_arena(conv);
+        retire_arena(s->dirfd, conv);
 }
 
 static int open_arena(fc_store *s, fci_err *err)
@@ -171,7 +202,8 @@ static int open_arena(fc_store *s, fci_err *err)
     cfg.size = s->opts.arena_size;
     cfg.reader_slots = (uint32_t)s->opts.reader_slots;
     cfg.max_mappings = (uint32_t)s->opts.max_mappings;
-    cfg.path = arena_file(s, path, sizeof path);
+    cfg.max_mapped_bytes = fci_mapped_cap_for(s->opts.max_mapped_bytes, fci_memory_limit());
+    cfg.path = arena_file(s, path, sizeof path, &cfg.dirfd);
     cfg.file_mode = s->opts.file_mode;
     cfg.store_dir = s->dir;
     return fci_arena_create(&cfg, &s->arena, err);
@@ -184,7 +216,8 @@ static long lock_holder(const fc_store *s)
 {
     char path[PATH_MAX];
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
-    int fd = fci_io_open(FCI_IO_SITE_LOCK_PROBE, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+    int fd = fci_io_open(FCI_IO_SITE_LOCK_PROBE, s->dirfd, path,
+                         O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
     if (fd < 0)
         return 0;
     struct flock who = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
@@ -203,7 +236,7 @@ static int lock_held_here(const fc_store *s)
     char path[PATH_MAX], line[256], kind[16];
     struct stat st;
     fci_filename(path, sizeof path, s->dir, FCI_FILE_LOCK, 0);
-    if (stat(path, &st) != 0)
+    if (fci_io_lstat(s->dirfd, path, &st) != 0)
         return 0;
     FILE *f = fopen("/proc/locks", "re");
     if (f == NULL)
@@ -223,26 +256,29 @@ static int lock_held_here(const fc_store *s)
 }
 
 /* Joins a running writer's file-backed arena as a reader whose writes go
- * through the writer's queue. The arena must name this store. */
+ * through the writer's queue. The arena must name this store: the
+ * directory it records is the one this handle opened (same inode). */
 static int attach_to_writer(fc_store *s, long holder, fci_err *err)
 {
     char buf[PATH_MAX + 32];
+    int dirfd = AT_FDCWD;
     const char *path = s->opts.arena_path && *s->opts.arena_path ? s->opts.arena_path : NULL;
     if (path == NULL) {
         snprintf(buf, sizeof buf, "%s/%s", s->dir, FC_ARENA_FILE);
         path = buf;
+        dirfd = s->dirfd;
     }
-    int rc = fci_arena_attach(path, &s->arena, err);
-    if (rc == FC_ENOTFOUND || (rc != 0 && access(path, F_OK) != 0))
+    struct stat mine, theirs;
+    int rc = fci_arena_attach_at(dirfd, path, &s->arena, err);
+    if (rc == FC_ENOTFOUND || (rc != 0 && fci_io_lstat(dirfd, path, &theirs) != 0))
         return fci_err_set(err, FC_EBUSY, "%s: the writer (pid %ld) has no arena file %s to "
                                           "attach to (it must use a file-backed arena)",
                            s->dir, holder, path);
     if (rc != 0)
         return rc;
-    char mine[PATH_MAX], theirs[PATH_MAX];
     const char *dir = fci_arena_store_dir(s->arena);
-    if (realpath(s->dir, mine) == NULL || dir == NULL || realpath(dir, theirs) == NULL ||
-        strcmp(mine, theirs) != 0)
+    if (fstat(s->dirfd, &mine) != 0 || dir == NULL || stat(dir, &theirs) != 0 ||
+        mine.st_dev != theirs.st_dev || mine.st_ino != theirs.st_ino)
         return fci_err_set(err, FC_EINVAL, "%s: arena %s belongs to store %s", s->dir, path,
                            dir ? dir : "(none)");
     s->role = FCI_ROLE_READER;
@@ -269,10 +305,10 @@ static fci_writer *writer_new(void)
 static int recover(fc_store *s, fci_err *err)
 {
     fci_writer *w = s->w;
-    int rc = fci_vset_init(&w->vs, s->dir, s->opts.file_mode);
+    int rc = fci_vset_init(&w->vs, s->dirfd, s->dir, s->opts.file_mode);
     if (rc != 0)
         return fci_err_set(err, rc, "out of memory");
-    if (fci_vset_exists(s->dir)) {
+    if (fci_vset_exists(s->dirfd, s->dir)) {
         rc = fci_vset_recover(&w->vs, (s->opts.flags & FC_BEST_EFFORT) != 0, err);
     } else if (s->opts.flags & FC_CREATE) {
         rc = fci_vset_create(&w->vs, err);
@@ -305,14 +341,21 @@ static int recover(fc_store *s, fci_err *err)
     return rc;
 }
 
+/* The operation counters (shm/counters.h), allocated under mu as all the
+ * writer's arena memory is; an arena too small for them counts nothing. */
+static void counters_create(fc_store *s)
+{
+    pthread_mutex_lock(&s->w->mu);
+    fci_counters_create(s->arena, NULL);
+    pthread_mutex_unlock(&s->w->mu);
+}
+
 static int open_writer(fc_store *s, fci_err *err)
 {
     s->w = writer_new();
     if (s->w == NULL)
         return fci_err_set(err, FC_ENOMEM, "out of memory");
-    int rc = (s->opts.flags & FC_CREATE) ? make_dir(s, err) : 0;
-    if (rc == 0)
-        rc = check_dir(s, err);
+    int rc = check_dir(s, err);
     if (rc == 0)
         rc = take_lock(s, s->w, err);
     if (rc == 0) /* before recovery: tables it writes follow the framing */
@@ -325,6 +368,8 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = fci_frame_bcache_create(s, err);
     if (rc == 0) /* the expiry clock and counters, before any thread uses them */
         rc = fci_ttl_attach(s, err);
+    if (rc == 0)
+        counters_create(s);
     if (rc == 0) /* clears and the Redis link, before a reader may attach */
         rc = fci_follow_create(s, err);
     if (rc == 0) {
@@ -351,6 +396,8 @@ static int open_writer(fc_store *s, fci_err *err)
         fci_delete_obsolete_files(s);
         pthread_mutex_unlock(&s->w->mu);
     }
+    if (rc == 0) /* before any other process can write: the write lock */
+        rc = fci_lane_create(s, err);
     if (rc == 0)
         rc = fci_queue_create(s, err);
     if (rc == 0)
@@ -364,6 +411,27 @@ static int open_writer(fc_store *s, fci_err *err)
     return rc;
 }
 
+/* Which role this handle takes, and taking it: a second open in the
+ * writer's own process is refused, FC_ATTACH joins a running writer, else
+ * a read-only open or the writer's. */
+static int open_role(fc_store *s, int ro, fci_err *err)
+{
+    long holder = 0;
+    if (!ro && lock_held_here(s))
+        return fci_err_set(err, FC_EBUSY, "%s: this process (pid %ld) is its writer already: "
+                           "one process opens a store once", s->dir, (long)s->pid);
+    if (!ro && (s->opts.flags & FC_ATTACH) &&
+        ((holder = lock_holder(s)) > 0 ||
+         fci_writerid_read(s->dirfd, s->dir, &holder) == FCI_WRITERID_OTHER))
+        return attach_to_writer(s, holder, err);
+    if (s->opts.flags & FC_READONLY) {
+        s->role = FCI_ROLE_READONLY;
+        return fci_open_readonly(s, err);
+    }
+    s->role = FCI_ROLE_WRITER;
+    return open_writer(s, err);
+}
+
 static fc_store *store_new(const char *dir, const fc_options *opts)
 {
     fc_store *s = calloc(1, sizeof *s);
@@ -375,6 +443,7 @@ static fc_store *store_new(const char *dir, const fc_options *opts)
     else
         fc_options_init(&s->opts);
     snprintf(s->dir, sizeof s->dir, "%s", dir);
+    s->dirfd = -1;
     s->pid = fci_getpid();
     fci_spin_init(&s->rd.lock);
     if (fci_tcache_init(&s->tcache) != 0) {
@@ -414,23 +483,12 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
         fci_open_failed(&err);
         return FC_ENOMEM;
     }
-    int rc;
-    long holder = 0;
     int ro = (s->opts.flags & (FC_READONLY | FC_ATTACH)) == FC_READONLY;
-    if (!ro && lock_held_here(s)) {
-        rc = fci_err_set(&err, FC_EBUSY, "%s: this process (pid %ld) is its writer already: "
-                         "one process opens a store once", s->dir, (long)s->pid);
-    } else if (!ro && (s->opts.flags & FC_ATTACH) &&
-               ((holder = lock_holder(s)) > 0 ||
-                fci_writerid_read(s->dir, &holder) == FCI_WRITERID_OTHER)) {
-        rc = attach_to_writer(s, holder, &err);
-    } else if (s->opts.flags & FC_READONLY) {
-        s->role = FCI_ROLE_READONLY;
-        rc = fci_open_readonly(s, &err);
-    } else {
-        s->role = FCI_ROLE_WRITER;
-        rc = open_writer(s, &err);
-    }
+    int rc = !ro && (s->opts.flags & FC_CREATE) ? make_dir(s, &err) : 0;
+    if (rc == 0)
+        rc = open_dir(s, &err);
+    if (rc == 0)
+        rc = open_role(s, ro, &err);
     if (rc == 0 && s->role != FCI_ROLE_WRITER)
         rc = fci_options_prepare(s, 0, &err);
     if (rc == 0 && s->role != FCI_ROLE_WRITER)
@@ -492,14 +550,18 @@ int fc_close(fc_store *s)
     int rc = 0;
     if (s->w != NULL && s->pid == fci_getpid()) {
         fci_follower_stop(s);
+        fci_lane_close(s); /* leaders hand over; the drain applies the rest */
         fci_queue_stop(s);
         fci_bg_stop(s);
-        if (s->arena != NULL)
+        if (s->arena != NULL) {
             atomic_store_explicit(&s->arena->hdr->writer_owner, 0, memory_order_relaxed);
+            fci_arena_seq_changed(s->arena); /* fc_wait's sleepers look again */
+        }
         rc = s->w->bg_error;
         if (s->w->wal_number != 0 && close_wal(&s->w->wal) != 0 && rc == 0)
             rc = FC_EIO;
     }
+    fci_leader_free(s);
     fci_reader_state_free(&s->rd);
     fci_tcache_free(&s->tcache);
     if (s->pid == fci_getpid())
@@ -508,6 +570,8 @@ int fc_close(fc_store *s)
         free(s->w); /* a child's copy: the parent owns the files and the lock */
     if (s->arena != NULL)
         fci_arena_detach(s->arena);
+    if (s->dirfd >= 0)
+        close(s->dirfd);
     pthread_mutex_destroy(&s->err_mu);
     free(s);
     return rc;

@@ -27,8 +27,8 @@ int fci_store_recover_wals(fc_store *s, fci_version_edit *edit);
  * says), inserting each record's batch through insert and then calling
  * after (may be NULL). Shared by the writer's recovery and read-only opens. */
 typedef int (*fci_replay_after)(void *arg, fci_err *err);
-int fci_replay_wals(const char *dir, fci_vset *vs, int best_effort, fci_batch_fn insert,
-                    fci_replay_after after, void *arg, fci_err *err);
+int fci_replay_wals(fci_vset *vs, int best_effort, fci_batch_fn insert, fci_replay_after after,
+                    void *arg, fci_err *err);
 
 /* readonly.c: FC_READONLY - recover into a private arena, write nothing. */
 int fci_open_readonly(fc_store *s, fci_err *err);

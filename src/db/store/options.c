@@ -57,7 +57,8 @@ static int read_options(const fc_store *s, int *framing, fci_err *err)
 {
     char path[PATH_MAX + 32];
     options_path(s, path, sizeof path, "");
-    int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, s->dirfd, path, O_RDONLY | O_CLOEXEC,
+                                 0, err);
     if (fd < 0 && errno == ENOENT)
         return FC_ENOTFOUND;
     if (fd < 0)
@@ -91,7 +92,7 @@ static int write_options(const fc_store *s, int framing, fci_err *err)
 {
     char text[64];
     int n = snprintf(text, sizeof text, "%s\nttl_framing %d\n", HEADER_LINE, framing);
-    return fci_small_file_replace(s->dir, FCI_STORE_OPTIONS_FILE, text, (size_t)n,
+    return fci_small_file_replace(s->dirfd, s->dir, FCI_STORE_OPTIONS_FILE, text, (size_t)n,
                                   s->opts.file_mode, err);
 }
 
@@ -102,7 +103,7 @@ int fci_options_prepare(fc_store *s, int creating_allowed, fci_err *err)
     if (rc == FC_ENOTFOUND) {
         framing = 0;
         rc = 0;
-        if (asked && creating_allowed && !fci_vset_exists(s->dir)) {
+        if (asked && creating_allowed && !fci_vset_exists(s->dirfd, s->dir)) {
             rc = write_options(s, 1, err);
             framing = 1;
         }

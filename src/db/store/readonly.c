@@ -19,6 +19,8 @@
 
 #include "forkcache.h"
 #include "db/store/framesize.h"
+#include "db/store/memsize.h"
+#include "util/memlimit.h"
 #include "db/core/store.h"
 #include "shm/bcache.h"
 #include "db/core/vrec.h"
@@ -43,6 +45,7 @@ static int open_private_arena(fc_store *s, fci_err *err)
     cfg.size = s->opts.arena_size;
     cfg.reader_slots = (uint32_t)s->opts.reader_slots;
     cfg.max_mappings = (uint32_t)s->opts.max_mappings;
+    cfg.max_mapped_bytes = fci_mapped_cap_for(s->opts.max_mapped_bytes, fci_memory_limit());
     cfg.path = NULL;
     cfg.file_mode = s->opts.file_mode;
     cfg.store_dir = s->dir;
@@ -64,8 +67,8 @@ static int insert_one(void *arg, uint64_t seq, int type, fci_slice key, fci_slic
 
 static int replay_wals(ro_state *r, fci_err *err)
 {
-    return fci_replay_wals(r->s->dir, &r->vs, (r->s->opts.flags & FC_BEST_EFFORT) != 0,
-                           insert_one, NULL, r, err);
+    return fci_replay_wals(&r->vs, (r->s->opts.flags & FC_BEST_EFFORT) != 0, insert_one, NULL,
+                           r, err);
 }
 
 /* One version record, written once: the recovered tables plus the private
@@ -99,12 +102,12 @@ static void drop_chunk_list(fci_memchunks *mc)
 int fci_open_readonly(fc_store *s, fci_err *err)
 {
     ro_state r = { .s = s };
-    int rc = fci_vset_init(&r.vs, s->dir, s->opts.file_mode);
+    int rc = fci_vset_init(&r.vs, s->dirfd, s->dir, s->opts.file_mode);
     if (rc != 0) {
         fci_vset_free(&r.vs);
         return fci_err_set(err, rc, "out of memory");
     }
-    if (!fci_vset_exists(s->dir))
+    if (!fci_vset_exists(s->dirfd, s->dir))
         rc = fci_err_set(err, FC_ENOTFOUND, "%s: no store (no CURRENT); FC_READONLY never creates one",
                          s->dir);
     if (rc == 0)

@@ -17,6 +17,7 @@
 #include "db/core/store.h"
 #include "format/filename.h"
 #include "format/log_reader.h"
+#include "util/io.h"
 #include "db/store/open.h"
 #include "db/bg/flush.h"
 
@@ -26,12 +27,13 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* WAL numbers in dir that the MANIFEST says are still live (>= its log
- * number, or the previous log), ascending. Every WAL number seen is marked
- * used in vs, so no new file is given one. */
-static int live_wals(const char *dir, fci_vset *vs, uint64_t **out, size_t *n, fci_err *err)
+/* WAL numbers in vs's directory that the MANIFEST says are still live
+ * (>= its log number, or the previous log), ascending. Every WAL number
+ * seen is marked used in vs, so no new file is given one. */
+static int live_wals(fci_vset *vs, uint64_t **out, size_t *n, fci_err *err)
 {
-    DIR *d = opendir(dir);
+    const char *dir = vs->dir;
+    DIR *d = fci_io_opendir(vs->dirfd, dir);
     *out = NULL;
     *n = 0;
     if (d == NULL)
@@ -70,13 +72,13 @@ static int live_wals(const char *dir, fci_vset *vs, uint64_t **out, size_t *n, f
     return rc;
 }
 
-static int replay_one(const char *dir, uint64_t number, unsigned flags, fci_batch_fn insert,
+static int replay_one(const fci_vset *vs, uint64_t number, unsigned flags, fci_batch_fn insert,
                       fci_replay_after after, void *arg, fci_err *err)
 {
     char path[PATH_MAX];
-    fci_filename(path, sizeof path, dir, FCI_FILE_WAL, number);
+    fci_filename(path, sizeof path, vs->dir, FCI_FILE_WAL, number);
     fci_log_reader lr;
-    int rc = fci_log_reader_open(&lr, path, flags, err);
+    int rc = fci_log_reader_open(&lr, vs->dirfd, path, flags, err);
     if (rc != 0)
         return rc;
     fci_slice rec;
@@ -93,15 +95,15 @@ static int replay_one(const char *dir, uint64_t number, unsigned flags, fci_batc
     return rc < 0 ? rc : 0;
 }
 
-int fci_replay_wals(const char *dir, fci_vset *vs, int best_effort, fci_batch_fn insert,
-                    fci_replay_after after, void *arg, fci_err *err)
+int fci_replay_wals(fci_vset *vs, int best_effort, fci_batch_fn insert, fci_replay_after after,
+                    void *arg, fci_err *err)
 {
     uint64_t *wals;
     size_t n;
-    int rc = live_wals(dir, vs, &wals, &n, err);
+    int rc = live_wals(vs, &wals, &n, err);
     unsigned flags = best_effort ? FCI_LOG_BEST_EFFORT : 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = replay_one(dir, wals[i], flags, insert, after, arg, err);
+        rc = replay_one(vs, wals[i], flags, insert, after, arg, err);
     free(wals);
     return rc;
 }
@@ -157,7 +159,7 @@ int fci_store_recover_wals(fc_store *s, fci_version_edit *edit)
     fci_err err;
     fci_err_clear(&err);
     replay r = { s, edit, s->w->vs.last_sequence, 0 };
-    int rc = fci_replay_wals(s->dir, &s->w->vs, (s->opts.flags & FC_BEST_EFFORT) != 0, insert_one,
+    int rc = fci_replay_wals(&s->w->vs, (s->opts.flags & FC_BEST_EFFORT) != 0, insert_one,
                              after_record, &r, &err);
     if (r.bad_seq != 0)
         rc = fci_err_set(&err, FC_ECORRUPT, "%s: a WAL record's sequence %llu is out of range "

@@ -16,6 +16,7 @@
 #include "db/core/ttl.h"
 #include "db/core/vrec.h"
 #include "shm/bcache.h"
+#include "shm/counters.h"
 #include "shm/layout.h"
 #include "shm/wqueue.h"
 #include "db/core/publish.h"
@@ -32,6 +33,7 @@ static void version_figures(fc_store *s, fc_stats *st)
         st->files[l] = t->view.nfiles[l];
         for (uint32_t i = 0; i < t->view.nfiles[l]; i++)
             st->level_bytes[l] += t->view.level[l][i].size;
+        st->table_bytes += st->level_bytes[l];
     }
     if (t->has_mem) {
         st->mem_bytes = fci_memtable_bytes(&t->mem);
@@ -104,6 +106,8 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->readers = as.slots_live;
     st->mappings_capacity = as.limiter_capacity;
     st->mappings_in_use = as.limiter_in_use;
+    st->mapped_bytes_capacity = as.mapped_bytes_cap;
+    st->mapped_bytes_in_use = as.mapped_bytes_in_use;
     fci_arena_header *h = s->arena->hdr;
     st->writer_pid = fci_store_writer_pid(s); /* 0 once that process is gone */
     st->flushes = atomic_load_explicit(&h->writer_flushes, memory_order_relaxed);
@@ -118,6 +122,7 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     cache_figures(s, st);
     drop_figures(s, st);
     follow_figures(s, st);
+    fci_counters_read(s->arena, -1, &st->ops);
     fci_oldest_pin(s->arena, &st->oldest_pin_pid, &st->oldest_pinned_version);
     /* relaxed: figures the writer left; named only while that reader
      * still pins the watched version */
@@ -145,6 +150,7 @@ int fc_stats_readers(fc_store *s, fc_reader_stat *out, size_t max, size_t *n)
         out[i].pid = info[i].pid;
         out[i].pinned_version = info[i].pinned_seq == FCI_NO_PIN ? 0 : info[i].pinned_seq; /* 0 = none */
         out[i].mappings = info[i].held;
+        fci_counters_read(s->arena, (int)info[i].slot, &out[i].ops);
     }
     *n = as.readers_reported;
     free(info);

@@ -47,6 +47,7 @@ typedef struct dentry {
 
 typedef struct vctx {
     const char *dir;
+    int dirfd;               /* dir, opened once (-1: it could not be) */
     fc_verify_report report;
     void *arg;
     int damage;              /* any damage reported */
@@ -132,7 +133,7 @@ static const char *show_ikey(char *dst, size_t cap, fci_slice ikey)
 
 static int list_dir(vctx *c)
 {
-    DIR *d = opendir(c->dir);   /* glibc opens it O_CLOEXEC */
+    DIR *d = c->dirfd >= 0 ? fci_io_opendir(c->dirfd, c->dir) : NULL;
     if (d == NULL) {
         int e = errno;
         ERROR(c, e == ENOENT || e == ENOTDIR ? FC_ENOTFOUND : fci_errno_code(e), c->dir, 0,
@@ -210,7 +211,7 @@ static uint64_t check_current(vctx *c)
     fci_current cur;
     fci_err err = { 0, "" };
     char q[4 * 64 + 8];
-    int rc = fci_current_load(c->dir, &cur, &err);
+    int rc = fci_current_load(c->dirfd, c->dir, &cur, &err);
     if (rc == FC_ENOTFOUND)
         DAMAGE(c, "CURRENT", 0, "missing, but the directory holds MANIFEST files");
     else if (rc == FC_ECORRUPT)
@@ -423,7 +424,7 @@ static void check_manifest(vctx *c, uint64_t number, replay *st)
     fci_filename(name, sizeof name, NULL, FCI_FILE_MANIFEST, number);
     join(path, sizeof path, c->dir, name);
     fci_log_reader r;
-    int rc = fci_log_reader_open(&r, path, 0, &err);
+    int rc = fci_log_reader_open(&r, c->dirfd, path, 0, &err);
     if (rc != 0) {
         if (rc == FC_ECORRUPT)
             DAMAGE(c, name, 0, "cannot be read: %s", err.msg);
@@ -519,8 +520,8 @@ static void check_table_file(vctx *c, const dentry *d, const fci_file_meta *meta
     fci_err err;
     fci_err_clear(&err);
     join(path, sizeof path, c->dir, d->name);
-    int fd = fci_io_open_regular(FCI_IO_SITE_VERIFY_TABLE_OPEN, path, O_RDONLY | O_CLOEXEC, 0,
-                                 &err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_VERIFY_TABLE_OPEN, c->dirfd, path,
+                                 O_RDONLY | O_CLOEXEC, 0, &err);
     if (fd == FC_ECORRUPT) {
         DAMAGE(c, d->name, 0, "cannot be read: %s", err.msg);
         return;
@@ -609,7 +610,7 @@ static void check_wal(vctx *c, const dentry *d)
     fci_err_clear(&err);
     join(path, sizeof path, c->dir, d->name);
     fci_log_reader r;
-    int rc = fci_log_reader_open(&r, path, 0, &err);
+    int rc = fci_log_reader_open(&r, c->dirfd, path, 0, &err);
     if (rc != 0) {
         if (rc == FC_ECORRUPT)
             DAMAGE(c, d->name, 0, "cannot be read: %s", err.msg);
@@ -674,27 +675,22 @@ static int by_number(const void *a, const void *b)
     return x->number < y->number ? -1 : x->number > y->number;
 }
 
-int fc_verify(const char *dir, fc_verify_report report, void *arg)
+/* fc_verify once the directory is open (c->dirfd). */
+static int verify_store(vctx *c)
 {
-    if (dir == NULL || *dir == '\0')
-        return FC_EINVAL;
-    vctx c;
-    memset(&c, 0, sizeof c);
-    c.dir = dir;
-    c.report = report;
-    c.arg = arg;
-    if (list_dir(&c) != 0) {
-        free(c.files);
-        return c.error;
+    const char *dir = c->dir;
+    if (list_dir(c) != 0) {
+        free(c->files);
+        return c->error;
     }
-    if (c.nfiles > 1) /* qsort(NULL, 0) is undefined */
-        qsort(c.files, c.nfiles, sizeof *c.files, by_number);
+    if (c->nfiles > 1) /* qsort(NULL, 0) is undefined */
+        qsort(c->files, c->nfiles, sizeof *c->files, by_number);
     int has_current = 0;
-    for (size_t i = 0; i < c.nfiles; i++)
-        has_current |= c.files[i].kind == FCI_FILE_CURRENT;
-    if (!has_current && newest_manifest(&c) == 0) {
-        ERROR(&c, FC_ENOTFOUND, dir, 0, "not a store: no CURRENT file and no MANIFEST");
-        free(c.files);
+    for (size_t i = 0; i < c->nfiles; i++)
+        has_current |= c->files[i].kind == FCI_FILE_CURRENT;
+    if (!has_current && newest_manifest(c) == 0) {
+        ERROR(c, FC_ENOTFOUND, dir, 0, "not a store: no CURRENT file and no MANIFEST");
+        free(c->files);
         return FC_ENOTFOUND;
     }
     replay st;
@@ -704,30 +700,48 @@ int fc_verify(const char *dir, fc_verify_report report, void *arg)
     if (st.v == NULL || st.b == NULL) {
         fci_version_unref(st.v);
         fci_vbuild_free(st.b);
-        free(c.files);
+        free(c->files);
         return FC_ENOMEM;
     }
-    uint64_t manifest = check_current(&c);
-    if (manifest == 0 && (manifest = newest_manifest(&c)) != 0) {
+    uint64_t manifest = check_current(c);
+    if (manifest == 0 && (manifest = newest_manifest(c)) != 0) {
         char name[64];
         fci_filename(name, sizeof name, NULL, FCI_FILE_MANIFEST, manifest);
-        NOTE(&c, name, 0, "checked instead, as the newest MANIFEST on disk");
+        NOTE(c, name, 0, "checked instead, as the newest MANIFEST on disk");
     }
     st.complete = 1;
     if (manifest != 0) {
-        check_manifest(&c, manifest, &st);
+        check_manifest(c, manifest, &st);
     } else {
-        DAMAGE(&c, dir, 0, "no MANIFEST on disk");
+        DAMAGE(c, dir, 0, "no MANIFEST on disk");
         st.complete = 0;
     }
     if (!st.complete)
-        NOTE(&c, dir, 0, "the MANIFEST could not be replayed: every table and WAL is checked on its own");
-    check_tables(&c, &st);
-    check_wals(&c, &st);
+        NOTE(c, dir, 0, "the MANIFEST could not be replayed: every table and WAL is checked on its own");
+    check_tables(c, &st);
+    check_wals(c, &st);
     fci_version_unref(st.v);
     fci_vbuild_free(st.b);
-    free(c.files);
-    if (c.damage)
+    free(c->files);
+    if (c->damage)
         return FC_ECORRUPT;
-    return c.error;
+    return c->error;
+}
+
+/* The directory is opened once, and every file is read through that
+ * descriptor: the store checked is the one the name led to at the start. */
+int fc_verify(const char *dir, fc_verify_report report, void *arg)
+{
+    if (dir == NULL || *dir == '\0')
+        return FC_EINVAL;
+    vctx c;
+    memset(&c, 0, sizeof c);
+    c.dir = dir;
+    c.report = report;
+    c.arg = arg;
+    c.dirfd = fci_io_open(FCI_IO_SITE_DIR_OPEN, AT_FDCWD, dir, O_RDONLY | O_DIRECTORY, 0);
+    int rc = verify_store(&c);
+    if (c.dirfd >= 0)
+        close(c.dirfd);
+    return rc;
 }

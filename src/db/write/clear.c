@@ -1,5 +1,6 @@
 /*
- * clear.c - fc_clear and invalidations, decided by the writer under mu.
+ * clear.c - fc_clear and invalidations, decided by the writer under mu and
+ * the write lock (write/lanewriter.c).
  *
  * A clear is a record (prefix, sequence C) in the arena's follow block
  * (core/follow.h) that readers obey: nothing in the memtables or tables
@@ -27,6 +28,7 @@
 #include "forkcache.h"
 #include "db/core/follow.h"
 #include "db/write/clear.h"
+#include "db/write/lane.h"
 #include "db/write/write.h"
 #include "format/filename.h"
 #include "util/io.h"
@@ -62,7 +64,8 @@ static int load_clears(fc_store *s, fci_follow_shared *f, uint32_t *n, fci_err *
 {
     char path[PATH_MAX + 32], line[256];
     snprintf(path, sizeof path, "%s/%s", s->dir, FCI_CLEARS_FILE);
-    int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, path, O_RDONLY | O_CLOEXEC, 0, err);
+    int fd = fci_io_open_regular(FCI_IO_SITE_OPTIONS_OPEN, s->dirfd, path, O_RDONLY | O_CLOEXEC,
+                                 0, err);
     if (fd < 0)
         return errno == ENOENT ? 0 : fd;
     FILE *fp = fdopen(fd, "r");
@@ -102,7 +105,8 @@ static int save_clears(fc_store *s, const fci_clear_rec *rec, const uint64_t *se
                                     (unsigned char)rec[i].prefix[j]);
         text[len++] = '\n';
     }
-    return fci_small_file_replace(s->dir, FCI_CLEARS_FILE, text, len, s->opts.file_mode, err);
+    return fci_small_file_replace(s->dirfd, s->dir, FCI_CLEARS_FILE, text, len, s->opts.file_mode,
+                                  err);
 }
 
 /* ---- making the block -------------------------------------------------------- */
@@ -178,8 +182,11 @@ void fci_follow_recovered(fc_store *s)
 
 /* ---- clearing -------------------------------------------------------------- */
 
-/* mu held. Every prefix of ps gets the clear sequence last + 1: the file
- * first, then the records (new ones counted last), then the generation. */
+/* mu and the write lock held (fci_lane_enter has pulled the last sequence
+ * up to what leaders in other processes wrote). Every prefix of ps gets
+ * the clear sequence last + 1: the file first, then the records (new ones
+ * counted last), then the generation, all before the lock is released, so
+ * no leader can give a later write a sequence below C. */
 static int clear_locked(fc_store *s, const fci_slice *ps, size_t np, fci_err *err)
 {
     fci_follow_shared *f = s->follow;
@@ -230,7 +237,13 @@ static int clear_many(fc_store *s, const fci_slice *ps, size_t np)
     fci_err e;
     fci_err_clear(&e);
     pthread_mutex_lock(&s->w->mu);
-    int rc = clear_locked(s, ps, np, &e);
+    int rc = fci_lane_enter(s);
+    if (rc == 0) {
+        rc = clear_locked(s, ps, np, &e);
+        fci_lane_leave(s);
+    } else {
+        fci_err_set(&e, rc, "fc_clear: the write lock");
+    }
     pthread_mutex_unlock(&s->w->mu);
     return rc != 0 ? fci_store_fail(s, rc, &e) : 0;
 }

@@ -1,10 +1,11 @@
 /*
- * condwrite.c - add, replace, incr and cas, decided by the writer.
+ * condwrite.c - add, replace, incr and cas, decided by the write lock's
+ * holder (condcall.c is the caller's side).
  *
- * The writer decides an operation while holding mu, against the newest
- * state: a transaction opened under mu (it sees every applied write) plus
- * the pending group of queued writes not yet applied (bg/drain.c gathers a
- * group, and an operation in it must see the entries before it). The
+ * The holder decides an operation against the newest state: a transaction
+ * opened under the lock (it sees every applied write) plus the pending
+ * group of queued writes not yet applied (write/lead.c gathers a group, and
+ * an operation in it must see the entries before it). The
  * outcome is appended as an ordinary put, so the WAL and tables keep
  * LevelDB's format.
  *
@@ -26,6 +27,7 @@
 #include "format/dbformat.h"
 #include "shm/wqueue.h"
 #include "db/write/write.h"
+#include "db/write/lane.h"
 #include "db/read/read.h"
 
 /* ---- the counter encoding ---------------------------------------------- */
@@ -73,7 +75,7 @@ void fci_cond_ctx_init(fci_cond_ctx *c, fc_store *s)
 {
     c->store = s;
     c->txn = NULL;
-    c->room_made = 0;
+    c->clock_read = 0;
     c->now_ms = 0;
 }
 
@@ -133,15 +135,8 @@ static int current_value(fci_cond_ctx *c, const fci_write_batch *group, fci_slic
 
 /* ---- deciding ------------------------------------------------------------ */
 
-typedef struct op_args {
-    unsigned op;
-    fci_slice key, val, expected;
-    int64_t delta, initial;
-    uint64_t ttl_ms;
-} op_args;
-
 /* Appends key -> val, framed with expiry in a ttl store. */
-static int op_put(fci_cond_ctx *c, fci_write_batch *group, const op_args *a, fci_slice val,
+static int op_put(fci_cond_ctx *c, fci_write_batch *group, const fci_cond_args *a, fci_slice val,
                   uint64_t expiry)
 {
     if (!c->store->opts.ttl_framing)
@@ -156,7 +151,7 @@ static int op_put(fci_cond_ctx *c, fci_write_batch *group, const op_args *a, fci
     return rc;
 }
 
-static int decide_incr(fci_cond_ctx *c, const op_args *a, fci_write_batch *group, int64_t *out)
+static int decide_incr(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch *group, int64_t *out)
 {
     fci_slice cur;
     int64_t v = a->initial;
@@ -178,7 +173,7 @@ static int decide_incr(fci_cond_ctx *c, const op_args *a, fci_write_batch *group
 
 /* A fill's put stands only if no clear and no invalidation of its key's
  * bucket came since its token was taken (core/follow.h). */
-static int decide_fill(fci_cond_ctx *c, const op_args *a, fci_write_batch *group)
+static int decide_fill(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch *group)
 {
     uint64_t tok[2];
     if (a->expected.size != sizeof tok)
@@ -191,15 +186,12 @@ static int decide_fill(fci_cond_ctx *c, const op_args *a, fci_write_batch *group
     return rc != 0 ? rc : op_put(c, group, a, a->val, fci_ttl_expiry(c->now_ms, a->ttl_ms));
 }
 
-/* mu held: the verdict of one operation, its put appended on 0. The
- * first decision of a group makes room for it first (see fci_cond_ctx). */
-static int decide(fci_cond_ctx *c, const op_args *a, fci_write_batch *group, int64_t *out)
+/* Write lock held, room made: the verdict of one operation, its put
+ * appended on 0. The expiry clock is read once per group. */
+int fci_cond_decide(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch *group, int64_t *out)
 {
-    if (!c->room_made) {
-        int rc = fci_make_room(c->store);
-        if (rc != 0)
-            return rc;
-        c->room_made = 1;
+    if (!c->clock_read) {
+        c->clock_read = 1;
         c->now_ms = fci_ttl_now(c->store);
     }
     if (a->op == FCI_OP_INCR)
@@ -235,8 +227,8 @@ static int decide(fci_cond_ctx *c, const op_args *a, fci_write_batch *group, int
 
 /* ---- the queued form ------------------------------------------------------ */
 
-int fci_cond_apply_queued(fci_cond_ctx *c, char *payload, uint32_t len,
-                            fci_write_batch *group)
+int fci_cond_apply_queued(fci_cond_ctx *c, const char *payload, uint32_t len,
+                          fci_write_batch *group, int64_t *reply)
 {
     fci_cond_req r;
     if (len < sizeof r)
@@ -247,138 +239,10 @@ int fci_cond_apply_queued(fci_cond_ctx *c, char *payload, uint32_t len,
         r.elen > FC_MAX_VALUE_SIZE)
         return FC_ECORRUPT;
     const char *p = payload + sizeof r;
-    op_args a = { r.op, fci_slice_make(p, r.klen), fci_slice_make(p + r.klen, r.vlen),
+    fci_cond_args a = { r.op, fci_slice_make(p, r.klen), fci_slice_make(p + r.klen, r.vlen),
                   fci_slice_make(p + r.klen + r.vlen, r.elen), r.delta, r.initial, r.ttl_ms };
-    fci_cond_reply reply = { 0 };
-    int rc = decide(c, &a, group, &reply.value);
-    /* the producer reads the reply once the entry is DONE (release there) */
-    memcpy(payload, &reply, sizeof reply);
-    return rc;
+    *reply = 0;
+    return fci_cond_decide(c, &a, group, reply);
 }
 
 /* ---- the caller's side ------------------------------------------------------ */
-
-/* In the writer process: decide and apply under mu, like a single put. */
-static int run_here(fc_store *s, const op_args *a, int64_t *out)
-{
-    fci_writer *w = s->w;
-    fci_cond_ctx c;
-    fci_cond_ctx_init(&c, s);
-    pthread_mutex_lock(&w->mu);
-    fci_batch_clear(&w->scratch);
-    int rc = decide(&c, a, &w->scratch, out);
-    fci_cond_ctx_end(&c);
-    if (rc == 0)
-        rc = fci_write_batch_room_made(s, &w->scratch, (s->opts.flags & FC_SYNC) != 0);
-    pthread_mutex_unlock(&w->mu);
-    return rc;
-}
-
-/* From another process: one queue entry, the writer's verdict back. */
-static int run_queued(fc_store *s, const op_args *a, int64_t *out)
-{
-    fci_cond_req r = { a->op, (uint32_t)a->key.size, (uint32_t)a->val.size,
-                         (uint32_t)a->expected.size, a->delta, a->initial, a->ttl_ms };
-    size_t len = sizeof r + a->key.size + a->val.size + a->expected.size;
-    char *buf = malloc(len);
-    if (buf == NULL)
-        return fci_store_fail(s, FC_ENOMEM, NULL);
-    memcpy(buf, &r, sizeof r);
-    char *p = buf + sizeof r;
-    memcpy(p, a->key.data, a->key.size);
-    if (a->val.size > 0)
-        memcpy(p + a->key.size, a->val.data, a->val.size);
-    if (a->expected.size > 0)
-        memcpy(p + a->key.size + a->val.size, a->expected.data, a->expected.size);
-    unsigned flags = a->op << FCI_WQ_OP_SHIFT | ((s->opts.flags & FC_SYNC) ? FCI_WQ_SYNC : 0);
-    fci_cond_reply reply = { 0 };
-    int result = 0;
-    int rc = fci_submit_call(s, buf, len, flags, &result, &reply, sizeof reply);
-    free(buf);
-    if (rc != 0)
-        return rc;
-    *out = reply.value;
-    return result;
-}
-
-static const char *op_name(unsigned op)
-{
-    static const char *const names[] = { "?", "fc_add", "fc_replace", "fc_incr", "fc_cas",
-                                          "fc_fill_put" };
-    return op < sizeof names / sizeof names[0] ? names[op] : "?";
-}
-
-/* Routes one operation and words its refusal for fc_errmsg. */
-static int run(fc_store *s, const op_args *a, int64_t *out)
-{
-    int route = fci_write_route(s);
-    if (route < 0)
-        return route;
-    int rc = fci_check_sizes(a->key.data, a->key.size, a->val.data, a->val.size);
-    if (rc == 0)
-        rc = fci_check_sizes(NULL, 0, a->expected.data, a->expected.size);
-    if (rc == 0 && s->opts.ttl_framing && a->val.size > FC_MAX_VALUE_SIZE - FC_TTL_FRAME_SIZE)
-        rc = FC_ETOOBIG;
-    if (rc != 0)
-        return fci_store_fail(s, rc, NULL);
-    if (a->ttl_ms > 0 && !s->opts.ttl_framing) {
-        fci_err e;
-        fci_err_set(&e, FC_EUNSUPPORTED, "%s: a time to live needs a store created with "
-                    "ttl_framing (%s was not)", op_name(a->op), s->dir);
-        return fci_store_fail(s, FC_EUNSUPPORTED, &e);
-    }
-    int64_t value = 0;
-    rc = route == FCI_WRITE_HERE ? run_here(s, a, &value) : run_queued(s, a, &value);
-    if (rc == 0 && out != NULL)
-        *out = value;
-    if (rc == FC_EEXIST || rc == FC_ENOTFOUND || rc == FC_EMISMATCH || rc == FC_ENAN ||
-        rc == FC_EOVERFLOW) {
-        fci_err e;
-        fci_err_set(&e, rc, "%s: %s (key of %zu bytes)", op_name(a->op), fc_strerror(rc),
-                    a->key.size);
-        return fci_store_fail(s, rc, &e);
-    }
-    return rc;
-}
-
-int fc_add(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
-           uint64_t ttl_ms)
-{
-    op_args a = { FCI_OP_ADD, fci_slice_make(key, klen), fci_slice_make(val, vlen),
-                  fci_slice_make(NULL, 0), 0, 0, ttl_ms };
-    return run(s, &a, NULL);
-}
-
-int fc_replace(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
-               uint64_t ttl_ms)
-{
-    op_args a = { FCI_OP_REPLACE, fci_slice_make(key, klen), fci_slice_make(val, vlen),
-                  fci_slice_make(NULL, 0), 0, 0, ttl_ms };
-    return run(s, &a, NULL);
-}
-
-int fc_cas(fc_store *s, const void *key, size_t klen, const void *expected, size_t elen,
-           const void *val, size_t vlen, uint64_t ttl_ms)
-{
-    op_args a = { FCI_OP_CAS, fci_slice_make(key, klen), fci_slice_make(val, vlen),
-                  fci_slice_make(expected, elen), 0, 0, ttl_ms };
-    return run(s, &a, NULL);
-}
-
-int fc_fill_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
-                uint64_t ttl_ms, const fc_fill_token *fill)
-{
-    if (fill == NULL)
-        return fci_store_fail(s, FC_EINVAL, NULL);
-    op_args a = { FCI_OP_FILL, fci_slice_make(key, klen), fci_slice_make(val, vlen),
-                  fci_slice_make(fill->token, sizeof fill->token), 0, 0, ttl_ms };
-    return run(s, &a, NULL);
-}
-
-int fc_incr(fc_store *s, const void *key, size_t klen, int64_t delta, int64_t initial,
-            uint64_t ttl_ms, int64_t *new_value)
-{
-    op_args a = { FCI_OP_INCR, fci_slice_make(key, klen), fci_slice_make(NULL, 0),
-                  fci_slice_make(NULL, 0), delta, initial, ttl_ms };
-    return run(s, &a, new_value);
-}

@@ -40,26 +40,40 @@ typedef struct fci_cond_reply {
 _Static_assert(sizeof(fci_cond_req) == 40, "request header layout");
 _Static_assert(sizeof(fci_cond_reply) <= sizeof(fci_cond_req), "reply fits the header");
 
-/* What the writer keeps while it decides the operations of one group: a
- * transaction on the store, opened at first use, after room was made for
- * the group (fci_make_room may release mu; from then on mu stays held
- * until the group is written with fci_write_batch_room_made, so no other
- * write can slip between a decision and its put). */
+/* What the write lock's holder keeps while it decides the operations of
+ * one group: a transaction on the store, opened at first use, after room
+ * was made for the group and the lock taken; the lock stays held until
+ * the group is written, so no other write can slip between a decision and
+ * its put. */
 typedef struct fci_cond_ctx {
     fc_store *store;
     fc_txn *txn;
-    int room_made;      /* write the group with fci_write_batch_room_made */
-    uint64_t now_ms;    /* the expiry clock, read when room was made */
+    int clock_read;     /* now_ms is set */
+    uint64_t now_ms;    /* the expiry clock, read at the group's first decision */
 } fci_cond_ctx;
+
+/* One operation, as the caller gave it. */
+typedef struct fci_cond_args {
+    unsigned op;
+    fci_slice key, val, expected;
+    int64_t delta, initial;
+    uint64_t ttl_ms;
+} fci_cond_args;
+
+/* Write lock held, room made: decides a, appending its put to group on 0;
+ * *out is incr's new value. */
+int fci_cond_decide(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch *group,
+                    int64_t *out);
 
 void fci_cond_ctx_init(fci_cond_ctx *c, fc_store *s);
 void fci_cond_ctx_end(fci_cond_ctx *c);
 
-/* Writer, mu held: decides the queued request in payload (len bytes),
- * appends its put to group and writes its reply over the payload. 0 or the
- * operation's FC_E* verdict (nothing appended then). */
-int fci_cond_apply_queued(fci_cond_ctx *c, char *payload, uint32_t len,
-                            fci_write_batch *group);
+/* The write lock's holder: decides the queued request in payload (len
+ * bytes), appends its put to group and sets *reply. 0 or the operation's
+ * FC_E* verdict (nothing appended then). The payload is left as it was, so
+ * a group can be decided again after its leader died (lane.c). */
+int fci_cond_apply_queued(fci_cond_ctx *c, const char *payload, uint32_t len,
+                          fci_write_batch *group, int64_t *reply);
 
 /* Counter text <-> int64 (the encoding documented at fc_incr). */
 int fci_counter_parse(const char *p, size_t n, int64_t *out);

@@ -18,6 +18,8 @@
 #include "db/write/expiry.h"
 #include "db/write/write.h"
 #include "format/dbformat.h"
+#include "shm/counters.h"
+#include "util/clock.h"
 #include "util/coding.h"
 
 void fci_ttl_marks_clear(fci_ttl_marks *mk)
@@ -150,6 +152,17 @@ int fci_ttl_batch_stamp(fc_store *s, fci_write_batch *b, fci_ttl_marks *mk, fci_
 
 int fc_put_ttl(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
                uint64_t ttl_ms)
+{
+    uint64_t t0 = fci_mono_ns();
+    int rc = fci_put_ttl(s, key, klen, val, vlen, ttl_ms);
+    if (rc == 0)
+        fci_counters_write_done(s->arena, FCI_C_PUTS, t0);
+    return rc;
+}
+
+/* fc_put_ttl uncounted: fc_put of a framed store comes here too. */
+int fci_put_ttl(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                uint64_t ttl_ms)
 {
     if (s == NULL || (key == NULL && klen > 0) || (val == NULL && vlen > 0))
         return FC_EINVAL;

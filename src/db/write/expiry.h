@@ -34,6 +34,10 @@ void fci_ttl_marks_free(fci_ttl_marks *mk);
 int fci_ttl_batch_put(fci_write_batch *b, fci_ttl_marks *mk, fci_slice key, fci_slice val,
                       uint64_t ttl_ms);
 
+/* fc_put_ttl without counting it (counted by the public call that came). */
+int fci_put_ttl(struct fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                uint64_t ttl_ms);
+
 /* Before a batch is written to s: frames a plain batch for a framed store,
  * stamps every marked frame from s's clock, or refuses a framed batch for a
  * store without framing (FC_EUNSUPPORTED, detail in err). */

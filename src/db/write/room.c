@@ -60,10 +60,8 @@ static void probe_add(probe *p, uint64_t bytes)
 /* Mirrors memchunks.c's rule for one skiplist node of the tallest height:
  * a large entry gets a block of its own, a small one the current chunk or
  * a fresh one. */
-static void probe_node(probe *p, uint64_t entry_len)
+static void probe_node(probe *p, uint64_t need)
 {
-    uint64_t need = (sizeof(fci_skiplist_node) + FCI_SKIPLIST_MAX_HEIGHT * 8u + entry_len + 7) &
-                    ~(uint64_t)7;
     if (need > p->chunk / 4) {
         probe_add(p, need);
         return;
@@ -80,9 +78,7 @@ static int probe_entry(void *arg, uint64_t seq, int type, fci_slice key, fci_sli
 {
     (void)seq;
     (void)type;
-    uint64_t ikey = key.size + 8;
-    probe_node(arg, (uint64_t)fci_varint_length(ikey) + ikey +
-                        (uint64_t)fci_varint_length(value.size) + value.size);
+    probe_node(arg, fci_memtable_node_bound(key.size, value.size));
     return 0;
 }
 
@@ -161,6 +157,12 @@ static void set_stall(fc_store *s, int stall)
         w->stall_count++;
     w->stall = stall;
     fci_store_count(s);
+}
+
+int fci_room_fits(fc_store *s, fci_write_batch *b)
+{
+    probe p;
+    return build_probe(s, b, &p) == 0 || p.overflow || probe_fits(s->arena, &p);
 }
 
 int fci_room_wait(fc_store *s, fci_write_batch *b)

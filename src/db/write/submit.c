@@ -1,7 +1,8 @@
 /*
  * submit.c - writes from processes that are not the writer: a batch or an
- * atomic operation goes into the arena's write queue and the process waits
- * for the writer's answer (bg/drain.c applies the queue).
+ * atomic operation goes into the arena's write queue, and the process
+ * applies it itself as the write lock's holder (write/lead.c) or waits for
+ * the holder that does, the writer's drain thread last of all.
  */
 #include "config.h"
 
@@ -9,21 +10,14 @@
 #include "db/core/store.h"
 #include "db/core/writerid.h"
 #include "db/write/write.h"
+#include "db/write/lane.h"
 #include "shm/layout.h"
 #include "shm/wqueue.h"
 #include "util/proc.h"
 
-/* The write queue a writer made in this arena, checked; NULL when none. */
 fci_wq *fci_queue_of(fc_store *s)
 {
-    /* acquire: pairs with fci_queue_create's release */
-    uint64_t off = atomic_load_explicit(&s->arena->hdr->wq_off, memory_order_acquire);
-    if (off == 0)
-        return NULL;
-    fci_wq *q = fci_arena_ptr(s->arena, off, sizeof(fci_wq));
-    if (q == NULL || fci_wq_check(q, fci_arena_size(s->arena) - off) != 0)
-        return NULL;
-    return q;
+    return fci_wq_find(s->arena);
 }
 
 /* The writer a producer waits on: its pid and start time from the arena. */
@@ -57,8 +51,8 @@ int fci_submit_call(fc_store *s, const void *data, size_t len, unsigned flags, i
     if (len > UINT32_MAX)
         return fci_store_fail(s, FC_ETOOBIG, NULL);
     *result = 0;
-    rc = fci_wq_call(q, data, (uint32_t)len, flags, s->opts.write_timeout_ms, writer_alive, s,
-                         result, reply, reply_len, &err);
+    rc = fci_lane_call(s, q, data, (uint32_t)len, flags, writer_alive, result, reply, reply_len,
+                       &err);
     return rc != 0 ? fci_store_fail(s, rc, &err) : 0;
 }
 

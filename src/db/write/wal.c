@@ -53,7 +53,7 @@ static int wal_expects_sync(const fc_store *s)
 static int wal_prealloc(const fc_store *s, fci_log_writer *wal, fci_err *err)
 {
     int rc = fci_log_writer_prealloc(wal, wal_first_fill(s), wal_zero_ahead(s), 1, err);
-    return rc != 0 ? rc : fci_dir_sync(s->dir, err);
+    return rc != 0 ? rc : fci_dir_sync(s->dirfd, s->dir, err);
 }
 
 /* mu held. Before a synced write: preallocates the live WAL if it is not
@@ -78,7 +78,7 @@ int fci_wal_new(fc_store *s, fci_err *err)
         return fci_err_set(err, FC_ELIMIT, "%s: no file number left for a new WAL", s->dir);
     fci_filename(path, sizeof path, s->dir, FCI_FILE_WAL, number);
     fci_log_writer fresh;
-    rc = fci_log_writer_open(&fresh, path, 1, s->opts.file_mode, err);
+    rc = fci_log_writer_open(&fresh, s->dirfd, path, 1, s->opts.file_mode, err);
     if (rc != 0)
         return rc;
     if (wal_expects_sync(s))

@@ -20,7 +20,10 @@
 #include "format/dbformat.h"
 #include "db/write/write.h"
 #include "db/write/expiry.h"
+#include "db/write/lane.h"
 #include "db/core/publish.h"
+#include "shm/counters.h"
+#include "util/clock.h"
 
 
 /* Where this handle's writes go: applied here in the writer process, through
@@ -45,11 +48,7 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* mu held, no immutable memtable. The active memtable becomes the
- * immutable one, and a fresh memtable and WAL take new writes. The new
- * memtable is published in a new version before anything is inserted into
- * it: readers depend on that order (read.c). */
-int fci_switch_memtable(fc_store *s)
+static int switch_locked(fc_store *s)
 {
     fci_writer *w = s->w;
     fci_err err;
@@ -61,6 +60,7 @@ int fci_switch_memtable(fc_store *s)
         rc = fci_memchunks_memtable(s, &fresh, &chunks);
     if (rc != 0)
         return fci_store_fail(s, rc, &err);
+    fci_memchunks_unreserve(w->mem_chunks); /* it takes no more writes */
     w->imm = w->mem;
     w->imm_chunks = w->mem_chunks;
     w->has_imm = 1;
@@ -69,6 +69,22 @@ int fci_switch_memtable(fc_store *s)
     w->mem_wal = w->wal_number;
     rc = fci_store_publish(s);
     pthread_cond_signal(&w->work_cv);
+    return rc;
+}
+
+/* mu held, no immutable memtable. The active memtable becomes the
+ * immutable one, and a fresh memtable and WAL take new writes. The new
+ * memtable is published in a new version before anything is inserted into
+ * it: readers depend on that order (read.c). The write lock is held
+ * throughout, so no leader is inside a group meanwhile, and leaving the
+ * lane tells every leader of the new memtable and WAL. */
+int fci_switch_memtable(fc_store *s)
+{
+    int rc = fci_lane_enter(s);
+    if (rc != 0)
+        return rc;
+    rc = switch_locked(s);
+    fci_lane_leave(s);
     return rc;
 }
 
@@ -118,58 +134,13 @@ int fci_make_room(fc_store *s)
     return 0;
 }
 
-static int insert_entry(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
-{
-    return fci_memtable_add(arg, seq, type, key, value);
-}
-
-/* mu held, room made: appends and publishes without ever releasing mu,
- * so what was decided under mu since fci_make_room still holds. */
+/* mu held, room made: the batch goes through the write lane (lane.c),
+ * which orders it with the groups of leaders in other processes. */
 int fci_write_batch_room_made(fc_store *s, fci_write_batch *b, int sync)
 {
-    fci_writer *w = s->w;
-    uint32_t count = fci_batch_count(b);
-    if (count == 0)
+    if (fci_batch_count(b) == 0)
         return 0;
-    fci_err err;
-    fci_err_clear(&err);
-    int rc;
-    if (w->lock_lost) /* another writer may run: nothing more is acknowledged */
-        return fci_store_fail(s, FC_EBUSY, &w->lock_err);
-    /* Sequences stop at FCI_LAST_SEQUENCE_LIMIT (vset.h), below the 56
-     * bits of a key's tag: a batch that would pass it is refused before
-     * the WAL sees it, and the store stays up for reads. */
-    if (w->vs.last_sequence >= FCI_LAST_SEQUENCE_LIMIT ||
-        count > FCI_LAST_SEQUENCE_LIMIT - w->vs.last_sequence)
-        return fci_store_fail(s, fci_err_set(&err, FC_ELIMIT,
-                                             "sequence numbers are spent: the last is %llu, the "
-                                             "limit %llu; a batch of %lu does not fit",
-                                             (unsigned long long)w->vs.last_sequence,
-                                             (unsigned long long)FCI_LAST_SEQUENCE_LIMIT,
-                                             (unsigned long)count), &err);
-    if (w->wal.failed && (rc = fci_wal_new(s, &err)) != 0)
-        return fci_store_fail(s, rc, &err);
-    uint64_t first = w->vs.last_sequence + 1;
-    fci_batch_set_sequence(b, first);
-    rc = sync ? fci_wal_for_sync(s, &err) : 0;
-    if (rc == 0)
-        rc = fci_log_writer_add(&w->wal, fci_batch_contents(b), &err);
-    if (rc == 0 && sync)
-        rc = fci_log_writer_sync(&w->wal, &err);
-    if (rc != 0) {
-        /* The record may be on disk, whole or torn: its sequence numbers
-         * are spent so a retried batch cannot reuse them, and the next
-         * write starts a new WAL (this one stays live for recovery). */
-        w->vs.last_sequence = first + count - 1;
-        return fci_store_fail(s, rc, &err);
-    }
-    /* b was built by fc_batch_* or validated by the queue: one pass */
-    rc = fci_batch_apply(fci_batch_contents(b), insert_entry, &w->mem, &err);
-    if (rc != 0)
-        return fci_store_fail(s, rc, &err);
-    w->vs.last_sequence = first + count - 1;
-    fci_arena_publish_last_seq(s->arena, w->vs.last_sequence);
-    return 0;
+    return fci_lane_commit(s, b, sync);
 }
 
 /* mu held. */
@@ -184,7 +155,7 @@ int fci_write_batch_locked(fc_store *s, fci_write_batch *b, int sync)
     return rc != 0 ? rc : fci_write_batch_room_made(s, b, sync);
 }
 
-int fc_write(fc_store *s, fc_batch *b, unsigned flags)
+static int write_batch(fc_store *s, fc_batch *b, unsigned flags)
 {
     int route = fci_write_route(s);
     if (route < 0)
@@ -204,6 +175,26 @@ int fc_write(fc_store *s, fc_batch *b, unsigned flags)
     pthread_mutex_lock(&s->w->mu);
     int rc = fci_write_batch_locked(s, &b->wb, sync);
     pthread_mutex_unlock(&s->w->mu);
+    return rc;
+}
+
+/* Counts one record of a written batch by its kind. */
+static int count_record(void *arg, uint64_t seq, int type, fci_slice key, fci_slice value)
+{
+    (void)seq, (void)key, (void)value;
+    fci_counters_add(arg, type == FCI_TYPE_VALUE ? FCI_C_PUTS : FCI_C_DELETES, 1);
+    return 0;
+}
+
+/* Counted in the calling process (shm/counters.h), whoever applies it. */
+int fc_write(fc_store *s, fc_batch *b, unsigned flags)
+{
+    uint64_t t0 = fci_mono_ns();
+    int rc = write_batch(s, b, flags);
+    if (rc == 0 && fci_batch_count(&b->wb) > 0) {
+        fci_batch_iterate(fci_batch_contents(&b->wb), count_record, s->arena, NULL);
+        fci_counters_write_done(s->arena, FCI_C_BATCHES, t0);
+    }
     return rc;
 }
 
@@ -247,14 +238,22 @@ static int write_one(fc_store *s, int type, const void *key, size_t klen, const 
 
 int fc_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    if (s != NULL && s->opts.ttl_framing)
-        return fc_put_ttl(s, key, klen, val, vlen, 0); /* a frame that never expires */
-    return write_one(s, FCI_TYPE_VALUE, key, klen, val, vlen);
+    uint64_t t0 = fci_mono_ns();
+    int rc = s != NULL && s->opts.ttl_framing
+                 ? fci_put_ttl(s, key, klen, val, vlen, 0) /* a frame that never expires */
+                 : write_one(s, FCI_TYPE_VALUE, key, klen, val, vlen);
+    if (rc == 0)
+        fci_counters_write_done(s->arena, FCI_C_PUTS, t0);
+    return rc;
 }
 
 int fc_del(fc_store *s, const void *key, size_t klen)
 {
-    return write_one(s, FCI_TYPE_DELETION, key, klen, NULL, 0);
+    uint64_t t0 = fci_mono_ns();
+    int rc = write_one(s, FCI_TYPE_DELETION, key, klen, NULL, 0);
+    if (rc == 0)
+        fci_counters_write_done(s->arena, FCI_C_DELETES, t0);
+    return rc;
 }
 
 /* ---- expiry (expiry.c): what needs this file's route ------------------------ */

@@ -55,6 +55,8 @@ int fci_wal_new(fc_store *s, fci_err *err);
  * cheap). */
 int fci_wal_for_sync(fc_store *s, fci_err *err);
 
+/* room.c, mu held: 1 when the arena has room for b now (no wait). */
+int fci_room_fits(fc_store *s, fci_write_batch *b);
 /* room.c: before a write (b) or a memtable switch (b NULL) takes arena
  * memory, waits while the arena is full of what old snapshots pin.
  * mu held (released while waiting). 0 when there is room at once,
