@@ -63,10 +63,13 @@ static inline ssize_t redis_roundtrip(int fd, const char *req, size_t len, char 
     return (ssize_t)got;
 }
 
-/* Starts redis-server on a unix socket in dir, without persistence; -1
- * when it is not installed or did not come up within 5 s. */
-static inline pid_t redis_start(const char *dir, char *sock, size_t cap)
+/* Starts redis-server on a unix socket in dir (and on loopback TCP port
+ * port, unless 0), without persistence; -1 when it is not installed or did
+ * not come up within 5 s. */
+static inline pid_t redis_start_port(const char *dir, char *sock, size_t cap, int port)
 {
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", port);
     snprintf(sock, cap, "%s/redis.sock", dir);
     pid_t pid = fork();
     if (pid == 0) {
@@ -75,8 +78,9 @@ static inline pid_t redis_start(const char *dir, char *sock, size_t cap)
             dup2(null, 1);
             dup2(null, 2);
         }
-        execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock, "--save", "",
-               "--appendonly", "no", "--dir", dir, (char *)NULL);
+        execlp("redis-server", "redis-server", "--port", ports, "--bind", "127.0.0.1",
+               "--unixsocket", sock, "--save", "", "--appendonly", "no", "--dir", dir,
+               (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 100; i++) {
@@ -93,6 +97,11 @@ static inline pid_t redis_start(const char *dir, char *sock, size_t cap)
     kill(pid, SIGTERM);
     waitpid(pid, NULL, 0);
     return -1;
+}
+
+static inline pid_t redis_start(const char *dir, char *sock, size_t cap)
+{
+    return redis_start_port(dir, sock, cap, 0);
 }
 
 static inline void redis_stop(pid_t pid)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "compute.h"
+#include "nearcache.h"
 #include "forkcache.h"
 #include "http.h"
 
@@ -63,6 +64,7 @@ typedef struct server_config {
     int no_cache;           /* --no-cache: /compute computes every time */
     int framed;             /* the store has ttl_framing (set when opened) */
     const char *print_compute; /* --print-compute N: no server */
+    const char *follow;     /* --follow URL: a near cache in front of that Redis */
 } server_config;
 
 /* One worker process: its connections, and what its routes need. */
@@ -161,10 +163,27 @@ static int serve_stored(worker *w, http_conn *c, const http_request *rq, size_t 
     return rc;
 }
 
+/* --follow: a miss asks Redis (nearcache.c); its value is cached unless
+ * an invalidation of the key came meanwhile. */
+static int key_from_redis(worker *w, http_conn *c, const http_request *rq, size_t klen)
+{
+    void *v = NULL;
+    size_t n = 0;
+    int rc = nearcache_get(w->store, w->cfg->follow, w->key, klen, &v, &n);
+    if (rc == 0) {
+        http_reply r = { 200, NULL, v, n, 0 };
+        http_send_reply(c, rq, &r, rq->keep_alive);
+    }
+    free(v);
+    return rc;
+}
+
 /* GET and HEAD of /k/: the value, or 404. */
 static void key_get(worker *w, http_conn *c, const http_request *rq, size_t klen)
 {
     int rc = serve_stored(w, c, rq, klen, 0);
+    if (rc == FC_ENOTFOUND && w->cfg->follow != NULL)
+        rc = key_from_redis(w, c, rq, klen);
     if (rc == FC_ENOTFOUND)
         http_send_text(c, rq, 404, "not found\n");
     else if (rc != 0)
@@ -628,6 +647,7 @@ static int open_framed(server *srv, int framing)
     /* A stopped or stalled writer must not hold a worker (and the GETs
      * behind its PUT) for ever: the PUT gives up and answers 503. */
     o.write_timeout_ms = srv->cfg.write_timeout_ms;
+    o.follow = srv->cfg.follow; /* every key: no prefixes */
     return fc_open(srv->cfg.dir, &o, &srv->store);
 }
 
@@ -706,6 +726,7 @@ static void help(void)
         "                 [--idle-timeout SECONDS] [--head-timeout SECONDS]\n"
         "                 [--write-timeout MS] [--arena-file]\n"
         "                 [--compute-ttl SECONDS] [--compute-ms MS] [--no-cache]\n"
+        "                 [--follow redis://HOST:PORT | unix:///PATH]\n"
         "    prefork_http --print-compute N [--compute-ms MS]\n"
         "\n"
         "DESCRIPTION\n"
@@ -729,6 +750,10 @@ static void help(void)
         "ROUTES\n"
         "    GET /k/KEY      200 with the value as the body (application/octet-stream);\n"
         "                    404 when KEY is absent. HEAD gives the same headers.\n"
+        "                    With --follow the store is a near cache in front of that\n"
+        "                    Redis: the parent follows its invalidations, and a miss\n"
+        "                    asks Redis (GET) on the worker's own connection and caches\n"
+        "                    the answer for every worker (fc_get_through).\n"
         "    PUT /k/KEY      the body (Content-Length required; no chunked bodies)\n"
         "                    becomes KEY's value; 204 once visible to every worker.\n"
         "    DELETE /k/KEY   deletes KEY; 204.\n"
@@ -839,7 +864,8 @@ static int usage_error(const char *what, const char *arg)
 
 enum { O_DIR = 256, O_PORT, O_BIND, O_WORKERS, O_MODE, O_MAX_BODY, O_MAX_CONNS, O_IDLE,
        O_HEAD_TIMEOUT, O_WRITE_TIMEOUT,
-       O_ARENA_FILE, O_HELP, O_COMPUTE_TTL, O_COMPUTE_MS, O_NO_CACHE, O_PRINT_COMPUTE };
+       O_ARENA_FILE, O_HELP, O_COMPUTE_TTL, O_COMPUTE_MS, O_NO_CACHE, O_PRINT_COMPUTE,
+       O_FOLLOW };
 
 static const struct option long_opts[] = {
     { "dir", required_argument, NULL, O_DIR },
@@ -858,6 +884,7 @@ static const struct option long_opts[] = {
     { "compute-ms", required_argument, NULL, O_COMPUTE_MS },
     { "no-cache", no_argument, NULL, O_NO_CACHE },
     { "print-compute", required_argument, NULL, O_PRINT_COMPUTE },
+    { "follow", required_argument, NULL, O_FOLLOW },
     { NULL, 0, NULL, 0 }
 };
 
@@ -916,6 +943,7 @@ static int parse_option(server_config *cfg, int opt, const char *arg)
         break;
     case O_NO_CACHE: cfg->no_cache = 1; break;
     case O_PRINT_COMPUTE: cfg->print_compute = arg; break;
+    case O_FOLLOW: cfg->follow = arg; break;
     case O_MODE:
         if (strcmp(arg, "mmap") != 0 && strcmp(arg, "copy") != 0)
             return usage_error("--mode must be mmap or copy", arg);

@@ -156,6 +156,17 @@ typedef struct fc_options {
     int max_snapshot_age_ms;     /* a reader whose snapshot the writer has seen
                                     pinned longer is named in
                                     fc_stats.stale_reader_pid; 0 = off */
+    /* Following Redis (see "A near cache in front of Redis" below); read
+     * at fc_open, by the writer only. */
+    const char *follow;          /* "redis://HOST:PORT" or "unix:///PATH": the
+                                    writer keeps the store coherent with that
+                                    Redis; NULL = none */
+    const char *const *follow_prefixes; /* the keys cached: those starting with
+                                    one of these (at most 16, each at most 48
+                                    bytes); none = every key */
+    int follow_nprefixes;
+    int max_stale_ms;            /* nothing followed is served staler than this
+                                    while the link is down; 1000 */
     uint64_t max_mapped_bytes;   /* cap on table bytes mapped, summed over
                                     every process of the store (a table
                                     mapped by three processes counts three
@@ -181,6 +192,7 @@ typedef struct fc_options {
 #define FC_DEFAULT_FILE_MODE           0600u
 #define FC_DEFAULT_QUEUE_SLOTS         32
 #define FC_DEFAULT_QUEUE_ENTRY_SIZE    ((size_t)256 << 10)
+#define FC_DEFAULT_MAX_STALE_MS        1000
 
 /* Size limits enforced by every write: longer keys or values get FC_ETOOBIG. */
 #define FC_MAX_KEY_SIZE   (64u * 1024u)          /* 64 KiB */
@@ -519,6 +531,16 @@ typedef struct fc_stats {
     uint64_t oldest_pinned_version;      /* that version (0: none) */
     int stale_reader_pid;                /* that reader, once its pin is older than
                                             the writer's max_snapshot_age_ms (0: none) */
+    /* Clears and following Redis: totals since the arena was made. */
+    uint64_t clears;                     /* fc_clear calls and the link's clears */
+    int follow_link;                     /* FC_LINK_* */
+    uint64_t follow_invalidations;       /* keys Redis invalidated, deleted here */
+    uint64_t follow_fills;               /* fc_fill_put values stored */
+    uint64_t follow_fills_stale;         /* fills refused: invalidated meanwhile */
+    uint64_t follow_link_losses;         /* times the link was lost and rebuilt */
+    uint64_t follow_lag_ms;              /* age of the last proof that every
+                                            invalidation had arrived (the bound
+                                            on staleness now); 0 without a link */
     uint64_t mapped_bytes_capacity;      /* the cap on mapped table bytes (max_mapped_bytes
                                             as the arena holds it, whole 64 KiB+ units) */
     uint64_t mapped_bytes_in_use;        /* table bytes mapped, summed over processes */
@@ -527,6 +549,12 @@ typedef struct fc_stats {
     fc_counters ops;                     /* every process's operations, see above */
     uint64_t table_bytes;                /* sum of level_bytes */
 } fc_stats;
+
+/* fc_stats.follow_link */
+#define FC_LINK_NONE 0   /* the writer follows no Redis */
+#define FC_LINK_UP   1   /* invalidations arrive */
+#define FC_LINK_DOWN 2   /* lost: followed keys read as misses until the
+                            link is back and they were cleared */
 
 /* One reader slot, for fc_stats_readers. */
 typedef struct fc_reader_stat {
@@ -746,6 +774,59 @@ typedef int (*fc_compute_fn)(void *arg, const void *key, size_t klen, void **val
  */
 int fc_get_or_compute(fc_store *store, const void *key, size_t klen, uint64_t ttl_ms,
                       int wait_ms, fc_compute_fn compute, void *arg, void **value, size_t *vlen);
+
+/* ---- Clearing, and a near cache in front of Redis -------------------------- */
+
+/*
+ * Removes every key that starts with prefix (plen 0: every key), as of
+ * now: a later write is kept. The cost does not depend on the size of the
+ * store: the clear is a record in the arena that readers obey (an entry
+ * older than the clear under its prefix reads as absent) and that the
+ * store directory keeps (FORKCACHE-CLEARS, so it survives a restart); a
+ * transaction sees a clear either whole or not at all. At most 16
+ * distinct prefixes of up to 48 bytes (FC_ELIMIT). Only in the writer
+ * process (FC_EUNSUPPORTED elsewhere). A LevelDB reader of the directory
+ * still sees cleared values.
+ */
+int fc_clear(fc_store *store, const void *prefix, size_t plen);
+
+/*
+ * A near cache in front of Redis. With fc_options.follow, the writer runs
+ * a thread that holds two connections to Redis: one subscribed to
+ * __redis__:invalidate, one with CLIENT TRACKING ON BCAST (a PREFIX per
+ * followed prefix) redirected to the first. Every invalidated key is
+ * deleted from the store; a flush of Redis clears the followed prefixes.
+ * The invalidation connection is pinged; when a ping goes unanswered, the
+ * connection breaks or Redis restarts, the followed prefixes read as
+ * misses in every process once max_stale_ms has passed since the last
+ * answered ping, and they are cleared before they are served again.
+ *
+ * Workers fill misses themselves, asking Redis on a connection of their
+ * own, through a fill: fc_fill_begin before asking, fc_fill_put after,
+ * which stores the value only if no invalidation of the key (or of a key
+ * sharing its bucket, 4096 buckets) and no clear came in between, and the
+ * link is up (FC_EMISMATCH otherwise: the value may be stale; use it for
+ * this request, do not cache it). fc_fill_put is decided by the writer
+ * like fc_add.
+ */
+typedef struct fc_fill_token {
+    uint64_t token[2];
+} fc_fill_token;
+
+int fc_fill_begin(fc_store *store, const void *key, size_t klen, fc_fill_token *fill);
+int fc_fill_put(fc_store *store, const void *key, size_t klen, const void *val, size_t vlen,
+                uint64_t ttl_ms, const fc_fill_token *fill);
+
+/*
+ * fc_get_or_compute for a followed store: on a miss one process calls
+ * fetch (which asks Redis, FC_ENOTFOUND when Redis has no such key) inside
+ * a fill, so a value invalidated while it was fetched is returned but not
+ * stored. Other processes asking for the key meanwhile wait for it. Use it
+ * for followed keys only: a key outside the followed prefixes is cached
+ * too, but Redis never invalidates it.
+ */
+int fc_get_through(fc_store *store, const void *key, size_t klen, uint64_t ttl_ms, int wait_ms,
+                   fc_compute_fn fetch, void *arg, void **value, size_t *vlen);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include <string.h>
+
 #include "forkcache.h"
 
 _Static_assert(FC_VERSION_MAJOR == 0 && FC_VERSION_MINOR == 1 && FC_VERSION_PATCH == 0,
@@ -49,6 +51,23 @@ void fc_options_init(fc_options *opts)
     opts->max_bytes = 0;
     opts->max_snapshot_age_ms = 0;
     opts->max_mapped_bytes = 0;
+    opts->follow = NULL;
+    opts->follow_prefixes = NULL;
+    opts->follow_nprefixes = 0;
+    opts->max_stale_ms = FC_DEFAULT_MAX_STALE_MS;
+}
+
+/* The followed prefixes: at most 16 (the clear records), each at most 48
+ * bytes (core/follow.h), none NULL. */
+static int prefixes_ok(const fc_options *o)
+{
+    if (o->follow_nprefixes < 0 || o->follow_nprefixes > 16 ||
+        (o->follow_nprefixes > 0 && o->follow_prefixes == NULL))
+        return 0;
+    for (int i = 0; i < o->follow_nprefixes; i++)
+        if (o->follow_prefixes[i] == NULL || strlen(o->follow_prefixes[i]) > 48)
+            return 0;
+    return 1;
 }
 
 /* One rule per line so the first failing field is easy to name. */
@@ -100,5 +119,11 @@ int fc_options_validate(const fc_options *o, const char **why)
     FC_REQUIRE(o->max_bytes == 0 || o->max_bytes >= 64 * 1024,
                "max_bytes: must be 0 (no bound) or at least 64 KiB");
     FC_REQUIRE(o->max_snapshot_age_ms >= 0, "max_snapshot_age_ms: must be >= 0");
+    FC_REQUIRE(o->follow == NULL || strncmp(o->follow, "redis://", 8) == 0 ||
+               strncmp(o->follow, "unix://", 7) == 0,
+               "follow: must be redis://HOST:PORT or unix:///PATH");
+    FC_REQUIRE(prefixes_ok(o), "follow_prefixes: at most 16, each at most 48 bytes, none NULL");
+    FC_REQUIRE(o->max_stale_ms >= 10 && o->max_stale_ms <= 3600000,
+               "max_stale_ms: must be 10 .. 3600000");
     return 0;
 }

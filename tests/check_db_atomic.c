@@ -227,8 +227,11 @@ static int incr_producer(fc_store *s, int w, void *arg)
 {
     _Atomic int *acked = arg;
     while (atomic_load(&acked[w]) < KILL_TARGET) {
-        if (fc_incr(s, "killed", 6, 1, 0, 0, NULL) != 0)
+        int rc = fc_incr(s, "killed", 6, 1, 0, 0, NULL);
+        if (rc != 0) {
+            fprintf(stderr, "producer %d: fc_incr %d: %s\n", w, rc, fc_errmsg(s));
             return 3;
+        }
         atomic_fetch_add(&acked[w], 1);
     }
     return 0;

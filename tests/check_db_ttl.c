@@ -38,22 +38,6 @@ static fc_store *open_ttl(void)
     return s;
 }
 
-/* 0 and the value copied into buf (NUL-terminated), or the get's code. */
-static int get_str(fc_store *s, const char *key, char *buf, size_t cap)
-{
-    fc_txn *t;
-    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
-    fc_val v;
-    int rc = fc_get(t, key, strlen(key), &v);
-    if (rc == 0) {
-        ck_assert_uint_lt(v.size, cap);
-        memcpy(buf, v.data, v.size);
-        buf[v.size] = '\0';
-    }
-    ck_assert_int_eq(fc_txn_end(t), 0);
-    return rc;
-}
-
 static int ttl_of(fc_store *s, const char *key, uint64_t *left)
 {
     fc_txn *t;
@@ -85,7 +69,7 @@ START_TEST(test_get_and_ttl)
     ck_assert_int_eq(fc_put(s, "d", 1, "old", 3), 0);
     put_ttl(s, "d", "new", 10);
 
-    ck_assert_int_eq(get_str(s, "a", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "a", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "alpha");
     ck_assert_int_eq(ttl_of(s, "a", &left), 0);
     ck_assert_uint_eq(left, 1000);
@@ -97,11 +81,11 @@ START_TEST(test_get_and_ttl)
     ck_assert_int_eq(ttl_of(s, "a", &left), 0);
     ck_assert_uint_eq(left, 1);
     ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 1000), 0);
-    ck_assert_int_eq(get_str(s, "a", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "a", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(ttl_of(s, "a", &left), FC_ENOTFOUND);
     /* The expired newer version hides the older one, like a deletion. */
-    ck_assert_int_eq(get_str(s, "d", buf, sizeof buf), FC_ENOTFOUND);
-    ck_assert_int_eq(get_str(s, "b", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "d", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "b", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "beta");
     ck_assert_int_eq(ttl_of(s, "c", &left), 0);
     ck_assert_uint_eq(left, 4000);
@@ -225,13 +209,13 @@ START_TEST(test_iterators_memtable_tables_compacted)
     stats_of(s, &st);
     ck_assert_uint_eq(st.expired_entries, NK / 2);
     char buf[32];
-    ck_assert_int_eq(get_str(s, "k010", buf, sizeof buf), FC_ENOTFOUND);
-    ck_assert_int_eq(get_str(s, "k011", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "k010", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "k011", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "value011");
     /* Back in time (tests only): the dropped entries are gone for good,
      * and the older versions they hid did not come back. */
     ck_assert_int_eq(fci_ttl_set_clock(s, T0), 0);
-    ck_assert_int_eq(get_str(s, "k010", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "k010", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(fc_close(s), 0);
 
     /* Reopened: the framing comes from the FORKCACHE file, the data from
@@ -259,11 +243,11 @@ START_TEST(test_forked_reader)
     if (pid == 0) {
         char c = 0, buf[16];
         int ok = fc_after_fork(s) == 0;
-        ok = ok && get_str(s, "x", buf, sizeof buf) == 0 && strcmp(buf, "soon") == 0;
+        ok = ok && fct_get_str(s, "x", buf, sizeof buf) == 0 && strcmp(buf, "soon") == 0;
         if (write(go[1], &c, 1) != 1 || read(done[0], &c, 1) != 1)
             ok = 0;
-        ok = ok && get_str(s, "x", buf, sizeof buf) == FC_ENOTFOUND;
-        ok = ok && get_str(s, "y", buf, sizeof buf) == 0 && strcmp(buf, "later") == 0;
+        ok = ok && fct_get_str(s, "x", buf, sizeof buf) == FC_ENOTFOUND;
+        ok = ok && fct_get_str(s, "y", buf, sizeof buf) == 0 && strcmp(buf, "later") == 0;
         fc_txn *t;
         fc_iter *it;
         ok = ok && fc_txn_begin(s, &t) == 0 && fc_iter_new(t, &it) == 0;
@@ -320,12 +304,12 @@ START_TEST(test_through_queue)
     ck_assert_int_eq(ttl_of(s, "q4", &left), 0);
     ck_assert_uint_eq(left, 300);
     char buf[16];
-    ck_assert_int_eq(get_str(s, "q3", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "q3", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "three");
     ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 300), 0);
-    ck_assert_int_eq(get_str(s, "q1", buf, sizeof buf), FC_ENOTFOUND);
-    ck_assert_int_eq(get_str(s, "q4", buf, sizeof buf), FC_ENOTFOUND);
-    ck_assert_int_eq(get_str(s, "q2", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "q1", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "q4", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "q2", buf, sizeof buf), 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -348,17 +332,17 @@ START_TEST(test_batches)
     char buf[16];
     ck_assert_int_eq(ttl_of(s, "short", &left), 0);
     ck_assert_uint_eq(left, 50);
-    ck_assert_int_eq(get_str(s, "plain", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "plain", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "p");
-    ck_assert_int_eq(get_str(s, "plain2", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "plain2", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "p2");
-    ck_assert_int_eq(get_str(s, "gone", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "gone", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 50), 0);
-    ck_assert_int_eq(get_str(s, "short", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "short", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(fc_write(s, b, 0), 0); /* again: 50 ms from T0 + 50 */
     ck_assert_int_eq(ttl_of(s, "short", &left), 0);
     ck_assert_uint_eq(left, 50);
-    ck_assert_int_eq(get_str(s, "plain", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "plain", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "p");
     fc_batch_free(b);
 
@@ -366,7 +350,7 @@ START_TEST(test_batches)
     ck_assert_int_eq(fc_batch_new(&b), 0);
     ck_assert_int_eq(fc_batch_put(b, "pb", 2, "vv", 2), 0);
     ck_assert_int_eq(fc_write(s, b, 0), 0);
-    ck_assert_int_eq(get_str(s, "pb", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "pb", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "vv");
     fc_batch_free(b);
     ck_assert_int_eq(fc_close(s), 0);
@@ -439,7 +423,7 @@ START_TEST(test_options_file)
     o.flags = FC_READONLY;
     s = fct_open_in(&o);
     char buf[8];
-    ck_assert_int_eq(get_str(s, "k", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "k", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "v");
     ck_assert_int_eq(fc_close(s), 0);
 
@@ -451,7 +435,7 @@ START_TEST(test_options_file)
     ck_assert_int_eq(fc_open(fct_dir, &o, &s), FC_ECORRUPT);
     write_file("FORKCACHE", "forkcache-options 1\nttl_framing 1\n");
     s = fct_open_in(&o);
-    ck_assert_int_eq(get_str(s, "k", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "k", buf, sizeof buf), 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -525,9 +509,9 @@ START_TEST(test_expired_table_dropped_unread)
     ck_assert_uint_eq(st.files[0], 3);   /* B, C and the new one */
     ck_assert_int_eq(st.stall, FC_STALL_NONE);
     char buf[32];
-    ck_assert_int_eq(get_str(s, "a0007", buf, sizeof buf), FC_ENOTFOUND);
-    ck_assert_int_eq(get_str(s, "b0007", buf, sizeof buf), FC_ENOTFOUND); /* not resurrected */
-    ck_assert_int_eq(get_str(s, "z", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "a0007", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "b0007", buf, sizeof buf), FC_ENOTFOUND); /* not resurrected */
+    ck_assert_int_eq(fct_get_str(s, "z", buf, sizeof buf), 0);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -554,7 +538,7 @@ START_TEST(test_expired_table_in_level1_idle)
     ck_assert_uint_eq(st.expired_tables, 1);
     ck_assert_uint_eq(st.files[1], 0);
     char buf[32];
-    ck_assert_int_eq(get_str(s, "m0001", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "m0001", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -623,16 +607,16 @@ START_TEST(test_batch_too_big_once_framed)
     fc_batch_free(b);
     free(big);
     char buf[16];
-    ck_assert_int_eq(get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND); /* all or nothing */
+    ck_assert_int_eq(fct_get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND); /* all or nothing */
     put_ttl(s, "after", "a", 0);
-    ck_assert_int_eq(get_str(s, "after", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "after", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "a");
     ck_assert_int_eq(fc_close(s), 0);
     fc_options o = ttl_opts();
     s = fct_open_in(&o);
-    ck_assert_int_eq(get_str(s, "after", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "after", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "a");
-    ck_assert_int_eq(get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "small", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST
@@ -660,13 +644,13 @@ START_TEST(test_plain_batch_reused_across_stores)
     ck_assert_int_eq(fc_write(framed, b, 0), 0);
     fc_batch_free(b);
     char buf[16];
-    ck_assert_int_eq(get_str(plain, "k", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(plain, "k", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "value");
-    ck_assert_int_eq(get_str(plain, "k2", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(plain, "k2", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "v2");
-    ck_assert_int_eq(get_str(framed, "k", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(framed, "k", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "value");
-    ck_assert_int_eq(get_str(framed, "k2", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(framed, "k2", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "v2");
     ck_assert_int_eq(fc_close(plain), 0);
     ck_assert_int_eq(fc_close(framed), 0);
@@ -683,11 +667,11 @@ static void check_short_value(fc_store *s)
 {
     char buf[16];
     uint64_t left;
-    ck_assert_int_eq(get_str(s, "m", buf, sizeof buf), FC_ECORRUPT);
+    ck_assert_int_eq(fct_get_str(s, "m", buf, sizeof buf), FC_ECORRUPT);
     ck_assert_int_eq(ttl_of(s, "m", &left), FC_ECORRUPT);
-    ck_assert_int_eq(get_str(s, "a", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "a", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "alpha");
-    ck_assert_int_eq(get_str(s, "z", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "z", buf, sizeof buf), 0);
     fc_txn *t;
     fc_iter *it;
     ck_assert_int_eq(fc_txn_begin(s, &t), 0);
@@ -741,13 +725,13 @@ static int attached_child(int go_fd, int done_fd)
         return 1;
     char buf[16], c = 0;
     uint64_t left = 0;
-    int ok = get_str(s, "x", buf, sizeof buf) == 0 && strcmp(buf, "soon") == 0;
+    int ok = fct_get_str(s, "x", buf, sizeof buf) == 0 && strcmp(buf, "soon") == 0;
     ok = ok && ttl_of(s, "x", &left) == 0 && left == 500;
     ok = ok && fc_put_ttl(s, "w", 1, "worker", 6, 800) == 0;
     if (write(go_fd, &c, 1) != 1 || read(done_fd, &c, 1) != 1)
         ok = 0;
-    ok = ok && get_str(s, "x", buf, sizeof buf) == FC_ENOTFOUND;
-    ok = ok && get_str(s, "w", buf, sizeof buf) == 0 && strcmp(buf, "worker") == 0;
+    ok = ok && fct_get_str(s, "x", buf, sizeof buf) == FC_ENOTFOUND;
+    ok = ok && fct_get_str(s, "w", buf, sizeof buf) == 0 && strcmp(buf, "worker") == 0;
     ok = ok && ttl_of(s, "w", &left) == 0 && left == 300;
     ok = fc_close(s) == 0 && ok;
     return ok ? 0 : 2;
@@ -775,10 +759,10 @@ START_TEST(test_attached_process)
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "attached process: status %d",
                   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    ck_assert_int_eq(get_str(s, "w", buf, sizeof buf), 0);
+    ck_assert_int_eq(fct_get_str(s, "w", buf, sizeof buf), 0);
     ck_assert_str_eq(buf, "worker");
     ck_assert_int_eq(fci_ttl_set_clock(s, T0 + 800), 0);
-    ck_assert_int_eq(get_str(s, "w", buf, sizeof buf), FC_ENOTFOUND);
+    ck_assert_int_eq(fct_get_str(s, "w", buf, sizeof buf), FC_ENOTFOUND);
     ck_assert_int_eq(fc_close(s), 0);
 }
 END_TEST

@@ -171,6 +171,23 @@ static inline void fct_expect(fc_store *s, const char *k, const char *want)
     fc_txn_end(t);
 }
 
+/* In a fresh transaction: 0 with k's value copied into buf (cap bytes,
+ * NUL-terminated), or the get's code. */
+static inline int fct_get_str(fc_store *s, const char *k, char *buf, size_t cap)
+{
+    fc_txn *t;
+    ck_assert_int_eq(fc_txn_begin(s, &t), 0);
+    fc_val v;
+    int rc = fc_get(t, k, strlen(k), &v);
+    if (rc == 0) {
+        ck_assert_uint_lt(v.size, cap);
+        memcpy(buf, v.data, v.size);
+        buf[v.size] = '\0';
+    }
+    fc_txn_end(t);
+    return rc;
+}
+
 /* The value of key i in generation gen: names both, 50 to 100 bytes long
  * depending on i, so a stale or misplaced value never compares equal.
  * buf holds 128 bytes. */

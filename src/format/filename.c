@@ -117,6 +117,33 @@ int fci_dir_sync(int dirfd, const char *dir, fci_err *err)
     return rc;
 }
 
+int fci_small_file_replace(int dirfd, const char *dir, const char *name, const char *text,
+                           size_t len, unsigned mode, fci_err *err)
+{
+    char tmp[4200], path[4200];
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, dirfd, tmp,
+                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0)
+        return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", tmp);
+    int rc = 0;
+    if (fci_io_write(FCI_IO_SITE_OPTIONS_WRITE, fd, text, len) != (ssize_t)len ||
+        fci_io_fsync(FCI_IO_SITE_OPTIONS_SYNC, fd) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "write %s", tmp);
+    if (close(fd) != 0 && rc == 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "close %s", tmp);
+    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, dirfd, tmp, path) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "rename %s", tmp);
+    if (rc != 0) {
+        fci_io_unlink(FCI_IO_SITE_UNLINK, dirfd, tmp);
+        return rc;
+    }
+    if (fci_io_fsync(FCI_IO_SITE_OPTIONS_DIR_SYNC, dirfd) != 0)
+        rc = fci_err_errno(err, FC_EIO, errno, "fsync %s", dir);
+    return rc;
+}
+
 /* LevelDB's order: a crash at any point leaves either the old CURRENT
  * or the new one (rename is atomic), plus at most a stray .dbtmp. */
 int fci_current_write(int dirfd, const char *dir, uint64_t manifest_number, unsigned mode,

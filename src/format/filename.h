@@ -67,6 +67,14 @@ int fci_filename_parse(const char *name, fci_file_kind *kind, uint64_t *number);
 int fci_current_write(int dirfd, const char *dir, uint64_t manifest_number, unsigned mode,
                       fci_err *err);
 
+/* Replaces dir/name (dirfd is dir's descriptor) with len bytes of text:
+ * written to name.tmp, synced, renamed over, and the directory synced, so a
+ * crash leaves the old file or the new one, never a torn one. For the
+ * store's small files of its own (FORKCACHE, FORKCACHE-CLEARS), through the
+ * OPTIONS fault sites. */
+int fci_small_file_replace(int dirfd, const char *dir, const char *name, const char *text,
+                           size_t len, unsigned mode, fci_err *err);
+
 /* fsync of the directory itself, so renames and new names in it last: of
  * dirfd, or of dir opened for it when dirfd is AT_FDCWD. */
 int fci_dir_sync(int dirfd, const char *dir, fci_err *err);

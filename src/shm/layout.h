@@ -136,7 +136,9 @@ typedef struct fci_arena_header {
     _Atomic uint64_t pin_watch_seq;  /* version pinned longest, 0 = none */
     _Atomic uint64_t pin_watch_since; /* CLOCK_MONOTONIC ns when the writer first saw it */
     _Atomic uint64_t pin_stale_pid;  /* its reader once older than the limit, 0 = none */
-    uint64_t pad5[1];
+    /* the clear/follow block (src/db/core/follow.h), 0 = none: stored once
+     * by the writer (release) after the block is filled (padding before) */
+    _Atomic uint64_t follow_off;
     uint64_t free_head[FCI_ALLOC_CLASSES]; /* offset of first free block, 0 = none */
 } fci_arena_header;
 
@@ -168,6 +170,7 @@ _Static_assert(offsetof(fci_arena_header, counters_off) == 216, "counters block 
 _Static_assert(offsetof(fci_arena_header, dir) == 260, "directory");
 _Static_assert(offsetof(fci_arena_header, alloc_top) == 576, "allocator line");
 _Static_assert(offsetof(fci_arena_header, ttl_off) == 600, "expiry block offset");
+_Static_assert(offsetof(fci_arena_header, follow_off) == 632, "clear/follow block offset");
 _Static_assert(offsetof(fci_arena_header, free_head) == 640, "free lists");
 _Static_assert(sizeof(_Atomic uint64_t) == 8 && _Alignof(_Atomic uint64_t) == 8,
                "64-bit atomics are plain 8-byte words");

@@ -49,6 +49,11 @@ static void json_string(const char *s)
     putchar('"');
 }
 
+static const char *link_word(int link)
+{
+    return link == FC_LINK_UP ? "up" : link == FC_LINK_DOWN ? "down" : "none";
+}
+
 static const char *const atomic_names[FC_ATOMIC_OPS] = { "add", "replace", "incr", "cas" };
 
 /* The operation counters as one JSON object (no newline after it). */
@@ -118,6 +123,11 @@ static void print_json(const char *dir, const fc_stats *st, const fc_reader_stat
            ", \"evicted_bytes\": %" PRIu64 "},\n",
            st->expired_entries, st->expired_tables, st->expired_bytes, st->evicted_tables,
            st->evicted_bytes);
+    printf("  \"follow\": {\"clears\": %" PRIu64 ", \"link\": \"%s\", \"invalidations\": %" PRIu64
+           ", \"fills\": %" PRIu64 ", \"fills_stale\": %" PRIu64 ", \"link_losses\": %" PRIu64
+           ", \"lag_ms\": %" PRIu64 "},\n", st->clears, link_word(st->follow_link),
+           st->follow_invalidations, st->follow_fills, st->follow_fills_stale,
+           st->follow_link_losses, st->follow_lag_ms);
     printf("  \"process\": {\"tables_mapped\": %" PRIu64 ", \"tables_pread\": %" PRIu64 "}\n}\n",
            st->tables_mapped, st->tables_pread);
 }
@@ -177,6 +187,12 @@ static void print_human(const char *dir, const fc_stats *st, const fc_reader_sta
            st->expired_entries, st->expired_tables, st->expired_bytes);
     printf(ROW "%" PRIu64 " tables, %" PRIu64 " bytes\n", "evicted", st->evicted_tables,
            st->evicted_bytes);
+    printf(ROW "%" PRIu64 "\n", "clears", st->clears);
+    if (st->follow_link != FC_LINK_NONE)
+        printf(ROW "link %s, lag %" PRIu64 " ms, %" PRIu64 " invalidations, %" PRIu64
+               " fills, %" PRIu64 " refused as stale, %" PRIu64 " links lost\n", "redis",
+               link_word(st->follow_link), st->follow_lag_ms, st->follow_invalidations,
+               st->follow_fills, st->follow_fills_stale, st->follow_link_losses);
     human_ops(&st->ops);
     if (st->oldest_pin_pid != 0)
         printf(ROW "pid %d pins version %" PRIu64 "%s\n", "oldest snapshot", st->oldest_pin_pid,

@@ -53,6 +53,9 @@ static const struct option writer_opts[] = {
     { "ttl-framing", no_argument, NULL, OPT_TTL_FRAMING },
     { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
     { "metrics-address", required_argument, NULL, OPT_METRICS_ADDRESS },
+    { "follow", required_argument, NULL, OPT_FOLLOW },
+    { "prefix", required_argument, NULL, OPT_PREFIX },
+    { "max-stale-ms", required_argument, NULL, OPT_MAX_STALE },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -74,7 +77,8 @@ static void number(const char *one, const char *many, uint64_t was, uint64_t now
 }
 
 /* One line per flush and per compaction; several between two polls share
- * a line, since the figures after them are all that can be read. */
+ * a line, since the figures after them are all that can be read. A
+ * followed Redis's link going up or down gets a line too. */
 static void report(const fc_stats *was, const fc_stats *now)
 {
     if (now->flushes != was->flushes) {
@@ -88,7 +92,12 @@ static void report(const fc_stats *was, const fc_stats *now)
         levels(now);
         putchar('\n');
     }
-    if (now->flushes != was->flushes || now->compactions != was->compactions)
+    if (now->follow_link != was->follow_link && now->follow_link != FC_LINK_NONE)
+        printf("redis link %s (%llu clears, %llu links lost so far)\n",
+               now->follow_link == FC_LINK_UP ? "up" : "down",
+               (unsigned long long)now->clears, (unsigned long long)now->follow_link_losses);
+    if (now->flushes != was->flushes || now->compactions != was->compactions ||
+        now->follow_link != was->follow_link)
         fflush(stdout);
 }
 
@@ -105,6 +114,31 @@ static void serve(fc_store *s)
         report(&was, &now);
         was = now;
     }
+}
+
+/* --follow, --prefix, --max-stale-ms: 1 taken, 0 not one of them, -1 bad. */
+static int follow_opt(const tool_cmd *cmd, int opt, const char *arg, store_args *sa)
+{
+    if (opt == OPT_FOLLOW) {
+        sa->follow = arg;
+    } else if (opt == OPT_PREFIX) {
+        if (sa->nprefixes == (int)(sizeof sa->prefixes / sizeof sa->prefixes[0])) {
+            tool_usage(cmd, "at most 16 --prefix");
+            return -1;
+        }
+        sa->prefixes[sa->nprefixes++] = arg;
+    } else if (opt == OPT_MAX_STALE) {
+        char *end;
+        long v = strtol(arg, &end, 10);
+        if (end == arg || *end != '\0' || v < 10 || v > 3600000) {
+            tool_usage(cmd, "--max-stale-ms takes 10 .. 3600000");
+            return -1;
+        }
+        sa->max_stale_ms = (int)v;
+    } else {
+        return 0;
+    }
+    return 1;
 }
 
 int tool_cmd_writer(int argc, char **argv)
@@ -139,6 +173,10 @@ int tool_cmd_writer(int argc, char **argv)
             maddr = optarg;
             continue;
         }
+        if ((r = follow_opt(cmd, opt, optarg, &sa)) < 0)
+            return EXIT_TROUBLE;
+        if (r > 0)
+            continue;
         return tool_usage(cmd, NULL);
     }
     if (argc - optind != 1)
@@ -165,6 +203,8 @@ int tool_cmd_writer(int argc, char **argv)
     if (metrics != NULL)
         printf("forkcache: writer pid %d: metrics on http://%s:%d/metrics\n", (int)getpid(),
                maddr, port);
+    if (sa.follow != NULL)
+        printf("forkcache: following %s (%d prefixes)\n", sa.follow, sa.nprefixes);
     fflush(stdout);
     serve(s);
     tool_metrics_stop(metrics);   /* before the store it reads closes */

@@ -232,7 +232,8 @@ const tool_cmd tool_cmds[] = {
     {
         "writer", tool_cmd_writer,
         "writer [--sync] [--ttl-framing] [--max-bytes SIZE] [--write-buffer SIZE]\n"
-        "       [--arena-size SIZE] [--metrics-port N] [--metrics-address ADDR] DIR",
+        "       [--arena-size SIZE] [--metrics-port N] [--metrics-address ADDR]\n"
+        "       [--follow URL [--prefix P]... [--max-stale-ms N]] DIR",
         "run the store's writer in the foreground",
         "Opens the store at DIR as its writer (creating it if needed) with its\n"
         "shared arena in the file DIR/forkcache.arena, and keeps it open until\n"
@@ -242,7 +243,8 @@ const tool_cmd tool_cmds[] = {
         "needs it: a full memtable is switched, flushed and compacted here).\n"
         "Prints a startup line (pid, store, arena)\n"
         "and then one line per flush (its number, L0 files, last sequence) and per\n"
-        "compaction (its number, bytes compacted, files per level), from its\n"
+        "compaction (its number, bytes compacted, files per level), and with\n"
+        "--follow one per change of the Redis link (up or down), from its\n"
         "counters looked at every 100 ms; nothing else. On SIGTERM or SIGINT it\n"
         "drains the write queue, syncs, closes the store and exits 0. While another\n"
         "process is the store's writer it fails (exit 2), naming that process.\n",
@@ -266,6 +268,19 @@ const tool_cmd tool_cmds[] = {
         "    request of at most 4 KiB read within 2 s, the answer written within 2 s.\n"
         "--metrics-address ADDR\n"
         "    The IPv4 address --metrics-port listens on (default 127.0.0.1).\n"
+        "--follow URL\n"
+        "    Keep the store coherent with the Redis at URL (redis://HOST:PORT or\n"
+        "    unix:///PATH) as a near cache: a thread of the writer subscribes to\n"
+        "    Redis's invalidations (CLIENT TRACKING BCAST) and deletes every key\n"
+        "    Redis changes; FLUSHALL, a lost connection or a Redis restart clear\n"
+        "    the followed prefixes. Workers fill misses with fc_get_through.\n"
+        "--prefix P\n"
+        "    With --follow: the keys cached are those starting with P (repeatable,\n"
+        "    at most 16 of up to 48 bytes; default: every key).\n"
+        "--max-stale-ms N\n"
+        "    With --follow: while Redis does not answer, followed keys read as\n"
+        "    misses once N ms (10 .. 3600000; default 1000) have passed since the\n"
+        "    last proof that every invalidation had arrived.\n"
         STORE_OPTIONS,
         "0  stopped by SIGTERM or SIGINT; the store was closed cleanly.\n"
         "2  an error: usage, the store could not be opened (another writer holds it,\n"

@@ -58,6 +58,10 @@ typedef struct store_args {
     size_t max_bytes;      /* --max-bytes: FIFO bound on tables, 0 = none */
     int timeout_ms;        /* --timeout: a write waits this long for another
                               process's writer (0 = no limit) */
+    const char *follow;    /* writer --follow URL: follow that Redis */
+    const char *prefixes[16]; /* writer --prefix P (repeatable) */
+    int nprefixes;
+    int max_stale_ms;      /* writer --max-stale-ms (0 = library default) */
 } store_args;
 
 /* Long option ids shared by the commands' getopt_long tables. */
@@ -79,7 +83,10 @@ enum {
     OPT_TIMEOUT,
     OPT_FORMAT,
     OPT_METRICS_PORT,
-    OPT_METRICS_ADDRESS
+    OPT_METRICS_ADDRESS,
+    OPT_FOLLOW,
+    OPT_PREFIX,
+    OPT_MAX_STALE
 };
 
 /* The option loop of the store commands (cmds.c). allowed lists what the

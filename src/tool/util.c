@@ -200,6 +200,11 @@ int tool_open(const char *cmd, const char *dir, const store_args *sa, unsigned f
         o.ttl_framing = 1;   /* a new store is made framed; a plain one refuses */
     o.max_bytes = sa->max_bytes;
     o.write_timeout_ms = sa->timeout_ms;
+    o.follow = sa->follow;
+    o.follow_prefixes = sa->prefixes;
+    o.follow_nprefixes = sa->nprefixes;
+    if (sa->max_stale_ms)
+        o.max_stale_ms = sa->max_stale_ms;
     const char *why = NULL;
     if (fc_options_validate(&o, &why) != 0) {
         tool_fail(cmd, dir, "bad option: %s", why ? why : "out of range");

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "db/core/follow.h"
 #include "db/bg/flush.h"
 #include "db/core/forkgate.h"
 #include "db/core/store.h"
@@ -188,6 +189,7 @@ typedef struct merge_state {
     int ttl;                /* values carry expiry frames */
     uint64_t now;           /* expiry is judged against this */
     uint64_t expired;       /* expired values dropped or made tombstones */
+    fci_clear_view clr;     /* clears in force when the compaction began */
     fci_buf tombstone;      /* the internal key an expired value becomes */
     size_t gp_index;        /* first grandparent not wholly before the key */
     uint64_t gp_overlap;    /* grandparent bytes the current output spans */
@@ -216,13 +218,17 @@ static int should_drop(merge_state *m, const fci_parsed_ikey *k, fci_slice value
     }
     int expired = m->ttl && k->type == FCI_TYPE_VALUE &&
                   fci_ttl_expired(fci_ttl_value_expiry(value), m->now);
+    /* a cleared value (core/follow.h) is gone for every reader, as an
+     * expired one is */
+    int gone = expired || (k->type == FCI_TYPE_VALUE && m->clr.n > 0 &&
+                           fci_clear_hides(&m->clr, k->user_key, k->sequence));
     int drop = KEEP;
     if (m->last_seq_for_key <= m->smallest_snapshot)
         drop = DROP;
-    else if ((k->type == FCI_TYPE_DELETION || expired) && k->sequence <= m->smallest_snapshot &&
+    else if ((k->type == FCI_TYPE_DELETION || gone) && k->sequence <= m->smallest_snapshot &&
              !fci_version_key_beyond(m->c->version, m->c->level, k->user_key))
         drop = DROP;
-    else if (expired)
+    else if (gone)
         drop = TO_TOMBSTONE;
     if (expired && drop != KEEP)
         m->expired++;
@@ -391,6 +397,7 @@ int fci_compaction_run(fc_store *s, fci_compaction *c, fci_version_edit *edit,
     m.smallest_snapshot = smallest_snapshot;
     m.ttl = s->opts.ttl_framing;
     m.now = fci_ttl_now(s);
+    fci_clear_view_load(s, &m.clr, 0);
     int rc = 0;
     size_t k = 0;
     if (c->level == 0)

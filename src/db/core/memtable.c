@@ -124,7 +124,8 @@ uint64_t fci_memtable_seek_before(const fci_memtable *mt, fci_slice ikey)
     return seek_key(mt, ikey, 1);
 }
 
-int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *value)
+int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *value,
+                          uint64_t *seq)
 {
     fci_slice key = fci_ikey_user(ikey);
     uint64_t node = fci_memtable_seek(mt, ikey);
@@ -140,6 +141,8 @@ int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *val
     if (parsed.type == FCI_TYPE_DELETION)
         return FCI_MEMTABLE_DELETED;
     *value = val;
+    if (seq != NULL)
+        *seq = parsed.sequence;
     return 0;
 }
 
@@ -148,7 +151,7 @@ int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, f
     fci_lookup_key lk;
     int rc = fci_lookup_key_init(&lk, key, snapshot);
     if (rc == 0)
-        rc = fci_memtable_get_ikey(mt, lk.ikey, value);
+        rc = fci_memtable_get_ikey(mt, lk.ikey, value, NULL);
     fci_lookup_key_free(&lk);
     return rc;
 }

@@ -41,8 +41,10 @@ int fci_memtable_add(fci_memtable *mt, uint64_t seq, int type, fci_slice key, fc
  * FC_ECORRUPT when that entry does not decode. */
 int fci_memtable_get(const fci_memtable *mt, fci_slice key, uint64_t snapshot, fci_slice *value);
 /* The same with a lookup key already built (fci_lookup_key), so a get that
- * looks in several places encodes it once. */
-int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *value);
+ * looks in several places encodes it once; *seq (if not NULL) gets a found
+ * value's sequence. */
+int fci_memtable_get_ikey(const fci_memtable *mt, fci_slice ikey, fci_slice *value,
+                          uint64_t *seq);
 
 /* Bytes the memtable's nodes take: the writer's flush trigger. */
 static inline uint64_t fci_memtable_bytes(const fci_memtable *mt)

@@ -114,6 +114,8 @@ struct fc_store {
     fci_writer *w;              /* writer role only */
     pthread_mutex_t err_mu;
     struct fci_ttl_shared *ttl_shared; /* expiry clock and counters (core/ttl.h) */
+    struct fci_follow_shared *follow;  /* clears and the Redis link (core/follow.h) */
+    struct fci_follower *follower;     /* writer: the Redis link's thread (bg/follow.c) */
     struct fci_lane *lane;      /* the arena's write lane, once found (write/lane.c) */
     struct fci_leader *leader;  /* this process's handles for leading (write/lead.c) */
 };

@@ -163,12 +163,14 @@ static int parse(fc_iter *it, fci_parsed_ikey *pk)
     return fail(it, FC_ECORRUPT, &err);
 }
 
-/* Whether the visible entry under the merger is hidden: a tombstone, or
- * in a ttl store a value whose expiry has passed (it hides older versions
+/* Whether the visible entry under the merger is hidden: a tombstone, an
+ * entry a clear covers (core/follow.h), or in a ttl store a value whose expiry has passed (it hides older versions
  * of its key just as a tombstone does). 1 hidden, 0 shown, or an error. */
 static int hidden(fc_iter *it, const fci_parsed_ikey *pk)
 {
     if (pk->type == FCI_TYPE_DELETION)
+        return 1;
+    if (it->txn->clr.n > 0 && fci_clear_hides(&it->txn->clr, pk->user_key, pk->sequence))
         return 1;
     if (!it->txn->ttl)
         return 0;

@@ -222,7 +222,9 @@ static int table_is_live(void *arg, uint64_t number)
     const live_tables *lt = arg;
     if (lt->next_file == 0 || number >= lt->next_file)
         return 1;
-    return bsearch(&number, lt->numbers, lt->n, sizeof *lt->numbers, cmp_number) != NULL;
+    /* a version without tables has no array (bsearch wants one) */
+    return lt->n > 0 &&
+           bsearch(&number, lt->numbers, lt->n, sizeof *lt->numbers, cmp_number) != NULL;
 }
 
 /* Once per new version (one thread wins the CAS), evicts the cached
@@ -282,6 +284,7 @@ int fc_txn_begin(fc_store *s, fc_txn **out)
         return rc;
     }
     (*out)->thread = pthread_self();
+    fci_clear_view_load(s, &(*out)->clr, 1); /* after the snapshot: follow.h */
     sweep_tables(s, *out);
     return 0;
 }
@@ -373,7 +376,7 @@ int fc_txn_end(fc_txn *t)
 /* 0 found (value set), FC_ENOTFOUND deleted or absent in this table, 1 not
  * in this table at all (keep looking), or an error. */
 static int table_lookup(fc_txn *t, uint64_t number, fci_slice ikey, fci_slice ukey,
-                        fci_slice *value)
+                        fci_slice *value, uint64_t *seq)
 {
     fc_store *s = t->store;
     const fci_table *table;
@@ -397,6 +400,7 @@ static int table_lookup(fc_txn *t, uint64_t number, fci_slice ikey, fci_slice uk
     if (t->res.type == FCI_TYPE_DELETION)
         return FC_ENOTFOUND;
     *value = t->res.value;
+    *seq = t->res.sequence;
     return 0;
 }
 
@@ -406,14 +410,15 @@ static int key_in_file(const fci_vrec_view *v, const fci_vrec_file *f, fci_slice
            fci_slice_compare(ukey, fci_ikey_user(fci_vrec_largest(v, f))) <= 0;
 }
 
-static int lookup_tables(fc_txn *t, fci_slice ikey, fci_slice ukey, fci_slice *value)
+static int lookup_tables(fc_txn *t, fci_slice ikey, fci_slice ukey, fci_slice *value,
+                         uint64_t *seq)
 {
     const fci_vrec_view *v = &t->view;
     for (uint32_t i = 0; i < v->nfiles[0]; i++) {
         const fci_vrec_file *f = &v->level[0][i];
         if (!key_in_file(v, f, ukey))
             continue;
-        int rc = table_lookup(t, f->number, ikey, ukey, value);
+        int rc = table_lookup(t, f->number, ikey, ukey, value, seq);
         if (rc != 1)
             return rc;
     }
@@ -421,7 +426,7 @@ static int lookup_tables(fc_txn *t, fci_slice ikey, fci_slice ukey, fci_slice *v
         const fci_vrec_file *f = fci_vrec_find(v, level, ukey);
         if (f == NULL)
             continue;
-        int rc = table_lookup(t, f->number, ikey, ukey, value);
+        int rc = table_lookup(t, f->number, ikey, ukey, value, seq);
         if (rc != 1)
             return rc;
     }
@@ -438,8 +443,9 @@ static int memtable_damaged(fc_store *s)
 }
 
 /* The lookup key is built once and used for both memtables and every
- * table: the newest visible entry wins, in that order. */
-static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
+ * table: the newest visible entry wins, in that order; *seq is its
+ * sequence, for the clears (core/follow.h). */
+static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value, uint64_t *seq)
 {
     fci_lookup_key lk;
     int rc = fci_lookup_key_init(&lk, ukey, t->snapshot);
@@ -449,11 +455,11 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
     }
     rc = FC_ENOTFOUND;
     if (t->has_mem)
-        rc = fci_memtable_get_ikey(&t->mem, lk.ikey, value);
+        rc = fci_memtable_get_ikey(&t->mem, lk.ikey, value, seq);
     if (rc == FC_ENOTFOUND && t->has_imm)
-        rc = fci_memtable_get_ikey(&t->imm, lk.ikey, value);
+        rc = fci_memtable_get_ikey(&t->imm, lk.ikey, value, seq);
     if (rc == FC_ENOTFOUND)
-        rc = lookup_tables(t, lk.ikey, ukey, value);
+        rc = lookup_tables(t, lk.ikey, ukey, value, seq);
     else if (rc == FCI_MEMTABLE_DELETED)
         rc = FC_ENOTFOUND;
     else if (rc == FC_ECORRUPT)
@@ -463,8 +469,8 @@ static int lookup(fc_txn *t, fci_slice ukey, fci_slice *value)
 }
 
 /* The newest visible value of key, still framed in a ttl store; an
- * expired one counts as absent (and hides older versions, as a deletion
- * does). *expiry is its frame's expiry (0 = never, or no framing). */
+ * expired or cleared one counts as absent (and hides older versions, as a
+ * deletion does). *expiry is its frame's expiry (0 = never, or no framing). */
 static int get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint64_t *expiry,
                     int *expired)
 {
@@ -474,8 +480,11 @@ static int get_live(fc_txn *t, const void *key, size_t klen, fci_slice *v, uint6
         return FC_ECLOSED;
     if (klen > FC_MAX_KEY_SIZE)
         return FC_ETOOBIG;
-    int rc = lookup(t, fci_slice_make(key, klen), v);
+    uint64_t seq = 0;
+    int rc = lookup(t, fci_slice_make(key, klen), v, &seq);
     *expiry = 0;
+    if (rc == 0 && t->clr.n > 0 && fci_clear_hides(&t->clr, fci_slice_make(key, klen), seq))
+        rc = FC_ENOTFOUND;
     if (rc != 0 || !t->ttl)
         return rc;
     *expiry = fci_ttl_value_expiry(*v);

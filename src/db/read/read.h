@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "db/core/follow.h"
 #include "db/core/memtable.h"
 #include "db/core/rstate.h"
 #include "db/core/vrec.h"
@@ -45,6 +46,7 @@ struct fc_txn {
     int iters;                  /* open fc_iter on this txn (iter.c) */
     int ttl;                    /* values are framed with their expiry */
     uint64_t now_ms;            /* expiry is judged against this (ttl.h) */
+    fci_clear_view clr;         /* the clears it obeys, copied at begin */
     /* gets counted here, plain adds on this thread's memory, and added to
      * the process's counter row once, at fc_txn_end (shm/counters.h) */
     uint64_t n_hits, n_misses, n_expired;

@@ -17,6 +17,7 @@
 
 #include "forkcache.h"
 #include "db/store/compute.h"
+#include "db/core/follow.h"
 #include "shm/counters.h"
 #include "shm/lease.h"
 #include "util/clock.h"
@@ -74,6 +75,7 @@ typedef struct compute_req {
     uint64_t ttl_ms;
     fc_compute_fn compute;
     void *arg;
+    int fill;      /* fc_get_through: compute inside a fill (core/follow.h) */
 } compute_req;
 
 /* Computes and stores with its time to live; the caller's copy is the
@@ -84,11 +86,19 @@ static int compute_and_put(fc_store *s, const void *key, size_t klen, const comp
     void *v = NULL;
     size_t n = 0;
     fci_counters_add(s->arena, FCI_C_COMPUTES, 1);
-    int rc = req->compute(req->arg, key, klen, &v, &n);
+    fc_fill_token fill;
+    int rc = req->fill ? fc_fill_begin(s, key, klen, &fill) : 0;
+    if (rc == 0)
+        rc = req->compute(req->arg, key, klen, &v, &n);
     if (rc == 0 && v == NULL && n > 0)
         rc = FC_EINVAL;
-    if (rc == 0)
+    if (rc == 0 && req->fill) {
+        rc = fc_fill_put(s, key, klen, v, n, req->ttl_ms, &fill);
+        if (rc == FC_EMISMATCH)
+            rc = 0; /* fresh from the source, only not cacheable */
+    } else if (rc == 0) {
         rc = fc_put_ttl(s, key, klen, v, n, req->ttl_ms);
+    }
     if (rc != 0) {
         free(v);
         return rc;
@@ -128,9 +138,10 @@ static int fetch_or_compute(fc_store *s, fci_lease_table *lt, const void *key, s
     }
 }
 
-int fc_get_or_compute(fc_store *s, const void *key, size_t klen, uint64_t ttl_ms, int wait_ms,
-                      fc_compute_fn compute, void *arg, void **value, size_t *vlen)
+static int get_or_compute(fc_store *s, const void *key, size_t klen, const compute_req *req,
+                          int wait_ms, void **value, size_t *vlen)
 {
+    fc_compute_fn compute = req->compute;
     if (s == NULL || compute == NULL || value == NULL || vlen == NULL ||
         (key == NULL && klen > 0))
         return FC_EINVAL;
@@ -145,7 +156,28 @@ int fc_get_or_compute(fc_store *s, const void *key, size_t klen, uint64_t ttl_ms
                     "fc_get_or_compute: no writer has a lease table in this arena");
         return fci_store_fail(s, FC_EREADONLY, &e);
     }
-    compute_req req = { ttl_ms, compute, arg };
-    return fetch_or_compute(s, lt, key, klen, wait_ms > 0 ? wait_ms : DEFAULT_WAIT_MS, &req, value,
+    return fetch_or_compute(s, lt, key, klen, wait_ms > 0 ? wait_ms : DEFAULT_WAIT_MS, req, value,
                             vlen);
+}
+
+int fc_get_or_compute(fc_store *s, const void *key, size_t klen, uint64_t ttl_ms, int wait_ms,
+                      fc_compute_fn compute, void *arg, void **value, size_t *vlen)
+{
+    compute_req req = { ttl_ms, compute, arg, 0 };
+    return get_or_compute(s, key, klen, &req, wait_ms, value, vlen);
+}
+
+int fc_get_through(fc_store *s, const void *key, size_t klen, uint64_t ttl_ms, int wait_ms,
+                   fc_compute_fn fetch, void *arg, void **value, size_t *vlen)
+{
+    compute_req req = { ttl_ms, fetch, arg, 1 };
+    return get_or_compute(s, key, klen, &req, wait_ms, value, vlen);
+}
+
+int fc_fill_begin(fc_store *s, const void *key, size_t klen, fc_fill_token *fill)
+{
+    if (s == NULL || fill == NULL || (key == NULL && klen > 0))
+        return FC_EINVAL;
+    fci_fill_token(s, fci_slice_make(key, klen), fill->token);
+    return 0;
 }

@@ -32,6 +32,9 @@
 #include "db/core/publish.h"
 #include "db/core/writerid.h"
 #include "db/bg/bg.h"
+#include "db/bg/follow.h"
+#include "db/core/follow.h"
+#include "db/write/clear.h"
 #include "db/store/open.h"
 
 
@@ -367,6 +370,8 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = fci_ttl_attach(s, err);
     if (rc == 0)
         counters_create(s);
+    if (rc == 0) /* clears and the Redis link, before a reader may attach */
+        rc = fci_follow_create(s, err);
     if (rc == 0) {
         /* Stats in every process name the writer; relaxed, it is a figure. */
         fci_arena_header *h = s->arena->hdr;
@@ -385,6 +390,7 @@ static int open_writer(fc_store *s, fci_err *err)
         s->w->vs.guard = fci_writer_lock_guard;
         s->w->vs.guard_arg = s;
         rc = fci_store_publish(s);
+        fci_follow_recovered(s); /* no new write under an old clear */
         /* Recovered entries are visible from the first transaction on. */
         fci_arena_publish_last_seq(s->arena, s->w->vs.last_sequence);
         fci_delete_obsolete_files(s);
@@ -400,6 +406,8 @@ static int open_writer(fc_store *s, fci_err *err)
         rc = fci_bg_start(s);
     if (rc == 0)
         rc = fci_queue_start(s);
+    if (rc == 0)
+        rc = fci_follower_start(s, err);
     return rc;
 }
 
@@ -485,6 +493,10 @@ int fc_open(const char *dir, const fc_options *opts, fc_store **out)
         rc = fci_options_prepare(s, 0, &err);
     if (rc == 0 && s->role != FCI_ROLE_WRITER)
         rc = fci_ttl_attach(s, &err);
+    if (rc == 0 && s->role == FCI_ROLE_READER)
+        fci_follow_attach(s);
+    else if (rc == 0 && s->role == FCI_ROLE_READONLY) /* its own arena: the store's clears */
+        rc = fci_follow_create(s, &err);
     if (rc != 0) {
         fci_err_prefix(&err, rc, s->dir);
         fci_open_failed(&err);
@@ -537,6 +549,7 @@ int fc_close(fc_store *s)
         return FC_EINVAL;
     int rc = 0;
     if (s->w != NULL && s->pid == fci_getpid()) {
+        fci_follower_stop(s);
         fci_lane_close(s); /* leaders hand over; the drain applies the rest */
         fci_queue_stop(s);
         fci_bg_stop(s);
@@ -594,6 +607,7 @@ int fc_after_fork(fc_store *s)
             close(s->w->vs.manifest.fd);
         if (s->w->lock_fd >= 0)
             close(s->w->lock_fd);
+        fci_follower_forget_child(s); /* the Redis connections, likewise */
         s->w = NULL; /* the memory is the parent's copy; leaked on purpose in the child */
     }
     fci_tcache_forget(&s->tcache);

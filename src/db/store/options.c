@@ -23,6 +23,7 @@
 #include "forkcache.h"
 #include "db/core/store.h"
 #include "db/core/ttl.h"
+#include "format/filename.h"
 #include "util/io.h"
 #include "db/store/open.h"
 
@@ -85,34 +86,14 @@ static int read_options(const fc_store *s, int *framing, fci_err *err)
     return rc;
 }
 
-/* Written to a temporary name, synced, renamed over, and the directory
- * synced: a crash leaves the old file or the new one, never a torn one. */
+/* Replaced whole (fci_small_file_replace): a crash leaves the old file or
+ * the new one, never a torn one. */
 static int write_options(const fc_store *s, int framing, fci_err *err)
 {
-    char tmp[PATH_MAX + 40], path[PATH_MAX + 32];
-    options_path(s, tmp, sizeof tmp, ".tmp");
-    options_path(s, path, sizeof path, "");
-    int fd = fci_io_open(FCI_IO_SITE_OPTIONS_CREATE, s->dirfd, tmp,
-                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, s->opts.file_mode);
-    if (fd < 0)
-        return fci_err_errno(err, fci_errno_code(errno), errno, "create %s", tmp);
     char text[64];
     int n = snprintf(text, sizeof text, "%s\nttl_framing %d\n", HEADER_LINE, framing);
-    int rc = 0;
-    if (fci_io_write(FCI_IO_SITE_OPTIONS_WRITE, fd, text, (size_t)n) != n ||
-        fci_io_fsync(FCI_IO_SITE_OPTIONS_SYNC, fd) != 0)
-        rc = fci_err_errno(err, FC_EIO, errno, "write %s", tmp);
-    if (close(fd) != 0 && rc == 0)
-        rc = fci_err_errno(err, FC_EIO, errno, "close %s", tmp);
-    if (rc == 0 && fci_io_rename(FCI_IO_SITE_OPTIONS_RENAME, s->dirfd, tmp, path) != 0)
-        rc = fci_err_errno(err, FC_EIO, errno, "rename %s", tmp);
-    if (rc != 0) {
-        fci_io_unlink(FCI_IO_SITE_UNLINK, s->dirfd, tmp);
-        return rc;
-    }
-    if (fci_io_fsync(FCI_IO_SITE_OPTIONS_DIR_SYNC, s->dirfd) != 0)
-        rc = fci_err_errno(err, FC_EIO, errno, "fsync %s", s->dir);
-    return rc;
+    return fci_small_file_replace(s->dirfd, s->dir, FCI_STORE_OPTIONS_FILE, text, (size_t)n,
+                                  s->opts.file_mode, err);
 }
 
 int fci_options_prepare(fc_store *s, int creating_allowed, fci_err *err)

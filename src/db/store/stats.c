@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "forkcache.h"
+#include "db/core/follow.h"
+#include "util/clock.h"
 #include "db/core/store.h"
 #include "db/read/read.h"
 #include "db/core/ttl.h"
@@ -71,6 +73,25 @@ static void drop_figures(fc_store *s, fc_stats *st)
     st->evicted_bytes = atomic_load_explicit(&sh->evicted_bytes, memory_order_relaxed);
 }
 
+/* Clears and the Redis link: the follow block's counters (core/follow.h). */
+static void follow_figures(fc_store *s, fc_stats *st)
+{
+    const fci_follow_shared *f = fci_follow_of(s);
+    if (f == NULL)
+        return;
+    /* relaxed: figures, nothing is inferred from their order */
+    st->clears = atomic_load_explicit(&f->clears, memory_order_relaxed);
+    st->follow_link = (int)atomic_load_explicit(&f->link, memory_order_relaxed);
+    st->follow_invalidations = atomic_load_explicit(&f->invalidations, memory_order_relaxed);
+    st->follow_fills = atomic_load_explicit(&f->fills, memory_order_relaxed);
+    st->follow_fills_stale = atomic_load_explicit(&f->fills_stale, memory_order_relaxed);
+    st->follow_link_losses = atomic_load_explicit(&f->link_losses, memory_order_relaxed);
+    uint64_t until = atomic_load_explicit(&f->link_ok_until, memory_order_relaxed);
+    uint64_t proved = until > f->max_stale_ms ? until - f->max_stale_ms : 0, now = fci_mono_ms();
+    if (st->follow_link != FC_LINK_NONE && proved > 0)
+        st->follow_lag_ms = now > proved ? now - proved : 0;
+}
+
 int fc_stats_get(fc_store *s, fc_stats *st)
 {
     if (s == NULL || st == NULL)
@@ -100,6 +121,7 @@ int fc_stats_get(fc_store *s, fc_stats *st)
     st->tables_pread = atomic_load_explicit(&s->tcache.preads, memory_order_relaxed);
     cache_figures(s, st);
     drop_figures(s, st);
+    follow_figures(s, st);
     fci_counters_read(s->arena, -1, &st->ops);
     fci_oldest_pin(s->arena, &st->oldest_pin_pid, &st->oldest_pinned_version);
     /* relaxed: figures the writer left; named only while that reader

@@ -70,7 +70,8 @@ static int run_queued(fc_store *s, const fci_cond_args *a, int64_t *out)
 
 static const char *op_name(unsigned op)
 {
-    static const char *const names[] = { "?", "fc_add", "fc_replace", "fc_incr", "fc_cas" };
+    static const char *const names[] = { "?", "fc_add", "fc_replace", "fc_incr", "fc_cas",
+                                          "fc_fill_put" };
     return op < sizeof names / sizeof names[0] ? names[op] : "?";
 }
 
@@ -116,7 +117,7 @@ static int run(fc_store *s, const fci_cond_args *a, int64_t *out)
                             rc == FC_ENAN || rc == FC_EOVERFLOW
                       ? FC_OUTCOME_REFUSED
                       : FC_OUTCOME_FAILED;
-    if (s != NULL)
+    if (s != NULL && a->op != FCI_OP_FILL) /* fills have figures of their own */
         fci_counters_add(s->arena, FCI_C_ATOMIC + (a->op - 1) * FC_OUTCOMES + outcome, 1);
     return rc;
 }
@@ -142,6 +143,18 @@ int fc_cas(fc_store *s, const void *key, size_t klen, const void *expected, size
 {
     fci_cond_args a = { FCI_OP_CAS, fci_slice_make(key, klen), fci_slice_make(val, vlen),
                   fci_slice_make(expected, elen), 0, 0, ttl_ms };
+    return run(s, &a, NULL);
+}
+
+/* A put that stands only if the key was not invalidated or cleared since
+ * fc_fill_begin took the token (decided in condwrite.c). */
+int fc_fill_put(fc_store *s, const void *key, size_t klen, const void *val, size_t vlen,
+                uint64_t ttl_ms, const fc_fill_token *fill)
+{
+    if (fill == NULL)
+        return fci_store_fail(s, FC_EINVAL, NULL);
+    fci_cond_args a = { FCI_OP_FILL, fci_slice_make(key, klen), fci_slice_make(val, vlen),
+                  fci_slice_make(fill->token, sizeof fill->token), 0, 0, ttl_ms };
     return run(s, &a, NULL);
 }
 

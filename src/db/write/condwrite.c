@@ -22,6 +22,7 @@
 
 #include "forkcache.h"
 #include "db/write/condwrite.h"
+#include "db/core/follow.h"
 #include "db/core/ttl.h"
 #include "format/dbformat.h"
 #include "shm/wqueue.h"
@@ -170,6 +171,21 @@ static int decide_incr(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch 
     return op_put(c, group, a, fci_slice_make(text, fci_counter_format(*out, text)), expiry);
 }
 
+/* A fill's put stands only if no clear and no invalidation of its key's
+ * bucket came since its token was taken (core/follow.h). */
+static int decide_fill(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch *group)
+{
+    uint64_t tok[2];
+    if (a->expected.size != sizeof tok)
+        return FC_EINVAL;
+    memcpy(tok, a->expected.data, sizeof tok);
+    fci_follow_shared *f = fci_follow_of(c->store);
+    int rc = fci_fill_check(c->store, a->key, tok);
+    if (f != NULL) /* relaxed: figures */
+        atomic_fetch_add_explicit(rc == 0 ? &f->fills : &f->fills_stale, 1, memory_order_relaxed);
+    return rc != 0 ? rc : op_put(c, group, a, a->val, fci_ttl_expiry(c->now_ms, a->ttl_ms));
+}
+
 /* Write lock held, room made: the verdict of one operation, its put
  * appended on 0. The expiry clock is read once per group. */
 int fci_cond_decide(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch *group, int64_t *out)
@@ -180,6 +196,8 @@ int fci_cond_decide(fci_cond_ctx *c, const fci_cond_args *a, fci_write_batch *gr
     }
     if (a->op == FCI_OP_INCR)
         return decide_incr(c, a, group, out);
+    if (a->op == FCI_OP_FILL)
+        return decide_fill(c, a, group);
     fci_slice cur;
     uint64_t expiry;
     int rc = current_value(c, group, a->key, &cur, &expiry);

@@ -15,7 +15,8 @@
 #include "db/core/store.h"
 #include "format/write_batch.h"
 
-enum { FCI_OP_ADD = 1, FCI_OP_REPLACE = 2, FCI_OP_INCR = 3, FCI_OP_CAS = 4 };
+enum { FCI_OP_ADD = 1, FCI_OP_REPLACE = 2, FCI_OP_INCR = 3, FCI_OP_CAS = 4,
+       FCI_OP_FILL = 5 /* a fill's put: "expected" is its 16-byte token (core/follow.h) */ };
 
 /* A group of queued writes larger than this is written before an atomic
  * operation is decided, to keep the scan of the pending group short. */
