@@ -273,6 +273,35 @@ START_TEST(kills_at_every_step_never_wedge_the_ring)
 }
 END_TEST
 
+/* A leader killed inside fci_wq_complete, after DONE and before the tail
+ * moved (any process answers since the write lane): the next leader's
+ * peek moves the tail past the answered entry, also once its owner freed
+ * the slot and a later ticket took it, instead of waiting for ever. */
+START_TEST(leader_killed_between_done_and_tail)
+{
+    fci_wq *q = new_queue(2, 4096);
+    uint64_t t;
+    ck_assert_int_eq(fci_wq_claim(q, 0, always_alive, NULL, &t, NULL), 0);
+    fci_wq_publish(q, t, "a", 1, 0);
+    fci_wq_slot *slot;
+    const char *data;
+    ck_assert_int_eq(fci_wq_peek(q, 0, &slot, &data), 1);
+    /* what fci_wq_complete had done when its caller died: DONE, no tail */
+    atomic_store(&slot->result, 0);
+    atomic_store(&slot->seq, t << 2 | FCI_WQ_DONE);
+    ck_assert_uint_eq(atomic_load(&q->tail), t);
+    int result = -1; /* its owner takes the answer and frees the slot */
+    ck_assert_int_eq(fci_wq_finish(q, t, 0, always_alive, NULL, &result, NULL, 0, NULL), 0);
+    ck_assert_int_eq(result, 0);
+    pid_t p = producer(q, 50, 60); /* the ring wedges unless the tail moves */
+    int answered = 0;
+    while (answered < 10)
+        answered += answer_all(q);
+    reap_ok(p);
+    ck_assert_uint_ge(atomic_load(&q->tail), t + 11);
+}
+END_TEST
+
 static Suite *wqueue_suite(void)
 {
     Suite *s = suite_create("shm_wqueue");
@@ -285,6 +314,7 @@ static Suite *wqueue_suite(void)
     tcase_add_test(tc, producer_killed_after_done);
     tcase_add_test(tc, damaged_header_refused);
     tcase_add_test(tc, kills_at_every_step_never_wedge_the_ring);
+    tcase_add_test(tc, leader_killed_between_done_and_tail);
     suite_add_tcase(s, tc);
     return s;
 }

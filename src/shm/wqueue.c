@@ -371,6 +371,14 @@ int fci_wq_peek(fci_wq *q, uint64_t skip, fci_wq_slot **slot, const char **data)
             *data = payload(s);
             return 1;
         }
+        /* Answered already: a leader died between DONE and moving the
+         * tail (fci_wq_complete), and the slot may since have been freed
+         * and claimed again (a later ticket). The tail moves past it. */
+        if (skip == 0 && (seq == seq_of(t, FCI_WQ_DONE) || seq >> 2 > t)) {
+            /* release: as fci_wq_complete's store of the tail */
+            atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+            continue;
+        }
         /* Claimed, not yet READY: wait, unless its producer is dead. */
         if (skip != 0 || !recover_claimed(q, s, t))
             return 0;
