@@ -55,6 +55,16 @@ int fci_lane_lock(fci_lane *l, int timeout_ms)
     return rc == ETIMEDOUT ? FC_ETIMEDOUT : FC_EIO;
 }
 
+int fci_lane_trylock(fci_lane *l)
+{
+    int rc = pthread_mutex_trylock(&l->lock.mu);
+    if (rc == 0)
+        return 0;
+    if (rc == EOWNERDEAD)
+        return FCI_LANE_OWNER_DIED;
+    return rc == EBUSY ? FC_EAGAIN : FC_EIO;
+}
+
 void fci_lane_consistent(fci_lane *l)
 {
     pthread_mutex_consistent(&l->lock.mu);

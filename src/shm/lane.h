@@ -85,6 +85,8 @@ int fci_lane_init(fci_lane *l);
  * repaired, then fci_lane_consistent called), FC_ETIMEDOUT or FC_EIO. */
 #define FCI_LANE_OWNER_DIED 1
 int fci_lane_lock(fci_lane *l, int timeout_ms);
+/* The same without waiting: FC_EAGAIN while another holds the lock. */
+int fci_lane_trylock(fci_lane *l);
 void fci_lane_consistent(fci_lane *l);
 void fci_lane_unlock(fci_lane *l);
 

@@ -33,6 +33,8 @@
 #define GROUP_MAX 64      /* entries applied by one group at most */
 #define IDLE_ROUNDS 64    /* lock rounds that found nothing ready, before handing over */
 #define HANDOVER (-1)
+#define SPIN_ROUNDS 16    /* tries of the lock before sleeping in it */
+#define SPIN_PAUSES 64    /* pause instructions between two tries (about 10 us in all) */
 
 /* The entries of one group, in ticket order from the queue's tail. */
 typedef struct group_entries {
@@ -243,6 +245,36 @@ static int lead_locked(fc_store *s, fci_lane *l, fci_wq *q, int died)
     return lead_group(s, l, q);
 }
 
+/* A hint to the CPU that this is a spin loop. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* A holder's group takes a few microseconds: a contender looks for its
+ * answer, or for the lock free, for about that long before it sleeps in
+ * the mutex, since a sleep and the wake that ends it cost more than the
+ * wait, and the holder often answers our entry meanwhile. Measured with
+ * bench_write on this 2-core machine, quiet: 4 workers' puts/s 1.6-1.8x
+ * and incr/s 1.6-2x those of a plain blocking lock. */
+static int lock_or_done(fci_lane *l, fci_wq *q, uint64_t t, int timeout_ms)
+{
+    for (int i = 0; i < SPIN_ROUNDS; i++) {
+        int rc = fci_lane_trylock(l);
+        if (rc != FC_EAGAIN)
+            return rc;
+        for (int k = 0; k < SPIN_PAUSES && !fci_wq_done(q, t); k++)
+            cpu_relax();
+        if (fci_wq_done(q, t))
+            return FC_EAGAIN; /* answered: no lock needed */
+    }
+    return fci_lane_lock(l, timeout_ms);
+}
+
 /* Leads until ticket t is answered, or hands it over to the writer. A
  * round that finds nothing ready (an entry ahead of ours is still being
  * written) yields and tries again, a bounded number of times. */
@@ -250,7 +282,7 @@ static void lead_until_done(fc_store *s, fci_lane *l, fci_wq *q, uint64_t t)
 {
     int idle = 0;
     while (!fci_wq_done(q, t) && idle < IDLE_ROUNDS) {
-        int rc = fci_lane_lock(l, s->opts.write_timeout_ms);
+        int rc = lock_or_done(l, q, t, s->opts.write_timeout_ms);
         if (rc < 0)
             return;
         int n = lead_locked(s, l, q, rc == FCI_LANE_OWNER_DIED);
