@@ -47,7 +47,7 @@ static void redis_start(void)
     redis_pid = fork();
     ck_assert_int_ge(redis_pid, 0);
     if (redis_pid == 0) {
-        int null = open("/dev/null", O_WRONLY);
+        int null = open("/dev/null", O_WRONLY | O_CLOEXEC); /* dup2 keeps fd 1 open */
         dup2(null, 1);
         execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", sock_path,
                "--save", "", "--appendonly", "no", "--enable-debug-command", "yes", "--dir",

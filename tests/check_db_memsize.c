@@ -33,7 +33,7 @@ static void write_file(const char *dir, const char *name, const char *text)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
+    FILE *f = fopen(path, "we");
     ck_assert_ptr_nonnull(f);
     fputs(text, f);
     fclose(f);

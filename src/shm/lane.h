@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #define FCI_LANE_SPARES 4   /* memtable chunks the writer keeps in reserve
-                               (== FCI_MEMCHUNKS_SPARES, checked in lanewriter.c) */
+                               (db/core/memchunks.h holds them, as many) */
 
 /* The leader's record: what the group in hand has reached. */
 enum {

@@ -9,10 +9,12 @@
 
 #include "db/core/memtable.h"
 #include "shm/arena.h"
+#include "shm/lane.h"
 
 struct fc_store;
 
-#define FCI_MEMCHUNKS_SPARES 4
+/* the write lane's reserve is these spares, seen from the arena */
+#define FCI_MEMCHUNKS_SPARES FCI_LANE_SPARES
 
 /* Arena memory handed to one memtable: chunks carved by bump allocation,
  * all freed together when the memtable retires. */

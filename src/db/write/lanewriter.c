@@ -27,8 +27,6 @@
 
 /* Lane to writer, lock held. Only while the lane names the writer's own
  * memtable and WAL (always, once the lane exists). */
-_Static_assert(FCI_LANE_SPARES == FCI_MEMCHUNKS_SPARES, "one reserve, two views");
-
 static void lane_pull(fc_store *s, fci_lane *l)
 {
     fci_writer *w = s->w;

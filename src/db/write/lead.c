@@ -328,7 +328,10 @@ void fci_leader_free(fc_store *s)
 
 /* ---- the writer's drain thread: the leader of last resort --------------- */
 
-int fci_lane_drain(fc_store *s, fci_wq *q, fci_write_batch *group)
+/* Mu held: the writer takes the lock and answers the ready entries as one
+ * group: applied, or all refused with refuse (room could not be made).
+ * The handle's message is the reason a refused batch is given. */
+static int writer_group(fc_store *s, fci_wq *q, fci_write_batch *group, int refuse)
 {
     fci_lane *l = s->lane;
     if (l == NULL || fci_lane_enter(s) != 0)
@@ -336,13 +339,16 @@ int fci_lane_drain(fc_store *s, fci_wq *q, fci_write_batch *group)
     group_entries g;
     l->rec_ticket = atomic_load_explicit(&q->tail, memory_order_relaxed);
     gather(s, q, group, &g);
-    if (g.n > 0 && !fci_room_fits(s, group)) {
+    int rc = refuse;
+    if (g.n > 0 && rc == 0 && !fci_room_fits(s, group)) {
         fci_lane_leave(s);
         return FCI_LANE_NO_ROOM; /* the caller waits for room (room.c) and comes back */
     }
-    if (g.n > 0) {
+    if (g.n > 0 && rc == 0) {
         l->rec_tickets = (uint64_t)g.n;
-        int rc = fci_lane_commit_locked(s, group, g.sync);
+        rc = fci_lane_commit_locked(s, group, g.sync);
+    }
+    if (g.n > 0) {
         pthread_mutex_lock(&s->err_mu);
         answer(q, l, &g, rc, rc != 0 ? s->err.msg : NULL);
         pthread_mutex_unlock(&s->err_mu);
@@ -352,16 +358,12 @@ int fci_lane_drain(fc_store *s, fci_wq *q, fci_write_batch *group)
     return g.n;
 }
 
+int fci_lane_drain(fc_store *s, fci_wq *q, fci_write_batch *group)
+{
+    return writer_group(s, q, group, 0);
+}
+
 int fci_lane_refuse(fc_store *s, fci_wq *q, fci_write_batch *group, int rc)
 {
-    fci_lane *l = s->lane;
-    if (l == NULL || fci_lane_enter(s) != 0)
-        return 0;
-    group_entries g;
-    gather(s, q, group, &g);
-    pthread_mutex_lock(&s->err_mu);
-    answer(q, l, &g, rc, s->err.msg);
-    pthread_mutex_unlock(&s->err_mu);
-    fci_lane_leave(s);
-    return g.n;
+    return writer_group(s, q, group, rc);
 }
